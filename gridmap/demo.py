@@ -1,0 +1,236 @@
+"""The demo workspace: a real OSM neighbourhood of central Nanjing plus synthetic people.
+
+OSM gives streets, buildings and facilities (``source = "osm"``). What OSM lacks is generated,
+deterministically from ``seed`` and ``today``, and marked ``source = "synthetic"``: households
+and people, a community boundary, a first set of grids of about 400 households, grid workers,
+cameras, a community office and police post, three months of visits and a year of incidents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap import partition, workspace
+from gridmap.build import metric_crs, osm_meta, sjoin_code
+from gridmap.osm import read_osm
+from gridmap.schema import STORAGE_CRS
+from gridmap.synthetic import activity, identity, places, register
+
+Progress = Callable[[str], None]
+
+GEODATA = Path(__file__).resolve().parent.parent / "geodata"
+DEMO_OSM = GEODATA / "nanjing_changjianglu_core_2021.osm.bz2"
+DEFAULT_SEED = 20210612
+
+DISTRICT_CODE = "320102"  # 南京市玄武区
+STREET_CODE = "001"
+STREET_NAME = "演示街道"
+TITLE = "南京 · 长江路（演示数据）"
+GRID_TARGET_HOUSEHOLDS = 400
+COMMUNITY_TARGET_HOUSEHOLDS = 4500
+NON_RESIDENTIAL_LANDUSE = ("commercial", "retail", "education", "industrial", "religious")
+
+
+def community_polygon(bbox_polygon: shapely.Polygon, buildings: np.ndarray) -> shapely.Polygon:
+    """Return the area box grown to hold every building whole, without holes."""
+    shape = shapely.union_all([bbox_polygon, *buildings])
+    if shape.geom_type == "MultiPolygon":
+        shape = max(shape.geoms, key=lambda g: g.area)
+    return shapely.Polygon(shape.exterior).simplify(0.5)
+
+
+def _community_names(polys: list, streets_m: gpd.GeoDataFrame) -> list[str]:
+    """Name each community after the named street with most length inside it."""
+    names: list[str] = []
+    for n, poly in enumerate(polys):
+        inside = streets_m[streets_m.intersects(poly) & streets_m["name"].notna()]
+        lengths = inside.geometry.intersection(poly).length.groupby(inside["name"]).sum()
+        pick = next(
+            (s for s in lengths.sort_values(ascending=False).index if f"{s}社区" not in names), None
+        )
+        names.append(f"{pick}社区" if pick else f"第{n + 1}社区")
+    return names
+
+
+def _partition(
+    b: gpd.GeoDataFrame,
+    area: shapely.Polygon,
+    streets_m: gpd.GeoDataFrame,
+    rng: np.random.Generator,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
+    """Split the area into communities, and each community into grids, by households."""
+    households = b["households"].to_numpy()
+    xy = shapely.get_coordinates(b.geometry.representative_point().values)
+    kc = partition.grid_count(int(households.sum()), COMMUNITY_TARGET_HOUSEHOLDS)
+    c_labels = partition.bisect(xy, households, kc)
+    c_polys = partition.grid_polygons(b.geometry.values, c_labels, area)
+    c_order = partition.reading_order(c_polys)
+    names = _community_names([c_polys[c] for c in c_order], streets_m)
+    community_rows, grid_rows, grid_geoms = [], [], []
+    building_grid = np.empty(len(b), dtype=object)
+    for n, c in enumerate(c_order):
+        ccode = f"{DISTRICT_CODE}{STREET_CODE}{n + 1:03d}"
+        community_rows.append(
+            {
+                "code": ccode,
+                "name": names[n],
+                "street": STREET_NAME,
+                "district": "玄武区",
+                "area_m2": round(c_polys[c].area, 1),
+                "source": "synthetic",
+            }
+        )
+        members = np.flatnonzero(c_labels == c)
+        k = partition.grid_count(int(households[members].sum()), GRID_TARGET_HOUSEHOLDS)
+        labels = partition.bisect(xy[members], households[members], k)
+        polys = partition.grid_polygons(b.geometry.values[members], labels, c_polys[c])
+        for m, g in enumerate(partition.reading_order(polys)):
+            code = f"{ccode}{m + 1:03d}"
+            building_grid[members[labels == g]] = code
+            grid_rows.append(
+                {
+                    "code": code,
+                    "name": f"{names[n]}第{m + 1}网格",
+                    "community_code": ccode,
+                    "worker": identity.person_name(rng, bool(rng.random() < 0.6)),
+                    "worker_phone": identity.phone(rng),
+                    "area_m2": round(polys[g].area, 1),
+                    "source": "synthetic",
+                }
+            )
+            grid_geoms.append(polys[g])
+    community = gpd.GeoDataFrame(community_rows, geometry=[c_polys[c] for c in c_order], crs=b.crs)
+    grids = gpd.GeoDataFrame(grid_rows, geometry=grid_geoms, crs=b.crs)
+    return community, grids, list(building_grid)
+
+
+def build_demo(
+    path: str | os.PathLike[str],
+    *,
+    osm_path: str | os.PathLike[str] = DEMO_OSM,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Build the demo workspace at ``path`` (a .gpkg file) and return its path."""
+    say = progress or (lambda _m: None)
+    today = today or date.today()
+    rng = np.random.default_rng(seed)
+    src = Path(osm_path)
+    ext = read_osm(src, progress=say)
+    crs = metric_crs(ext)
+
+    say("estimating households")
+    b = ext.buildings.to_crs(crs)
+    landuse = ext.landuse.to_crs(crs)
+    nonres = landuse[landuse["landuse"].isin(NON_RESIDENTIAL_LANDUSE)]
+    in_nonres = np.zeros(len(b), dtype=bool)
+    if len(nonres):
+        tree = shapely.STRtree(nonres.geometry.values)
+        hit, _ = tree.query(b.geometry.representative_point().values, predicate="within")
+        in_nonres[hit] = True
+    b.loc[in_nonres & b["residential"].isna().to_numpy(), "residential"] = False
+    est = register.estimate_households(b, b.geometry.area.to_numpy())
+    b["levels"] = est["levels"].to_numpy()
+    b["residential"] = est["residential"].to_numpy()
+    b["households"] = est["households"].to_numpy()
+
+    say("drawing communities and grids")
+    area = community_polygon(
+        shapely.box(
+            *gpd.GeoSeries([shapely.box(*ext.bbox)], crs=STORAGE_CRS).to_crs(crs).total_bounds
+        ),
+        b.geometry.values,
+    )
+    community, grids, b["grid_code"] = _partition(b, area, ext.streets.to_crs(crs), rng)
+    workers = dict(zip(grids["code"], grids["worker"], strict=True))
+
+    say("generating register")
+    households, people = register.make_register(b, rng, today)
+    households["grid_code"] = households["building_osm_id"].map(
+        dict(zip(b["osm_id"], b["grid_code"], strict=True))
+    )
+    residents = people.groupby("household_id").size()
+    b["residents"] = (
+        b["osm_id"]
+        .map(
+            households.assign(n=households["household_id"].map(residents))
+            .groupby("building_osm_id")["n"]
+            .sum()
+        )
+        .fillna(0)
+        .astype(int)
+    )
+
+    for col in ("households", "residents"):
+        grids[col] = grids["code"].map(b.groupby("grid_code")[col].sum()).fillna(0).astype(int)
+    grids["buildings"] = grids["code"].map(b.groupby("grid_code").size()).fillna(0).astype(int)
+
+    say("placing cameras and offices")
+    streets_m = ext.streets.to_crs(crs)
+    nodes_m = ext.street_nodes.to_crs(crs)
+    cameras = places.make_cameras(streets_m, nodes_m, rng)
+    if len(ext.cameras):
+        cameras = pd.concat([ext.cameras.to_crs(crs), cameras], ignore_index=True)
+    offices = [
+        places.make_offices(b[b["grid_code"].str.startswith(c.code)], c.name)
+        for c in community.itertuples()
+    ]
+    facilities = pd.concat([ext.facilities.to_crs(crs), *offices], ignore_index=True)
+    for frame in (cameras, facilities):
+        frame["grid_code"] = sjoin_code(frame.geometry, grids)
+
+    say("generating visits and incidents")
+    hh_m = households.to_crs(crs)
+    visits = activity.make_visits(hh_m, workers, rng, today)
+    parking = facilities[facilities["kind"] == "parking"]
+    incidents = activity.make_incidents(
+        b, shapely.get_coordinates(parking.geometry.values), rng, today
+    )
+    incidents["grid_code"] = sjoin_code(incidents.geometry, grids)
+
+    say("writing workspace")
+    layers = {
+        "community": community,
+        "grids": grids,
+        "buildings": b,
+        "streets": ext.streets,
+        "street_nodes": ext.street_nodes,
+        "facilities": facilities,
+        "cameras": cameras,
+        "households": households,
+        "people": people,
+        "visits": visits,
+        "incidents": incidents,
+    }
+    with (
+        workspace.building(path, overwrite=overwrite) as ws,
+        ws.transaction(action="build demo") as tx,
+    ):
+        for name, frame in layers.items():
+            if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
+                frame = frame.to_crs(STORAGE_CRS)
+            tx.replace(name, frame)
+        for key, value in osm_meta(src, ext).items():
+            tx.set_meta(key, value)
+        tx.set_meta("title", TITLE)
+        tx.set_meta("synthetic", True)
+        tx.set_meta(
+            "synthetic_note",
+            {
+                "en": "Streets, buildings and facilities: OpenStreetMap (2021). Households, people, "
+                "grids, cameras, visits and incidents: synthetic demo data.",
+                "zh-CN": "道路、建筑、设施来自 OpenStreetMap（2021）；住户、人员、网格、探头、走访和案事件为演示用合成数据。",
+            },
+        )
+        tx.set_meta("generated", {"seed": seed, "today": today.isoformat(), "osm": src.name})
+    return Path(path)

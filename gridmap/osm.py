@@ -1,0 +1,425 @@
+"""Read an OpenStreetMap XML extract (.osm, .osm.bz2) offline into workspace layers.
+
+Streets come from osmnx: only ``highway=*`` ways go into the graph (osmnx's ``graph_from_xml``
+would otherwise turn building and landuse outlines into edges), cut to the area, simplified
+without merging across a change of class or name, and reduced to the largest connected piece.
+Buildings, facilities and landuse come from ``osmnx.features_from_xml``. Everything is returned
+in EPSG:4326 with the columns of :mod:`gridmap.schema`; nothing is fetched from the internet.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import re
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import shapely
+
+from gridmap.errors import OsmError
+from gridmap.schema import STORAGE_CRS
+
+Bbox = tuple[float, float, float, float]
+Progress = Callable[[str], None]
+
+#: Highway classes of the driving network (as measured in shared/geodata/SOURCES.md).
+DRIVE_HIGHWAYS = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+    }
+)
+#: Highway classes nobody walks on.
+NO_WALK_HIGHWAYS = frozenset({"motorway", "motorway_link", "construction", "proposed", "raceway"})
+
+RESIDENTIAL_BUILDINGS = frozenset(
+    {"residential", "apartments", "house", "detached", "semidetached_house", "terrace", "dormitory"}
+)
+NON_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "commercial",
+        "retail",
+        "office",
+        "industrial",
+        "warehouse",
+        "school",
+        "university",
+        "college",
+        "kindergarten",
+        "hospital",
+        "public",
+        "government",
+        "civic",
+        "church",
+        "temple",
+        "train_station",
+        "transportation",
+        "garage",
+        "garages",
+        "roof",
+        "service",
+        "hotel",
+        "sports_hall",
+        "stadium",
+        "construction",
+        "kiosk",
+        "shed",
+        "parking",
+    }
+)
+
+_AMENITY_KIND = {
+    "police": "police_post",
+    "townhall": "community_office",
+    "community_centre": "community_office",
+    "parking": "parking",
+    "parking_entrance": "parking",
+    "bicycle_parking": "parking",
+    "school": "school",
+    "college": "school",
+    "university": "school",
+    "kindergarten": "kindergarten",
+    "hospital": "hospital",
+    "clinic": "clinic",
+    "doctors": "clinic",
+    "pharmacy": "pharmacy",
+    "bank": "bank",
+    "atm": "bank",
+    "restaurant": "restaurant",
+    "cafe": "restaurant",
+    "fast_food": "restaurant",
+    "bar": "restaurant",
+    "pub": "restaurant",
+    "toilets": "toilets",
+    "library": "library",
+    "arts_centre": "culture",
+    "theatre": "culture",
+    "cinema": "culture",
+    "marketplace": "market",
+}
+
+_FEATURE_TAGS: dict[str, bool | list[str]] = {
+    "amenity": True,
+    "shop": True,
+    "office": True,
+    "landuse": True,
+    "entrance": True,
+    "highway": ["street_lamp"],
+    "man_made": ["surveillance"],
+}
+
+
+@dataclass
+class OsmExtract:
+    """What an OSM extract yields, in EPSG:4326 with schema columns (``landuse`` is extra)."""
+
+    bbox: Bbox
+    streets: gpd.GeoDataFrame
+    street_nodes: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    cameras: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
+
+
+def _open(path: Path):
+    name = path.name.lower()
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _filter_highways(path: Path, out: Path) -> Bbox | None:
+    """Copy the nodes and the highway ways of ``path`` into ``out``; return its <bounds>."""
+    bounds: Bbox | None = None
+    n_ways = 0
+    root = ET.Element("osm", version="0.6", generator="gridmap")
+    try:
+        with _open(path) as fh:
+            for _event, elem in ET.iterparse(fh, events=("end",)):
+                tag = elem.tag
+                if tag == "bounds":
+                    bounds = tuple(
+                        float(elem.get(k)) for k in ("minlon", "minlat", "maxlon", "maxlat")
+                    )  # type: ignore[assignment]
+                elif tag == "node":
+                    node = ET.SubElement(
+                        root, "node", {k: elem.get(k) for k in ("id", "lat", "lon")}
+                    )
+                    for t in elem.findall("tag"):
+                        if t.get("k") == "highway":
+                            ET.SubElement(node, "tag", k="highway", v=t.get("v"))
+                    elem.clear()
+                elif tag == "way":
+                    if any(t.get("k") == "highway" for t in elem.findall("tag")):
+                        root.append(elem)
+                        n_ways += 1
+                    else:
+                        elem.clear()
+                elif tag == "relation":
+                    elem.clear()
+    except (ET.ParseError, OSError, EOFError) as exc:
+        raise OsmError(f"Cannot read {path.name} as an OpenStreetMap XML extract: {exc}") from exc
+    if n_ways == 0:
+        raise OsmError(f"{path.name} holds no streets (no way tagged highway=*).")
+    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
+    return bounds
+
+
+def _join(value: object) -> str | None:
+    if isinstance(value, list):
+        return ",".join(dict.fromkeys(str(v) for v in value))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
+def _first(value: object) -> str | None:
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return _join(value)
+
+
+def _street_graph(filtered: Path, bbox: Bbox) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        G = ox.graph_from_xml(filtered, bidirectional=False, simplify=False, retain_all=True)
+        G = ox.truncate.truncate_graph_bbox(G, bbox, truncate_by_edge=True)
+        if len(G) == 0:
+            raise OsmError("No street lies inside the area.")
+        G = ox.simplify_graph(G, edge_attrs_differ=["highway", "name"])
+        G = ox.truncate.largest_component(G, strongly=False)
+        nx.set_node_attributes(G, ox.stats.count_streets_per_node(G), "street_count")
+    nodes, edges = ox.graph_to_gdfs(G)
+    edges = edges.reset_index()
+    highway = edges["highway"].map(_first)
+    access = (
+        edges["access"].map(_first) if "access" in edges else pd.Series(None, index=edges.index)
+    )
+    streets = gpd.GeoDataFrame(
+        {
+            "u": edges["u"].astype("int64"),
+            "v": edges["v"].astype("int64"),
+            "key": edges["key"].astype("int64"),
+            "osmid": edges["osmid"].map(_join),
+            "name": edges["name"].map(_first) if "name" in edges else None,
+            "highway": highway,
+            "oneway": edges["oneway"].astype(bool),
+            "length_m": edges["length"].astype(float).round(2),
+            "walk": ~highway.isin(NO_WALK_HIGHWAYS),
+            "drive": highway.isin(DRIVE_HIGHWAYS) & ~access.isin(["no", "private"]),
+            "source": "osm",
+        },
+        geometry=edges.geometry.values,
+        crs=STORAGE_CRS,
+    )
+    nodes = nodes.reset_index()
+    street_nodes = gpd.GeoDataFrame(
+        {
+            "osmid": nodes["osmid"].astype("int64"),
+            "street_count": nodes["street_count"].astype("int64"),
+            "highway": nodes["highway"].map(_join) if "highway" in nodes else None,
+            "source": "osm",
+        },
+        geometry=nodes.geometry.values,
+        crs=STORAGE_CRS,
+    )
+    return streets, street_nodes
+
+
+def _number(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    match = re.search(r"\d+(\.\d+)?", str(value))
+    return float(match.group()) if match else None
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _buildings(path: Path, area: shapely.Polygon) -> gpd.GeoDataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            f = ox.features_from_xml(path, polygon=area, tags={"building": True})
+        except Exception as exc:  # osmnx raises InsufficientResponseError when none
+            if type(exc).__name__ == "InsufficientResponseError":
+                return gpd.GeoDataFrame(columns=["osm_id"], geometry=[], crs=STORAGE_CRS)
+            raise
+    f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]
+    f = f[shapely.contains_xy(area, *shapely.get_coordinates(f.representative_point()).T)]
+    if "building:part" in f:
+        f = f[f["building:part"].isna()]
+    levels = _col(f, "building:levels").map(_number)
+    name = _col(f, "name").where(_col(f, "name").notna(), _col(f, "name:zh"))
+    street, number = _col(f, "addr:street"), _col(f, "addr:housenumber")
+    address = (street.fillna("") + number.fillna("")).replace("", None)
+    out = gpd.GeoDataFrame(
+        {
+            "osm_id": [i[1] for i in f.index],
+            "name": name.values,
+            "building": _col(f, "building").values,
+            "levels": [None if pd.isna(v) else max(1, round(v)) for v in levels],
+            "levels_source": ["default" if pd.isna(v) else "osm" for v in levels],
+            "height_m": _col(f, "height").map(_number).values,
+            "residential": [
+                True
+                if b in RESIDENTIAL_BUILDINGS
+                else False
+                if b in NON_RESIDENTIAL_BUILDINGS
+                else None
+                for b in _col(f, "building")
+            ],
+            "address": address.values,
+            "source": "osm",
+        },
+        geometry=shapely.make_valid(f.geometry.values),
+        crs=STORAGE_CRS,
+    )
+    return out.reset_index(drop=True)
+
+
+def _classify(row: pd.Series) -> tuple[str, str] | None:
+    amenity = row.get("amenity")
+    if isinstance(amenity, str):
+        return (_AMENITY_KIND[amenity], f"amenity={amenity}") if amenity in _AMENITY_KIND else None
+    for key, kind in (("shop", "shop"), ("office", "office")):
+        value = row.get(key)
+        if isinstance(value, str):
+            return kind, f"{key}={value}"
+    if row.get("highway") == "street_lamp":
+        return "light", "highway=street_lamp"
+    if isinstance(row.get("entrance"), str):
+        return "entrance", f"entrance={row['entrance']}"
+    return None
+
+
+def _features(
+    path: Path, area: shapely.Polygon
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = ox.features_from_xml(path, polygon=area, tags=_FEATURE_TAGS)
+    f = f[~f.geometry.is_empty]
+    points = f.geometry.representative_point()
+    inside = shapely.contains_xy(area, *shapely.get_coordinates(points).T)
+    f, points = f[inside], points[inside]
+
+    landuse = f[_col(f, "landuse").notna() & f.geom_type.isin(["Polygon", "MultiPolygon"])]
+    landuse = gpd.GeoDataFrame(
+        {"landuse": landuse["landuse"].values, "name": _col(landuse, "name").values},
+        geometry=landuse.geometry.values,
+        crs=STORAGE_CRS,
+    )
+
+    rows, geoms = [], []
+    for (kind_osm, osm_id), row in f.iterrows():
+        hit = _classify(row)
+        if hit is None:
+            continue
+        kind, tag = hit
+        name = row.get("name") if isinstance(row.get("name"), str) else row.get("name:zh")
+        rows.append(
+            {
+                "kind": kind,
+                "name": name if isinstance(name, str) else None,
+                "osm_id": int(osm_id),
+                "osm_tag": tag,
+                "address": _join(row.get("addr:street")),
+                "phone": _join(row.get("phone")),
+                "source": "osm",
+            }
+        )
+        geoms.append(points.loc[(kind_osm, osm_id)])
+    facilities = gpd.GeoDataFrame(rows, geometry=geoms, crs=STORAGE_CRS)
+
+    cams = f[_col(f, "man_made") == "surveillance"]
+    cameras = gpd.GeoDataFrame(
+        {
+            "code": [f"OSM-{i[1]}" for i in cams.index],
+            "name": _col(cams, "name").values,
+            "kind": ["dome" if t == "dome" else "fixed" for t in _col(cams, "camera:type").values],
+            "bearing_deg": _col(cams, "camera:direction").map(_number).values,
+            "source": "osm",
+        },
+        geometry=points[_col(f, "man_made") == "surveillance"].values,
+        crs=STORAGE_CRS,
+    )
+    return facilities, cameras, landuse
+
+
+def read_osm(
+    path: str | os.PathLike[str],
+    *,
+    bbox: Bbox | None = None,
+    progress: Progress | None = None,
+) -> OsmExtract:
+    """Read streets, buildings and facilities of an OSM XML extract, offline.
+
+    Parameters
+    ----------
+    path
+        An ``.osm`` (or ``.osm.bz2`` / ``.osm.gz``) file as exported by openstreetmap.org,
+        Overpass or osmium.
+    bbox
+        Area to keep (minlon, minlat, maxlon, maxlat, degrees). Default: the file's
+        ``<bounds>``, else the extent of its buildings.
+    progress
+        Called with a short message before each step.
+    """
+    src = Path(path)
+    if not src.is_file():
+        raise OsmError(f"No such OSM file: {src}")
+    say = progress or (lambda _msg: None)
+    with tempfile.TemporaryDirectory(prefix="gridmap-osm-") as tmp:
+        filtered = Path(tmp) / "highways.osm"
+        say("reading OSM extract")
+        file_bounds = _filter_highways(src, filtered)
+        area_bbox = bbox or file_bounds
+        if area_bbox is None:
+            say("no <bounds> in file: using the extent of its buildings")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                b = ox.features_from_xml(src, tags={"building": True})
+            area_bbox = tuple(b.total_bounds)  # type: ignore[assignment]
+        area = shapely.box(*area_bbox)
+        say("building street graph")
+        streets, nodes = _street_graph(filtered, area_bbox)
+    say("reading buildings")
+    buildings = _buildings(src, area)
+    say("reading facilities")
+    facilities, cameras, landuse = _features(src, area)
+    return OsmExtract(
+        bbox=tuple(float(v) for v in area_bbox),  # type: ignore[arg-type]
+        streets=streets,
+        street_nodes=nodes,
+        buildings=buildings,
+        facilities=facilities,
+        cameras=cameras,
+        landuse=landuse,
+    )

@@ -1,0 +1,449 @@
+"""The layers of a gridmap workspace: names, geometry types, columns, units.
+
+This module is the single source of truth for the layer schema. The workspace creates its tables
+from it, importers validate against it, the web app describes collections from it, and
+``docs/layers.md`` is generated from it (``scripts/gen_layer_docs``; a test fails when the two
+disagree). Geometry is always stored in EPSG:4326 (WGS84 longitude/latitude).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["int", "float", "str", "bool", "date", "datetime"]
+GeometryType = Literal["POINT", "LINESTRING", "MULTIPOLYGON"]
+
+STORAGE_CRS = "EPSG:4326"
+STORAGE_EPSG = 4326
+
+#: The six household categories every grid worker visits monthly (六必访), in display order.
+VISIT_CATEGORIES: tuple[str, ...] = (
+    "hardship",
+    "elderly_alone",
+    "disabled",
+    "migrant",
+    "veteran_party_member",
+    "assisted",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute column of a layer.
+
+    ``required`` columns must be present (and non-empty) in an imported file. ``personal`` columns
+    hold personal data: they are masked unless the reader's role may see them.
+    """
+
+    name: str
+    type: ColumnType
+    en: str
+    zh: str
+    unit: str | None = None
+    required: bool = False
+    personal: bool = False
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer: its table name, geometry type (None for an attribute table) and columns."""
+
+    name: str
+    geometry: GeometryType | None
+    en: str
+    zh: str
+    description: str
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Return the attribute column names in schema order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def personal_columns(self) -> list[str]:
+        """Return the names of the columns that hold personal data."""
+        return [c.name for c in self.columns if c.personal]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Return the names of the columns an imported file must provide."""
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        """Return the column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+SOURCE = Column(
+    "source",
+    "str",
+    "Where the row comes from: osm, synthetic (demo generator), import, or user",
+    "数据来源：osm、synthetic（演示生成）、import（导入）、user（编辑）",
+    choices=("osm", "synthetic", "import", "user"),
+)
+
+_CATEGORY_COLUMNS = (
+    Column("hardship", "bool", "Household in hardship (困难群众)", "困难群众", personal=True),
+    Column("elderly_alone", "bool", "Elderly person living alone", "独居老人", personal=True),
+    Column("disabled", "bool", "Disabled member(s)", "残疾家庭/残疾人", personal=True),
+    Column("migrant", "bool", "Migrant / floating population (流动人员)", "流动人员"),
+    Column("veteran_party_member", "bool", "Veteran party member", "老党员"),
+    Column("assisted", "bool", "Under assistance (帮扶对象)", "帮扶对象", personal=True),
+)
+
+LAYERS: dict[str, Layer] = {}
+
+
+def _add(layer: Layer) -> None:
+    LAYERS[layer.name] = layer
+
+
+_add(
+    Layer(
+        "community",
+        "MULTIPOLYGON",
+        "Community boundary",
+        "社区边界",
+        "Boundary of each community (社区, residents' committee area).",
+        (
+            Column(
+                "code",
+                "str",
+                "Community code: district 6 + street 3 + community 3",
+                "社区代码（12位）",
+                required=True,
+            ),
+            Column("name", "str", "Community name", "社区名称", required=True),
+            Column("street", "str", "Street office (街道)", "所属街道"),
+            Column("district", "str", "District (区)", "所属区"),
+            Column("area_m2", "float", "Area", "面积", unit="m²"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "grids",
+        "MULTIPOLYGON",
+        "Grids",
+        "网格",
+        "Grids (网格), the unit of daily work. Code: 15 digits, DB11/T 2157 style — district 6, "
+        "street 3, community 3, sequence 3 — numbered west to east, north to south.",
+        (
+            Column("code", "str", "Grid code (15 digits)", "网格编码（15位）", required=True),
+            Column("name", "str", "Grid name", "网格名称", required=True),
+            Column("community_code", "str", "Community the grid belongs to", "所属社区代码"),
+            Column("worker", "str", "Grid worker (网格员)", "网格员"),
+            Column("worker_phone", "str", "Grid worker's phone", "网格员电话"),
+            Column("households", "int", "Households in the grid", "户数", unit="households"),
+            Column("residents", "int", "Residents in the grid", "人口", unit="persons"),
+            Column("buildings", "int", "Buildings in the grid", "楼栋数", unit="buildings"),
+            Column("area_m2", "float", "Area", "面积", unit="m²"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "buildings",
+        "MULTIPOLYGON",
+        "Buildings",
+        "楼栋",
+        "Building footprints (楼栋) with households and residents.",
+        (
+            Column(
+                "osm_id", "int", "OpenStreetMap way/relation id (none if not from OSM)", "OSM 编号"
+            ),
+            Column("name", "str", "Name", "名称"),
+            Column(
+                "building",
+                "str",
+                "OSM building tag (residential, apartments, yes, ...)",
+                "建筑类型",
+            ),
+            Column("levels", "int", "Storeys above ground", "层数", unit="storeys"),
+            Column(
+                "levels_source",
+                "str",
+                "osm, or default when OSM has no building:levels",
+                "层数来源",
+                choices=("osm", "default", "import", "user"),
+            ),
+            Column("height_m", "float", "Height", "高度", unit="m"),
+            Column("residential", "bool", "Has homes", "是否住宅"),
+            Column("households", "int", "Households", "户数", unit="households"),
+            Column("residents", "int", "Residents", "人口", unit="persons"),
+            Column("grid_code", "str", "Grid the building belongs to", "所属网格"),
+            Column("address", "str", "Address", "地址"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "facilities",
+        "POINT",
+        "Units and facilities",
+        "单位与设施",
+        "Units (单位) and public facilities: police posts, offices, parking, schools, shops, ...",
+        (
+            Column(
+                "kind",
+                "str",
+                "Kind of facility",
+                "类别",
+                required=True,
+                choices=(
+                    "police_post",
+                    "community_office",
+                    "parking",
+                    "school",
+                    "kindergarten",
+                    "hospital",
+                    "clinic",
+                    "pharmacy",
+                    "bank",
+                    "shop",
+                    "restaurant",
+                    "entrance",
+                    "light",
+                    "toilets",
+                    "library",
+                    "culture",
+                    "market",
+                    "office",
+                    "other",
+                ),
+            ),
+            Column("name", "str", "Name", "名称"),
+            Column("osm_id", "int", "OpenStreetMap id", "OSM 编号"),
+            Column("osm_tag", "str", "OSM tag it came from (key=value)", "OSM 标签"),
+            Column("address", "str", "Address", "地址"),
+            Column("phone", "str", "Public phone number", "电话"),
+            Column("grid_code", "str", "Grid the facility lies in", "所属网格"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "cameras",
+        "POINT",
+        "Cameras",
+        "监控探头",
+        "Surveillance cameras (技防). Bearing is clockwise from north; the view is a sector of "
+        "fov_deg centred on the bearing, out to range_m (ptz and dome cameras can turn: 360).",
+        (
+            Column("code", "str", "Camera code", "编号", required=True),
+            Column("name", "str", "Location name", "位置名称"),
+            Column(
+                "kind",
+                "str",
+                "fixed, ptz or dome",
+                "类型",
+                required=True,
+                choices=("fixed", "ptz", "dome"),
+            ),
+            Column("height_m", "float", "Mounting height", "安装高度", unit="m"),
+            Column(
+                "bearing_deg",
+                "float",
+                "Bearing of view centre, clockwise from north",
+                "朝向",
+                unit="degrees",
+            ),
+            Column("fov_deg", "float", "Horizontal field of view", "水平视角", unit="degrees"),
+            Column("range_m", "float", "Useful viewing range", "有效距离", unit="m"),
+            Column(
+                "target",
+                "str",
+                "What it watches: intersection, entrance, street, parking",
+                "监控对象",
+            ),
+            Column("grid_code", "str", "Grid the camera lies in", "所属网格"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "streets",
+        "LINESTRING",
+        "Streets",
+        "道路",
+        "The street graph from OpenStreetMap (osmnx MultiDiGraph edges, drawn u→v). Two-way "
+        "streets appear once per direction. walk/drive say which network an edge belongs to.",
+        (
+            Column("u", "int", "OSM node id where the edge starts", "起点节点", required=True),
+            Column("v", "int", "OSM node id where the edge ends", "终点节点", required=True),
+            Column("key", "int", "Parallel-edge key", "平行边序号"),
+            Column("osmid", "str", "OSM way id(s), comma-separated", "OSM 道路编号"),
+            Column("name", "str", "Street name", "路名"),
+            Column("highway", "str", "OSM highway class", "道路等级"),
+            Column("oneway", "bool", "One-way for vehicles", "单行"),
+            Column("length_m", "float", "Length", "长度", unit="m"),
+            Column("walk", "bool", "In the walking network", "步行网络"),
+            Column("drive", "bool", "In the driving network", "车行网络"),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "street_nodes",
+        "POINT",
+        "Street nodes",
+        "道路节点",
+        "Nodes of the street graph (intersections and dead ends), with their OSM node ids.",
+        (
+            Column("osmid", "int", "OSM node id", "OSM 节点编号", required=True),
+            Column("street_count", "int", "Streets meeting here", "相交道路数"),
+            Column(
+                "highway", "str", "OSM highway tag of the node (traffic_signals, ...)", "节点类型"
+            ),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "households",
+        "POINT",
+        "Households",
+        "住户",
+        "The living register (活户籍): one row per household, located at its building.",
+        (
+            Column("household_id", "str", "Household id", "户编号", required=True),
+            Column("building_osm_id", "int", "Building (OSM id)", "所在楼栋"),
+            Column("grid_code", "str", "Grid", "所属网格"),
+            Column("address", "str", "Address: building, unit, room", "地址"),
+            Column("head_name", "str", "Head of household", "户主姓名", personal=True),
+            Column("phone", "str", "Contact phone", "联系电话", personal=True),
+            Column("members", "int", "Members", "人数", unit="persons"),
+            Column("rented", "bool", "Rented home (出租屋)", "出租屋"),
+            Column(
+                "rental_score",
+                "int",
+                "Rented-home grade, 10-point score (rented homes only)",
+                "出租屋评分",
+                unit="points",
+            ),
+            *_CATEGORY_COLUMNS,
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "people",
+        None,
+        "People",
+        "人员",
+        "The living archive (活档案): one row per person, linked to a household. No geometry.",
+        (
+            Column("person_id", "str", "Person id", "人员编号", required=True),
+            Column("household_id", "str", "Household id", "户编号", required=True),
+            Column("name", "str", "Name", "姓名", personal=True, required=True),
+            Column("id_number", "str", "Resident ID number (18 digits)", "身份证号", personal=True),
+            Column("gender", "str", "F or M", "性别", choices=("F", "M")),
+            Column("birth_date", "date", "Date of birth", "出生日期", personal=True),
+            Column("phone", "str", "Phone", "电话", personal=True),
+            Column("relation", "str", "Relation to head of household", "与户主关系"),
+            Column(
+                "registered_here", "bool", "Household registration (户籍) is here", "户籍在本地"
+            ),
+            Column("arrived", "date", "Date of arrival (migrants)", "来驻日期"),
+            *_CATEGORY_COLUMNS,
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "visits",
+        "POINT",
+        "Visit log",
+        "走访记录",
+        "Home visits made by grid workers (六必访 and others), located at the household.",
+        (
+            Column("visit_id", "str", "Visit id", "走访编号", required=True),
+            Column("household_id", "str", "Household visited", "户编号", required=True),
+            Column("grid_code", "str", "Grid", "所属网格"),
+            Column("worker", "str", "Who visited", "走访人"),
+            Column("visited_at", "datetime", "When (UTC in storage)", "走访时间", required=True),
+            Column(
+                "category",
+                "str",
+                "Visit category",
+                "走访类别",
+                choices=(*VISIT_CATEGORIES, "routine"),
+            ),
+            Column(
+                "outcome",
+                "str",
+                "Outcome",
+                "走访结果",
+                choices=("met", "not_home", "refused", "issue_found"),
+            ),
+            Column("note", "str", "Note", "备注", personal=True),
+            SOURCE,
+        ),
+    )
+)
+_add(
+    Layer(
+        "incidents",
+        "POINT",
+        "Incidents",
+        "案事件",
+        "Incidents: burglary, vehicle theft, disputes and others, with time and place.",
+        (
+            Column("incident_id", "str", "Incident id", "事件编号", required=True),
+            Column("occurred_at", "datetime", "When (UTC in storage)", "发生时间", required=True),
+            Column(
+                "kind",
+                "str",
+                "Kind",
+                "类别",
+                required=True,
+                choices=("burglary", "vehicle_theft", "dispute", "theft", "fire_hazard", "other"),
+            ),
+            Column("description", "str", "Description", "描述"),
+            Column("grid_code", "str", "Grid", "所属网格"),
+            Column("status", "str", "open or closed", "状态", choices=("open", "closed")),
+            SOURCE,
+        ),
+    )
+)
+
+#: Layers in drawing order, bottom to top.
+LAYER_ORDER: tuple[str, ...] = (
+    "community",
+    "grids",
+    "buildings",
+    "streets",
+    "street_nodes",
+    "facilities",
+    "cameras",
+    "households",
+    "visits",
+    "incidents",
+    "people",
+)
+
+
+def get_layer(name: str) -> Layer:
+    """Return the layer schema called ``name``, or raise :class:`LayerNotFoundError`."""
+    from gridmap.errors import LayerNotFoundError
+
+    try:
+        return LAYERS[name]
+    except KeyError:
+        known = ", ".join(LAYER_ORDER)
+        raise LayerNotFoundError(f"There is no layer '{name}'. Layers: {known}.") from None
