@@ -36,6 +36,7 @@ STREET_NAME = "演示街道"
 TITLE = "南京 · 长江路（演示数据）"
 GRID_TARGET_HOUSEHOLDS = 400
 COMMUNITY_TARGET_HOUSEHOLDS = 4500
+STORAGE_GRID_DEG = 1e-8  # about 1 mm
 NON_RESIDENTIAL_LANDUSE = ("commercial", "retail", "education", "industrial", "religious")
 
 
@@ -68,9 +69,8 @@ def _partition(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
     """Split the area into communities, and each community into grids, by households."""
     households = b["households"].to_numpy()
-    xy = shapely.get_coordinates(b.geometry.representative_point().values)
     kc = partition.grid_count(int(households.sum()), COMMUNITY_TARGET_HOUSEHOLDS)
-    c_labels = partition.bisect(xy, households, kc)
+    c_labels = partition.bisect_buildings(b.geometry.values, households, kc)
     c_polys = partition.grid_polygons(b.geometry.values, c_labels, area)
     c_order = partition.reading_order(c_polys)
     names = _community_names([c_polys[c] for c in c_order], streets_m)
@@ -90,7 +90,7 @@ def _partition(
         )
         members = np.flatnonzero(c_labels == c)
         k = partition.grid_count(int(households[members].sum()), GRID_TARGET_HOUSEHOLDS)
-        labels = partition.bisect(xy[members], households[members], k)
+        labels = partition.bisect_buildings(b.geometry.values[members], households[members], k)
         polys = partition.grid_polygons(b.geometry.values[members], labels, c_polys[c])
         for m, g in enumerate(partition.reading_order(polys)):
             code = f"{ccode}{m + 1:03d}"
@@ -219,6 +219,8 @@ def build_demo(
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
                 frame = frame.to_crs(STORAGE_CRS)
+            if name in ("community", "grids"):  # projecting can pinch thin slivers: snap to 1 mm
+                frame.geometry = shapely.set_precision(frame.geometry.values, STORAGE_GRID_DEG)
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():
             tx.set_meta(key, value)

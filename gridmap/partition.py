@@ -58,6 +58,38 @@ def bisect(xy: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
     return labels
 
 
+def overlap_groups(footprints: np.ndarray, min_overlap_m2: float = 0.5) -> np.ndarray:
+    """Return a group id per footprint; footprints that overlap share one (they go together)."""
+    n = len(footprints)
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tree = shapely.STRtree(footprints)
+    left, right = tree.query(footprints, predicate="intersects")
+    for i, j in zip(left, right, strict=True):
+        if i < j and shapely.intersection(footprints[i], footprints[j]).area > min_overlap_m2:
+            parent[root(i)] = root(j)
+    roots = np.array([root(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1]
+
+
+def bisect_buildings(footprints: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Split buildings into ``k`` balanced compact groups, keeping overlapping ones together."""
+    groups = overlap_groups(footprints)
+    n = int(groups.max()) + 1 if len(groups) else 0
+    xy = shapely.get_coordinates(shapely.point_on_surface(footprints))
+    gxy = np.zeros((n, 2))
+    np.add.at(gxy, groups, xy)
+    gxy /= np.bincount(groups, minlength=n)[:, None]
+    gw = np.bincount(groups, weights=weights.astype(float), minlength=n)
+    return bisect(gxy, gw, k)[groups]
+
+
 def grid_polygons(
     buildings: np.ndarray, labels: np.ndarray, area: BaseGeometry
 ) -> list[BaseGeometry]:

@@ -1,0 +1,200 @@
+"""Export a layer to GeoJSON, GeoPackage, CSV, Excel or Shapefile.
+
+Personal columns are masked unless the role may see them (:mod:`gridmap.privacy`). Every export
+carries the OpenStreetMap attribution and licence where the layer holds OSM data, and says when
+rows are synthetic: in the file's metadata where the format has a place for it (GeoJSON member,
+GeoPackage layer metadata, an "about" sheet in Excel), else in a ``.txt`` beside the file.
+Files are written to a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gridmap import geojson, privacy
+from gridmap.errors import InputError
+from gridmap.schema import STORAGE_CRS, get_layer
+from gridmap.workspace import Workspace
+
+Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
+FORMATS: tuple[str, ...] = ("geojson", "gpkg", "csv", "xlsx", "shp")
+OSM_NOTICE = "Contains OpenStreetMap data © OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
+SYNTHETIC_NOTICE = "Rows with source=synthetic are made-up demo data, not real people or events."
+
+
+def notices(frame: pd.DataFrame, masked: bool) -> list[str]:
+    """Return the attribution and data notices an export of ``frame`` must carry."""
+    sources = set(frame["source"].dropna().unique()) if "source" in frame else set()
+    out = []
+    if "osm" in sources:
+        out.append(OSM_NOTICE)
+    if "synthetic" in sources:
+        out.append(SYNTHETIC_NOTICE)
+    if masked:
+        out.append("Personal data is masked in this export.")
+    return out
+
+
+def _local_times(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert(tz).dt.tz_localize(None)
+    return out
+
+
+def _tabular(frame: pd.DataFrame, geometry: str | None, tz: str) -> pd.DataFrame:
+    """Return a plain table: lon/lat for points, centroid lon/lat plus WKT for other shapes."""
+    table = _local_times(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")), tz)
+    if geometry == "POINT":
+        table["lon"] = frame.geometry.x.round(7)
+        table["lat"] = frame.geometry.y.round(7)
+    elif geometry:
+        centre = frame.geometry.representative_point()
+        table["lon"] = centre.x.round(7)
+        table["lat"] = centre.y.round(7)
+        table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
+    return table
+
+
+def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
+    if lang == "en":
+        return table
+    schema = get_layer(layer)
+    titles = {c.name: c.zh for c in schema.columns} | {
+        "lon": "经度",
+        "lat": "纬度",
+        "wkt": "几何(WKT)",
+    }
+    return table.rename(columns=titles)
+
+
+@contextlib.contextmanager
+def _atomic(out: Path) -> Iterator[Path]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=".gridmap-export-", dir=out.parent))
+    try:
+        tmp = tmpdir / out.name
+        yield tmp
+        for f in tmpdir.iterdir():
+            os.replace(f, out.parent / f.name)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def export_layer(
+    ws: Workspace,
+    layer: str,
+    out: str | os.PathLike[str],
+    *,
+    fmt: Format | None = None,
+    role: str = "viewer",
+    lang: str = "en",
+    bbox: tuple[float, float, float, float] | None = None,
+) -> Path:
+    """Write ``layer`` of ``ws`` to ``out`` in ``fmt`` (default: from the file extension).
+
+    ``lang`` ("en" or "zh-CN") names the columns of CSV and Excel files.
+    """
+    schema = get_layer(layer)
+    path = Path(out)
+    fmt = fmt or {
+        ".json": "geojson",
+        ".geojson": "geojson",
+        ".gpkg": "gpkg",
+        ".csv": "csv",
+        ".xlsx": "xlsx",
+        ".shp": "shp",
+    }.get(path.suffix.lower())  # type: ignore[assignment]
+    if fmt not in FORMATS:
+        raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
+    if not schema.geometry and fmt in ("geojson", "shp"):
+        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+    tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
+    frame = ws.read(layer, bbox=bbox)
+    masked = bool(schema.personal_columns) and not privacy.can_see_personal(role)
+    frame = privacy.mask_frame(frame, schema, role)
+    notes = notices(frame, masked)
+    with _atomic(path) as tmp:
+        if fmt == "geojson":
+            text = geojson.feature_collection(
+                frame,
+                schema.column_names,
+                extra={"name": layer, "attribution": " ".join(notes)},
+                tz=tz,
+            )
+            tmp.write_text(text, encoding="utf-8")
+        elif fmt == "csv":
+            _headers(_tabular(frame, schema.geometry, tz), layer, lang).to_csv(
+                tmp, index=False, encoding="utf-8-sig"
+            )
+        elif fmt == "xlsx":
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+                table = _headers(_tabular(frame, schema.geometry, tz), layer, lang)
+                table.drop(
+                    columns=[c for c in ("wkt", "几何(WKT)") if c in table], errors="ignore"
+                ).to_excel(xl, sheet_name=layer, index=False)
+                about = [schema.zh if lang != "en" else schema.en, schema.description, *notes]
+                pd.DataFrame({"about": about}).to_excel(xl, sheet_name="about", index=False)
+        elif fmt == "gpkg":
+            data = _local_times(frame, "UTC") if schema.geometry else frame
+            if schema.geometry:
+                gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS).to_file(
+                    tmp,
+                    layer=layer,
+                    driver="GPKG",
+                    engine="pyogrio",
+                    layer_metadata={
+                        "DESCRIPTION": schema.description,
+                        "ATTRIBUTION": " ".join(notes),
+                    },
+                )
+            else:
+                import pyogrio
+
+                pyogrio.write_dataframe(
+                    pd.DataFrame(data),
+                    tmp,
+                    layer=layer,
+                    driver="GPKG",
+                    layer_metadata={
+                        "DESCRIPTION": schema.description,
+                        "ATTRIBUTION": " ".join(notes),
+                    },
+                )
+        elif fmt == "shp":
+            data = _local_times(frame, tz)
+            names = shapefile_names([c for c in data.columns if c != "geometry"])
+            notes += [f"{short} = {long}" for long, short in names.items() if short != long]
+            data = data.rename(columns=names)
+            for col in data.columns:
+                if pd.api.types.is_datetime64_any_dtype(data[col]):
+                    data[col] = data[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+            gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS).to_file(
+                tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8"
+            )
+        if fmt in ("csv", "shp") and notes:
+            tmp.with_suffix(".txt").write_text("\n".join(notes) + "\n", encoding="utf-8")
+    return path
+
+
+def shapefile_names(columns: list[str]) -> dict[str, str]:
+    """Return unique names of at most 10 characters for a Shapefile's columns."""
+    out: dict[str, str] = {}
+    for col in columns:
+        name, n = col[:10], 1
+        while name in out.values():
+            n += 1
+            name = f"{col[: 10 - len(str(n))]}{n}"
+        out[col] = name
+    return out

@@ -1,0 +1,86 @@
+"""Fast GeoJSON (RFC 7946) encoding of workspace frames.
+
+Geometry is encoded by shapely in one vectorised call and coordinates rounded to 7 decimals
+(about 1 cm); properties go through :func:`json_value`, which turns pandas' missing values,
+timestamps and numpy scalars into plain JSON. Times are written in the workspace's time zone
+with their offset (``2026-10-01T09:30:00+08:00``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+COORD_PRECISION = 1e-7
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def json_value(value: Any, tz: str = DEFAULT_TZ) -> Any:
+    """Return ``value`` as a JSON-ready Python value (None for every kind of missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, pd.Timestamp):
+        if value.tzinfo is not None:
+            return value.tz_convert(tz).isoformat()
+        if value.hour == value.minute == value.second == 0 and value.nanosecond == 0:
+            return value.strftime("%Y-%m-%d")
+        return value.isoformat()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def records(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> list[dict[str, Any]]:
+    """Return the rows of ``frame`` as JSON-ready dicts of ``columns``."""
+    cols = [[json_value(v, tz) for v in frame[c].tolist()] for c in columns]
+    return (
+        [dict(zip(columns, row, strict=True)) for row in zip(*cols, strict=True)]
+        if cols
+        else [{} for _ in range(len(frame))]
+    )
+
+
+def features(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> list[str]:
+    """Return one GeoJSON Feature string per row, with the frame's index as ``id``."""
+    props = records(frame, columns, tz)
+    if isinstance(frame, gpd.GeoDataFrame):
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        geoms = shapely.set_precision(geoms, COORD_PRECISION, mode="pointwise")
+        geo = shapely.to_geojson(geoms)
+    else:
+        geo = [None] * len(frame)
+    out = []
+    for fid, g, p in zip(frame.index.tolist(), geo, props, strict=True):
+        out.append(
+            f'{{"type":"Feature","id":{int(fid)},"geometry":{g if g is not None else "null"},'
+            f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+        )
+    return out
+
+
+def feature_collection(
+    frame: pd.DataFrame,
+    columns: list[str],
+    *,
+    extra: dict[str, Any] | None = None,
+    tz: str = DEFAULT_TZ,
+) -> str:
+    """Return a GeoJSON FeatureCollection; ``extra`` members (links, counts) come first."""
+    head = "".join(
+        f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False)}," for k, v in (extra or {}).items()
+    )
+    body = ",".join(features(frame, columns, tz))
+    return f'{{"type":"FeatureCollection",{head}"features":[{body}]}}'

@@ -1,0 +1,204 @@
+"""Shared fixtures: no network, tiny hand-made workspaces, the real demo workspace, the app.
+
+The demo workspace is built once per run from the real OSM extract in ``geodata/`` with a fixed
+date and seed, so its figures are stable. Unit tests use :func:`tiny_workspace`, whose few
+features can be checked by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from werkzeug.serving import make_server
+
+from gridmap import workspace
+from gridmap.demo import build_demo
+
+DEMO_TODAY = date(2026, 11, 27)
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # unix socket
+        return True
+    host = address[0] if isinstance(address, tuple) else None
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except (TypeError, ValueError):
+        return False
+
+
+def _guard(real):
+    def connect(self, address):
+        if not _is_local(address):
+            raise ConnectionRefusedError(f"tests may not reach the network: {address!r}")
+        return real(self, address)
+
+    return connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network() -> Iterator[None]:
+    """Refuse every connection that is not to this machine, for the whole run."""
+    socket.socket.connect = _guard(_real_connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guard(_real_connect_ex)  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+# -- tiny hand-made workspaces ---------------------------------------------------------------
+
+#: A 200 m x 200 m square near Changjiang Road, Nanjing (lon/lat).
+TINY_BOX = (118.7850, 32.0400, 118.7871, 32.0418)
+
+
+def tiny_layers() -> dict[str, pd.DataFrame]:
+    """Return a few features one can check by hand: 2 buildings, 1 grid, 3 streets, 2 cameras."""
+    minx, miny, maxx, maxy = TINY_BOX
+    midx = (minx + maxx) / 2
+    b1 = shapely.box(minx + 0.0002, miny + 0.0002, minx + 0.0006, miny + 0.0005)
+    b2 = shapely.box(midx + 0.0002, miny + 0.0002, midx + 0.0006, miny + 0.0005)
+    buildings = gpd.GeoDataFrame(
+        {
+            "osm_id": [101, 102],
+            "name": ["一号楼", "二号楼"],
+            "building": ["residential", "yes"],
+            "levels": [6, None],
+            "residential": [True, None],
+            "households": [24, 0],
+            "grid_code": ["320102001001001", "320102001001001"],
+            "source": ["osm", "osm"],
+        },
+        geometry=[b1, b2],
+        crs=4326,
+    )
+    grids = gpd.GeoDataFrame(
+        {"code": ["320102001001001"], "name": ["第1网格"], "households": [24], "source": ["user"]},
+        geometry=[shapely.box(*TINY_BOX)],
+        crs=4326,
+    )
+    # a T junction: 1 -- 2 -- 3 along the south edge, 2 -- 4 going north; 2-3 one-way
+    n = {1: (minx, miny), 2: (midx, miny), 3: (maxx, miny), 4: (midx, maxy)}
+    edges = [(1, 2, False), (2, 1, False), (2, 3, True), (2, 4, False), (4, 2, False)]
+    streets = gpd.GeoDataFrame(
+        {
+            "u": [e[0] for e in edges],
+            "v": [e[1] for e in edges],
+            "key": [0] * len(edges),
+            "name": ["长江路", "长江路", "长江路", "二条巷", "二条巷"],
+            "highway": ["primary", "primary", "primary", "residential", "residential"],
+            "oneway": [e[2] for e in edges],
+            "length_m": [99.0, 99.0, 99.0, 200.0, 200.0],
+            "walk": [True] * len(edges),
+            "drive": [True] * len(edges),
+            "source": ["osm"] * len(edges),
+        },
+        geometry=[shapely.LineString([n[u], n[v]]) for u, v, _ in edges],
+        crs=4326,
+    )
+    nodes = gpd.GeoDataFrame(
+        {"osmid": list(n), "street_count": [1, 3, 1, 1], "source": ["osm"] * 4},
+        geometry=[shapely.Point(*xy) for xy in n.values()],
+        crs=4326,
+    )
+    cameras = gpd.GeoDataFrame(
+        {"code": ["CAM1", "CAM2"], "kind": ["fixed", "dome"], "bearing_deg": [90.0, 0.0], "fov_deg": [60.0, 360.0], "range_m": [50.0, 30.0], "source": ["synthetic"] * 2},
+        geometry=[shapely.Point(midx, miny), shapely.Point(minx, miny)],
+        crs=4326,
+    )
+    households = gpd.GeoDataFrame(
+        {"household_id": ["H1", "H2"], "head_name": ["王小明", "李华"], "phone": ["13912345678", "13800001111"], "members": [3, 1], "elderly_alone": [False, True], "source": ["synthetic"] * 2},
+        geometry=[b1.centroid, b1.centroid],
+        crs=4326,
+    )
+    people = pd.DataFrame(
+        {
+            "person_id": ["P1", "P2"],
+            "household_id": ["H1", "H2"],
+            "name": ["王小明", "李华"],
+            "id_number": ["32010219500102123X", "320102194001011234"],
+            "birth_date": [pd.Timestamp("1950-01-02"), pd.Timestamp("1940-01-01")],
+            "disabled": [True, False],
+            "source": ["synthetic"] * 2,
+        }
+    )
+    return {
+        "buildings": buildings,
+        "grids": grids,
+        "streets": streets,
+        "street_nodes": nodes,
+        "cameras": cameras,
+        "households": households,
+        "people": people,
+    }
+
+
+def make_tiny_workspace(path: Path) -> workspace.GeoPackageWorkspace:
+    """Build the tiny workspace at ``path`` and open it."""
+    with workspace.building(path) as ws, ws.transaction(action="tiny fixture") as tx:
+        for name, frame in tiny_layers().items():
+            tx.replace(name, frame)
+        tx.set_meta("title", "tiny")
+    return workspace.GeoPackageWorkspace(path)
+
+
+@pytest.fixture
+def tiny_workspace(tmp_path: Path) -> workspace.GeoPackageWorkspace:
+    """A fresh tiny workspace for each test."""
+    return make_tiny_workspace(tmp_path / "tiny.gpkg")
+
+
+# -- the real demo ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace built once from geodata/ (real OSM) with a fixed date."""
+    path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
+    build_demo(path, today=DEMO_TODAY)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(demo_path: Path) -> workspace.GeoPackageWorkspace:
+    """The demo workspace, opened."""
+    return workspace.GeoPackageWorkspace(demo_path)
+
+
+@pytest.fixture(scope="session")
+def app(demo_path: Path):
+    """The Flask app over the demo workspace."""
+    from web.app import create_app
+
+    return create_app({"WORKSPACE": demo_path, "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the demo app."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The demo app served over HTTP on a free localhost port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

@@ -1,0 +1,188 @@
+"""The gridmap command: init, import, export, info, serve, demo."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+
+from gridmap.chinacoords import wgs84_to_gcj02
+from gridmap.cli import main
+from gridmap.demo import DEMO_OSM
+from gridmap.workspace import open_workspace
+
+
+@pytest.fixture(scope="module")
+def inited(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "ws.gpkg"
+    assert main(["-q", "init", str(path), "--osm", str(DEMO_OSM), "--title", "长江路"]) == 0
+    return path
+
+
+def test_init_builds_osm_layers(inited, capsys):
+    ws = open_workspace(inited)
+    assert ws.count("buildings") == 851 and ws.count("streets") > 400 and ws.count("grids") == 0
+    assert ws.get_meta("title") == "长江路" and ws.get_meta("synthetic") is False
+    assert main(["info", str(inited)]) == 0
+    out = capsys.readouterr().out
+    assert "buildings" in out and "851" in out and "OpenStreetMap" in out
+
+
+def test_init_refuses_to_overwrite(inited, capsys):
+    assert main(["-q", "init", str(inited), "--osm", str(DEMO_OSM)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_init_bad_osm_leaves_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.osm"
+    bad.write_text("<osm><way id='1'>")
+    target = tmp_path / "ws.gpkg"
+    assert main(["-q", "init", str(target), "--osm", str(bad)]) == 2
+    assert "Cannot read bad.osm" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def _camera_csv(path: Path, gcj: bool) -> list[tuple[float, float]]:
+    truth = [(118.7870, 32.0430), (118.7890, 32.0445), (118.7912, 32.0401)]
+    rows = []
+    for i, (lon, lat) in enumerate(truth):
+        x, y = wgs84_to_gcj02(lon, lat) if gcj else (lon, lat)
+        rows.append({"编号": f"N{i}", "code": f"N{i}", "kind": "dome", "经度": float(x), "纬度": float(y), "name": f"新探头{i}"})
+    pd.DataFrame(rows).drop(columns="编号").to_csv(path, index=False, encoding="gbk")
+    return truth
+
+
+def test_import_appends_and_replaces(inited, tmp_path, capsys):
+    csv = tmp_path / "cams.csv"
+    truth = _camera_csv(csv, gcj=True)
+    ws = open_workspace(inited)
+    before = ws.count("cameras")
+    assert main(["import", str(inited), "cameras", str(csv), "--crs", "gcj02"]) == 0
+    assert "Appended 3 row(s)" in capsys.readouterr().out
+    cams = ws.read("cameras", where={"kind": "dome"})
+    got = sorted(zip(cams.geometry.x, cams.geometry.y))
+    for (gx, gy), (tx, ty) in zip(got, sorted(truth), strict=True):
+        assert abs(gx - tx) < 1e-5 and abs(gy - ty) < 1e-5  # about 1 m
+    assert ws.count("cameras") == before + 3
+    assert main(["import", str(inited), "cameras", str(csv), "--crs", "gcj02", "--replace"]) == 0
+    assert ws.count("cameras") == 3
+    assert ws.audit_log(limit=1)["action"].iloc[0].startswith("import cams.csv (replace)")
+
+
+def test_failed_import_changes_nothing(inited, tmp_path, capsys):
+    ws = open_workspace(inited)
+    before = (ws.count("cameras"), len(ws.audit_log()))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,kind,lon,lat\nA,fixed,118.787,32.043\nB,fixed,32.044,118.789\n", encoding="utf-8")
+    assert main(["import", str(inited), "cameras", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "row 2" in err and "swapped" in err
+    assert (ws.count("cameras"), len(ws.audit_log())) == before
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "csv", "xlsx", "shp"])
+def test_export_every_format(demo_path, tmp_path, fmt, capsys):
+    out = tmp_path / f"cameras.{fmt}"
+    assert main(["export", str(demo_path), "cameras", "-f", fmt, "-o", str(out)]) == 0
+    assert "Exported 'cameras'" in capsys.readouterr().out
+    n = open_workspace(demo_path).count("cameras")
+    if fmt in ("geojson", "gpkg", "shp"):
+        frame = gpd.read_file(out, engine="pyogrio")
+        assert len(frame) == n and frame.crs.to_epsg() == 4326
+        assert frame.geometry.x.between(118.77, 118.80).all()
+    if fmt == "geojson":
+        assert "synthetic" in json.loads(out.read_text(encoding="utf-8"))["attribution"]
+    if fmt == "gpkg":
+        meta = pyogrio.read_info(out, layer="cameras")["layer_metadata"]
+        assert "synthetic" in meta["ATTRIBUTION"]
+    if fmt == "csv":
+        table = pd.read_csv(out, encoding="utf-8-sig")
+        assert len(table) == n and {"lon", "lat", "bearing_deg"} <= set(table.columns)
+    if fmt == "xlsx":
+        book = openpyxl.load_workbook(out)
+        assert book.sheetnames == ["cameras", "about"]
+        assert book["cameras"].max_row == n + 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gridmap-export")] == []
+
+
+def test_export_carries_osm_attribution(demo_path, tmp_path):
+    out = tmp_path / "streets.geojson"
+    assert main(["-q", "export", str(demo_path), "streets", "-o", str(out)]) == 0
+    assert "© OpenStreetMap contributors" in json.loads(out.read_text(encoding="utf-8"))["attribution"]
+    shp = tmp_path / "streets.shp"
+    assert main(["-q", "export", str(demo_path), "streets", "-o", str(shp)]) == 0
+    assert "OpenStreetMap" in (tmp_path / "streets.txt").read_text(encoding="utf-8")
+
+
+def test_export_masks_personal_data_unless_asked(demo_path, tmp_path):
+    out = tmp_path / "people.csv"
+    assert main(["-q", "export", str(demo_path), "people", "-o", str(out), "--lang", "zh-CN"]) == 0
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert "姓名" in table.columns and "身份证号" in table.columns
+    assert table["姓名"].str.contains(r"\*").all()
+    assert table["身份证号"].str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
+    assert "masked" in (tmp_path / "people.txt").read_text(encoding="utf-8")
+    full = tmp_path / "people_full.csv"
+    assert main(["-q", "export", str(demo_path), "people", "-o", str(full), "--personal"]) == 0
+    assert not pd.read_csv(full, encoding="utf-8-sig", dtype=str)["name"].str.contains(r"\*").any()
+
+
+def test_export_errors(demo_path, tmp_path, capsys):
+    assert main(["export", str(demo_path), "people", "-f", "geojson", "-o", str(tmp_path / "p.geojson")]) == 2
+    assert "has no geometry" in capsys.readouterr().err
+    assert main(["export", str(demo_path), "cameras", "-o", str(tmp_path / "c.doc")]) == 2
+    assert "formats are" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "none.gpkg"), "cameras", "-o", str(tmp_path / "c.csv")]) == 2
+    assert "No workspace" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_command_answers(demo_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridmap.cli", "serve", str(demo_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as resp:
+                    assert json.load(resp)["status"] == "ok"
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+            assert b"leaflet" in resp.read()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_demo_no_serve_builds_once(tmp_path, capsys):
+    target = tmp_path / "demo.gpkg"
+    assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 0
+    assert "Demo workspace built" in capsys.readouterr().out
+    assert open_workspace(target).count("grids") > 40
+    assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 0
+    assert "Using existing demo workspace" in capsys.readouterr().out

@@ -1,0 +1,180 @@
+"""HTTP tests of every route, through Flask's test client, on the demo workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from gridmap.schema import LAYER_ORDER, LAYERS
+from web.app import create_app
+from web.tiles import parse_tiles
+
+
+def test_map_page_language_and_assets(client):
+    zh = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert zh.status_code == 200
+    html = zh.get_data(as_text=True)
+    assert 'lang="zh-CN"' in html
+    assert "/vendor/leaflet/dist/leaflet.js?v=" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing from another host
+    en = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert 'lang="en"' in en.get_data(as_text=True)
+    assert 'lang="en"' in client.get("/?lang=en").get_data(as_text=True)
+    assert 'lang="zh-CN"' in client.get("/").get_data(as_text=True)  # no preference: Chinese
+
+
+def test_static_and_vendor_files(client):
+    html = client.get("/").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="(/(?:static|vendor)/[^"]+)"', html)
+    assert urls
+    for url in urls:
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        resp.close()
+    assert client.get("/vendor/../pyproject.toml").status_code == 404
+    assert client.get("/vendor/lodash/index.js").status_code == 404
+
+
+def test_api_workspace(client):
+    doc = client.get("/api/workspace").get_json()
+    assert [layer["name"] for layer in doc["layers"]] == list(LAYER_ORDER)
+    counts = {layer["name"]: layer["count"] for layer in doc["layers"]}
+    assert counts["buildings"] == 851 and counts["grids"] > 40
+    assert doc["attribution"] == "© OpenStreetMap contributors"
+    assert doc["tiles"] == [] and doc["synthetic"] is True
+    minx, miny, maxx, maxy = doc["bounds"]
+    assert 118.77 < minx < maxx < 118.80 and 32.03 < miny < maxy < 32.06
+    people = next(layer for layer in doc["layers"] if layer["name"] == "people")
+    assert people["geometry"] is None
+    assert {c["name"] for c in people["columns"] if c["personal"]} >= {"name", "id_number", "phone"}
+
+
+@pytest.mark.parametrize("name", LAYER_ORDER)
+def test_api_every_layer(client, name):
+    resp = client.get(f"/api/layers/{name}?limit=5")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/geo+json"
+    doc = json.loads(resp.get_data(as_text=True))
+    assert doc["type"] == "FeatureCollection"
+    assert doc["numberReturned"] == len(doc["features"]) <= 5
+    assert doc["numberMatched"] >= doc["numberReturned"]
+    for f in doc["features"]:
+        assert set(f["properties"]) == set(LAYERS[name].column_names)
+        assert (f["geometry"] is None) == (LAYERS[name].geometry is None)
+
+
+def test_api_bbox_and_etag(client, demo_workspace):
+    whole = client.get("/api/layers/buildings").get_json()
+    assert whole["numberMatched"] == 851 == len(whole["features"])
+    bbox = "118.785,32.040,118.790,32.044"
+    part = client.get(f"/api/layers/buildings?bbox={bbox}")
+    doc = part.get_json()
+    assert 0 < doc["numberReturned"] < 851
+    assert doc["numberReturned"] == demo_workspace.count("buildings", bbox=(118.785, 32.040, 118.790, 32.044))
+    again = client.get(f"/api/layers/buildings?bbox={bbox}", headers={"If-None-Match": part.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_api_masks_personal_data(client):
+    doc = client.get("/api/layers/people?limit=50").get_json()
+    for f in doc["features"]:
+        p = f["properties"]
+        assert "*" in p["name"]
+        assert p["id_number"][6:14] == "********"
+        assert p["birth_date"].endswith("-**-**")
+        assert p["disabled"] is None and p["hardship"] is None
+    hh = client.get("/api/layers/households?limit=5").get_json()
+    assert all("*" in f["properties"]["head_name"] for f in hh["features"])
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "phrase"),
+    [
+        ("/api/layers/roads", 404, "no layer 'roads'"),
+        ("/api/layers/buildings?bbox=1,2,3", 400, "four numbers"),
+        ("/api/layers/buildings?bbox=a,b,c,d", 400, "four numbers"),
+        ("/api/layers/buildings?bbox=2,2,1,1", 400, "min <= max"),
+        ("/api/layers/buildings?limit=x", 400, "whole number"),
+        ("/api/layers/buildings?limit=-1", 400, "limit"),
+        ("/api/layers/people?bbox=0,0,1,1", 400, "no geometry"),
+        ("/api/nothing", 404, "not found"),
+        ("/ogc/collections/people", 404, "no collection"),
+        ("/ogc/collections/roads/items", 404, "no collection"),
+        ("/ogc/collections/cameras/items/999999", 404, "no feature"),
+    ],
+)
+def test_errors_have_one_json_shape(client, url, status, phrase):
+    resp = client.get(url)
+    assert resp.status_code == status
+    doc = resp.get_json()
+    assert set(doc) >= {"error", "message"}
+    assert phrase in doc["message"].lower()
+
+
+def test_health(client):
+    assert client.get("/api/health").get_json() == {"status": "ok", "missing_vendor": []}
+
+
+def test_ogc_landing_conformance_collections(client):
+    landing = client.get("/ogc/").get_json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "conformance", "data"} <= rels
+    conf = client.get("/ogc/conformance").get_json()
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conf["conformsTo"]
+    cols = client.get("/ogc/collections").get_json()["collections"]
+    assert [c["id"] for c in cols] == [n for n in LAYER_ORDER if LAYERS[n].geometry]
+    one = client.get("/ogc/collections/buildings").get_json()
+    assert one["extent"]["spatial"]["bbox"][0][0] < 118.79
+
+
+def test_ogc_items_paging(client):
+    first = client.get("/ogc/collections/buildings/items?limit=100").get_json()
+    assert first["numberMatched"] == 851 and first["numberReturned"] == 100
+    nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    assert "offset=100" in nxt
+    second = client.get(nxt.replace("http://localhost", "")).get_json()
+    assert second["features"][0]["id"] == first["features"][-1]["id"] + 1
+    assert any(link["rel"] == "prev" for link in second["links"])
+    last = client.get("/ogc/collections/buildings/items?limit=100&offset=800").get_json()
+    assert last["numberReturned"] == 51 and not any(link["rel"] == "next" for link in last["links"])
+    item = client.get("/ogc/collections/buildings/items/1")
+    assert item.status_code == 200 and item.get_json()["id"] == 1
+
+
+def test_tiles_are_opt_in(tmp_path, demo_path):
+    assert parse_tiles("") == []
+    tiles = parse_tiles("osm,tianditu:abc,amap")
+    assert [t["id"] for t in tiles] == ["osm", "tianditu", "amap"]
+    assert "tk=abc" in tiles[1]["url"] and tiles[2]["gcj02"] is True
+    with pytest.raises(Exception, match="needs a key"):
+        parse_tiles("tianditu")
+    with pytest.raises(Exception, match="Unknown tile layer"):
+        parse_tiles("google")
+    app = create_app({"WORKSPACE": demo_path, "TILES": "osm"})
+    assert app.test_client().get("/api/workspace").get_json()["tiles"][0]["id"] == "osm"
+
+
+@pytest.mark.gdal
+def test_gdal_reads_ogc_api(live_server):
+    if not shutil.which("ogrinfo"):
+        pytest.skip("gdal-bin is not installed")
+    url = f"OAPIF:{live_server}/ogc"
+    listing = subprocess.run(["ogrinfo", "-ro", "-q", url], capture_output=True, text=True, timeout=60, check=True)
+    for name in ("grids", "buildings", "cameras", "streets"):
+        assert f": {name}" in listing.stdout
+    cams = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-q", url, "cameras"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert cams.stdout.count("OGRFeature(cameras)") >= 20
+    assert "bearing_deg (Real)" in cams.stdout and "POINT (118." in cams.stdout
+    spatial = subprocess.run(
+        ["ogrinfo", "-ro", "-so", "-spat", "118.785", "32.040", "118.790", "32.044", url, "buildings"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert "Feature Count:" in spatial.stdout
+    n = int(spatial.stdout.split("Feature Count:")[1].split()[0])
+    assert 0 < n < 851

@@ -1,0 +1,27 @@
+"""Serve a workspace with waitress, a production WSGI server in pure Python."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gridmap.errors import GridmapError
+from web import assets
+from web.app import create_app
+from web.tiles import parse_tiles
+
+
+def serve(workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int = 8000, tiles: str = "") -> None:
+    """Serve ``workspace`` on ``host:port`` until interrupted."""
+    import waitress
+
+    missing = assets.missing_vendor()
+    if missing:
+        raise GridmapError(
+            f"Browser libraries are missing ({', '.join(missing)}): run `npm ci` in web/ (scripts/setup does it)."
+        )
+    app = create_app({"WORKSPACE": Path(workspace), "TILES": parse_tiles(tiles)})
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"gridmap: serving {workspace} at http://{shown}:{port}/  (OGC API: http://{shown}:{port}/ogc)", flush=True)
+    print("Press Ctrl+C to stop.", flush=True)
+    waitress.serve(app, host=host, port=port, threads=8, ident="gridmap")
