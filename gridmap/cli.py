@@ -32,7 +32,11 @@ class Progress:
     def __call__(self, message: str) -> None:
         """Report that the job has reached ``message``."""
         if not self.quiet:
-            print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
+            print(
+                f"[{time.perf_counter() - self.start:6.1f} s] {message}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _server() -> Callable[..., None]:
@@ -58,7 +62,12 @@ def cmd_init(args: argparse.Namespace) -> None:
     from gridmap.build import init_workspace
 
     path = init_workspace(
-        args.workspace, args.osm, bbox=_bbox(args.bbox), title=args.title, overwrite=args.overwrite, progress=Progress(args.quiet)
+        args.workspace,
+        args.osm,
+        bbox=_bbox(args.bbox),
+        title=args.title,
+        overwrite=args.overwrite,
+        progress=Progress(args.quiet),
     )
     print(f"Workspace ready: {path}")
 
@@ -96,7 +105,15 @@ def cmd_import(args: argparse.Namespace) -> None:
         streets = ws.read("streets")
         reference = streets.geometry if len(streets) else ws.read("buildings").geometry
     area = ws.area() if ws.count("buildings") or ws.count("community") else None
-    result = load_file(args.file, args.layer, crs=args.crs, encoding=args.encoding, area=area, reference=reference, file_layer=args.file_layer)
+    result = load_file(
+        args.file,
+        args.layer,
+        crs=args.crs,
+        encoding=args.encoding,
+        area=area,
+        reference=reference,
+        file_layer=args.file_layer,
+    )
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     action = f"import {Path(args.file).name} ({'replace' if args.replace else 'append'})"
@@ -118,8 +135,18 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     ws = open_workspace(args.workspace)
     role = "admin" if args.personal else "viewer"
-    path = export_layer(ws, args.layer, args.output, fmt=args.format, role=role, lang=args.lang, bbox=_bbox(args.bbox))
-    print(f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{'' if args.personal else ', personal data masked'}).")
+    path = export_layer(
+        ws,
+        args.layer,
+        args.output,
+        fmt=args.format,
+        role=role,
+        lang=args.lang,
+        bbox=_bbox(args.bbox),
+    )
+    print(
+        f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{'' if args.personal else ', personal data masked'})."
+    )
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -139,18 +166,30 @@ def cmd_info(args: argparse.Namespace) -> None:
 def _serve_options(p: argparse.ArgumentParser, port: int = 8000) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=port, help=f"port (default {port})")
-    p.add_argument("--tiles", default="", help="optional online tile layers: osm,tianditu:KEY,amap (default none: offline)")
+    p.add_argument(
+        "--tiles",
+        default="",
+        help="optional online tile layers: osm,tianditu:KEY,amap (default none: offline)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``gridmap`` command."""
-    parser = argparse.ArgumentParser(prog="gridmap", description="Community grid management (网格化管理).")
+    parser = argparse.ArgumentParser(
+        prog="gridmap", description="Community grid management (网格化管理)."
+    )
     parser.add_argument("--version", action="version", version=f"gridmap {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="build the demo workspace (real OSM data of central Nanjing) and serve it")
-    p.add_argument("--workspace", default=str(DEFAULT_DEMO_WORKSPACE), help=f"where the demo workspace lives (default {DEFAULT_DEMO_WORKSPACE})")
+    p = sub.add_parser(
+        "demo", help="build the demo workspace (real OSM data of central Nanjing) and serve it"
+    )
+    p.add_argument(
+        "--workspace",
+        default=str(DEFAULT_DEMO_WORKSPACE),
+        help=f"where the demo workspace lives (default {DEFAULT_DEMO_WORKSPACE})",
+    )
     p.add_argument("--no-serve", action="store_true", help="only build the workspace")
     p.add_argument("--rebuild", action="store_true", help="build it anew even if it exists")
     _serve_options(p)
@@ -161,34 +200,57 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("init", help="create a workspace from an OpenStreetMap extract (.osm, .osm.bz2)")
+    p = sub.add_parser(
+        "init", help="create a workspace from an OpenStreetMap extract (.osm, .osm.bz2)"
+    )
     p.add_argument("workspace", help="new workspace file (.gpkg)")
     p.add_argument("--osm", required=True, help="OSM XML extract")
-    p.add_argument("--bbox", help="area to keep: minlon,minlat,maxlon,maxlat (default: the file's bounds)")
+    p.add_argument(
+        "--bbox", help="area to keep: minlon,minlat,maxlon,maxlat (default: the file's bounds)"
+    )
     p.add_argument("--title", help="workspace title shown on the map")
     p.add_argument("--overwrite", action="store_true", help="replace an existing workspace")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("import", help="import a file into a layer (GeoJSON, GPKG, SHP/zip, KML, CSV, XLSX)")
+    p = sub.add_parser(
+        "import", help="import a file into a layer (GeoJSON, GPKG, SHP/zip, KML, CSV, XLSX)"
+    )
     p.add_argument("workspace")
     p.add_argument("layer")
     p.add_argument("file")
-    p.add_argument("--crs", help="coordinates of the file: EPSG:n, wgs84, cgcs2000, gcj02 or bd09 (default: detect)")
+    p.add_argument(
+        "--crs",
+        help="coordinates of the file: EPSG:n, wgs84, cgcs2000, gcj02 or bd09 (default: detect)",
+    )
     p.add_argument("--encoding", help="text encoding: utf-8 or gbk (default: detect)")
     p.add_argument("--replace", action="store_true", help="replace the layer instead of appending")
     p.add_argument("--file-layer", help="layer inside a multi-layer file (GeoPackage)")
-    p.add_argument("--no-detect", dest="detect", action="store_false", help="do not test for GCJ-02/BD-09 shifted coordinates")
+    p.add_argument(
+        "--no-detect",
+        dest="detect",
+        action="store_false",
+        help="do not test for GCJ-02/BD-09 shifted coordinates",
+    )
     p.add_argument("--user", default="cli", help="name recorded in the audit log")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, CSV, XLSX, Shapefile)")
     p.add_argument("workspace")
     p.add_argument("layer")
-    p.add_argument("-f", "--format", choices=["geojson", "gpkg", "csv", "xlsx", "shp"], help="default: from the file extension")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=["geojson", "gpkg", "csv", "xlsx", "shp"],
+        help="default: from the file extension",
+    )
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--lang", choices=["en", "zh-CN"], default="en", help="column titles of CSV/XLSX")
+    p.add_argument(
+        "--lang", choices=["en", "zh-CN"], default="en", help="column titles of CSV/XLSX"
+    )
     p.add_argument("--bbox", help="only features meeting minlon,minlat,maxlon,maxlat")
-    p.add_argument("--personal", action="store_true", help="include personal data unmasked (needs authority)")
+    p.add_argument(
+        "--personal", action="store_true", help="include personal data unmasked (needs authority)"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="list the layers of a workspace")

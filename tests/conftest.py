@@ -116,12 +116,26 @@ def tiny_layers() -> dict[str, pd.DataFrame]:
         crs=4326,
     )
     cameras = gpd.GeoDataFrame(
-        {"code": ["CAM1", "CAM2"], "kind": ["fixed", "dome"], "bearing_deg": [90.0, 0.0], "fov_deg": [60.0, 360.0], "range_m": [50.0, 30.0], "source": ["synthetic"] * 2},
+        {
+            "code": ["CAM1", "CAM2"],
+            "kind": ["fixed", "dome"],
+            "bearing_deg": [90.0, 0.0],
+            "fov_deg": [60.0, 360.0],
+            "range_m": [50.0, 30.0],
+            "source": ["synthetic"] * 2,
+        },
         geometry=[shapely.Point(midx, miny), shapely.Point(minx, miny)],
         crs=4326,
     )
     households = gpd.GeoDataFrame(
-        {"household_id": ["H1", "H2"], "head_name": ["王小明", "李华"], "phone": ["13912345678", "13800001111"], "members": [3, 1], "elderly_alone": [False, True], "source": ["synthetic"] * 2},
+        {
+            "household_id": ["H1", "H2"],
+            "head_name": ["王小明", "李华"],
+            "phone": ["13912345678", "13800001111"],
+            "members": [3, 1],
+            "elderly_alone": [False, True],
+            "source": ["synthetic"] * 2,
+        },
         geometry=[b1.centroid, b1.centroid],
         crs=4326,
     )

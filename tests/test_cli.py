@@ -57,7 +57,16 @@ def _camera_csv(path: Path, gcj: bool) -> list[tuple[float, float]]:
     rows = []
     for i, (lon, lat) in enumerate(truth):
         x, y = wgs84_to_gcj02(lon, lat) if gcj else (lon, lat)
-        rows.append({"编号": f"N{i}", "code": f"N{i}", "kind": "dome", "经度": float(x), "纬度": float(y), "name": f"新探头{i}"})
+        rows.append(
+            {
+                "编号": f"N{i}",
+                "code": f"N{i}",
+                "kind": "dome",
+                "经度": float(x),
+                "纬度": float(y),
+                "name": f"新探头{i}",
+            }
+        )
     pd.DataFrame(rows).drop(columns="编号").to_csv(path, index=False, encoding="gbk")
     return truth
 
@@ -70,7 +79,7 @@ def test_import_appends_and_replaces(inited, tmp_path, capsys):
     assert main(["import", str(inited), "cameras", str(csv), "--crs", "gcj02"]) == 0
     assert "Appended 3 row(s)" in capsys.readouterr().out
     cams = ws.read("cameras", where={"kind": "dome"})
-    got = sorted(zip(cams.geometry.x, cams.geometry.y))
+    got = sorted(zip(cams.geometry.x, cams.geometry.y, strict=True))
     for (gx, gy), (tx, ty) in zip(got, sorted(truth), strict=True):
         assert abs(gx - tx) < 1e-5 and abs(gy - ty) < 1e-5  # about 1 m
     assert ws.count("cameras") == before + 3
@@ -83,7 +92,9 @@ def test_failed_import_changes_nothing(inited, tmp_path, capsys):
     ws = open_workspace(inited)
     before = (ws.count("cameras"), len(ws.audit_log()))
     bad = tmp_path / "bad.csv"
-    bad.write_text("code,kind,lon,lat\nA,fixed,118.787,32.043\nB,fixed,32.044,118.789\n", encoding="utf-8")
+    bad.write_text(
+        "code,kind,lon,lat\nA,fixed,118.787,32.043\nB,fixed,32.044,118.789\n", encoding="utf-8"
+    )
     assert main(["import", str(inited), "cameras", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "row 2" in err and "swapped" in err
@@ -118,7 +129,9 @@ def test_export_every_format(demo_path, tmp_path, fmt, capsys):
 def test_export_carries_osm_attribution(demo_path, tmp_path):
     out = tmp_path / "streets.geojson"
     assert main(["-q", "export", str(demo_path), "streets", "-o", str(out)]) == 0
-    assert "© OpenStreetMap contributors" in json.loads(out.read_text(encoding="utf-8"))["attribution"]
+    assert (
+        "© OpenStreetMap contributors" in json.loads(out.read_text(encoding="utf-8"))["attribution"]
+    )
     shp = tmp_path / "streets.shp"
     assert main(["-q", "export", str(demo_path), "streets", "-o", str(shp)]) == 0
     assert "OpenStreetMap" in (tmp_path / "streets.txt").read_text(encoding="utf-8")
@@ -138,11 +151,18 @@ def test_export_masks_personal_data_unless_asked(demo_path, tmp_path):
 
 
 def test_export_errors(demo_path, tmp_path, capsys):
-    assert main(["export", str(demo_path), "people", "-f", "geojson", "-o", str(tmp_path / "p.geojson")]) == 2
+    assert (
+        main(
+            ["export", str(demo_path), "people", "-f", "geojson", "-o", str(tmp_path / "p.geojson")]
+        )
+        == 2
+    )
     assert "has no geometry" in capsys.readouterr().err
     assert main(["export", str(demo_path), "cameras", "-o", str(tmp_path / "c.doc")]) == 2
     assert "formats are" in capsys.readouterr().err
-    assert main(["export", str(tmp_path / "none.gpkg"), "cameras", "-o", str(tmp_path / "c.csv")]) == 2
+    assert (
+        main(["export", str(tmp_path / "none.gpkg"), "cameras", "-o", str(tmp_path / "c.csv")]) == 2
+    )
     assert "No workspace" in capsys.readouterr().err
 
 
@@ -164,7 +184,9 @@ def test_serve_command_answers(demo_path):
         deadline = time.time() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as resp:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/health", timeout=2
+                ) as resp:
                     assert json.load(resp)["status"] == "ok"
                     break
             except OSError:

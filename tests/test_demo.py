@@ -50,7 +50,7 @@ def test_osm_buildings_and_facilities(extract):
 def test_osm_errors(tmp_path: Path):
     bad = tmp_path / "bad.osm"
     bad.write_text("this is not xml")
-    with pytest.raises(OsmError, match="Cannot read bad.osm"):
+    with pytest.raises(OsmError, match=r"Cannot read bad\.osm"):
         read_osm(bad)
     empty = tmp_path / "empty.osm.bz2"
     empty.write_bytes(bz2.compress(b'<osm version="0.6"><node id="1" lat="32" lon="118"/></osm>'))
@@ -177,4 +177,7 @@ def test_demo_is_deterministic(demo_workspace, tmp_path: Path):
     other = open_workspace(again)
     for layer in ("grids", "households", "people", "incidents", "cameras"):
         a, b = demo_workspace.read(layer), other.read(layer)
-        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry", errors="ignore")), pd.DataFrame(b.drop(columns="geometry", errors="ignore")))
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(a.drop(columns="geometry", errors="ignore")),
+            pd.DataFrame(b.drop(columns="geometry", errors="ignore")),
+        )

@@ -74,8 +74,12 @@ def test_api_bbox_and_etag(client, demo_workspace):
     part = client.get(f"/api/layers/buildings?bbox={bbox}")
     doc = part.get_json()
     assert 0 < doc["numberReturned"] < 851
-    assert doc["numberReturned"] == demo_workspace.count("buildings", bbox=(118.785, 32.040, 118.790, 32.044))
-    again = client.get(f"/api/layers/buildings?bbox={bbox}", headers={"If-None-Match": part.headers["ETag"]})
+    assert doc["numberReturned"] == demo_workspace.count(
+        "buildings", bbox=(118.785, 32.040, 118.790, 32.044)
+    )
+    again = client.get(
+        f"/api/layers/buildings?bbox={bbox}", headers={"If-None-Match": part.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
@@ -163,17 +167,37 @@ def test_gdal_reads_ogc_api(live_server):
     if not shutil.which("ogrinfo"):
         pytest.skip("gdal-bin is not installed")
     url = f"OAPIF:{live_server}/ogc"
-    listing = subprocess.run(["ogrinfo", "-ro", "-q", url], capture_output=True, text=True, timeout=60, check=True)
+    listing = subprocess.run(
+        ["ogrinfo", "-ro", "-q", url], capture_output=True, text=True, timeout=60, check=True
+    )
     for name in ("grids", "buildings", "cameras", "streets"):
         assert f": {name}" in listing.stdout
     cams = subprocess.run(
-        ["ogrinfo", "-ro", "-al", "-q", url, "cameras"], capture_output=True, text=True, timeout=60, check=True
+        ["ogrinfo", "-ro", "-al", "-q", url, "cameras"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert cams.stdout.count("OGRFeature(cameras)") >= 20
     assert "bearing_deg (Real)" in cams.stdout and "POINT (118." in cams.stdout
     spatial = subprocess.run(
-        ["ogrinfo", "-ro", "-so", "-spat", "118.785", "32.040", "118.790", "32.044", url, "buildings"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "ogrinfo",
+            "-ro",
+            "-so",
+            "-spat",
+            "118.785",
+            "32.040",
+            "118.790",
+            "32.044",
+            url,
+            "buildings",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "Feature Count:" in spatial.stdout
     n = int(spatial.stdout.split("Feature Count:")[1].split()[0])

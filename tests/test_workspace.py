@@ -43,7 +43,11 @@ def test_dates_and_times_round_trip(tiny_workspace):
     people = tiny_workspace.read("people")
     assert people["birth_date"].iloc[0] == pd.Timestamp("1950-01-02")
     visit = gpd.GeoDataFrame(
-        {"visit_id": ["V1"], "household_id": ["H1"], "visited_at": [pd.Timestamp("2026-11-02 09:30")]},
+        {
+            "visit_id": ["V1"],
+            "household_id": ["H1"],
+            "visited_at": [pd.Timestamp("2026-11-02 09:30")],
+        },
         geometry=[shapely.Point(118.786, 32.041)],
         crs=4326,
     )
@@ -91,10 +95,12 @@ def test_failed_transaction_changes_nothing(tiny_workspace):
     before = tiny_workspace.read("buildings")
     audit_before = len(tiny_workspace.audit_log())
     bad = gpd.GeoDataFrame({"name": ["x"]}, geometry=[shapely.Point(0, 0)], crs=4326)
-    with pytest.raises(InputError, match="needs the column"):
-        with tiny_workspace.transaction(action="two steps") as tx:
-            tx.replace("buildings", tiny_layers()["buildings"].iloc[:1])  # succeeds inside tx
-            tx.replace("cameras", bad)  # fails: cameras need code and kind
+    with (
+        pytest.raises(InputError, match="needs the column"),
+        tiny_workspace.transaction(action="two steps") as tx,
+    ):
+        tx.replace("buildings", tiny_layers()["buildings"].iloc[:1])  # succeeds inside tx
+        tx.replace("cameras", bad)  # fails: cameras need code and kind
     after = tiny_workspace.read("buildings")
     assert len(after) == len(before) == 2
     assert len(tiny_workspace.audit_log()) == audit_before
@@ -142,9 +148,8 @@ def test_building_is_atomic(tmp_path: Path):
     make_tiny_workspace(target)
     with pytest.raises(WorkspaceExistsError):
         make_tiny_workspace(target)
-    with pytest.raises(InputError, match="gpkg"):
-        with workspace.building(tmp_path / "ws.sqlite"):
-            pass
+    with pytest.raises(InputError, match="gpkg"), workspace.building(tmp_path / "ws.sqlite"):
+        pass
 
 
 def test_open_rejects_missing_and_foreign_files(tmp_path: Path):
@@ -170,7 +175,11 @@ def test_gdal_reads_every_layer(tiny_workspace):
     b = gpd.read_file(tiny_workspace.path, layer="buildings", engine="pyogrio")
     assert b.crs.to_epsg() == 4326 and list(b["name"]) == ["一号楼", "二号楼"]
     # GDAL's spatial filter uses our R-tree
-    west = gpd.read_file(tiny_workspace.path, layer="buildings", bbox=(TINY_BOX[0], TINY_BOX[1], 118.7855, TINY_BOX[3]))
+    west = gpd.read_file(
+        tiny_workspace.path,
+        layer="buildings",
+        bbox=(TINY_BOX[0], TINY_BOX[1], 118.7855, TINY_BOX[3]),
+    )
     assert list(west["osm_id"]) == [101]
 
 
@@ -178,10 +187,20 @@ def test_gdal_reads_every_layer(tiny_workspace):
 def test_ogrinfo_lists_layers_in_epsg_4326(tiny_workspace):
     if not shutil.which("ogrinfo"):
         pytest.skip("gdal-bin is not installed")
-    out = subprocess.run(["ogrinfo", "-ro", "-so", str(tiny_workspace.path), "buildings"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", str(tiny_workspace.path), "buildings"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "Geometry: Multi Polygon" in out.stdout
     assert 'ID["EPSG",4326]' in out.stdout or "EPSG:4326" in out.stdout or "WGS 84" in out.stdout
     assert out.stderr.strip() == ""
-    out = subprocess.run(["ogrinfo", "-ro", "-q", str(tiny_workspace.path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-q", str(tiny_workspace.path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for name in LAYER_ORDER:
         assert f": {name}" in out.stdout

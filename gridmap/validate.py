@@ -1,0 +1,529 @@
+"""Check imported rows against a layer's schema: columns, values, geometries, coordinates.
+
+Every check raises a :mod:`gridmap.errors` class naming the first offending row (1-based, as the
+frame's index from :func:`gridmap.readers.read_table`) and how many other rows share the problem,
+so a planner can fix the file in one go. Checks return cleaned values rather than modifying their
+input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap import chinacoords
+from gridmap.crs import utm_crs
+from gridmap.errors import CoordinateError, GeometryError, SchemaError
+from gridmap.schema import STORAGE_EPSG, Column, Layer
+
+__all__ = [
+    "AREA_TOLERANCE_M",
+    "CHINA_TZ",
+    "GEOMETRY_WORDS",
+    "check_area",
+    "check_coordinates",
+    "check_geometry_types",
+    "check_not_empty",
+    "check_projected_result",
+    "check_required_columns",
+    "check_validity",
+    "coerce_column",
+    "coerce_columns",
+    "match_columns",
+]
+
+#: How far outside the workspace area a feature may lie.
+AREA_TOLERANCE_M = 5000.0
+#: Times without a zone are read as China Standard Time (no daylight saving).
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "有", "√", "✓", "对"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "无", "×", "✗", "错"})
+_CHOICE_ALIASES = {"男": "M", "女": "F", "male": "M", "female": "F"}
+GEOMETRY_WORDS = {"POINT": "points", "LINESTRING": "lines", "MULTIPOLYGON": "polygons"}
+
+
+def _also(rows: Sequence[int]) -> str:
+    """Return ' (also rows 4, 7 and 12 more)' for the rows after the first, or ''."""
+    rest = [int(r) for r in rows[1:]]
+    if not rest:
+        return ""
+    shown = ", ".join(str(r) for r in rest[:5])
+    more = f" and {len(rest) - 5} more" if len(rest) > 5 else ""
+    return f" (also row{'s' if len(rest) > 1 else ''} {shown}{more})"
+
+
+def _label(column: Column) -> str:
+    return f"{column.name} ({column.zh})"
+
+
+# --- columns ----------------------------------------------------------------------------------
+
+
+def match_columns(columns: Iterable[str], layer: Layer) -> tuple[dict[str, str], list[str]]:
+    """Map file columns to layer columns (exact, any case, or Chinese label); list the rest."""
+    columns = [str(c) for c in columns]
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    keys: list[Callable[[str], str]] = [lambda s: s, lambda s: s.strip().lower()]
+    for key in keys:
+        wanted = {key(c.name): c.name for c in layer.columns}
+        for col in columns:
+            target = wanted.get(key(col))
+            if col not in mapping and target is not None and target not in taken:
+                mapping[col] = target
+                taken.add(target)
+    by_label = {c.zh.strip(): c.name for c in layer.columns}
+    by_label.update({c.en.strip().lower(): c.name for c in layer.columns})
+    for col in columns:
+        target = by_label.get(col.strip()) or by_label.get(col.strip().lower())
+        if col not in mapping and target is not None and target not in taken:
+            mapping[col] = target
+            taken.add(target)
+    extra = [c for c in columns if c not in mapping]
+    return mapping, extra
+
+
+def check_required_columns(present: Iterable[str], layer: Layer, *, source: str | None) -> None:
+    """Raise :class:`SchemaError` listing the layer's required columns missing from ``present``."""
+    have = set(present)
+    missing = [layer.column(n) for n in layer.required_columns if n not in have]
+    if missing:
+        listed = ", ".join(_label(c) for c in missing)
+        raise SchemaError(
+            f"The file lacks required column{'s' if len(missing) > 1 else ''} {listed} for "
+            f"layer '{layer.name}' ({layer.zh}).",
+            source=source,
+        )
+
+
+def _blank(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and v.strip() == ""
+
+
+def _to_str(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        if abs(v) >= 1e15:  # beyond 15 digits a spreadsheet number has lost its last digits
+            raise ValueError(
+                "is a number too long to be exact (spreadsheets keep 15 digits); format the "
+                "column as text and enter it again"
+            )
+        return str(int(v))  # Excel stores codes as numbers: 110101001001.0 -> "110101001001"
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.isoformat(sep=" ")
+    return str(v).strip()
+
+
+def _show(v: Any) -> str:
+    """Return a value as a planner would see it in the file, shortened."""
+    text = f"{v:.0f}" if isinstance(v, float | np.floating) and abs(v) >= 1e15 else _to_str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_INT_RE = re.compile(r"[+-]?\d+(?:\.0*)?")
+_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+
+
+def _number_text(s: str) -> str:
+    s = s.strip()
+    return s.replace(",", "") if _THOUSANDS_RE.fullmatch(s) else s
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, bool | np.bool_):
+        raise ValueError("is a yes/no value, not a whole number")
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        if abs(v) >= 1e15:
+            raise ValueError("is a number too long to be exact (spreadsheets keep 15 digits)")
+        if float(v).is_integer():
+            return int(v)
+        raise ValueError("is not a whole number")
+    s = _number_text(str(v))
+    if _INT_RE.fullmatch(s):
+        return int(s.split(".")[0])
+    raise ValueError("is not a whole number")
+
+
+def _to_float(v: Any) -> float:
+    if isinstance(v, bool | np.bool_):
+        raise ValueError("is a yes/no value, not a number")
+    try:
+        f = float(v) if isinstance(v, int | float | np.number) else float(_number_text(str(v)))
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not math.isfinite(f):
+        raise ValueError("is not a finite number")
+    return f
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.number) and float(v) in (0.0, 1.0):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ValueError("is not a yes/no value (use 是/否, true/false or 1/0)")
+
+
+_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def _to_date(v: Any) -> dt.date:
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    s = _to_str(v)
+    m = _DATE_RE.match(s) or _COMPACT_DATE_RE.fullmatch(s)
+    rest = s[m.end() :].strip() if m else ""
+    if m is None or (rest and not re.fullmatch(r"[T ]?0{1,2}:00(:00(\.0+)?)?", rest)):
+        raise ValueError("is not a date (use 2024-03-01)")
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise ValueError("is not a real date") from None
+
+
+def _to_datetime(v: Any) -> tuple[pd.Timestamp, bool]:
+    """Return the time in UTC and whether it had no zone (then it is read as China time)."""
+    if isinstance(v, pd.Timestamp | dt.datetime | dt.date):
+        ts = pd.Timestamp(v)
+    else:
+        s = _to_str(v)
+        m = _DATE_RE.match(s) or _COMPACT_DATE_RE.fullmatch(s)
+        if m is None:
+            raise ValueError("is not a date and time (use 2024-03-01 14:30)")
+        try:
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            raise ValueError("is not a real date") from None
+        rest = s[m.end() :].strip().removeprefix("T").strip()
+        try:
+            ts = pd.Timestamp(f"{day.isoformat()} {rest}".strip())
+        except ValueError:
+            raise ValueError("is not a date and time (use 2024-03-01 14:30)") from None
+    if ts.tzinfo is None:
+        return ts.tz_localize(CHINA_TZ).tz_convert("UTC"), True
+    return ts.tz_convert("UTC"), False
+
+
+def _choice(value: str, column: Column) -> str:
+    assert column.choices is not None
+    if value in column.choices:
+        return value
+    alias = _CHOICE_ALIASES.get(value.lower(), _CHOICE_ALIASES.get(value))
+    if alias in column.choices:
+        return alias
+    for c in column.choices:
+        if c.lower() == value.lower():
+            return c
+    raise ValueError(f"is not one of: {', '.join(column.choices)}")
+
+
+def coerce_column(
+    values: pd.Series, column: Column, *, source: str | None, warnings: list[str] | None = None
+) -> pd.Series:
+    """Return ``values`` converted to the column's type; raise SchemaError at the first misfit."""
+    convert: Callable[[Any], Any] = {
+        "str": _to_str,
+        "int": _to_int,
+        "float": _to_float,
+        "bool": _to_bool,
+        "date": _to_date,
+        "datetime": _to_datetime,
+    }[column.type]
+    out: list[Any] = []
+    bad: list[int] = []
+    first_reason = ""
+    misfit_choice = False
+    naive = False
+    for row, v in values.items():
+        if _blank(v):
+            out.append(None)
+            continue
+        try:
+            x = convert(v)
+            if column.type == "datetime":
+                x, was_naive = x
+                naive = naive or was_naive
+            if column.choices is not None:
+                x = _choice(x, column)
+        except ValueError as exc:
+            if not bad:
+                first_reason = f"'{_show(v)}' {exc}"
+                misfit_choice = str(exc).startswith("is not one of")
+            bad.append(int(row))
+            out.append(None)
+            continue
+        out.append(x)
+    if bad:
+        holds = "" if misfit_choice else f"; {_label(column)} holds {_TYPE_WORDS[column.type]}"
+        raise SchemaError(
+            f"{first_reason}{holds}{_also(bad)}.",
+            row=bad[0],
+            column=column.name,
+            source=source,
+        )
+    if naive and warnings is not None:
+        warnings.append(
+            f"Times in column '{column.name}' have no time zone; they were read as China "
+            "Standard Time (UTC+8)."
+        )
+    return _typed(out, column, values.index)
+
+
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "whole numbers",
+    "float": "numbers",
+    "bool": "yes/no values (是/否, true/false, 1/0)",
+    "date": "dates such as 2024-03-01",
+    "datetime": "dates and times such as 2024-03-01 14:30",
+}
+
+
+def _typed(values: list[Any], column: Column, index: pd.Index) -> pd.Series:
+    if column.type == "int":
+        return pd.Series(values, index=index, dtype="Int64")
+    if column.type == "float":
+        return pd.Series([np.nan if v is None else v for v in values], index=index, dtype="float64")
+    if column.type == "bool":
+        return pd.Series(values, index=index, dtype="boolean")
+    if column.type == "datetime":
+        return pd.Series(
+            [pd.NaT if v is None else v for v in values], index=index, dtype="datetime64[ms, UTC]"
+        )
+    if column.type == "date":  # midnight, no zone: as the workspace reads dates back
+        return pd.Series(
+            [pd.NaT if v is None else pd.Timestamp(v) for v in values],
+            index=index,
+            dtype="datetime64[ms]",
+        )
+    return pd.Series(values, index=index, dtype=object)
+
+
+def coerce_columns(
+    frame: pd.DataFrame, layer: Layer, *, source: str | None, warnings: list[str]
+) -> pd.DataFrame:
+    """Return a frame with exactly the layer's columns, in order, each coerced to its type."""
+    out = pd.DataFrame(index=frame.index)
+    for column in layer.columns:
+        values = frame[column.name] if column.name in frame.columns else None
+        if values is None:
+            values = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        out[column.name] = coerce_column(values, column, source=source, warnings=warnings)
+        if column.required:
+            empty = out[column.name].isna().to_numpy()
+            if empty.any():
+                rows = frame.index[empty]
+                raise SchemaError(
+                    f"{_label(column)} is empty, but every row needs one{_also(rows)}.",
+                    row=int(rows[0]),
+                    column=column.name,
+                    source=source,
+                )
+    if "source" in out.columns:
+        out["source"] = out["source"].fillna("import")
+    return out
+
+
+# --- geometries -------------------------------------------------------------------------------
+
+
+def _first(mask: np.ndarray, rows: pd.Index) -> tuple[int, list[int]]:
+    hits = [int(r) for r in rows[mask]]
+    return hits[0], hits
+
+
+def check_not_empty(
+    geoms: np.ndarray, rows: pd.Index, *, source: str | None, from_columns: Sequence[str] = ()
+) -> None:
+    """Raise :class:`GeometryError` at the first row whose geometry is missing or empty."""
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.any():
+        row, hits = _first(empty, rows)
+        what = (
+            f"no coordinates: the {' / '.join(from_columns)} cells are empty"
+            if from_columns
+            else "an empty geometry"
+        )
+        raise GeometryError(f"has {what}{_also(hits)}.", row=row, source=source)
+
+
+def check_geometry_types(
+    geoms: np.ndarray, rows: pd.Index, layer: Layer, *, source: str | None
+) -> np.ndarray:
+    """Return the geometries in the layer's type (Polygon → MultiPolygon), or raise."""
+    assert layer.geometry is not None
+    geoms = np.asarray(geoms, dtype=object).copy()
+    tid = shapely.get_type_id(geoms)
+    parts = shapely.get_num_geometries(geoms)
+    single_multi = {"POINT": 4, "LINESTRING": 5}.get(layer.geometry)
+    if single_multi is not None:
+        unwrap = (tid == single_multi) & (parts == 1)
+        geoms[unwrap] = shapely.get_geometry(geoms[unwrap], 0)
+        ok = shapely.get_type_id(geoms) == (0 if layer.geometry == "POINT" else 1)
+    else:
+        poly = tid == 3
+        if poly.any():
+            geoms[poly] = shapely.multipolygons(geoms[poly], indices=np.arange(int(poly.sum())))
+        ok = (tid == 3) | (tid == 6)
+    if not ok.all():
+        row, hits = _first(~ok, rows)
+        g = geoms[~ok][0]
+        kind = g.geom_type + (f" of {len(g.geoms)} parts" if hasattr(g, "geoms") else "")
+        raise GeometryError(
+            f"is a {kind}, but layer '{layer.name}' ({layer.zh}) holds "
+            f"{GEOMETRY_WORDS[layer.geometry]} only ({layer.geometry}){_also(hits)}.",
+            row=row,
+            source=source,
+        )
+    return geoms
+
+
+def check_coordinates(
+    geoms: np.ndarray, rows: pd.Index, *, source: str | None, crs_declared: bool = True
+) -> None:
+    """Raise :class:`CoordinateError` for swapped or out-of-range longitude/latitude degrees."""
+    bounds = shapely.bounds(geoms)
+    xmin, ymin, xmax, ymax = bounds.T
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(bounds).all(axis=1)
+        out = ~finite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90)
+        swapped = finite & chinacoords.in_china(ymin, xmin) & chinacoords.in_china(ymax, xmax)
+    if not crs_declared and out.mean() > 0.5 and not swapped.any():
+        row, hits = _first(out, rows)
+        raise CoordinateError(
+            f"the coordinates ({xmin[rows.get_loc(row)]:.0f}, {ymin[rows.get_loc(row)]:.0f}) look "
+            "like metres of a projected system, not longitude/latitude degrees, and the file "
+            "does not say which system it uses. Give it with --crs, for example --crs EPSG:4549 "
+            "(CGCS2000 3-degree Gauss-Kruger, central meridian 120°E).",
+            row=row,
+            source=source,
+        )
+    bad = out | swapped
+    if bad.any():
+        row, hits = _first(bad, rows)
+        i = rows.get_loc(row)
+        if swapped[i]:
+            raise CoordinateError(
+                f"longitude and latitude look swapped: longitude {xmin[i]:.6f}, latitude "
+                f"{ymin[i]:.6f} lies outside China, the other way round inside. Longitude "
+                f"(经度, 73–135 in China) comes first, latitude (纬度, 18–54) second{_also(hits)}.",
+                row=row,
+                source=source,
+            )
+        where = (
+            f"longitude {xmin[i]:.6f}, latitude {ymin[i]:.6f}"
+            if (xmin[i], ymin[i]) == (xmax[i], ymax[i])
+            else f"longitude {xmin[i]:.6f} to {xmax[i]:.6f}, latitude {ymin[i]:.6f} to {ymax[i]:.6f}"
+        )
+        raise CoordinateError(
+            f"coordinates out of range at {where}: longitude must lie within ±180 and latitude "
+            f"within ±90{_also(hits)}.",
+            row=row,
+            source=source,
+        )
+
+
+def check_projected_result(
+    geoms: np.ndarray, rows: pd.Index, *, crs_name: str, source: str | None
+) -> None:
+    """Raise :class:`CoordinateError` where conversion from ``crs_name`` gave no usable degrees."""
+    bounds = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(bounds).all(axis=1) | (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1)
+        bad |= (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+    if bad.any():
+        row, hits = _first(bad, rows)
+        raise CoordinateError(
+            f"the coordinates could not be converted from {crs_name} to longitude/latitude: "
+            f"they are outside that system's area. Check the file's coordinate system "
+            f"(--crs){_also(hits)}.",
+            row=row,
+            source=source,
+        )
+
+
+_REASONS = {
+    "Self-intersection": "the outline crosses itself (self-intersection)",
+    "Ring Self-intersection": "a ring touches itself (ring self-intersection)",
+    "Too few points": "it has too few points",
+    "Hole lies outside shell": "a hole lies outside the polygon",
+    "Nested holes": "a hole lies inside another hole",
+    "Interior is disconnected": "its holes cut the polygon in pieces",
+    "Nested shells": "one part lies inside another part",
+    "Duplicate Rings": "it repeats a ring",
+    "Invalid Coordinate": "it has an invalid (empty or infinite) coordinate",
+}
+
+
+def _explain(reason: str) -> str:
+    m = re.fullmatch(r"(.*?)\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)(?:\s+[-+0-9.eEna]+)?\s*\]", reason)
+    if m is None:
+        return reason
+    text = _REASONS.get(m.group(1).strip(), m.group(1).strip())
+    return f"{text} at {float(m.group(2)):.6f}, {float(m.group(3)):.6f}"
+
+
+def check_validity(geoms: np.ndarray, rows: pd.Index, *, source: str | None) -> None:
+    """Raise :class:`GeometryError` at the first invalid geometry, saying what and where."""
+    valid = shapely.is_valid(geoms)
+    if not valid.all():
+        row, hits = _first(~valid, rows)
+        reason = shapely.is_valid_reason(geoms[~valid][0])
+        raise GeometryError(
+            f"invalid geometry: {_explain(reason)}. Redraw it so that its edges do not cross "
+            f"or touch{_also(hits)}.",
+            row=row,
+            source=source,
+        )
+
+
+def check_area(
+    geoms: np.ndarray,
+    rows: pd.Index,
+    area: BaseGeometry,
+    *,
+    source: str | None,
+    tolerance_m: float = AREA_TOLERANCE_M,
+) -> None:
+    """Raise :class:`CoordinateError` at the first geometry more than 5 km outside ``area``."""
+    centre = area.centroid
+    to_utm = pyproj.Transformer.from_crs(STORAGE_EPSG, utm_crs(centre.x, centre.y), always_xy=True)
+    g = shapely.transform(geoms, to_utm.transform, interleaved=False)
+    a = shapely.transform(area, to_utm.transform, interleaved=False)
+    dist = shapely.distance(g, a)
+    far = dist > tolerance_m
+    if far.any():
+        row, hits = _first(far, rows)
+        km = dist[rows.get_loc(row)] / 1000.0
+        raise CoordinateError(
+            f"lies {km:.1f} km outside the workspace area (more than {tolerance_m / 1000:g} km). "
+            "Check its coordinates and coordinate system, or whether the file belongs to this "
+            f"workspace{_also(hits)}.",
+            row=row,
+            source=source,
+        )

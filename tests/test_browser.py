@@ -1,0 +1,494 @@
+"""The map page in a real browser: Debian's chromium driven by Playwright, fully offline.
+
+Every request to a host other than 127.0.0.1/localhost is aborted and recorded, and a test fails
+if the page tried one: the page must work on an intranet with no internet. Each test also fails on
+any console error or warning, uncaught exception, failed request or HTTP error.
+
+Screenshots for the docs are written to docs/img/map-zh.png and docs/img/map-en.png (1366×768).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+READY = "body[data-map-ready='1']"
+DEFAULT_ON = ["community", "grids", "buildings", "streets", "facilities", "cameras"]
+DEFAULT_OFF = ["households", "visits", "incidents", "street_nodes"]
+
+# Features of a layer that are on the map and actually painted in the current view (Leaflet
+# skips paths outside its canvas: polylines with no clipped parts, circles outside the bounds).
+COUNT_DRAWN_JS = """
+(name) => {
+  const {map, layers} = window.gridmap;
+  const group = layers[name];
+  const out = {loaded: Boolean(group), onMap: Boolean(group && map.hasLayer(group)),
+               features: 0, drawn: 0, polygons: 0, points: 0, labels: 0};
+  if (!out.onMap) return out;
+  group.eachLayer((l) => {
+    if (l instanceof L.Tooltip) { out.labels += 1; return; }
+    if (!l.feature) return;
+    out.features += 1;
+    const painted = l instanceof L.CircleMarker ? !l._empty() : Boolean(l._parts && l._parts.length);
+    if (!painted) return;
+    out.drawn += 1;
+    if (l instanceof L.Polygon) out.polygons += 1;
+    if (l instanceof L.CircleMarker) out.points += 1;
+  });
+  return out;
+}
+"""
+
+# The viewport pixel of a painted feature of `name` lying in the open part of the map (not
+# under the panel or the legend card), or null.
+OPEN_POINT_JS = """
+(name) => {
+  const {map, layers} = window.gridmap;
+  const rect = (sel) => document.querySelector(sel).getBoundingClientRect();
+  const panel = rect('#panel'), legend = rect('#legend-card');
+  const free = (p) => p.x > panel.right + 20 && p.x < legend.left - 20 && p.y > 30 && p.y < 730;
+  const found = [];
+  layers[name].eachLayer((l) => {
+    if (!l.feature) return;
+    const ll = l.getLatLng ? l.getLatLng() : l.getCenter();
+    const p = map.latLngToContainerPoint(ll);
+    if (free(p)) found.push({x: Math.round(p.x), y: Math.round(p.y)});
+  });
+  return found.length ? found[Math.floor(found.length / 2)] : null;
+}
+"""
+
+# A pixel well inside a building (its largest footprint part), in the open part of the map.
+BUILDING_POINT_JS = """
+() => {
+  const {map, layers} = window.gridmap;
+  const panel = document.querySelector('#panel').getBoundingClientRect();
+  const legend = document.querySelector('#legend-card').getBoundingClientRect();
+  let best = null;
+  layers.buildings.eachLayer((l) => {
+    if (!l.feature) return;
+    const b = l.getBounds();
+    const nw = map.latLngToContainerPoint(b.getNorthWest());
+    const se = map.latLngToContainerPoint(b.getSouthEast());
+    const w = se.x - nw.x, h = se.y - nw.y;
+    const c = map.latLngToContainerPoint(b.getCenter());
+    const ok = c.x > panel.right + 30 && c.x < legend.left - 30 && c.y > 60 && c.y < 700;
+    if (ok && l.feature.properties.building && (!best || w * h > best.area)) {
+      best = {area: w * h, x: Math.round(c.x), y: Math.round(c.y), id: l.feature.id, layer: l};
+    }
+  });
+  if (!best) return null;
+  // The bbox centre of an L-shaped building may be outside it: check with the canvas hit test.
+  const lp = map.containerPointToLayerPoint([best.x, best.y]);
+  return best.layer._containsPoint(lp) ? {x: best.x, y: best.y, id: best.id} : null;
+}
+"""
+
+# A pixel inside a grid, away from its edges (community boundaries run along grid edges) and
+# outside every building's bounding box: a click there can only hit the grid.
+GRID_POINT_JS = """
+() => {
+  const {map, layers} = window.gridmap;
+  const panel = document.querySelector('#panel').getBoundingClientRect();
+  const legend = document.querySelector('#legend-card').getBoundingClientRect();
+  const boxes = [];
+  layers.buildings.eachLayer((l) => {
+    if (!l.feature) return;
+    const b = l.getBounds();
+    const a = map.latLngToContainerPoint(b.getNorthWest());
+    const c = map.latLngToContainerPoint(b.getSouthEast());
+    boxes.push([a.x - 4, a.y - 4, c.x + 4, c.y + 4]);
+  });
+  const inBox = (p) => boxes.some(([x0, y0, x1, y1]) => p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1);
+  const segDist = (p, a, b) => {
+    const dx = b.x - a.x, dy = b.y - a.y;
+    const t = Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / (dx * dx + dy * dy || 1)));
+    return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy);
+  };
+  let result = null;
+  layers.grids.eachLayer((g) => {
+    if (result || !g.feature) return;
+    const rings = g.getLatLngs().flat(2).length ? g.getLatLngs() : [];
+    const pts = [];
+    const walk = (x) => Array.isArray(x) && x.length && Array.isArray(x[0]) ? x.forEach(walk)
+      : Array.isArray(x) ? pts.push(x.map((ll) => map.latLngToContainerPoint(ll))) : null;
+    walk(rings);
+    const b = g.getBounds();
+    const nw = map.latLngToContainerPoint(b.getNorthWest());
+    const se = map.latLngToContainerPoint(b.getSouthEast());
+    for (let y = nw.y + 6; y < se.y && !result; y += 6) {
+      for (let x = nw.x + 6; x < se.x && !result; x += 6) {
+        const p = L.point(x, y);
+        if (x < panel.right + 20 || x > legend.left - 20 || y < 60 || y > 700) continue;
+        if (!g._containsPoint(map.containerPointToLayerPoint(p)) || inBox(p)) continue;
+        const nearEdge = pts.some((ring) => ring.some((a, i) => segDist(p, a, ring[(i + 1) % ring.length]) < 12));
+        if (!nearEdge) result = {x, y, code: g.feature.properties.code};
+      }
+    }
+  });
+  return result;
+}
+"""
+
+
+@dataclass
+class Watch:
+    """What a page did that it should not have."""
+
+    blocked: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.blocked == [], f"the page tried to reach the internet: {self.blocked}"
+        assert self.page_errors == [], f"uncaught errors: {self.page_errors}"
+        assert self.console == [], f"console errors or warnings: {self.console}"
+        assert self.failed == [], f"failed requests: {self.failed}"
+        assert self.http_errors == [], f"HTTP errors: {self.http_errors}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def new_context(browser: Browser, locale: str) -> tuple[BrowserContext, Watch]:
+    """A fresh profile (no remembered language) whose requests may only go to this machine."""
+    context = browser.new_context(viewport=VIEWPORT, locale=locale, service_workers="block")
+    watch = Watch()
+
+    def local_only(route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            watch.blocked.append(url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    return context, watch
+
+
+def open_map(context: BrowserContext, watch: Watch, url: str) -> Page:
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda m: m.type in ("error", "warning") and watch.console.append(f"{m.type}: {m.text}"),
+    )
+    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            watch.failed.append(f"{r.url} {r.failure}") if r.url not in watch.blocked else None
+        ),
+    )
+    page.on(
+        "response", lambda r: r.status >= 400 and watch.http_errors.append(f"{r.status} {r.url}")
+    )
+    page.goto(url)
+    page.wait_for_selector(READY, timeout=30_000)
+    return page
+
+
+def drawn(page: Page, name: str) -> dict:
+    return page.evaluate(COUNT_DRAWN_JS, name)
+
+
+def pixels(page: Page, x: int, y: int) -> bytes:
+    return page.screenshot(clip={"x": x - 2, "y": y - 2, "width": 5, "height": 5})
+
+
+def layer_title(page: Page, name: str) -> str:
+    return page.inner_text(f'[data-layer-row="{name}"] .layer-title')
+
+
+def set_layer(page: Page, name: str, on: bool) -> None:
+    box = page.locator(f'[data-layer="{name}"]')
+    if box.is_checked() != on:
+        box.click()
+    state = "drawn" if on else "off"
+    page.wait_for_selector(f'[data-layer-row="{name}"][data-state="{state}"]', timeout=30_000)
+
+
+def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
+    context, watch = new_context(browser, "zh-CN")
+    page = open_map(context, watch, live_server + "/")
+
+    # Chinese from Accept-Language.
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.evaluate("window.gridmap.lang") == "zh-CN"
+    assert "社区网格地图" in page.title()
+    assert layer_title(page, "grids") == "网格"
+    assert page.inner_text("#legend-title") == "图例"
+
+    # The workspace base map (streets and buildings) is painted.
+    base = page.evaluate(
+        """() => { let n = 0; gridmap.basemap.eachLayer((g) => g.eachLayer
+              ? g.eachLayer((l) => { n += l._parts && l._parts.length ? 1 : 0; })
+              : (n += g._parts && g._parts.length ? 1 : 0)); return n; }"""
+    )
+    assert base > 300, f"base map paths drawn: {base}"
+
+    # Default layers drawn, the others not even loaded.
+    counts = {name: drawn(page, name) for name in DEFAULT_ON}
+    assert counts["community"]["drawn"] >= 1
+    assert counts["grids"]["drawn"] > 5
+    assert counts["grids"]["labels"] == counts["grids"]["features"]
+    assert counts["buildings"]["drawn"] > 100
+    assert counts["streets"]["drawn"] > 100
+    assert counts["facilities"]["drawn"] > 20
+    assert counts["cameras"]["polygons"] > 5, "camera field-of-view sectors"
+    assert counts["cameras"]["points"] > 5, "camera positions"
+    for name in DEFAULT_ON:
+        assert page.is_checked(f'[data-layer="{name}"]')
+    for name in DEFAULT_OFF:
+        assert not page.is_checked(f'[data-layer="{name}"]')
+        assert drawn(page, name)["loaded"] is False, f"{name} loaded before it was asked for"
+    assert page.locator(".leaflet-tooltip.grid-label:visible").count() > 5
+    # People is an attribute table: listed with its count, nothing to tick.
+    assert page.locator('[data-layer-row="people"] input').count() == 0
+    people = page.evaluate("gridmap.workspace.layers.find((l) => l.name === 'people').count")
+    shown = page.inner_text('[data-layer-row="people"] .layer-count')
+    assert str(people) in shown.replace(",", ""), shown
+    # Scale bar and attribution (OSM and the synthetic-data note).
+    assert page.locator(".leaflet-control-scale-line").is_visible()
+    attribution = page.inner_text(".leaflet-control-attribution")
+    assert "© OpenStreetMap contributors" in attribution
+    assert "合成" in attribution
+
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / "map-zh.png"))
+
+    # Popups: with the layers above them off, click a building, then a bare part of a grid.
+    for name in ("cameras", "facilities", "streets"):
+        set_layer(page, name, False)
+    at = page.evaluate(BUILDING_POINT_JS)
+    assert at, "no building in the open part of the map"
+    page.mouse.click(at["x"], at["y"])
+    popup = page.locator(".leaflet-popup-content .gm-popup")
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "buildings"
+    text = popup.inner_text()
+    assert "建筑类型" in text and "楼栋" in text
+    page.click(".leaflet-popup-close-button")
+    popup.wait_for(state="detached")
+
+    at = page.evaluate(GRID_POINT_JS)
+    assert at, "no bare grid area in the open part of the map"
+    page.mouse.click(at["x"], at["y"])
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "grids"
+    text = popup.inner_text()
+    assert "网格名称" in text and "网格编码" in text and at["code"] in text
+
+    # Switch to English: panel, legend, open popup, title and <html lang> follow at once.
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.evaluate("window.gridmap.lang") == "en"
+    assert layer_title(page, "grids") == "Grids"
+    assert layer_title(page, "buildings") == "Buildings"
+    assert page.inner_text("#legend-title") == "Legend"
+    assert "Community grid map" in page.title()
+    text = popup.inner_text()
+    assert "Grid name" in text and "网格名称" not in text
+    assert "Streets, buildings and facilities" in page.inner_text(".leaflet-control-attribution")
+    assert page.inner_text("#lang-switch") == "中文"
+
+    # The choice is remembered: a reload comes back in English although the browser asks zh-CN.
+    page.reload()
+    page.wait_for_selector(READY, timeout=30_000)
+    assert page.get_attribute("html", "lang") == "en"
+    assert layer_title(page, "grids") == "Grids"
+
+    # Turn on the heavy point layers: each gets drawn (counted, and its pixels change).
+    minimum = {"households": 1000, "visits": 1000, "incidents": 50, "street_nodes": 50}
+    for name in DEFAULT_OFF:
+        at = page.evaluate(
+            "(n) => fetch('api/layers/' + n).then((r) => r.json())"
+            ".then((fc) => fc.features.find((f) => f.geometry)?.geometry.coordinates)",
+            name,
+        )
+        assert at, f"{name}: empty layer"
+        set_layer(page, name, True)
+        got = drawn(page, name)
+        assert got["drawn"] > minimum[name], f"{name}: {got}"
+        assert page.locator(f'[data-legend="{name}"]').count() == 1
+        spot = page.evaluate(OPEN_POINT_JS, name)
+        assert spot, f"{name}: nothing in the open part of the map"
+        before = pixels(page, spot["x"], spot["y"])
+        set_layer(page, name, False)
+        assert pixels(page, spot["x"], spot["y"]) != before, f"{name} left no mark on the map"
+        set_layer(page, name, True)
+
+    # Incidents are the top layer: clicking one shows its kind and status in English.
+    spot = page.evaluate(OPEN_POINT_JS, "incidents")
+    page.mouse.click(spot["x"], spot["y"])
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "incidents"
+    kinds = {"Burglary", "Vehicle theft", "Dispute", "Theft", "Fire hazard", "Other"}
+    assert popup.locator('[data-column="kind"] td').inner_text() in kinds
+    assert popup.locator('[data-column="status"] td').inner_text() in {"Open", "Closed"}
+
+    watch.assert_clean()
+    context.close()
+
+
+def test_english_from_accept_language(browser: Browser, live_server: str) -> None:
+    context, watch = new_context(browser, "en-US")
+    page = open_map(context, watch, live_server + "/")
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.evaluate("window.gridmap.lang") == "en"
+    assert "Community grid map" in page.title()
+    assert layer_title(page, "grids") == "Grids"
+    assert layer_title(page, "cameras") == "Cameras"
+    assert page.inner_text("#panel-layers .panel-heading") == "Layers"
+    assert "Police post" in page.inner_text("#legend")
+    assert drawn(page, "buildings")["drawn"] > 100
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / "map-en.png"))
+
+    # ?lang= overrides the browser's language.
+    page.goto(live_server + "/?lang=zh-CN")
+    page.wait_for_selector(READY, timeout=30_000)
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert layer_title(page, "grids") == "网格"
+    watch.assert_clean()
+    context.close()
+
+
+# -- GCJ-02 tile layers (Amap): shifted back onto WGS-84 -------------------------------------
+
+
+def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """The standard WGS-84 → GCJ-02 formula, written again here to check the browser's."""
+    a, ee = 6378245.0, 0.00669342162296594323
+    x, y = lon - 105.0, lat - 35.0
+    s6, s2 = math.sin(6.0 * x * math.pi), math.sin(2.0 * x * math.pi)
+    d_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    d_lat += (20.0 * s6 + 20.0 * s2) * 2.0 / 3.0
+    d_lat += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lat += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2 / 3
+    d_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    d_lon += (20.0 * s6 + 20.0 * s2) * 2.0 / 3.0
+    d_lon += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lon += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2 / 3
+    rad = lat / 180.0 * math.pi
+    magic = 1 - ee * math.sin(rad) ** 2
+    d_lat = d_lat * 180.0 / ((a * (1 - ee)) / (magic * math.sqrt(magic)) * math.pi)
+    d_lon = d_lon * 180.0 / (a / math.sqrt(magic) * math.cos(rad) * math.pi)
+    return lon + d_lon, lat + d_lat
+
+
+def mercator_px(lon: float, lat: float, zoom: float) -> tuple[float, float]:
+    scale = 256 * 2**zoom
+    phi = math.radians(lat)
+    return (
+        scale * (lon + 180.0) / 360.0,
+        scale * (0.5 - math.log(math.tan(math.pi / 4 + phi / 2)) / (2 * math.pi)),
+    )
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"\x00" + b"\xc8\xd8\xe8" * 4  # one row (filter byte, 4 RGB pixels) of a 4×4 image
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw * 4))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str) -> None:
+    context, watch = new_context(browser, "zh-CN")
+    tile_url = live_server + "/__test_tiles/{z}/{x}/{y}.png"
+    entry = {
+        "id": "amap",
+        "title": {"en": "Amap (test)", "zh-CN": "高德（测试）"},
+        "url": tile_url,
+        "attribution": "© test tiles",
+        "max_zoom": 18,
+        "gcj02": True,
+    }
+    png = tiny_png()
+    tiles_served: list[str] = []
+
+    def workspace_with_tiles(route: Route) -> None:
+        doc = route.fetch().json()
+        doc["tiles"] = [entry]
+        route.fulfill(json=doc)
+
+    def fake_tiles(route: Route) -> None:
+        tiles_served.append(route.request.url)
+        route.fulfill(body=png, content_type="image/png")
+
+    context.route("**/api/workspace", workspace_with_tiles)
+    context.route("**/__test_tiles/**", fake_tiles)
+    page = open_map(context, watch, live_server + "/")
+
+    assert page.locator('input[data-basemap="workspace"]').is_checked()
+    page.check('input[data-basemap="tile:amap"]')
+    page.wait_for_function("document.querySelectorAll('.gm-tiles-gcj02 img').length > 0")
+    assert tiles_served
+    assert page.evaluate("gridmap.map.hasLayer(gridmap.basemap)") is False
+    assert page.locator('[data-legend="basemap"]').count() == 0
+    assert "© test tiles" in page.inner_text(".leaflet-control-attribution")
+
+    def check_offset() -> None:
+        view = page.evaluate(
+            "(() => { const c = gridmap.map.getCenter(); const el = "
+            "document.querySelector('.gm-tiles-gcj02'); const m = new DOMMatrix("
+            "getComputedStyle(el).transform); return {lon: c.lng, lat: c.lat, "
+            "zoom: gridmap.map.getZoom(), dx: m.m41, dy: m.m42}; })()"
+        )
+        glon, glat = wgs84_to_gcj02(view["lon"], view["lat"])
+        wx, wy = mercator_px(view["lon"], view["lat"], view["zoom"])
+        gx, gy = mercator_px(glon, glat, view["zoom"])
+        assert abs(view["dx"] - (wx - gx)) < 1.0, view
+        assert abs(view["dy"] - (wy - gy)) < 1.0, view
+        # In China GCJ-02 lies a few hundred metres east of WGS-84: the tiles move west.
+        assert view["dx"] < -50
+
+    check_offset()
+    page.evaluate("gridmap.map.setZoom(gridmap.map.getZoom() + 1, {animate: false})")
+    page.evaluate("gridmap.map.panBy([120, -80], {animate: false})")
+    check_offset()
+
+    # Back to the offline base map.
+    page.check('input[data-basemap="workspace"]')
+    assert page.evaluate("gridmap.map.hasLayer(gridmap.basemap)") is True
+    assert page.locator(".gm-tiles-gcj02").count() == 0
+    watch.assert_clean()
+    context.close()
