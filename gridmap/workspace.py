@@ -50,6 +50,8 @@ _SQL_TYPES = {
 META_TABLE = "gridmap_meta"
 AUDIT_TABLE = "gridmap_audit"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: From this many rows on, an insert fills the R-tree itself instead of through the trigger.
+BULK_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -231,16 +233,35 @@ class Workspace(ABC):
 # -- value conversion between pandas and SQLite -------------------------------------------------
 
 
-def _to_utc_iso(value: Any, tz: str) -> str | None:
+def _timestamps(series: pd.Series, tz: str) -> pd.Series:
+    """Return ``series`` as UTC timestamps; naive values are taken as local time in ``tz``."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC")
+    try:
+        parsed = pd.to_datetime(series, format="mixed")
+    except (ValueError, TypeError):  # a column mixing offsets: parse value by value
+        return pd.Series(
+            [_one_utc(v, tz) for v in series], index=series.index, dtype="datetime64[ns, UTC]"
+        )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC")
+    return parsed.dt.tz_localize(tz).dt.tz_convert("UTC")
+
+
+def _one_utc(value: Any, tz: str) -> pd.Timestamp:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
+        return pd.NaT
     ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(tz)
-    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (ts if ts.tzinfo else ts.tz_localize(tz)).tz_convert("UTC")
 
 
 def _column_to_sql(series: pd.Series, kind: str, tz: str) -> list[Any]:
+    if kind == "date":
+        text = pd.to_datetime(series, format="mixed").dt.strftime("%Y-%m-%d")
+        return text.astype(object).where(series.notna(), None).tolist()
+    if kind == "datetime":
+        text = _timestamps(series, tz).dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+        return text.astype(object).where(series.notna(), None).tolist()
     values = series.astype(object).where(series.notna(), None).tolist()
     if kind == "int":
         return [None if v is None else int(v) for v in values]
@@ -250,10 +271,6 @@ def _column_to_sql(series: pd.Series, kind: str, tz: str) -> list[Any]:
         return [None if v is None else int(bool(v)) for v in values]
     if kind == "str":
         return [None if v is None else str(v) for v in values]
-    if kind == "date":
-        return [None if v is None else pd.Timestamp(v).strftime("%Y-%m-%d") for v in values]
-    if kind == "datetime":
-        return [_to_utc_iso(v, tz) for v in values]
     raise ValueError(kind)
 
 
@@ -536,13 +553,16 @@ class _GpkgTransaction(Transaction):
         self.tz = tz
         self.touched: dict[str, int] = {}
 
-    def _rows(self, layer: Layer, frame: pd.DataFrame) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _rows(
+        self, layer: Layer, frame: pd.DataFrame
+    ) -> tuple[list[str], list[tuple[Any, ...]], np.ndarray | None]:
         missing = [c for c in layer.required_columns if c not in frame.columns]
         if missing:
             raise InputError(f"Layer '{layer.name}' needs the column(s) {', '.join(missing)}.")
         names = [c.name for c in layer.columns if c.name in frame.columns]
         values = [_column_to_sql(frame[n], layer.column(n).type, self.tz) for n in names]
         cols = [f'"{n}"' for n in names]
+        arr = None
         if layer.geometry:
             if not isinstance(frame, gpd.GeoDataFrame):
                 raise InputError(f"Layer '{layer.name}' needs geometry.")
@@ -555,28 +575,47 @@ class _GpkgTransaction(Transaction):
                 arr[single] = [shapely.MultiPolygon([g]) for g in arr[single]]
             values.insert(0, geopackage.encode(arr, STORAGE_EPSG))
             cols.insert(0, "geom")
-        return cols, list(zip(*values, strict=True)) if values else [() for _ in range(len(frame))]
+        rows = list(zip(*values, strict=True)) if values else [() for _ in range(len(frame))]
+        return cols, rows, arr
 
     def _touch(self, layer: str, n: int) -> None:
         self.touched[layer] = self.touched.get(layer, 0) + n
 
+    def _insert(self, layer: Layer, frame: pd.DataFrame) -> list[int]:
+        """Insert rows with explicit feature ids; bulk inserts fill the R-tree in one go."""
+        cols, rows, geoms = self._rows(layer, frame)
+        seq = self.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", (layer.name,)
+        ).fetchone()
+        top = self.conn.execute(f'SELECT max(fid) FROM "{layer.name}"').fetchone()[0]
+        start = max(seq[0] if seq else 0, top or 0) + 1
+        fids = list(range(start, start + len(rows)))
+        sql = f'INSERT INTO "{layer.name}" (fid, {", ".join(cols)}) VALUES (?{", ?" * len(cols)})'
+        bulk = geoms is not None and len(rows) >= BULK_ROWS
+        if bulk:  # the insert trigger calls Python per row; index the batch ourselves instead
+            rtree = f"rtree_{layer.name}_geom"
+            self.conn.execute(f'DROP TRIGGER "{rtree}_insert"')
+        self.conn.executemany(sql, [(f, *row) for f, row in zip(fids, rows, strict=True)])
+        if bulk:
+            bounds = shapely.bounds(geoms)
+            keep = ~np.isnan(bounds).any(axis=1)
+            entries = zip(
+                np.asarray(fids)[keep].tolist(),
+                *bounds[keep][:, [0, 2, 1, 3]].T.tolist(),
+                strict=True,
+            )
+            self.conn.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)', entries)
+            self.conn.execute(geopackage.rtree_ddl(layer.name, "geom")[1])
+        self._touch(layer.name, len(rows))
+        return fids
+
     def replace(self, layer: str, frame: pd.DataFrame) -> int:
         schema = get_layer(layer)
         self.conn.execute(f'DELETE FROM "{layer}"')
-        cols, rows = self._rows(schema, frame)
-        self.conn.executemany(
-            f'INSERT INTO "{layer}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})', rows
-        )
-        self._touch(layer, len(rows))
-        return len(rows)
+        return len(self._insert(schema, frame))
 
     def append(self, layer: str, frame: pd.DataFrame) -> list[int]:
-        schema = get_layer(layer)
-        cols, rows = self._rows(schema, frame)
-        sql = f'INSERT INTO "{layer}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
-        fids = [self.conn.execute(sql, row).lastrowid for row in rows]
-        self._touch(layer, len(rows))
-        return [int(f) for f in fids if f is not None]
+        return self._insert(get_layer(layer), frame)
 
     def update(self, layer: str, fid: int, values: dict[str, Any]) -> None:
         schema = get_layer(layer)

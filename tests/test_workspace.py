@@ -204,3 +204,34 @@ def test_ogrinfo_lists_layers_in_epsg_4326(tiny_workspace):
     )
     for name in LAYER_ORDER:
         assert f": {name}" in out.stdout
+
+
+def test_bulk_insert_indexes_every_row_and_keeps_the_trigger(tiny_workspace):
+    lons = [118.78 + i * 0.0001 for i in range(100)]
+    many = gpd.GeoDataFrame(
+        {
+            "incident_id": [f"E{i}" for i in range(100)],
+            "occurred_at": ["2026-01-01 10:00"] * 100,
+            "kind": ["theft"] * 100,
+        },
+        geometry=[shapely.Point(x, 32.04) for x in lons],
+        crs=4326,
+    )
+    fids = tiny_workspace.append("incidents", many)
+    assert fids == list(range(1, 101))
+    assert tiny_workspace.count("incidents", bbox=(118.78, 32.0, 118.78495, 32.1)) == 50
+    # a later single insert still goes through the standard trigger
+    tiny_workspace.append("incidents", many.iloc[:1])
+    assert tiny_workspace.count("incidents", bbox=(118.77995, 32.0, 118.78005, 32.1)) == 2
+    # a failed bulk insert rolls back rows, index entries and the dropped trigger alike
+    bad = many.assign(kind=None)
+    with pytest.raises(Exception), tiny_workspace.transaction() as tx:  # noqa: B017
+        tx.append("incidents", many)
+        tx.append("cameras", bad)
+    assert tiny_workspace.count("incidents") == 101
+    tiny_workspace.append("incidents", many.iloc[:1])
+    assert tiny_workspace.count("incidents", bbox=(118.77995, 32.0, 118.78005, 32.1)) == 3
+    gdal = gpd.read_file(
+        tiny_workspace.path, layer="incidents", bbox=(118.78, 32.0, 118.78495, 32.1)
+    )
+    assert len(gdal) == 52  # the 50 plus the two single inserts at 118.78
