@@ -281,8 +281,9 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     # Scale bar and attribution (OSM and the synthetic-data note).
     assert page.locator(".leaflet-control-scale-line").is_visible()
     attribution = page.inner_text(".leaflet-control-attribution")
+    note = page.evaluate("gridmap.workspace.synthetic_note")
     assert "© OpenStreetMap contributors" in attribution
-    assert "合成" in attribution
+    assert note["zh-CN"] in attribution
 
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / "map-zh.png"))
@@ -298,6 +299,9 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     assert popup.get_attribute("data-layer") == "buildings"
     text = popup.inner_text()
     assert "建筑类型" in text and "楼栋" in text
+    residential = popup.locator('[data-column="residential"] td')
+    if residential.count():
+        assert residential.inner_text() in {"是", "否"}
     page.click(".leaflet-popup-close-button")
     popup.wait_for(state="detached")
 
@@ -308,6 +312,8 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     assert popup.get_attribute("data-layer") == "grids"
     text = popup.inner_text()
     assert "网格名称" in text and "网格编码" in text and at["code"] in text
+    households = popup.locator('[data-column="households"] td')
+    assert households.inner_text().endswith(" 户")  # units are localized too
 
     # Switch to English: panel, legend, open popup, title and <html lang> follow at once.
     page.click("#lang-switch")
@@ -319,7 +325,8 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     assert "Community grid map" in page.title()
     text = popup.inner_text()
     assert "Grid name" in text and "网格名称" not in text
-    assert "Streets, buildings and facilities" in page.inner_text(".leaflet-control-attribution")
+    assert households.inner_text().endswith(" households")
+    assert note["en"] in page.inner_text(".leaflet-control-attribution")
     assert page.inner_text("#lang-switch") == "中文"
 
     # The choice is remembered: a reload comes back in English although the browser asks zh-CN.
@@ -331,12 +338,10 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     # Turn on the heavy point layers: each gets drawn (counted, and its pixels change).
     minimum = {"households": 1000, "visits": 1000, "incidents": 50, "street_nodes": 50}
     for name in DEFAULT_OFF:
-        at = page.evaluate(
-            "(n) => fetch('api/layers/' + n).then((r) => r.json())"
-            ".then((fc) => fc.features.find((f) => f.geometry)?.geometry.coordinates)",
-            name,
+        count = page.evaluate(
+            "(n) => gridmap.workspace.layers.find((l) => l.name === n).count", name
         )
-        assert at, f"{name}: empty layer"
+        assert count > minimum[name], f"{name}: only {count} features in the demo"
         set_layer(page, name, True)
         got = drawn(page, name)
         assert got["drawn"] > minimum[name], f"{name}: {got}"
@@ -389,7 +394,7 @@ def test_english_from_accept_language(browser: Browser, live_server: str) -> Non
 
 def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
     """The standard WGS-84 → GCJ-02 formula, written again here to check the browser's."""
-    a, ee = 6378245.0, 0.00669342162296594323
+    a, ee = 6378245.0, 0.006693421622965943
     x, y = lon - 105.0, lat - 35.0
     s6, s2 = math.sin(6.0 * x * math.pi), math.sin(2.0 * x * math.pi)
     d_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
@@ -481,10 +486,32 @@ def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str) ->
         # In China GCJ-02 lies a few hundred metres east of WGS-84: the tiles move west.
         assert view["dx"] < -50
 
+    def check_covered() -> None:
+        # The shifted layer still fills the whole map: it loads the tiles that show through.
+        page.wait_for_function(
+            "(() => { let busy = true; gridmap.map.eachLayer((l) => { if (l instanceof "
+            "L.TileLayer) busy = l.isLoading(); }); return !busy; })()"
+        )
+        uncovered = page.evaluate(
+            """() => {
+              const box = gridmap.map.getContainer().getBoundingClientRect();
+              const tiles = [...document.querySelectorAll('.gm-tiles-gcj02 img.leaflet-tile-loaded')]
+                .map((t) => t.getBoundingClientRect());
+              const probes = [];
+              for (const fx of [0.01, 0.5, 0.99]) for (const fy of [0.01, 0.5, 0.99])
+                probes.push([box.left + fx * box.width, box.top + fy * box.height]);
+              return probes.filter(([x, y]) => !tiles.some((r) =>
+                x >= r.left && x <= r.right && y >= r.top && y <= r.bottom));
+            }"""
+        )
+        assert uncovered == [], f"map corners without tiles: {uncovered}"
+
     check_offset()
-    page.evaluate("gridmap.map.setZoom(gridmap.map.getZoom() + 1, {animate: false})")
-    page.evaluate("gridmap.map.panBy([120, -80], {animate: false})")
+    check_covered()
+    page.evaluate("() => { gridmap.map.setZoom(gridmap.map.getZoom() + 1, {animate: false}); }")
+    page.evaluate("() => { gridmap.map.panBy([120, -80], {animate: false}); }")
     check_offset()
+    check_covered()
 
     # Back to the offline base map.
     page.check('input[data-basemap="workspace"]')

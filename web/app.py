@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request, send_from_directory, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError, InputError
@@ -28,7 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     Other settings: ``TILES`` (list from :func:`web.tiles.parse_tiles`, default none),
     ``ROLE`` (the role of every request until accounts arrive; default "viewer").
     """
-    app = Flask(__name__, static_folder=str(assets.STATIC), template_folder=str(assets.WEB / "templates"))
+    app = Flask(
+        __name__, static_folder=str(assets.STATIC), template_folder=str(assets.WEB / "templates")
+    )
     app.config.update(TILES=[], ROLE="viewer", JSON_AS_ASCII=False)
     app.config.update(config or {})
     if "WORKSPACE" not in app.config:
@@ -155,7 +168,9 @@ def register_routes(app: Flask) -> None:
     def vendor(filename: str) -> Response:
         if not assets.vendor_allowed(filename):
             abort(404)
-        resp = send_from_directory(assets.NODE_MODULES, filename, max_age=31536000 if request.args.get("v") else 0)
+        resp = send_from_directory(
+            assets.NODE_MODULES, filename, max_age=31536000 if request.args.get("v") else 0
+        )
         return resp
 
     @app.get("/api/workspace")

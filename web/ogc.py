@@ -119,7 +119,13 @@ def items(
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON))
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return layer_page(
-        ws, cid, bbox=bbox, limit=limit, offset=offset, role=role, extra={"timeStamp": stamp, "links": links}
+        ws,
+        cid,
+        bbox=bbox,
+        limit=limit,
+        offset=offset,
+        role=role,
+        extra={"timeStamp": stamp, "links": links},
     )
 
 

@@ -11,7 +11,9 @@ from web.app import create_app
 from web.tiles import parse_tiles
 
 
-def serve(workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int = 8000, tiles: str = "") -> None:
+def serve(
+    workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int = 8000, tiles: str = ""
+) -> None:
     """Serve ``workspace`` on ``host:port`` until interrupted."""
     import waitress
 
@@ -22,6 +24,9 @@ def serve(workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", port: i
         )
     app = create_app({"WORKSPACE": Path(workspace), "TILES": parse_tiles(tiles)})
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"gridmap: serving {workspace} at http://{shown}:{port}/  (OGC API: http://{shown}:{port}/ogc)", flush=True)
+    print(
+        f"gridmap: serving {workspace} at http://{shown}:{port}/  (OGC API: http://{shown}:{port}/ogc)",
+        flush=True,
+    )
     print("Press Ctrl+C to stop.", flush=True)
     waitress.serve(app, host=host, port=port, threads=8, ident="gridmap")

@@ -1,0 +1,417 @@
+// Entry point of the map page: loads the workspace description and the UI strings, builds the
+// map, the workspace base map, the data layers (lazily), the panel and the legend.
+//
+// Hooks for tests and for the browser console:
+//   document.body.dataset.mapReady === "1"  once the base map and every default layer are drawn
+//   window.gridmap = {map, layers: {name: L.Layer}, lang, basemap, setLayer(name, on), setLang(l)}
+//   [data-layer="<name>"] checkboxes, [data-layer-row="<name>"][data-state=off|loading|drawn|error]
+//   [data-basemap="workspace" | "tile:<id>"] radios, #lang-switch, #panel-toggle, #legend
+
+/* global L */
+import { getWorkspace, loadLayer } from "./api.js";
+import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
+import {
+  getLang,
+  loadDictionaries,
+  normalizeLang,
+  onLangChange,
+  pick,
+  setLang,
+  storedLang,
+  t,
+} from "./i18n.js";
+import { DEFAULT_ON, buildOverlay, declutter, layerSwatch } from "./layers.js";
+import { Panel, renderLegend } from "./panel.js";
+import { renderPopup } from "./popup.js";
+import { ACCENT } from "./styles.js";
+import { createTileLayer } from "./tiles.js";
+
+const body = document.body;
+const BASE_KEY = "gridmap.base";
+
+function nextPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function remembered(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function remember(key, value) {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+/** An explicit ?lang= wins, then the choice remembered in this browser, then the server's. */
+function initialLang() {
+  const fromUrl = normalizeLang(new URL(window.location.href).searchParams.get("lang"));
+  return fromUrl || storedLang() || normalizeLang(body.dataset.serverLang) || "zh-CN";
+}
+
+function boundsOf(bbox) {
+  if (!Array.isArray(bbox) || bbox.length !== 4 || bbox.some((v) => typeof v !== "number")) return null;
+  const b = L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]);
+  return b.isValid() ? b : null;
+}
+
+function showFatal(message) {
+  const status = document.getElementById("status");
+  if (status) {
+    status.textContent = message;
+    status.classList.add("error");
+    status.hidden = false;
+  }
+  body.dataset.mapError = "1";
+}
+
+async function main() {
+  let ws;
+  try {
+    [ws] = await Promise.all([
+      getWorkspace(),
+      loadDictionaries({ "zh-CN": body.dataset.i18nZh, en: body.dataset.i18nEn }),
+    ]);
+  } catch (err) {
+    setLang(initialLang(), { remember: false });
+    showFatal(t("error.workspace", { msg: err.message }, `无法加载工作区 / Could not load the workspace: ${err.message}`));
+    return;
+  }
+  ws.layers = ws.layers || [];
+  ws.tiles = ws.tiles || [];
+  setLang(initialLang(), { remember: false });
+
+  // Leaflet-Geoman is loaded for editing tools but must not attach an editor to each of the
+  // tens of thousands of features drawn here: layers (and the map) opt in with pmIgnore: false.
+  if (L.PM) L.PM.setOptIn(true);
+
+  const map = L.map("map", {
+    preferCanvas: true,
+    renderer: L.canvas({ padding: 0.5, tolerance: 3 }),
+    zoomControl: false,
+    attributionControl: false,
+    maxZoom: 20,
+    zoomSnap: 0.25,
+    zoomDelta: 1,
+    wheelPxPerZoomLevel: 90,
+  });
+  const renderer = map.options.renderer;
+
+  // ---- controls ----
+  const zoom = L.control.zoom({ position: "topright" }).addTo(map);
+  const FitControl = L.Control.extend({
+    options: { position: "topright" },
+    onAdd: () => {
+      const bar = L.DomUtil.create("div", "leaflet-bar gm-fit");
+      const a = L.DomUtil.create("a", "gm-fit-button", bar);
+      a.id = "fit-workspace";
+      a.href = "#";
+      a.setAttribute("role", "button");
+      a.innerHTML =
+        '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
+      L.DomEvent.disableClickPropagation(bar);
+      L.DomEvent.on(a, "click", (e) => {
+        L.DomEvent.preventDefault(e);
+        fitWorkspace(true);
+      });
+      return bar;
+    },
+  });
+  new FitControl().addTo(map);
+  L.control.scale({ position: "bottomleft", metric: true, imperial: false, maxWidth: 140 }).addTo(map);
+  const attribution = L.control.attribution({ position: "bottomright", prefix: "Leaflet" }).addTo(map);
+  // The legend card sits just above the attribution, however many lines that takes.
+  new ResizeObserver(([entry]) => {
+    const height = Math.ceil(entry.target.getBoundingClientRect().height);
+    document.documentElement.style.setProperty("--attribution-height", `${height}px`);
+  }).observe(attribution.getContainer());
+  let noteHtml = null;
+  function updateAttribution() {
+    if (noteHtml) attribution.removeAttribution(noteHtml);
+    const parts = [];
+    if (ws.attribution) parts.push(escapeHtml(ws.attribution));
+    const note = pick(ws.synthetic_note, "");
+    if (note) parts.push(`<span class="gm-synthetic">${escapeHtml(note)}</span>`);
+    noteHtml = parts.join(" | ");
+    if (noteHtml) attribution.addAttribution(noteHtml);
+  }
+
+  // ---- state ----
+  const order = ws.layers.map((l) => l.name);
+  const overlays = new Map(); // name -> {meta, want, built, promise}
+  for (const meta of ws.layers) if (meta.geometry) overlays.set(meta.name, { meta, want: false, built: null, promise: null });
+  const basemap = new WorkspaceBasemap(map);
+  const tileLayers = new Map(ws.tiles.map((e) => [`tile:${e.id}`, createTileLayer(e)]));
+  let currentBase = null;
+  let openPopup = null;
+  let highlighted = null;
+
+  const gridmap = {
+    map,
+    layers: {},
+    basemap: basemap.group,
+    workspace: ws,
+    get lang() {
+      return getLang();
+    },
+    setLayer: (name, on) => setOverlay(name, on),
+    setLang: (lang) => switchLang(lang),
+    setBase: (id) => setBase(id),
+  };
+  window.gridmap = gridmap;
+
+  const panel = new Panel(ws, {
+    layerSwatch,
+    onToggle: (name, on) => setOverlay(name, on),
+    onBase: (id) => setBase(id),
+    onLang: () => switchLang(getLang() === "en" ? "zh-CN" : "en"),
+    onCollapse: () => {
+      for (const o of overlays.values()) {
+        const popup = o.built?.group.getPopup();
+        if (popup) popup.options.autoPanPaddingTopLeft = L.point(panel.coveredWidth() + 10, 10);
+      }
+    },
+  });
+
+  // ---- view ----
+  const wsBounds = boundsOf(ws.bounds);
+  function fitWorkspace(animate) {
+    if (wsBounds) {
+      // Keep the area clear of the panel (left) and the legend card (right).
+      const legend = document.getElementById("legend-card");
+      const legendWidth = legend.classList.contains("collapsed") || !legend.offsetWidth ? 0 : legend.offsetWidth + 12;
+      map.fitBounds(wsBounds, {
+        paddingTopLeft: L.point(panel.coveredWidth() + 12, 12),
+        paddingBottomRight: L.point(legendWidth + 12, 12),
+        animate,
+      });
+    } else if (Array.isArray(ws.center)) {
+      map.setView([ws.center[1], ws.center[0]], 16, { animate });
+    } else {
+      map.setView([39.9, 116.4], 12, { animate });
+    }
+  }
+  fitWorkspace(false);
+  if (wsBounds) {
+    map.setMinZoom(Math.max(3, Math.floor(map.getZoom()) - 3));
+    map.setMaxBounds(wsBounds.pad(0.75));
+  }
+  const container = map.getContainer();
+  function zoomClasses() {
+    const z = map.getZoom();
+    container.classList.toggle("gm-z-lt15", z < 15);
+    container.classList.toggle("gm-z-lt17", z < 17);
+  }
+  map.on("zoomend", zoomClasses);
+  zoomClasses();
+
+  // Names of grids and communities: hide those that would overlap a bigger area's name.
+  let declutterQueued = false;
+  function queueDeclutter() {
+    if (declutterQueued) return;
+    declutterQueued = true;
+    requestAnimationFrame(() => {
+      declutterQueued = false;
+      const tips = [];
+      for (const o of overlays.values()) {
+        if (o.built?.labels && map.hasLayer(o.built.group)) tips.push(...o.built.labels);
+      }
+      declutter(tips);
+    });
+  }
+  map.on("zoomend moveend", queueDeclutter);
+
+  // ---- base maps ----
+  function setBase(id, { save = true } = {}) {
+    if (id !== BASEMAP_ID && !tileLayers.has(id)) id = BASEMAP_ID;
+    if (id === currentBase) return;
+    if (currentBase === BASEMAP_ID) map.removeLayer(basemap.group);
+    else if (currentBase) map.removeLayer(tileLayers.get(currentBase));
+    currentBase = id;
+    map.addLayer(id === BASEMAP_ID ? basemap.group : tileLayers.get(id));
+    panel.setBase(id);
+    body.dataset.currentBasemap = id;
+    if (save) remember(BASE_KEY, id);
+    updateLegend();
+  }
+
+  // ---- data layers ----
+  function bindPopups(meta, group) {
+    group.bindPopup((layer) => renderPopup(meta, layer.feature || { properties: {} }), {
+      maxWidth: 360,
+      minWidth: 220,
+      autoPanPaddingTopLeft: L.point(panel.coveredWidth() + 10, 10),
+      autoPanPaddingBottomRight: L.point(10, 10),
+      className: "gm-popup-wrap",
+    });
+    group.on("popupopen", (e) => highlight(e.propagatedFrom || e.layer));
+    group.on("popupclose", () => unhighlight());
+  }
+
+  function highlight(layer) {
+    unhighlight();
+    if (!layer || typeof layer.setStyle !== "function") return;
+    const o = layer.options;
+    highlighted = { layer, style: { color: o.color, weight: o.weight, opacity: o.opacity } };
+    layer.setStyle({ color: ACCENT, weight: Math.max(o.weight || 1, 1) + 2, opacity: 1 });
+  }
+
+  function unhighlight() {
+    if (highlighted) highlighted.layer.setStyle(highlighted.style);
+    highlighted = null;
+  }
+
+  function load(o) {
+    if (!o.promise) {
+      // Grid labels drop their community's name when it is known.
+      const related = o.meta.name === "grids" && overlays.has("community") ? loadLayer("community").catch(() => null) : null;
+      o.promise = Promise.all([loadLayer(o.meta.name), related])
+        .then(([fc, community]) => {
+          const built = buildOverlay(o.meta, fc, { map, renderer, related: { community } });
+          bindPopups(o.meta, built.group);
+          gridmap.layers[o.meta.name] = built.group;
+          o.built = built;
+          return built;
+        })
+        .catch((err) => {
+          o.promise = null;
+          throw err;
+        });
+    }
+    return o.promise;
+  }
+
+  /** Keep the canvas drawing order equal to the workspace's layer order. */
+  function restackAbove(name) {
+    const i = order.indexOf(name);
+    for (const other of order.slice(i + 1)) {
+      const o = overlays.get(other);
+      if (o?.built && map.hasLayer(o.built.group)) o.built.group.bringToFront();
+    }
+  }
+
+  async function setOverlay(name, on) {
+    const o = overlays.get(name);
+    if (!o) return false;
+    o.want = on;
+    panel.setChecked(name, on);
+    if (!on) {
+      if (o.built) {
+        if (highlighted && o.built.group.hasLayer(highlighted.layer)) map.closePopup();
+        map.removeLayer(o.built.group);
+      }
+      panel.setLayerState(name, "off");
+      updateLegend();
+      return true;
+    }
+    if (!o.built) panel.setLayerState(name, "loading");
+    try {
+      await load(o);
+    } catch (err) {
+      o.want = false;
+      panel.setChecked(name, false);
+      panel.setLayerState(name, "error", err.message);
+      return false;
+    }
+    if (!o.want) return false; // turned off again while loading
+    if (!map.hasLayer(o.built.group)) {
+      map.addLayer(o.built.group);
+      restackAbove(name);
+      updateLegend();
+      if (o.built.labels) queueDeclutter();
+    }
+    await nextPaint();
+    if (o.want) panel.setLayerState(name, "drawn");
+    return true;
+  }
+
+  // ---- legend ----
+  function updateLegend() {
+    const sections = [];
+    for (const name of [...order].reverse()) {
+      const o = overlays.get(name);
+      if (o?.want && o.built && map.hasLayer(o.built.group)) {
+        sections.push({ id: name, title: () => pick(o.meta.title, name), entries: o.built.legend() });
+      }
+    }
+    if (currentBase === BASEMAP_ID) sections.push({ id: "basemap", title: () => t("legend.basemap"), entries: basemap.legend() });
+    renderLegend(sections);
+  }
+
+  // ---- language ----
+  function relabelMap() {
+    document.title = ws.title ? `${t("app.title")} · ${ws.title}` : t("app.title");
+    const zin = container.querySelector(".leaflet-control-zoom-in");
+    const zout = container.querySelector(".leaflet-control-zoom-out");
+    const fit = container.querySelector("#fit-workspace");
+    for (const [el, key] of [[zin, "map.zoom_in"], [zout, "map.zoom_out"], [fit, "map.fit"]]) {
+      if (!el) continue;
+      el.title = t(key);
+      el.setAttribute("aria-label", t(key));
+    }
+    container.setAttribute("aria-label", t("map.aria"));
+    document.getElementById("panel").setAttribute("aria-label", t("panel.aria"));
+    document.getElementById("legend-card").setAttribute("aria-label", t("legend.aria"));
+    updateAttribution();
+  }
+
+  function switchLang(lang) {
+    setLang(lang, { remember: true });
+    const url = new URL(window.location.href);
+    if (url.searchParams.has("lang")) {
+      url.searchParams.set("lang", getLang());
+      window.history.replaceState(null, "", url);
+    }
+  }
+
+  onLangChange(() => {
+    panel.relabel();
+    relabelMap();
+    updateLegend();
+    if (openPopup && map.hasLayer(openPopup)) openPopup.update();
+  });
+  map.on("popupopen", (e) => {
+    openPopup = e.popup;
+  });
+  map.on("popupclose", (e) => {
+    if (openPopup === e.popup) openPopup = null;
+  });
+
+  panel.relabel();
+  relabelMap();
+  zoom.getContainer().classList.add("gm-zoom");
+  document.getElementById("status").hidden = true;
+
+  // ---- first draw ----
+  setBase(remembered(BASE_KEY) || BASEMAP_ID, { save: false });
+  const has = (n) => overlays.has(n);
+  const basemapReady = Promise.all([has("streets") ? loadLayer("streets") : null, has("buildings") ? loadLayer("buildings") : null]).then(
+    ([streets, buildings]) => basemap.setData(streets, buildings),
+  );
+  const defaults = DEFAULT_ON.filter(has).map((n) => setOverlay(n, true));
+  try {
+    await basemapReady;
+  } catch (err) {
+    showFatal(t("error.workspace", { msg: err.message }));
+    return;
+  }
+  const results = await Promise.all(defaults);
+  await nextPaint();
+  if (results.every(Boolean)) body.dataset.mapReady = "1";
+  else body.dataset.mapError = "1";
+}
+
+main().catch((err) => {
+  showFatal(`无法加载地图 / The map could not be loaded: ${err.message}`);
+  throw err;
+});
