@@ -32,8 +32,9 @@ VISIT_CATEGORIES: tuple[str, ...] = (
 class Column:
     """One attribute column of a layer.
 
-    ``required`` columns must be present (and non-empty) in an imported file. ``personal`` columns
-    hold personal data: they are masked unless the reader's role may see them.
+    ``en`` and ``zh`` are the column's titles (table headers, popups). ``required`` columns must
+    be present (and non-empty) in an imported file. ``personal`` columns hold personal data:
+    they are masked unless the reader's role may see them.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Column:
     required: bool = False
     personal: bool = False
     choices: tuple[str, ...] | None = None
+    doc: str | None = None  # a longer explanation where the title is not enough
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,10 @@ class Layer:
 SOURCE = Column(
     "source",
     "str",
-    "Where the row comes from: osm, synthetic (demo generator), import, or user",
-    "数据来源：osm、synthetic（演示生成）、import（导入）、user（编辑）",
+    "Source",
+    "数据来源",
     choices=("osm", "synthetic", "import", "user"),
+    doc="Where the row comes from: osm, synthetic (demo generator), import, or user (edited)",
 )
 
 _CATEGORY_COLUMNS = (

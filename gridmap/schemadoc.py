@@ -57,7 +57,8 @@ def render_markdown() -> str:
             if c.choices:
                 notes.append("one of " + ", ".join(f"`{v}`" for v in c.choices))
             out.append(
-                f"| `{c.name}` | {_TYPES[c.type]} | {c.unit or ''} | {c.en} | {c.zh} | {'; '.join(notes)} |"
+                f"| `{c.name}` | {_TYPES[c.type]} | {c.unit or ''} | {c.en + (': ' + c.doc if c.doc else '')} "
+                f"| {c.zh} | {'; '.join(notes)} |"
             )
         out.append("")
     return "\n".join(out)

@@ -83,6 +83,31 @@ def test_api_bbox_and_etag(client, demo_workspace):
     assert again.status_code == 304
 
 
+def test_big_replies_are_gzipped_and_assets_cached(client):
+    import gzip
+
+    plain = client.get("/api/layers/buildings")
+    assert "Content-Encoding" not in plain.headers
+    packed = client.get("/api/layers/buildings", headers={"Accept-Encoding": "gzip"})
+    assert (
+        packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    )
+    assert len(packed.data) < len(plain.data) / 4
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    again = client.get(
+        "/api/layers/buildings",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
+    )
+    assert again.status_code == 304
+    small = client.get("/api/layers/community?limit=1", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers
+    html = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/[^"]+\?v=[^"]+)"', html).group(1)
+    resp = client.get(css)
+    resp.close()
+    assert resp.cache_control.max_age == 31536000
+
+
 def test_api_masks_personal_data(client):
     doc = client.get("/api/layers/people?limit=50").get_json()
     for f in doc["features"]:

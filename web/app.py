@@ -7,6 +7,7 @@ its HTTP status.
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from flask import (
@@ -66,8 +67,44 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def helpers() -> dict[str, Any]:
         return {"asset": asset_url, "vendor": vendor_url}
 
+    @app.after_request
+    def compress_and_cache(resp: Response) -> Response:
+        return _finish(resp)
+
     register_routes(app)
     return app
+
+
+#: Responses larger than this are gzipped for clients that accept it (layers can be 10 MB).
+GZIP_MIN_BYTES = 16 * 1024
+_COMPRESSIBLE = (
+    "application/json",
+    "application/geo+json",
+    "text/html",
+    "text/css",
+    "text/javascript",
+)
+
+
+def _finish(resp: Response) -> Response:
+    """Give hashed static URLs a long cache life; gzip large JSON and text replies."""
+    if request.path.startswith("/static/") and request.args.get("v") and resp.status_code == 200:
+        resp.cache_control.max_age = 31536000
+        resp.cache_control.public = True
+    if (
+        resp.status_code == 200
+        and not resp.direct_passthrough
+        and resp.mimetype in _COMPRESSIBLE
+        and "Content-Encoding" not in resp.headers
+        and "gzip" in request.accept_encodings
+        and (resp.content_length or 0) >= GZIP_MIN_BYTES
+    ):
+        resp.set_data(gzip.compress(resp.get_data(), compresslevel=1))
+        resp.headers["Content-Encoding"] = "gzip"
+        resp.vary.add("Accept-Encoding")
+        if resp.get_etag()[0]:
+            resp.set_etag(resp.get_etag()[0] + "-gz")
+    return resp
 
 
 def workspace() -> Workspace:
@@ -199,7 +236,7 @@ def register_routes(app: Flask) -> None:
         ws = workspace()
         info = ws.info(name)
         etag = f"{name}-{info.version}-{role()}-{request.query_string.decode()}"
-        if etag in request.if_none_match:
+        if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
             return Response(status=304)
         page = layer_page(
             ws,
