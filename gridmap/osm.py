@@ -51,6 +51,19 @@ DRIVE_HIGHWAYS = frozenset(
         "living_street",
     }
 )
+#: Main roads: where intersection cameras go, and the widest lines on the map.
+MAIN_HIGHWAYS = frozenset(
+    {
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+    }
+)
 #: Highway classes nobody walks on.
 NO_WALK_HIGHWAYS = frozenset({"motorway", "motorway_link", "construction", "proposed", "raceway"})
 

@@ -13,18 +13,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-MAIN_HIGHWAYS = frozenset(
-    {
-        "trunk",
-        "trunk_link",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-    }
-)
+from gridmap.osm import MAIN_HIGHWAYS
+
 ENTRANCE_HIGHWAYS = frozenset({"service", "footway", "path", "pedestrian", "living_street"})
 INTERSECTION_SPACING_M = 150.0
 ENTRANCE_SPACING_M = 120.0
