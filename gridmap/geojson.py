@@ -43,14 +43,35 @@ def json_value(value: Any, tz: str = DEFAULT_TZ) -> Any:
     return value
 
 
+def column_values(series: pd.Series, tz: str = DEFAULT_TZ) -> list[Any]:
+    """Return one column as JSON-ready Python values, converted a whole column at a time."""
+    missing = series.isna().to_numpy()
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = [ts.isoformat() for ts in series.dt.tz_convert(tz)]
+    elif pd.api.types.is_datetime64_dtype(dtype):
+        values = [json_value(ts, tz) for ts in series]
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        kind = bool if pd.api.types.is_bool_dtype(dtype) else int
+        values = [kind(v) for v in series.to_numpy(dtype=object, na_value=0)]
+    elif pd.api.types.is_float_dtype(dtype):
+        values = series.to_numpy(dtype=float).tolist()
+    else:
+        values = [
+            v if v is None or isinstance(v, str) else json_value(v, tz) for v in series.tolist()
+        ]
+    if missing.any():
+        for i in np.flatnonzero(missing):
+            values[i] = None
+    return values
+
+
 def records(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> list[dict[str, Any]]:
     """Return the rows of ``frame`` as JSON-ready dicts of ``columns``."""
-    cols = [[json_value(v, tz) for v in frame[c].tolist()] for c in columns]
-    return (
-        [dict(zip(columns, row, strict=True)) for row in zip(*cols, strict=True)]
-        if cols
-        else [{} for _ in range(len(frame))]
-    )
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    cols = [column_values(frame[c], tz) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
 def features(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> list[str]:

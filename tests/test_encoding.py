@@ -1,0 +1,76 @@
+"""GeoJSON encoding and personal-data masking, on values one can check by hand."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gridmap import geojson, privacy
+
+
+def test_column_values_are_plain_json():
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None], dtype="Int64"),
+            "flag": pd.array([True, None], dtype="boolean"),
+            "x": [1.5, np.nan],
+            "at": pd.to_datetime(["2026-10-01T01:30:00Z", None], utc=True),
+            "day": pd.to_datetime(["1950-01-02", None]),
+            "text": ["长江路", None],
+        }
+    )
+    rows = geojson.records(frame, list(frame.columns))
+    assert rows[0] == {
+        "n": 1,
+        "flag": True,
+        "x": 1.5,
+        "at": "2026-10-01T09:30:00+08:00",  # shown in the workspace's time zone
+        "day": "1950-01-02",
+        "text": "长江路",
+    }
+    assert set(rows[1].values()) == {None}
+    json.dumps(rows)  # no numpy scalars left
+
+
+def test_feature_collection_rounds_to_a_centimetre():
+    frame = gpd.GeoDataFrame(
+        {"a": [1]}, geometry=[shapely.Point(118.123456789, 32.1)], crs=4326, index=[7]
+    )
+    doc = json.loads(geojson.feature_collection(frame, ["a"], extra={"numberMatched": 1}))
+    assert doc["numberMatched"] == 1
+    feature = doc["features"][0]
+    assert feature["id"] == 7 and feature["properties"] == {"a": 1}
+    assert feature["geometry"]["coordinates"] == pytest.approx([118.1234568, 32.1], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "masked"),
+    [
+        ("name", "王小明", "王**"),
+        ("head_name", "李华", "李*"),
+        ("id_number", "32010219500102123X", "320102********123X"),
+        ("phone", "13912345678", "139****5678"),
+        ("note", "家中有困难", "***"),
+        ("name", None, None),
+    ],
+)
+def test_mask_text(column, value, masked):
+    assert privacy.mask_text(value, column) == masked
+
+
+def test_mask_frame_by_role(tiny_workspace):
+    people = tiny_workspace.read("people")
+    masked = privacy.mask_frame(people, "people", "viewer")
+    assert list(masked["name"]) == ["王**", "李*"]
+    assert list(masked["birth_date"]) == ["1950-**-**", "1940-**-**"]
+    assert masked["disabled"].isna().all()
+    assert people["name"].iloc[0] == "王小明"  # the input is not changed
+    full = privacy.mask_frame(people, "people", "admin")
+    assert full["name"].iloc[0] == "王小明" and bool(full["disabled"].iloc[0]) is True
+    with pytest.raises(ValueError, match="unknown role"):
+        privacy.mask_frame(people, "people", "mayor")
