@@ -108,6 +108,36 @@ def test_big_replies_are_gzipped_and_assets_cached(client):
     assert resp.cache_control.max_age == 31536000
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "geojson", "gpkg", "shp"])
+def test_export_download(client, fmt, tmp_path):
+    resp = client.get(f"/api/layers/grids/export?format={fmt}&lang=zh-CN")
+    assert resp.status_code == 200
+    ext = "zip" if fmt == "shp" else fmt
+    assert f'filename="grids.{ext}"' in resp.headers["Content-Disposition"]
+    path = tmp_path / f"grids.{ext}"
+    path.write_bytes(resp.data)
+    if fmt == "xlsx":
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(path)["grids"]
+        assert sheet.cell(1, 1).value == "网格编码（15位）" and sheet.max_row == 52
+    elif fmt == "csv":
+        assert resp.data.decode("utf-8-sig").splitlines()[0].startswith("网格编码")
+    else:
+        import geopandas as gpd
+
+        target = f"zip://{path}!grids.shp" if fmt == "shp" else path
+        assert len(gpd.read_file(target, engine="pyogrio")) == 51
+
+
+def test_export_download_masks_people(client):
+    text = client.get("/api/layers/people/export?format=csv&lang=en").data.decode("utf-8-sig")
+    header, first = text.splitlines()[:2]
+    assert "id_number" in header and "********" in first
+    assert client.get("/api/layers/people/export?format=doc").status_code == 400
+    assert client.get("/api/layers/people/export?format=geojson").status_code == 400
+
+
 def test_api_masks_personal_data(client):
     doc = client.get("/api/layers/people?limit=50").get_json()
     for f in doc["features"]:

@@ -8,6 +8,10 @@ its HTTP status.
 from __future__ import annotations
 
 import gzip
+import io
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -25,6 +29,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError, InputError
+from gridmap.export import export_layer
 from gridmap.query import layer_page
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer
 from gridmap.workspace import Bbox, Workspace, open_workspace
@@ -32,6 +37,13 @@ from web import assets, ogc
 from web.tiles import parse_tiles
 
 LANGS = ("zh-CN", "en")
+EXPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "shp": "application/zip",
+}
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -247,6 +259,35 @@ def register_routes(app: Flask) -> None:
             role=role(),
         )
         return _geojson(page.text, etag=etag)
+
+    @app.get("/api/layers/<name>/export")
+    def api_export(name: str) -> Response:
+        fmt = request.args.get("format", "xlsx")
+        if fmt not in EXPORT_TYPES:
+            raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
+        lang = request.args.get("lang", choose_lang())
+        with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
+            ext = "zip" if fmt == "shp" else fmt
+            out = export_layer(
+                workspace(),
+                name,
+                Path(tmp) / f"{name}.{'shp' if fmt == 'shp' else ext}",
+                fmt=fmt,  # type: ignore[arg-type]
+                role=role(),
+                lang="zh-CN" if lang == "zh-CN" else "en",
+                bbox=parse_bbox(request.args.get("bbox")),
+            )
+            if fmt == "shp":  # a Shapefile is several files: send them zipped
+                data = io.BytesIO()
+                with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for f in sorted(Path(tmp).iterdir()):
+                        zf.write(f, f.name)
+                body = data.getvalue()
+            else:
+                body = out.read_bytes()
+        resp = Response(body, mimetype=EXPORT_TYPES[fmt])
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+        return resp
 
     @app.get("/api/health")
     def health() -> Response:
