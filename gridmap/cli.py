@@ -78,7 +78,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     path = Path(args.workspace)
     if args.rebuild or not path.exists():
-        build_demo(path, overwrite=args.rebuild, progress=Progress(args.quiet))
+        options = {"osm_path": args.osm} if args.osm else {}
+        if args.district:
+            code, _, name = args.district.partition(":")
+            options["district"] = (code, name or code)
+        build_demo(path, overwrite=args.rebuild, progress=Progress(args.quiet), **options)
         print(f"Demo workspace built: {path}")
     else:
         print(f"Using existing demo workspace: {path} (--rebuild to build it anew)")
@@ -192,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-serve", action="store_true", help="only build the workspace")
     p.add_argument("--rebuild", action="store_true", help="build it anew even if it exists")
+    p.add_argument("--osm", help="build the demo on another OSM extract (default: central Nanjing)")
+    p.add_argument("--district", help="district code and name for grid codes, e.g. 110108:海淀区")
     _serve_options(p)
     p.set_defaults(func=cmd_demo)
 

@@ -20,6 +20,7 @@ import shapely
 
 from gridmap import partition, workspace
 from gridmap.build import metric_crs, osm_meta, sjoin_code
+from gridmap.errors import InputError
 from gridmap.osm import read_osm
 from gridmap.schema import STORAGE_CRS
 from gridmap.synthetic import activity, identity, places, register
@@ -30,7 +31,7 @@ GEODATA = Path(__file__).resolve().parent.parent / "geodata"
 DEMO_OSM = GEODATA / "nanjing_changjianglu_core_2021.osm.bz2"
 DEFAULT_SEED = 20210612
 
-DISTRICT_CODE = "320102"  # 南京市玄武区
+DISTRICT = ("320102", "玄武区")  # code (GB/T 2260) and name of the demo's district
 STREET_CODE = "001"
 STREET_NAME = "演示街道"
 TITLE = "南京 · 长江路（演示数据）"
@@ -66,6 +67,7 @@ def _partition(
     area: shapely.Polygon,
     streets_m: gpd.GeoDataFrame,
     rng: np.random.Generator,
+    district: tuple[str, str],
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
     """Split the area into communities, and each community into grids, by households."""
     households = b["households"].to_numpy()
@@ -77,13 +79,13 @@ def _partition(
     community_rows, grid_rows, grid_geoms = [], [], []
     building_grid = np.empty(len(b), dtype=object)
     for n, c in enumerate(c_order):
-        ccode = f"{DISTRICT_CODE}{STREET_CODE}{n + 1:03d}"
+        ccode = f"{district[0]}{STREET_CODE}{n + 1:03d}"
         community_rows.append(
             {
                 "code": ccode,
                 "name": names[n],
                 "street": STREET_NAME,
-                "district": "玄武区",
+                "district": district[1],
                 "area_m2": round(c_polys[c].area, 1),
                 "source": "synthetic",
             }
@@ -118,10 +120,18 @@ def build_demo(
     osm_path: str | os.PathLike[str] = DEMO_OSM,
     seed: int = DEFAULT_SEED,
     today: date | None = None,
+    district: tuple[str, str] = DISTRICT,
+    title: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> Path:
-    """Build the demo workspace at ``path`` (a .gpkg file) and return its path."""
+    """Build the demo workspace at ``path`` (a .gpkg file) and return its path.
+
+    Any OSM extract works (``osm_path``); ``district`` is the 6-digit code and name that grid
+    codes start with, ``title`` what the map shows (default: the Nanjing demo's, or the file's).
+    """
+    if not (len(district[0]) == 6 and district[0].isdigit()):
+        raise InputError(f"A district code has 6 digits (GB/T 2260), not '{district[0]}'.")
     say = progress or (lambda _m: None)
     today = today or date.today()
     rng = np.random.default_rng(seed)
@@ -151,7 +161,7 @@ def build_demo(
         ),
         b.geometry.values,
     )
-    community, grids, b["grid_code"] = _partition(b, area, ext.streets.to_crs(crs), rng)
+    community, grids, b["grid_code"] = _partition(b, area, ext.streets.to_crs(crs), rng, district)
     workers = dict(zip(grids["code"], grids["worker"], strict=True))
 
     say("generating register")
@@ -224,7 +234,12 @@ def build_demo(
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():
             tx.set_meta(key, value)
-        tx.set_meta("title", TITLE)
+        default_title = (
+            TITLE
+            if src.resolve() == DEMO_OSM.resolve()
+            else f"{src.name.split('.')[0]}（演示数据）"
+        )
+        tx.set_meta("title", title or default_title)
         tx.set_meta("synthetic", True)
         tx.set_meta(
             "synthetic_note",

@@ -208,3 +208,25 @@ def test_demo_no_serve_builds_once(tmp_path, capsys):
     assert open_workspace(target).count("grids") > 40
     assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 0
     assert "Using existing demo workspace" in capsys.readouterr().out
+
+
+def test_demo_on_another_extract(tmp_path, capsys):
+    beijing = (
+        Path(__file__).resolve().parents[2]
+        / "shared"
+        / "geodata"
+        / "beijing_haidian_cau_east_2026.osm.bz2"
+    )
+    if not beijing.exists():
+        pytest.skip("shared/geodata is not beside the checkout")
+    target = tmp_path / "bj.gpkg"
+    args = ["-q", "demo", "--workspace", str(target), "--no-serve", "--osm", str(beijing)]
+    assert main([*args, "--district", "110108:海淀区"]) == 0
+    ws = open_workspace(target)
+    grids = ws.read("grids")
+    assert grids["code"].str.startswith("110108").all()
+    assert grids["households"].between(250, 550).all()
+    assert ws.read("community")["district"].iloc[0] == "海淀区"
+    assert ws.get_meta("title") == "beijing_haidian_cau_east_2026（演示数据）"
+    assert main([*args, "--rebuild", "--district", "11010"]) == 2
+    assert "6 digits" in capsys.readouterr().err
