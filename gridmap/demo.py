@@ -36,6 +36,11 @@ STREET_CODE = "001"
 STREET_NAME = "演示街道"
 TITLE = "南京 · 长江路（演示数据）"
 GRID_TARGET_HOUSEHOLDS = 400
+GRID_BOUNDS = (300, 500)
+#: Street blocks with more households than this are cut into pieces of about the target, so
+#: that grids can be balanced from them (a grid is then about three units).
+UNIT_MAX_HOUSEHOLDS = 150
+UNIT_TARGET_HOUSEHOLDS = 100
 COMMUNITY_TARGET_HOUSEHOLDS = 4500
 STORAGE_GRID_DEG = 1e-8  # about 1 mm
 NON_RESIDENTIAL_LANDUSE = ("commercial", "retail", "education", "industrial", "religious")
@@ -47,6 +52,17 @@ def community_polygon(bbox_polygon: shapely.Polygon, buildings: np.ndarray) -> s
     if shape.geom_type == "MultiPolygon":
         shape = max(shape.geoms, key=lambda g: g.area)
     return shapely.Polygon(shape.exterior).simplify(0.5)
+
+
+def _clean_polygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
+    """Return ``geom`` valid, snapped to the storage grid, as a MultiPolygon (slivers dropped)."""
+    snapped = shapely.set_precision(shapely.make_valid(geom), STORAGE_GRID_DEG)
+    parts = [p for p in shapely.get_parts(snapped) if p.geom_type == "Polygon" and not p.is_empty]
+    if not parts:  # a collection: take its polygons
+        parts = [
+            p for p in shapely.get_parts(shapely.get_parts(snapped)) if p.geom_type == "Polygon"
+        ]
+    return shapely.MultiPolygon(parts)
 
 
 def _community_names(polys: list, streets_m: gpd.GeoDataFrame) -> list[str]:
@@ -71,9 +87,19 @@ def _partition(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
     """Split the area into communities, and each community into grids, by households."""
     households = b["households"].to_numpy()
+    footprints = b.geometry.values
+    units = partition.street_units(
+        area,
+        streets_m.geometry.values,
+        footprints,
+        households,
+        max_weight=UNIT_MAX_HOUSEHOLDS,
+        target=UNIT_TARGET_HOUSEHOLDS,
+    )
+    every = np.arange(len(units.polygons))
     kc = partition.grid_count(int(households.sum()), COMMUNITY_TARGET_HOUSEHOLDS)
-    c_labels = partition.bisect_buildings(b.geometry.values, households, kc)
-    c_polys = partition.grid_polygons(b.geometry.values, c_labels, area)
+    c_unit = partition.balanced_regions(units, kc)
+    c_polys, _ = partition.region_polygons(units, c_unit, every, footprints, area)
     c_order = partition.reading_order(c_polys)
     names = _community_names([c_polys[c] for c in c_order], streets_m)
     community_rows, grid_rows, grid_geoms = [], [], []
@@ -90,13 +116,12 @@ def _partition(
                 "source": "synthetic",
             }
         )
-        members = np.flatnonzero(c_labels == c)
-        k = partition.grid_count(int(households[members].sum()), GRID_TARGET_HOUSEHOLDS)
-        labels = partition.bisect_buildings(b.geometry.values[members], households[members], k)
-        polys = partition.grid_polygons(b.geometry.values[members], labels, c_polys[c])
+        members = np.flatnonzero(c_unit == c)
+        g_unit = partition.best_regions(units, members, GRID_TARGET_HOUSEHOLDS, GRID_BOUNDS)
+        polys, g_labels = partition.region_polygons(units, g_unit, members, footprints, c_polys[c])
         for m, g in enumerate(partition.reading_order(polys)):
             code = f"{ccode}{m + 1:03d}"
-            building_grid[members[labels == g]] = code
+            building_grid[g_labels == g] = code
             grid_rows.append(
                 {
                     "code": code,
@@ -230,7 +255,7 @@ def build_demo(
             if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
                 frame = frame.to_crs(STORAGE_CRS)
             if name in ("community", "grids"):  # projecting can pinch thin slivers: snap to 1 mm
-                frame.geometry = shapely.set_precision(frame.geometry.values, STORAGE_GRID_DEG)
+                frame.geometry = [_clean_polygon(g) for g in frame.geometry.values]
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():
             tx.set_meta(key, value)

@@ -1,18 +1,23 @@
 """A first partition of an area into grids of balanced workload.
 
-The method: weighted recursive bisection of the buildings (households as weights) gives each grid
-a compact set of whole buildings; the grid's polygon is then the Voronoi region of its buildings'
-outlines, so that grids tile the area with no overlap and no gap and no building is split.
-All geometry here is in a metric CRS (the caller projects; see :func:`gridmap.crs.utm_crs`).
+Grids are made of street blocks (:func:`street_units`), so their boundaries run along streets
+and lanes; a block too heavy for one grid (a big compound) is cut into pieces of whole buildings
+by weighted recursive bisection, each piece the Voronoi region of its buildings' outlines.
+:func:`balanced_regions` groups units into connected regions of balanced households, and
+:func:`settle` makes the final polygons tile the area with no overlap, no gap and no building
+split. All geometry here is in a metric CRS (the caller projects; :func:`gridmap.crs.utm_crs`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
+
+from gridmap import blocks, regions
 
 #: Spacing of the points sampled along building outlines for the Voronoi regions, metres.
 SAMPLE_SPACING_M = 8.0
@@ -87,7 +92,7 @@ def bisect_buildings(footprints: np.ndarray, weights: np.ndarray, k: int) -> np.
     np.add.at(gxy, groups, xy)
     gxy /= np.bincount(groups, minlength=n)[:, None]
     gw = np.bincount(groups, weights=weights.astype(float), minlength=n)
-    return bisect(gxy, gw, k)[groups]
+    return bisect(gxy, gw, min(k, n))[groups]
 
 
 def grid_polygons(
@@ -115,18 +120,30 @@ def grid_polygons(
     cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=area, ordered=True)
     )
+    raw = [shapely.coverage_union_all(cells[labels[owner] == g]) for g in range(k)]
+    return settle(raw, buildings, labels, area)
+
+
+def settle(
+    raw: list[BaseGeometry], buildings: np.ndarray, labels: np.ndarray, area: BaseGeometry
+) -> list[BaseGeometry]:
+    """Turn rough regions that tile ``area`` into grids that hold their buildings whole.
+
+    Each grid takes its own buildings entire and gives up every other grid's; pieces left
+    holding none of its buildings go to the neighbour they border most; footprints that
+    overlap across grids stay with the first grid.
+    """
     everything = shapely.union_all(buildings)
     grids: list[BaseGeometry] = []
-    for g in range(k):
+    for g, region in enumerate(raw):
         own = shapely.union_all(buildings[labels == g])
-        region = shapely.coverage_union_all(cells[labels[owner] == g])
         grids.append(
             shapely.intersection(shapely.union(shapely.difference(region, everything), own), area)
         )
-    grids = _reassign_orphans(grids, [buildings[labels == g] for g in range(k)])
+    grids = _reassign_orphans(grids, [buildings[labels == g] for g in range(len(raw))])
     taken = shapely.Polygon()
     out = []
-    for g in grids:  # settle overlaps left by overlapping footprints: first grid keeps them
+    for g in grids:
         out.append(shapely.make_valid(shapely.difference(g, taken)))
         taken = shapely.union(taken, g)
     return out
@@ -158,6 +175,181 @@ def _reassign_orphans(grids: list[BaseGeometry], members: list[np.ndarray]) -> l
                 keep.append(part)
         grids[i] = shapely.union_all(keep)
     return grids
+
+
+@dataclass
+class Units:
+    """Street blocks (big ones cut in pieces) that grids are made of, in a metric CRS."""
+
+    polygons: np.ndarray
+    weights: np.ndarray
+    building_unit: np.ndarray
+    neighbours: list[set[int]]
+    centres: np.ndarray
+
+
+def street_units(
+    area: BaseGeometry,
+    streets: np.ndarray,
+    buildings: np.ndarray,
+    weights: np.ndarray,
+    *,
+    max_weight: float,
+    target: float,
+) -> Units:
+    """Return the street blocks of ``area`` as units, cutting blocks heavier than ``max_weight``.
+
+    A heavy block (a big compound) is cut into ceil(weight / target) pieces of whole buildings
+    by :func:`bisect_buildings` and :func:`grid_polygons`.
+    """
+    found = blocks.street_blocks(area, streets)
+    where = blocks.locate(buildings, found)
+    polys: list[BaseGeometry] = []
+    building_unit = np.empty(len(buildings), dtype=int)
+    for i, block in enumerate(found):
+        members = np.flatnonzero(where == i)
+        weight = float(weights[members].sum())
+        if weight <= max_weight or len(members) < 2:
+            building_unit[members] = len(polys)
+            polys.append(block)
+            continue
+        k = min(len(members), math.ceil(weight / target))
+        labels = bisect_buildings(buildings[members], weights[members], k)
+        for g, piece in enumerate(grid_polygons(buildings[members], labels, block)):
+            building_unit[members[labels == g]] = len(polys)
+            polys.append(piece)
+    arr = np.asarray(polys, dtype=object)
+    unit_weights = np.bincount(building_unit, weights=weights.astype(float), minlength=len(arr))
+    # empty faces (squares, slivers at junctions) join the neighbour they border most, so that
+    # no region is walled in by units nobody gains by moving
+    owner = _absorb_empty(arr, unit_weights, blocks.adjacency(arr))
+    keep, new_index = np.unique(owner, return_inverse=True)
+    merged = np.asarray([shapely.union_all(arr[owner == k]) for k in keep], dtype=object)
+    building_unit = new_index[building_unit]
+    merged_weights = np.bincount(
+        building_unit, weights=weights.astype(float), minlength=len(merged)
+    )
+    centres = shapely.get_coordinates(shapely.point_on_surface(merged))
+    return Units(merged, merged_weights, building_unit, blocks.adjacency(merged), centres)
+
+
+def _absorb_empty(polys: np.ndarray, weights: np.ndarray, neighbours: list[set[int]]) -> np.ndarray:
+    """Return, per unit, the unit it merges into: itself if weighted, else a weighted neighbour's
+    owner along the longest shared boundary (spreading outwards through chains of empty units)."""
+    owner = np.where(weights > 0, np.arange(len(polys)), -1)
+    boundaries = shapely.boundary(polys)
+    changed = True
+    while changed:
+        changed = False
+        for u in np.flatnonzero(owner < 0).tolist():
+            options = [v for v in sorted(neighbours[u]) if owner[v] >= 0]
+            if options:
+                shared = [
+                    shapely.length(shapely.intersection(boundaries[u], boundaries[v]))
+                    for v in options
+                ]
+                owner[u] = owner[options[int(np.argmax(shared))]]
+                changed = True
+    lonely = owner < 0  # empty pieces with no weighted neighbour at all stay on their own
+    owner[lonely] = np.flatnonzero(lonely)
+    return owner
+
+
+def balanced_regions(
+    units: Units,
+    k: int,
+    members: np.ndarray | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Return a region label per unit of ``members`` (default all): k connected, balanced regions.
+
+    Two starts are tried, region growing from spread seeds and weighted recursive bisection made
+    connected; each is polished by :func:`gridmap.regions.rebalance`, and the one with fewer
+    regions outside ``bounds`` (then the smaller spread) wins.
+    """
+    idx = np.arange(len(units.polygons)) if members is None else np.asarray(members)
+    local = {int(u): i for i, u in enumerate(idx)}
+    neighbours = [{local[v] for v in units.neighbours[u] if v in local} for u in idx.tolist()]
+    w, xy = units.weights[idx], units.centres[idx]
+    k = min(k, len(idx))
+    starts = [
+        regions.grow(w, neighbours, xy, k),
+        regions.make_connected(bisect(xy, w, k), w, neighbours),
+    ]
+    polished = [regions.rebalance(s, w, neighbours, bounds=bounds) for s in starts]
+    rank = bounds or (-np.inf, np.inf)
+    return min(polished, key=lambda labels: regions.imbalance(labels, w, rank))
+
+
+def best_regions(
+    units: Units, members: np.ndarray, target: float, bounds: tuple[float, float]
+) -> np.ndarray:
+    """Return :func:`balanced_regions` of ``members`` for the region count that fits ``bounds``
+    best, trying the counts nearest to total weight / ``target``."""
+    total = float(units.weights[members].sum())
+    guess = total / target
+    counts = sorted(
+        {max(1, math.floor(guess)), max(1, math.ceil(guess)), grid_count(int(total), int(target))}
+    )
+    w = units.weights[members]
+    tried = [balanced_regions(units, k, members, bounds) for k in counts if k <= len(members)]
+
+    def rank(labels: np.ndarray) -> tuple[int, float]:
+        outside, spread = regions.imbalance(labels, w, bounds)
+        return outside, spread / (int(labels.max()) + 1)
+
+    return min(tried, key=rank)
+
+
+def region_polygons(
+    units: Units,
+    labels: np.ndarray,
+    members: np.ndarray,
+    buildings: np.ndarray,
+    area: BaseGeometry,
+) -> tuple[list[BaseGeometry], np.ndarray]:
+    """Return the polygon of each region and the region of each building of ``members``' units.
+
+    ``labels[i]`` is the region of unit ``members[i]``. Returns (polygons, building_region) where
+    building_region is -1 for buildings outside ``members``.
+    """
+    k = int(labels.max()) + 1
+    unit_region = np.full(len(units.polygons), -1)
+    unit_region[members] = labels
+    building_region = unit_region[units.building_unit]
+    inside = building_region >= 0
+    raw = [shapely.union_all(units.polygons[members[labels == g]]) for g in range(k)]
+    polys = settle(raw, buildings[inside], building_region[inside], area)
+    return _one_piece(polys, buildings, building_region)
+
+
+def _one_piece(
+    polys: list[BaseGeometry], buildings: np.ndarray, building_region: np.ndarray
+) -> tuple[list[BaseGeometry], np.ndarray]:
+    """Give every minor piece of a region, with its buildings, to the neighbour it borders most."""
+    polys = list(polys)
+    building_region = building_region.copy()
+    points = shapely.point_on_surface(buildings)
+    for g in range(len(polys)):
+        parts = sorted(shapely.get_parts(polys[g]), key=lambda p: -p.area)
+        keep = [parts[0]]
+        for part in parts[1:]:
+            ring = part.buffer(0.05)
+            border = [
+                -1.0
+                if j == g
+                else shapely.length(shapely.intersection(ring, shapely.boundary(other)))
+                for j, other in enumerate(polys)
+            ]
+            j = int(np.argmax(border))
+            if border[j] <= 0:
+                keep.append(part)
+                continue
+            moved = (building_region == g) & shapely.contains(part.buffer(0.01), points)
+            building_region[moved] = j
+            polys[j] = shapely.union(polys[j], part)
+        polys[g] = shapely.union_all(keep)
+    return polys, building_region
 
 
 def reading_order(polygons: list[BaseGeometry]) -> list[int]:

@@ -141,7 +141,7 @@ def make_incidents(
             if kind == "vehicle_theft":
                 pos = place(hot_parking, 50, 0.6)
             elif kind == "burglary":
-                pos = place(hot_homes, 45, 0.65)
+                pos = place(hot_homes, 35, 0.7)
             elif kind == "theft":
                 pos = place(hot_parking, 120, 0.4)
             else:

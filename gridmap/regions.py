@@ -1,0 +1,212 @@
+"""Contiguous regions of balanced weight on an adjacency graph (districting).
+
+Units (street blocks, or pieces of large blocks) carry weights (households). :func:`grow` makes
+``k`` connected regions: seeds spread over the area, then the lightest region takes its nearest
+unassigned neighbour until every unit is taken. :func:`rebalance` then moves units across region
+borders while that lowers the spread of region weights and keeps every region connected.
+Everything here is deterministic: ties break on unit index.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+import numpy as np
+
+Adjacency = Sequence[set[int]]
+
+
+def _seeds(xy: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
+    """Return k units spread out: farthest-point sampling from the unit farthest from the centre."""
+    w = weights.astype(float) + 1e-9
+    centre = (xy * w[:, None]).sum(axis=0) / w.sum()
+    first = int(np.argmax(np.hypot(*(xy - centre).T)))
+    seeds = [first]
+    dist = np.hypot(*(xy - xy[first]).T)
+    while len(seeds) < k:
+        nxt = int(np.argmax(np.where(weights > 0, dist, -1.0)))
+        if nxt in seeds:  # fewer weighted units than regions: take any unit not yet a seed
+            nxt = int(np.argmax(np.where(np.isin(np.arange(len(xy)), seeds), -1.0, dist)))
+        seeds.append(nxt)
+        dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
+    return seeds
+
+
+def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> np.ndarray:
+    """Return a region label (0 .. k-1) per unit; regions are connected where the graph is.
+
+    Parameters
+    ----------
+    weights
+        (n,) non-negative weight of each unit.
+    adjacency
+        For each unit, the set of units it borders.
+    xy
+        (n, 2) unit centres in metres, to pick seeds and the nearest neighbour to take.
+    k
+        Number of regions, 1 <= k <= n.
+    """
+    n = len(weights)
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot make {k} regions of {n} units")
+    labels = np.full(n, -1)
+    seeds = _seeds(xy, weights, k)
+    load = np.zeros(k)
+    frontier: list[list[tuple[float, int]]] = [[] for _ in range(k)]
+
+    def take(region: int, unit: int) -> None:
+        labels[unit] = region
+        load[region] += weights[unit]
+        for nb in adjacency[unit]:
+            if labels[nb] < 0:
+                d = float(np.hypot(*(xy[nb] - xy[seeds[region]])))
+                heapq.heappush(frontier[region], (d, nb))
+
+    for region, unit in enumerate(seeds):
+        take(region, unit)
+    open_regions = [(load[r], r) for r in range(k)]
+    heapq.heapify(open_regions)
+    while open_regions:
+        _, region = heapq.heappop(open_regions)
+        heap = frontier[region]
+        while heap and labels[heap[0][1]] >= 0:
+            heapq.heappop(heap)
+        if not heap:
+            continue  # enclosed: this region is done
+        take(region, heapq.heappop(heap)[1])
+        heapq.heappush(open_regions, (load[region], region))
+    # units no region could reach (a separate piece of the graph): nearest region's seed
+    for unit in np.flatnonzero(labels < 0):
+        d = [np.hypot(*(xy[unit] - xy[s])) for s in seeds]
+        labels[unit] = int(np.argmin(d))
+    return labels
+
+
+def _reach(start: int, allowed: set[int], adjacency: Adjacency) -> set[int]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for nb in adjacency[stack.pop()]:
+            if nb in allowed and nb not in seen:
+                seen.add(nb)
+                stack.append(nb)
+    return seen
+
+
+def make_connected(labels: np.ndarray, weights: np.ndarray, adjacency: Adjacency) -> np.ndarray:
+    """Give every detached piece of a region to the lightest neighbouring region it borders.
+
+    Each region keeps its heaviest connected piece; repeated until no piece moves.
+    """
+    labels = labels.copy()
+    for _ in range(len(labels)):
+        moved = False
+        for region in np.unique(labels).tolist():
+            left = set(np.flatnonzero(labels == region).tolist())
+            pieces = []
+            while left:
+                piece = _reach(next(iter(left)), left, adjacency)
+                pieces.append(piece)
+                left -= piece
+            if len(pieces) < 2:
+                continue
+            pieces.sort(key=lambda p: (-sum(weights[u] for u in p), min(p)))
+            load = np.bincount(labels, weights=weights.astype(float))
+            for piece in pieces[1:]:
+                around = {int(labels[nb]) for u in piece for nb in adjacency[u]} - {region}
+                if around:
+                    target = min(around, key=lambda r: (load[r], r))
+                    labels[list(piece)] = target
+                    moved = True
+        if not moved:
+            break
+    return labels
+
+
+def _connected_without(members: set[int], unit: int, adjacency: Adjacency) -> bool:
+    """Return whether ``members`` minus ``unit`` is still one connected piece (and not empty)."""
+    rest = members - {unit}
+    return bool(rest) and len(_reach(next(iter(rest)), rest, adjacency)) == len(rest)
+
+
+def rebalance(
+    labels: np.ndarray,
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    *,
+    bounds: tuple[float, float] | None = None,
+    max_moves: int = 10_000,
+) -> np.ndarray:
+    """Move border units between neighbouring regions while that lowers the imbalance and keeps
+    every region connected; return the new labels.
+
+    The imbalance is the sum over regions of the squared distance to the mean weight, plus a
+    hundredfold penalty on the squared distance outside ``bounds`` (lo, hi) where given.
+    """
+    labels = labels.copy()
+    k = int(labels.max()) + 1
+    load = np.bincount(labels, weights=weights.astype(float), minlength=k)
+    mean = load.sum() / k
+    lo, hi = bounds if bounds else (-np.inf, np.inf)
+
+    def cost(w: float) -> float:
+        out = max(0.0, w - hi) + max(0.0, lo - w)
+        return (w - mean) ** 2 + 100.0 * out**2
+
+    members = [set(np.flatnonzero(labels == r).tolist()) for r in range(k)]
+
+    def connected(units: set[int]) -> bool:
+        return bool(units) and len(_reach(next(iter(units)), units, adjacency)) == len(units)
+
+    for _ in range(max_moves):
+        best: tuple[float, int, int, int] | None = None  # gain, unit, to region, swap partner
+        for unit in range(len(labels)):
+            src = int(labels[unit])
+            w = float(weights[unit])
+            for nb in sorted(adjacency[unit]):
+                dst = int(labels[nb])
+                if dst == src:
+                    continue
+                before = cost(load[src]) + cost(load[dst])
+                # move the unit alone
+                gain = before - cost(load[src] - w) - cost(load[dst] + w)
+                better = w > 0 and gain > 1e-9 and (best is None or gain > best[0])
+                if better and _connected_without(members[src], unit, adjacency):
+                    best = (gain, unit, dst, -1)
+                # swap it with the neighbouring unit across the border
+                d = w - float(weights[nb])
+                gain = before - cost(load[src] - d) - cost(load[dst] + d)
+                if d != 0 and gain > 1e-9 and (best is None or gain > best[0]):
+                    a = (members[src] - {unit}) | {nb}
+                    b = (members[dst] - {nb}) | {unit}
+                    if connected(a) and connected(b):
+                        best = (gain, unit, dst, nb)
+        if best is None:
+            break
+        _, unit, dst, partner = best
+        src = int(labels[unit])
+        for u, a, b in ((unit, src, dst), (partner, dst, src)):
+            if u < 0:
+                continue
+            labels[u] = b
+            load[a] -= weights[u]
+            load[b] += weights[u]
+            members[a].discard(u)
+            members[b].add(u)
+    return labels
+
+
+def imbalance(
+    labels: np.ndarray, weights: np.ndarray, bounds: tuple[float, float]
+) -> tuple[int, float]:
+    """Return (regions outside bounds, sum of squared deviations from the mean) of a labelling."""
+    load = np.bincount(labels, weights=weights.astype(float))
+    outside = int(((load < bounds[0]) | (load > bounds[1])).sum())
+    return outside, float(((load - load.mean()) ** 2).sum())
+
+
+def is_connected(units: Sequence[int], adjacency: Adjacency) -> bool:
+    """Return whether the units form one connected piece of the adjacency graph."""
+    members = set(units)
+    return not members or len(_reach(next(iter(members)), members, adjacency)) == len(members)
