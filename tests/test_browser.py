@@ -4,19 +4,25 @@ Every request to a host other than 127.0.0.1/localhost is aborted and recorded, 
 if the page tried one: the page must work on an intranet with no internet. Each test also fails on
 any console error or warning, uncaught exception, failed request or HTTP error.
 
-Screenshots for the docs are written to docs/img/map-zh.png and docs/img/map-en.png (1366×768).
+Screenshots for the docs are written to docs/img (1366×768): map-zh.png and map-en.png, and one
+per user guide: planner-grid-popup.png, patrol-cameras-incidents.png, gridworker-households.png
+and analyst-export.png.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
@@ -108,9 +114,10 @@ BUILDING_POINT_JS = """
 """
 
 # A pixel inside a grid, away from its edges (community boundaries run along grid edges) and
-# outside every building's bounding box: a click there can only hit the grid.
+# outside every building's bounding box: a click there can only hit the grid. The pixel nearest
+# the grid's middle, in the first grid that has one (or in the grid with the given code).
 GRID_POINT_JS = """
-() => {
+(code) => {
   const {map, layers} = window.gridmap;
   const panel = document.querySelector('#panel').getBoundingClientRect();
   const legend = document.querySelector('#legend-card').getBoundingClientRect();
@@ -130,7 +137,7 @@ GRID_POINT_JS = """
   };
   let result = null;
   layers.grids.eachLayer((g) => {
-    if (result || !g.feature) return;
+    if (result || !g.feature || (code && g.feature.properties.code !== code)) return;
     const rings = g.getLatLngs().flat(2).length ? g.getLatLngs() : [];
     const pts = [];
     const walk = (x) => Array.isArray(x) && x.length && Array.isArray(x[0]) ? x.forEach(walk)
@@ -139,17 +146,89 @@ GRID_POINT_JS = """
     const b = g.getBounds();
     const nw = map.latLngToContainerPoint(b.getNorthWest());
     const se = map.latLngToContainerPoint(b.getSouthEast());
-    for (let y = nw.y + 6; y < se.y && !result; y += 6) {
-      for (let x = nw.x + 6; x < se.x && !result; x += 6) {
+    const middle = map.latLngToContainerPoint(b.getCenter());
+    let best = null;
+    for (let y = nw.y + 6; y < se.y; y += 6) {
+      for (let x = nw.x + 6; x < se.x; x += 6) {
         const p = L.point(x, y);
         if (x < panel.right + 20 || x > legend.left - 20 || y < 60 || y > 700) continue;
+        if (best && p.distanceTo(middle) >= best.d) continue;
         if (!g._containsPoint(map.containerPointToLayerPoint(p)) || inBox(p)) continue;
         const nearEdge = pts.some((ring) => ring.some((a, i) => segDist(p, a, ring[(i + 1) % ring.length]) < 12));
-        if (!nearEdge) result = {x, y, code: g.feature.properties.code};
+        if (!nearEdge) best = {d: p.distanceTo(middle), x, y};
       }
     }
+    if (best) result = {x: best.x, y: best.y, code: g.feature.properties.code};
   });
   return result;
+}
+"""
+
+
+# Fit the view to `metres` around (lat, lon) in the open part of the map, without animation.
+FOCUS_JS = """
+([lat, lon, metres]) => {
+  const {map} = window.gridmap;
+  const panel = document.querySelector('#panel').getBoundingClientRect();
+  const legend = document.querySelector('#legend-card').getBoundingClientRect();
+  map.fitBounds(L.latLng(lat, lon).toBounds(2 * metres), {
+    paddingTopLeft: [panel.right + 12, 12],
+    paddingBottomRight: [window.innerWidth - legend.left + 12, 12],
+    animate: false,
+  });
+  return map.getZoom();
+}
+"""
+
+# The grid nearest the middle of the workspace.
+CENTRAL_GRID_JS = """
+() => {
+  const {layers, workspace} = window.gridmap;
+  const middle = L.latLng(workspace.center[1], workspace.center[0]);
+  let best = null;
+  layers.grids.eachLayer((g) => {
+    if (!g.feature) return;
+    const c = g.getBounds().getCenter();
+    const d = c.distanceTo(middle);
+    if (!best || d < best.d) best = {d, lat: c.lat, lon: c.lng, code: g.feature.properties.code};
+  });
+  return best;
+}
+"""
+
+# The incident with the most incidents and cameras within 150 m: a busy part of the area.
+BUSY_SPOT_JS = """
+() => {
+  const {layers} = window.gridmap;
+  const points = (name) => {
+    const out = [];
+    layers[name].eachLayer((l) => { if (l.feature && l.getLatLng) out.push(l.getLatLng()); });
+    return out;
+  };
+  const incidents = points('incidents'), cameras = points('cameras');
+  const near = (list, c) => list.filter((p) => c.distanceTo(p) < 150).length;
+  let best = null;
+  for (const c of incidents) {
+    const score = near(incidents, c) + 2 * near(cameras, c);
+    if (!best || score > best.score) best = {score, lat: c.lat, lon: c.lng};
+  }
+  return best;
+}
+"""
+
+# Wait until the map has stopped panning (a popup's auto-pan) and popups have faded in.
+SETTLE_JS = """
+async () => {
+  const map = window.gridmap.map;
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  for (let i = 0; i < 120; i++) {
+    const moving = (map._panAnim && map._panAnim._inProgress) || map._animatingZoom;
+    const popup = document.querySelector('.leaflet-popup');
+    if (!moving && !(popup && getComputedStyle(popup).opacity !== '1')) break;
+    await frame();
+  }
+  await frame();
+  await frame();
 }
 """
 
@@ -236,6 +315,20 @@ def set_layer(page: Page, name: str, on: bool) -> None:
         box.click()
     state = "drawn" if on else "off"
     page.wait_for_selector(f'[data-layer-row="{name}"][data-state="{state}"]', timeout=30_000)
+
+
+def focus(page: Page, lat: float, lon: float, metres: float) -> float:
+    zoom = page.evaluate(FOCUS_JS, [lat, lon, metres])
+    page.evaluate(SETTLE_JS)
+    return zoom
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save a viewport screenshot for the docs, the pointer resting on the map (no hover marks)."""
+    page.mouse.move(VIEWPORT["width"] // 2, VIEWPORT["height"] - 40)
+    page.evaluate(SETTLE_JS)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / name))
 
 
 def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
@@ -380,11 +473,166 @@ def test_english_from_accept_language(browser: Browser, live_server: str) -> Non
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / "map-en.png"))
 
+    # The download menu of the grids, in English, for the analysts' guide.
+    page.click('[data-export="grids"]')
+    menu = page.locator('#export-menu[data-export-menu="grids"]')
+    menu.wait_for()
+    assert page.get_attribute('[data-export="grids"]', "aria-expanded") == "true"
+    assert menu.locator('[data-export-format="xlsx"]').inner_text().split() == [
+        "Excel",
+        "workbook",
+        ".xlsx",
+    ]
+    assert "Only the current view" in menu.inner_text()
+    assert "titled in English" in menu.inner_text()
+    shoot(page, "analyst-export.png")
+    page.keyboard.press("Escape")
+    menu.wait_for(state="hidden")
+    assert page.get_attribute('[data-export="grids"]', "aria-expanded") == "false"
+
     # ?lang= overrides the browser's language.
     page.goto(live_server + "/?lang=zh-CN")
     page.wait_for_selector(READY, timeout=30_000)
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert layer_title(page, "grids") == "网格"
+    watch.assert_clean()
+    context.close()
+
+
+def layer_count(page: Page, name: str) -> int:
+    return page.evaluate("(n) => gridmap.workspace.layers.find((l) => l.name === n).count", name)
+
+
+def test_download_layers(browser: Browser, live_server: str, tmp_path: Path) -> None:
+    context, watch = new_context(browser, "zh-CN")
+    page = open_map(context, watch, live_server + "/")
+    menu = page.locator("#export-menu")
+    formats = menu.locator("[data-export-format]")
+
+    # Every layer row has a download button; each offers the formats that suit the layer.
+    names = page.evaluate("gridmap.workspace.layers.map((l) => l.name)")
+    assert page.locator("[data-export]").count() == len(names)
+    page.click('[data-export="people"]')
+    menu.wait_for()
+    assert formats.evaluate_all("(l) => l.map((e) => e.dataset.exportFormat)") == [
+        "xlsx",
+        "csv",
+        "gpkg",
+    ]
+    assert menu.locator("[data-export-bbox]").count() == 0, "people has no geometry"
+    assert "已脱敏" in menu.inner_text()  # personal data is masked by the server
+    page.click('[data-export="grids"]')  # another row's button moves the menu there
+    page.wait_for_selector('#export-menu[data-export-menu="grids"]')
+    assert formats.count() == 5
+    assert "已脱敏" not in menu.inner_text()
+
+    # Grids as Excel, in Chinese: Chinese column titles and a row per grid.
+    with page.expect_download() as info:
+        page.click('[data-export-format="xlsx"]')
+    assert menu.is_hidden()
+    download = info.value
+    assert download.suggested_filename == "grids.xlsx"
+    path = tmp_path / "grids.xlsx"
+    download.save_as(path)
+    rows = list(openpyxl.load_workbook(path)["grids"].values)
+    assert rows[0][0] == "网格编码（15位）"
+    assert len(rows) - 1 == layer_count(page, "grids")
+    page.wait_for_selector('[data-export="grids"]:not([aria-busy])')
+    assert page.inner_text('[data-export-msg="grids"]') == ""
+
+    # Buildings as CSV, only those in the current view after zooming in.
+    page.evaluate("() => { gridmap.map.setZoom(gridmap.map.getZoom() + 1.5, {animate: false}); }")
+    view = page.evaluate(
+        "(() => { const b = gridmap.map.getBounds(); "
+        "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"
+    )
+    page.click('[data-export="buildings"]')
+    page.check("[data-export-bbox]")
+    export_url = re.compile(r"/api/layers/buildings/export\?")
+    with page.expect_request(export_url) as request, page.expect_download() as info:
+        page.click('[data-export-format="csv"]')
+    query = parse_qs(urlsplit(request.value.url).query)
+    assert query["format"] == ["csv"] and query["lang"] == ["zh-CN"]
+    bbox = [float(v) for v in query["bbox"][0].split(",")]
+    assert all(abs(a - b) < 1e-5 for a, b in zip(bbox, view, strict=True)), (bbox, view)
+    download = info.value
+    assert download.suggested_filename == "buildings.csv"
+    path = tmp_path / "buildings.csv"
+    download.save_as(path)
+    table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert table[0][0] == "OSM 编号"
+    assert 0 < len(table) - 1 < layer_count(page, "buildings")
+
+    # A failed export is said on the layer's row, not saved as a file.
+    def refuse(route: Route) -> None:
+        route.fulfill(status=500, json={"error": "Test", "message": "磁盘已满"})
+
+    page.route("**/api/layers/people/export?*", refuse)
+    page.click('[data-export="people"]')
+    page.click('[data-export-format="gpkg"]')
+    message = page.locator('[data-export-msg="people"]')
+    message.filter(has_text="磁盘已满").wait_for()
+    assert "下载失败" in message.inner_text()
+    # The browser logs the refused request: expected here, and only that.
+    assert watch.http_errors and all("/people/export" in e for e in watch.http_errors)
+    assert all("500" in c for c in watch.console), watch.console
+    watch.http_errors.clear()
+    watch.console.clear()
+    watch.assert_clean()
+    context.close()
+
+
+def test_guide_screenshots_zh(browser: Browser, live_server: str) -> None:
+    """The pictures in the planners', patrol leads' and grid workers' guides."""
+    context, watch = new_context(browser, "zh-CN")
+    page = open_map(context, watch, live_server + "/")
+    popup = page.locator(".leaflet-popup-content .gm-popup")
+
+    # Planner: a few grids around the middle of the area, one grid's popup open.
+    for name in ("cameras", "facilities", "streets"):
+        set_layer(page, name, False)
+    grid = page.evaluate(CENTRAL_GRID_JS)
+    north = 130 / 111_320  # degrees: the grid sits low in the view, its popup above it
+    assert focus(page, grid["lat"] + north, grid["lon"], 340) >= 17
+    at = page.evaluate(GRID_POINT_JS, grid["code"])
+    assert at, "no bare area of the grid in the open part of the map"
+    page.mouse.click(at["x"], at["y"])
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "grids"
+    assert at["code"] in popup.locator('[data-column="code"] td').inner_text()
+    assert popup.locator('[data-column="worker"] td').inner_text()
+    assert popup.locator('[data-column="households"] td').inner_text().endswith(" 户")
+    shoot(page, "planner-grid-popup.png")
+    page.click(".leaflet-popup-close-button")
+    popup.wait_for(state="detached")
+
+    # Grid worker: households zoomed in, one household's popup with masked name and phone.
+    set_layer(page, "households", True)
+    focus(page, grid["lat"], grid["lon"], 110)
+    spot = page.evaluate(OPEN_POINT_JS, "households")
+    assert spot, "no household in the open part of the map"
+    page.mouse.click(spot["x"], spot["y"])
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "households"
+    name = popup.locator('[data-column="head_name"] td').inner_text()
+    phone = popup.locator('[data-column="phone"] td').inner_text()
+    assert re.fullmatch(r"\S\*+", name), name
+    assert re.fullmatch(r"\d{3}\*{4}\d{4}", phone), phone
+    shoot(page, "gridworker-households.png")
+    page.click(".leaflet-popup-close-button")
+    popup.wait_for(state="detached")
+    set_layer(page, "households", False)
+
+    # Patrol lead: streets, cameras with their view sectors and incidents, at a busy spot.
+    set_layer(page, "grids", False)
+    for name in ("streets", "facilities", "cameras", "incidents"):
+        set_layer(page, name, True)
+    busy = page.evaluate(BUSY_SPOT_JS)
+    focus(page, busy["lat"], busy["lon"], 230)
+    assert drawn(page, "incidents")["drawn"] >= 5
+    assert drawn(page, "cameras")["polygons"] >= 2
+    assert drawn(page, "streets")["drawn"] > 10
+    shoot(page, "patrol-cameras-incidents.png")
     watch.assert_clean()
     context.close()
 

@@ -64,3 +64,55 @@ async function fetchWholeLayer(name) {
   }
   return { ...first, features, numberReturned: features.length };
 }
+
+/** The file name in a Content-Disposition header (`filename*=UTF-8''…` or `filename="…"`). */
+function attachmentName(header) {
+  if (!header) return null;
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      /* fall through to the plain name */
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
+  return plain ? plain[1].trim() : null;
+}
+
+/**
+ * Download one layer as a file (GET api/layers/<name>/export) and hand it to the browser's
+ * downloads. Fetched first rather than followed as a link, so that the page can say that the
+ * file is being prepared (Excel files of big layers take a while) and show the server's message
+ * when it fails instead of saving that message as the file.
+ * @param {string} name layer name
+ * @param {{format: string, lang: string, bbox?: string}} options
+ * @returns {Promise<string>} the saved file's name
+ */
+export async function downloadExport(name, { format, lang, bbox }) {
+  const params = new URLSearchParams({ format, lang });
+  if (bbox) params.set("bbox", bbox);
+  const url = apiUrl(`api/layers/${encodeURIComponent(name)}/export?${params}`);
+  const resp = await fetch(url);
+  if (!resp.ok) {
+    let message;
+    try {
+      message = (await resp.json()).message;
+    } catch {
+      /* not JSON */
+    }
+    throw new HttpError(url, resp.status, message);
+  }
+  const blob = await resp.blob();
+  const filename = attachmentName(resp.headers.get("Content-Disposition")) || `${name}.${format === "shp" ? "zip" : format}`;
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  return filename;
+}

@@ -6,10 +6,12 @@
 //   window.gridmap = {map, layers: {name: L.Layer}, lang, basemap, setLayer(name, on), setLang(l)}
 //   [data-layer="<name>"] checkboxes, [data-layer-row="<name>"][data-state=off|loading|drawn|error]
 //   [data-basemap="workspace" | "tile:<id>"] radios, #lang-switch, #panel-toggle, #legend
+//   [data-export="<name>"] download buttons and the #export-menu they open (download.js)
 
 /* global L */
 import { getWorkspace, loadLayer } from "./api.js";
 import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
+import { ExportMenu } from "./download.js";
 import {
   getLang,
   loadDictionaries,
@@ -170,29 +172,36 @@ async function main() {
   };
   window.gridmap = gridmap;
 
+  const exportMenu = new ExportMenu(ws, {
+    viewBbox: () => {
+      const b = map.getBounds();
+      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
+    },
+    anchorLeft: () => panel.coveredWidth(),
+  });
   const panel = new Panel(ws, {
     layerSwatch,
+    exportControls: (meta) => exportMenu.controls(meta),
     onToggle: (name, on) => setOverlay(name, on),
     onBase: (id) => setBase(id),
     onLang: () => switchLang(getLang() === "en" ? "zh-CN" : "en"),
-    onCollapse: () => {
-      for (const o of overlays.values()) {
-        const popup = o.built?.group.getPopup();
-        if (popup) popup.options.autoPanPaddingTopLeft = L.point(panel.coveredWidth() + 10, 10);
-      }
-    },
+    onCollapse: () => exportMenu.close({ focus: false }),
   });
+
+  /** Width the legend card takes from the map's right edge (0 when collapsed). */
+  function legendWidth() {
+    const legend = document.getElementById("legend-card");
+    return legend.classList.contains("collapsed") || !legend.offsetWidth ? 0 : legend.offsetWidth + 12;
+  }
 
   // ---- view ----
   const wsBounds = boundsOf(ws.bounds);
   function fitWorkspace(animate) {
     if (wsBounds) {
       // Keep the area clear of the panel (left) and the legend card (right).
-      const legend = document.getElementById("legend-card");
-      const legendWidth = legend.classList.contains("collapsed") || !legend.offsetWidth ? 0 : legend.offsetWidth + 12;
       map.fitBounds(wsBounds, {
         paddingTopLeft: L.point(panel.coveredWidth() + 12, 12),
-        paddingBottomRight: L.point(legendWidth + 12, 12),
+        paddingBottomRight: L.point(legendWidth() + 12, 12),
         animate,
       });
     } else if (Array.isArray(ws.center)) {
@@ -250,9 +259,13 @@ async function main() {
     group.bindPopup((layer) => renderPopup(meta, layer.feature || { properties: {} }), {
       maxWidth: 360,
       minWidth: 220,
-      autoPanPaddingTopLeft: L.point(panel.coveredWidth() + 10, 10),
-      autoPanPaddingBottomRight: L.point(10, 10),
       className: "gm-popup-wrap",
+    });
+    // An opening popup pans clear of the panel (left) and the legend card (right) as they are
+    // then, collapsed or not.
+    Object.defineProperties(group.getPopup().options, {
+      autoPanPaddingTopLeft: { get: () => L.point(panel.coveredWidth() + 10, 10) },
+      autoPanPaddingBottomRight: { get: () => L.point(legendWidth() + 10, 10) },
     });
     group.on("popupopen", (e) => highlight(e.propagatedFrom || e.layer));
     group.on("popupclose", () => unhighlight());

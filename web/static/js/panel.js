@@ -23,7 +23,8 @@ const TABLE_ICON =
 export class Panel {
   /**
    * @param {object} ws the workspace from /api/workspace
-   * @param {object} hooks {layerSwatch(name, geometry), onToggle(name, on), onBase(id), onLang(), onFit()}
+   * @param {object} hooks {layerSwatch(name, geometry), exportControls(meta) → [download button,
+   *   its message line], onToggle(name, on), onBase(id), onLang(), onCollapse(collapsed)}
    */
   constructor(ws, hooks) {
     this.ws = ws;
@@ -61,6 +62,7 @@ export class Panel {
     for (const meta of drawable) {
       const input = h("input", { type: "checkbox", dataset: { layer: meta.name }, id: `layer-${meta.name}` });
       input.addEventListener("change", () => hooks.onToggle(meta.name, input.checked));
+      const [download, downloadMsg] = hooks.exportControls(meta);
       const row = h(
         "li",
         { class: "layer-row", dataset: { layerRow: meta.name, state: "off" } },
@@ -72,7 +74,9 @@ export class Panel {
           h("span", { class: "layer-title" }),
         ),
         h("span", { class: "layer-count" }),
+        download,
         h("div", { class: "layer-msg", role: "status" }),
+        downloadMsg,
       );
       this.rows.set(meta.name, { meta, row, input });
       list.append(row);
@@ -80,12 +84,15 @@ export class Panel {
     for (const meta of ws.layers.filter((l) => !l.geometry)) {
       const icon = h("span", { class: "layer-swatch" });
       icon.innerHTML = TABLE_ICON; // static markup
+      const [download, downloadMsg] = hooks.exportControls(meta);
       const row = h(
         "li",
         { class: "layer-row table-row", dataset: { layerRow: meta.name, state: "table" } },
         h("div", { class: "layer-toggle" }, icon, h("span", { class: "layer-title" })),
         h("span", { class: "layer-count" }),
+        download,
         h("div", { class: "layer-note" }),
+        downloadMsg,
       );
       this.rows.set(meta.name, { meta, row, input: null });
       tables.append(row);

@@ -1,0 +1,214 @@
+// Downloading a layer as a file: a small button on each row of the layer panel opens a menu of
+// the formats that layer can be exported in (a table without geometry has no GeoJSON or
+// Shapefile), with "only the current view" for layers that have geometry. Column titles of Excel
+// and CSV files follow the UI language. The server masks personal data.
+//
+// Hooks for tests: [data-export="<layer>"] buttons (aria-busy while a file is prepared),
+// #export-menu[data-export-menu="<layer>"], [data-export-format="xlsx"] items,
+// [data-export-bbox] checkbox, [data-export-msg="<layer>"] row messages.
+
+import { downloadExport } from "./api.js";
+import { getLang, onLangChange, pick, t } from "./i18n.js";
+
+/** Export formats in menu order; `table`: also offered for layers without geometry. */
+export const FORMATS = [
+  { id: "xlsx", ext: ".xlsx", table: true },
+  { id: "csv", ext: ".csv", table: true },
+  { id: "geojson", ext: ".geojson", table: false },
+  { id: "gpkg", ext: ".gpkg", table: true },
+  { id: "shp", ext: ".zip", table: false },
+];
+
+/** Roles that the server shows personal data to unmasked (gridmap.privacy.PERSONAL_ROLES). */
+const PERSONAL_ROLES = ["grid_worker", "admin"];
+
+const ICON =
+  '<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="M7 1.75v7.1M4 6 7 9l3-3M2.25 10v2.25h9.5V10" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
+export function formatsFor(meta) {
+  return FORMATS.filter((f) => meta.geometry || f.table);
+}
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class ExportMenu {
+  /**
+   * @param {object} ws the workspace from /api/workspace
+   * @param {{viewBbox: () => string, anchorLeft: () => number}} hooks the map's current bounds as
+   *   "minlon,minlat,maxlon,maxlat"; the x where the menu may start (right of the panel)
+   */
+  constructor(ws, hooks) {
+    this.ws = ws;
+    this.hooks = hooks;
+    this.layers = new Map(); // name -> {meta, button, msg, busy, format, error}
+    this.onlyView = false;
+    this.current = null; // name of the layer whose menu is open
+    this.root = el("div", "export-menu card");
+    this.root.id = "export-menu";
+    this.root.hidden = true;
+    this.root.setAttribute("role", "dialog");
+    this.root.setAttribute("aria-labelledby", "export-menu-title");
+    document.body.append(this.root);
+
+    document.addEventListener("pointerdown", (e) => {
+      if (this.current && !this.root.contains(e.target) && !this.buttonOf(this.current)?.contains(e.target)) this.close();
+    });
+    this.root.addEventListener("keydown", (e) => this.onKey(e));
+    this.root.addEventListener("focusout", (e) => {
+      if (this.current && e.relatedTarget && !this.root.contains(e.relatedTarget)) this.close();
+    });
+    window.addEventListener("resize", () => this.place());
+    onLangChange(() => {
+      for (const name of this.layers.keys()) this.relabel(name);
+      if (this.current) this.render();
+    });
+  }
+
+  /** The row controls of one layer: its download button and its message line. */
+  controls(meta) {
+    const button = el("button", "btn-export");
+    button.type = "button";
+    button.dataset.export = meta.name;
+    button.setAttribute("aria-haspopup", "dialog");
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-controls", "export-menu");
+    button.innerHTML = ICON; // static markup
+    button.addEventListener("click", () => (this.current === meta.name ? this.close() : this.open(meta.name)));
+    const msg = el("div", "export-msg");
+    msg.dataset.exportMsg = meta.name;
+    msg.setAttribute("role", "status");
+    this.layers.set(meta.name, { meta, button, msg, busy: false, format: null, error: null });
+    this.relabel(meta.name);
+    return [button, msg];
+  }
+
+  buttonOf(name) {
+    return this.layers.get(name)?.button;
+  }
+
+  relabel(name) {
+    const s = this.layers.get(name);
+    const layer = pick(s.meta.title, name);
+    const label = s.busy ? t("export.busy", { layer }) : t("export.button", { layer });
+    s.button.title = label;
+    s.button.setAttribute("aria-label", label);
+    s.button.toggleAttribute("aria-busy", s.busy);
+    s.button.disabled = s.busy;
+    s.msg.classList.toggle("error", Boolean(s.error));
+    if (s.busy) s.msg.textContent = t("export.preparing", { format: t(`export.format.${s.format}`) });
+    else if (s.error) s.msg.textContent = t("export.error", { msg: s.error });
+    else s.msg.textContent = "";
+  }
+
+  open(name) {
+    if (this.current) this.close({ focus: false });
+    this.current = name;
+    this.render();
+    this.root.hidden = false;
+    this.buttonOf(name).setAttribute("aria-expanded", "true");
+    this.place();
+    this.root.querySelector("[data-export-format]").focus({ preventScroll: true });
+  }
+
+  close({ focus = true } = {}) {
+    if (!this.current) return;
+    const button = this.buttonOf(this.current);
+    this.current = null;
+    this.root.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    if (focus && this.root.contains(document.activeElement)) button.focus({ preventScroll: true });
+  }
+
+  render() {
+    const { meta } = this.layers.get(this.current);
+    this.root.dataset.exportMenu = meta.name;
+    const kicker = el("div", "export-menu-kicker", t("export.heading"));
+    const title = el("div", "export-menu-title", pick(meta.title, meta.name));
+    title.id = "export-menu-title";
+    const parts = [kicker, title];
+
+    if (meta.geometry) {
+      const box = el("input");
+      box.type = "checkbox";
+      box.dataset.exportBbox = "";
+      box.checked = this.onlyView;
+      box.addEventListener("change", () => {
+        this.onlyView = box.checked;
+      });
+      const label = el("label", "export-view");
+      label.title = t("export.view.title");
+      label.append(box, el("span", "", t("export.view")));
+      parts.push(label);
+    }
+
+    const list = el("ul", "export-formats");
+    for (const f of formatsFor(meta)) {
+      const item = el("button", "export-format");
+      item.type = "button";
+      item.dataset.exportFormat = f.id;
+      item.append(el("span", "export-format-name", t(`export.format.${f.id}`)), el("span", "export-format-ext", f.ext));
+      item.addEventListener("click", () => this.choose(meta.name, f.id));
+      const li = el("li");
+      li.append(item);
+      list.append(li);
+    }
+    parts.push(list);
+
+    const notes = [meta.geometry ? null : t("export.table_note"), t("export.lang_note")];
+    const masked = meta.columns.some((c) => c.personal) && !PERSONAL_ROLES.includes(this.ws.role);
+    if (masked) notes.push(t("export.masked"));
+    const foot = el("div", "export-notes");
+    for (const n of notes.filter(Boolean)) foot.append(el("p", "", n));
+    parts.push(foot);
+    this.root.replaceChildren(...parts);
+  }
+
+  /** Beside the panel, level with the layer's button, inside the window. */
+  place() {
+    if (!this.current) return;
+    const b = this.buttonOf(this.current).getBoundingClientRect();
+    const w = this.root.offsetWidth;
+    const h = this.root.offsetHeight;
+    const left = Math.max(8, Math.min(this.hooks.anchorLeft() + 8, window.innerWidth - w - 8));
+    const top = Math.max(8, Math.min(b.top - 10, window.innerHeight - h - 8));
+    this.root.style.left = `${Math.round(left)}px`;
+    this.root.style.top = `${Math.round(top)}px`;
+  }
+
+  onKey(e) {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this.close();
+      return;
+    }
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const items = [...this.root.querySelectorAll("input, button")];
+    const i = items.indexOf(document.activeElement);
+    const next = items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length];
+    e.preventDefault();
+    next.focus();
+  }
+
+  async choose(name, format) {
+    const s = this.layers.get(name);
+    const bbox = s.meta.geometry && this.onlyView ? this.hooks.viewBbox() : undefined;
+    this.close();
+    s.busy = true;
+    s.format = format;
+    s.error = null;
+    this.relabel(name);
+    try {
+      await downloadExport(name, { format, lang: getLang(), bbox });
+    } catch (err) {
+      s.error = err.message;
+    } finally {
+      s.busy = false;
+      this.relabel(name);
+    }
+  }
+}
