@@ -23,7 +23,7 @@ from gridmap.build import metric_crs, osm_meta, sjoin_code
 from gridmap.errors import InputError
 from gridmap.osm import read_osm
 from gridmap.schema import STORAGE_CRS
-from gridmap.synthetic import activity, identity, places, register
+from gridmap.synthetic import activity, addresses, identity, places, register
 
 Progress = Callable[[str], None]
 
@@ -190,6 +190,7 @@ def build_demo(
     workers = dict(zip(grids["code"], grids["worker"], strict=True))
 
     say("generating register")
+    b["address"] = addresses.street_addresses(b, ext.streets.to_crs(crs))
     households, people = register.make_register(b, rng, today)
     households["grid_code"] = households["building_osm_id"].map(
         dict(zip(b["osm_id"], b["grid_code"], strict=True))

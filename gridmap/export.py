@@ -25,6 +25,7 @@ from gridmap import geojson, privacy
 from gridmap.errors import InputError
 from gridmap.schema import STORAGE_CRS, get_layer
 from gridmap.workspace import Workspace
+from gridmap.xlsx import write_xlsx
 
 Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
 FORMATS: tuple[str, ...] = ("geojson", "gpkg", "csv", "xlsx", "shp")
@@ -139,13 +140,10 @@ def export_layer(
                 tmp, index=False, encoding="utf-8-sig"
             )
         elif fmt == "xlsx":
-            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-                table = _headers(_tabular(frame, schema.geometry, tz), layer, lang)
-                table.drop(
-                    columns=[c for c in ("wkt", "几何(WKT)") if c in table], errors="ignore"
-                ).to_excel(xl, sheet_name=layer, index=False)
-                about = [schema.zh if lang != "en" else schema.en, schema.description, *notes]
-                pd.DataFrame({"about": about}).to_excel(xl, sheet_name="about", index=False)
+            table = _headers(_tabular(frame, schema.geometry, tz), layer, lang)
+            table = table.drop(columns=[c for c in ("wkt", "几何(WKT)") if c in table])
+            about = [schema.zh if lang != "en" else schema.en, schema.description, *notes]
+            write_xlsx(tmp, table, layer, about)
         elif fmt == "gpkg":
             data = _local_times(frame, "UTC") if schema.geometry else frame
             if schema.geometry:

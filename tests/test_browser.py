@@ -4,9 +4,10 @@ Every request to a host other than 127.0.0.1/localhost is aborted and recorded, 
 if the page tried one: the page must work on an intranet with no internet. Each test also fails on
 any console error or warning, uncaught exception, failed request or HTTP error.
 
-Screenshots for the docs are written to docs/img (1366×768): map-zh.png and map-en.png, and one
-per user guide: planner-grid-popup.png, patrol-cameras-incidents.png, gridworker-households.png
-and analyst-export.png.
+Screenshots for the docs (1366×768): map-zh.png and map-en.png, and one per user guide:
+planner-grid-popup.png, patrol-cameras-incidents.png, gridworker-households.png and
+analyst-export.png. They are always taken; they go to docs/img when GRIDMAP_SCREENSHOTS=1
+(`scripts/screenshots`), else to a temporary folder, so that a test run leaves the tree clean.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +42,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
-DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+DOCS_IMG = (
+    Path(__file__).resolve().parent.parent / "docs" / "img"
+    if os.environ.get("GRIDMAP_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="gridmap-screenshots-"))
+)
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 READY = "body[data-map-ready='1']"
 DEFAULT_ON = ["community", "grids", "buildings", "streets", "facilities", "cameras"]

@@ -46,6 +46,7 @@ def test_api_workspace(client):
     assert counts["buildings"] == 851 and counts["grids"] > 40
     assert doc["attribution"] == "© OpenStreetMap contributors"
     assert doc["tiles"] == [] and doc["synthetic"] is True
+    assert doc["role"] == "viewer" and doc["personal_visible"] is False
     minx, miny, maxx, maxy = doc["bounds"]
     assert 118.77 < minx < maxx < 118.80 and 32.03 < miny < maxy < 32.06
     people = next(layer for layer in doc["layers"] if layer["name"] == "people")

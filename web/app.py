@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError, InputError
 from gridmap.export import export_layer
+from gridmap.privacy import can_see_personal
 from gridmap.query import layer_page
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer
 from gridmap.workspace import Bbox, Workspace, open_workspace
@@ -238,6 +239,7 @@ def register_routes(app: Flask) -> None:
                 "synthetic": bool(meta.get("synthetic", False)),
                 "synthetic_note": meta.get("synthetic_note"),
                 "role": role(),
+                "personal_visible": can_see_personal(role()),
                 "layers": [_layer_doc(LAYERS[n], infos[n]) for n in LAYER_ORDER],
                 "tiles": current_app.config["TILES"],
             }

@@ -93,7 +93,10 @@ def make_register(
         levels = max(1, int(b["levels"]))
         units = max(1, round(n / (levels * 2)))
         per_floor = max(1, -(-n // (units * levels)))
-        label = b["name"] if isinstance(b["name"], str) and b["name"] else f"{b['osm_id']}号楼"
+        label = next(
+            (v for v in (b["name"], b.get("address")) if isinstance(v, str) and v),
+            f"{b['osm_id']}号楼",
+        )
         for h in range(n):
             unit, rest = divmod(h, levels * per_floor)
             floor, room = divmod(rest, per_floor)

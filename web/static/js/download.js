@@ -19,8 +19,6 @@ export const FORMATS = [
   { id: "shp", ext: ".zip", table: false },
 ];
 
-/** Roles that the server shows personal data to unmasked (gridmap.privacy.PERSONAL_ROLES). */
-const PERSONAL_ROLES = ["grid_worker", "admin"];
 
 const ICON =
   '<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="M7 1.75v7.1M4 6 7 9l3-3M2.25 10v2.25h9.5V10" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
@@ -160,7 +158,7 @@ export class ExportMenu {
     parts.push(list);
 
     const notes = [meta.geometry ? null : t("export.table_note"), t("export.lang_note")];
-    const masked = meta.columns.some((c) => c.personal) && !PERSONAL_ROLES.includes(this.ws.role);
+    const masked = meta.columns.some((c) => c.personal) && !this.ws.personal_visible;
     if (masked) notes.push(t("export.masked"));
     const foot = el("div", "export-notes");
     for (const n of notes.filter(Boolean)) foot.append(el("p", "", n));
