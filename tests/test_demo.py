@@ -120,6 +120,9 @@ def test_demo_register_rates(demo_workspace):
     assert people["id_number"].str.fullmatch(r"\d{17}[\dX]").all()
     assert (people["source"] == "synthetic").all()
     assert set(people["household_id"]) == set(households["household_id"])
+    # addresses read like addresses: street, number, unit, room (no bare OSM ids)
+    assert households["address"].str.fullmatch(r"\D+\d+号\d+单元\d+室|.+\d+单元\d+室").all()
+    assert not households["address"].str.contains(r"\d{7,}").any()
     per = people.groupby("household_id").size()
     assert (households.set_index("household_id")["members"] == per).all()
 
