@@ -99,7 +99,7 @@ def _partition(
     every = np.arange(len(units.polygons))
     kc = partition.grid_count(int(households.sum()), COMMUNITY_TARGET_HOUSEHOLDS)
     c_unit = partition.balanced_regions(units, kc)
-    c_polys, _ = partition.region_polygons(units, c_unit, every, footprints, area)
+    c_polys, _ = partition.region_polygons(units, c_unit, every, footprints, area, households)
     c_order = partition.reading_order(c_polys)
     names = _community_names([c_polys[c] for c in c_order], streets_m)
     community_rows, grid_rows, grid_geoms = [], [], []
@@ -118,7 +118,9 @@ def _partition(
         )
         members = np.flatnonzero(c_unit == c)
         g_unit = partition.best_regions(units, members, GRID_TARGET_HOUSEHOLDS, GRID_BOUNDS)
-        polys, g_labels = partition.region_polygons(units, g_unit, members, footprints, c_polys[c])
+        polys, g_labels = partition.region_polygons(
+            units, g_unit, members, footprints, c_polys[c], households
+        )
         for m, g in enumerate(partition.reading_order(polys)):
             code = f"{ccode}{m + 1:03d}"
             building_grid[g_labels == g] = code

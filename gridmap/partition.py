@@ -19,6 +19,8 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap import blocks, regions
 
+#: Parts of a unit smaller than this are slivers left by geometry operations, square metres.
+MIN_PART_M2 = 0.01
 #: Spacing of the points sampled along building outlines for the Voronoi regions, metres.
 SAMPLE_SPACING_M = 8.0
 
@@ -218,7 +220,7 @@ def street_units(
         for g, piece in enumerate(grid_polygons(buildings[members], labels, block)):
             building_unit[members[labels == g]] = len(polys)
             polys.append(piece)
-    arr = np.asarray(polys, dtype=object)
+    arr, building_unit = _single_parts(np.asarray(polys, dtype=object), building_unit, buildings)
     unit_weights = np.bincount(building_unit, weights=weights.astype(float), minlength=len(arr))
     # empty faces (squares, slivers at junctions) join the neighbour they border most, so that
     # no region is walled in by units nobody gains by moving
@@ -231,6 +233,26 @@ def street_units(
     )
     centres = shapely.get_coordinates(shapely.point_on_surface(merged))
     return Units(merged, merged_weights, building_unit, blocks.adjacency(merged), centres)
+
+
+def _single_parts(
+    polys: np.ndarray, building_unit: np.ndarray, buildings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make every unit one piece: a unit in several parts becomes one unit per part, each with
+    the buildings whose inner point it holds; slivers without area are dropped."""
+    out: list[BaseGeometry] = []
+    new_unit = np.empty(len(building_unit), dtype=int)
+    for u, poly in enumerate(polys):
+        parts = [p for p in shapely.get_parts(poly) if p.area > MIN_PART_M2]
+        members = np.flatnonzero(building_unit == u)
+        if len(parts) <= 1:
+            new_unit[members] = len(out)
+            out.append(parts[0] if parts else poly)
+            continue
+        where = blocks.locate(buildings[members], np.asarray(parts, dtype=object))
+        new_unit[members] = len(out) + where
+        out.extend(parts)
+    return np.asarray(out, dtype=object), new_unit
 
 
 def _absorb_empty(polys: np.ndarray, weights: np.ndarray, neighbours: list[set[int]]) -> np.ndarray:
@@ -307,11 +329,13 @@ def region_polygons(
     members: np.ndarray,
     buildings: np.ndarray,
     area: BaseGeometry,
+    weights: np.ndarray | None = None,
 ) -> tuple[list[BaseGeometry], np.ndarray]:
     """Return the polygon of each region and the region of each building of ``members``' units.
 
-    ``labels[i]`` is the region of unit ``members[i]``. Returns (polygons, building_region) where
-    building_region is -1 for buildings outside ``members``.
+    ``labels[i]`` is the region of unit ``members[i]``; ``weights`` (households per building)
+    decide which piece of a region split by another's buildings stays. Returns (polygons,
+    building_region) where building_region is -1 for buildings outside ``members``.
     """
     k = int(labels.max()) + 1
     unit_region = np.full(len(units.polygons), -1)
@@ -320,18 +344,30 @@ def region_polygons(
     inside = building_region >= 0
     raw = [shapely.union_all(units.polygons[members[labels == g]]) for g in range(k)]
     polys = settle(raw, buildings[inside], building_region[inside], area)
-    return _one_piece(polys, buildings, building_region)
+    w = np.ones(len(buildings)) if weights is None else np.asarray(weights, dtype=float)
+    return _one_piece(polys, buildings, building_region, w)
 
 
 def _one_piece(
-    polys: list[BaseGeometry], buildings: np.ndarray, building_region: np.ndarray
+    polys: list[BaseGeometry],
+    buildings: np.ndarray,
+    building_region: np.ndarray,
+    weights: np.ndarray,
 ) -> tuple[list[BaseGeometry], np.ndarray]:
-    """Give every minor piece of a region, with its buildings, to the neighbour it borders most."""
+    """Give every minor piece of a region (fewest households, then smallest), with its buildings,
+    to the neighbour it borders most."""
     polys = list(polys)
     building_region = building_region.copy()
     points = shapely.point_on_surface(buildings)
     for g in range(len(polys)):
-        parts = sorted(shapely.get_parts(polys[g]), key=lambda p: -p.area)
+        mine = building_region == g
+
+        def load(part: BaseGeometry, g: int = g, mine: np.ndarray = mine) -> tuple[float, float]:
+            inside = mine & shapely.contains(part.buffer(0.01), points)
+            return float(weights[inside].sum()), part.area
+
+        pieces = [p for p in shapely.get_parts(polys[g]) if p.area > MIN_PART_M2]
+        parts = sorted(pieces, key=load, reverse=True)
         keep = [parts[0]]
         for part in parts[1:]:
             ring = part.buffer(0.05)
