@@ -33,24 +33,6 @@ from gridmap.schema import STORAGE_CRS
 Bbox = tuple[float, float, float, float]
 Progress = Callable[[str], None]
 
-#: Highway classes of the driving network (as measured in shared/geodata/SOURCES.md).
-DRIVE_HIGHWAYS = frozenset(
-    {
-        "motorway",
-        "motorway_link",
-        "trunk",
-        "trunk_link",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-    }
-)
 #: Main roads: where intersection cameras go, and the widest lines on the map.
 MAIN_HIGHWAYS = frozenset(
     {
@@ -64,6 +46,14 @@ MAIN_HIGHWAYS = frozenset(
         "tertiary_link",
     }
 )
+#: Highway classes of the driving network (as measured in shared/geodata/SOURCES.md).
+DRIVE_HIGHWAYS = MAIN_HIGHWAYS | {
+    "motorway",
+    "motorway_link",
+    "unclassified",
+    "residential",
+    "living_street",
+}
 #: Highway classes nobody walks on.
 NO_WALK_HIGHWAYS = frozenset({"motorway", "motorway_link", "construction", "proposed", "raceway"})
 
