@@ -135,6 +135,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     """Export one layer to a file."""
     from gridmap.export import export_layer
+    from gridmap.schema import get_layer
     from gridmap.workspace import open_workspace
 
     ws = open_workspace(args.workspace)
@@ -148,9 +149,9 @@ def cmd_export(args: argparse.Namespace) -> None:
         lang=args.lang,
         bbox=_bbox(args.bbox),
     )
-    print(
-        f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{'' if args.personal else ', personal data masked'})."
-    )
+    masked = bool(get_layer(args.layer).personal_columns) and not args.personal
+    note = ", personal data masked" if masked else ""
+    print(f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{note}).")
 
 
 def cmd_info(args: argparse.Namespace) -> None:

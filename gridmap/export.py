@@ -23,7 +23,7 @@ import shapely
 
 from gridmap import geojson, privacy
 from gridmap.errors import InputError
-from gridmap.schema import STORAGE_CRS, get_layer
+from gridmap.schema import STORAGE_CRS, choice_titles, get_layer
 from gridmap.workspace import Workspace
 from gridmap.xlsx import write_xlsx
 
@@ -69,6 +69,16 @@ def _tabular(frame: pd.DataFrame, geometry: str | None, tz: str) -> pd.DataFrame
 
 
 def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
+    """Return a table for people: coded values as their titles, Chinese column titles for zh-CN.
+
+    Spreadsheets read back in: imports take titles as well as codes.
+    """
+    table = table.copy()
+    for name in table.columns:
+        labels = choice_titles(layer, name)
+        if labels:
+            pick = 1 if lang == "zh-CN" else 0
+            table[name] = [labels[v][pick] if v in labels else v for v in table[name].tolist()]
     if lang == "en":
         return table
     schema = get_layer(layer)

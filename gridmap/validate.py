@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap import chinacoords
 from gridmap.crs import utm_crs
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
-from gridmap.schema import STORAGE_EPSG, Column, Layer
+from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles
 
 __all__ = [
     "AREA_TOLERANCE_M",
@@ -229,7 +229,8 @@ def _to_datetime(v: Any) -> tuple[pd.Timestamp, bool]:
     return ts.tz_convert("UTC"), False
 
 
-def _choice(value: str, column: Column) -> str:
+def _choice(value: str, column: Column, titles: dict[str, tuple[str, str]] | None = None) -> str:
+    """Return the code ``value`` stands for: the code itself, an alias, or its en/zh title."""
     assert column.choices is not None
     if value in column.choices:
         return value
@@ -239,13 +240,31 @@ def _choice(value: str, column: Column) -> str:
     for c in column.choices:
         if c.lower() == value.lower():
             return c
-    raise ValueError(f"is not one of: {', '.join(column.choices)}")
+    for code, (en, zh) in (titles or {}).items():
+        if value.strip() in (zh, en) or value.strip().lower() == en.lower():
+            return code
+    raise ValueError(f"is not one of: {_choice_list(column, titles)}")
+
+
+def _choice_list(column: Column, titles: dict[str, tuple[str, str]] | None) -> str:
+    assert column.choices is not None
+    if not titles:
+        return ", ".join(column.choices)
+    return ", ".join(f"{c} ({titles[c][1]})" if c in titles else c for c in column.choices)
 
 
 def coerce_column(
-    values: pd.Series, column: Column, *, source: str | None, warnings: list[str] | None = None
+    values: pd.Series,
+    column: Column,
+    *,
+    source: str | None,
+    warnings: list[str] | None = None,
+    titles: dict[str, tuple[str, str]] | None = None,
 ) -> pd.Series:
-    """Return ``values`` converted to the column's type; raise SchemaError at the first misfit."""
+    """Return ``values`` converted to the column's type; raise SchemaError at the first misfit.
+
+    Coded columns also take a code's English or Chinese title from ``titles``.
+    """
     convert: Callable[[Any], Any] = {
         "str": _to_str,
         "int": _to_int,
@@ -269,7 +288,7 @@ def coerce_column(
                 x, was_naive = x
                 naive = naive or was_naive
             if column.choices is not None:
-                x = _choice(x, column)
+                x = _choice(x, column, titles)
         except ValueError as exc:
             if not bad:
                 first_reason = f"'{_show(v)}' {exc}"
@@ -333,7 +352,13 @@ def coerce_columns(
         values = frame[column.name] if column.name in frame.columns else None
         if values is None:
             values = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        out[column.name] = coerce_column(values, column, source=source, warnings=warnings)
+        out[column.name] = coerce_column(
+            values,
+            column,
+            source=source,
+            warnings=warnings,
+            titles=choice_titles(layer.name, column.name),
+        )
         if column.required:
             empty = out[column.name].isna().to_numpy()
             if empty.any():

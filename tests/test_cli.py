@@ -230,3 +230,18 @@ def test_demo_on_another_extract(tmp_path, capsys):
     assert ws.get_meta("title") == "beijing_haidian_cau_east_2026（演示数据）"
     assert main([*args, "--rebuild", "--district", "11010"]) == 2
     assert "6 digits" in capsys.readouterr().err
+
+
+def test_spreadsheet_round_trip_with_chinese_titles(demo_path, tmp_path, capsys):
+    out = tmp_path / "cameras.csv"
+    assert main(["-q", "export", str(demo_path), "cameras", "-o", str(out), "--lang", "zh-CN"]) == 0
+    assert "personal data masked" not in capsys.readouterr().out  # cameras hold none
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert set(table["类型"]) <= {"固定枪机", "云台摄像机", "球机"}  # coded values as titles
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(demo_path.read_bytes())
+    assert main(["-q", "import", str(copy), "cameras", str(out), "--replace"]) == 0
+    before = open_workspace(demo_path).read("cameras")
+    after = open_workspace(copy).read("cameras")
+    assert list(after["kind"]) == list(before["kind"])  # titles read back as codes
+    assert list(after["code"]) == list(before["code"])

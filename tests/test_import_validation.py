@@ -271,7 +271,7 @@ def test_bool_date_and_choice_misfits(tmp_path: Path) -> None:
         csv_file(tmp_path, [head, "p1,h1,张三,是,1950-03-01,X"]),
         "people",
         1,
-        "not one of: F, M",
+        "not one of: F (女), M (男)",
     )
 
 
@@ -530,3 +530,15 @@ def test_long_number_in_text_column(tmp_path: Path) -> None:
     frame["id_number"] = [None, 320102195003011234.0]  # typed into Excel as a number
     frame.to_excel(path, index=False)
     raises(SchemaError, path, "people", 2, "too long to be exact")
+
+
+def test_choice_titles_stand_for_codes(tmp_path):
+    from gridmap.importer import load_file
+
+    path = tmp_path / "cams.csv"
+    path.write_text(
+        "code,kind,lon,lat\nA,球机,118.787,32.043\nB,Fixed camera,118.788,32.043\nC,ptz,118.789,32.043\n",
+        encoding="utf-8",
+    )
+    result = load_file(path, "cameras")
+    assert list(result.frame["kind"]) == ["dome", "fixed", "ptz"]

@@ -32,7 +32,7 @@ from gridmap.errors import GridmapError, InputError
 from gridmap.export import export_layer
 from gridmap.privacy import can_see_personal
 from gridmap.query import layer_page
-from gridmap.schema import LAYER_ORDER, LAYERS, Layer
+from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles
 from gridmap.workspace import Bbox, Workspace, open_workspace
 from web import assets, ogc
 from web.tiles import parse_tiles
@@ -193,6 +193,11 @@ def _layer_doc(layer: Layer, info: Any) -> dict[str, Any]:
                 "title": {"en": c.en, "zh-CN": c.zh},
                 "personal": c.personal,
                 "choices": list(c.choices) if c.choices else None,
+                "choice_titles": {
+                    code: {"en": en, "zh-CN": zh}
+                    for code, (en, zh) in choice_titles(layer.name, c.name).items()
+                }
+                or None,
             }
             for c in layer.columns
         ],

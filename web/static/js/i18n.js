@@ -20,6 +20,23 @@ export async function loadDictionaries(urls) {
   dicts = Object.fromEntries(pairs);
 }
 
+/**
+ * Add the titles of coded values that the server's schema carries (`choice_titles` of each
+ * column in /api/workspace) as `choice.<layer>.<column>.<code>` messages in both languages.
+ */
+export function addChoiceTitles(layers) {
+  for (const layer of layers) {
+    for (const column of layer.columns || []) {
+      for (const [code, titles] of Object.entries(column.choice_titles || {})) {
+        for (const lang of LANGS) {
+          dicts[lang] = dicts[lang] || {};
+          dicts[lang][`choice.${layer.name}.${column.name}.${code}`] = titles[lang] ?? titles.en;
+        }
+      }
+    }
+  }
+}
+
 export function normalizeLang(value) {
   if (!value) return null;
   const v = String(value).toLowerCase();

@@ -13,6 +13,7 @@ import { getWorkspace, loadLayer } from "./api.js";
 import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
 import { ExportMenu } from "./download.js";
 import {
+  addChoiceTitles,
   getLang,
   loadDictionaries,
   normalizeLang,
@@ -91,6 +92,7 @@ async function main() {
   }
   ws.layers = ws.layers || [];
   ws.tiles = ws.tiles || [];
+  addChoiceTitles(ws.layers);
   setLang(initialLang(), { remember: false });
 
   // Leaflet-Geoman is loaded for editing tools but must not attach an editor to each of the
