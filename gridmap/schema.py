@@ -58,6 +58,8 @@ class Layer:
     zh: str
     description: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    #: For an attribute table: (layer, key column) whose geometry places its rows on the map.
+    located_by: tuple[str, str] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -348,7 +350,8 @@ _add(
         None,
         "People",
         "人员",
-        "The living archive (活档案): one row per person, linked to a household. No geometry.",
+        "The living archive (活档案): one row per person, linked to a household. No geometry: "
+        "a bbox selects the people whose household lies in it.",
         (
             Column("person_id", "str", "Person id", "人员编号", required=True),
             Column("household_id", "str", "Household id", "户编号", required=True),
@@ -365,6 +368,7 @@ _add(
             *_CATEGORY_COLUMNS,
             SOURCE,
         ),
+        located_by=("households", "household_id"),
     )
 )
 _add(

@@ -451,7 +451,16 @@ class GeoPackageWorkspace(Workspace):
         sql = f'SELECT {select} FROM "{layer.name}" t'
         params: list[Any] = []
         conds = []
-        if bbox is not None:
+        if bbox is not None and not layer.geometry and layer.located_by:
+            # an attribute table located through another layer: people by their household
+            other, key = layer.located_by
+            minx, miny, maxx, maxy = _check_bbox(bbox)
+            conds.append(
+                f'"{key}" IN (SELECT o."{key}" FROM "{other}" o JOIN "rtree_{other}_geom" r '
+                "ON o.fid = r.id WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?)"
+            )
+            params += [maxx, minx, maxy, miny]
+        elif bbox is not None:
             if not layer.geometry:
                 raise InputError(
                     f"Layer '{layer.name}' has no geometry: it cannot be filtered by bbox."

@@ -140,6 +140,18 @@ def test_export_download_masks_people(client):
     assert client.get("/api/layers/people/export?format=geojson").status_code == 400
 
 
+def test_people_are_placed_by_their_household(client, demo_workspace):
+    bbox = (118.785, 32.040, 118.790, 32.044)
+    query = ",".join(map(str, bbox))
+    people = client.get(f"/api/layers/people?bbox={query}").get_json()
+    households = demo_workspace.read("households", bbox=bbox)
+    inside = set(households["household_id"])
+    assert people["numberMatched"] > 0
+    assert {f["properties"]["household_id"] for f in people["features"]} == inside
+    assert people["numberMatched"] < demo_workspace.count("people")
+    assert client.get("/api/layers/people?bbox=0,0,1,1").get_json()["numberMatched"] == 0
+
+
 def test_api_masks_personal_data(client):
     doc = client.get("/api/layers/people?limit=50").get_json()
     for f in doc["features"]:
@@ -161,7 +173,6 @@ def test_api_masks_personal_data(client):
         ("/api/layers/buildings?bbox=2,2,1,1", 400, "min <= max"),
         ("/api/layers/buildings?limit=x", 400, "whole number"),
         ("/api/layers/buildings?limit=-1", 400, "limit"),
-        ("/api/layers/people?bbox=0,0,1,1", 400, "no geometry"),
         ("/api/nothing", 404, "not found"),
         ("/ogc/collections/people", 404, "no collection"),
         ("/ogc/collections/roads/items", 404, "no collection"),

@@ -60,8 +60,10 @@ def test_dates_and_times_round_trip(tiny_workspace):
 def test_attribute_table_has_no_geometry(tiny_workspace):
     people = tiny_workspace.read("people")
     assert not isinstance(people, gpd.GeoDataFrame)
-    with pytest.raises(InputError, match="no geometry"):
-        tiny_workspace.read("people", bbox=(0, 0, 1, 1))
+    # a bbox selects people by where their household is
+    assert len(tiny_workspace.read("people", bbox=TINY_BOX)) == 2
+    assert len(tiny_workspace.read("people", bbox=(0, 0, 1, 1))) == 0
+    assert tiny_workspace.count("people", bbox=TINY_BOX) == 2
 
 
 def test_bbox_uses_extent_overlap(tiny_workspace):

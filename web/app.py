@@ -182,6 +182,7 @@ def _layer_doc(layer: Layer, info: Any) -> dict[str, Any]:
         "title": {"en": layer.en, "zh-CN": layer.zh},
         "description": layer.description,
         "geometry": layer.geometry,
+        "located_by": list(layer.located_by) if layer.located_by else None,
         "count": info.count,
         "bounds": list(info.bounds) if info.bounds else None,
         "version": info.version,

@@ -1,6 +1,7 @@
 // Downloading a layer as a file: a small button on each row of the layer panel opens a menu of
 // the formats that layer can be exported in (a table without geometry has no GeoJSON or
-// Shapefile), with "only the current view" for layers that have geometry. Column titles of Excel
+// Shapefile), with "only the current view" for layers placed on the map (by their own geometry,
+// or, like people, through their household's). Column titles of Excel
 // and CSV files follow the UI language. The server masks personal data.
 //
 // Hooks for tests: [data-export="<layer>"] buttons (aria-busy while a file is prepared),
@@ -130,7 +131,7 @@ export class ExportMenu {
     title.id = "export-menu-title";
     const parts = [kicker, title];
 
-    if (meta.geometry) {
+    if (meta.geometry || meta.located_by) {
       const box = el("input");
       box.type = "checkbox";
       box.dataset.exportBbox = "";
@@ -194,7 +195,8 @@ export class ExportMenu {
 
   async choose(name, format) {
     const s = this.layers.get(name);
-    const bbox = s.meta.geometry && this.onlyView ? this.hooks.viewBbox() : undefined;
+    const placed = s.meta.geometry || s.meta.located_by;
+    const bbox = placed && this.onlyView ? this.hooks.viewBbox() : undefined;
     this.close();
     s.busy = true;
     s.format = format;
