@@ -194,3 +194,21 @@ def test_demo_is_deterministic(demo_workspace, tmp_path: Path):
             pd.DataFrame(a.drop(columns="geometry", errors="ignore")),
             pd.DataFrame(b.drop(columns="geometry", errors="ignore")),
         )
+
+
+def test_street_graph_from_the_workspace(demo_workspace):
+    import networkx as nx
+
+    walk = demo_workspace.street_graph("walk")
+    drive = demo_workspace.street_graph("drive")
+    assert nx.is_strongly_connected(walk)  # every street walkable both ways, one piece
+    assert nx.is_weakly_connected(drive)
+    assert set(drive.edges(keys=False)) <= set(walk.edges(keys=False))
+    # stored lengths are the geodesic lengths of the stored lines
+    crs = utm_crs(118.79, 32.04)
+    streets = demo_workspace.read("streets")
+    metric = streets.to_crs(crs).geometry.length.to_numpy()
+    assert np.allclose(streets["length_m"].to_numpy(), metric, rtol=0.01, atol=0.5)
+    # node ids are OSM's: every edge end is a stored street node
+    nodes = set(demo_workspace.read("street_nodes")["osmid"])
+    assert set(walk.nodes) <= nodes
