@@ -245,3 +245,20 @@ def test_spreadsheet_round_trip_with_chinese_titles(demo_path, tmp_path, capsys)
     after = open_workspace(copy).read("cameras")
     assert list(after["kind"]) == list(before["kind"])  # titles read back as codes
     assert list(after["code"]) == list(before["code"])
+
+
+def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from gridmap import workspace
+
+    real = workspace._GpkgTransaction.replace
+
+    def replace(self, layer, frame):
+        if layer == "visits":  # Ctrl+C halfway through writing the layers
+            raise KeyboardInterrupt
+        return real(self, layer, frame)
+
+    monkeypatch.setattr(workspace._GpkgTransaction, "replace", replace)
+    target = tmp_path / "demo.gpkg"
+    assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 130
+    assert "nothing was changed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no workspace, no temporary file
