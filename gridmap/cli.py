@@ -149,7 +149,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         lang=args.lang,
         bbox=_bbox(args.bbox),
     )
-    masked = bool(get_layer(args.layer).personal_columns) and not args.personal
+    masked = get_layer(args.layer).has_personal_data and not args.personal
     note = ", personal data masked" if masked else ""
     print(f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{note}).")
 

@@ -133,7 +133,7 @@ def export_layer(
         raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     frame = ws.read(layer, bbox=bbox)
-    masked = bool(schema.personal_columns) and not privacy.can_see_personal(role)
+    masked = schema.has_personal_data and not privacy.can_see_personal(role)
     frame = privacy.mask_frame(frame, schema, role)
     notes = notices(frame, masked)
     with _atomic(path) as tmp:

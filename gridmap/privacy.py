@@ -47,12 +47,17 @@ def mask_frame(frame: pd.DataFrame, layer: str | Layer, role: str = "viewer") ->
     """Return ``frame`` with the layer's personal columns masked unless ``role`` may see them.
 
     Text columns keep a recognisable part; dates keep the year only (as text, ``1950-**-**``);
-    yes/no flags such as hardship or disability become null.
+    yes/no flags such as hardship or disability become null; coded values that reveal such a
+    status (a visit for disability) become ``***``.
     """
     schema = layer if isinstance(layer, Layer) else get_layer(layer)
-    if can_see_personal(role) or not schema.personal_columns:
+    if can_see_personal(role) or not schema.has_personal_data:
         return frame
     out = frame.copy()
+    for column in schema.columns:
+        if column.personal_values and column.name in out.columns:
+            hidden = set(column.personal_values)
+            out[column.name] = [MASK if v in hidden else v for v in out[column.name].tolist()]
     for name in schema.personal_columns:
         if name not in out.columns:
             continue

@@ -17,6 +17,10 @@ GeometryType = Literal["POINT", "LINESTRING", "MULTIPOLYGON"]
 STORAGE_CRS = "EPSG:4326"
 STORAGE_EPSG = 4326
 
+#: Visit categories that reveal a household's status; the others (migrants, veteran party
+#: members) are public knowledge in a community.
+PERSONAL_CATEGORIES: tuple[str, ...] = ("hardship", "elderly_alone", "disabled", "assisted")
+
 #: The six household categories every grid worker visits monthly (六必访), in display order.
 VISIT_CATEGORIES: tuple[str, ...] = (
     "hardship",
@@ -46,6 +50,8 @@ class Column:
     personal: bool = False
     choices: tuple[str, ...] | None = None
     doc: str | None = None  # a longer explanation where the title is not enough
+    #: Values of a coded column that reveal a personal status: masked like personal columns.
+    personal_values: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,11 @@ class Layer:
     def personal_columns(self) -> list[str]:
         """Return the names of the columns that hold personal data."""
         return [c.name for c in self.columns if c.personal]
+
+    @property
+    def has_personal_data(self) -> bool:
+        """Return whether any column holds personal data or values that reveal it."""
+        return any(c.personal or c.personal_values for c in self.columns)
 
     @property
     def required_columns(self) -> list[str]:
@@ -145,7 +156,13 @@ _add(
             Column("name", "str", "Grid name", "网格名称", required=True),
             Column("community_code", "str", "Community the grid belongs to", "所属社区代码"),
             Column("worker", "str", "Grid worker (网格员)", "网格员"),
-            Column("worker_phone", "str", "Grid worker's phone", "网格员电话"),
+            Column(
+                "worker_phone",
+                "str",
+                "Grid worker's phone",
+                "网格员电话",
+                doc="posted on the grid's public notice board (网格公示牌), so not masked",
+            ),
             Column("households", "int", "Households in the grid", "户数", unit="households"),
             Column("residents", "int", "Residents in the grid", "人口", unit="persons"),
             Column("buildings", "int", "Buildings in the grid", "楼栋数", unit="buildings"),
@@ -390,6 +407,9 @@ _add(
                 "Visit category",
                 "走访类别",
                 choices=(*VISIT_CATEGORIES, "routine"),
+                personal_values=PERSONAL_CATEGORIES,
+                doc="a visit for hardship, disability, assistance or an elderly person living "
+                "alone tells that status: masked like the household's own flags",
             ),
             Column(
                 "outcome",
@@ -421,7 +441,14 @@ _add(
                 required=True,
                 choices=("burglary", "vehicle_theft", "dispute", "theft", "fire_hazard", "other"),
             ),
-            Column("description", "str", "Description", "描述"),
+            Column(
+                "description",
+                "str",
+                "Description",
+                "描述",
+                personal=True,
+                doc="free text that may name the people involved",
+            ),
             Column("grid_code", "str", "Grid", "所属网格"),
             Column("status", "str", "open or closed", "状态", choices=("open", "closed")),
             SOURCE,

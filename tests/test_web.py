@@ -164,6 +164,24 @@ def test_api_masks_personal_data(client):
     assert all("*" in f["properties"]["head_name"] for f in hh["features"])
 
 
+@pytest.mark.parametrize("base", ["/api/layers/visits", "/ogc/collections/visits/items"])
+def test_visit_categories_do_not_reveal_status(client, base):
+    doc = client.get(f"{base}?limit=5000").get_json()
+    seen = {f["properties"]["category"] for f in doc["features"]}
+    assert seen & {"hardship", "disabled", "assisted", "elderly_alone"} == set()
+    assert "***" in seen and "migrant" in seen  # masked, and the public categories kept
+    one = client.get("/ogc/collections/visits/items/1").get_json()["properties"]["category"]
+    assert one in {"***", "migrant", "veteran_party_member", "routine"}
+
+
+def test_ogc_items_mask_personal_data(client):
+    items = client.get("/ogc/collections/households/items?limit=20").get_json()["features"]
+    assert all("*" in f["properties"]["head_name"] for f in items)
+    assert all(f["properties"]["hardship"] is None for f in items)
+    one = client.get(f"/ogc/collections/households/items/{items[0]['id']}").get_json()
+    assert "*" in one["properties"]["phone"]
+
+
 @pytest.mark.parametrize(
     ("url", "status", "phrase"),
     [

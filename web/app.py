@@ -192,7 +192,7 @@ def _layer_doc(layer: Layer, info: Any) -> dict[str, Any]:
                 "type": c.type,
                 "unit": c.unit,
                 "title": {"en": c.en, "zh-CN": c.zh},
-                "personal": c.personal,
+                "personal": c.personal or bool(c.personal_values),
                 "choices": list(c.choices) if c.choices else None,
                 "choice_titles": {
                     code: {"en": en, "zh-CN": zh}
