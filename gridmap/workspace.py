@@ -14,11 +14,13 @@ workspace is built in a temporary file and moved into place only when complete
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
 import tempfile
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -134,6 +136,10 @@ class Workspace(ABC):
     @abstractmethod
     def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
         """Return the newest audit-log rows, newest first."""
+
+    @abstractmethod
+    def stamp(self) -> str:
+        """Return a short text that changes whenever the workspace changes, by any program."""
 
     # -- conveniences built on the primitives ---------------------------------------------
 
@@ -301,6 +307,7 @@ class GeoPackageWorkspace(Workspace):
                 f"No workspace at {self.path}. Create one with `gridmap init {self.path} --osm FILE`."
             )
         self._local = threading.local()
+        self._id: str | None = None
         if _create:
             self._create_tables()
         else:
@@ -374,6 +381,10 @@ class GeoPackageWorkspace(Workspace):
                 )
             conn.execute(
                 f'INSERT INTO "{META_TABLE}" VALUES (?, ?)', ("schema_version", json.dumps(1))
+            )
+            conn.execute(
+                f'INSERT INTO "{META_TABLE}" VALUES (?, ?)',
+                ("workspace_id", json.dumps(str(uuid.uuid4()))),
             )
             conn.execute(
                 f'INSERT INTO "{META_TABLE}" VALUES (?, ?)',
@@ -524,6 +535,20 @@ class GeoPackageWorkspace(Workspace):
         """Return every workspace setting."""
         rows = self._conn().execute(f'SELECT key, value FROM "{META_TABLE}"').fetchall()
         return {k: json.loads(v) for k, v in rows}
+
+    def stamp(self) -> str:
+        """Return the workspace id with the size and time of the file and its write-ahead log.
+
+        Edits made by QGIS or GDAL change it too, as does serving another file at the same path.
+        """
+        if self._id is None:
+            self._id = str(self.meta().get("workspace_id") or self.path.resolve())
+        parts: list[object] = [self._id]
+        for f in (self.path, self.path.with_name(self.path.name + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                st = f.stat()
+                parts += [st.st_mtime_ns, st.st_size]
+        return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
     def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
         """Return the newest audit-log rows, newest first."""

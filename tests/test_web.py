@@ -84,6 +84,31 @@ def test_api_bbox_and_etag(client, demo_workspace):
     assert again.status_code == 304
 
 
+def test_etag_changes_with_the_workspace(tmp_path):
+    import sqlite3
+
+    from .conftest import make_tiny_workspace
+
+    a = make_tiny_workspace(tmp_path / "a.gpkg")
+    b = make_tiny_workspace(tmp_path / "b.gpkg")
+    tag_a = (
+        create_app({"WORKSPACE": a.path}).test_client().get("/api/layers/buildings").headers["ETag"]
+    )
+    client_b = create_app({"WORKSPACE": b.path}).test_client()
+    first = client_b.get("/api/layers/buildings")
+    assert first.headers["ETag"] != tag_a  # same layer, same version, another workspace
+    # an edit made by another program (QGIS, ogr2ogr) changes the tag
+    from gridmap import geopackage
+
+    with sqlite3.connect(b.path) as conn:
+        geopackage.register_functions(conn)  # GDAL provides these to its triggers as well
+        conn.execute("UPDATE buildings SET name = 'QGIS改名' WHERE fid = 1")
+    again = client_b.get("/api/layers/buildings", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert again.get_json()["features"][0]["properties"]["name"] == "QGIS改名"
+    assert client_b.get('/api/layers/grids?x="').status_code == 200  # odd queries are fine
+
+
 def test_big_replies_are_gzipped_and_assets_cached(client):
     import gzip
 

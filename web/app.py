@@ -8,6 +8,7 @@ its HTTP status.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import tempfile
 import zipfile
@@ -32,7 +33,7 @@ from gridmap.errors import GridmapError, InputError
 from gridmap.export import export_layer
 from gridmap.privacy import can_see_personal
 from gridmap.query import layer_page
-from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles
+from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles, get_layer
 from gridmap.workspace import Bbox, Workspace, open_workspace
 from web import assets, ogc
 from web.tiles import parse_tiles
@@ -254,8 +255,9 @@ def register_routes(app: Flask) -> None:
     @app.get("/api/layers/<name>")
     def api_layer(name: str) -> Response:
         ws = workspace()
-        info = ws.info(name)
-        etag = f"{name}-{info.version}-{role()}-{request.query_string.decode()}"
+        get_layer(name)  # 404 before anything else
+        key = f"{ws.stamp()}|{name}|{role()}|{request.query_string.decode(errors='replace')}"
+        etag = hashlib.sha1(key.encode()).hexdigest()[:20]
         if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
             return Response(status=304)
         page = layer_page(
