@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> None:
     """Import a file into one layer, in one transaction."""
-    from gridmap.importer import load_file
+    from gridmap.importer import erased_personal_columns, load_file
     from gridmap.workspace import open_workspace
 
     ws = open_workspace(args.workspace)
@@ -120,6 +120,13 @@ def cmd_import(args: argparse.Namespace) -> None:
     )
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if args.replace and not args.force:
+        erased = erased_personal_columns(ws.read(args.layer), result.frame, args.layer)
+        if erased:
+            raise InputError(
+                f"--replace would erase the personal data in {', '.join(erased)}: the file has none "
+                "there. Import a file that has them, or add --force if erasing is intended."
+            )
     action = f"import {Path(args.file).name} ({'replace' if args.replace else 'append'})"
     with ws.transaction(user=args.user, action=action) as tx:
         if args.replace:
@@ -231,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--encoding", help="text encoding: utf-8 or gbk (default: detect)")
     p.add_argument("--replace", action="store_true", help="replace the layer instead of appending")
+    p.add_argument(
+        "--force", action="store_true", help="replace even if personal data would be erased"
+    )
     p.add_argument("--file-layer", help="layer inside a multi-layer file (GeoPackage)")
     p.add_argument(
         "--no-detect",

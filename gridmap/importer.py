@@ -197,3 +197,15 @@ def _geometries(
     if area is not None:
         validate.check_area(geoms, rows, area, source=source)
     return geoms, crs_used
+
+
+def erased_personal_columns(current: pd.DataFrame, new: pd.DataFrame, layer: str) -> list[str]:
+    """Return the personal columns that hold data now but would be empty after a replace."""
+    schema = get_layer(layer)
+    return [
+        name
+        for name in schema.personal_columns
+        if name in current.columns
+        and current[name].notna().any()
+        and (name not in new.columns or not new[name].notna().any())
+    ]

@@ -343,10 +343,33 @@ def _typed(values: list[Any], column: Column, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
 
+def check_not_masked(frame: pd.DataFrame, layer: Layer, *, source: str | None) -> None:
+    """Refuse personal values that were masked by an export (张**, 139****5678, 1950-**-**).
+
+    Importing them would overwrite the register's real data with the masks.
+    """
+    for column in layer.columns:
+        if not (column.personal or column.personal_values) or column.name not in frame.columns:
+            continue
+        text = frame[column.name].astype(object).map(lambda v: v if isinstance(v, str) else "")
+        masked = text.str.contains("*", regex=False).to_numpy()
+        if masked.any():
+            rows = frame.index[masked]
+            raise SchemaError(
+                f"'{_show(text[rows[0]])}' is a masked value from an export made without "
+                f"--personal; importing it would overwrite the real {_label(column)}. Import a file "
+                f"exported with --personal, or leave the column out{_also(rows)}.",
+                row=int(rows[0]),
+                column=column.name,
+                source=source,
+            )
+
+
 def coerce_columns(
     frame: pd.DataFrame, layer: Layer, *, source: str | None, warnings: list[str]
 ) -> pd.DataFrame:
     """Return a frame with exactly the layer's columns, in order, each coerced to its type."""
+    check_not_masked(frame, layer, source=source)
     out = pd.DataFrame(index=frame.index)
     for column in layer.columns:
         values = frame[column.name] if column.name in frame.columns else None

@@ -262,3 +262,30 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch, capsys):
     assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 130
     assert "nothing was changed" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no workspace, no temporary file
+
+
+def test_reimporting_a_masked_export_is_refused(demo_path, tmp_path, capsys):
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(demo_path.read_bytes())
+    out = tmp_path / "hh.csv"
+    assert main(["-q", "export", str(copy), "households", "-o", str(out), "--lang", "zh-CN"]) == 0
+    before = open_workspace(copy).read("households", limit=50)
+    assert main(["import", str(copy), "households", str(out), "--replace"]) == 2
+    err = capsys.readouterr().err
+    assert "row 1" in err and "masked value" in err and "--personal" in err
+    # a sheet without the personal columns would erase them: refused unless --force
+    pd.read_csv(out, encoding="utf-8-sig").drop(columns=["户主姓名", "联系电话"]).to_csv(
+        tmp_path / "slim.csv", index=False, encoding="utf-8-sig"
+    )
+    capsys.readouterr()
+    assert main(["import", str(copy), "households", str(tmp_path / "slim.csv"), "--replace"]) == 2
+    assert "would erase the personal data in head_name, phone" in capsys.readouterr().err
+    after = open_workspace(copy).read("households", limit=50)
+    pd.testing.assert_frame_equal(before, after)  # nothing changed
+    full = tmp_path / "full.csv"
+    assert main(["-q", "export", str(copy), "households", "-o", str(full), "--personal"]) == 0
+    assert main(["-q", "import", str(copy), "households", str(full), "--replace"]) == 0
+    assert (
+        open_workspace(copy).read("households", limit=1)["head_name"].iloc[0]
+        == before["head_name"].iloc[0]
+    )
