@@ -22,7 +22,7 @@ from gridmap import partition, workspace
 from gridmap.build import metric_crs, osm_meta, sjoin_code
 from gridmap.errors import InputError
 from gridmap.osm import read_osm
-from gridmap.schema import STORAGE_CRS
+from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.synthetic import activity, addresses, identity, places, register
 
 Progress = Callable[[str], None]
@@ -42,7 +42,6 @@ GRID_BOUNDS = (300, 500)
 UNIT_MAX_HOUSEHOLDS = 150
 UNIT_TARGET_HOUSEHOLDS = 100
 COMMUNITY_TARGET_HOUSEHOLDS = 4500
-STORAGE_GRID_DEG = 1e-8  # about 1 mm
 NON_RESIDENTIAL_LANDUSE = ("commercial", "retail", "education", "industrial", "religious")
 
 
@@ -56,7 +55,7 @@ def community_polygon(bbox_polygon: shapely.Polygon, buildings: np.ndarray) -> s
 
 def _clean_polygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
     """Return ``geom`` valid, snapped to the storage grid, as a MultiPolygon (slivers dropped)."""
-    snapped = shapely.set_precision(shapely.make_valid(geom), STORAGE_GRID_DEG)
+    snapped = shapely.set_precision(shapely.make_valid(geom), STORAGE_PRECISION_DEG)
     parts = [p for p in shapely.get_parts(snapped) if p.geom_type == "Polygon" and not p.is_empty]
     if not parts:  # a collection: take its polygons
         parts = [

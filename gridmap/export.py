@@ -23,7 +23,7 @@ import shapely
 
 from gridmap import geojson, privacy
 from gridmap.errors import InputError
-from gridmap.schema import STORAGE_CRS, choice_titles, get_layer
+from gridmap.schema import STORAGE_CRS, choice_titles, get_layer, shapefile_names
 from gridmap.workspace import Workspace
 from gridmap.xlsx import write_xlsx
 
@@ -132,7 +132,7 @@ def export_layer(
     if not schema.geometry and fmt in ("geojson", "shp"):
         raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    frame = ws.read(layer, bbox=bbox)
+    frame = ws.read(layer, bbox=bbox).reset_index(drop=True)  # feature ids stay in the workspace
     masked = schema.has_personal_data and not privacy.can_see_personal(role)
     frame = privacy.mask_frame(frame, schema, role)
     notes = notices(frame, masked)
@@ -194,15 +194,3 @@ def export_layer(
         if fmt in ("csv", "shp") and notes:
             tmp.with_suffix(".txt").write_text("\n".join(notes) + "\n", encoding="utf-8")
     return path
-
-
-def shapefile_names(columns: list[str]) -> dict[str, str]:
-    """Return unique names of at most 10 characters for a Shapefile's columns."""
-    out: dict[str, str] = {}
-    for col in columns:
-        name, n = col[:10], 1
-        while name in out.values():
-            n += 1
-            name = f"{col[: 10 - len(str(n))]}{n}"
-        out[col] = name
-    return out

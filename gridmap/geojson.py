@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-COORD_PRECISION = 1e-7
+from gridmap.schema import STORAGE_PRECISION_DEG
+
+COORD_PRECISION = STORAGE_PRECISION_DEG
 DEFAULT_TZ = "Asia/Shanghai"
 
 

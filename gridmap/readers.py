@@ -73,7 +73,7 @@ _HINTS = {
 #: Column names (lower case) recognised as longitude, latitude and WKT geometry, in preference order.
 LON_NAMES: tuple[str, ...] = ("longitude", "lon", "lng", "经度", "x")
 LAT_NAMES: tuple[str, ...] = ("latitude", "lat", "纬度", "y")
-WKT_NAMES: tuple[str, ...] = ("geometry", "wkt")
+WKT_NAMES: tuple[str, ...] = ("geometry", "wkt", "几何(wkt)", "几何")  # lower case
 
 #: Columns LIBKML adds to every placemark; they carry no user data.
 _KML_BOILERPLATE = frozenset(

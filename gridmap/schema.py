@@ -16,6 +16,9 @@ GeometryType = Literal["POINT", "LINESTRING", "MULTIPOLYGON"]
 
 STORAGE_CRS = "EPSG:4326"
 STORAGE_EPSG = 4326
+#: Coordinates are stored on a grid of 1e-7 degrees (about 1 cm), so that GeoJSON's rounding to
+#: seven decimals changes nothing and cannot make a valid polygon invalid.
+STORAGE_PRECISION_DEG = 1e-7
 
 #: Visit categories that reveal a household's status; the others (migrants, veteran party
 #: members) are public knowledge in a community.
@@ -550,6 +553,18 @@ LAYER_ORDER: tuple[str, ...] = (
     "incidents",
     "people",
 )
+
+
+def shapefile_names(columns: list[str]) -> dict[str, str]:
+    """Return unique names of at most 10 characters for a Shapefile's columns."""
+    out: dict[str, str] = {}
+    for col in columns:
+        name, n = col[:10], 1
+        while name in out.values():
+            n += 1
+            name = f"{col[: 10 - len(str(n))]}{n}"
+        out[col] = name
+    return out
 
 
 def get_layer(name: str) -> Layer:

@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap import chinacoords
 from gridmap.crs import utm_crs
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
-from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles
+from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, shapefile_names
 
 __all__ = [
     "AREA_TOLERANCE_M",
@@ -84,6 +84,8 @@ def match_columns(columns: Iterable[str], layer: Layer) -> tuple[dict[str, str],
                 taken.add(target)
     by_label = {c.zh.strip(): c.name for c in layer.columns}
     by_label.update({c.en.strip().lower(): c.name for c in layer.columns})
+    # a Shapefile written by gridmap cuts names to 10 characters
+    by_label.update({short: long for long, short in shapefile_names(layer.column_names).items()})
     for col in columns:
         target = by_label.get(col.strip()) or by_label.get(col.strip().lower())
         if col not in mapping and target is not None and target not in taken:

@@ -37,7 +37,15 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap import geopackage
 from gridmap.errors import FeatureNotFoundError, InputError, WorkspaceError, WorkspaceExistsError
-from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, STORAGE_EPSG, Layer, get_layer
+from gridmap.schema import (
+    LAYER_ORDER,
+    LAYERS,
+    STORAGE_CRS,
+    STORAGE_EPSG,
+    STORAGE_PRECISION_DEG,
+    Layer,
+    get_layer,
+)
 
 Bbox = tuple[float, float, float, float]
 
@@ -603,7 +611,9 @@ class _GpkgTransaction(Transaction):
             geoms = frame.geometry
             if frame.crs is not None and not frame.crs.equals(STORAGE_CRS):
                 geoms = geoms.to_crs(STORAGE_CRS)
-            arr = np.asarray(geoms.values, dtype=object)
+            arr = shapely.set_precision(
+                np.asarray(geoms.values, dtype=object), STORAGE_PRECISION_DEG
+            )
             if layer.geometry == "MULTIPOLYGON":
                 single = shapely.get_type_id(arr) == 3
                 arr[single] = [shapely.MultiPolygon([g]) for g in arr[single]]

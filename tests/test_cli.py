@@ -289,3 +289,19 @@ def test_reimporting_a_masked_export_is_refused(demo_path, tmp_path, capsys):
         open_workspace(copy).read("households", limit=1)["head_name"].iloc[0]
         == before["head_name"].iloc[0]
     )
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "csv", "shp"])
+def test_grids_export_imports_back(demo_path, tmp_path, fmt):
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(demo_path.read_bytes())
+    out = tmp_path / f"grids.{fmt}"
+    assert main(["-q", "export", str(copy), "grids", "-o", str(out), "--lang", "zh-CN"]) == 0
+    before = open_workspace(copy).read("grids")
+    assert main(["-q", "import", str(copy), "grids", str(out), "--replace"]) == 0
+    after = open_workspace(copy).read("grids")
+    assert list(after["code"]) == list(before["code"])
+    assert list(after["community_code"]) == list(before["community_code"])
+    assert list(after["worker_phone"]) == list(before["worker_phone"])
+    assert after.geometry.is_valid.all()
+    assert abs(after.to_crs(32650).area.sum() - before.to_crs(32650).area.sum()) < 1.0

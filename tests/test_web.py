@@ -313,3 +313,12 @@ def test_gdal_reads_ogc_api(live_server):
     assert "Feature Count:" in spatial.stdout
     n = int(spatial.stdout.split("Feature Count:")[1].split()[0])
     assert 0 < n < 851
+
+
+@pytest.mark.parametrize("name", ["community", "grids", "buildings"])
+def test_served_polygons_are_valid(client, name):
+    import shapely.geometry
+
+    doc = client.get(f"/api/layers/{name}").get_json()
+    bad = [f["id"] for f in doc["features"] if not shapely.geometry.shape(f["geometry"]).is_valid]
+    assert bad == []
