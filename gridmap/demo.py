@@ -179,6 +179,11 @@ def build_demo(
     b["levels"] = est["levels"].to_numpy()
     b["residential"] = est["residential"].to_numpy()
     b["households"] = est["households"].to_numpy()
+    if b["households"].sum() < GRID_BOUNDS[0]:
+        raise InputError(
+            f"{src.name} has too few homes for a demo: {len(b)} buildings, about "
+            f"{int(b['households'].sum())} households, less than one grid. Choose a larger area."
+        )
 
     say("drawing communities and grids")
     area = community_polygon(

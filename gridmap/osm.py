@@ -26,6 +26,7 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
+from osmnx._errors import InsufficientResponseError
 
 from gridmap.errors import OsmError
 from gridmap.schema import STORAGE_CRS
@@ -211,10 +212,17 @@ def _street_graph(filtered: Path, bbox: Bbox) -> tuple[gpd.GeoDataFrame, gpd.Geo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         G = ox.graph_from_xml(filtered, bidirectional=False, simplify=False, retain_all=True)
-        G = ox.truncate.truncate_graph_bbox(G, bbox, truncate_by_edge=True)
-        if len(G) == 0:
-            raise OsmError("No street lies inside the area.")
-        G = ox.simplify_graph(G, edge_attrs_differ=["highway", "name"])
+        try:
+            G = ox.truncate.truncate_graph_bbox(G, bbox, truncate_by_edge=True)
+        except ValueError:  # osmnx: no graph nodes within the box
+            G = nx.MultiDiGraph()
+        if G.number_of_edges() == 0:
+            raise OsmError(
+                "No street lies inside the area "
+                f"({bbox[0]:.5f}, {bbox[1]:.5f}, {bbox[2]:.5f}, {bbox[3]:.5f}): check --bbox."
+            )
+        # keep rings: a street that closes on itself with no junction is still a street
+        G = ox.simplify_graph(G, edge_attrs_differ=["highway", "name"], remove_rings=False)
         G = ox.truncate.largest_component(G, strongly=False)
         nx.set_node_attributes(G, ox.stats.count_streets_per_node(G), "street_count")
     nodes, edges = ox.graph_to_gdfs(G)
@@ -266,14 +274,13 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _buildings(path: Path, area: shapely.Polygon) -> gpd.GeoDataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            f = ox.features_from_xml(path, polygon=area, tags={"building": True})
-        except Exception as exc:  # osmnx raises InsufficientResponseError when none
-            if type(exc).__name__ == "InsufficientResponseError":
-                return gpd.GeoDataFrame(columns=["osm_id"], geometry=[], crs=STORAGE_CRS)
-            raise
+    f = _features_or_none(path, area, {"building": True})
+    if f is None:
+        f = gpd.GeoDataFrame(
+            geometry=[],
+            crs=STORAGE_CRS,
+            index=pd.MultiIndex.from_tuples([], names=["element", "id"]),
+        )
     f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]
     f = f[shapely.contains_xy(area, *shapely.get_coordinates(f.representative_point()).T)]
     if "building:part" in f:
@@ -325,9 +332,13 @@ def _classify(row: pd.Series) -> tuple[str, str] | None:
 def _features(
     path: Path, area: shapely.Polygon
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        f = ox.features_from_xml(path, polygon=area, tags=_FEATURE_TAGS)
+    f = _features_or_none(path, area, _FEATURE_TAGS)
+    if f is None:
+        f = gpd.GeoDataFrame(
+            geometry=[],
+            crs=STORAGE_CRS,
+            index=pd.MultiIndex.from_tuples([], names=["element", "id"]),
+        )
     f = f[~f.geometry.is_empty]
     points = f.geometry.representative_point()
     inside = shapely.contains_xy(area, *shapely.get_coordinates(points).T)
@@ -335,7 +346,7 @@ def _features(
 
     landuse = f[_col(f, "landuse").notna() & f.geom_type.isin(["Polygon", "MultiPolygon"])]
     landuse = gpd.GeoDataFrame(
-        {"landuse": landuse["landuse"].values, "name": _col(landuse, "name").values},
+        {"landuse": _col(landuse, "landuse").values, "name": _col(landuse, "name").values},
         geometry=landuse.geometry.values,
         crs=STORAGE_CRS,
     )
@@ -359,7 +370,10 @@ def _features(
             }
         )
         geoms.append(points.loc[(kind_osm, osm_id)])
-    facilities = gpd.GeoDataFrame(rows, geometry=geoms, crs=STORAGE_CRS)
+    columns = ["kind", "name", "osm_id", "osm_tag", "address", "phone", "source"]
+    facilities = gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=columns), geometry=geoms, crs=STORAGE_CRS
+    )
 
     cams = f[_col(f, "man_made") == "surveillance"]
     cameras = gpd.GeoDataFrame(
@@ -374,6 +388,43 @@ def _features(
         crs=STORAGE_CRS,
     )
     return facilities, cameras, landuse
+
+
+def _check_bbox(bbox: Bbox) -> Bbox:
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise OsmError("The area must be minlon,minlat,maxlon,maxlat with min < max, in degrees.")
+    return minx, miny, maxx, maxy
+
+
+def _way_extent(filtered: Path) -> Bbox:
+    """Return the extent of the nodes the streets of ``filtered`` use."""
+    used: set[str] = set()
+    coords: dict[str, tuple[float, float]] = {}
+    for _event, elem in ET.iterparse(filtered, events=("end",)):
+        if elem.tag == "node":
+            coords[elem.get("id")] = (float(elem.get("lon")), float(elem.get("lat")))
+        elif elem.tag == "way":
+            used.update(nd.get("ref") for nd in elem.findall("nd"))
+    xy = np.array([coords[n] for n in used if n in coords])
+    return (
+        float(xy[:, 0].min()),
+        float(xy[:, 1].min()),
+        float(xy[:, 0].max()),
+        float(xy[:, 1].max()),
+    )
+
+
+def _features_or_none(
+    path: Path, area: shapely.Polygon | None, tags: dict[str, bool | list[str]]
+) -> gpd.GeoDataFrame | None:
+    """Return osmnx features of ``path`` with ``tags`` inside ``area``, or None when there are none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ox.features_from_xml(path, polygon=area, tags=tags)
+        except InsufficientResponseError:
+            return None
 
 
 def read_osm(
@@ -403,16 +454,22 @@ def read_osm(
         filtered = Path(tmp) / "highways.osm"
         say("reading OSM extract")
         file_bounds = _filter_highways(src, filtered)
-        area_bbox = bbox or file_bounds
+        area_bbox = _check_bbox(bbox) if bbox else file_bounds
         if area_bbox is None:
+            # no <bounds>: ways crossing the extract's edge are complete, so their far ends
+            # would inflate the extent; the buildings mark the area, else the streets do
             say("no <bounds> in file: using the extent of its buildings")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                b = ox.features_from_xml(src, tags={"building": True})
-            area_bbox = tuple(b.total_bounds)  # type: ignore[assignment]
-        area = shapely.box(*area_bbox)
+            b = _features_or_none(src, None, {"building": True})
+            area_bbox = tuple(b.total_bounds) if b is not None else _way_extent(filtered)  # type: ignore[assignment]
         say("building street graph")
-        streets, nodes = _street_graph(filtered, area_bbox)
+        try:
+            streets, nodes = _street_graph(filtered, area_bbox)
+        except OsmError:
+            if bbox or file_bounds:
+                raise
+            area_bbox = _way_extent(filtered)  # the buildings lie off the streets: take them all
+            streets, nodes = _street_graph(filtered, area_bbox)
+        area = shapely.box(*area_bbox)
     say("reading buildings")
     buildings = _buildings(src, area)
     say("reading facilities")

@@ -216,3 +216,51 @@ def test_street_graph_from_the_workspace(demo_workspace):
     # node ids are OSM's: every edge end is a stored street node
     nodes = set(demo_workspace.read("street_nodes")["osmid"])
     assert set(walk.nodes) <= nodes
+
+
+def _tiny_osm(path: Path, *, bounds: bool, building_far: bool = False) -> Path:
+    """A ring street around a block, one building, no amenities: the least an extract can be."""
+    b = (118.7881, 32.0441) if building_far else (118.7810, 32.0410)
+    nodes = [(1, 118.780, 32.040), (2, 118.785, 32.040), (3, 118.785, 32.045), (4, 118.780, 32.045)]
+    nodes += [
+        (11, b[0], b[1]),
+        (12, b[0] + 0.0005, b[1]),
+        (13, b[0] + 0.0005, b[1] + 0.0005),
+        (14, b[0], b[1] + 0.0005),
+    ]
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    if bounds:
+        xml.append('<bounds minlat="32.039" minlon="118.779" maxlat="32.046" maxlon="118.786"/>')
+    xml += [f'<node id="{i}" lat="{lat}" lon="{lon}"/>' for i, lon, lat in nodes]
+    xml.append(
+        '<way id="100"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+        '<tag k="highway" v="residential"/><tag k="name" v="测试路"/></way>'
+    )
+    xml.append(
+        '<way id="200"><nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="14"/><nd ref="11"/>'
+        '<tag k="building" v="yes"/></way>'
+    )
+    xml.append("</osm>")
+    path.write_text("\n".join(xml), encoding="utf-8")
+    return path
+
+
+def test_osm_minimal_extracts(tmp_path: Path):
+    ext = read_osm(_tiny_osm(tmp_path / "ring.osm", bounds=True))
+    assert len(ext.streets) >= 1 and len(ext.buildings) == 1  # a ring street is kept
+    assert len(ext.facilities) == 0 and list(ext.facilities.columns)[:2] == ["kind", "name"]
+    # no <bounds> and a building off the streets: the streets' extent is used
+    ext = read_osm(_tiny_osm(tmp_path / "far.osm", bounds=False, building_far=True))
+    assert len(ext.streets) >= 1
+    with pytest.raises(OsmError, match="min < max"):
+        read_osm(tmp_path / "ring.osm", bbox=(118.79, 32.04, 118.78, 32.05))
+    with pytest.raises(OsmError, match="No street lies inside the area"):
+        read_osm(tmp_path / "ring.osm", bbox=(0.0, 0.0, 1.0, 1.0))
+
+
+def test_demo_needs_homes(tmp_path: Path):
+    from gridmap.errors import InputError
+
+    with pytest.raises(InputError, match="too few homes"):
+        build_demo(tmp_path / "d.gpkg", osm_path=_tiny_osm(tmp_path / "ring.osm", bounds=True))
+    assert not (tmp_path / "d.gpkg").exists()
