@@ -496,7 +496,7 @@ def _table_geometry(df: pd.DataFrame, info: ReadInfo) -> gpd.GeoDataFrame | pd.D
     """Clean a CSV/XLSX table and build its geometry from lon/lat or WKT columns, if any."""
     df.columns = [str(c).strip() for c in df.columns]
     df = df.loc[:, ~(df.columns.str.startswith("Unnamed:") & df.isna().all().to_numpy())]
-    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
+    df.index = pd.RangeIndex(2, len(df) + 2, name="row")  # spreadsheet rows: the header is row 1
     df = df.dropna(how="all")
     source = info.path.name
     columns = list(df.columns)

@@ -97,7 +97,7 @@ def test_failed_import_changes_nothing(inited, tmp_path, capsys):
     )
     assert main(["import", str(inited), "cameras", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "row 2" in err and "swapped" in err
+    assert "row 3" in err and "swapped" in err  # spreadsheet row: the header is row 1
     assert (ws.count("cameras"), len(ws.audit_log())) == before
 
 
@@ -272,7 +272,7 @@ def test_reimporting_a_masked_export_is_refused(demo_path, tmp_path, capsys):
     before = open_workspace(copy).read("households", limit=50)
     assert main(["import", str(copy), "households", str(out), "--replace"]) == 2
     err = capsys.readouterr().err
-    assert "row 1" in err and "masked value" in err and "--personal" in err
+    assert "row 2" in err and "masked value" in err and "--personal" in err
     # a sheet without the personal columns would erase them: refused unless --force
     pd.read_csv(out, encoding="utf-8-sig").drop(columns=["户主姓名", "联系电话"]).to_csv(
         tmp_path / "slim.csv", index=False, encoding="utf-8-sig"

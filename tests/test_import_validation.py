@@ -150,7 +150,7 @@ def test_no_geometry_for_point_layer(tmp_path: Path) -> None:
 
 def test_empty_coordinates(tmp_path: Path) -> None:
     lines = ["kind,name,lon,lat", "school,a,118.79,32.04", "school,b,118.79,32.04", "shop,c,,"]
-    raises(GeometryError, csv_file(tmp_path, lines), "facilities", 3, "no coordinates")
+    raises(GeometryError, csv_file(tmp_path, lines), "facilities", 4, "no coordinates")
 
 
 def test_null_geometry(tmp_path: Path) -> None:
@@ -188,22 +188,22 @@ def test_multipoint_into_point_layer(tmp_path: Path) -> None:
 
 def test_coordinates_out_of_range(tmp_path: Path) -> None:
     path = facilities_csv(tmp_path, [(118.79, 32.04), (118.79, 32.04), (200.5, 32.04)])
-    raises(CoordinateError, path, "facilities", 3, "out of range")
+    raises(CoordinateError, path, "facilities", 4, "out of range")
 
 
 def test_lat_lon_swapped(tmp_path: Path) -> None:
     path = facilities_csv(tmp_path, [(118.79, 32.04), (32.05, 118.80)])
-    raises(CoordinateError, path, "facilities", 2, "longitude and latitude look swapped")
+    raises(CoordinateError, path, "facilities", 3, "longitude and latitude look swapped")
 
 
 def test_projected_coordinates_without_crs(tmp_path: Path) -> None:
     path = facilities_csv(tmp_path, [(669000.0, 3547000.0), (669100.0, 3547100.0)])
-    raises(CoordinateError, path, "facilities", 1, "look like metres of a projected system")
+    raises(CoordinateError, path, "facilities", 2, "look like metres of a projected system")
 
 
 def test_far_outside_area(tmp_path: Path) -> None:
     path = facilities_csv(tmp_path, [(118.79, 32.04), (118.79, 32.15)])
-    err = raises(CoordinateError, path, "facilities", 2, "km outside the workspace area", area=AREA)
+    err = raises(CoordinateError, path, "facilities", 3, "km outside the workspace area", area=AREA)
     assert "10.0 km" in str(err)
 
 
@@ -245,7 +245,7 @@ def test_value_does_not_fit(tmp_path: Path, column: str, value: str, phrase: str
     if not phrase:
         assert load_file(path, "grids").frame[column].isna().tolist() == [False, True]
         return
-    err = raises(SchemaError, path, "grids", 2, phrase)
+    err = raises(SchemaError, path, "grids", 3, phrase)
     assert err.column == column
 
 
@@ -256,34 +256,34 @@ def test_bool_date_and_choice_misfits(tmp_path: Path) -> None:
         SchemaError,
         csv_file(tmp_path, [head, good, "p2,h1,李四,也许,1950-03-01,F"]),
         "people",
-        2,
+        3,
         "not a yes/no value",
     )
     raises(
         SchemaError,
         csv_file(tmp_path, [head, good, good, "p3,h1,王五,否,1950-02-30,F"]),
         "people",
-        3,
+        4,
         "not a real date",
     )
     raises(
         SchemaError,
         csv_file(tmp_path, [head, "p1,h1,张三,是,1950-03-01,X"]),
         "people",
-        1,
+        2,
         "not one of: F (女), M (男)",
     )
 
 
 def test_required_value_empty(tmp_path: Path) -> None:
     lines = ["code,name,wkt", f"1,甲,{_wkt()}", f"2,,{_wkt()}", f"3,,{_wkt()}"]
-    err = raises(SchemaError, csv_file(tmp_path, lines), "grids", 2, "name (网格名称) is empty")
-    assert "(also row 3)" in str(err)
+    err = raises(SchemaError, csv_file(tmp_path, lines), "grids", 3, "name (网格名称) is empty")
+    assert "(also row 4)" in str(err)
 
 
 def test_many_bad_rows_are_counted(tmp_path: Path) -> None:
     path = facilities_csv(tmp_path, [(118.79, 32.04)] + [(32.04, 118.79)] * 8)
-    raises(CoordinateError, path, "facilities", 2, "(also rows 3, 4, 5, 6, 7 and 2 more)")
+    raises(CoordinateError, path, "facilities", 3, "(also rows 4, 5, 6, 7, 8 and 2 more)")
 
 
 def _wkt() -> str:
@@ -529,7 +529,7 @@ def test_long_number_in_text_column(tmp_path: Path) -> None:
     )
     frame["id_number"] = [None, 320102195003011234.0]  # typed into Excel as a number
     frame.to_excel(path, index=False)
-    raises(SchemaError, path, "people", 2, "too long to be exact")
+    raises(SchemaError, path, "people", 3, "too long to be exact")
 
 
 def test_choice_titles_stand_for_codes(tmp_path):

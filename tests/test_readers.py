@@ -197,7 +197,7 @@ def test_table_without_geometry(tmp_path: Path) -> None:
 def test_blank_rows_keep_row_numbers(tmp_path: Path) -> None:
     lines = ["kind,name,lon,lat", "school,a,118.78,32.04", ",,,", "shop,b,118.79,32.05"]
     frame, _ = read_table(write_csv(tmp_path / "s.csv", lines))
-    assert frame.index.tolist() == [1, 3]
+    assert frame.index.tolist() == [2, 4]  # spreadsheet rows: the header is row 1
 
 
 def test_xlsx_with_several_sheets(tmp_path: Path) -> None:
@@ -355,14 +355,14 @@ def test_non_numeric_coordinate(tmp_path: Path) -> None:
     lines = ["kind,lon,lat", "school,118.78,32.04", "school,东经118度,32.05"]
     with pytest.raises(InputError, match="not a number of degrees") as err:
         read_table(write_csv(tmp_path / "s.csv", lines))
-    assert err.value.row == 2 and err.value.column == "lon"
+    assert err.value.row == 3 and err.value.column == "lon"  # spreadsheet row
 
 
 def test_bad_wkt(tmp_path: Path) -> None:
     lines = ["code|wkt", "1|POINT (118.78 32.04)", "2|POLYGON ((1 2, 3"]
     with pytest.raises(InputError, match="not a valid WKT") as err:
         read_table(write_csv(tmp_path / "s.csv", lines))
-    assert err.value.row == 2
+    assert err.value.row == 3  # spreadsheet row: the header is row 1
 
 
 def test_shapefile_with_wrong_cpg(tmp_path: Path) -> None:
