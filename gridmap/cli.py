@@ -193,9 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gridmap {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # -q is also understood after the command; SUPPRESS keeps `gridmap -q COMMAND` working
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress messages"
+    )
 
     p = sub.add_parser(
-        "demo", help="build the demo workspace (real OSM data of central Nanjing) and serve it"
+        "demo",
+        parents=[quiet],
+        help="build the demo workspace (real OSM data of central Nanjing) and serve it",
     )
     p.add_argument(
         "--workspace",
@@ -209,13 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("serve", help="serve a workspace: map, JSON API, OGC API - Features")
+    p = sub.add_parser(
+        "serve", parents=[quiet], help="serve a workspace: map, JSON API, OGC API - Features"
+    )
     p.add_argument("workspace")
     _serve_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
-        "init", help="create a workspace from an OpenStreetMap extract (.osm, .osm.bz2)"
+        "init",
+        parents=[quiet],
+        help="create a workspace from an OpenStreetMap extract (.osm, .osm.bz2)",
     )
     p.add_argument("workspace", help="new workspace file (.gpkg)")
     p.add_argument("--osm", required=True, help="OSM XML extract")
@@ -227,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
-        "import", help="import a file into a layer (GeoJSON, GPKG, SHP/zip, KML, CSV, XLSX)"
+        "import",
+        parents=[quiet],
+        help="import a file into a layer (GeoJSON, GPKG, SHP/zip, KML, CSV, XLSX)",
     )
     p.add_argument("workspace")
     p.add_argument("layer")
@@ -251,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default="cli", help="name recorded in the audit log")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, CSV, XLSX, Shapefile)")
+    p = sub.add_parser(
+        "export", parents=[quiet], help="export a layer (GeoJSON, GeoPackage, CSV, XLSX, Shapefile)"
+    )
     p.add_argument("workspace")
     p.add_argument("layer")
     p.add_argument(
@@ -270,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("info", help="list the layers of a workspace")
+    p = sub.add_parser("info", parents=[quiet], help="list the layers of a workspace")
     p.add_argument("workspace")
     p.set_defaults(func=cmd_info)
     return parser
@@ -285,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GridmapError as exc:
         print(f"gridmap: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("gridmap: interrupted; nothing was changed.", file=sys.stderr)
         return 130

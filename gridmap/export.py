@@ -3,7 +3,7 @@
 Personal columns are masked unless the role may see them (:mod:`gridmap.privacy`). Every export
 carries the OpenStreetMap attribution and licence where the layer holds OSM data, and says when
 rows are synthetic: in the file's metadata where the format has a place for it (GeoJSON member,
-GeoPackage layer metadata, an "about" sheet in Excel), else in a ``.txt`` beside the file.
+GeoPackage layer metadata, an "about" sheet in Excel), else in ``<name>.notice.txt`` beside the file.
 Files are written to a temporary name and renamed when complete.
 """
 
@@ -192,5 +192,7 @@ def export_layer(
                 tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8"
             )
         if fmt in ("csv", "shp") and notes:
-            tmp.with_suffix(".txt").write_text("\n".join(notes) + "\n", encoding="utf-8")
+            # beside the data, named so that it never overwrites a file of the user's
+            notice = tmp.with_name(f"{tmp.stem}.notice.txt")
+            notice.write_text("\n".join(notes) + "\n", encoding="utf-8")
     return path

@@ -134,7 +134,7 @@ def test_export_carries_osm_attribution(demo_path, tmp_path):
     )
     shp = tmp_path / "streets.shp"
     assert main(["-q", "export", str(demo_path), "streets", "-o", str(shp)]) == 0
-    assert "OpenStreetMap" in (tmp_path / "streets.txt").read_text(encoding="utf-8")
+    assert "OpenStreetMap" in (tmp_path / "streets.notice.txt").read_text(encoding="utf-8")
 
 
 def test_export_masks_personal_data_unless_asked(demo_path, tmp_path):
@@ -144,7 +144,7 @@ def test_export_masks_personal_data_unless_asked(demo_path, tmp_path):
     assert "姓名" in table.columns and "身份证号" in table.columns
     assert table["姓名"].str.contains(r"\*").all()
     assert table["身份证号"].str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
-    assert "masked" in (tmp_path / "people.txt").read_text(encoding="utf-8")
+    assert "masked" in (tmp_path / "people.notice.txt").read_text(encoding="utf-8")
     full = tmp_path / "people_full.csv"
     assert main(["-q", "export", str(demo_path), "people", "-o", str(full), "--personal"]) == 0
     assert not pd.read_csv(full, encoding="utf-8-sig", dtype=str)["name"].str.contains(r"\*").any()
@@ -199,6 +199,16 @@ def test_serve_command_answers(demo_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_serve_on_a_busy_port_says_so(demo_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", str(demo_path), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot listen on 127.0.0.1:{port}" in err and f"--port {port + 1}" in err
 
 
 def test_demo_no_serve_builds_once(tmp_path, capsys):

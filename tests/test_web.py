@@ -216,6 +216,7 @@ def test_ogc_items_mask_personal_data(client):
         ("/api/layers/buildings?bbox=2,2,1,1", 400, "min <= max"),
         ("/api/layers/buildings?limit=x", 400, "whole number"),
         ("/api/layers/buildings?limit=-1", 400, "limit"),
+        ("/api/layers/buildings?offset=99999999999999999999999", 400, "offset"),
         ("/api/nothing", 404, "not found"),
         ("/ogc/collections/people", 404, "no collection"),
         ("/ogc/collections/roads/items", 404, "no collection"),

@@ -39,6 +39,7 @@ from web import assets, ogc
 from web.tiles import parse_tiles
 
 LANGS = ("zh-CN", "en")
+MAX_QUERY_INT = 10**9
 EXPORT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv",
@@ -167,9 +168,12 @@ def parse_int(name: str, default: int | None) -> int | None:
     if text in (None, ""):
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError as exc:
         raise InputError(f"{name} must be a whole number, not '{text}'.") from exc
+    if not 0 <= value <= MAX_QUERY_INT:
+        raise InputError(f"{name} must be between 0 and {MAX_QUERY_INT:,}.")
+    return value
 
 
 def role() -> str:
@@ -306,7 +310,7 @@ def register_routes(app: Flask) -> None:
     # -- OGC API - Features ------------------------------------------------------------------
 
     def base() -> str:
-        return request.host_url.rstrip("/") + "/ogc"
+        return request.url_root.rstrip("/") + "/ogc"  # keeps a path prefix behind a proxy
 
     @app.get("/ogc")
     @app.get("/ogc/")

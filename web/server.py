@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from gridmap.errors import GridmapError
 from web import assets
 from web.app import create_app
 from web.tiles import parse_tiles
+
+
+def _check_port(host: str, port: int) -> None:
+    """Raise a clear error when ``host:port`` cannot be listened on (busy, or not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GridmapError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Is gridmap already running "
+                f"there? Stop it, or choose another port: --port {port + 1}."
+            ) from exc
 
 
 def serve(
@@ -23,10 +38,15 @@ def serve(
             f"Browser libraries are missing ({', '.join(missing)}): run `npm ci` in web/ (scripts/setup does it)."
         )
     app = create_app({"WORKSPACE": Path(workspace), "TILES": parse_tiles(tiles)})
+    _check_port(host, port)
+    server = waitress.create_server(app, host=host, port=port, threads=8, ident="gridmap")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
         f"gridmap: serving {workspace} at http://{shown}:{port}/  (OGC API: http://{shown}:{port}/ogc)",
         flush=True,
     )
     print("Press Ctrl+C to stop.", flush=True)
-    waitress.serve(app, host=host, port=port, threads=8, ident="gridmap")
+    try:
+        server.run()
+    finally:
+        server.close()
