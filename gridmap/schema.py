@@ -69,6 +69,8 @@ class Layer:
     columns: tuple[Column, ...] = field(default_factory=tuple)
     #: For an attribute table: (layer, key column) whose geometry places its rows on the map.
     located_by: tuple[str, str] | None = None
+    #: The column that identifies a row: unique within the layer where it is filled.
+    key: str | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -144,6 +146,7 @@ _add(
             Column("area_m2", "float", "Area", "面积", unit="m²"),
             SOURCE,
         ),
+        key="code",
     )
 )
 _add(
@@ -172,6 +175,7 @@ _add(
             Column("area_m2", "float", "Area", "面积", unit="m²"),
             SOURCE,
         ),
+        key="code",
     )
 )
 _add(
@@ -294,6 +298,7 @@ _add(
             Column("grid_code", "str", "Grid the camera lies in", "所属网格"),
             SOURCE,
         ),
+        key="code",
     )
 )
 _add(
@@ -334,6 +339,7 @@ _add(
             ),
             SOURCE,
         ),
+        key="osmid",
     )
 )
 _add(
@@ -362,6 +368,7 @@ _add(
             *_CATEGORY_COLUMNS,
             SOURCE,
         ),
+        key="household_id",
     )
 )
 _add(
@@ -389,6 +396,7 @@ _add(
             SOURCE,
         ),
         located_by=("households", "household_id"),
+        key="person_id",
     )
 )
 _add(
@@ -424,6 +432,7 @@ _add(
             Column("note", "str", "Note", "备注", personal=True),
             SOURCE,
         ),
+        key="visit_id",
     )
 )
 _add(
@@ -456,6 +465,7 @@ _add(
             Column("status", "str", "open or closed", "状态", choices=("open", "closed")),
             SOURCE,
         ),
+        key="incident_id",
     )
 )
 

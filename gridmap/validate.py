@@ -367,6 +367,26 @@ def check_not_masked(frame: pd.DataFrame, layer: Layer, *, source: str | None) -
             )
 
 
+def check_unique_key(frame: pd.DataFrame, layer: Layer, *, source: str | None) -> None:
+    """Refuse a file in which two rows carry the same key (camera code, household id, ...)."""
+    if not layer.key or layer.key not in frame.columns:
+        return
+    values = frame[layer.key]
+    dup = (values.notna() & values.duplicated(keep="first")).to_numpy()
+    if dup.any():
+        rows = frame.index[dup]
+        first = values[rows[0]]
+        earlier = int(frame.index[(values == first).to_numpy()][0])
+        column = layer.column(layer.key)
+        raise SchemaError(
+            f"{_label(column)} '{_show(first)}' is already used in row {earlier}: each row needs "
+            f"its own{_also(rows)}.",
+            row=int(rows[0]),
+            column=layer.key,
+            source=source,
+        )
+
+
 def coerce_columns(
     frame: pd.DataFrame, layer: Layer, *, source: str | None, warnings: list[str]
 ) -> pd.DataFrame:
@@ -394,6 +414,7 @@ def coerce_columns(
                     column=column.name,
                     source=source,
                 )
+    check_unique_key(out, layer, source=source)
     if "source" in out.columns:
         out["source"] = out["source"].fillna("import")
     return out

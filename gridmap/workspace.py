@@ -13,6 +13,7 @@ workspace is built in a temporary file and moved into place only when complete
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -625,8 +626,38 @@ class _GpkgTransaction(Transaction):
     def _touch(self, layer: str, n: int) -> None:
         self.touched[layer] = self.touched.get(layer, 0) + n
 
+    def _check_new_keys(self, layer: Layer, frame: pd.DataFrame) -> None:
+        """Refuse rows whose key the layer already holds (or that repeat a key among them)."""
+        if not layer.key or layer.key not in frame.columns:
+            return
+        keys = [
+            k
+            for k in _column_to_sql(frame[layer.key], layer.column(layer.key).type, self.tz)
+            if k is not None
+        ]
+        repeated = sorted(k for k, n in collections.Counter(keys).items() if n > 1)
+        taken: list[Any] = []
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            taken += [
+                r[0]
+                for r in self.conn.execute(
+                    f'SELECT "{layer.key}" FROM "{layer.name}" WHERE "{layer.key}" IN ({",".join("?" * len(chunk))})',
+                    chunk,
+                )
+            ]
+        clash = repeated or sorted(set(taken))
+        if clash:
+            more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+            where = "twice among the new rows" if repeated else "in the layer already"
+            raise InputError(
+                f"Layer '{layer.name}' would hold {layer.key} '{clash[0]}'{more} {where}: add only "
+                "new rows, or replace the layer."
+            )
+
     def _insert(self, layer: Layer, frame: pd.DataFrame) -> list[int]:
         """Insert rows with explicit feature ids; bulk inserts fill the R-tree in one go."""
+        self._check_new_keys(layer, frame)
         cols, rows, geoms = self._rows(layer, frame)
         seq = self.conn.execute(
             "SELECT seq FROM sqlite_sequence WHERE name = ?", (layer.name,)

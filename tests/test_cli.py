@@ -315,3 +315,25 @@ def test_grids_export_imports_back(demo_path, tmp_path, fmt):
     assert list(after["worker_phone"]) == list(before["worker_phone"])
     assert after.geometry.is_valid.all()
     assert abs(after.to_crs(32650).area.sum() - before.to_crs(32650).area.sum()) < 1.0
+
+
+def test_import_twice_is_refused(inited, tmp_path, capsys):
+    csv = tmp_path / "cams2.csv"
+    pd.DataFrame(
+        {
+            "code": ["D1", "D2"],
+            "kind": ["fixed", "dome"],
+            "lon": [118.787, 118.788],
+            "lat": [32.043, 32.043],
+        }
+    ).to_csv(csv, index=False)
+    assert main(["-q", "import", str(inited), "cameras", str(csv)]) == 0
+    assert main(["-q", "import", str(inited), "cameras", str(csv)]) == 2
+    assert "code 'D1' (and 1 more) in the layer already" in capsys.readouterr().err
+    dup = tmp_path / "dup.csv"
+    dup.write_text(
+        "code,kind,lon,lat\nE1,fixed,118.787,32.043\nE1,dome,118.788,32.043\n", encoding="utf-8"
+    )
+    assert main(["-q", "import", str(inited), "cameras", str(dup)]) == 2
+    err = capsys.readouterr().err
+    assert "row 3, column 'code'" in err and "already used in row 2" in err

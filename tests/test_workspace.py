@@ -223,17 +223,29 @@ def test_bulk_insert_indexes_every_row_and_keeps_the_trigger(tiny_workspace):
     assert fids == list(range(1, 101))
     assert tiny_workspace.count("incidents", bbox=(118.78, 32.0, 118.78495, 32.1)) == 50
     # a later single insert still goes through the standard trigger
-    tiny_workspace.append("incidents", many.iloc[:1])
+    tiny_workspace.append("incidents", many.iloc[:1].assign(incident_id="X1"))
     assert tiny_workspace.count("incidents", bbox=(118.77995, 32.0, 118.78005, 32.1)) == 2
     # a failed bulk insert rolls back rows, index entries and the dropped trigger alike
     bad = many.assign(kind=None)
     with pytest.raises(Exception), tiny_workspace.transaction() as tx:  # noqa: B017
-        tx.append("incidents", many)
+        tx.append("incidents", many.assign(incident_id=[f"Y{i}" for i in range(100)]))
         tx.append("cameras", bad)
     assert tiny_workspace.count("incidents") == 101
-    tiny_workspace.append("incidents", many.iloc[:1])
+    tiny_workspace.append("incidents", many.iloc[:1].assign(incident_id="X2"))
     assert tiny_workspace.count("incidents", bbox=(118.77995, 32.0, 118.78005, 32.1)) == 3
     gdal = gpd.read_file(
         tiny_workspace.path, layer="incidents", bbox=(118.78, 32.0, 118.78495, 32.1)
     )
     assert len(gdal) == 52  # the 50 plus the two single inserts at 118.78
+
+
+def test_keys_stay_unique(tiny_workspace):
+    cams = tiny_layers()["cameras"]
+    with pytest.raises(InputError, match=r"code 'CAM1' \(and 1 more\) in the layer already"):
+        tiny_workspace.append("cameras", cams)
+    twice = pd.concat([cams.assign(code="N1"), cams.assign(code="N1")])
+    with pytest.raises(InputError, match="twice among the new rows"):
+        tiny_workspace.append("cameras", twice)
+    assert tiny_workspace.count("cameras") == 2
+    tiny_workspace.replace("cameras", cams)  # replacing with the same keys is fine
+    assert tiny_workspace.count("cameras") == 2
