@@ -44,7 +44,7 @@ def render_markdown() -> str:
             "",
             layer.description,
             "",
-            f"Geometry: {geometry}.",
+            f"Geometry: {geometry}." + (f" Key: `{layer.key}` (unique)." if layer.key else ""),
             "",
         ]
         out += ["| column | type | unit | meaning | 中文 | notes |", "|---|---|---|---|---|---|"]
