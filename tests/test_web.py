@@ -247,6 +247,20 @@ def test_ogc_landing_conformance_collections(client):
     assert one["extent"]["spatial"]["bbox"][0][0] < 118.79
 
 
+def test_ogc_openapi_describes_every_path(client):
+    landing = client.get("/ogc/").get_json()
+    desc = next(link["href"] for link in landing["links"] if link["rel"] == "service-desc")
+    doc = client.get(desc.replace("http://localhost", "")).get_json()
+    assert doc["openapi"].startswith("3.0")
+    for cid in (n for n in LAYER_ORDER if LAYERS[n].geometry):
+        assert f"/collections/{cid}/items" in doc["paths"]
+    # every path it lists answers
+    for path in ("/", "/conformance", "/collections", "/collections/grids/items"):
+        assert (
+            client.get("/ogc" + path.rstrip("/") + ("/" if path == "/" else "")).status_code == 200
+        )
+
+
 def test_ogc_items_paging(client):
     first = client.get("/ogc/collections/buildings/items?limit=100").get_json()
     assert first["numberMatched"] == 851 and first["numberReturned"] == 100

@@ -317,6 +317,12 @@ def register_routes(app: Flask) -> None:
     def ogc_landing() -> Response:
         return jsonify(ogc.landing(workspace(), base()))
 
+    @app.get("/ogc/api")
+    def ogc_openapi() -> Response:
+        resp = jsonify(ogc.openapi(workspace(), base()))
+        resp.mimetype = "application/vnd.oai.openapi+json"
+        return resp
+
     @app.get("/ogc/conformance")
     def ogc_conformance() -> Response:
         return jsonify(ogc.conformance())

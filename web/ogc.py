@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from gridmap import geojson, privacy
+from gridmap import __version__, geojson, privacy
 from gridmap.errors import LayerNotFoundError
 from gridmap.query import Page, layer_page
 from gridmap.schema import LAYER_ORDER, LAYERS
@@ -24,6 +24,7 @@ CONFORMANCE = [
 ]
 JSON = "application/json"
 GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
@@ -48,6 +49,7 @@ def landing(ws: Workspace, base: str) -> dict[str, Any]:
         + ws.get_meta("attribution", ""),
         "links": [
             _link(f"{base}/", "self", title="This document"),
+            _link(f"{base}/api", "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
             _link(f"{base}/conformance", "conformance", title="Conformance classes"),
             _link(f"{base}/collections", "data", title="Collections"),
         ],
@@ -136,3 +138,75 @@ def item(ws: Workspace, cid: str, fid: int, *, role: str) -> str:
     frame = privacy.mask_frame(ws.feature(cid, fid), cid, role)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     return geojson.features(frame, LAYERS[cid].column_names, tz)[0]
+
+
+def _param(
+    name: str, where: str, schema: dict[str, Any], text: str, required: bool = False
+) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema, "description": text}
+
+
+def openapi(ws: Workspace, base: str) -> dict[str, Any]:
+    """Return the OpenAPI 3.0 definition of this OGC API - Features service."""
+    json_ok = {"200": {"description": "OK", "content": {JSON: {}}}}
+    geo_ok = {"200": {"description": "OK", "content": {GEOJSON: {}}}}
+    missing = {"404": {"description": "No such collection or feature", "content": {JSON: {}}}}
+    bad = {"400": {"description": "A parameter is wrong", "content": {JSON: {}}}}
+    bbox = _param(
+        "bbox",
+        "query",
+        {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
+        "minlon,minlat,maxlon,maxlat (CRS84)",
+    )
+    bbox["style"], bbox["explode"] = "form", False
+    limit = _param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "features per page",
+    )
+    offset = _param(
+        "offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "features to skip"
+    )
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "Landing page", "operationId": "landing", "responses": json_ok}},
+        "/conformance": {
+            "get": {
+                "summary": "Conformance classes",
+                "operationId": "conformance",
+                "responses": json_ok,
+            }
+        },
+        "/collections": {
+            "get": {"summary": "Collections", "operationId": "collections", "responses": json_ok}
+        },
+    }
+    for cid in collection_ids(ws):
+        layer = LAYERS[cid]
+        paths[f"/collections/{cid}"] = {
+            "get": {"summary": layer.en, "operationId": f"describe_{cid}", "responses": json_ok}
+        }
+        paths[f"/collections/{cid}/items"] = {
+            "get": {
+                "summary": f"{layer.en} ({layer.zh})",
+                "operationId": f"items_{cid}",
+                "parameters": [bbox, limit, offset],
+                "responses": {**geo_ok, **bad},
+            }
+        }
+        paths[f"/collections/{cid}/items/{{featureId}}"] = {
+            "get": {
+                "summary": f"One feature of {cid}",
+                "operationId": f"item_{cid}",
+                "parameters": [
+                    _param("featureId", "path", {"type": "integer"}, "feature id", True)
+                ],
+                "responses": {**geo_ok, **missing},
+            }
+        }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": f"gridmap: {ws.get_meta('title', ws.name)}", "version": __version__},
+        "servers": [{"url": base}],
+        "paths": paths,
+    }
