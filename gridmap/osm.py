@@ -96,7 +96,7 @@ NON_RESIDENTIAL_BUILDINGS = frozenset(
 
 _AMENITY_KIND = {
     "police": "police_post",
-    "townhall": "community_office",
+    "townhall": "government",  # a district government is no residents' committee
     "community_centre": "community_office",
     "parking": "parking",
     "parking_entrance": "parking",

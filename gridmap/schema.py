@@ -20,10 +20,6 @@ STORAGE_EPSG = 4326
 #: seven decimals changes nothing and cannot make a valid polygon invalid.
 STORAGE_PRECISION_DEG = 1e-7
 
-#: Visit categories that reveal a household's status; the others (migrants, veteran party
-#: members) are public knowledge in a community.
-PERSONAL_CATEGORIES: tuple[str, ...] = ("hardship", "elderly_alone", "disabled", "assisted")
-
 #: The six household categories every grid worker visits monthly (六必访), in display order.
 VISIT_CATEGORIES: tuple[str, ...] = (
     "hardship",
@@ -231,6 +227,7 @@ _add(
                 choices=(
                     "police_post",
                     "community_office",
+                    "government",
                     "parking",
                     "school",
                     "kindergarten",
@@ -418,9 +415,10 @@ _add(
                 "Visit category",
                 "走访类别",
                 choices=(*VISIT_CATEGORIES, "routine"),
-                personal_values=PERSONAL_CATEGORIES,
-                doc="a visit for hardship, disability, assistance or an elderly person living "
-                "alone tells that status: masked like the household's own flags",
+                personal_values=VISIT_CATEGORIES,
+                doc="which of the six categories a visit was for tells the household's status "
+                "(hardship, disability, ...): masked, all six alike, for roles without personal "
+                "access; routine visits stay visible",
             ),
             Column(
                 "outcome",
@@ -487,6 +485,7 @@ CHOICE_TITLES: dict[str, dict[str, tuple[str, str]]] = {
     "facilities.kind": {
         "police_post": ("Police post", "警务站"),
         "community_office": ("Community office", "社区居委会"),
+        "government": ("Government office", "政府机关"),
         "parking": ("Parking", "停车场"),
         "school": ("School", "学校"),
         "kindergarten": ("Kindergarten", "幼儿园"),

@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError, InputError
 from gridmap.export import export_layer
-from gridmap.privacy import can_see_personal
+from gridmap.privacy import MASK, can_see_personal
 from gridmap.query import layer_page
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles, get_layer
 from gridmap.workspace import Bbox, Workspace, open_workspace
@@ -249,6 +249,8 @@ def register_routes(app: Flask) -> None:
                 "attribution": meta.get("attribution", ""),
                 "synthetic": bool(meta.get("synthetic", False)),
                 "synthetic_note": meta.get("synthetic_note"),
+                "timezone": meta.get("timezone", "Asia/Shanghai"),
+                "masked_value": MASK,
                 "role": role(),
                 "personal_visible": can_see_personal(role()),
                 "layers": [_layer_doc(LAYERS[n], infos[n]) for n in LAYER_ORDER],

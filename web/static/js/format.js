@@ -23,6 +23,15 @@ function withUnit(text, unit) {
 }
 
 const dateTimeFormats = new Map();
+let timeZone; // the workspace's (its people's) time zone, not the browser's
+let maskedValue = "***";
+
+/** Use the workspace's time zone and masked-value marker (from /api/workspace). */
+export function configureFormats(ws) {
+  timeZone = ws.timezone || undefined;
+  maskedValue = ws.masked_value || maskedValue;
+  dateTimeFormats.clear();
+}
 
 function formatDateTime(value) {
   const d = new Date(value);
@@ -31,7 +40,7 @@ function formatDateTime(value) {
   if (!dateTimeFormats.has(lang)) {
     dateTimeFormats.set(
       lang,
-      new Intl.DateTimeFormat(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }),
+      new Intl.DateTimeFormat(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false, timeZone }),
     );
   }
   return dateTimeFormats.get(lang).format(d);
@@ -57,6 +66,7 @@ export function columnTitle(layer, column) {
  */
 export function formatValue(layer, column, value) {
   if (value === null || value === undefined || value === "") return null;
+  if (value === maskedValue) return t("value.masked");
   switch (column.type) {
     case "bool":
       if (value === true || value === 1) return t("yes");

@@ -23,6 +23,7 @@ import {
   storedLang,
   t,
 } from "./i18n.js";
+import { configureFormats } from "./format.js";
 import { DEFAULT_ON, buildOverlay, declutter, layerSwatch } from "./layers.js";
 import { Panel, renderLegend } from "./panel.js";
 import { renderPopup } from "./popup.js";
@@ -93,6 +94,7 @@ async function main() {
   ws.layers = ws.layers || [];
   ws.tiles = ws.tiles || [];
   addChoiceTitles(ws.layers);
+  configureFormats(ws);
   setLang(initialLang(), { remember: false });
 
   // Leaflet-Geoman is loaded for editing tools but must not attach an editor to each of the

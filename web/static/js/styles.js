@@ -98,6 +98,7 @@ export const STREET_NODE = {
 export const FACILITY_COLOURS = {
   police_post: "#1d3f8f",
   community_office: "#c92a2a",
+  government: "#a61e4d",
   parking: "#5c7cfa",
   school: "#9c36b5",
   kindergarten: "#cc5de8",
