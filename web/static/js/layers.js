@@ -302,12 +302,16 @@ const BUILDERS = {
     const feats = [...fc.features].sort((a, b) => rank[S.householdClass(a.properties || {})] - rank[S.householdClass(b.properties || {})]);
     const group = circles(feats, (p) => S.householdStyle(S.householdClass(p)), renderer);
     const counts = countBy(fc.features, S.householdClass);
+    // For roles that may not see personal data the hardship, disability, assistance and
+    // elderly-alone flags arrive empty: the priority class then holds only the public groups.
+    const masked = fc.features.length > 0 && fc.features.every((f) => f.properties?.hardship == null);
+    const key = (k) => (k === "care" && masked ? "legend.households.care_masked" : `legend.households.${k}`);
     return {
       group,
       legend: () =>
         ["plain", "rented", "care"]
           .filter((k) => counts.has(k))
-          .map((k) => ({ swatch: { type: "point", ...S.householdStyle(k), radius: 3.5 }, label: () => t(`legend.households.${k}`), count: counts.get(k) })),
+          .map((k) => ({ swatch: { type: "point", ...S.householdStyle(k), radius: 3.5 }, label: () => t(key(k)), count: counts.get(k) })),
     };
   },
 
