@@ -775,3 +775,33 @@ def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str) ->
     assert page.locator(".gm-tiles-gcj02").count() == 0
     watch.assert_clean()
     context.close()
+
+
+def test_new_workspace_without_grids(browser: Browser, tmp_path: Path) -> None:
+    """A workspace fresh from `gridmap init` (streets, buildings, facilities; nothing else)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from gridmap.build import init_workspace
+    from gridmap.demo import DEMO_OSM
+    from web.app import create_app
+
+    path = init_workspace(tmp_path / "new.gpkg", DEMO_OSM)
+    server = make_server("127.0.0.1", 0, create_app({"WORKSPACE": path}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context, watch = new_context(browser, "zh-CN")
+        page = open_map(context, watch, f"http://127.0.0.1:{server.server_port}/")
+        assert drawn(page, "buildings")["drawn"] > 100
+        for name in ("grids", "community", "cameras", "households"):
+            row = page.locator(f'[data-layer-row="{name}"]')
+            assert "无数据" in row.inner_text(), name  # shown as empty, not ticked
+            assert not page.locator(f'input[data-layer="{name}"]').is_checked()
+        assert page.locator('#legend [data-legend="grids"]').count() == 0
+        watch.assert_clean()
+        context.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -357,7 +357,7 @@ async function main() {
     const sections = [];
     for (const name of [...order].reverse()) {
       const o = overlays.get(name);
-      if (o?.want && o.built && map.hasLayer(o.built.group)) {
+      if (o?.want && o.built && map.hasLayer(o.built.group) && (o.meta.count ?? 1) > 0) {
         sections.push({ id: name, title: () => pick(o.meta.title, name), entries: o.built.legend() });
       }
     }
@@ -415,7 +415,8 @@ async function main() {
   const basemapReady = Promise.all([has("streets") ? loadLayer("streets") : null, has("buildings") ? loadLayer("buildings") : null]).then(
     ([streets, buildings]) => basemap.setData(streets, buildings),
   );
-  const defaults = DEFAULT_ON.filter(has).map((n) => setOverlay(n, true));
+  // an empty layer (a workspace made by `gridmap init` has no grids yet) starts off
+  const defaults = DEFAULT_ON.filter((n) => has(n) && (overlays.get(n).meta.count ?? 1) > 0).map((n) => setOverlay(n, true));
   try {
     await basemapReady;
   } catch (err) {

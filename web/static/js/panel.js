@@ -151,7 +151,10 @@ export class Panel {
     const { meta, row, message } = this.rows.get(name);
     row.querySelector(".layer-title").textContent = pick(meta.title, meta.name);
     const count = row.querySelector(".layer-count");
-    count.textContent = meta.geometry ? formatNumber(meta.count ?? 0) : t("layer.rows", { n: formatNumber(meta.count ?? 0) });
+    const empty = meta.count === 0;
+    row.classList.toggle("layer-empty", empty);
+    if (empty) count.textContent = t("layer.empty");
+    else count.textContent = meta.geometry ? formatNumber(meta.count) : t("layer.rows", { n: formatNumber(meta.count ?? 0) });
     count.title = t("layer.count.title");
     const note = row.querySelector(".layer-note");
     if (note) note.textContent = t("layer.table_note");
