@@ -205,7 +205,8 @@ export class ExportMenu {
     try {
       await downloadExport(name, { format, lang: getLang(), bbox });
     } catch (err) {
-      s.error = err.message;
+      // fetch rejects with a TypeError when the server cannot be reached at all
+      s.error = err instanceof TypeError ? t("export.offline") : err.message;
     } finally {
       s.busy = false;
       this.relabel(name);
