@@ -77,7 +77,10 @@ export class ExportMenu {
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", "export-menu");
     button.innerHTML = ICON; // static markup
-    button.addEventListener("click", () => (this.current === meta.name ? this.close() : this.open(meta.name)));
+    button.addEventListener("click", () => {
+      if (button.getAttribute("aria-disabled") === "true") return; // busy with this layer's file
+      return this.current === meta.name ? this.close() : this.open(meta.name);
+    });
     const msg = el("div", "export-msg");
     msg.dataset.exportMsg = meta.name;
     msg.setAttribute("role", "status");
@@ -97,7 +100,8 @@ export class ExportMenu {
     s.button.title = label;
     s.button.setAttribute("aria-label", label);
     s.button.toggleAttribute("aria-busy", s.busy);
-    s.button.disabled = s.busy;
+    // aria-disabled, not disabled: a disabled button would drop keyboard focus to the page
+    s.button.setAttribute("aria-disabled", String(Boolean(s.busy)));
     s.msg.classList.toggle("error", Boolean(s.error));
     if (s.busy) s.msg.textContent = t("export.preparing", { format: t(`export.format.${s.format}`) });
     else if (s.error) s.msg.textContent = t("export.error", { msg: s.error });
