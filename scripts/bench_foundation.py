@@ -204,20 +204,11 @@ def bench_api(path: Path, n: int) -> dict[str, object]:
 def bench_browser(base: str, runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # the same headless set-up as the tests
+
     times = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for _ in range(runs):
             ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
             page = ctx.new_page()
