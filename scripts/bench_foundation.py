@@ -34,8 +34,8 @@ import pyogrio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gridmap import workspace  # noqa: E402
-from gridmap.demo import build_demo  # noqa: E402
+from gridmap import store  # noqa: E402
+from gridmap.build.demo import build_demo  # noqa: E402
 from gridmap.schema import LAYER_ORDER, LAYERS  # noqa: E402
 
 TODAY = date(2026, 11, 27)
@@ -58,12 +58,12 @@ def bench_build(tmp: Path, runs: int) -> dict[str, float]:
         t = time.perf_counter()
         build_demo(path, today=TODAY, overwrite=True)
         times.append(time.perf_counter() - t)
-    ws = workspace.GeoPackageWorkspace(path)
+    ws = store.GeoPackageWorkspace(path)
     frames = {name: ws.read(name) for name in LAYER_ORDER}
     ours, gdal = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        with workspace.building(tmp / "ours.gpkg", overwrite=True) as w2, w2.transaction() as tx:
+        with store.building(tmp / "ours.gpkg", overwrite=True) as w2, w2.transaction() as tx:
             for name, frame in frames.items():
                 tx.replace(name, frame)
         ours.append(time.perf_counter() - t)
@@ -88,10 +88,10 @@ def bench_partition(path: Path) -> list[tuple[str, float, int, int, float, float
     """Grids for the whole demo area by street blocks vs by buildings (bisection + Voronoi)."""
     import shapely
 
-    from gridmap import partition
-    from gridmap.crs import utm_crs
+    from gridmap.geo.crs import utm_crs
+    from gridmap.grids import partition
 
-    ws = workspace.GeoPackageWorkspace(path)
+    ws = store.GeoPackageWorkspace(path)
     crs = utm_crs(118.79, 32.04)
     b = ws.read("buildings").to_crs(crs)
     streets = ws.read("streets").to_crs(crs)
@@ -161,7 +161,7 @@ def fetch(url: str) -> tuple[float, int]:
 
 
 def viewports(
-    ws: workspace.Workspace, n: int, size_m: float = 500.0
+    ws: store.Workspace, n: int, size_m: float = 500.0
 ) -> list[tuple[float, float, float, float]]:
     minx, miny, maxx, maxy = ws.bounds()
     dlat = size_m / 111_320
@@ -174,7 +174,7 @@ def viewports(
 
 def bench_api(path: Path, n: int) -> dict[str, object]:
     base = serve(path)
-    ws = workspace.GeoPackageWorkspace(path)
+    ws = store.GeoPackageWorkspace(path)
     boxes = viewports(ws, n)
     out: dict[str, object] = {}
     ours, peer, sizes = [], [], []

@@ -1,6 +1,6 @@
 """Shared fixtures: no network, tiny hand-made workspaces, the real demo workspace, the app.
 
-The demo workspace is built once per run from the real OSM extract in ``geodata/`` with a fixed
+The demo workspace is built once per run from the real OSM extract in ``gridmap/build/data/`` with a fixed
 date and seed, so its figures are stable. Unit tests use :func:`tiny_workspace`, whose few
 features can be checked by hand.
 """
@@ -20,8 +20,8 @@ import pytest
 import shapely
 from werkzeug.serving import make_server
 
-from gridmap import workspace
-from gridmap.demo import build_demo
+from gridmap import store
+from gridmap.build.demo import build_demo
 
 DEMO_TODAY = date(2026, 11, 27)
 
@@ -161,17 +161,17 @@ def tiny_layers() -> dict[str, pd.DataFrame]:
     }
 
 
-def make_tiny_workspace(path: Path) -> workspace.GeoPackageWorkspace:
+def make_tiny_workspace(path: Path) -> store.GeoPackageWorkspace:
     """Build the tiny workspace at ``path`` and open it."""
-    with workspace.building(path) as ws, ws.transaction(action="tiny fixture") as tx:
+    with store.building(path) as ws, ws.transaction(action="tiny fixture") as tx:
         for name, frame in tiny_layers().items():
             tx.replace(name, frame)
         tx.set_meta("title", "tiny")
-    return workspace.GeoPackageWorkspace(path)
+    return store.GeoPackageWorkspace(path)
 
 
 @pytest.fixture
-def tiny_workspace(tmp_path: Path) -> workspace.GeoPackageWorkspace:
+def tiny_workspace(tmp_path: Path) -> store.GeoPackageWorkspace:
     """A fresh tiny workspace for each test."""
     return make_tiny_workspace(tmp_path / "tiny.gpkg")
 
@@ -181,16 +181,16 @@ def tiny_workspace(tmp_path: Path) -> workspace.GeoPackageWorkspace:
 
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace built once from geodata/ (real OSM) with a fixed date."""
+    """The demo workspace built once from gridmap/build/data/ (real OSM) with a fixed date."""
     path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
     build_demo(path, today=DEMO_TODAY)
     return path
 
 
 @pytest.fixture(scope="session")
-def demo_workspace(demo_path: Path) -> workspace.GeoPackageWorkspace:
+def demo_workspace(demo_path: Path) -> store.GeoPackageWorkspace:
     """The demo workspace, opened."""
-    return workspace.GeoPackageWorkspace(demo_path)
+    return store.GeoPackageWorkspace(demo_path)
 
 
 @pytest.fixture(scope="session")

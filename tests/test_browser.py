@@ -783,8 +783,8 @@ def test_new_workspace_without_grids(browser: Browser, tmp_path: Path) -> None:
 
     from werkzeug.serving import make_server
 
-    from gridmap.build import init_workspace
-    from gridmap.demo import DEMO_OSM
+    from gridmap.build.demo import DEMO_OSM
+    from gridmap.build.init import init_workspace
     from web.app import create_app
 
     path = init_workspace(tmp_path / "new.gpkg", DEMO_OSM)

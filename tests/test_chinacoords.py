@@ -8,7 +8,7 @@ import pyproj
 import pytest
 import shapely
 
-from gridmap import chinacoords as cc
+from gridmap.geo import chinacoords as cc
 
 GEOD = pyproj.Geod(ellps="WGS84")
 

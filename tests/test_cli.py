@@ -16,10 +16,10 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from gridmap.chinacoords import wgs84_to_gcj02
+from gridmap.build.demo import DEMO_OSM
 from gridmap.cli import main
-from gridmap.demo import DEMO_OSM
-from gridmap.workspace import open_workspace
+from gridmap.geo.chinacoords import wgs84_to_gcj02
+from gridmap.store import open_workspace
 
 
 @pytest.fixture(scope="module")
@@ -258,16 +258,16 @@ def test_spreadsheet_round_trip_with_chinese_titles(demo_path, tmp_path, capsys)
 
 
 def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch, capsys):
-    from gridmap import workspace
+    from gridmap.store.gpkg.workspace import _GpkgTransaction
 
-    real = workspace._GpkgTransaction.replace
+    real = _GpkgTransaction.replace
 
     def replace(self, layer, frame):
         if layer == "visits":  # Ctrl+C halfway through writing the layers
             raise KeyboardInterrupt
         return real(self, layer, frame)
 
-    monkeypatch.setattr(workspace._GpkgTransaction, "replace", replace)
+    monkeypatch.setattr(_GpkgTransaction, "replace", replace)
     target = tmp_path / "demo.gpkg"
     assert main(["-q", "demo", "--workspace", str(target), "--no-serve"]) == 130
     assert "nothing was changed" in capsys.readouterr().err

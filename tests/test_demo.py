@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.crs import utm_crs
-from gridmap.demo import DEMO_OSM, build_demo
+from gridmap.build.demo import DEMO_OSM, build_demo
 from gridmap.errors import OsmError
-from gridmap.osm import read_osm
+from gridmap.geo.crs import utm_crs
+from gridmap.io.osm import read_osm
 from gridmap.schema import VISIT_CATEGORIES
 
 from .conftest import DEMO_TODAY
@@ -189,7 +189,7 @@ def test_demo_meta_marks_synthetic_and_attribution(demo_workspace):
 @pytest.mark.slow
 def test_demo_is_deterministic(demo_workspace, tmp_path: Path):
     again = build_demo(tmp_path / "again.gpkg", today=DEMO_TODAY)
-    from gridmap.workspace import open_workspace
+    from gridmap.store import open_workspace
 
     other = open_workspace(again)
     for layer in ("grids", "households", "people", "incidents", "cameras"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gridmap.schemadoc import render_markdown
+from gridmap.schema.doc import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 

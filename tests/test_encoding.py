@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap import geojson, privacy
+from gridmap.access import privacy
+from gridmap.io import geojson
 
 
 def test_column_values_are_plain_json():

@@ -13,8 +13,6 @@ import pyproj
 import pytest
 import shapely
 
-from gridmap import chinacoords as cc
-from gridmap.crs import detect_china_datum, resolve_crs, to_wgs84, utm_crs
 from gridmap.errors import (
     CoordinateError,
     EncodingError,
@@ -23,7 +21,9 @@ from gridmap.errors import (
     SchemaError,
     UnsupportedFormatError,
 )
-from gridmap.importer import load_file
+from gridmap.geo import chinacoords as cc
+from gridmap.geo.crs import detect_china_datum, resolve_crs, to_wgs84, utm_crs
+from gridmap.io.importer import load_file
 from gridmap.schema import get_layer
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -533,7 +533,7 @@ def test_long_number_in_text_column(tmp_path: Path) -> None:
 
 
 def test_choice_titles_stand_for_codes(tmp_path):
-    from gridmap.importer import load_file
+    from gridmap.io.importer import load_file
 
     path = tmp_path / "cams.csv"
     path.write_text(

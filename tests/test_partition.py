@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmap import blocks, partition, regions
+from gridmap.grids import blocks, partition, regions
 
 # A 200 m square cut by a north-south and an east-west street into four 100 m blocks.
 AREA = shapely.box(0, 0, 200, 200)

@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from gridmap.errors import EncodingError, InputError, UnsupportedFormatError
-from gridmap.readers import decode_text, read_table
+from gridmap.io.readers import decode_text, read_table
 
 NAMES = ["新街口小学", "鼓楼医院", "玄武湖公园"]
 LONS = [118.7835, 118.7791, 118.7952]

@@ -99,7 +99,7 @@ def test_etag_changes_with_the_workspace(tmp_path):
     first = client_b.get("/api/layers/buildings")
     assert first.headers["ETag"] != tag_a  # same layer, same version, another workspace
     # an edit made by another program (QGIS, ogr2ogr) changes the tag
-    from gridmap import geopackage
+    from gridmap.store.gpkg import encoding as geopackage
 
     with sqlite3.connect(b.path) as conn:
         geopackage.register_functions(conn)  # GDAL provides these to its triggers as well

@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 import shapely
 
-from gridmap import workspace
+from gridmap import store
 from gridmap.errors import (
     FeatureNotFoundError,
     InputError,
@@ -143,28 +143,28 @@ def test_street_graph_walk_and_drive(tiny_workspace):
 
 def test_building_is_atomic(tmp_path: Path):
     target = tmp_path / "ws.gpkg"
-    with pytest.raises(RuntimeError), workspace.building(target):
+    with pytest.raises(RuntimeError), store.building(target):
         raise RuntimeError("interrupted")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
     make_tiny_workspace(target)
     with pytest.raises(WorkspaceExistsError):
         make_tiny_workspace(target)
-    with pytest.raises(InputError, match="gpkg"), workspace.building(tmp_path / "ws.sqlite"):
+    with pytest.raises(InputError, match="gpkg"), store.building(tmp_path / "ws.sqlite"):
         pass
 
 
 def test_open_rejects_missing_and_foreign_files(tmp_path: Path):
     with pytest.raises(WorkspaceError, match="No workspace"):
-        workspace.open_workspace(tmp_path / "none.gpkg")
+        store.open_workspace(tmp_path / "none.gpkg")
     junk = tmp_path / "junk.gpkg"
     junk.write_text("not sqlite")
     with pytest.raises(WorkspaceError, match="not a GeoPackage"):
-        workspace.open_workspace(junk)
+        store.open_workspace(junk)
     other = tmp_path / "other.gpkg"
     gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=4326).to_file(other)
     with pytest.raises(WorkspaceError, match="not a gridmap workspace"):
-        workspace.open_workspace(other)
+        store.open_workspace(other)
 
 
 def test_gdal_reads_every_layer(tiny_workspace):

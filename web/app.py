@@ -29,12 +29,12 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from gridmap.access.privacy import MASK, can_see_personal
 from gridmap.errors import GridmapError, InputError
-from gridmap.export import export_layer
-from gridmap.privacy import MASK, can_see_personal
-from gridmap.query import layer_page
+from gridmap.io.export import export_layer
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles, get_layer
-from gridmap.workspace import Bbox, Workspace, open_workspace
+from gridmap.service.query import layer_page
+from gridmap.store import Bbox, Workspace, open_workspace
 from web import assets, ogc
 from web.tiles import parse_tiles
 

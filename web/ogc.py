@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from gridmap import __version__, geojson, privacy
+from gridmap import __version__
+from gridmap.access import privacy
 from gridmap.errors import LayerNotFoundError
-from gridmap.query import Page, layer_page
+from gridmap.io import geojson
 from gridmap.schema import LAYER_ORDER, LAYERS
-from gridmap.workspace import Bbox, Workspace
+from gridmap.service.query import Page, layer_page
+from gridmap.store import Bbox, Workspace
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.osm import MAIN_HIGHWAYS
+from gridmap.io.osm import MAIN_HIGHWAYS
 
 ENTRANCE_HIGHWAYS = frozenset({"service", "footway", "path", "pedestrian", "living_street"})
 INTERSECTION_SPACING_M = 150.0

@@ -36,7 +36,6 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap import geopackage
 from gridmap.errors import FeatureNotFoundError, InputError, WorkspaceError, WorkspaceExistsError
 from gridmap.schema import (
     LAYER_ORDER,
@@ -47,6 +46,7 @@ from gridmap.schema import (
     Layer,
     get_layer,
 )
+from gridmap.store.gpkg import encoding as geopackage
 
 Bbox = tuple[float, float, float, float]
 

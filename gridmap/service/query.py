@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gridmap import geojson, privacy
+from gridmap.access import privacy
 from gridmap.errors import InputError
+from gridmap.io import geojson
 from gridmap.schema import get_layer
-from gridmap.workspace import Bbox, Workspace
+from gridmap.store import Bbox, Workspace
 
 MAX_LIMIT = 100_000
 

@@ -59,7 +59,7 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 def cmd_init(args: argparse.Namespace) -> None:
     """Build a workspace from an OSM extract."""
-    from gridmap.build import init_workspace
+    from gridmap.build.init import init_workspace
 
     path = init_workspace(
         args.workspace,
@@ -74,7 +74,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """Build the demo workspace if missing, then serve it."""
-    from gridmap.demo import build_demo
+    from gridmap.build.demo import build_demo
 
     path = Path(args.workspace)
     if args.rebuild or not path.exists():
@@ -92,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     """Serve a workspace's map, API and OGC API."""
-    from gridmap.workspace import open_workspace
+    from gridmap.store import open_workspace
 
     open_workspace(args.workspace)  # fail early with a clear message
     _server()(Path(args.workspace), host=args.host, port=args.port, tiles=args.tiles)
@@ -100,8 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> None:
     """Import a file into one layer, in one transaction."""
-    from gridmap.importer import erased_personal_columns, load_file
-    from gridmap.workspace import open_workspace
+    from gridmap.io.importer import erased_personal_columns, load_file
+    from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
     reference = None
@@ -141,9 +141,9 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Export one layer to a file."""
-    from gridmap.export import export_layer
+    from gridmap.io.export import export_layer
     from gridmap.schema import get_layer
-    from gridmap.workspace import open_workspace
+    from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
     role = "admin" if args.personal else "viewer"
@@ -163,7 +163,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_info(args: argparse.Namespace) -> None:
     """Print the layers of a workspace with counts and extents."""
-    from gridmap.workspace import open_workspace
+    from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
     print(f"{ws.get_meta('title', ws.name)}  ({args.workspace})")

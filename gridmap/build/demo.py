@@ -18,16 +18,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap import partition, workspace
-from gridmap.build import metric_crs, osm_meta, sjoin_code
+from gridmap import store
+from gridmap.build.init import metric_crs, osm_meta, sjoin_code
+from gridmap.build.synthetic import activity, addresses, identity, places, register
 from gridmap.errors import InputError
-from gridmap.osm import read_osm
+from gridmap.grids import partition
+from gridmap.io.osm import read_osm
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
-from gridmap.synthetic import activity, addresses, identity, places, register
 
 Progress = Callable[[str], None]
 
-GEODATA = Path(__file__).resolve().parent.parent / "geodata"
+GEODATA = Path(__file__).resolve().parent / "data"
 DEMO_OSM = GEODATA / "nanjing_changjianglu_core_2021.osm.bz2"
 DEFAULT_SEED = 20210612
 
@@ -255,7 +256,7 @@ def build_demo(
         "incidents": incidents,
     }
     with (
-        workspace.building(path, overwrite=overwrite) as ws,
+        store.building(path, overwrite=overwrite) as ws,
         ws.transaction(action="build demo") as tx,
     ):
         for name, frame in layers.items():

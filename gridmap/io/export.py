@@ -21,11 +21,12 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmap import geojson, privacy
+from gridmap.access import privacy
 from gridmap.errors import InputError
+from gridmap.io import geojson
+from gridmap.io.xlsx import write_xlsx
 from gridmap.schema import STORAGE_CRS, choice_titles, get_layer, shapefile_names
-from gridmap.workspace import Workspace
-from gridmap.xlsx import write_xlsx
+from gridmap.store import Workspace
 
 Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
 FORMATS: tuple[str, ...] = ("geojson", "gpkg", "csv", "xlsx", "shp")

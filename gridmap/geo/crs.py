@@ -18,8 +18,8 @@ import numpy as np
 import pyproj
 import shapely
 
-from gridmap import chinacoords
 from gridmap.errors import CoordinateError
+from gridmap.geo import chinacoords
 from gridmap.schema import STORAGE_EPSG
 
 __all__ = [

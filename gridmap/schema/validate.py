@@ -1,7 +1,7 @@
 """Check imported rows against a layer's schema: columns, values, geometries, coordinates.
 
 Every check raises a :mod:`gridmap.errors` class naming the first offending row (1-based, as the
-frame's index from :func:`gridmap.readers.read_table`) and how many other rows share the problem,
+frame's index from :func:`gridmap.io.readers.read_table`) and how many other rows share the problem,
 so a planner can fix the file in one go. Checks return cleaned values rather than modifying their
 input.
 """
@@ -20,9 +20,9 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap import chinacoords
-from gridmap.crs import utm_crs
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
+from gridmap.geo import chinacoords
+from gridmap.geo.crs import utm_crs
 from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, shapefile_names
 
 __all__ = [

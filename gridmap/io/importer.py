@@ -19,11 +19,11 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap import chinacoords, validate
-from gridmap.crs import SourceCRS, detect_china_datum, resolve_crs, to_wgs84
 from gridmap.errors import InputError, SchemaError
-from gridmap.readers import LAT_NAMES, LON_NAMES, ReadInfo, read_table
-from gridmap.schema import STORAGE_CRS, STORAGE_EPSG, Layer, get_layer
+from gridmap.geo import chinacoords
+from gridmap.geo.crs import SourceCRS, detect_china_datum, resolve_crs, to_wgs84
+from gridmap.io.readers import LAT_NAMES, LON_NAMES, ReadInfo, read_table
+from gridmap.schema import STORAGE_CRS, STORAGE_EPSG, Layer, get_layer, validate
 
 __all__ = ["ImportResult", "load_file"]
 

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridmap.synthetic import identity
+from gridmap.build.synthetic import identity
 
 #: Gross floor area per household, m² (floor area incl. stairs and walls).
 FLOOR_AREA_PER_HOUSEHOLD_M2 = 90.0

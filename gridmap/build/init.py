@@ -14,9 +14,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridmap import workspace
-from gridmap.crs import utm_crs
-from gridmap.osm import Bbox, OsmExtract, read_osm
+from gridmap import store
+from gridmap.geo.crs import utm_crs
+from gridmap.io.osm import Bbox, OsmExtract, read_osm
 
 Progress = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def init_workspace(
     extract = read_osm(src, bbox=bbox, progress=say)
     say("writing workspace")
     with (
-        workspace.building(path, overwrite=overwrite) as ws,
+        store.building(path, overwrite=overwrite) as ws,
         ws.transaction(action=f"init from {src.name}") as tx,
     ):
         for layer in ("streets", "street_nodes", "buildings", "facilities", "cameras"):

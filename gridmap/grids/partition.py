@@ -5,7 +5,7 @@ and lanes; a block too heavy for one grid (a big compound) is cut into pieces of
 by weighted recursive bisection, each piece the Voronoi region of its buildings' outlines.
 :func:`balanced_regions` groups units into connected regions of balanced households, and
 :func:`settle` makes the final polygons tile the area with no overlap, no gap and no building
-split. All geometry here is in a metric CRS (the caller projects; :func:`gridmap.crs.utm_crs`).
+split. All geometry here is in a metric CRS (the caller projects; :func:`gridmap.geo.crs.utm_crs`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap import blocks, regions
+from gridmap.grids import blocks, regions
 
 #: Parts of a unit smaller than this are slivers left by geometry operations, square metres.
 MIN_PART_M2 = 0.01
@@ -286,7 +286,7 @@ def balanced_regions(
     """Return a region label per unit of ``members`` (default all): k connected, balanced regions.
 
     Two starts are tried, region growing from spread seeds and weighted recursive bisection made
-    connected; each is polished by :func:`gridmap.regions.rebalance`, and the one with fewer
+    connected; each is polished by :func:`gridmap.grids.regions.rebalance`, and the one with fewer
     regions outside ``bounds`` (then the smaller spread) wins.
     """
     idx = np.arange(len(units.polygons)) if members is None else np.asarray(members)

@@ -1,0 +1,1 @@
+"""Who may see and change what: roles, masking of personal data, audit rules."""
