@@ -12,6 +12,8 @@ class GridmapError(Exception):
     """Base class of every error gridmap raises on purpose."""
 
     status: int = 500
+    #: A stable, machine-readable name of the error (JSON ``error.code``); never translated.
+    code: str = "internal_error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -24,6 +26,8 @@ class GridmapError(Exception):
 
 class InputError(GridmapError, ValueError):
     """An input file, row or value is unusable; ``row`` and ``column`` say where (1-based row)."""
+
+    code = "invalid_input"
 
     status = 400
 
@@ -58,25 +62,37 @@ class InputError(GridmapError, ValueError):
 class UnsupportedFormatError(InputError):
     """The file is of a kind gridmap cannot read."""
 
+    code = "unsupported_format"
+
 
 class EncodingError(InputError):
     """The file's text encoding could not be detected; name it with ``--encoding``."""
+
+    code = "unknown_encoding"
 
 
 class CoordinateError(InputError):
     """Coordinates are outside the area, swapped, or in an unknown reference system."""
 
+    code = "bad_coordinates"
+
 
 class GeometryError(InputError):
     """A geometry is empty, invalid (for example self-intersecting) or of the wrong type."""
+
+    code = "bad_geometry"
 
 
 class SchemaError(InputError):
     """Required columns are missing or values do not fit a column's type."""
 
+    code = "schema_mismatch"
+
 
 class LayerNotFoundError(GridmapError, KeyError):
     """No layer of that name exists."""
+
+    code = "layer_not_found"
 
     status = 404
 
@@ -87,6 +103,8 @@ class LayerNotFoundError(GridmapError, KeyError):
 class FeatureNotFoundError(GridmapError, KeyError):
     """No feature with that id exists in the layer."""
 
+    code = "feature_not_found"
+
     status = 404
 
     def __str__(self) -> str:
@@ -96,14 +114,58 @@ class FeatureNotFoundError(GridmapError, KeyError):
 class WorkspaceError(GridmapError, OSError):
     """The workspace file is missing, unreadable, or not a gridmap workspace."""
 
+    code = "workspace_error"
+
     status = 500
 
 
 class WorkspaceExistsError(WorkspaceError, FileExistsError):
     """A workspace already exists where a new one was to be created."""
 
+    code = "workspace_exists"
+
     status = 409
 
 
 class OsmError(InputError):
     """An OpenStreetMap extract could not be read or holds no usable streets."""
+
+    code = "bad_osm_extract"
+
+
+class ConstraintError(InputError):
+    """A write breaks a rule of the layer: a repeated key, a missing required value, a value
+    outside a column's choices, a row that others still refer to."""
+
+    code = "constraint_violated"
+
+
+class ConflictError(GridmapError):
+    """The feature changed since it was read: its version is not the one the edit expected."""
+
+    status = 409
+    code = "edit_conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        layer: str | None = None,
+        fid: int | None = None,
+        expected: int | None = None,
+        actual: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.fid = fid
+        self.expected = expected
+        self.actual = actual
+
+
+class BusyError(WorkspaceError):
+    """Another program holds the workspace's write lock for too long; try again shortly."""
+
+    status = 503
+    code = "workspace_busy"
+    #: Seconds a client should wait before it tries again (HTTP ``Retry-After``).
+    retry_after = 2
