@@ -219,9 +219,7 @@ def test_ogc_items_mask_personal_data(client):
         ("/api/layers/buildings?limit=-1", 400, "limit"),
         ("/api/layers/buildings?offset=99999999999999999999999", 400, "offset"),
         ("/api/nothing", 404, "not found"),
-        ("/ogc/collections/people", 404, "no collection"),
-        ("/ogc/collections/roads/items", 404, "no collection"),
-        ("/ogc/collections/cameras/items/999999", 404, "no feature"),
+        # OGC routes answer OGC exception documents: tests/test_ogc.py
     ],
 )
 def test_errors_have_one_json_shape(client, url, status, phrase):

@@ -309,47 +309,5 @@ def register_routes(app: Flask) -> None:
     def health() -> Response:
         return jsonify({"status": "ok", "missing_vendor": assets.missing_vendor()})
 
-    # -- OGC API - Features ------------------------------------------------------------------
-
-    def base() -> str:
-        return request.url_root.rstrip("/") + "/ogc"  # keeps a path prefix behind a proxy
-
-    @app.get("/ogc")
-    @app.get("/ogc/")
-    def ogc_landing() -> Response:
-        return jsonify(ogc.landing(workspace(), base()))
-
-    @app.get("/ogc/api")
-    def ogc_openapi() -> Response:
-        resp = jsonify(ogc.openapi(workspace(), base()))
-        resp.mimetype = "application/vnd.oai.openapi+json"
-        return resp
-
-    @app.get("/ogc/conformance")
-    def ogc_conformance() -> Response:
-        return jsonify(ogc.conformance())
-
-    @app.get("/ogc/collections")
-    def ogc_collections() -> Response:
-        return jsonify(ogc.collections(workspace(), base()))
-
-    @app.get("/ogc/collections/<cid>")
-    def ogc_collection(cid: str) -> Response:
-        return jsonify(ogc.collection(workspace(), base(), cid))
-
-    @app.get("/ogc/collections/<cid>/items")
-    def ogc_items(cid: str) -> Response:
-        page = ogc.items(
-            workspace(),
-            base(),
-            cid,
-            bbox=parse_bbox(request.args.get("bbox")),
-            limit=parse_int("limit", None),
-            offset=parse_int("offset", 0) or 0,
-            role=role(),
-        )
-        return _geojson(page.text)
-
-    @app.get("/ogc/collections/<cid>/items/<int:fid>")
-    def ogc_item(cid: str, fid: int) -> Response:
-        return _geojson(ogc.item(workspace(), cid, fid, role=role()))
+    # -- OGC API - Features: the blueprint of web/ogc.py --------------------------------------
+    app.register_blueprint(ogc.bp)

@@ -1,214 +1,127 @@
-"""OGC API - Features, Part 1 (Core, GeoJSON): documents built without Flask.
+"""OGC API - Features at ``/ogc``: a thin Flask adapter over :mod:`gridmap.service.ogc`.
 
-Each function takes the workspace, the service's base URL and plain arguments, and returns a
-JSON-ready dict (or GeoJSON text). ``web.app`` adapts requests to these and back, as pygeoapi
-does. Collections are the workspace layers with geometry; coordinates are CRS84 (lon, lat).
+Each view turns the Flask request into an :class:`~gridmap.service.ogc.OgcRequest`, calls the
+service and turns its :class:`~gridmap.service.ogc.OgcResponse` back into a Flask response.
+Every path under ``/ogc`` is matched here, for every method, so that an unknown path (404) or
+method (405, with ``Allow``) is answered by this blueprint as an OGC exception document
+(``{"code", "description"}``) like every other error of the service.
+
+For the app's error handler, :data:`bp` registers :func:`render_error` under
+``app.extensions["gridmap.error_renderers"]`` as ``("/ogc", render_error)``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from gridmap import __version__
-from gridmap.access import privacy
-from gridmap.errors import LayerNotFoundError
-from gridmap.io import geojson
-from gridmap.schema import LAYER_ORDER, LAYERS
-from gridmap.service.query import Page, layer_page
-from gridmap.store import Bbox, Workspace
+from flask import Blueprint, Response, current_app, g, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-]
-JSON = "application/json"
-GEOJSON = "application/geo+json"
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
+from gridmap.errors import BusyError, GridmapError
+from gridmap.service import ogc
+from gridmap.store import Workspace
+
+PREFIX = "/ogc"
+#: Methods every OGC resource answers; any other gets 405 with this list in ``Allow``.
+ALLOWED = ("GET", "HEAD", "OPTIONS")
+_ALL_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+bp = Blueprint("ogc", __name__, url_prefix=PREFIX)
 
 
-def _link(href: str, rel: str, type_: str = JSON, title: str | None = None) -> dict[str, str]:
-    link = {"href": href, "rel": rel, "type": type_}
-    if title:
-        link["title"] = title
-    return link
+def render_error(exc: BaseException) -> Response:
+    """Return ``exc`` (a gridmap error, an HTTP error or a bug) as an OGC exception document."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, GridmapError):
+        reply = ogc.error_response(exc)
+        if isinstance(exc, BusyError):
+            headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, HTTPException):
+        status = exc.code or 500
+        name = (exc.name or "error").lower().replace(" ", "_")
+        reply = ogc.exception(name, exc.description or exc.name or "", status)
+        if isinstance(exc, MethodNotAllowed):
+            headers["Allow"] = ", ".join(exc.valid_methods or ALLOWED)
+    else:
+        current_app.logger.exception("OGC API request failed: %s", request.path)
+        reply = ogc.exception(
+            "internal_error", "The server failed to answer; the error is in its log.", 500
+        )
+    resp = _response(reply)
+    resp.headers.update(headers)
+    return resp
 
 
-def collection_ids(ws: Workspace) -> list[str]:
-    """Return the layers served as collections: every layer with geometry."""
-    return [name for name in LAYER_ORDER if LAYERS[name].geometry]
+@bp.record_once
+def _register_renderer(state: BlueprintSetupState) -> None:
+    renderers = state.app.extensions.setdefault("gridmap.error_renderers", [])
+    renderers.append((state.url_prefix or PREFIX, render_error))
 
 
-def landing(ws: Workspace, base: str) -> dict[str, Any]:
-    """Return the landing page."""
-    return {
-        "title": f"gridmap: {ws.get_meta('title', ws.name)}",
-        "description": "Community grid management layers as OGC API - Features. "
-        + ws.get_meta("attribution", ""),
-        "links": [
-            _link(f"{base}/", "self", title="This document"),
-            _link(f"{base}/api", "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
-            _link(f"{base}/conformance", "conformance", title="Conformance classes"),
-            _link(f"{base}/collections", "data", title="Collections"),
-        ],
-    }
+bp.register_error_handler(GridmapError, render_error)
+bp.register_error_handler(HTTPException, render_error)
+bp.register_error_handler(Exception, render_error)
 
 
-def conformance() -> dict[str, Any]:
-    """Return the conformance declaration."""
-    return {"conformsTo": CONFORMANCE}
+def _response(reply: ogc.OgcResponse) -> Response:
+    resp = Response(reply.body, status=reply.status, content_type=reply.media_type)
+    resp.headers.update(reply.headers)
+    return resp
 
 
-def collection(ws: Workspace, base: str, cid: str) -> dict[str, Any]:
-    """Return the description of one collection."""
-    if cid not in collection_ids(ws):
-        raise LayerNotFoundError(f"There is no collection '{cid}'.")
-    layer = LAYERS[cid]
-    info = ws.info(cid)
-    doc: dict[str, Any] = {
-        "id": cid,
-        "title": layer.en,
-        "description": f"{layer.zh}. {layer.description}",
-        "itemType": "feature",
-        "crs": [CRS84],
-        "links": [
-            _link(f"{base}/collections/{cid}", "self"),
-            _link(f"{base}/collections/{cid}/items", "items", GEOJSON, "Features"),
-        ],
-    }
-    if info.bounds:
-        doc["extent"] = {"spatial": {"bbox": [list(info.bounds)], "crs": CRS84}}
-    return doc
+def _workspace() -> Workspace:
+    return current_app.extensions["gridmap.workspace"]
 
 
-def collections(ws: Workspace, base: str) -> dict[str, Any]:
-    """Return every collection."""
-    return {
-        "links": [_link(f"{base}/collections", "self")],
-        "collections": [collection(ws, base, cid) for cid in collection_ids(ws)],
-    }
+def _ogc_request() -> ogc.OgcRequest:
+    role = g.get("role") or current_app.config["ROLE"]
+    base = request.url_root.rstrip("/") + (bp.url_prefix or PREFIX)  # keeps a proxy prefix
+    return ogc.OgcRequest(base=base, args=tuple(request.args.items(multi=True)), role=role)
 
 
-def items(
-    ws: Workspace,
-    base: str,
-    cid: str,
-    *,
-    bbox: Bbox | None,
-    limit: int | None,
-    offset: int,
-    role: str,
-) -> Page:
-    """Return a page of features with ``self``, ``next`` and ``prev`` links."""
-    if cid not in collection_ids(ws):
-        raise LayerNotFoundError(f"There is no collection '{cid}'.")
-    limit = DEFAULT_LIMIT if limit is None else min(limit, MAX_LIMIT)
-    url = f"{base}/collections/{cid}/items"
+def _view(func: Callable[..., ogc.OgcResponse]) -> Callable[..., Response]:
+    """Wrap a service function as a view answering GET/HEAD, OPTIONS, and 405 otherwise."""
 
-    def href(off: int) -> str:
-        params: dict[str, Any] = {"limit": limit, "offset": off}
-        if bbox:
-            params["bbox"] = ",".join(repr(float(v)) for v in bbox)
-        return f"{url}?{urlencode(params)}"
+    def view(**kwargs: Any) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status=204, headers={"Allow": ", ".join(ALLOWED)})
+        if request.method not in ALLOWED:
+            raise MethodNotAllowed(valid_methods=list(ALLOWED))
+        return _response(func(_workspace(), _ogc_request(), **kwargs))
 
-    count = ws.count(cid, bbox=bbox)
-    links = [_link(href(offset), "self", GEOJSON)]
-    if offset + limit < count:
-        links.append(_link(href(offset + limit), "next", GEOJSON))
-    if offset > 0:
-        links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return layer_page(
-        ws,
-        cid,
-        bbox=bbox,
-        limit=limit,
-        offset=offset,
-        role=role,
-        extra={"timeStamp": stamp, "links": links},
+    view.__name__ = func.__name__
+    view.__doc__ = func.__doc__
+    return view
+
+
+def _rule(rule: str, func: Callable[..., ogc.OgcResponse], endpoint: str | None = None) -> None:
+    bp.add_url_rule(
+        rule,
+        endpoint or func.__name__,
+        _view(func),
+        methods=_ALL_METHODS,
+        provide_automatic_options=False,
+        strict_slashes=True,
     )
 
 
-def item(ws: Workspace, cid: str, fid: int, *, role: str) -> str:
-    """Return one feature as GeoJSON text."""
-    if cid not in collection_ids(ws):
-        raise LayerNotFoundError(f"There is no collection '{cid}'.")
-    frame = privacy.mask_frame(ws.feature(cid, fid), cid, role)
-    tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    return geojson.features(frame, LAYERS[cid].column_names, tz)[0]
+def _not_found(rest: str = "") -> Response:
+    raise NotFound(f"There is nothing at {PREFIX}/{rest} in this OGC API.")
 
 
-def _param(
-    name: str, where: str, schema: dict[str, Any], text: str, required: bool = False
-) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": schema, "description": text}
-
-
-def openapi(ws: Workspace, base: str) -> dict[str, Any]:
-    """Return the OpenAPI 3.0 definition of this OGC API - Features service."""
-    json_ok = {"200": {"description": "OK", "content": {JSON: {}}}}
-    geo_ok = {"200": {"description": "OK", "content": {GEOJSON: {}}}}
-    missing = {"404": {"description": "No such collection or feature", "content": {JSON: {}}}}
-    bad = {"400": {"description": "A parameter is wrong", "content": {JSON: {}}}}
-    bbox = _param(
-        "bbox",
-        "query",
-        {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
-        "minlon,minlat,maxlon,maxlat (CRS84)",
-    )
-    bbox["style"], bbox["explode"] = "form", False
-    limit = _param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "features per page",
-    )
-    offset = _param(
-        "offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "features to skip"
-    )
-    paths: dict[str, Any] = {
-        "/": {"get": {"summary": "Landing page", "operationId": "landing", "responses": json_ok}},
-        "/conformance": {
-            "get": {
-                "summary": "Conformance classes",
-                "operationId": "conformance",
-                "responses": json_ok,
-            }
-        },
-        "/collections": {
-            "get": {"summary": "Collections", "operationId": "collections", "responses": json_ok}
-        },
-    }
-    for cid in collection_ids(ws):
-        layer = LAYERS[cid]
-        paths[f"/collections/{cid}"] = {
-            "get": {"summary": layer.en, "operationId": f"describe_{cid}", "responses": json_ok}
-        }
-        paths[f"/collections/{cid}/items"] = {
-            "get": {
-                "summary": f"{layer.en} ({layer.zh})",
-                "operationId": f"items_{cid}",
-                "parameters": [bbox, limit, offset],
-                "responses": {**geo_ok, **bad},
-            }
-        }
-        paths[f"/collections/{cid}/items/{{featureId}}"] = {
-            "get": {
-                "summary": f"One feature of {cid}",
-                "operationId": f"item_{cid}",
-                "parameters": [
-                    _param("featureId", "path", {"type": "integer"}, "feature id", True)
-                ],
-                "responses": {**geo_ok, **missing},
-            }
-        }
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": f"gridmap: {ws.get_meta('title', ws.name)}", "version": __version__},
-        "servers": [{"url": base}],
-        "paths": paths,
-    }
+_rule("", ogc.landing, "landing_bare")
+_rule("/", ogc.landing)
+_rule("/api", ogc.openapi)
+_rule("/conformance", ogc.conformance)
+_rule("/collections", ogc.collections)
+_rule("/collections/<cid>", ogc.collection)
+_rule("/collections/<cid>/queryables", ogc.queryables)
+_rule("/collections/<cid>/schema", ogc.schema)
+_rule("/collections/<cid>/schema.xsd", ogc.schema_xsd)
+_rule("/collections/<cid>/items", ogc.items)
+_rule("/collections/<cid>/items/<fid_text>", ogc.item)
+bp.add_url_rule(
+    "/<path:rest>", "not_found", _not_found, methods=_ALL_METHODS, provide_automatic_options=False
+)

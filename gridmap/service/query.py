@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 
 from gridmap.access import privacy
 from gridmap.errors import InputError
@@ -50,3 +56,86 @@ def layer_page(
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     text = geojson.feature_collection(frame, schema.column_names, extra=members, tz=tz)
     return Page(text, matched, len(frame))
+
+
+@dataclass(frozen=True)
+class FramePage:
+    """One page of rows: the frame, how many rows matched (None when not counted), more after."""
+
+    frame: pd.DataFrame
+    matched: int | None
+    more: bool
+
+
+def read_page(
+    ws: Workspace,
+    layer: str,
+    *,
+    boxes: list[Bbox] | None = None,
+    where: dict[str, Any] | None = None,
+    keep: Callable[[pd.DataFrame], pd.Series] | None = None,
+    limit: int,
+    offset: int = 0,
+) -> FramePage:
+    """Return the rows of ``layer`` meeting every filter, ``limit`` rows from ``offset`` on.
+
+    ``boxes`` (CRS84 degrees) keep features meeting any of them (two boxes for a query across
+    the antimeridian); ``where`` keeps rows whose columns equal the values; ``keep`` is a row
+    filter the store cannot run (a time interval). Rows come in feature-id order. With one box
+    or none and no ``keep``, the store pages: one row more than asked is read to tell whether
+    more follow, and the matches are counted only when a full page leaves that open.
+    """
+    if limit < 0 or offset < 0:
+        raise InputError("limit and offset must not be negative.")
+    if keep is None and (boxes is None or len(boxes) == 1):
+        bbox = boxes[0] if boxes else None
+        frame = ws.read(layer, bbox=bbox, where=where, limit=limit + 1, offset=offset)
+        more = len(frame) > limit
+        frame = frame.iloc[:limit]
+        if not more and (len(frame) or not offset):
+            matched: int | None = offset + len(frame)
+        else:
+            matched = ws.count(layer, bbox=bbox) if not where else None
+        return FramePage(frame, matched, more)
+    parts = [ws.read(layer, bbox=b, where=where) for b in (boxes or [None])]  # type: ignore[list-item]
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts)
+    if len(parts) > 1:
+        frame = frame[~frame.index.duplicated()].sort_index()
+    if keep is not None:
+        frame = frame[keep(frame).to_numpy(dtype=bool)]
+    matched = len(frame)
+    return FramePage(frame.iloc[offset : offset + limit], matched, offset + limit < matched)
+
+
+def encode_page(
+    ws: Workspace,
+    layer: str,
+    frame: pd.DataFrame,
+    *,
+    role: str,
+    members: dict[str, Any],
+    crs_swap: bool = False,
+) -> str:
+    """Return ``frame`` masked for ``role`` as a GeoJSON FeatureCollection with ``members``.
+
+    ``crs_swap`` writes coordinates latitude first (EPSG:4326 axis order) instead of GeoJSON's
+    longitude first.
+    """
+    schema = get_layer(layer)
+    frame = privacy.mask_frame(frame, schema, role)
+    if crs_swap:
+        frame = swap_axes(frame)
+    tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
+    return geojson.feature_collection(frame, schema.column_names, extra=members, tz=tz)
+
+
+def swap_axes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with x and y of every geometry exchanged (lon/lat to lat/lon)."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.empty:
+        return frame
+    out = frame.copy()
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    out[out.geometry.name] = gpd.GeoSeries(
+        shapely.transform(geoms, lambda xy: xy[:, ::-1]), index=out.index, crs=out.crs
+    )
+    return out
