@@ -19,6 +19,7 @@ from gridmap.schema.layers import (
     Layer,
     choice_titles,
     get_layer,
+    referring,
     shapefile_names,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "Layer",
     "choice_titles",
     "get_layer",
+    "referring",
     "shapefile_names",
 ]

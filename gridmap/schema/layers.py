@@ -51,6 +51,12 @@ class Column:
     doc: str | None = None  # a longer explanation where the title is not enough
     #: Values of a coded column that reveal a personal status: masked like personal columns.
     personal_values: tuple[str, ...] | None = None
+    #: A foreign key: (layer, key column) this column refers to. A row may only name a key the
+    #: other layer holds; see ``on_delete`` for what deleting the referred row does.
+    references: tuple[str, str] | None = None
+    #: ``"cascade"``: deleting the referred row deletes this one too (people of a household);
+    #: ``"restrict"``: the referred row cannot be deleted while this one names it (visit log).
+    on_delete: Literal["cascade", "restrict"] = "restrict"
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,11 @@ class Layer:
     def has_personal_data(self) -> bool:
         """Return whether any column holds personal data or values that reveal it."""
         return any(c.personal or c.personal_values for c in self.columns)
+
+    @property
+    def references(self) -> list[Column]:
+        """Return the columns that refer to another layer's key (foreign keys)."""
+        return [c for c in self.columns if c.references]
 
     @property
     def required_columns(self) -> list[str]:
@@ -378,7 +389,16 @@ _add(
         "a bbox selects the people whose household lies in it.",
         (
             Column("person_id", "str", "Person id", "人员编号", required=True),
-            Column("household_id", "str", "Household id", "户编号", required=True),
+            Column(
+                "household_id",
+                "str",
+                "Household id",
+                "户编号",
+                required=True,
+                references=("households", "household_id"),
+                on_delete="cascade",
+                doc="a person belongs to a household: deleting the household deletes its people",
+            ),
             Column("name", "str", "Name", "姓名", personal=True, required=True),
             Column("id_number", "str", "Resident ID number (18 digits)", "身份证号", personal=True),
             Column("gender", "str", "F or M", "性别", choices=("F", "M")),
@@ -405,7 +425,16 @@ _add(
         "Home visits made by grid workers (六必访 and others), located at the household.",
         (
             Column("visit_id", "str", "Visit id", "走访编号", required=True),
-            Column("household_id", "str", "Household visited", "户编号", required=True),
+            Column(
+                "household_id",
+                "str",
+                "Household visited",
+                "户编号",
+                required=True,
+                references=("households", "household_id"),
+                on_delete="restrict",
+                doc="the visit log is a record: a household with visits cannot be deleted",
+            ),
             Column("grid_code", "str", "Grid", "所属网格"),
             Column("worker", "str", "Who visited", "走访人"),
             Column("visited_at", "datetime", "When (UTC in storage)", "走访时间", required=True),
@@ -574,6 +603,16 @@ def shapefile_names(columns: list[str]) -> dict[str, str]:
             name = f"{col[: 10 - len(str(n))]}{n}"
         out[col] = name
     return out
+
+
+def referring(layer: str) -> list[tuple[Layer, Column]]:
+    """Return the (layer, column) pairs whose column refers to ``layer``'s key."""
+    return [
+        (other, c)
+        for other in LAYERS.values()
+        for c in other.columns
+        if c.references and c.references[0] == layer
+    ]
 
 
 def get_layer(name: str) -> Layer:
