@@ -19,8 +19,9 @@ import shapely
 
 from gridmap.errors import ConflictError, ConstraintError, InputError
 from gridmap.schema import STORAGE_CRS, Layer, get_layer
-from gridmap.store.gpkg import encoding
+from gridmap.store.gpkg import encoding, rows
 from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE
+from gridmap.store.gpkg.failures import sql_errors
 from gridmap.store.gpkg.values import column_from_sql, ident
 
 if TYPE_CHECKING:
@@ -90,8 +91,6 @@ class HistoryMixin:
         limit: int | None = 1000,
     ) -> pd.DataFrame:
         """Return change-history rows, newest first; see the Workspace contract."""
-        from gridmap.store.gpkg.workspace import sql_errors
-
         where: list[str] = []
         params: list[Any] = []
         if layer is not None:
@@ -122,8 +121,6 @@ class HistoryMixin:
 
     def as_of(self, layer: str, tx: int) -> pd.DataFrame:
         """Return ``layer`` as it was right after transaction ``tx``."""
-        from gridmap.store.gpkg.workspace import sql_errors
-
         schema = get_layer(layer)
         with sql_errors(self.path):
             last = self._conn().execute(f"SELECT max(fid) FROM {ident(AUDIT_TABLE)}").fetchone()[0]
@@ -143,8 +140,6 @@ class HistoryMixin:
 
     def undo(self, tx: int, *, user: str = "system") -> int:
         """Undo transaction ``tx`` in a new transaction; return the new transaction's id."""
-        from gridmap.store.gpkg.workspace import sql_errors
-
         with sql_errors(self.path):
             changes = self._history_rows(["h.tx = ?"], [int(tx)], limit=None)
             if not changes:
@@ -183,7 +178,7 @@ def _revert(
     has moved on since, by this undo itself).
     """
     fids = list(range(change["fid"], (change["fid_last"] or change["fid"]) + 1))
-    stored = t._stored(schema, fids)
+    stored = rows.stored(t.conn, schema, fids)
     if change["op"] == "insert":
         for fid, row in stored.items():
             if int(row["version"]) != 1 and (schema.name, fid) not in seen:
@@ -207,13 +202,13 @@ def _revert(
     values = dict(change["before"] or {})
     if schema.key and values.get(schema.key) is not None:
         try:
-            t._refuse_taken(schema, [values[schema.key]])
+            rows.refuse_taken(t.conn, schema, [values[schema.key]])
         except ConstraintError as exc:
             raise ConstraintError(
                 f"Feature {fid} cannot come back: {exc.message}", column=schema.key
             ) from exc
     names = list(values)
-    t._refuse_dangling(schema, names, [[values[n]] for n in names])
+    rows.refuse_dangling(t.conn, schema, names, [[values[n]] for n in names])
     version = int(change["version"] or 0) + 1
     cols = ["fid", *names, "version", "updated_at", "updated_by"]
     t.conn.execute(

@@ -34,6 +34,7 @@ from gridmap.schema import (
 )
 from gridmap.store.base import Bbox, Transaction
 from gridmap.store.gpkg import encoding
+from gridmap.store.gpkg import rows as stored_rows
 from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE, META_TABLE
 from gridmap.store.gpkg.values import column_to_sql, ident
 
@@ -42,27 +43,11 @@ if TYPE_CHECKING:
 
 #: From this many rows on, an insert fills the R-tree itself instead of through the trigger.
 BULK_ROWS = 64
-#: Parameters per SQL statement stay below SQLite's limit.
-CHUNK = 500
 
 
 def now_text() -> str:
     """Return the current UTC time as stored (ISO 8601, milliseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _json(values: Mapping[str, Any]) -> str:
-    out = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in values.items()}
-    return json.dumps(out, ensure_ascii=False)
 
 
 class GpkgTransaction(Transaction):
@@ -175,64 +160,6 @@ class GpkgTransaction(Transaction):
             names.insert(0, "geom")
         return names, values, geoms
 
-    def _taken_keys(
-        self, schema: Layer, keys: list[Any], *, besides: int | None = None
-    ) -> list[Any]:
-        """Return which of ``keys`` the layer already holds (in a feature other than ``besides``)."""
-        assert schema.key is not None
-        taken: list[Any] = []
-        for chunk in _chunks([k for k in keys if k is not None]):
-            sql = (
-                f"SELECT {ident(schema.key)} FROM {ident(schema.name)} "
-                f"WHERE {ident(schema.key)} IN ({_marks(len(chunk))})"
-            )
-            params: list[Any] = list(chunk)
-            if besides is not None:
-                sql += " AND fid <> ?"
-                params.append(besides)
-            taken += [r[0] for r in self.conn.execute(sql, params)]
-        return taken
-
-    def _refuse_taken(self, schema: Layer, keys: list[Any], besides: int | None = None) -> None:
-        if not schema.key:
-            return
-        taken = sorted(set(self._taken_keys(schema, keys, besides=besides)), key=str)
-        if taken:
-            more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
-            raise ConstraintError(
-                f"layer '{schema.name}' ({schema.zh}) already has {schema.key} '{taken[0]}'{more}: "
-                "each feature needs its own. Add only new rows, or change the existing one.",
-                column=schema.key,
-            )
-
-    def _refuse_dangling(self, schema: Layer, names: list[str], values: list[list[Any]]) -> None:
-        """Refuse rows that refer to a key the referred layer does not hold."""
-        for column in schema.references:
-            if column.name not in names:
-                continue
-            assert column.references is not None
-            other, key = column.references
-            wanted = sorted({x for x in values[names.index(column.name)] if x is not None}, key=str)
-            found: set[Any] = set()
-            for chunk in _chunks(wanted):
-                found |= {
-                    r[0]
-                    for r in self.conn.execute(
-                        f"SELECT {ident(key)} FROM {ident(other)} "
-                        f"WHERE {ident(key)} IN ({_marks(len(chunk))})",
-                        chunk,
-                    )
-                }
-            missing = [w for w in wanted if w not in found]
-            if missing:
-                more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-                raise ConstraintError(
-                    f"{column.name} '{missing[0]}'{more} is not in layer '{other}' "
-                    f"({LAYERS[other].zh}): add the {other} first.",
-                    column=column.name,
-                    source=f"layer '{schema.name}'",
-                )
-
     # -- inserting ------------------------------------------------------------------------------
 
     def _insert(self, schema: Layer, checked: pd.DataFrame) -> list[int]:
@@ -241,11 +168,11 @@ class GpkgTransaction(Transaction):
             return []
         names, values, geoms = self._sql_values(schema, checked)
         if schema.key:
-            self._refuse_taken(schema, values[names.index(schema.key)])
-        self._refuse_dangling(schema, names, values)
+            stored_rows.refuse_taken(self.conn, schema, values[names.index(schema.key)])
+        stored_rows.refuse_dangling(self.conn, schema, names, values)
         table = ident(schema.name)
         cols = [ident(n) for n in names] + ["version", "updated_at", "updated_by"]
-        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({_marks(len(cols))})"
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({stored_rows.marks(len(cols))})"
         rows = [(*r, 1, self.now, self.user) for r in zip(*values, strict=True)]
         bulk = geoms is not None and len(rows) >= BULK_ROWS
         rtree = f"rtree_{schema.name}_geom"
@@ -279,22 +206,9 @@ class GpkgTransaction(Transaction):
 
     # -- deleting -------------------------------------------------------------------------------
 
-    def _stored(self, schema: Layer, fids: list[int]) -> dict[int, dict[str, Any]]:
-        """Return the stored values (storage form, ``geom`` as a blob) of features by id."""
-        names = (["geom"] if schema.geometry else []) + schema.column_names + ["version"]
-        out: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(fids):
-            for row in self.conn.execute(
-                f"SELECT fid, {', '.join(map(ident, names))} FROM {ident(schema.name)} "
-                f"WHERE fid IN ({_marks(len(chunk))})",
-                chunk,
-            ):
-                out[int(row[0])] = dict(zip(names, row[1:], strict=True))
-        return out
-
     def _delete(self, schema: Layer, fids: list[int]) -> int:
         """Delete features (and, first, the rows that belong to them), recording their values."""
-        stored = self._stored(schema, fids)
+        stored = stored_rows.stored(self.conn, schema, fids)
         if not stored:
             return 0
         if schema.key:
@@ -302,13 +216,14 @@ class GpkgTransaction(Transaction):
             for other, column in referring(schema.name):
                 self._delete_referring(schema, other, column.name, column.on_delete, keys)
         ids = list(stored)
-        for chunk in _chunks(ids):
+        for chunk in stored_rows.chunks(ids):
             self.conn.execute(
-                f"DELETE FROM {ident(schema.name)} WHERE fid IN ({_marks(len(chunk))})", chunk
+                f"DELETE FROM {ident(schema.name)} WHERE fid IN ({stored_rows.marks(len(chunk))})",
+                chunk,
             )
         self._history(
             [
-                (schema.name, f, None, "delete", row.pop("version"), _json(row), None)
+                (schema.name, f, None, "delete", row.pop("version"), stored_rows.to_json(row), None)
                 for f, row in stored.items()
             ]
         )
@@ -319,10 +234,10 @@ class GpkgTransaction(Transaction):
         self, schema: Layer, other: Layer, column: str, on_delete: str, keys: list[Any]
     ) -> None:
         hits: list[tuple[int, Any]] = []
-        for chunk in _chunks(keys):
+        for chunk in stored_rows.chunks(keys):
             hits += self.conn.execute(
                 f"SELECT fid, {ident(column)} FROM {ident(other.name)} "
-                f"WHERE {ident(column)} IN ({_marks(len(chunk))})",
+                f"WHERE {ident(column)} IN ({stored_rows.marks(len(chunk))})",
                 chunk,
             ).fetchall()
         if not hits:
@@ -351,7 +266,7 @@ class GpkgTransaction(Transaction):
         schema = get_layer(layer)
         ids = sorted({int(f) for f in fids})
         if expected_versions:
-            stored = self._stored(schema, [int(f) for f in expected_versions])
+            stored = stored_rows.stored(self.conn, schema, [int(f) for f in expected_versions])
             for fid, version in expected_versions.items():
                 self._expect(schema, int(fid), stored.get(int(fid)), version)
         return self._delete(schema, ids)
@@ -398,7 +313,7 @@ class GpkgTransaction(Transaction):
             changes.pop(name, None)
         if not changes:
             raise InputError(f"Nothing to change in feature {fid} of layer '{layer}'.")
-        row = self._stored(schema, [fid]).get(fid)
+        row = stored_rows.stored(self.conn, schema, [fid]).get(fid)
         self._expect(schema, fid, row, expected_version)
         assert row is not None
         geometry = changes.pop("geometry", None)
@@ -418,8 +333,8 @@ class GpkgTransaction(Transaction):
         if not changed:
             return int(row["version"])
         if schema.key in changed:
-            self._refuse_taken(schema, [new[schema.key]], besides=fid)
-        self._refuse_dangling(schema, changed, [[new[n]] for n in changed])
+            stored_rows.refuse_taken(self.conn, schema, [new[schema.key]], besides=fid)
+        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
         version = int(row["version"]) + 1
         sets = [f"{ident(n)} = ?" for n in changed] + [
             "version = ?",
@@ -440,8 +355,8 @@ class GpkgTransaction(Transaction):
                     None,
                     "update",
                     version,
-                    _json({n: row[n] for n in changed}),
-                    _json({n: new[n] for n in changed}),
+                    stored_rows.to_json({n: row[n] for n in changed}),
+                    stored_rows.to_json({n: new[n] for n in changed}),
                 )
             ]
         )
@@ -462,7 +377,7 @@ class GpkgTransaction(Transaction):
             return len(checked)
         names, values, _ = self._sql_values(schema, checked)
         keys = values[names.index(schema.key)]
-        stored = self._stored(schema, existing)
+        stored = stored_rows.stored(self.conn, schema, existing)
         by_key = {row[schema.key]: f for f, row in stored.items()}
         keep = set(keys)
         self._delete(schema, [f for f, row in stored.items() if row[schema.key] not in keep])
@@ -480,7 +395,7 @@ class GpkgTransaction(Transaction):
     def _rewrite(self, schema: Layer, fid: int, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Overwrite a stored row with checked storage values (replace keeps its id)."""
         changed = [n for n in new if new[n] != old[n]]
-        self._refuse_dangling(schema, changed, [[new[n]] for n in changed])
+        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
         version = int(old["version"]) + 1
         sets = [f"{ident(n)} = ?" for n in changed] + [
             "version = ?",
@@ -499,8 +414,8 @@ class GpkgTransaction(Transaction):
                     None,
                     "update",
                     version,
-                    _json({n: old[n] for n in changed}),
-                    _json({n: new[n] for n in changed}),
+                    stored_rows.to_json({n: old[n] for n in changed}),
+                    stored_rows.to_json({n: new[n] for n in changed}),
                 )
             ]
         )
