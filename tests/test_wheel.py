@@ -15,6 +15,8 @@ packages, and the metadata in pyproject.toml.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -351,3 +353,92 @@ def test_installed_wheel_builds_and_serves_the_demo_without_a_checkout(dist, tmp
     finally:
         server.terminate()
         server.communicate(timeout=20)
+
+
+# -- scripts/bundle, on a toy payload (the real bundle is 77 MB: made by hand, not in CI) --------
+
+
+def _toy_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """Write a minimal pure-Python wheel ``name`` with one module ``<name>_toy``."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}_toy/__init__.py": f"VERSION = {version!r}\n",
+        f"{dist_info}/METADATA": "Metadata-Version: 2.1\n"
+        f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},{len(text.encode())}"
+        for path, text in files.items()
+    ]
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+def test_bundle_installs_with_no_index_and_refuses_damage_or_another_python(tmp_path):
+    deps = tmp_path / "index"
+    _toy_wheel(deps, "gridmapdep", "1.0")
+    wheel = _toy_wheel(tmp_path / "built", "gridmap", "9.1", requires=("gridmapdep>=1",))
+    out = tmp_path / "out"
+    pip_args = ["--no-index", "--find-links", str(deps)]  # the toy index instead of PyPI
+    made = subprocess.run(
+        [ROOT / "scripts" / "bundle", "--out", out, "--wheel", wheel, "--", *pip_args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    pyver = "{}.{}".format(*sys.version_info[:2])
+    (tarball,) = out.glob("gridmap-9.1-py*.tar")
+    assert tarball.name.startswith(f"gridmap-9.1-py{pyver}-")
+    target = tmp_path / "intranet"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(target, filter="data")
+    (bundle,) = target.iterdir()
+    wheels = sorted(p.name for p in (bundle / "wheelhouse").iterdir())
+    assert wheels == ["gridmap-9.1-py3-none-any.whl", "gridmapdep-1.0-py3-none-any.whl"]
+    install = bundle / "install.sh"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+
+    def run_install(venv: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [install, venv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env={**env, "PYTHON": sys.executable},
+        )
+
+    done = run_install(tmp_path / "venv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = subprocess.run(
+        [
+            tmp_path / "venv" / "bin" / "python",
+            "-c",
+            "import gridmap_toy, gridmapdep_toy; print(gridmap_toy.VERSION)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "9.1"
+
+    info = bundle / "BUNDLE-INFO"
+    info.write_text(info.read_text().replace(f"python_version={pyver}", "python_version=3.99"))
+    done = run_install(tmp_path / "venv2")
+    assert done.returncode == 1 and "holds wheels for Python 3.99" in done.stderr
+    assert not (tmp_path / "venv2").exists()
+    info.write_text(info.read_text().replace("python_version=3.99", f"python_version={pyver}"))
+
+    with (bundle / "wheelhouse" / "gridmapdep-1.0-py3-none-any.whl").open("ab") as f:
+        f.write(b"\0")  # damaged on the way to the intranet
+    done = run_install(tmp_path / "venv3")
+    assert done.returncode == 1 and "damaged" in done.stderr
+    assert not (tmp_path / "venv3").exists()
