@@ -37,7 +37,7 @@ def to_str(v: Any) -> str:
     if isinstance(v, bool | np.bool_):
         return "true" if v else "false"
     if isinstance(v, float | np.floating) and float(v).is_integer():
-        if abs(v) >= 1e15:  # beyond 15 digits a spreadsheet number has lost its last digits
+        if abs(float(v)) >= 1e15:  # beyond 15 digits a spreadsheet number has lost its last digits
             raise ValueError(
                 "is a number too long to be exact (spreadsheets keep 15 digits); format the "
                 "column as text and enter it again"
@@ -50,7 +50,8 @@ def to_str(v: Any) -> str:
 
 def show(v: Any) -> str:
     """Return a value as a planner would see it in the file, shortened."""
-    text = f"{v:.0f}" if isinstance(v, float | np.floating) and abs(v) >= 1e15 else to_str(v)
+    big = isinstance(v, float | np.floating) and abs(float(v)) >= 1e15
+    text = f"{v:.0f}" if big else to_str(v)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -69,7 +70,7 @@ def to_int(v: Any) -> int:
     if isinstance(v, int | np.integer):
         return int(v)
     if isinstance(v, float | np.floating):
-        if abs(v) >= 1e15:
+        if abs(float(v)) >= 1e15:
             raise ValueError("is a number too long to be exact (spreadsheets keep 15 digits)")
         if float(v).is_integer():
             return int(v)

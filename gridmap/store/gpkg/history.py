@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -188,13 +188,14 @@ def _revert(
     fid = change["fid"]
     key = (schema.name, fid)
     if change["op"] == "update":
-        row = stored.get(fid)
-        if row is None or (int(row["version"]) != int(change["version"]) and key not in seen):
+        current = stored.get(fid)
+        if current is None:
+            _changed_elsewhere(schema, fid)
+        if int(current["version"]) != int(change["version"]) and key not in seen:
             _changed_elsewhere(schema, fid)
         seen.add(key)
-        assert row is not None
         before = change["before"] or {}
-        t._rewrite(schema, fid, row, {**{k: row[k] for k in before}, **before})
+        t._rewrite(schema, fid, current, {**{k: current[k] for k in before}, **before})
         return
     if fid in stored:
         _changed_elsewhere(schema, fid)
@@ -220,7 +221,7 @@ def _revert(
     t._touch(schema.name, 1)
 
 
-def _changed_elsewhere(schema: Layer, fid: int) -> None:
+def _changed_elsewhere(schema: Layer, fid: int) -> NoReturn:
     raise ConflictError(
         f"Feature {fid} of layer '{schema.name}' was changed by another program since: it "
         "cannot be undone safely.",

@@ -122,7 +122,7 @@ class GpkgTransaction(Transaction):
         """Return the workspace area that new geometries must lie near (None: no community)."""
         if self._area is False:
             self._area = self._area_of()
-        return self._area  # type: ignore[return-value]
+        return self._area if isinstance(self._area, BaseGeometry) else None
 
     # -- checks -------------------------------------------------------------------------------
 
