@@ -2,10 +2,36 @@
 
 Every error gridmap raises on purpose is a :class:`GridmapError`. Each class also subclasses the
 built-in exception it refines, so callers that catch ``ValueError`` or ``KeyError`` keep working.
-The web app and the CLI turn them into replies: ``status`` is the HTTP status the web app uses.
+The web app and the CLI turn them into replies: ``status`` is the HTTP status the web app uses,
+``code`` a stable machine name, and :meth:`GridmapError.to_dict` the one JSON error shape::
+
+    {"error": {"code": "invalid_input", "message": "...", "status": 400, "row": 3, "column": "code"}}
+
+``row``/``column`` appear where an :class:`InputError` has them, ``retry_after`` (seconds) on a
+:class:`BusyError`. :func:`error_document` builds the same shape for errors that are not
+gridmap's (HTTP errors of the web server).
 """
 
 from __future__ import annotations
+
+
+def error_document(code: str, message: str, status: int, **extra: object) -> dict[str, object]:
+    """Return the one JSON error shape: ``{"error": {"code", "message", "status", ...}}``.
+
+    Parameters
+    ----------
+    code
+        Stable, machine-readable name of the error (never translated), e.g. ``"not_found"``.
+    message
+        What went wrong, in words a planner can act on.
+    status
+        The HTTP status of the reply.
+    **extra
+        Further members (``row``, ``column``, ``retry_after`` …); those that are None are left out.
+    """
+    body: dict[str, object] = {"code": code, "message": message, "status": status}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return {"error": body}
 
 
 class GridmapError(Exception):
@@ -19,9 +45,13 @@ class GridmapError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, object]:
+        """Return the members the error adds to the JSON shape (none here; subclasses add some)."""
+        return {}
+
     def to_dict(self) -> dict[str, object]:
-        """Return the error as the one JSON shape the web app replies with."""
-        return {"error": type(self).__name__, "message": self.message}
+        """Return the error as the one JSON shape the web app replies with (see the module)."""
+        return error_document(self.code, self.message, self.status, **self.details())
 
 
 class InputError(GridmapError, ValueError):
@@ -52,11 +82,9 @@ class InputError(GridmapError, ValueError):
         self.column = column
         self.source = source
 
-    def to_dict(self) -> dict[str, object]:
-        """Return the error with the row and column it points at."""
-        out = super().to_dict()
-        out.update({"row": self.row, "column": self.column})
-        return out
+    def details(self) -> dict[str, object]:
+        """Return the row (1-based) and column the error points at, where known."""
+        return {"row": self.row, "column": self.column}
 
 
 class UnsupportedFormatError(InputError):
@@ -161,6 +189,15 @@ class ConflictError(GridmapError):
         self.expected = expected
         self.actual = actual
 
+    def details(self) -> dict[str, object]:
+        """Return the layer, feature id and the expected and actual versions, where known."""
+        return {
+            "layer": self.layer,
+            "fid": self.fid,
+            "expected_version": self.expected,
+            "actual_version": self.actual,
+        }
+
 
 class BusyError(WorkspaceError):
     """Another program holds the workspace's write lock for too long; try again shortly."""
@@ -169,3 +206,7 @@ class BusyError(WorkspaceError):
     code = "workspace_busy"
     #: Seconds a client should wait before it tries again (HTTP ``Retry-After``).
     retry_after = 2
+
+    def details(self) -> dict[str, object]:
+        """Return how many seconds a client should wait before it tries again."""
+        return {"retry_after": self.retry_after}

@@ -188,17 +188,30 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_workspace(demo_path: Path) -> store.GeoPackageWorkspace:
-    """The demo workspace, opened."""
-    return store.GeoPackageWorkspace(demo_path)
+def demo_workspace(demo_path: Path) -> Iterator[store.GeoPackageWorkspace]:
+    """The demo workspace shared by the whole run, opened read-only: a test that writes to it
+    fails. A test that writes takes :func:`writable_demo`."""
+    ws = store.GeoPackageWorkspace(demo_path, read_only=True)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def writable_demo(demo_path: Path, tmp_path: Path) -> Iterator[store.GeoPackageWorkspace]:
+    """A copy of the demo workspace of this test's own, to write to."""
+    copy = store.GeoPackageWorkspace(demo_path, read_only=True).backup(tmp_path / "demo.gpkg")
+    ws = store.GeoPackageWorkspace(copy)
+    yield ws
+    ws.close()
 
 
 @pytest.fixture(scope="session")
 def app(demo_path: Path):
-    """The Flask app over the demo workspace."""
+    """The Flask app over the demo workspace (read-only: no test writes the shared demo)."""
     from web.app import create_app
 
-    return create_app({"WORKSPACE": demo_path, "TESTING": True})
+    ws = store.GeoPackageWorkspace(demo_path, read_only=True)
+    return create_app({"WORKSPACE": ws, "TESTING": True})
 
 
 @pytest.fixture

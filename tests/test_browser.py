@@ -571,19 +571,40 @@ def test_download_layers(browser: Browser, live_server: str, tmp_path: Path) -> 
     assert table[0][0] == "OSM 编号"
     assert 0 < len(table) - 1 < layer_count(page, "buildings")
 
-    # A failed export is said on the layer's row, not saved as a file.
+    # A failed export is said on the layer's row, not saved as a file: in the server's words
+    # when the UI has none for its error code ...
     def refuse(route: Route) -> None:
-        route.fulfill(status=500, json={"error": "Test", "message": "磁盘已满"})
+        error = {"code": "disk_full", "message": "磁盘已满", "status": 500}
+        route.fulfill(status=500, json={"error": error})
 
-    page.route("**/api/layers/people/export?*", refuse)
+    export_url = "**/api/layers/people/export?*"
+    page.route(export_url, refuse)
     page.click('[data-export="people"]')
     page.click('[data-export-format="gpkg"]')
     message = page.locator('[data-export-msg="people"]')
     message.filter(has_text="磁盘已满").wait_for()
     assert "下载失败" in message.inner_text()
-    # The browser logs the refused request: expected here, and only that.
-    assert watch.http_errors and all("/people/export" in e for e in watch.http_errors)
-    assert all("500" in c for c in watch.console), watch.console
+
+    # ... and in the UI's own words, in its language, when the code is known.
+    def busy(route: Route) -> None:
+        text = "The workspace is locked by another program."
+        error = {"code": "workspace_busy", "message": text, "status": 503, "retry_after": 2}
+        route.fulfill(status=503, headers={"Retry-After": "2"}, json={"error": error})
+
+    page.unroute(export_url)
+    page.route(export_url, busy)
+    page.wait_for_selector('[data-export="people"]:not([aria-busy])')
+    page.click('[data-export="people"]')
+    page.click('[data-export-format="csv"]')
+    message.filter(has_text="工作区正忙").wait_for()
+    assert "下载失败" in message.inner_text() and "locked" not in message.inner_text()
+    page.click("#lang-switch")  # the message follows the language
+    message.filter(has_text="the workspace is busy").wait_for()
+    assert "Download failed" in message.inner_text()
+    # The browser logs the refused requests: expected here, and only those.
+    assert len(watch.http_errors) == 2
+    assert all("/people/export" in e for e in watch.http_errors)
+    assert all(re.search(r"\b50[03]\b", c) for c in watch.console), watch.console
     watch.http_errors.clear()
     watch.console.clear()
     watch.assert_clean()

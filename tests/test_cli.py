@@ -258,7 +258,7 @@ def test_spreadsheet_round_trip_with_chinese_titles(demo_path, tmp_path, capsys)
 
 
 def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch, capsys):
-    from gridmap.store.gpkg.workspace import _GpkgTransaction
+    from gridmap.store.gpkg.transaction import GpkgTransaction as _GpkgTransaction
 
     real = _GpkgTransaction.replace
 
@@ -329,7 +329,7 @@ def test_import_twice_is_refused(inited, tmp_path, capsys):
     ).to_csv(csv, index=False)
     assert main(["-q", "import", str(inited), "cameras", str(csv)]) == 0
     assert main(["-q", "import", str(inited), "cameras", str(csv)]) == 2
-    assert "code 'D1' (and 1 more) in the layer already" in capsys.readouterr().err
+    assert "already has code 'D1' (and 1 more)" in capsys.readouterr().err
     dup = tmp_path / "dup.csv"
     dup.write_text(
         "code,kind,lon,lat\nE1,fixed,118.787,32.043\nE1,dome,118.788,32.043\n", encoding="utf-8"

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -37,6 +38,104 @@ def test_static_and_vendor_files(client):
         resp.close()
     assert client.get("/vendor/../pyproject.toml").status_code == 404
     assert client.get("/vendor/lodash/index.js").status_code == 404
+
+
+def json_twin_of(resp) -> str | None:
+    """Return the URL a reply's ``Link`` header names as its JSON alternate, if any."""
+    for url, params in re.findall(r"<([^>]+)>\s*((?:;[^,;]+)*)", resp.headers.get("Link", "")):
+        if 'rel="alternate"' in params and 'type="application/json"' in params:
+            return url
+    return None
+
+
+def test_every_html_page_names_its_json_twin(app, client):
+    """Each GET route that answers HTML links to a JSON twin that answers JSON (datasette-style)."""
+    from web.pages import JSON_TWINS
+
+    pages = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.arguments:
+            continue
+        resp = client.get(rule.rule, headers={"Accept": "text/html"})
+        if resp.mimetype != "text/html":
+            continue
+        pages.append(rule.endpoint)
+        twin = json_twin_of(resp)
+        assert twin, f"{rule.rule} names no JSON twin in its Link header"
+        doc = client.get(twin, headers={"Accept": "application/json"})
+        assert doc.status_code == 200 and doc.is_json, twin
+        if rule.endpoint in JSON_TWINS:  # our pages say it in the page as well
+            html = resp.get_data(as_text=True)
+            assert f'<link rel="alternate" type="application/json" href="{twin}">' in html
+    assert "pages.map_page" in pages
+    # the map page's twin is the workspace document its browser code draws from
+    assert JSON_TWINS["pages.map_page"] == "api.workspace_doc"
+    assert json_twin_of(client.get("/?lang=en")) == "/api/workspace"
+
+
+def test_routes_live_in_blueprints(app):
+    """pages and api are blueprints; only Flask's static files (and OGC, until it moves) are not."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    loose = {e for e in endpoints if "." not in e and e != "static" and not e.startswith("ogc_")}
+    assert loose == set()
+    assert {"pages.map_page", "pages.vendor", "api.workspace_doc", "api.layer"} <= endpoints
+    assert {"api.export", "api.health"} <= endpoints
+    prefixes = {
+        rule.rule.split("/")[1] for rule in app.url_map.iter_rules() if "api." in rule.endpoint
+    }
+    assert prefixes == {"api"}
+
+
+def test_web_modules_do_no_work_at_import_time():
+    """Importing the app opens nothing and builds no app: create_app(config) does that."""
+    code = (
+        "import sqlite3\n"
+        "def refuse(*a, **k): raise SystemExit('opened a database at import time')\n"
+        "sqlite3.connect = refuse\n"
+        "import flask, web.app, web.api, web.pages, web.errors, web.common\n"
+        "mods = (web.app, web.api, web.pages, web.errors, web.common)\n"
+        "apps = [n for m in mods for n, v in vars(m).items() if isinstance(v, flask.Flask)]\n"
+        "assert apps == [], apps\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_workspace_given_by_path_is_closed_with_the_app(tmp_path, monkeypatch):
+    from gridmap.store import GeoPackageWorkspace
+    from web.app import close_app
+
+    from .conftest import make_tiny_workspace
+
+    ws = make_tiny_workspace(tmp_path / "tiny.gpkg")
+    closed = []
+    real_close = GeoPackageWorkspace.close
+
+    def close(self):
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(GeoPackageWorkspace, "close", close)
+    app = create_app({"WORKSPACE": ws.path})
+    assert app.test_client().get("/api/workspace").status_code == 200
+    owned = app.extensions["gridmap.workspace"]
+    assert owned is not ws and closed == []
+    close_app(app)
+    close_app(app)  # once only
+    assert closed == [owned]
+    # a Workspace object stays its caller's: the app does not close it
+    shared = create_app({"WORKSPACE": ws})
+    close_app(shared)
+    del shared
+    assert closed == [owned]
+    # an app dropped without close_app closes its workspace when it is collected
+    import gc
+
+    dropped = create_app({"WORKSPACE": ws.path})
+    other = dropped.extensions["gridmap.workspace"]
+    del dropped
+    gc.collect()
+    assert closed == [owned, other]
 
 
 def test_api_workspace(client):
@@ -163,7 +262,9 @@ def test_export_download_masks_people(client):
     header, first = text.splitlines()[:2]
     assert "id_number" in header and "********" in first
     assert client.get("/api/layers/people/export?format=doc").status_code == 400
-    assert client.get("/api/layers/people/export?format=geojson").status_code == 400
+    no_geometry = client.get("/api/layers/people/export?format=geojson")
+    assert no_geometry.status_code == 400
+    assert no_geometry.get_json()["error"]["code"] == "invalid_input"
 
 
 def test_people_are_placed_by_their_household(client, demo_workspace):
@@ -209,25 +310,44 @@ def test_ogc_items_mask_personal_data(client):
 
 
 @pytest.mark.parametrize(
-    ("url", "status", "phrase"),
+    ("url", "status", "code", "phrase"),
     [
-        ("/api/layers/roads", 404, "no layer 'roads'"),
-        ("/api/layers/buildings?bbox=1,2,3", 400, "four numbers"),
-        ("/api/layers/buildings?bbox=a,b,c,d", 400, "four numbers"),
-        ("/api/layers/buildings?bbox=2,2,1,1", 400, "min <= max"),
-        ("/api/layers/buildings?limit=x", 400, "whole number"),
-        ("/api/layers/buildings?limit=-1", 400, "limit"),
-        ("/api/layers/buildings?offset=99999999999999999999999", 400, "offset"),
-        ("/api/nothing", 404, "not found"),
-        # OGC routes answer OGC exception documents: tests/test_ogc.py
+        ("/api/layers/roads", 404, "layer_not_found", "no layer 'roads'"),
+        ("/api/layers/roads/export?format=csv", 404, "layer_not_found", "no layer 'roads'"),
+        ("/api/layers/buildings?bbox=1,2,3", 400, "invalid_input", "four numbers"),
+        ("/api/layers/buildings?bbox=a,b,c,d", 400, "invalid_input", "four numbers"),
+        ("/api/layers/buildings?bbox=2,2,1,1", 400, "invalid_input", "min <= max"),
+        ("/api/layers/buildings?limit=x", 400, "invalid_input", "whole number"),
+        ("/api/layers/buildings?limit=-1", 400, "invalid_input", "limit"),
+        ("/api/layers/buildings?offset=99999999999999999999999", 400, "invalid_input", "offset"),
+        ("/api/layers/people/export?format=doc", 400, "invalid_input", "format must be one of"),
+        ("/api/nothing", 404, "not_found", "not found"),
     ],
 )
-def test_errors_have_one_json_shape(client, url, status, phrase):
+def test_errors_have_one_json_shape(client, url, status, code, phrase):
     resp = client.get(url)
     assert resp.status_code == status
+    assert resp.mimetype == "application/json"
     doc = resp.get_json()
-    assert set(doc) >= {"error", "message"}
-    assert phrase in doc["message"].lower()
+    assert list(doc) == ["error"]
+    error = doc["error"]
+    assert {k: error[k] for k in ("code", "status")} == {"code": code, "status": status}
+    assert phrase in error["message"].lower()
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "phrase"),
+    [
+        ("/ogc/collections/people", 404, "no collection"),
+        ("/ogc/collections/roads/items", 404, "no collection"),
+        ("/ogc/collections/cameras/items/999999", 404, "no feature"),
+    ],
+)
+def test_ogc_errors_keep_their_status(client, url, status, phrase):
+    """Whatever shape the OGC routes answer in (tests/test_ogc.py checks it), the status holds."""
+    resp = client.get(url)
+    assert resp.status_code == status
+    assert phrase in resp.get_data(as_text=True).lower()
 
 
 def test_health(client):

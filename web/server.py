@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from gridmap.errors import GridmapError
+from gridmap.store import GeoPackageWorkspace, Workspace, open_workspace
 from web import assets
 from web.app import create_app
 from web.tiles import parse_tiles
@@ -37,8 +38,11 @@ def serve(
         raise GridmapError(
             f"Browser libraries are missing ({', '.join(missing)}): run `npm ci` in web/ (scripts/setup does it)."
         )
-    app = create_app({"WORKSPACE": Path(workspace), "TILES": parse_tiles(tiles)})
     _check_port(host, port)
+    ws = open_workspace(Path(workspace))
+    if isinstance(ws, GeoPackageWorkspace):  # readers (server threads, QGIS) never block a commit
+        ws.journal_mode("wal")
+    app = create_app({"WORKSPACE": ws, "TILES": parse_tiles(tiles)})
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="gridmap")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
@@ -50,3 +54,20 @@ def serve(
         server.run()
     finally:
         server.close()
+        _seal(ws)
+
+
+def _seal(ws: Workspace) -> None:
+    """Leave a GeoPackage as one portable file again, when no other program has it open."""
+    if not isinstance(ws, GeoPackageWorkspace):
+        return
+    try:
+        ws.journal_mode("delete")
+    except GridmapError:
+        print(
+            f"gridmap: {ws.path.name} stays in WAL mode (another program has it open); "
+            "its -wal and -shm files belong with it until that program closes it.",
+            flush=True,
+        )
+    finally:
+        ws.close()

@@ -13,14 +13,12 @@ from gridmap.schema.layers import (
     STORAGE_EPSG,
     STORAGE_PRECISION_DEG,
     VISIT_CATEGORIES,
-    Column,
-    ColumnType,
-    GeometryType,
-    Layer,
     choice_titles,
     get_layer,
+    referring,
     shapefile_names,
 )
+from gridmap.schema.model import Column, ColumnType, GeometryType, Layer
 
 __all__ = [
     "LAYERS",
@@ -36,5 +34,6 @@ __all__ = [
     "Layer",
     "choice_titles",
     "get_layer",
+    "referring",
     "shapefile_names",
 ]

@@ -19,7 +19,7 @@ def render_markdown() -> str:
     out = [
         "# Layers of a gridmap workspace",
         "",
-        "<!-- Generated from gridmap/schema.py by scripts/gen_layer_docs; do not edit by hand. -->",
+        "<!-- Generated from gridmap/schema/layers.py by scripts/gen_layer_docs; do not edit by hand. -->",
         "",
         "A workspace is one GeoPackage file (`*.gpkg`) that QGIS, ArcGIS and GDAL open as it is.",
         f"Geometry is stored in {STORAGE_CRS} (WGS84 longitude/latitude, degrees); metric work",
@@ -31,9 +31,31 @@ def render_markdown() -> str:
         + ", ".join(f"`{c}`" for c in VISIT_CATEGORIES)
         + " of `households` and `people`.",
         "",
-        "Two more tables: `gridmap_meta` (workspace settings as JSON: title, time zone, OSM source",
-        "and attribution, layer versions) and `gridmap_audit` (one row per change: when, who,",
-        "what, which layers, how many rows).",
+        "## Ids, versions, history",
+        "",
+        "A feature keeps its `fid` for life: ids come from the database (SQLite AUTOINCREMENT)",
+        "and are never reused, and replacing a layer keeps the id of every row whose key is",
+        "still there. Every layer also carries three system columns, kept by gridmap and not",
+        "imported or exported:",
+        "",
+        "| column | type | meaning |",
+        "|---|---|---|",
+        "| `version` | integer | 1 when created, +1 on every change — also a change made by QGIS or "
+        "GDAL (a trigger counts it); an edit that names an older version is refused (HTTP 409) |",
+        "| `updated_at` | date-time (UTC) | when the feature last changed |",
+        "| `updated_by` | text | who changed it last (`(other program)` for QGIS, GDAL, ...) |",
+        "",
+        "The rules of the columns below are also constraints of the tables, so edits made in QGIS",
+        "obey them too: required columns are NOT NULL (and not empty), keys UNIQUE, coded",
+        "columns CHECK their choices, numbers and yes/no values their type; references are",
+        "FOREIGN KEYs.",
+        "",
+        "Three more tables: `gridmap_meta` (workspace settings as JSON: title, time zone, OSM",
+        "source and attribution, layer versions, storage format), `gridmap_audit` (one row per",
+        "transaction: when, who, what, which layers, how many rows) and `gridmap_history` (one",
+        "row per change of a feature: transaction, layer, fid, insert/update/delete, the values",
+        "before and the values written), from which a layer is shown as it was after any",
+        "transaction and a transaction is undone.",
         "",
     ]
     for name in LAYER_ORDER:
@@ -51,11 +73,19 @@ def render_markdown() -> str:
         for c in layer.columns:
             notes = []
             if c.required:
-                notes.append("required on import")
+                notes.append("required")
             if c.personal:
                 notes.append("**personal**")
             if c.choices:
                 notes.append("one of " + ", ".join(f"`{v}`" for v in c.choices))
+            if c.references:
+                other, key = c.references
+                rule = (
+                    "deleting it deletes this row"
+                    if c.on_delete == "cascade"
+                    else ("it cannot be deleted while this row names it")
+                )
+                notes.append(f"refers to `{other}.{key}` ({rule})")
             out.append(
                 f"| `{c.name}` | {_TYPES[c.type]} | {c.unit or ''} | {c.en + (': ' + c.doc if c.doc else '')} "
                 f"| {c.zh} | {'; '.join(notes)} |"

@@ -8,11 +8,7 @@ disagree). Geometry is always stored in EPSG:4326 (WGS84 longitude/latitude).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-ColumnType = Literal["int", "float", "str", "bool", "date", "datetime"]
-GeometryType = Literal["POINT", "LINESTRING", "MULTIPOLYGON"]
+from gridmap.schema.model import Column, Layer
 
 STORAGE_CRS = "EPSG:4326"
 STORAGE_EPSG = 4326
@@ -29,71 +25,6 @@ VISIT_CATEGORIES: tuple[str, ...] = (
     "veteran_party_member",
     "assisted",
 )
-
-
-@dataclass(frozen=True)
-class Column:
-    """One attribute column of a layer.
-
-    ``en`` and ``zh`` are the column's titles (table headers, popups). ``required`` columns must
-    be present (and non-empty) in an imported file. ``personal`` columns hold personal data:
-    they are masked unless the reader's role may see them.
-    """
-
-    name: str
-    type: ColumnType
-    en: str
-    zh: str
-    unit: str | None = None
-    required: bool = False
-    personal: bool = False
-    choices: tuple[str, ...] | None = None
-    doc: str | None = None  # a longer explanation where the title is not enough
-    #: Values of a coded column that reveal a personal status: masked like personal columns.
-    personal_values: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A layer: its table name, geometry type (None for an attribute table) and columns."""
-
-    name: str
-    geometry: GeometryType | None
-    en: str
-    zh: str
-    description: str
-    columns: tuple[Column, ...] = field(default_factory=tuple)
-    #: For an attribute table: (layer, key column) whose geometry places its rows on the map.
-    located_by: tuple[str, str] | None = None
-    #: The column that identifies a row: unique within the layer where it is filled.
-    key: str | None = None
-
-    @property
-    def column_names(self) -> list[str]:
-        """Return the attribute column names in schema order."""
-        return [c.name for c in self.columns]
-
-    @property
-    def personal_columns(self) -> list[str]:
-        """Return the names of the columns that hold personal data."""
-        return [c.name for c in self.columns if c.personal]
-
-    @property
-    def has_personal_data(self) -> bool:
-        """Return whether any column holds personal data or values that reveal it."""
-        return any(c.personal or c.personal_values for c in self.columns)
-
-    @property
-    def required_columns(self) -> list[str]:
-        """Return the names of the columns an imported file must provide."""
-        return [c.name for c in self.columns if c.required]
-
-    def column(self, name: str) -> Column:
-        """Return the column called ``name``."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
 
 SOURCE = Column(
@@ -378,7 +309,16 @@ _add(
         "a bbox selects the people whose household lies in it.",
         (
             Column("person_id", "str", "Person id", "人员编号", required=True),
-            Column("household_id", "str", "Household id", "户编号", required=True),
+            Column(
+                "household_id",
+                "str",
+                "Household id",
+                "户编号",
+                required=True,
+                references=("households", "household_id"),
+                on_delete="cascade",
+                doc="a person belongs to a household: deleting the household deletes its people",
+            ),
             Column("name", "str", "Name", "姓名", personal=True, required=True),
             Column("id_number", "str", "Resident ID number (18 digits)", "身份证号", personal=True),
             Column("gender", "str", "F or M", "性别", choices=("F", "M")),
@@ -405,7 +345,16 @@ _add(
         "Home visits made by grid workers (六必访 and others), located at the household.",
         (
             Column("visit_id", "str", "Visit id", "走访编号", required=True),
-            Column("household_id", "str", "Household visited", "户编号", required=True),
+            Column(
+                "household_id",
+                "str",
+                "Household visited",
+                "户编号",
+                required=True,
+                references=("households", "household_id"),
+                on_delete="restrict",
+                doc="the visit log is a record: a household with visits cannot be deleted",
+            ),
             Column("grid_code", "str", "Grid", "所属网格"),
             Column("worker", "str", "Who visited", "走访人"),
             Column("visited_at", "datetime", "When (UTC in storage)", "走访时间", required=True),
@@ -574,6 +523,16 @@ def shapefile_names(columns: list[str]) -> dict[str, str]:
             name = f"{col[: 10 - len(str(n))]}{n}"
         out[col] = name
     return out
+
+
+def referring(layer: str) -> list[tuple[Layer, Column]]:
+    """Return the (layer, column) pairs whose column refers to ``layer``'s key."""
+    return [
+        (other, c)
+        for other in LAYERS.values()
+        for c in other.columns
+        if c.references and c.references[0] == layer
+    ]
 
 
 def get_layer(name: str) -> Layer:

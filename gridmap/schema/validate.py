@@ -8,8 +8,6 @@ input.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -24,6 +22,18 @@ from gridmap.errors import CoordinateError, GeometryError, SchemaError
 from gridmap.geo import chinacoords
 from gridmap.geo.crs import utm_crs
 from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, shapefile_names
+from gridmap.schema.values import (
+    CHINA_TZ,
+    CHOICE_ALIASES,
+    blank,
+    show,
+    to_bool,
+    to_date,
+    to_datetime,
+    to_float,
+    to_int,
+    to_str,
+)
 
 __all__ = [
     "AREA_TOLERANCE_M",
@@ -43,12 +53,7 @@ __all__ = [
 
 #: How far outside the workspace area a feature may lie.
 AREA_TOLERANCE_M = 5000.0
-#: Times without a zone are read as China Standard Time (no daylight saving).
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "有", "√", "✓", "对"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "无", "×", "✗", "错"})
-_CHOICE_ALIASES = {"男": "M", "女": "F", "male": "M", "female": "F"}
 GEOMETRY_WORDS = {"POINT": "points", "LINESTRING": "lines", "MULTIPOLYGON": "polygons"}
 
 
@@ -108,135 +113,12 @@ def check_required_columns(present: Iterable[str], layer: Layer, *, source: str 
         )
 
 
-def _blank(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and v.strip() == ""
-
-
-def _to_str(v: Any) -> str:
-    if isinstance(v, bool | np.bool_):
-        return "true" if v else "false"
-    if isinstance(v, float | np.floating) and float(v).is_integer():
-        if abs(v) >= 1e15:  # beyond 15 digits a spreadsheet number has lost its last digits
-            raise ValueError(
-                "is a number too long to be exact (spreadsheets keep 15 digits); format the "
-                "column as text and enter it again"
-            )
-        return str(int(v))  # Excel stores codes as numbers: 110101001001.0 -> "110101001001"
-    if isinstance(v, pd.Timestamp | dt.datetime):
-        return v.isoformat(sep=" ")
-    return str(v).strip()
-
-
-def _show(v: Any) -> str:
-    """Return a value as a planner would see it in the file, shortened."""
-    text = f"{v:.0f}" if isinstance(v, float | np.floating) and abs(v) >= 1e15 else _to_str(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_INT_RE = re.compile(r"[+-]?\d+(?:\.0*)?")
-_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-
-
-def _number_text(s: str) -> str:
-    s = s.strip()
-    return s.replace(",", "") if _THOUSANDS_RE.fullmatch(s) else s
-
-
-def _to_int(v: Any) -> int:
-    if isinstance(v, bool | np.bool_):
-        raise ValueError("is a yes/no value, not a whole number")
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        if abs(v) >= 1e15:
-            raise ValueError("is a number too long to be exact (spreadsheets keep 15 digits)")
-        if float(v).is_integer():
-            return int(v)
-        raise ValueError("is not a whole number")
-    s = _number_text(str(v))
-    if _INT_RE.fullmatch(s):
-        return int(s.split(".")[0])
-    raise ValueError("is not a whole number")
-
-
-def _to_float(v: Any) -> float:
-    if isinstance(v, bool | np.bool_):
-        raise ValueError("is a yes/no value, not a number")
-    try:
-        f = float(v) if isinstance(v, int | float | np.number) else float(_number_text(str(v)))
-    except ValueError:
-        raise ValueError("is not a number") from None
-    if not math.isfinite(f):
-        raise ValueError("is not a finite number")
-    return f
-
-
-def _to_bool(v: Any) -> bool:
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | float | np.number) and float(v) in (0.0, 1.0):
-        return bool(v)
-    s = str(v).strip().lower()
-    if s in _TRUE:
-        return True
-    if s in _FALSE:
-        return False
-    raise ValueError("is not a yes/no value (use 是/否, true/false or 1/0)")
-
-
-_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-_COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-
-
-def _to_date(v: Any) -> dt.date:
-    if isinstance(v, pd.Timestamp | dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    s = _to_str(v)
-    m = _DATE_RE.match(s) or _COMPACT_DATE_RE.fullmatch(s)
-    rest = s[m.end() :].strip() if m else ""
-    if m is None or (rest and not re.fullmatch(r"[T ]?0{1,2}:00(:00(\.0+)?)?", rest)):
-        raise ValueError("is not a date (use 2024-03-01)")
-    try:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        raise ValueError("is not a real date") from None
-
-
-def _to_datetime(v: Any) -> tuple[pd.Timestamp, bool]:
-    """Return the time in UTC and whether it had no zone (then it is read as China time)."""
-    if isinstance(v, pd.Timestamp | dt.datetime | dt.date):
-        ts = pd.Timestamp(v)
-    else:
-        s = _to_str(v)
-        m = _DATE_RE.match(s) or _COMPACT_DATE_RE.fullmatch(s)
-        if m is None:
-            raise ValueError("is not a date and time (use 2024-03-01 14:30)")
-        try:
-            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            raise ValueError("is not a real date") from None
-        rest = s[m.end() :].strip().removeprefix("T").strip()
-        try:
-            ts = pd.Timestamp(f"{day.isoformat()} {rest}".strip())
-        except ValueError:
-            raise ValueError("is not a date and time (use 2024-03-01 14:30)") from None
-    if ts.tzinfo is None:
-        return ts.tz_localize(CHINA_TZ).tz_convert("UTC"), True
-    return ts.tz_convert("UTC"), False
-
-
 def _choice(value: str, column: Column, titles: dict[str, tuple[str, str]] | None = None) -> str:
     """Return the code ``value`` stands for: the code itself, an alias, or its en/zh title."""
     assert column.choices is not None
     if value in column.choices:
         return value
-    alias = _CHOICE_ALIASES.get(value.lower(), _CHOICE_ALIASES.get(value))
+    alias = CHOICE_ALIASES.get(value.lower(), CHOICE_ALIASES.get(value))
     if alias in column.choices:
         return alias
     for c in column.choices:
@@ -268,12 +150,12 @@ def coerce_column(
     Coded columns also take a code's English or Chinese title from ``titles``.
     """
     convert: Callable[[Any], Any] = {
-        "str": _to_str,
-        "int": _to_int,
-        "float": _to_float,
-        "bool": _to_bool,
-        "date": _to_date,
-        "datetime": _to_datetime,
+        "str": to_str,
+        "int": to_int,
+        "float": to_float,
+        "bool": to_bool,
+        "date": to_date,
+        "datetime": to_datetime,
     }[column.type]
     out: list[Any] = []
     bad: list[int] = []
@@ -281,7 +163,7 @@ def coerce_column(
     misfit_choice = False
     naive = False
     for row, v in values.items():
-        if _blank(v):
+        if blank(v):
             out.append(None)
             continue
         try:
@@ -293,7 +175,7 @@ def coerce_column(
                 x = _choice(x, column, titles)
         except ValueError as exc:
             if not bad:
-                first_reason = f"'{_show(v)}' {exc}"
+                first_reason = f"'{show(v)}' {exc}"
                 misfit_choice = str(exc).startswith("is not one of")
             bad.append(int(row))
             out.append(None)
@@ -358,7 +240,7 @@ def check_not_masked(frame: pd.DataFrame, layer: Layer, *, source: str | None) -
         if masked.any():
             rows = frame.index[masked]
             raise SchemaError(
-                f"'{_show(text[rows[0]])}' is a masked value from an export made without "
+                f"'{show(text[rows[0]])}' is a masked value from an export made without "
                 f"--personal; importing it would overwrite the real {_label(column)}. Import a file "
                 f"exported with --personal, or leave the column out{_also(rows)}.",
                 row=int(rows[0]),
@@ -379,7 +261,7 @@ def check_unique_key(frame: pd.DataFrame, layer: Layer, *, source: str | None) -
         earlier = int(frame.index[(values == first).to_numpy()][0])
         column = layer.column(layer.key)
         raise SchemaError(
-            f"{_label(column)} '{_show(first)}' is already used in row {earlier}: each row needs "
+            f"{_label(column)} '{show(first)}' is already used in row {earlier}: each row needs "
             f"its own{_also(rows)}.",
             row=int(rows[0]),
             column=layer.key,

@@ -152,7 +152,7 @@ def _temporal_extent(ws: Workspace, layer: Layer) -> list[str | None] | None:
     with _temporal_lock:
         if key in _temporal_cache:
             return _temporal_cache[key]
-    values = pd.Series(ws.read(layer.name)[column.name]).dropna()
+    values = pd.Series(ws.read(layer.name, columns=[column.name])[column.name]).dropna()
     extent: list[str | None] = [None, None]
     if len(values):
         extent = [
@@ -261,8 +261,7 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     Filters: ``bbox`` (features whose geometry meets the box; CRS84 unless ``bbox-crs``),
     ``datetime`` (on the layer's time column), ``?column=value`` for each queryable; ``limit``
     (default :data:`ogc_params.DEFAULT_LIMIT`, at most :data:`ogc_params.MAX_LIMIT`) and
-    ``offset`` page. ``numberMatched`` is given unless counting would need a filter the store
-    cannot count (property filters); ``next`` is there exactly when more features follow.
+    ``offset`` page. ``next`` is there exactly when more features follow.
     """
     layer = _layer(cid)
     allowed = params.items_params(layer, req.role)
@@ -308,8 +307,7 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     if offset > 0 and limit > 0:
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
     members: dict[str, Any] = {"timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if page.matched is not None:
-        members["numberMatched"] = page.matched
+    members["numberMatched"] = page.matched
     members["numberReturned"] = len(page.frame)
     members["links"] = links
     text = encode_page(

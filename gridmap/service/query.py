@@ -60,10 +60,10 @@ def layer_page(
 
 @dataclass(frozen=True)
 class FramePage:
-    """One page of rows: the frame, how many rows matched (None when not counted), more after."""
+    """One page of rows: the frame, how many rows matched, and whether more follow it."""
 
     frame: pd.DataFrame
-    matched: int | None
+    matched: int
     more: bool
 
 
@@ -83,7 +83,7 @@ def read_page(
     the antimeridian); ``where`` keeps rows whose columns equal the values; ``keep`` is a row
     filter the store cannot run (a time interval). Rows come in feature-id order. With one box
     or none and no ``keep``, the store pages: one row more than asked is read to tell whether
-    more follow, and the matches are counted only when a full page leaves that open.
+    more follow, and the matches are counted only when the page does not tell how many.
     """
     if limit < 0 or offset < 0:
         raise InputError("limit and offset must not be negative.")
@@ -93,9 +93,9 @@ def read_page(
         more = len(frame) > limit
         frame = frame.iloc[:limit]
         if not more and (len(frame) or not offset):
-            matched: int | None = offset + len(frame)
+            matched = offset + len(frame)
         else:
-            matched = ws.count(layer, bbox=bbox) if not where else None
+            matched = ws.count(layer, bbox=bbox, where=where)
         return FramePage(frame, matched, more)
     parts = [ws.read(layer, bbox=b, where=where) for b in (boxes or [None])]  # type: ignore[list-item]
     frame = parts[0] if len(parts) == 1 else pd.concat(parts)

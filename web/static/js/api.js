@@ -1,11 +1,45 @@
 // Talking to the gridmap server. URLs are relative to the page, so the app works when it is
 // mounted under a path prefix on the intranet server.
 
+import { has, t } from "./i18n.js";
+
+/**
+ * A reply that was not OK. The server answers errors in one shape,
+ * `{"error": {"code", "message", "status", ...}}`: `code` is a stable name (`workspace_busy`,
+ * `invalid_input`, `not_found`, ...), `message` says what went wrong in the server's words.
+ */
 export class HttpError extends Error {
-  constructor(url, status, message) {
-    super(message || `${url}: HTTP ${status}`);
+  constructor(url, status, error = null) {
+    super(error?.message || `${url}: HTTP ${status}`);
+    this.url = url;
     this.status = status;
+    this.code = error?.code ?? null;
+    this.retryAfter = error?.retry_after ?? null;
+    this.error = error;
   }
+}
+
+/** The `error` member of an error reply in the server's shape, or null. */
+async function errorOf(resp) {
+  try {
+    const body = await resp.json();
+    const error = body?.error;
+    return error && typeof error === "object" && typeof error.code === "string" ? error : null;
+  } catch {
+    return null; // not JSON: a proxy's page, say
+  }
+}
+
+/**
+ * What went wrong, in the page's language: the UI's sentence for a known error code (which may
+ * quote the server's message as `{msg}`), else the server's own message.
+ */
+export function describeError(err) {
+  // fetch rejects with a TypeError when the server cannot be reached at all
+  if (err instanceof TypeError && has("error.offline")) return t("error.offline");
+  const key = err?.code ? `error.code.${err.code}` : null;
+  if (key && has(key)) return t(key, { msg: err.message, seconds: err.retryAfter ?? "" });
+  return err?.message ?? String(err);
 }
 
 function apiUrl(path) {
@@ -15,15 +49,7 @@ function apiUrl(path) {
 export async function getJSON(path) {
   const url = apiUrl(path);
   const resp = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!resp.ok) {
-    let message;
-    try {
-      message = (await resp.json()).message; // the server's {"error", "message"} shape
-    } catch {
-      /* not JSON */
-    }
-    throw new HttpError(url, resp.status, message);
-  }
+  if (!resp.ok) throw new HttpError(url, resp.status, await errorOf(resp));
   return resp.json();
 }
 
@@ -93,16 +119,8 @@ export async function downloadExport(name, { format, lang, bbox }) {
   const params = new URLSearchParams({ format, lang });
   if (bbox) params.set("bbox", bbox);
   const url = apiUrl(`api/layers/${encodeURIComponent(name)}/export?${params}`);
-  const resp = await fetch(url);
-  if (!resp.ok) {
-    let message;
-    try {
-      message = (await resp.json()).message;
-    } catch {
-      /* not JSON */
-    }
-    throw new HttpError(url, resp.status, message);
-  }
+  const resp = await fetch(url, { headers: { Accept: "application/json, */*;q=0.5" } });
+  if (!resp.ok) throw new HttpError(url, resp.status, await errorOf(resp));
   const blob = await resp.blob();
   const filename = attachmentName(resp.headers.get("Content-Disposition")) || `${name}.${format === "shp" ? "zip" : format}`;
   const href = URL.createObjectURL(blob);

@@ -8,7 +8,7 @@
 // #export-menu[data-export-menu="<layer>"], [data-export-format="xlsx"] items,
 // [data-export-bbox] checkbox, [data-export-msg="<layer>"] row messages.
 
-import { downloadExport } from "./api.js";
+import { describeError, downloadExport } from "./api.js";
 import { getLang, onLangChange, pick, t } from "./i18n.js";
 
 /** Export formats in menu order; `table`: also offered for layers without geometry. */
@@ -104,7 +104,8 @@ export class ExportMenu {
     s.button.setAttribute("aria-disabled", String(Boolean(s.busy)));
     s.msg.classList.toggle("error", Boolean(s.error));
     if (s.busy) s.msg.textContent = t("export.preparing", { format: t(`export.format.${s.format}`) });
-    else if (s.error) s.msg.textContent = t("export.error", { msg: s.error });
+    // said in the current language, so a language switch relabels the message as well
+    else if (s.error) s.msg.textContent = t("export.error", { msg: describeError(s.error) });
     else s.msg.textContent = "";
   }
 
@@ -209,8 +210,7 @@ export class ExportMenu {
     try {
       await downloadExport(name, { format, lang: getLang(), bbox });
     } catch (err) {
-      // fetch rejects with a TypeError when the server cannot be reached at all
-      s.error = err instanceof TypeError ? t("export.offline") : err.message;
+      s.error = err; // an HttpError with the server's code, or a TypeError when it is unreachable
     } finally {
       s.busy = false;
       this.relabel(name);

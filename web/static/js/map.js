@@ -9,7 +9,7 @@
 //   [data-export="<name>"] download buttons and the #export-menu they open (download.js)
 
 /* global L */
-import { getWorkspace, loadLayer } from "./api.js";
+import { describeError, getWorkspace, loadLayer } from "./api.js";
 import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
 import { ExportMenu } from "./download.js";
 import {
@@ -88,7 +88,8 @@ async function main() {
     ]);
   } catch (err) {
     setLang(initialLang(), { remember: false });
-    showFatal(t("error.workspace", { msg: err.message }, `无法加载工作区 / Could not load the workspace: ${err.message}`));
+    const msg = describeError(err);
+    showFatal(t("error.workspace", { msg }, `无法加载工作区 / Could not load the workspace: ${msg}`));
     return;
   }
   ws.layers = ws.layers || [];
@@ -337,7 +338,7 @@ async function main() {
     } catch (err) {
       o.want = false;
       panel.setChecked(name, false);
-      panel.setLayerState(name, "error", err.message);
+      panel.setLayerState(name, "error", () => describeError(err)); // relabelled on a language switch
       return false;
     }
     if (!o.want) return false; // turned off again while loading
@@ -420,7 +421,7 @@ async function main() {
   try {
     await basemapReady;
   } catch (err) {
-    showFatal(t("error.workspace", { msg: err.message }));
+    showFatal(t("error.workspace", { msg: describeError(err) }));
     return;
   }
   const results = await Promise.all(defaults);

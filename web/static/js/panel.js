@@ -138,7 +138,10 @@ export class Panel {
     for (const b of this.bases) b.input.checked = b.id === id;
   }
 
-  /** state: off | loading | drawn | error; `message` is shown under the row. */
+  /**
+   * state: off | loading | drawn | error; `message` (text, or a function that gives it in the
+   * current language) is shown under the row.
+   */
   setLayerState(name, state, message = "") {
     const r = this.rows.get(name);
     if (!r) return;
@@ -148,7 +151,8 @@ export class Panel {
   }
 
   relabelRow(name) {
-    const { meta, row, message } = this.rows.get(name);
+    const { meta, row, message: given } = this.rows.get(name);
+    const message = typeof given === "function" ? given() : given;
     row.querySelector(".layer-title").textContent = pick(meta.title, meta.name);
     const count = row.querySelector(".layer-count");
     const empty = meta.count === 0;

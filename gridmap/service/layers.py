@@ -1,0 +1,152 @@
+"""One layer for the JSON API: a page of GeoJSON with its validator, and a layer as a file.
+
+Flask-free: :mod:`web.api` parses the request, calls these and turns the result into a reply.
+Coordinates are lon/lat degrees (EPSG:4326) throughout, as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from gridmap.errors import InputError
+from gridmap.io.export import Format, export_layer
+from gridmap.schema import get_layer
+from gridmap.service.query import Page, layer_page
+from gridmap.store import Bbox, Workspace
+
+#: Export formats and the media type of the file each is sent as.
+EXPORT_TYPES: dict[str, str] = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "shp": "application/zip",
+}
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A layer written as a file: its bytes, the name to save it as and its media type."""
+
+    body: bytes
+    filename: str
+    media_type: str
+
+
+def layer_etag(ws: Workspace, layer: str, *, role: str, query: str) -> str:
+    """Return the validator of a layer reply: it changes when the workspace file changes.
+
+    Parameters
+    ----------
+    ws
+        The workspace; its :meth:`~gridmap.store.Workspace.stamp` changes with every edit,
+        including those made by QGIS or GDAL.
+    layer
+        The layer's name; an unknown name raises :class:`~gridmap.errors.LayerNotFoundError`.
+    role
+        The caller's role (masked and unmasked replies differ).
+    query
+        The request's query string, as received.
+
+    Returns
+    -------
+    str
+        20 hex digits.
+    """
+    get_layer(layer)  # an unknown layer is 404 before anything else
+    key = f"{ws.stamp()}|{layer}|{role}|{query}"
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def page(
+    ws: Workspace,
+    layer: str,
+    *,
+    bbox: Bbox | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    role: str = "viewer",
+) -> Page:
+    """Return the features of ``layer`` that meet ``bbox`` as a masked GeoJSON FeatureCollection.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    layer
+        The layer's name.
+    bbox
+        minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
+        Layers without geometry (people) are placed by their household.
+    limit, offset
+        Paging: at most ``limit`` features (None: all) after skipping ``offset``.
+    role
+        The caller's role; personal data is masked unless the role may see it.
+
+    Returns
+    -------
+    Page
+        The GeoJSON text with ``numberMatched`` and ``numberReturned``.
+    """
+    return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, role=role)
+
+
+def export_file(
+    ws: Workspace,
+    layer: str,
+    *,
+    fmt: str = "xlsx",
+    lang: str = "en",
+    bbox: Bbox | None = None,
+    role: str = "viewer",
+) -> ExportFile:
+    """Write ``layer`` as a file in ``fmt`` and return its bytes; a Shapefile comes zipped.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    layer
+        The layer's name.
+    fmt
+        One of :data:`EXPORT_TYPES`.
+    lang
+        "zh-CN" titles the columns of Excel and CSV files in Chinese; anything else in English.
+    bbox
+        minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
+    role
+        The caller's role; personal data is masked unless the role may see it.
+
+    Returns
+    -------
+    ExportFile
+        The file's bytes, its name (``<layer>.<ext>``, ``.zip`` for a Shapefile) and media type.
+    """
+    if fmt not in EXPORT_TYPES:
+        raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
+    ext = "zip" if fmt == "shp" else fmt
+    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
+        out = export_layer(
+            ws,
+            layer,
+            Path(tmp) / f"{layer}.{fmt}",
+            fmt=cast(Format, fmt),
+            role=role,
+            lang="zh-CN" if lang == "zh-CN" else "en",
+            bbox=bbox,
+        )
+        if fmt == "shp":  # a Shapefile is several files: send them zipped
+            data = io.BytesIO()
+            with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in sorted(Path(tmp).iterdir()):
+                    zf.write(f, f.name)
+            body = data.getvalue()
+        else:
+            body = out.read_bytes()
+    return ExportFile(body, f"{layer}.{ext}", EXPORT_TYPES[fmt])

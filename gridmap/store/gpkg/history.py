@@ -1,0 +1,245 @@
+"""The change history of a GeoPackage workspace: list it, show a layer as it was, undo.
+
+Each history row records one change of one feature (a bulk insert: one row for a run of ids)
+with the values it replaced (``before``) and the values it wrote (``after``), in storage form
+(geometry as the GeoPackage blob in hex). Going back from the current rows through the newer
+changes gives a layer as it was after any transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.errors import ConflictError, ConstraintError, InputError
+from gridmap.schema import STORAGE_CRS, Layer, get_layer
+from gridmap.store.gpkg import encoding, rows
+from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE
+from gridmap.store.gpkg.failures import sql_errors
+from gridmap.store.gpkg.values import column_from_sql, ident
+
+if TYPE_CHECKING:
+    from gridmap.store.gpkg.transaction import GpkgTransaction
+
+_HISTORY_COLUMNS = ("id", "tx", "layer", "fid", "fid_last", "op", "version", "before", "after")
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    values: dict[str, Any] = json.loads(text)
+    if isinstance(values.get("geom"), str):
+        values["geom"] = bytes.fromhex(values["geom"])
+    return values
+
+
+def _readable(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return stored values for people: the geometry as WKT under ``geometry``."""
+    if values is None:
+        return None
+    out = dict(values)
+    if "geom" in out:
+        blob = out.pop("geom")
+        geom = None if blob is None else encoding.decode([blob])[0]
+        out["geometry"] = None if geom is None else shapely.to_wkt(geom, rounding_precision=7)
+    return out
+
+
+class HistoryMixin:
+    """History, as-of and undo for :class:`gridmap.store.gpkg.workspace.GeoPackageWorkspace`."""
+
+    path: Any
+
+    def _conn(self) -> sqlite3.Connection:  # provided by the workspace
+        raise NotImplementedError
+
+    def _history_rows(
+        self, where: list[str], params: list[Any], *, limit: int | None, ascending: bool = False
+    ) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT {', '.join('h.' + c for c in _HISTORY_COLUMNS)}, a.user, a.at "
+            f"FROM {ident(HISTORY_TABLE)} h JOIN {ident(AUDIT_TABLE)} a ON h.tx = a.fid"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY h.id " + ("ASC" if ascending else "DESC")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(limit)]
+        names = [*_HISTORY_COLUMNS, "user", "at"]
+        rows = self._conn().execute(sql, params).fetchall()
+        out = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            item["before"] = _load(item["before"])
+            item["after"] = _load(item["after"])
+            out.append(item)
+        return out
+
+    def history(
+        self,
+        *,
+        layer: str | None = None,
+        fid: int | None = None,
+        tx: int | None = None,
+        limit: int | None = 1000,
+    ) -> pd.DataFrame:
+        """Return change-history rows, newest first; see the Workspace contract."""
+        where: list[str] = []
+        params: list[Any] = []
+        if layer is not None:
+            get_layer(layer)
+            where.append("h.layer = ?")
+            params.append(layer)
+        if fid is not None:
+            where.append(
+                "(h.fid = ? OR (h.fid_last IS NOT NULL AND ? BETWEEN h.fid AND h.fid_last))"
+            )
+            params += [int(fid), int(fid)]
+        if tx is not None:
+            where.append("h.tx = ?")
+            params.append(int(tx))
+        with sql_errors(self.path):
+            rows = self._history_rows(where, params, limit=limit)
+        for row in rows:
+            row["before"] = _readable(row["before"])
+            row["after"] = _readable(row["after"])
+        return pd.DataFrame(rows, columns=[*_HISTORY_COLUMNS, "user", "at"])
+
+    def _raw(self, schema: Layer) -> dict[int, dict[str, Any]]:
+        names = (["geom"] if schema.geometry else []) + schema.column_names + ["version"]
+        rows = self._conn().execute(
+            f"SELECT fid, {', '.join(map(ident, names))} FROM {ident(schema.name)}"
+        )
+        return {int(r[0]): dict(zip(names, r[1:], strict=True)) for r in rows}
+
+    def as_of(self, layer: str, tx: int) -> pd.DataFrame:
+        """Return ``layer`` as it was right after transaction ``tx``."""
+        schema = get_layer(layer)
+        with sql_errors(self.path):
+            last = self._conn().execute(f"SELECT max(fid) FROM {ident(AUDIT_TABLE)}").fetchone()[0]
+            if last is None or not 0 <= int(tx) <= int(last):
+                raise InputError(f"There is no transaction {tx} in the audit log.")
+            rows = self._raw(schema)
+            newer = self._history_rows(["h.layer = ?", "h.tx > ?"], [layer, int(tx)], limit=None)
+        for change in newer:  # newest first: step back one change at a time
+            if change["op"] == "insert":
+                for f in range(change["fid"], (change["fid_last"] or change["fid"]) + 1):
+                    rows.pop(f, None)
+            elif change["op"] == "update":
+                rows.setdefault(change["fid"], {}).update(change["before"] or {})
+            else:
+                rows[change["fid"]] = dict(change["before"] or {})
+        return _frame(schema, rows)
+
+    def undo(self, tx: int, *, user: str = "system") -> int:
+        """Undo transaction ``tx`` in a new transaction; return the new transaction's id."""
+        with sql_errors(self.path):
+            changes = self._history_rows(["h.tx = ?"], [int(tx)], limit=None)
+            if not changes:
+                raise InputError(f"Transaction {tx} changed no feature: there is nothing to undo.")
+            for change in changes:
+                last = change["fid_last"] or change["fid"]
+                later = (
+                    self._conn()
+                    .execute(
+                        f"SELECT h.tx FROM {ident(HISTORY_TABLE)} h WHERE h.layer = ? AND h.tx > ? "
+                        "AND h.fid <= ? AND coalesce(h.fid_last, h.fid) >= ? LIMIT 1",
+                        (change["layer"], int(tx), last, change["fid"]),
+                    )
+                    .fetchone()
+                )
+                if later:
+                    raise ConflictError(
+                        f"Feature {change['fid']} of layer '{change['layer']}' was changed again "
+                        f"by transaction {later[0]}: undo that one first.",
+                        layer=change["layer"],
+                        fid=change["fid"],
+                    )
+        with self.transaction(user=user, action=f"undo {tx}") as t:  # type: ignore[attr-defined]
+            seen: set[tuple[str, int]] = set()
+            for change in changes:  # newest first
+                _revert(t, get_layer(change["layer"]), change, seen)
+            return int(t._tx())
+
+
+def _revert(
+    t: GpkgTransaction, schema: Layer, change: dict[str, Any], seen: set[tuple[str, int]]
+) -> None:
+    """Apply the inverse of one recorded change inside transaction ``t``.
+
+    ``seen`` holds the features this undo already reverted a later change of (their version
+    has moved on since, by this undo itself).
+    """
+    fids = list(range(change["fid"], (change["fid_last"] or change["fid"]) + 1))
+    stored = rows.stored(t.conn, schema, fids)
+    if change["op"] == "insert":
+        for fid, row in stored.items():
+            if int(row["version"]) != 1 and (schema.name, fid) not in seen:
+                _changed_elsewhere(schema, fid)
+        t._delete(schema, list(stored))
+        return
+    fid = change["fid"]
+    key = (schema.name, fid)
+    if change["op"] == "update":
+        current = stored.get(fid)
+        if current is None:
+            _changed_elsewhere(schema, fid)
+        if int(current["version"]) != int(change["version"]) and key not in seen:
+            _changed_elsewhere(schema, fid)
+        seen.add(key)
+        before = change["before"] or {}
+        t._rewrite(schema, fid, current, {**{k: current[k] for k in before}, **before})
+        return
+    if fid in stored:
+        _changed_elsewhere(schema, fid)
+    seen.add(key)
+    values = dict(change["before"] or {})
+    if schema.key and values.get(schema.key) is not None:
+        try:
+            rows.refuse_taken(t.conn, schema, [values[schema.key]])
+        except ConstraintError as exc:
+            raise ConstraintError(
+                f"Feature {fid} cannot come back: {exc.message}", column=schema.key
+            ) from exc
+    names = list(values)
+    rows.refuse_dangling(t.conn, schema, names, [[values[n]] for n in names])
+    version = int(change["version"] or 0) + 1
+    cols = ["fid", *names, "version", "updated_at", "updated_by"]
+    t.conn.execute(
+        f"INSERT INTO {ident(schema.name)} ({', '.join(map(ident, cols))}) "
+        f"VALUES ({','.join('?' * len(cols))})",
+        [fid, *(values[n] for n in names), version, t.now, t.user],
+    )
+    t._history([(schema.name, fid, None, "insert", version, None, None)])
+    t._touch(schema.name, 1)
+
+
+def _changed_elsewhere(schema: Layer, fid: int) -> NoReturn:
+    raise ConflictError(
+        f"Feature {fid} of layer '{schema.name}' was changed by another program since: it "
+        "cannot be undone safely.",
+        layer=schema.name,
+        fid=fid,
+    )
+
+
+def _frame(schema: Layer, rows: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    fids = sorted(rows)
+    index = pd.Index(np.asarray(fids, dtype="int64"), name="fid")
+    data = {
+        c.name: column_from_sql([rows[f].get(c.name) for f in fids], c.type) for c in schema.columns
+    }
+    data["version"] = pd.array([rows[f].get("version") for f in fids], dtype="Int64")
+    if not schema.geometry:
+        return pd.DataFrame(data, index=index)
+    geoms = encoding.decode([rows[f].get("geom") for f in fids])
+    return gpd.GeoDataFrame(
+        data, geometry=gpd.GeoSeries(geoms, index=index), crs=STORAGE_CRS, index=index
+    )

@@ -1,0 +1,117 @@
+"""Rows of a GeoPackage workspace as stored, and the checks that need them.
+
+The checks a frame cannot make by itself: a key that the layer already holds, a reference to a
+row that does not exist. Values are in storage form (:mod:`gridmap.store.gpkg.values`), the
+geometry under ``geom`` as the GeoPackage blob.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gridmap.errors import ConstraintError
+from gridmap.schema import LAYERS, Layer
+from gridmap.store.gpkg.values import ident
+
+#: Parameters per SQL statement stay below SQLite's limit.
+CHUNK = 500
+
+
+def chunks(values: list[Any]) -> Iterable[list[Any]]:
+    """Yield ``values`` in slices of at most :data:`CHUNK`."""
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
+def marks(n: int) -> str:
+    """Return ``n`` SQL parameter marks."""
+    return ",".join("?" * n)
+
+
+def to_json(values: Mapping[str, Any]) -> str:
+    """Return stored values as JSON text (blobs as hex)."""
+    out = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in values.items()}
+    return json.dumps(out, ensure_ascii=False)
+
+
+def stored(conn: sqlite3.Connection, schema: Layer, fids: list[int]) -> dict[int, dict[str, Any]]:
+    """Return the stored values (storage form, ``geom`` as a blob) of features by id."""
+    names = (["geom"] if schema.geometry else []) + schema.column_names + ["version"]
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in chunks(fids):
+        for row in conn.execute(
+            f"SELECT fid, {', '.join(map(ident, names))} FROM {ident(schema.name)} "
+            f"WHERE fid IN ({marks(len(chunk))})",
+            chunk,
+        ):
+            out[int(row[0])] = dict(zip(names, row[1:], strict=True))
+    return out
+
+
+def taken_keys(
+    conn: sqlite3.Connection, schema: Layer, keys: list[Any], *, besides: int | None = None
+) -> list[Any]:
+    """Return which of ``keys`` the layer already holds (in a feature other than ``besides``)."""
+    assert schema.key is not None
+    taken: list[Any] = []
+    for chunk in chunks([k for k in keys if k is not None]):
+        sql = (
+            f"SELECT {ident(schema.key)} FROM {ident(schema.name)} "
+            f"WHERE {ident(schema.key)} IN ({marks(len(chunk))})"
+        )
+        params: list[Any] = list(chunk)
+        if besides is not None:
+            sql += " AND fid <> ?"
+            params.append(besides)
+        taken += [r[0] for r in conn.execute(sql, params)]
+    return taken
+
+
+def refuse_taken(
+    conn: sqlite3.Connection, schema: Layer, keys: list[Any], besides: int | None = None
+) -> None:
+    """Raise :class:`ConstraintError` when the layer already holds one of ``keys``."""
+    if not schema.key:
+        return
+    taken = sorted(set(taken_keys(conn, schema, keys, besides=besides)), key=str)
+    if taken:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise ConstraintError(
+            f"layer '{schema.name}' ({schema.zh}) already has {schema.key} '{taken[0]}'{more}: "
+            "each feature needs its own. Add only new rows, or change the existing one.",
+            column=schema.key,
+        )
+
+
+def refuse_dangling(
+    conn: sqlite3.Connection, schema: Layer, names: list[str], values: list[list[Any]]
+) -> None:
+    """Refuse rows that refer to a key the referred layer does not hold."""
+    for column in schema.references:
+        if column.name not in names:
+            continue
+        assert column.references is not None
+        other, key = column.references
+        wanted = sorted({x for x in values[names.index(column.name)] if x is not None}, key=str)
+        found: set[Any] = set()
+        for chunk in chunks(wanted):
+            found |= {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT {ident(key)} FROM {ident(other)} "
+                    f"WHERE {ident(key)} IN ({marks(len(chunk))})",
+                    chunk,
+                )
+            }
+        missing = [w for w in wanted if w not in found]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise ConstraintError(
+                f"{column.name} '{missing[0]}'{more} is not in layer '{other}' "
+                f"({LAYERS[other].zh}): add the {other} first.",
+                column=column.name,
+                source=f"layer '{schema.name}'",
+            )

@@ -1,0 +1,465 @@
+"""The writes of one GeoPackage transaction: checked rows, stable ids, versions, history.
+
+Only :class:`gridmap.store.gpkg.workspace.GeoPackageWorkspace` creates these. Every write is
+checked by :func:`gridmap.schema.rules.check_rows` first, then against the stored rows (keys
+already taken, references to rows that do not exist, rows others still refer to), and recorded
+in the history table with the values it replaced. Feature ids come from SQLite's AUTOINCREMENT,
+so they are never reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.errors import ConflictError, ConstraintError, FeatureNotFoundError, InputError
+from gridmap.schema import (
+    LAYERS,
+    STORAGE_CRS,
+    STORAGE_EPSG,
+    STORAGE_PRECISION_DEG,
+    Layer,
+    get_layer,
+    referring,
+    rules,
+)
+from gridmap.store.base import Bbox, Transaction
+from gridmap.store.gpkg import encoding
+from gridmap.store.gpkg import rows as stored_rows
+from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE, META_TABLE
+from gridmap.store.gpkg.values import column_to_sql, ident
+
+if TYPE_CHECKING:
+    from gridmap.store.gpkg.workspace import GeoPackageWorkspace
+
+#: From this many rows on, an insert fills the R-tree itself instead of through the trigger.
+BULK_ROWS = 64
+
+
+def now_text() -> str:
+    """Return the current UTC time as stored (ISO 8601, milliseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class GpkgTransaction(Transaction):
+    """One transaction on the thread's connection; see :class:`gridmap.store.base.Transaction`."""
+
+    def __init__(
+        self,
+        ws: GeoPackageWorkspace,
+        conn: sqlite3.Connection,
+        *,
+        user: str,
+        action: str,
+        tz: str,
+        area: Callable[[], BaseGeometry | None],
+    ) -> None:
+        self.ws = ws
+        self.conn = conn
+        self.user = user
+        self.action = action
+        self.tz = tz
+        self._area_of = area
+        self._area: BaseGeometry | bool | None = False  # False: not looked up yet
+        self.touched: dict[str, int] = {}
+        #: Whether a write was asked for (an audit row is kept even when it changed nothing).
+        self.asked = False
+        self.tx_id: int | None = None
+        self.now = now_text()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: Bbox | None = None,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        after: int | None = None,
+    ) -> pd.DataFrame:
+        """Read as :meth:`GeoPackageWorkspace.read`, on this transaction's connection."""
+        return self.ws.read(layer, bbox=bbox, where=where, limit=limit, offset=offset, after=after)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _tx(self) -> int:
+        """Return this transaction's audit-row id, writing the row on first use."""
+        if self.tx_id is None:
+            cur = self.conn.execute(
+                f"INSERT INTO {ident(AUDIT_TABLE)} (at, user, action, layers, rows, detail) "
+                "VALUES (?, ?, ?, '', 0, '{}')",
+                (self.now, self.user, self.action),
+            )
+            self.tx_id = int(cur.lastrowid or 0)
+        return self.tx_id
+
+    def _touch(self, layer: str, n: int) -> None:
+        if n:
+            self.touched[layer] = self.touched.get(layer, 0) + n
+
+    def _history(self, rows: list[tuple[Any, ...]]) -> None:
+        """Record (layer, fid, fid_last, op, version, before, after) rows."""
+        if rows:
+            tx = self._tx()
+            self.conn.executemany(
+                f"INSERT INTO {ident(HISTORY_TABLE)} "
+                "(tx, layer, fid, fid_last, op, version, before, after) VALUES (?,?,?,?,?,?,?,?)",
+                [(tx, *r) for r in rows],
+            )
+
+    def area(self) -> BaseGeometry | None:
+        """Return the workspace area that new geometries must lie near (None: no community)."""
+        if self._area is False:
+            self._area = self._area_of()
+        return self._area if isinstance(self._area, BaseGeometry) else None
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _check(
+        self,
+        schema: Layer,
+        frame: pd.DataFrame,
+        *,
+        partial: bool = False,
+        source: str | None = None,
+    ) -> pd.DataFrame:
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"Rows for layer '{schema.name}' must be a DataFrame.")
+        if not partial:
+            frame = frame.copy(deep=False)
+            frame.index = pd.RangeIndex(1, len(frame) + 1)
+        area = self.area() if schema.geometry else None
+        return rules.check_rows(frame, schema, partial=partial, source=source, area=area)
+
+    def _sql_values(
+        self, schema: Layer, checked: pd.DataFrame
+    ) -> tuple[list[str], list[list[Any]], np.ndarray | None]:
+        """Return the column names, their values in storage form, and the geometries."""
+        names = [c.name for c in schema.columns if c.name in checked.columns]
+        values = [column_to_sql(checked[n], schema.column(n).type, self.tz) for n in names]
+        geoms = None
+        if schema.geometry and isinstance(checked, gpd.GeoDataFrame):
+            geoms = shapely.set_precision(
+                np.asarray(checked.geometry.values, dtype=object), STORAGE_PRECISION_DEG
+            )
+            if schema.geometry == "MULTIPOLYGON":
+                single = shapely.get_type_id(geoms) == 3
+                geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+            values.insert(0, encoding.encode(geoms, STORAGE_EPSG))
+            names.insert(0, "geom")
+        return names, values, geoms
+
+    # -- inserting ------------------------------------------------------------------------------
+
+    def _insert(self, schema: Layer, checked: pd.DataFrame) -> list[int]:
+        """Insert checked rows; the database gives the ids (consecutive within this statement)."""
+        if len(checked) == 0:
+            return []
+        names, values, geoms = self._sql_values(schema, checked)
+        if schema.key:
+            stored_rows.refuse_taken(self.conn, schema, values[names.index(schema.key)])
+        stored_rows.refuse_dangling(self.conn, schema, names, values)
+        table = ident(schema.name)
+        cols = [ident(n) for n in names] + ["version", "updated_at", "updated_by"]
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({stored_rows.marks(len(cols))})"
+        rows = [(*r, 1, self.now, self.user) for r in zip(*values, strict=True)]
+        bulk = geoms is not None and len(rows) >= BULK_ROWS
+        rtree = f"rtree_{schema.name}_geom"
+        if bulk:  # the insert trigger calls Python per row; index the batch in one go instead
+            self.conn.execute(f"DROP TRIGGER {ident(rtree + '_insert')}")
+        self.conn.executemany(sql, rows)
+        last = self.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", (schema.name,)
+        ).fetchone()[0]
+        fids = list(range(last - len(rows) + 1, last + 1))
+        if bulk:
+            assert geoms is not None
+            bounds = shapely.bounds(geoms)
+            keep = ~np.isnan(bounds).any(axis=1)
+            entries = zip(
+                np.asarray(fids)[keep].tolist(),
+                *bounds[keep][:, [0, 2, 1, 3]].T.tolist(),
+                strict=True,
+            )
+            self.conn.executemany(f"INSERT INTO {ident(rtree)} VALUES (?, ?, ?, ?, ?)", entries)
+            self.conn.execute(encoding.rtree_ddl(schema.name, "geom")[1])
+        self._history([(schema.name, fids[0], fids[-1], "insert", 1, None, None)])
+        self._touch(schema.name, len(fids))
+        return fids
+
+    def append(self, layer: str, frame: pd.DataFrame) -> list[int]:
+        """Add rows; see :meth:`gridmap.store.base.Transaction.append`."""
+        self.asked = True
+        schema = get_layer(layer)
+        return self._insert(schema, self._check(schema, frame))
+
+    # -- deleting -------------------------------------------------------------------------------
+
+    def _delete(self, schema: Layer, fids: list[int]) -> int:
+        """Delete features (and, first, the rows that belong to them), recording their values."""
+        stored = stored_rows.stored(self.conn, schema, fids)
+        if not stored:
+            return 0
+        if schema.key:
+            keys = [row[schema.key] for row in stored.values() if row[schema.key] is not None]
+            for other, column in referring(schema.name):
+                self._delete_referring(schema, other, column.name, column.on_delete, keys)
+        ids = list(stored)
+        for chunk in stored_rows.chunks(ids):
+            self.conn.execute(
+                f"DELETE FROM {ident(schema.name)} WHERE fid IN ({stored_rows.marks(len(chunk))})",
+                chunk,
+            )
+        self._history(
+            [
+                (schema.name, f, None, "delete", row.pop("version"), stored_rows.to_json(row), None)
+                for f, row in stored.items()
+            ]
+        )
+        self._touch(schema.name, len(ids))
+        return len(ids)
+
+    def _delete_referring(
+        self, schema: Layer, other: Layer, column: str, on_delete: str, keys: list[Any]
+    ) -> None:
+        hits: list[tuple[int, Any]] = []
+        for chunk in stored_rows.chunks(keys):
+            hits += self.conn.execute(
+                f"SELECT fid, {ident(column)} FROM {ident(other.name)} "
+                f"WHERE {ident(column)} IN ({stored_rows.marks(len(chunk))})",
+                chunk,
+            ).fetchall()
+        if not hits:
+            return
+        if on_delete == "cascade":
+            self._delete(other, [int(f) for f, _ in hits])
+            return
+        first = hits[0][1]
+        n = sum(1 for _, k in hits if k == first)
+        raise ConstraintError(
+            f"{schema.key} '{first}' of layer '{schema.name}' ({schema.zh}) is named by {n} "
+            f"row(s) of layer '{other.name}' ({other.zh}), which is kept as a record: it cannot "
+            f"be deleted ({len(hits)} such rows in all).",
+            column=schema.key,
+        )
+
+    def delete(
+        self,
+        layer: str,
+        fids: Iterable[int],
+        *,
+        expected_versions: Mapping[int, int] | None = None,
+    ) -> int:
+        """Delete features; see :meth:`gridmap.store.base.Transaction.delete`."""
+        self.asked = True
+        schema = get_layer(layer)
+        ids = sorted({int(f) for f in fids})
+        if expected_versions:
+            stored = stored_rows.stored(self.conn, schema, [int(f) for f in expected_versions])
+            for fid, version in expected_versions.items():
+                self._expect(schema, int(fid), stored.get(int(fid)), version)
+        return self._delete(schema, ids)
+
+    def _expect(
+        self, schema: Layer, fid: int, row: Mapping[str, Any] | None, version: int | None
+    ) -> None:
+        if row is None:
+            if version is not None:
+                raise ConflictError(
+                    f"Feature {fid} of layer '{schema.name}' was deleted after you read it.",
+                    layer=schema.name,
+                    fid=fid,
+                    expected=version,
+                )
+            raise FeatureNotFoundError(f"Layer '{schema.name}' has no feature {fid}.")
+        if version is not None and int(row["version"]) != int(version):
+            raise ConflictError(
+                f"Feature {fid} of layer '{schema.name}' was changed by someone else after you "
+                f"read it (version {row['version']}, you read version {version}): reload it and "
+                "make your change again.",
+                layer=schema.name,
+                fid=fid,
+                expected=int(version),
+                actual=int(row["version"]),
+            )
+
+    # -- updating -------------------------------------------------------------------------------
+
+    def update(
+        self,
+        layer: str,
+        fid: int,
+        values: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Change columns of one feature; see :meth:`gridmap.store.base.Transaction.update`."""
+        self.asked = True
+        schema = get_layer(layer)
+        fid = int(fid)
+        changes = dict(values)  # never change the caller's dict
+        for name in rules.SYSTEM_COLUMNS:
+            changes.pop(name, None)
+        if not changes:
+            raise InputError(f"Nothing to change in feature {fid} of layer '{layer}'.")
+        row = stored_rows.stored(self.conn, schema, [fid]).get(fid)
+        self._expect(schema, fid, row, expected_version)
+        assert row is not None
+        geometry = changes.pop("geometry", None)
+        if "geometry" in values and geometry is None:
+            raise InputError(f"Feature {fid} of layer '{layer}' cannot lose its geometry.")
+        frame: pd.DataFrame = pd.DataFrame({k: [x] for k, x in changes.items()}, index=[fid])
+        if geometry is not None:
+            if not schema.geometry:
+                raise InputError(f"Layer '{layer}' has no geometry.")
+            if not isinstance(geometry, BaseGeometry):
+                raise InputError("A geometry must be a shapely geometry in EPSG:4326 (degrees).")
+            frame = gpd.GeoDataFrame(frame, geometry=[geometry], crs=STORAGE_CRS, index=[fid])
+        checked = self._check(schema, frame, partial=True, source=f"layer '{layer}', feature {fid}")
+        names, sql_values, _ = self._sql_values(schema, checked)
+        new = {n: vals[0] for n, vals in zip(names, sql_values, strict=True)}
+        changed = [n for n in names if new[n] != row[n]]
+        if not changed:
+            return int(row["version"])
+        if schema.key in changed:
+            stored_rows.refuse_taken(self.conn, schema, [new[schema.key]], besides=fid)
+        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
+        version = int(row["version"]) + 1
+        sets = [f"{ident(n)} = ?" for n in changed] + [
+            "version = ?",
+            "updated_at = ?",
+            "updated_by = ?",
+        ]
+        cur = self.conn.execute(
+            f"UPDATE {ident(layer)} SET {', '.join(sets)} WHERE fid = ? AND version = ?",
+            [*(new[n] for n in changed), version, self.now, self.user, fid, row["version"]],
+        )
+        if cur.rowcount != 1:  # cannot happen while this transaction holds the write lock
+            raise ConflictError(f"Feature {fid} of layer '{layer}' changed during the update.")
+        self._history(
+            [
+                (
+                    layer,
+                    fid,
+                    None,
+                    "update",
+                    version,
+                    stored_rows.to_json({n: row[n] for n in changed}),
+                    stored_rows.to_json({n: new[n] for n in changed}),
+                )
+            ]
+        )
+        self._touch(layer, 1)
+        return version
+
+    # -- replacing ------------------------------------------------------------------------------
+
+    def replace(self, layer: str, frame: pd.DataFrame) -> int:
+        """Make the layer hold exactly ``frame``; see :meth:`gridmap.store.base.Transaction.replace`."""
+        self.asked = True
+        schema = get_layer(layer)
+        checked = self._check(schema, frame)
+        existing = [int(r[0]) for r in self.conn.execute(f"SELECT fid FROM {ident(layer)}")]
+        if not schema.key or not existing:
+            self._delete(schema, existing)
+            self._insert(schema, checked)
+            return len(checked)
+        names, values, _ = self._sql_values(schema, checked)
+        keys = values[names.index(schema.key)]
+        stored = stored_rows.stored(self.conn, schema, existing)
+        by_key = {row[schema.key]: f for f, row in stored.items()}
+        keep = set(keys)
+        self._delete(schema, [f for f, row in stored.items() if row[schema.key] not in keep])
+        fresh = [i for i, k in enumerate(keys) if k not in by_key]
+        for i, key in enumerate(keys):
+            if key not in by_key:
+                continue
+            fid = by_key[key]
+            old = stored[fid]
+            if any(values[j][i] != old[n] for j, n in enumerate(names)):
+                self._rewrite(schema, fid, old, {n: values[j][i] for j, n in enumerate(names)})
+        self._insert(schema, checked.iloc[fresh])
+        return len(checked)
+
+    def _rewrite(self, schema: Layer, fid: int, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Overwrite a stored row with checked storage values (replace keeps its id)."""
+        changed = [n for n in new if new[n] != old[n]]
+        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
+        version = int(old["version"]) + 1
+        sets = [f"{ident(n)} = ?" for n in changed] + [
+            "version = ?",
+            "updated_at = ?",
+            "updated_by = ?",
+        ]
+        self.conn.execute(
+            f"UPDATE {ident(schema.name)} SET {', '.join(sets)} WHERE fid = ?",
+            [*(new[n] for n in changed), version, self.now, self.user, fid],
+        )
+        self._history(
+            [
+                (
+                    schema.name,
+                    fid,
+                    None,
+                    "update",
+                    version,
+                    stored_rows.to_json({n: old[n] for n in changed}),
+                    stored_rows.to_json({n: new[n] for n in changed}),
+                )
+            ]
+        )
+        self._touch(schema.name, 1)
+
+    # -- settings and the end -------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Set a workspace setting (any JSON value)."""
+        self.asked = True
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO {ident(META_TABLE)} VALUES (?, ?)",
+            (key, json.dumps(value, ensure_ascii=False)),
+        )
+
+    def finish(self) -> None:
+        """Refresh extents and versions of the touched layers and complete the audit row."""
+        if not self.touched and not self.asked:
+            return
+        for layer in self.touched:
+            if LAYERS[layer].geometry:
+                ext = self.conn.execute(
+                    f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "
+                    f"{ident('rtree_' + layer + '_geom')}"
+                ).fetchone()
+                self.conn.execute(
+                    "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, last_change=? "
+                    "WHERE table_name=?",
+                    (*ext, self.now, layer),
+                )
+            else:
+                self.conn.execute(
+                    "UPDATE gpkg_contents SET last_change=? WHERE table_name=?", (self.now, layer)
+                )
+            row = self.conn.execute(
+                f"SELECT value FROM {ident(META_TABLE)} WHERE key = ?", (f"version:{layer}",)
+            ).fetchone()
+            self.set_meta(f"version:{layer}", (json.loads(row[0]) if row else 0) + 1)
+        self.conn.execute(
+            f"UPDATE {ident(AUDIT_TABLE)} SET layers = ?, rows = ?, detail = ? WHERE fid = ?",
+            (
+                ",".join(self.touched),
+                sum(self.touched.values()),
+                json.dumps(self.touched),
+                self._tx(),
+            ),
+        )

@@ -1,0 +1,58 @@
+"""Serving a workspace: WAL while served, one portable file again after Ctrl+C (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+from .conftest import make_tiny_workspace
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _journal(path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_served_in_wal_then_sealed(tmp_path):
+    path = tmp_path / "tiny.gpkg"
+    make_tiny_workspace(path).close()
+    assert _journal(path) == "delete"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridmap.cli", "serve", str(path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    assert json.load(r)["status"] == "ok"
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert _journal(path) == "wal"  # readers never block a commit while served
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        out, _ = proc.communicate(timeout=20)
+    assert _journal(path) == "delete", out
+    assert not path.with_name("tiny.gpkg-wal").exists()

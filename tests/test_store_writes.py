@@ -1,0 +1,395 @@
+"""The write path of the workspace: issue 5's defects 1-7 and the editing contract.
+
+Every test here writes, so each takes its own tiny workspace (tests/conftest.py) whose few
+features one can check by hand: one grid, two buildings, two cameras, two households each
+with one person.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from gridmap import store
+from gridmap.errors import (
+    BusyError,
+    ConflictError,
+    ConstraintError,
+    CoordinateError,
+    FeatureNotFoundError,
+    GeometryError,
+    GridmapError,
+    InputError,
+    SchemaError,
+    WorkspaceError,
+)
+from gridmap.store.gpkg import workspace as gpkg_workspace
+
+from .conftest import TINY_BOX, tiny_layers
+
+
+def _fid(ws, layer, **where):
+    return int(ws.read(layer, where=where).index[0])
+
+
+# -- defect 1: a geometry alone can be updated on every layer ------------------------------------
+
+
+def test_update_of_geometry_alone_keeps_required_columns(tiny_workspace):
+    fid = _fid(tiny_workspace, "grids", code="320102001001001")
+    smaller = shapely.box(TINY_BOX[0], TINY_BOX[1], TINY_BOX[2] - 0.0005, TINY_BOX[3])
+    with tiny_workspace.transaction(user="planner") as tx:
+        version = tx.update("grids", fid, {"geometry": smaller})
+    grid = tiny_workspace.feature("grids", fid).iloc[0]
+    assert version == 2 and grid["version"] == 2 and grid["updated_by"] == "planner"
+    assert grid["code"] == "320102001001001" and grid["name"] == "第1网格"
+    assert grid.geometry.geom_type == "MultiPolygon"
+    assert abs(grid.geometry.area - smaller.area) < 1e-12
+
+
+# -- defect 2: every write goes through the rules ------------------------------------------------
+
+
+def test_update_and_append_refuse_what_an_import_refuses(tiny_workspace):
+    ws = tiny_workspace
+    cam2 = _fid(ws, "cameras", code="CAM2")
+    grid = _fid(ws, "grids", code="320102001001001")
+    with pytest.raises(ConstraintError, match="already has code 'CAM1'"), ws.transaction() as tx:
+        tx.update("cameras", cam2, {"code": "CAM1"})
+    cams = tiny_layers()["cameras"].assign(code=["CAM9", "CAM1"])
+    with pytest.raises(ConstraintError, match="already has code 'CAM1'"):
+        ws.append("cameras", cams)
+    with pytest.raises(SchemaError, match="empty, but every row needs one"), ws.transaction() as tx:
+        tx.update("grids", grid, {"name": None})
+    with pytest.raises(SchemaError, match="not one of"), ws.transaction() as tx:
+        tx.update("cameras", cam2, {"kind": "banana"})
+    utm_box = shapely.box(668000, 3546000, 668200, 3546200)  # UTM 50N metres, taken as degrees
+    with pytest.raises(CoordinateError, match="look like metres"), ws.transaction() as tx:
+        tx.update("grids", grid, {"geometry": utm_box})
+    with pytest.raises(GeometryError, match="holds polygons only"), ws.transaction() as tx:
+        tx.update("grids", grid, {"geometry": shapely.Point(118.786, 32.041)})
+    bowtie = shapely.Polygon(
+        [(118.785, 32.040), (118.786, 32.041), (118.786, 32.040), (118.785, 32.041)]
+    )
+    with pytest.raises(GeometryError, match="crosses itself"), ws.transaction() as tx:
+        tx.update("grids", grid, {"geometry": bowtie})
+    with pytest.raises(SchemaError, match="has no column"), ws.transaction() as tx:
+        tx.update("grids", grid, {"colour": "red"})
+    community = gpd.GeoDataFrame(
+        {"code": ["320102001001"], "name": ["小社区"]}, geometry=[shapely.box(*TINY_BOX)], crs=4326
+    )
+    ws.append("community", community)
+    far = tiny_layers()["cameras"].assign(code=["FAR1", "FAR2"])
+    far.geometry = [shapely.Point(119.5, 32.04)] * 2  # 70 km east, still degrees
+    with pytest.raises(CoordinateError, match="outside the workspace area"):
+        ws.append("cameras", far)
+    assert sorted(ws.read("cameras")["code"]) == ["CAM1", "CAM2"]  # nothing changed
+    assert ws.read("grids").iloc[0]["name"] == "第1网格"
+
+
+def test_a_frame_in_utm_is_converted_not_refused(tiny_workspace):
+    cams = tiny_layers()["cameras"].assign(code=["U1", "U2"]).to_crs(32650)
+    tiny_workspace.append("cameras", cams)
+    got = tiny_workspace.read("cameras", where={"code": "U1"}).geometry.iloc[0]
+    assert abs(got.x - tiny_layers()["cameras"].geometry.iloc[0].x) < 1e-7
+
+
+def test_tables_carry_the_rules_for_other_programs(tiny_workspace):
+    """Edits made by QGIS or sqlite3 meet the same constraints (they never see gridmap)."""
+    from gridmap.store.gpkg import encoding
+
+    conn = sqlite3.connect(tiny_workspace.path)
+    encoding.register_functions(conn)  # QGIS and GDAL provide these to the R-tree triggers
+    for sql in (
+        "UPDATE grids SET name = NULL",
+        "UPDATE grids SET code = ''",
+        "UPDATE cameras SET code = 'CAM1'",
+        "UPDATE cameras SET kind = 'banana'",
+        "UPDATE cameras SET range_m = 'far'",
+        "UPDATE households SET rented = 2",
+        "INSERT INTO people (person_id, household_id, name) VALUES ('P9', 'NOPE', 'x')",
+    ):
+        conn.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(sql)
+    conn.execute("UPDATE cameras SET range_m = 75 WHERE code = 'CAM1'")  # a good edit
+    conn.commit()
+    conn.close()
+    cam = tiny_workspace.read("cameras", where={"code": "CAM1"}).iloc[0]
+    assert cam["range_m"] == 75 and cam["version"] == 2  # the trigger counted it
+    assert cam["updated_by"] == "(other program)"
+
+
+@pytest.mark.gdal
+def test_gdal_edits_obey_the_rules(tiny_workspace):
+    bad = subprocess.run(
+        ["ogrinfo", str(tiny_workspace.path), "-sql", "UPDATE cameras SET kind = 'banana'"],
+        capture_output=True,
+        text=True,
+    )
+    assert "CHECK constraint failed" in bad.stderr + bad.stdout
+    assert set(tiny_workspace.read("cameras")["kind"]) == {"fixed", "dome"}
+
+
+# -- defect 3: a failed COMMIT never wedges the connection; busy is a gridmap error --------------
+
+
+def test_failed_commit_rolls_back_and_the_next_write_works(tmp_path, monkeypatch):
+    from .conftest import make_tiny_workspace
+
+    monkeypatch.setattr(gpkg_workspace, "BUSY_TIMEOUT_S", 0.2)
+    ws = make_tiny_workspace(tmp_path / "t.gpkg")  # rollback-journal mode, as built
+    assert ws.journal_mode() == "delete"
+    reader = sqlite3.connect(ws.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM grids").fetchone()  # holds a shared lock
+    fid = _fid(ws, "cameras", code="CAM1")
+    with pytest.raises(BusyError) as caught, ws.transaction() as tx:
+        tx.update("cameras", fid, {"range_m": 60.0})
+    assert caught.value.status == 503 and caught.value.code == "workspace_busy"
+    assert not isinstance(caught.value, sqlite3.Error)
+    reader.execute("COMMIT")
+    reader.close()
+    assert ws.read("cameras", where={"code": "CAM1"}).iloc[0]["range_m"] == 50  # rolled back
+    with ws.transaction() as tx:  # the same thread's connection is not stuck in a transaction
+        tx.update("cameras", fid, {"range_m": 61.0})
+    assert ws.read("cameras", where={"code": "CAM1"}).iloc[0]["range_m"] == 61
+
+
+def test_a_held_write_lock_is_busy_not_a_raw_error(tiny_workspace, monkeypatch):
+    monkeypatch.setattr(gpkg_workspace, "BUSY_TIMEOUT_S", 0.1)
+    ws = store.GeoPackageWorkspace(tiny_workspace.path)
+    other = sqlite3.connect(ws.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(BusyError, match="busy"):
+        ws.append("cameras", tiny_layers()["cameras"].assign(code=["B1", "B2"]))
+    other.execute("ROLLBACK")
+    other.close()
+    ws.append("cameras", tiny_layers()["cameras"].assign(code=["B1", "B2"]))
+    assert ws.count("cameras") == 4
+
+
+# -- defect 4: WAL while served; a single file where one is wanted -------------------------------
+
+
+def test_wal_lets_readers_and_a_writer_work_at_once(tiny_workspace, tmp_path, monkeypatch):
+    monkeypatch.setattr(gpkg_workspace, "BUSY_TIMEOUT_S", 0.2)
+    ws = store.GeoPackageWorkspace(tiny_workspace.path)
+    assert ws.journal_mode("wal") == "wal"
+    reader = sqlite3.connect(ws.path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM cameras").fetchone()[0] == 2
+    ws.append("cameras", tiny_layers()["cameras"].assign(code=["W1", "W2"]))  # not blocked
+    assert reader.execute("SELECT count(*) FROM cameras").fetchone()[0] == 2  # its snapshot
+    reader.execute("COMMIT")
+    reader.close()
+    copy = ws.backup(tmp_path / "copy.gpkg")
+    assert not copy.with_name("copy.gpkg-wal").exists()
+    one = store.GeoPackageWorkspace(copy)
+    assert one.journal_mode() == "delete" and one.count("cameras") == 4
+
+
+# -- defect 5: ids are stable and come from the database -----------------------------------------
+
+
+def test_replace_keeps_the_ids_of_rows_it_keeps(tiny_workspace):
+    ws = tiny_workspace
+    before = ws.read("cameras")
+    ids = dict(zip(before["code"], before.index, strict=True))
+    cams = tiny_layers()["cameras"]
+    cams = pd.concat([cams.iloc[[1]].assign(range_m=99.0), cams.iloc[[0]].assign(code="CAM3")])
+    ws.replace("cameras", gpd.GeoDataFrame(cams, crs=4326))
+    after = ws.read("cameras")
+    got = dict(zip(after["code"], after.index, strict=True))
+    assert got["CAM2"] == ids["CAM2"]  # kept, and changed in place
+    assert after.loc[got["CAM2"], "range_m"] == 99 and after.loc[got["CAM2"], "version"] == 2
+    assert "CAM1" not in got and got["CAM3"] > max(ids.values())  # a new id, never an old one
+
+
+def test_ids_are_never_reused(tiny_workspace):
+    ws = tiny_workspace
+    top = int(ws.read("cameras").index.max())
+    with ws.transaction() as tx:
+        tx.delete("cameras", [top])
+    new = ws.append("cameras", tiny_layers()["cameras"].iloc[[0]].assign(code="N1"))
+    assert new == [top + 1]
+
+
+# -- defect 6: relations are enforced ------------------------------------------------------------
+
+
+def test_deleting_a_household_deletes_its_people_and_records_them(tiny_workspace):
+    ws = tiny_workspace
+    h1 = _fid(ws, "households", household_id="H1")
+    with ws.transaction(user="clerk") as tx:
+        assert tx.delete("households", [h1]) == 1
+    assert list(ws.read("people")["person_id"]) == ["P2"]
+    hist = ws.history(layer="people")
+    gone = hist[hist["op"] == "delete"].iloc[0]
+    assert gone["before"]["name"] == "王小明" and gone["user"] == "clerk"
+
+
+def test_a_household_with_visits_cannot_be_deleted(tiny_workspace):
+    ws = tiny_workspace
+    visit = gpd.GeoDataFrame(
+        {"visit_id": ["V1"], "household_id": ["H1"], "visited_at": ["2026-11-20 10:00"]},
+        geometry=[shapely.Point(118.7853, 32.0403)],
+        crs=4326,
+    )
+    ws.append("visits", visit)
+    with pytest.raises(ConstraintError, match="kept as a record"), ws.transaction() as tx:
+        tx.delete("households", [_fid(ws, "households", household_id="H1")])
+    assert ws.count("households") == 2 and ws.count("people") == 2
+
+
+def test_a_person_needs_an_existing_household(tiny_workspace):
+    person = pd.DataFrame({"person_id": ["P9"], "household_id": ["H404"], "name": ["赵六"]})
+    with pytest.raises(ConstraintError, match="household_id 'H404' is not in layer 'households'"):
+        tiny_workspace.append("people", person)
+
+
+# -- defect 7: no raw SQLite errors, no mutated arguments ----------------------------------------
+
+
+def test_replace_inside_a_transaction_joins_it(tiny_workspace):
+    ws = tiny_workspace
+    with ws.transaction() as tx:
+        ws.replace("cameras", tiny_layers()["cameras"].iloc[[0]])  # nested: joins tx
+        assert tx.read("cameras").shape[0] == 1  # the transaction sees its own write
+    assert ws.count("cameras") == 1
+    with pytest.raises(RuntimeError), ws.transaction():
+        ws.replace("cameras", tiny_layers()["cameras"])
+        raise RuntimeError("stop")
+    assert ws.count("cameras") == 1  # the inner write went with the outer
+
+
+def test_empty_update_and_caller_dict(tiny_workspace):
+    ws = tiny_workspace
+    fid = _fid(ws, "cameras", code="CAM1")
+    with pytest.raises(InputError, match="Nothing to change"), ws.transaction() as tx:
+        tx.update("cameras", fid, {})
+    values = {"range_m": 70.0, "geometry": shapely.Point(118.7861, 32.0401)}
+    with ws.transaction() as tx:
+        tx.update("cameras", fid, values)
+    assert set(values) == {"range_m", "geometry"}  # not popped
+    with pytest.raises(FeatureNotFoundError), ws.transaction() as tx:
+        tx.update("cameras", 10**6, {"range_m": 1.0})
+
+
+def test_no_sqlite_error_leaves_the_store(tmp_path):
+    bad = tmp_path / "bad.gpkg"
+    bad.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(WorkspaceError) as caught:
+        store.open_workspace(bad)
+    assert not isinstance(caught.value, sqlite3.Error)
+
+
+# -- the contract: versions, history, as-of, undo, paging, exact bbox ----------------------------
+
+
+def test_a_stale_edit_is_a_conflict(tiny_workspace):
+    ws = tiny_workspace
+    fid = _fid(ws, "cameras", code="CAM1")
+    read_version = int(ws.feature("cameras", fid)["version"].iloc[0])
+    with ws.transaction(user="a") as tx:
+        tx.update("cameras", fid, {"range_m": 80.0}, expected_version=read_version)
+    with pytest.raises(ConflictError) as caught, ws.transaction(user="b") as tx:
+        tx.update("cameras", fid, {"range_m": 90.0}, expected_version=read_version)
+    assert caught.value.status == 409 and caught.value.actual == 2
+    with pytest.raises(ConflictError), ws.transaction(user="b") as tx:
+        tx.delete("cameras", [fid], expected_versions={fid: read_version})
+    assert ws.feature("cameras", fid)["range_m"].iloc[0] == 80
+
+
+def test_history_as_of_and_undo(tiny_workspace):
+    ws = tiny_workspace
+    start = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    fid = _fid(ws, "cameras", code="CAM1")
+    with ws.transaction(user="u1", action="move camera") as tx:
+        tx.update("cameras", fid, {"geometry": shapely.Point(118.7862, 32.0402), "range_m": 40.0})
+        tx.update("cameras", fid, {"range_m": 45.0})
+    moved = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    with ws.transaction(user="u2") as tx:
+        tx.delete("cameras", [_fid(ws, "cameras", code="CAM2")])
+    deleted = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    rows = ws.history(fid=fid, layer="cameras")
+    assert list(rows["op"]) == ["update", "update", "insert"]
+    assert rows.iloc[1]["before"]["range_m"] == 50 and rows.iloc[1]["after"]["range_m"] == 40
+    assert rows.iloc[1]["before"]["geometry"].startswith("POINT")
+    then = ws.as_of("cameras", start)
+    assert sorted(then["code"]) == ["CAM1", "CAM2"] and then.loc[fid, "range_m"] == 50
+    assert ws.as_of("cameras", moved).loc[fid, "range_m"] == 45
+    with pytest.raises(ConflictError, match="undo that one first"):
+        ws.undo(start)  # the tiny build's insert was changed by later transactions
+    ws.undo(deleted, user="u3")
+    back = ws.read("cameras")
+    assert sorted(back["code"]) == ["CAM1", "CAM2"]
+    assert int(back[back["code"] == "CAM2"].index[0]) in then.index  # the same id came back
+    ws.undo(moved)
+    cam = ws.feature("cameras", fid).iloc[0]
+    assert cam["range_m"] == 50 and cam.geometry.equals(then.loc[fid].geometry)
+
+
+def test_keyset_paging_and_columns(tiny_workspace):
+    ws = tiny_workspace
+    first = ws.read("streets", limit=2)
+    rest = ws.read("streets", after=int(first.index[-1]))
+    assert list(first.index) + list(rest.index) == list(ws.read("streets").index)
+    slim = ws.read("streets", columns=["name"])
+    assert set(slim.columns) == {"name", "geometry", "version", "updated_at", "updated_by"}
+
+
+def test_bbox_tests_the_geometry_not_its_rectangle(tiny_workspace):
+    """A diagonal street's rectangle meets a box its line misses: it must not be returned."""
+    minx, miny, maxx, maxy = TINY_BOX
+    diagonal = tiny_layers()["streets"].iloc[[0]].assign(u=7, v=8, key=0)
+    diagonal.geometry = [shapely.LineString([(minx, miny), (maxx, maxy)])]
+    fid = tiny_workspace.append("streets", diagonal)[0]
+    corner = (
+        maxx - 0.0003,
+        miny + 0.0001,
+        maxx - 0.0001,
+        miny + 0.0003,
+    )  # south-east, off the line
+    got = tiny_workspace.read("streets", bbox=corner)
+    assert fid not in got.index
+    assert all(shapely.intersects(g, shapely.box(*corner)) for g in got.geometry)
+    assert tiny_workspace.count("streets", bbox=corner) == len(got)
+    assert fid in tiny_workspace.read("streets", bbox=(minx, miny, maxx, maxy)).index
+
+
+def test_errors_are_gridmap_errors_with_codes():
+    for cls in (BusyError, ConflictError, ConstraintError):
+        assert issubclass(cls, GridmapError) and cls.code
+    assert ConflictError("x").status == 409 and BusyError("x").status == 503
+
+
+def test_workspace_is_a_context_manager(tmp_path):
+    from .conftest import make_tiny_workspace
+
+    with make_tiny_workspace(tmp_path / "c.gpkg") as ws:
+        assert ws.count("grids") == 1
+    assert ws.count("grids") == 1  # connections reopen after close
+
+
+def test_old_workspaces_are_refused_then_upgraded(tmp_path):
+    from .conftest import make_tiny_workspace
+
+    ws = make_tiny_workspace(tmp_path / "old.gpkg")
+    ids = list(ws.read("cameras").index)
+    ws.close()
+    conn = sqlite3.connect(tmp_path / "old.gpkg")
+    conn.execute("UPDATE gridmap_meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(WorkspaceError, match="gridmap upgrade"):
+        store.open_workspace(tmp_path / "old.gpkg")
+    kept = store.upgrade(tmp_path / "old.gpkg")
+    assert kept.exists()
+    new = store.open_workspace(tmp_path / "old.gpkg")
+    assert list(new.read("cameras").index) == ids and new.count("people") == 2

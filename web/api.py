@@ -1,0 +1,66 @@
+"""The JSON API under ``/api``: the workspace, its layers as GeoJSON, layers as files, health.
+
+Each view parses the request, calls :mod:`gridmap.service` and renders the answer; errors are
+raised and rendered by :mod:`web.errors` in the one error shape.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from gridmap.service import layers as layer_service
+from gridmap.service import workspace as workspace_service
+from web import assets
+from web.common import choose_lang, geojson_response, parse_bbox, parse_int, role, workspace
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/workspace")
+def workspace_doc() -> Response:
+    """The workspace: title, extent, settings and every layer (the map page's JSON twin)."""
+    doc = workspace_service.workspace_document(
+        workspace(), role=role(), tiles=current_app.config["TILES"]
+    )
+    return jsonify(doc)
+
+
+@bp.get("/layers/<name>")
+def layer(name: str) -> Response:
+    """One layer as GeoJSON: ``?bbox=minlon,minlat,maxlon,maxlat&limit=&offset=``."""
+    ws = workspace()
+    query = request.query_string.decode(errors="replace")
+    etag = layer_service.layer_etag(ws, name, role=role(), query=query)
+    if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
+        return Response(status=304)
+    page = layer_service.page(
+        ws,
+        name,
+        bbox=parse_bbox(request.args.get("bbox")),
+        limit=parse_int("limit", None),
+        offset=parse_int("offset", 0) or 0,
+        role=role(),
+    )
+    return geojson_response(page.text, etag=etag)
+
+
+@bp.get("/layers/<name>/export")
+def export(name: str) -> Response:
+    """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``."""
+    out = layer_service.export_file(
+        workspace(),
+        name,
+        fmt=request.args.get("format", "xlsx"),
+        lang=request.args.get("lang", choose_lang()),
+        bbox=parse_bbox(request.args.get("bbox")),
+        role=role(),
+    )
+    resp = Response(out.body, mimetype=out.media_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{out.filename}"'
+    return resp
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Whether the server can serve the map: the browser libraries it lacks, if any."""
+    return jsonify({"status": "ok", "missing_vendor": assets.missing_vendor()})

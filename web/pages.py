@@ -1,0 +1,89 @@
+"""The HTML pages and the files they load: the map page, the browser libraries, asset URLs.
+
+Every HTML page has a JSON twin, the same content for programs: :func:`html_page` registers a
+page with the endpoint of its twin, and the page names the twin's URL in a
+``Link: <…>; rel="alternate"; type="application/json"`` header and a matching ``<link>``
+element (``json_twin`` in the template). :data:`JSON_TWINS` lists them; a test checks each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from web import assets
+from web.common import choose_lang
+
+bp = Blueprint("pages", __name__)
+
+#: Endpoint of each HTML page → endpoint of its JSON twin.
+JSON_TWINS: dict[str, str] = {}
+
+View = Callable[..., Any]
+
+
+def html_page(rule: str, *, twin: str) -> Callable[[View], View]:
+    """Register a GET view of an HTML page whose JSON twin is the endpoint ``twin``.
+
+    The view receives the twin's URL as the keyword argument ``json_twin`` and returns the
+    page's HTML; the reply gets the ``Link`` header that names the twin.
+    """
+
+    def register(view: View) -> View:
+        endpoint = f"{bp.name}.{view.__name__}"
+        JSON_TWINS[endpoint] = twin
+
+        def page(**kwargs: Any) -> Response:
+            twin_url = url_for(twin)
+            resp = make_response(view(json_twin=twin_url, **kwargs))
+            resp.headers["Link"] = f'<{twin_url}>; rel="alternate"; type="application/json"'
+            return resp
+
+        page.__name__ = view.__name__
+        page.__doc__ = view.__doc__
+        bp.get(rule)(page)
+        return view
+
+    return register
+
+
+@html_page("/", twin="api.workspace_doc")
+def map_page(json_twin: str) -> str:
+    """The map: every layer of the workspace, drawn by the browser code from the JSON twin."""
+    return render_template("map.html", lang=choose_lang(), json_twin=json_twin)
+
+
+@bp.get("/vendor/<path:filename>")
+def vendor(filename: str) -> Response:
+    """A file of a browser library installed by npm (web/node_modules); nothing else."""
+    if not assets.vendor_allowed(filename):
+        abort(404)
+    max_age = 31536000 if request.args.get("v") else 0  # hashed URLs never change
+    return send_from_directory(assets.NODE_MODULES, filename, max_age=max_age)
+
+
+def asset_url(path: str) -> str:
+    """Return the URL of a file under web/static with a content-hash query."""
+    return url_for("static", filename=path, v=assets.content_hash(assets.STATIC / path))
+
+
+def vendor_url(path: str) -> str:
+    """Return the URL of a file of an npm package under web/node_modules."""
+    return url_for("pages.vendor", filename=path, v=assets.content_hash(assets.NODE_MODULES / path))
+
+
+@bp.app_context_processor
+def template_helpers() -> dict[str, Any]:
+    """Give every template ``asset(path)`` and ``vendor(path)``."""
+    return {"asset": asset_url, "vendor": vendor_url}
