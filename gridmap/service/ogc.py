@@ -313,7 +313,19 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     text = encode_page(
         ws, cid, page.frame, role=req.role, members=members, crs_swap=crs == params.EPSG4326
     )
-    return OgcResponse(200, GEOJSON, text, _content_crs(crs))
+    queryables_link = _link(
+        f"{req.base}/collections/{cid}/queryables", REL_QUERYABLES, SCHEMA_JSON, "Queryables"
+    )
+    headers = {**_content_crs(crs), "Link": _link_header([*links, queryables_link])}
+    return OgcResponse(200, GEOJSON, text, headers)
+
+
+def _link_header(links: list[dict[str, str]]) -> str:
+    """Return links as an HTTP ``Link`` header (RFC 8288); hrefs carry no raw comma."""
+    return ", ".join(
+        f'<{link["href"].replace(",", "%2C")}>; rel="{link["rel"]}"; type="{link["type"]}"'
+        for link in links
+    )
 
 
 def _period_filter(period: params.Period, column: str) -> Any:

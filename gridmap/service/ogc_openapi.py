@@ -145,7 +145,7 @@ _PARAMETERS: dict[str, Any] = {
             "type": "array",
             "minItems": 4,
             "maxItems": 6,
-            "items": {"type": "number"},
+            "items": {"type": "number", "minimum": -180, "maximum": 180},
         },
         "style": "form",
         "explode": False,
@@ -174,7 +174,7 @@ _PARAMETERS: dict[str, Any] = {
         "required": False,
         "description": "An instant or a closed interval (RFC 3339; '..' opens an end; a date "
         "is the whole day, and a time without offset local time, in the workspace time zone).",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": params.DATETIME_PATTERN},
         "style": "form",
         "explode": False,
     },
@@ -260,6 +260,8 @@ def definition(ws: Workspace, base: str, role: str) -> dict[str, Any]:
         for column in params.queryables(layer, role):
             schema = property_schema(column, role, nullable=False)
             schema.pop("x-ogc-unit", None)
+            if schema["type"] == "string" and "enum" not in schema:
+                schema["minLength"] = 1  # an empty value filters nothing: refused
             parameters.append(
                 {
                     "name": column.name,

@@ -48,6 +48,13 @@ ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "crs")
 #: Column types a property filter (``?building=yes``) may name: equality on these is exact.
 FILTER_TYPES = ("int", "float", "bool", "str")
 _INT = re.compile(r"[+-]?\d+")
+_DATE = r"(18|19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_TIME = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?"
+_INSTANT = rf"{_DATE}(T{_TIME})?"
+#: What ``datetime`` looks like (the API definition declares it): an instant, or an interval
+#: of two instants, one end of which may be open (``..`` or empty). Calendar checks come on
+#: top (no 13th month).
+DATETIME_PATTERN = rf"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\.\.)?|(\.\.)?/{_INSTANT})$"
 
 
 def check_known(args: Sequence[tuple[str, str]], allowed: Iterable[str]) -> dict[str, str]:
@@ -197,6 +204,11 @@ def parse_datetime(text: str | None, tz: str) -> Period | None:
     """
     if text is None:
         return None
+    if not re.fullmatch(DATETIME_PATTERN, text):
+        raise InputError(
+            f"datetime: '{text}' is not an instant or interval (RFC 3339, e.g. "
+            "2026-10-01T09:30:00+08:00, 2026-10-01, or 2026-10-01/2026-10-31, '..' for an open end)."
+        )
     if "/" not in text:
         return Period(_instant(text, tz, end=False), _instant(text, tz, end=True))
     if text.count("/") != 1:
