@@ -100,6 +100,11 @@ def test_datetime_instants_intervals_and_open_ends():
     assert open_end is not None and open_end.end is None
     open_start = params.parse_datetime("../2026-10-01T00:00:00Z", tz)
     assert open_start is not None and open_start.start is None
+    # QGIS writes open ends as 0000-01-01 and 9999-12-31
+    qgis = params.parse_datetime("0000-01-01T00:00:00Z/2026-10-01T00:00:00Z", tz)
+    assert qgis is not None and qgis.start is None and qgis.end == pd.Timestamp("2026-10-01T00:00:00Z")
+    qgis = params.parse_datetime("2026-10-01T00:00:00Z/9999-12-31T00:00:00Z", tz)
+    assert qgis is not None and qgis.end is None
     values = pd.Series(pd.to_datetime(["2026-09-30T23:59:59Z", "2026-10-01T00:00:00Z", None]))
     assert open_end.mask(values).tolist() == [False, True, False]
     for bad in ("yesterday", "../..", "2026-10-02/2026-10-01", "a/b/c"):
@@ -304,6 +309,10 @@ def test_datetime_filters_the_time_column(client, demo_workspace):
     start = "2026-11-01T00:00:00Z"
     after = get(client, f"/ogc/collections/visits/items?datetime={start}/..&limit=0")
     assert after["numberMatched"] == int((when >= pd.Timestamp(start)).sum()) > 0
+    qgis = get(
+        client, f"/ogc/collections/visits/items?datetime={start}/9999-12-31T00:00:00Z&limit=0"
+    )
+    assert qgis["numberMatched"] == after["numberMatched"]
     before = get(client, f"/ogc/collections/visits/items?datetime=../{start}&limit=0")
     assert before["numberMatched"] + after["numberMatched"] == len(visits) + int(
         (when == pd.Timestamp(start)).sum()

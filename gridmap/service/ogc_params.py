@@ -48,7 +48,7 @@ ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "crs")
 #: Column types a property filter (``?building=yes``) may name: equality on these is exact.
 FILTER_TYPES = ("int", "float", "bool", "str")
 _INT = re.compile(r"[+-]?\d+")
-_DATE = r"(18|19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
 _TIME = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?"
 _INSTANT = rf"{_DATE}(T{_TIME})?"
 #: What ``datetime`` looks like (the API definition declares it): an instant, or an interval
@@ -176,9 +176,20 @@ class Period:
         return keep
 
 
-def _instant(text: str, tz: str, *, end: bool) -> pd.Timestamp:
-    """Return one RFC 3339 date-time (or full-date) as UTC; a date is its whole local day."""
+#: Years that stand for "no bound": QGIS sends 0000-01-01 and 9999-12-31 for open ends.
+_OPEN_BEFORE, _OPEN_AFTER = 1678, 2261
+
+
+def _instant(text: str, tz: str, *, end: bool) -> pd.Timestamp | None:
+    """Return one RFC 3339 date-time (or full-date) as UTC; a date is its whole local day.
+
+    A year before 1678 or after 2261 (beyond what the time columns can hold) is an open end:
+    None.
+    """
     text = text.strip()
+    year = int(text[:4]) if text[:4].isdigit() else None
+    if year is not None and not _OPEN_BEFORE <= year <= _OPEN_AFTER:
+        return None
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError):
@@ -210,14 +221,16 @@ def parse_datetime(text: str | None, tz: str) -> Period | None:
             "2026-10-01T09:30:00+08:00, 2026-10-01, or 2026-10-01/2026-10-31, '..' for an open end)."
         )
     if "/" not in text:
-        return Period(_instant(text, tz, end=False), _instant(text, tz, end=True))
+        start, end = _instant(text, tz, end=False), _instant(text, tz, end=True)
+        if start is None or end is None:  # an instant no time column can hold: nothing matches
+            never = pd.Timestamp.max.tz_localize("UTC")
+            return Period(never, never)
+        return Period(start, end)
     if text.count("/") != 1:
         raise InputError("datetime: an interval is start/end, with one '/'.")
     a, b = text.split("/")
     start = None if a.strip() in ("", "..") else _instant(a, tz, end=False)
     end = None if b.strip() in ("", "..") else _instant(b, tz, end=True)
-    if start is None and end is None:
-        raise InputError("datetime: an interval needs at least one end ('../..' is everything).")
     if start is not None and end is not None and start > end:
         raise InputError("datetime: the interval ends before it starts.")
     return Period(start, end)
