@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/gridmap-bench/demo.gpkg"))
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--skip-gdal-cli", action="store_true")
+    parser.add_argument("--viewports-only", action="store_true")
     args = parser.parse_args()
     path: Path = args.workspace
     if not path.exists():
@@ -200,6 +201,8 @@ def main() -> None:
 
     times = [fetch(f"{base}/ogc/collections")[0] for _ in range(20)]
     print(f"/ogc/collections: p50 {statistics.median(times) * 1000:.1f} ms")
+    if args.viewports_only:
+        return
 
     url = f"OAPIF:{base}/ogc"
     for layer in ("households", "buildings"):

@@ -102,7 +102,9 @@ def test_datetime_instants_intervals_and_open_ends():
     assert open_start is not None and open_start.start is None
     # QGIS writes open ends as 0000-01-01 and 9999-12-31
     qgis = params.parse_datetime("0000-01-01T00:00:00Z/2026-10-01T00:00:00Z", tz)
-    assert qgis is not None and qgis.start is None and qgis.end == pd.Timestamp("2026-10-01T00:00:00Z")
+    assert (
+        qgis is not None and qgis.start is None and qgis.end == pd.Timestamp("2026-10-01T00:00:00Z")
+    )
     qgis = params.parse_datetime("2026-10-01T00:00:00Z/9999-12-31T00:00:00Z", tz)
     assert qgis is not None and qgis.end is None
     values = pd.Series(pd.to_datetime(["2026-09-30T23:59:59Z", "2026-10-01T00:00:00Z", None]))

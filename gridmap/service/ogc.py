@@ -258,10 +258,32 @@ def _content_crs(crs: str) -> dict[str, str]:
 def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     """Return a page of a collection's features with ``self``, ``next`` and ``prev`` links.
 
-    Filters: ``bbox`` (features whose geometry meets the box; CRS84 unless ``bbox-crs``),
-    ``datetime`` (on the layer's time column), ``?column=value`` for each queryable; ``limit``
-    (default :data:`ogc_params.DEFAULT_LIMIT`, at most :data:`ogc_params.MAX_LIMIT`) and
-    ``offset`` page. ``next`` is there exactly when more features follow.
+    Parameters
+    ----------
+    ws
+        The workspace.
+    req
+        The request. Its query parameters: ``bbox`` (features whose geometry meets the box;
+        degrees, CRS84 unless ``bbox-crs`` is EPSG:4326), ``datetime`` (on the layer's time
+        column), ``column=value`` for each queryable of the caller's role, ``crs`` of the
+        coordinates returned, ``limit`` (default :data:`ogc_params.DEFAULT_LIMIT`, at most
+        :data:`ogc_params.MAX_LIMIT`) and ``offset``.
+    cid
+        The collection (layer) id.
+
+    Returns
+    -------
+    OgcResponse
+        A GeoJSON FeatureCollection, masked for the role, with ``numberMatched``,
+        ``numberReturned`` and links (``next`` exactly when more features follow); headers
+        ``Content-Crs`` and ``Link``.
+
+    Raises
+    ------
+    LayerNotFoundError
+        No such collection (404).
+    InputError
+        A parameter is unknown, repeated or wrong (400).
     """
     layer = _layer(cid)
     allowed = params.items_params(layer, req.role)

@@ -128,10 +128,25 @@ def _number(text: str, what: str) -> float:
 def parse_bbox(text: str | None, crs: str = CRS84) -> list[Bbox] | None:
     """Return the boxes (CRS84) a ``bbox`` value names, or None when absent.
 
-    ``text`` is ``minlon,minlat,maxlon,maxlat`` in CRS84 or ``minlat,minlon,maxlat,maxlon`` in
-    EPSG:4326, optionally with a height after each corner (six numbers; heights are ignored,
-    the layers are 2-D). A box whose west edge is east of its east edge crosses the
-    antimeridian, as the standard says, and comes back as two boxes.
+    Parameters
+    ----------
+    text
+        ``minlon,minlat,maxlon,maxlat`` in degrees (CRS84), or ``minlat,minlon,maxlat,maxlon``
+        when ``crs`` is EPSG:4326; six numbers put a height (metres, ignored: the layers are
+        2-D) after each corner's coordinates.
+    crs
+        The CRS of ``text``: :data:`CRS84` or :data:`EPSG4326`.
+
+    Returns
+    -------
+    list of (minlon, minlat, maxlon, maxlat) or None
+        One box in CRS84 degrees; two when the west edge lies east of the east edge, which
+        means the box crosses the antimeridian.
+
+    Raises
+    ------
+    InputError
+        Not 4 or 6 finite numbers, out of range, or south above north.
     """
     if text is None:
         return None

@@ -79,11 +79,31 @@ def read_page(
 ) -> FramePage:
     """Return the rows of ``layer`` meeting every filter, ``limit`` rows from ``offset`` on.
 
-    ``boxes`` (CRS84 degrees) keep features meeting any of them (two boxes for a query across
-    the antimeridian); ``where`` keeps rows whose columns equal the values; ``keep`` is a row
-    filter the store cannot run (a time interval). Rows come in feature-id order. With one box
-    or none and no ``keep``, the store pages: one row more than asked is read to tell whether
-    more follow, and the matches are counted only when the page does not tell how many.
+    With one box or none and no ``keep``, the store pages: one row more than asked is read to
+    tell whether more follow, and the matches are counted only when the page does not tell
+    how many. Otherwise the matching rows are read whole, filtered here, then sliced.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    layer
+        Layer name.
+    boxes
+        (minlon, minlat, maxlon, maxlat) boxes in CRS84 degrees; a feature is kept when its
+        geometry meets any of them (two boxes for a query across the antimeridian).
+    where
+        Keep rows whose columns equal these values.
+    keep
+        A row filter the store cannot run (a time interval): frame -> boolean Series.
+    limit, offset
+        The page, in feature-id order (``limit`` 0 reads nothing but still counts).
+
+    Returns
+    -------
+    FramePage
+        The rows (EPSG:4326 geometry, unmasked), the number of matches, and whether more
+        rows follow the page.
     """
     if limit < 0 or offset < 0:
         raise InputError("limit and offset must not be negative.")
