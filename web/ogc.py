@@ -2,12 +2,13 @@
 
 Each view turns the Flask request into an :class:`~gridmap.service.ogc.OgcRequest`, calls the
 service and turns its :class:`~gridmap.service.ogc.OgcResponse` back into a Flask response.
-Every path under ``/ogc`` is matched here, for every method, so that an unknown path (404) or
-method (405, with ``Allow``) is answered by this blueprint as an OGC exception document
-(``{"code", "description"}``) like every other error of the service.
 
-For the app's error handler, :data:`bp` registers :func:`render_error` under
-``app.extensions["gridmap.error_renderers"]`` as ``("/ogc", render_error)``.
+Errors under ``/ogc`` (a gridmap error raised by the service, an unknown path, a method other
+than GET/HEAD/OPTIONS) go through the app's one error handler (:mod:`web.errors`), which asks
+:func:`render_error` for the body: the OGC exception document ``{"code", "description"}`` with
+the error's stable code and status (405 keeps its ``Allow`` header). The blueprint registers it
+as ``("/ogc", render_error)`` in ``app.extensions["gridmap.error_renderers"]`` when it is
+registered on an app.
 """
 
 from __future__ import annotations
@@ -15,24 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from gridmap.errors import BusyError, GridmapError
 from gridmap.service import ogc
-from gridmap.store import Workspace
+from web.common import role, workspace
+from web.errors import INTERNAL_MESSAGE, RENDERERS_KEY, http_code
 
 PREFIX = "/ogc"
 #: Methods every OGC resource answers; any other gets 405 with this list in ``Allow``.
 ALLOWED = ("GET", "HEAD", "OPTIONS")
-_ALL_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 
 bp = Blueprint("ogc", __name__, url_prefix=PREFIX)
 
 
 def render_error(exc: BaseException) -> Response:
-    """Return ``exc`` (a gridmap error, an HTTP error or a bug) as an OGC exception document."""
+    """Return ``exc`` (a gridmap error or an HTTP error) as an OGC exception document."""
     headers: dict[str, str] = {}
     if isinstance(exc, GridmapError):
         reply = ogc.error_response(exc)
@@ -40,15 +41,14 @@ def render_error(exc: BaseException) -> Response:
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, HTTPException):
         status = exc.code or 500
-        name = (exc.name or "error").lower().replace(" ", "_")
-        reply = ogc.exception(name, exc.description or exc.name or "", status)
+        text = INTERNAL_MESSAGE if status == 500 else (exc.description or exc.name or "")
+        if isinstance(exc, NotFound):
+            text = f"There is nothing at {request.path} in this OGC API (its paths: {PREFIX}/api)."
+        reply = ogc.exception(http_code(status), text, status)
         if isinstance(exc, MethodNotAllowed):
             headers["Allow"] = ", ".join(exc.valid_methods or ALLOWED)
     else:
-        current_app.logger.exception("OGC API request failed: %s", request.path)
-        reply = ogc.exception(
-            "internal_error", "The server failed to answer; the error is in its log.", 500
-        )
+        reply = ogc.exception(http_code(500), INTERNAL_MESSAGE, 500)
     resp = _response(reply)
     resp.headers.update(headers)
     return resp
@@ -56,13 +56,8 @@ def render_error(exc: BaseException) -> Response:
 
 @bp.record_once
 def _register_renderer(state: BlueprintSetupState) -> None:
-    renderers = state.app.extensions.setdefault("gridmap.error_renderers", [])
+    renderers = state.app.extensions.setdefault(RENDERERS_KEY, [])
     renderers.append((state.url_prefix or PREFIX, render_error))
-
-
-bp.register_error_handler(GridmapError, render_error)
-bp.register_error_handler(HTTPException, render_error)
-bp.register_error_handler(Exception, render_error)
 
 
 def _response(reply: ogc.OgcResponse) -> Response:
@@ -71,57 +66,30 @@ def _response(reply: ogc.OgcResponse) -> Response:
     return resp
 
 
-def _workspace() -> Workspace:
-    return current_app.extensions["gridmap.workspace"]
-
-
 def _ogc_request() -> ogc.OgcRequest:
-    role = g.get("role") or current_app.config["ROLE"]
     base = request.url_root.rstrip("/") + (bp.url_prefix or PREFIX)  # keeps a proxy prefix
-    return ogc.OgcRequest(base=base, args=tuple(request.args.items(multi=True)), role=role)
+    return ogc.OgcRequest(base=base, args=tuple(request.args.items(multi=True)), role=role())
 
 
-def _view(func: Callable[..., ogc.OgcResponse]) -> Callable[..., Response]:
-    """Wrap a service function as a view answering GET/HEAD, OPTIONS, and 405 otherwise."""
+def _rule(rule: str, name: str, endpoint: str | None = None) -> None:
+    """Route GET (and HEAD, OPTIONS) of ``rule`` to the service function ``ogc.<name>``."""
 
     def view(**kwargs: Any) -> Response:
-        if request.method == "OPTIONS":
-            return Response(status=204, headers={"Allow": ", ".join(ALLOWED)})
-        if request.method not in ALLOWED:
-            raise MethodNotAllowed(valid_methods=list(ALLOWED))
-        return _response(func(_workspace(), _ogc_request(), **kwargs))
+        func: Callable[..., ogc.OgcResponse] = getattr(ogc, name)  # looked up per call
+        return _response(func(workspace(), _ogc_request(), **kwargs))
 
-    view.__name__ = func.__name__
-    view.__doc__ = func.__doc__
-    return view
+    view.__doc__ = getattr(ogc, name).__doc__
+    bp.add_url_rule(rule, endpoint or name, view, methods=["GET"])
 
 
-def _rule(rule: str, func: Callable[..., ogc.OgcResponse], endpoint: str | None = None) -> None:
-    bp.add_url_rule(
-        rule,
-        endpoint or func.__name__,
-        _view(func),
-        methods=_ALL_METHODS,
-        provide_automatic_options=False,
-        strict_slashes=True,
-    )
-
-
-def _not_found(rest: str = "") -> Response:
-    raise NotFound(f"There is nothing at {PREFIX}/{rest} in this OGC API.")
-
-
-_rule("", ogc.landing, "landing_bare")
-_rule("/", ogc.landing)
-_rule("/api", ogc.openapi)
-_rule("/conformance", ogc.conformance)
-_rule("/collections", ogc.collections)
-_rule("/collections/<cid>", ogc.collection)
-_rule("/collections/<cid>/queryables", ogc.queryables)
-_rule("/collections/<cid>/schema", ogc.schema)
-_rule("/collections/<cid>/schema.xsd", ogc.schema_xsd)
-_rule("/collections/<cid>/items", ogc.items)
-_rule("/collections/<cid>/items/<fid_text>", ogc.item)
-bp.add_url_rule(
-    "/<path:rest>", "not_found", _not_found, methods=_ALL_METHODS, provide_automatic_options=False
-)
+_rule("", "landing", "landing_bare")
+_rule("/", "landing")
+_rule("/api", "openapi")
+_rule("/conformance", "conformance")
+_rule("/collections", "collections")
+_rule("/collections/<cid>", "collection")
+_rule("/collections/<cid>/queryables", "queryables")
+_rule("/collections/<cid>/schema", "schema")
+_rule("/collections/<cid>/schema.xsd", "schema_xsd")
+_rule("/collections/<cid>/items", "items")
+_rule("/collections/<cid>/items/<fid_text>", "item")
