@@ -282,12 +282,17 @@ def balanced_regions(
     k: int,
     members: np.ndarray | None = None,
     bounds: tuple[float, float] | None = None,
+    *,
+    restarts: int = 0,
+    rng: np.random.Generator | None = None,
+    stop: regions.Stop | None = None,
 ) -> np.ndarray:
     """Return a region label per unit of ``members`` (default all): k connected, balanced regions.
 
     Two starts are tried, region growing from spread seeds and weighted recursive bisection made
-    connected; each is polished by :func:`gridmap.grids.regions.rebalance`, and the one with fewer
-    regions outside ``bounds`` (then the smaller spread) wins.
+    connected, then ``restarts`` more grown from seeds drawn by ``rng``; each is polished by
+    :func:`gridmap.grids.regions.rebalance`, and the one with fewer regions outside ``bounds``
+    (then the smaller spread) wins. ``stop`` ends the restarts and the polishing early.
     """
     idx = np.arange(len(units.polygons)) if members is None else np.asarray(members)
     local = {int(u): i for i, u in enumerate(idx)}
@@ -298,13 +303,29 @@ def balanced_regions(
         regions.grow(w, neighbours, xy, k),
         regions.make_connected(bisect(xy, w, k), w, neighbours),
     ]
-    polished = [regions.rebalance(s, w, neighbours, bounds=bounds) for s in starts]
+    if restarts:
+        rng = rng or np.random.default_rng(0)
+        weighted = np.flatnonzero(w > 0)
+        pool = weighted if len(weighted) >= k else np.arange(len(idx))
+        for _ in range(restarts):
+            if stop is not None and stop():
+                break
+            seeds = rng.choice(pool, size=k, replace=False).tolist()
+            starts.append(regions.grow(w, neighbours, xy, k, seeds=seeds))
+    polished = [regions.rebalance(s, w, neighbours, bounds=bounds, stop=stop) for s in starts]
     rank = bounds or (-np.inf, np.inf)
     return min(polished, key=lambda labels: regions.imbalance(labels, w, rank))
 
 
 def best_regions(
-    units: Units, members: np.ndarray, target: float, bounds: tuple[float, float]
+    units: Units,
+    members: np.ndarray,
+    target: float,
+    bounds: tuple[float, float],
+    *,
+    restarts: int = 0,
+    rng: np.random.Generator | None = None,
+    stop: regions.Stop | None = None,
 ) -> np.ndarray:
     """Return :func:`balanced_regions` of ``members`` for the region count that fits ``bounds``
     best, trying the counts nearest to total weight / ``target``."""
@@ -314,7 +335,11 @@ def best_regions(
         {max(1, math.floor(guess)), max(1, math.ceil(guess)), grid_count(int(total), int(target))}
     )
     w = units.weights[members]
-    tried = [balanced_regions(units, k, members, bounds) for k in counts if k <= len(members)]
+    tried = [
+        balanced_regions(units, k, members, bounds, restarts=restarts, rng=rng, stop=stop)
+        for k in counts
+        if k <= len(members)
+    ]
 
     def rank(labels: np.ndarray) -> tuple[int, float]:
         outside, spread = regions.imbalance(labels, w, bounds)

@@ -10,11 +10,13 @@ Everything here is deterministic: ties break on unit index.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 Adjacency = Sequence[set[int]]
+#: Called between steps of a long search; True asks it to stop with what it has.
+Stop = Callable[[], bool]
 
 
 def _seeds(xy: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
@@ -33,7 +35,14 @@ def _seeds(xy: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
     return seeds
 
 
-def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> np.ndarray:
+def grow(
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    xy: np.ndarray,
+    k: int,
+    *,
+    seeds: Sequence[int] | None = None,
+) -> np.ndarray:
     """Return a region label (0 .. k-1) per unit; regions are connected where the graph is.
 
     Parameters
@@ -46,12 +55,18 @@ def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> n
         (n, 2) unit centres in metres, to pick seeds and the nearest neighbour to take.
     k
         Number of regions, 1 <= k <= n.
+    seeds
+        k distinct units to grow the regions from (default: spread out by farthest-point
+        sampling from the unit farthest from the weighted centre).
     """
     n = len(weights)
     if not 1 <= k <= n:
         raise ValueError(f"cannot make {k} regions of {n} units")
     labels = np.full(n, -1)
-    seeds = _seeds(xy, weights, k)
+    if seeds is None:
+        seeds = _seeds(xy, weights, k)
+    elif len(set(seeds)) != k:
+        raise ValueError(f"grow needs {k} distinct seed units, got {list(seeds)}")
     load = np.zeros(k)
     frontier: list[list[tuple[float, int]]] = [[] for _ in range(k)]
 
@@ -77,9 +92,9 @@ def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> n
         take(region, heapq.heappop(heap)[1])
         heapq.heappush(open_regions, (load[region], region))
     # units no region could reach (a separate piece of the graph): nearest region's seed
-    for unit in np.flatnonzero(labels < 0):
-        d = [np.hypot(*(xy[unit] - xy[s])) for s in seeds]
-        labels[unit] = int(np.argmin(d))
+    for lost in np.flatnonzero(labels < 0).tolist():
+        d = [np.hypot(*(xy[lost] - xy[s])) for s in seeds]
+        labels[lost] = int(np.argmin(d))
     return labels
 
 
@@ -137,12 +152,15 @@ def rebalance(
     *,
     bounds: tuple[float, float] | None = None,
     max_moves: int = 10_000,
+    stop: Stop | None = None,
 ) -> np.ndarray:
     """Move border units between neighbouring regions while that lowers the imbalance and keeps
     every region connected; return the new labels.
 
     The imbalance is the sum over regions of the squared distance to the mean weight, plus a
     hundredfold penalty on the squared distance outside ``bounds`` (lo, hi) where given.
+    ``stop`` is asked before each move; when it answers True the labels so far are returned
+    (connected and no worse than the start).
     """
     labels = labels.copy()
     k = int(labels.max()) + 1
@@ -160,6 +178,8 @@ def rebalance(
         return bool(units) and len(_reach(next(iter(units)), units, adjacency)) == len(units)
 
     for _ in range(max_moves):
+        if stop is not None and stop():
+            break
         best: tuple[float, int, int, int] | None = None  # gain, unit, to region, swap partner
         for unit in range(len(labels)):
             src = int(labels[unit])
@@ -178,9 +198,9 @@ def rebalance(
                 d = w - float(weights[nb])
                 gain = before - cost(load[src] - d) - cost(load[dst] + d)
                 if d != 0 and gain > 1e-9 and (best is None or gain > best[0]):
-                    a = (members[src] - {unit}) | {nb}
-                    b = (members[dst] - {nb}) | {unit}
-                    if connected(a) and connected(b):
+                    src_after = (members[src] - {unit}) | {nb}
+                    dst_after = (members[dst] - {nb}) | {unit}
+                    if connected(src_after) and connected(dst_after):
                         best = (gain, unit, dst, nb)
         if best is None:
             break
