@@ -217,6 +217,96 @@ def rebalance(
     return labels
 
 
+def _split_costs(
+    units: list[int],
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    cost: Callable[[float], float],
+) -> tuple[float, set[int]] | None:
+    """Return the cheapest cut of ``units`` (connected) into two connected parts, by cutting one
+    edge of a breadth-first spanning tree from each unit in turn: (cost, one part)."""
+    inside = set(units)
+    total = float(weights[units].sum())
+    best: tuple[float, set[int]] | None = None
+    for root in units:
+        parent = {root: -1}
+        order = [root]
+        for u in order:  # breadth-first: order grows as it is walked
+            for nb in sorted(adjacency[u]):
+                if nb in inside and nb not in parent:
+                    parent[nb] = u
+                    order.append(nb)
+        below = {u: float(weights[u]) for u in order}
+        for u in reversed(order[1:]):
+            below[parent[u]] += below[u]
+        for u in order[1:]:
+            c = cost(below[u]) + cost(total - below[u])
+            if best is None or c < best[0] - 1e-9:
+                part = {u}
+                stack = [u]
+                while stack:
+                    v = stack.pop()
+                    for nb in adjacency[v]:
+                        if nb in inside and parent.get(nb) == v:
+                            part.add(nb)
+                            stack.append(nb)
+                best = (c, part)
+    return best
+
+
+def merge_split(
+    labels: np.ndarray,
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    bounds: tuple[float, float],
+    *,
+    max_rounds: int = 100,
+    stop: Stop | None = None,
+) -> np.ndarray:
+    """Redraw pairs of neighbouring regions while a region lies outside ``bounds``.
+
+    A region walled in by neighbours that cannot give it a unit without breaking apart is out
+    of reach of :func:`rebalance`'s single moves. Here it is merged with a neighbour and the
+    pair cut anew into two connected regions (the best cut of a spanning tree); the cut is kept
+    when it lowers :func:`rebalance`'s imbalance of the pair. Regions stay connected and as many.
+    """
+    labels = labels.copy()
+    k = int(labels.max()) + 1
+    w = weights.astype(float)
+    mean = float(w.sum()) / k
+    lo, hi = bounds
+
+    def cost(x: float) -> float:
+        out = max(0.0, x - hi) + max(0.0, lo - x)
+        return (x - mean) ** 2 + 100.0 * out**2
+
+    for _ in range(max_rounds):
+        if stop is not None and stop():
+            break
+        load = np.bincount(labels, weights=w, minlength=k)
+        far = np.maximum(load - hi, lo - load)
+        moved = False
+        for r in np.argsort(-far, kind="stable").tolist():
+            if far[r] <= 0:
+                break
+            mine = np.flatnonzero(labels == r).tolist()
+            around = sorted({int(labels[nb]) for u in mine for nb in adjacency[u]} - {r})
+            for s in around:
+                pair = sorted([*mine, *np.flatnonzero(labels == s).tolist()])
+                found = _split_costs(pair, w, adjacency, cost)
+                if found and found[0] < cost(load[r]) + cost(load[s]) - 1e-9:
+                    part = found[1]
+                    for u in pair:
+                        labels[u] = r if u in part else s
+                    moved = True
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    return labels
+
+
 def imbalance(
     labels: np.ndarray, weights: np.ndarray, bounds: tuple[float, float]
 ) -> tuple[int, float]:
