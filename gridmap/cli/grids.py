@@ -17,7 +17,8 @@ def _figures(outcome: AutoGrids) -> list[str]:
     f = r.figures()
     lo, hi = r.problem.bounds
     lines = [
-        f"{f['grids']} grids in {f['communities']} communities: {f['weight']} {f['min']}-{f['max']} "
+        f"{f['grids']} grids in {f['communities']} {'community' if f['communities'] == 1 else 'communities'}: "
+        f"{f['weight']} {f['min']}-{f['max']} "
         f"per grid, {f['outside_bounds']} outside {lo:g}-{hi:g} (target {r.problem.target:g}, "
         f"largest deviation {f['max_deviation']:g})",
         f"objective {r.objective:g} {f['weight']} off target (+{r.problem.penalty:g}x outside "

@@ -407,7 +407,10 @@ class GridPartition(Problem[GridPartitionResult]):
         if self.communities is None:
             notes.append("communities drawn first; objective and bound are for grids within them")
         if (~inside).any():
-            notes.append(f"{int((~inside).sum())} building(s) outside the area belong to no grid")
+            notes.append(
+                f"{int((~inside).sum())} building(s) lie outside the communities drawn and were "
+                "left out"
+            )
         return GridPartitionResult(
             solution=GridSolution(grids, community, building_grid),
             problem=self,

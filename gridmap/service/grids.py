@@ -216,7 +216,7 @@ def auto_grids(
     outcome = AutoGrids(result, new, changed, replaced=len(mine), written=False)
     if dry_run:
         return outcome
-    say("writing grids")
+    say(f"writing {len(new)} grids and {sum(changed.values())} grid codes in one transaction")
     action = f"grids auto ({community or 'all communities'}, {len(new)} grids)"
     with ws.transaction(user=user, action=action) as tx:
         others = old[~old["code"].isin(set(mine["code"]))] if len(mine) else old
