@@ -315,3 +315,16 @@ def test_exact_refuses_large_communities(demo_frames):
     p = GridPartition.from_frames(None, streets, buildings, communities=community.iloc[:1])
     with pytest.raises(InputError, match="up to 40 street units"):
         p.solve(method="exact")
+
+
+def test_exact_stopped_early_keeps_the_better_heuristic(demo_frames, monkeypatch):
+    # a real community of 46 street units: HiGHS finds nothing better in half a second, so the
+    # heuristic's grids stay, with the bound HiGHS proved; the result says it was stopped
+    monkeypatch.setattr(exact, "MAX_UNITS", 100)
+    streets, buildings, community = demo_frames
+    p = GridPartition.from_frames(None, streets, buildings, communities=community.iloc[1:2])
+    heuristic = p.solve()
+    stopped = p.solve(method="exact", time_limit=0.5)
+    assert stopped.status is Status.TIME_LIMIT
+    assert stopped.objective == heuristic.objective
+    assert heuristic.bound <= stopped.bound <= stopped.objective

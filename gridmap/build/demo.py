@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ from gridmap.errors import InputError
 from gridmap.grids import GridPartition
 from gridmap.grids.codes import storage_polygon
 from gridmap.grids.problem import UNIT_MAX, UNIT_TARGET
-from gridmap.io.osm import read_osm
+from gridmap.io.osm import OsmExtract, read_osm
 from gridmap.schema import STORAGE_CRS
 
 Progress = Callable[[str], None]
@@ -54,6 +55,35 @@ def community_polygon(bbox_polygon: shapely.Polygon, buildings: np.ndarray) -> s
     if shape.geom_type == "MultiPolygon":
         shape = max(shape.geoms, key=lambda g: g.area)
     return shapely.Polygon(shape.exterior).simplify(0.5)
+
+
+def demo_buildings(ext: OsmExtract, crs: Any) -> tuple[gpd.GeoDataFrame, shapely.Polygon]:
+    """Return the extract's buildings with estimated households, and the area to partition.
+
+    Both in ``crs`` (the area's UTM zone, metres). Buildings in non-residential land use
+    (:data:`NON_RESIDENTIAL_LANDUSE`) without a residential tag hold no homes; the area is the
+    extract's box grown to hold every building whole (:func:`community_polygon`).
+    """
+    b = ext.buildings.to_crs(crs)
+    landuse = ext.landuse.to_crs(crs)
+    nonres = landuse[landuse["landuse"].isin(NON_RESIDENTIAL_LANDUSE)]
+    in_nonres = np.zeros(len(b), dtype=bool)
+    if len(nonres):
+        tree = shapely.STRtree(nonres.geometry.values)
+        hit, _ = tree.query(b.geometry.representative_point().values, predicate="within")
+        in_nonres[hit] = True
+    b.loc[in_nonres & b["residential"].isna().to_numpy(), "residential"] = False
+    est = register.estimate_households(b, b.geometry.area.to_numpy())
+    b["levels"] = est["levels"].to_numpy()
+    b["residential"] = est["residential"].to_numpy()
+    b["households"] = est["households"].to_numpy()
+    area = community_polygon(
+        shapely.box(
+            *gpd.GeoSeries([shapely.box(*ext.bbox)], crs=STORAGE_CRS).to_crs(crs).total_bounds
+        ),
+        b.geometry.values,
+    )
+    return b, area
 
 
 def _partition(
@@ -122,19 +152,7 @@ def build_demo(
     crs = metric_crs(ext)
 
     say("estimating households")
-    b = ext.buildings.to_crs(crs)
-    landuse = ext.landuse.to_crs(crs)
-    nonres = landuse[landuse["landuse"].isin(NON_RESIDENTIAL_LANDUSE)]
-    in_nonres = np.zeros(len(b), dtype=bool)
-    if len(nonres):
-        tree = shapely.STRtree(nonres.geometry.values)
-        hit, _ = tree.query(b.geometry.representative_point().values, predicate="within")
-        in_nonres[hit] = True
-    b.loc[in_nonres & b["residential"].isna().to_numpy(), "residential"] = False
-    est = register.estimate_households(b, b.geometry.area.to_numpy())
-    b["levels"] = est["levels"].to_numpy()
-    b["residential"] = est["residential"].to_numpy()
-    b["households"] = est["households"].to_numpy()
+    b, area = demo_buildings(ext, crs)
     if b["households"].sum() < GRID_BOUNDS[0]:
         raise InputError(
             f"{src.name} has too few homes for a demo: {len(b)} buildings, about "
@@ -142,12 +160,6 @@ def build_demo(
         )
 
     say("drawing communities and grids")
-    area = community_polygon(
-        shapely.box(
-            *gpd.GeoSeries([shapely.box(*ext.bbox)], crs=STORAGE_CRS).to_crs(crs).total_bounds
-        ),
-        b.geometry.values,
-    )
     community, grids, b["grid_code"] = _partition(b, area, ext.streets.to_crs(crs), rng, district)
     workers = dict(zip(grids["code"], grids["worker"], strict=True))
 

@@ -509,21 +509,11 @@ class GridPartition(Problem[GridPartitionResult]):
         rng: np.random.Generator,
         deadline: Deadline,
     ) -> tuple[np.ndarray, float | None]:
-        """Return the grid label of each unit of the community, and the MILP's bound if any."""
-        if method == "exact":
-            local = {int(u): i for i, u in enumerate(c.members)}
-            nbrs = [{local[v] for v in c.units.neighbours[u] if v in local} for u in c.members]
-            found = exact.exact_regions(
-                c.units.weights[c.members],
-                nbrs,
-                self.weights[c.buildings],
-                self.target,
-                self.bounds,
-                penalty=self.penalty,
-                deadline=deadline,
-            )
-            if found.labels is not None:
-                return found.labels, found.bound
+        """Return the grid label of each unit of the community, and the MILP's bound if any.
+
+        The exact method keeps the heuristic's labels when HiGHS, stopped by the time limit,
+        has found nothing better; its bound stands either way.
+        """
         labels = partition.best_regions(
             c.units,
             c.members,
@@ -533,7 +523,26 @@ class GridPartition(Problem[GridPartitionResult]):
             rng=rng,
             stop=deadline.expired,
         )
-        return labels, None
+        if method != "exact":
+            return labels, None
+        local = {int(u): i for i, u in enumerate(c.members)}
+        nbrs = [{local[v] for v in c.units.neighbours[u] if v in local} for u in c.members]
+        w = c.units.weights[c.members]
+        found = exact.exact_regions(
+            w,
+            nbrs,
+            self.weights[c.buildings],
+            self.target,
+            self.bounds,
+            penalty=self.penalty,
+            deadline=deadline,
+        )
+        mine = objective.objective(
+            np.bincount(labels, weights=w.astype(float)), self.target, self.bounds, self.penalty
+        )
+        if found.labels is not None and found.objective < mine:
+            labels = found.labels
+        return labels, found.bound
 
 
 def _restrict(units: partition.Units, bidx: np.ndarray, b: np.ndarray) -> partition.Units:
