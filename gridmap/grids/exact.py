@@ -69,7 +69,7 @@ def _milp_for_count(
     try:
         from scipy import sparse
         from scipy.optimize import Bounds, LinearConstraint, milp
-    except ImportError as exc:  # pragma: no cover - scipy is a dependency
+    except ImportError as exc:  # pragma: no cover - until pyproject.toml declares scipy
         raise InputError("The exact method needs scipy (pip install scipy).") from exc
     n = len(weights)
     arcs = [(i, j) for i in range(n) for j in sorted(neighbours[i])]
