@@ -22,6 +22,7 @@ Run by hand (not in CI): .venv/bin/python scripts/bench_partition.py [--repeat 3
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import sys
 import time
@@ -141,7 +142,7 @@ def bench(
     )
     bound = r.bound
     for seed in seeds:
-        t, r = best_of(1, lambda seed=seed: given.solve(seed=seed, restarts=restarts))
+        t, r = best_of(1, functools.partial(given.solve, seed=seed, restarts=restarts))
         g = r.solution.grids
         rows.append(
             row(
