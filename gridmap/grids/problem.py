@@ -24,7 +24,7 @@ drawn by the first stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -34,14 +34,13 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InputError
-from gridmap.grids import blocks, checks, codes, exact, objective, partition
+from gridmap.grids import blocks, codes, exact, inputs, objective, partition
+from gridmap.grids.result import GridPartitionResult, GridSolution
 from gridmap.solve import (
     ABS_TOLERANCE,
     Deadline,
     Problem,
     Progress,
-    Result,
-    SolveError,
     Status,
 )
 
@@ -50,109 +49,6 @@ from gridmap.solve import (
 UNIT_MAX = 150
 UNIT_TARGET = 100
 METHODS = ("heuristic", "exact")
-
-
-@dataclass(frozen=True)
-class GridSolution:
-    """The grids a partition drew, in the problem's metric CRS.
-
-    Attributes
-    ----------
-    grids
-        One row per grid: ``code``, ``name``, ``community_code``, the weight column (households),
-        ``buildings`` (count) and ``area_m2``, in code order.
-    communities
-        One row per community: ``code``, ``name``, ``area_m2``.
-    building_grid
-        The grid code of each input building, in input order (None outside the area).
-    """
-
-    grids: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame
-    building_grid: np.ndarray
-
-
-@dataclass(frozen=True, kw_only=True)
-class GridPartitionResult(Result):
-    """A checked grid partition: tiles the area, grids in one piece, buildings whole.
-
-    ``per_community`` holds, per community, its grids, households, objective and bound.
-    """
-
-    solution: GridSolution | None
-    problem: GridPartition
-    per_community: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def verify(self) -> float:
-        """Check the grids; return the objective recomputed from the buildings' grids."""
-        sol, prob = self.solution, self.problem
-        assert sol is not None  # Result.check returns before verify for INFEASIBLE
-        grids, comm = sol.grids, sol.communities
-        codes_ = grids["code"].astype(str).tolist()
-        if len(set(codes_)) != len(codes_):
-            raise SolveError("Two grids share a code.")
-        geoms = grids.geometry.values
-        hosts_by_code = dict(zip(comm["code"], comm.geometry.values, strict=True))
-        if not set(grids["community_code"]) <= set(hosts_by_code):
-            raise SolveError("A grid names a community the partition does not have.")
-        hosts = np.asarray([hosts_by_code[c] for c in grids["community_code"]], dtype=object)
-        inside = np.asarray([c is not None for c in sol.building_grid])
-        findings = checks.contiguity(geoms, codes_)
-        findings += checks.tiling(geoms, prob.area)
-        findings += checks.tiling(comm.geometry.values, prob.area)
-        findings += checks.within(geoms, codes_, hosts, "community")
-        by_code = dict(zip(codes_, geoms, strict=True))
-        host_of = dict(zip(codes_, hosts, strict=True))
-        clipped = shapely.intersection(
-            prob.footprints[inside],
-            np.asarray([host_of.get(c, geoms[0]) for c in sol.building_grid[inside]]),
-        )
-        findings += checks.buildings_whole(clipped, sol.building_grid[inside], by_code)
-        if findings:
-            raise SolveError("The partition is not valid: " + "; ".join(findings) + ".")
-        load = (
-            pd.Series(prob.weights[inside], dtype=float)
-            .groupby(sol.building_grid[inside])
-            .sum()
-            .reindex(codes_, fill_value=0.0)
-        )
-        stated = grids[prob.weight_name].to_numpy(dtype=float)
-        if not np.allclose(load.to_numpy(), stated):
-            raise SolveError(f"The grids' {prob.weight_name} do not add up from their buildings.")
-        return objective.objective(load.to_numpy(), prob.target, prob.bounds, prob.penalty)
-
-    def figures(self) -> dict[str, Any]:
-        """Return the headline figures: grids, households min/max, outside bounds, objective."""
-        out = super().figures()
-        if self.solution is not None:
-            h = self.solution.grids[self.problem.weight_name].to_numpy(dtype=float)
-            lo, hi = self.problem.bounds
-            out.update(
-                communities=len(self.solution.communities),
-                grids=len(h),
-                min=int(h.min()) if len(h) else 0,
-                max=int(h.max()) if len(h) else 0,
-                outside_bounds=int(((h < lo) | (h > hi)).sum()),
-                max_deviation=float(np.abs(h - self.problem.target).max()) if len(h) else 0.0,
-                weight=self.problem.weight_name,
-            )
-        return out
-
-    def to_frames(self, *, storage: bool = False) -> dict[str, pd.DataFrame]:
-        """Return ``grids``, ``community`` and ``buildings`` (its ``grid_code``, input index).
-
-        In the problem's metric CRS, or with ``storage`` in EPSG:4326 with polygons snapped
-        to the storage grid (:func:`gridmap.grids.codes.storage_polygons`).
-        """
-        if self.solution is None:
-            raise SolveError("An infeasible partition has no grids to write.")
-        grids, comm = self.solution.grids.copy(), self.solution.communities.copy()
-        if storage:
-            grids, comm = codes.storage_polygons(grids), codes.storage_polygons(comm)
-        buildings = pd.DataFrame(
-            {"grid_code": self.solution.building_grid}, index=self.problem.building_index
-        )
-        return {"grids": grids, "community": comm, "buildings": buildings}
 
 
 @dataclass
@@ -250,13 +146,13 @@ class GridPartition(Problem[GridPartitionResult]):
         penalty
             Weight of a household outside ``bounds`` in the objective.
         """
-        crs = _metric_crs(buildings, "buildings")
+        crs = inputs.metric_crs(buildings, "buildings")
         if isinstance(area, gpd.GeoSeries | gpd.GeoDataFrame):
             if area.crs is not None and not area.crs.equals(crs):
                 raise InputError("The area and the buildings are in different CRS.")
             area = shapely.union_all(area.geometry.values)
         if communities is not None:
-            communities, area = _given_communities(communities, area, crs)
+            communities, area = inputs.given_communities(communities, area, crs)
         if area is None or area.is_empty or area.area <= 0:
             raise InputError("The area to split into grids is empty.")
         if streets.crs is not None and len(streets) and not streets.crs.equals(crs):
@@ -551,57 +447,6 @@ def _restrict(units: partition.Units, bidx: np.ndarray, b: np.ndarray) -> partit
     return partition.Units(
         units.polygons, units.weights, units.building_unit[pos], units.neighbours, units.centres
     )
-
-
-def _given_communities(
-    communities: gpd.GeoDataFrame, area: BaseGeometry | None, crs: Any
-) -> tuple[gpd.GeoDataFrame, BaseGeometry]:
-    """Check communities to split: coded, one piece each, not overlapping, covering ``area``.
-
-    Return them (slivers of their outlines dropped) and the area they tile: their union.
-    """
-    _metric_crs(communities, "communities")
-    if not communities.crs.equals(crs):
-        raise InputError("The communities and the buildings are in different CRS.")
-    if not len(communities):
-        raise InputError("There are no communities to split into grids.")
-    if "code" not in communities or communities["code"].isna().any():
-        raise InputError("Every community needs a code to number its grids by.")
-    if not communities["code"].is_unique:
-        raise InputError("Two communities share a code.")
-    polys = []
-    for code, geom in zip(communities["code"], communities.geometry.values, strict=True):
-        parts = [p for p in shapely.get_parts(geom) if p.area > checks.SLIVER_M2]
-        if len(parts) != 1:
-            what = "is empty" if not parts else f"is in {len(parts)} pieces"
-            raise InputError(
-                f"Community {code} {what}: grids are drawn in communities of one piece."
-            )
-        polys.append(parts[0])
-    out = communities.copy()
-    out.geometry = polys
-    found = checks.tiling(np.asarray(polys, dtype=object), shapely.union_all(polys))
-    if found:
-        raise InputError("The communities are not a clean partition: " + "; ".join(found) + ".")
-    union = shapely.union_all(polys)
-    if area is not None:
-        off = shapely.symmetric_difference(area, union).area
-        if off > checks.AREA_TOLERANCE_M2 + checks.REL_TOLERANCE * area.area:
-            raise InputError(
-                f"The communities do not cover the area: they differ from it by {off:.0f} m²."
-            )
-    return out, union
-
-
-def _metric_crs(frame: gpd.GeoDataFrame, what: str) -> Any:
-    if frame.crs is None:
-        raise InputError(f"The {what} have no CRS: give them in the area's UTM zone.")
-    if not frame.crs.is_projected:
-        raise InputError(
-            f"The {what} are in {frame.crs.to_string()}, degrees: project them to the area's "
-            "UTM zone (metres) first."
-        )
-    return frame.crs
 
 
 def _as_count(value: float) -> int | float:
