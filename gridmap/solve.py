@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-from gridmap.errors import GridmapError, InputError
+from gridmap.errors import InputError, SolveError
 
 #: Called with a short line of text at each step of a long solve.
 Progress = Callable[[str], None]
@@ -37,13 +37,6 @@ Progress = Callable[[str], None]
 ABS_TOLERANCE = 1e-6
 #: Relative gap under which a result counts as optimal (HiGHS' default MIP gap is 1e-4).
 GAP_TOLERANCE = 1e-4
-
-
-class SolveError(GridmapError, RuntimeError):
-    """A solve produced a result that is not what it claims (a bug, never bad input)."""
-
-    code = "solve_inconsistent"
-    status = 500
 
 
 class Status(StrEnum):

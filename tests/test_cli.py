@@ -414,23 +414,23 @@ def test_grids_auto_dry_run_writes_only_the_preview(demo_copy, tmp_path, capsys)
 
 def test_grids_auto_interrupted_changes_nothing(demo_copy, monkeypatch, capsys):
     from gridmap.grids import GridPartition
-    from gridmap.store.gpkg.workspace import _GpkgTransaction
+    from gridmap.store.gpkg.transaction import GpkgTransaction
 
     before = _state(demo_copy)
-    real = _GpkgTransaction.update
+    real = GpkgTransaction.update_many
     calls = []
 
-    def update(self, layer, fid, values):
+    def update_many(self, layer, changes, **kw):
         calls.append(layer)
-        if len(calls) == 50:  # Ctrl+C while the grid codes are being written
+        if len(calls) == 2:  # Ctrl+C while the grid codes are being written
             raise KeyboardInterrupt
-        return real(self, layer, fid, values)
+        return real(self, layer, changes, **kw)
 
-    monkeypatch.setattr(_GpkgTransaction, "update", update)
+    monkeypatch.setattr(GpkgTransaction, "update_many", update_many)
     args = ["-q", "grids", "auto", str(demo_copy), "--replace"]
     assert main(args) == 130
     assert "nothing was changed" in capsys.readouterr().err
-    assert len(calls) == 50
+    assert len(calls) == 2
     _assert_same(before, _state(demo_copy))
 
     def solve(self, **_options):

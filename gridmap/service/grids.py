@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
+from gridmap.errors import FeatureNotFoundError, GridsExistError, InputError
 from gridmap.geo.crs import utm_crs
 from gridmap.grids import GridPartition, GridPartitionResult
 from gridmap.io import geojson
@@ -32,12 +32,6 @@ from gridmap.store import Workspace
 LOCATED_LAYERS = ("households", "facilities", "cameras")
 #: A new grid keeps the worker of the old grid that held at least this share of its area.
 WORKER_OVERLAP = 0.5
-
-
-class GridsExistError(ConflictError):
-    """The workspace has grids already where new ones were to be drawn."""
-
-    code = "grids_exist"
 
 
 @dataclass(frozen=True)
@@ -225,8 +219,7 @@ def auto_grids(
         else:
             tx.replace("grids", new)
         for layer, rows in updates.items():
-            for fid, code in rows.items():
-                tx.update(layer, fid, {"grid_code": code})
+            tx.update_many(layer, {fid: {"grid_code": code} for fid, code in rows.items()})
     return AutoGrids(result, new, changed, replaced=len(mine), written=True)
 
 
