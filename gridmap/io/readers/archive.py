@@ -150,6 +150,12 @@ def open_zip(
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise InputError(f"The file is not a valid {what}.", source=source) from None
+    except NotImplementedError as exc:  # a zip format version Python does not read
+        raise InputError(
+            f"The file is not a {what} gridmap can open ({exc}). Zip the files again with "
+            "ordinary (Deflate) compression.",
+            source=source,
+        ) from None
     try:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
@@ -225,7 +231,7 @@ def iter_member(
                         source=source,
                     )
                 yield chunk
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         raise _damaged(source, name, f"it does not unpack ({exc})") from None
     except RuntimeError as exc:  # encrypted members
         raise InputError(

@@ -136,6 +136,10 @@ def geometry_problem(geom: Any, prefix: str = "", depth: int = 0) -> Problem | N
             f"{_show(geom)}"
         )
     kind = geom.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return Problem(
+            f'{prefix}its geometry\'s "type" is {_show(kind)}, not a name such as "Point"'
+        )
     if kind is None:
         return Problem(f'{prefix}its geometry has no "type" (such as {_EXAMPLE})')
     if kind == "GeometryCollection":

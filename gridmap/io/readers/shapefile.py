@@ -223,6 +223,17 @@ def read_shapefile(
     parts = _zipped_parts(p, layer_name, info) if zipped else _loose_parts(p)
     info.layer = parts.stem
     info.missing_parts = [ext for ext in (".prj", ".cpg") if not parts.has(ext)]
+    prj = parts.small(".prj")
+    if prj is not None:
+        try:
+            prj.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"The .prj file of '{parts.name}' is damaged: it is not the text of a coordinate "
+                "system. Replace it with the .prj made with the shapefile, or leave it out and "
+                "give the coordinate system with --crs.",
+                source=p.name,
+            ) from None
     if encoding:
         use: str | None = lookup_encoding(encoding, source=p.name)
         info.encoding = use

@@ -114,54 +114,51 @@ def _sheet_rows(ws: Any) -> list[tuple[int, list[Any], list[str]]]:
 
 def _formulas(p: Path, sheet: str) -> dict[tuple[int, int], str]:
     """Return the formulas of one sheet by (sheet row, 0-based column)."""
-    book = openpyxl.load_workbook(p, read_only=True, data_only=False)
-    try:
-        out = {}
-        for r, values, kinds in _sheet_rows(book[sheet]):
-            for c, (v, k) in enumerate(zip(values, kinds, strict=True)):
-                if k == "f" or (isinstance(v, str) and v.startswith("=")):
-                    out[(r, c)] = str(v)
-        return out
-    finally:
-        book.close()
+    out = {}
+    with p.open("rb") as fh:  # ours to close, also when openpyxl fails half-way
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
+        try:
+            for r, values, kinds in _sheet_rows(book[sheet]):
+                for c, (v, k) in enumerate(zip(values, kinds, strict=True)):
+                    if k == "f" or (isinstance(v, str) and v.startswith("=")):
+                        out[(r, c)] = str(v)
+        finally:
+            book.close()
+    return out
+
+
+def _choose_sheet(book: Any, info: ReadInfo, layer_name: str | None, prefer: str | None) -> str:
+    info.layers = [n for n in book.sheetnames if hasattr(book[n], "iter_rows")]
+    if layer_name is not None:
+        return choose_layer(info.layers, layer_name, None, info.path.name, "sheet")
+    if prefer in info.layers:
+        return str(prefer)
+    if info.layers:
+        return info.layers[0]
+    raise InputError("The workbook holds no worksheet.", source=info.path.name)
 
 
 def read_xlsx(
     p: Path, info: ReadInfo, encoding: str | None, layer_name: str | None, prefer: str | None
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one sheet (named, named like ``prefer``, or the first) of an .xlsx workbook."""
-    source = p.name
     try:
         has_formulas = _has_formulas(p, info)
-        book = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except InputError:
-        raise
-    except _BROKEN as exc:
-        raise InputError(
-            f"The Excel file could not be read (it is damaged, or not an .xlsx workbook): {exc}",
-            source=source,
-        ) from None
-    try:
-        info.layers = [n for n in book.sheetnames if hasattr(book[n], "iter_rows")]
-        if layer_name is not None:
-            info.layer = choose_layer(info.layers, layer_name, None, source, "sheet")
-        elif prefer in info.layers:
-            info.layer = prefer
-        elif info.layers:
-            info.layer = info.layers[0]
-        else:
-            raise InputError("The workbook holds no worksheet.", source=source)
-        rows = _sheet_rows(book[info.layer])
+        with p.open("rb") as fh:  # ours to close, also when openpyxl fails half-way
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            try:
+                info.layer = _choose_sheet(book, info, layer_name, prefer)
+                rows = _sheet_rows(book[info.layer])
+            finally:
+                book.close()
         formulas = _formulas(p, info.layer) if has_formulas else {}
     except InputError:
         raise
     except _BROKEN as exc:
         raise InputError(
             f"The Excel file could not be read (it is damaged, or not an .xlsx workbook): {exc}",
-            source=source,
+            source=p.name,
         ) from None
-    finally:
-        book.close()
     if len(info.layers) > 1:
         info.notes.append(
             f"Read sheet '{info.layer}' of {len(info.layers)} ({', '.join(info.layers)})."

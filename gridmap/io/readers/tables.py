@@ -65,12 +65,19 @@ def _find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _cell(v: object) -> object:
+    """Return a cell's value with blanks (None, NaN, "", spaces) as None and text stripped."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, str):
+        return v.strip() or None
+    return v
+
+
 def _numbers(values: pd.Series, column: str, source: str) -> np.ndarray:
-    text = values.astype(object).where(values.notna(), None)
-    out = pd.to_numeric(
-        text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
-    ).astype("float64")
-    given = text.map(lambda v: v is not None and str(v).strip() != "")
+    text = pd.Series([_cell(v) for v in values], index=values.index, dtype=object)
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    given = text.notna()
     bad = out.isna() & given
     if bad.any():
         row = int(bad[bad].index[0])
@@ -129,8 +136,10 @@ def table_geometry(df: pd.DataFrame, info: ReadInfo) -> gpd.GeoDataFrame | pd.Da
     lon, lat = _find_column(columns, LON_NAMES), _find_column(columns, LAT_NAMES)
     if wkt is not None:
         _refuse_uncomputed(info, [wkt], source)
-        text = df[wkt].astype(object).where(df[wkt].notna(), None)
-        text = text.map(lambda v: str(v).strip() or None if v is not None else None)
+        cells = [_cell(v) for v in df[wkt]]
+        text = pd.Series(
+            [None if v is None else str(v) for v in cells], index=df.index, dtype=object
+        )
         with np.errstate(over="ignore", invalid="ignore"):
             geoms = shapely.from_wkt(text.to_numpy(), on_invalid="ignore")
         bad = text.notna().to_numpy() & shapely.is_missing(geoms)

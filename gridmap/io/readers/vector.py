@@ -93,6 +93,24 @@ def _diagnose(source: object, info: ReadInfo, kw: dict[str, Any], offset: int) -
     raise cls(f"{label}{message}{also}.", row=offset + first + 1, source=info.path.name)
 
 
+def _gdal_notes(caught: list[warnings.WarningMessage], info: ReadInfo) -> None:
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, RuntimeWarning) and not text.startswith(_GDAL_NOISE):
+            note = f"GDAL: {text}"
+            if note not in info.notes:
+                info.notes.append(note)
+
+
+def list_layers(source: str | Path | bytes, info: ReadInfo) -> list[str]:
+    """Return the names of the file's layers, GDAL's warnings kept as notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = [str(n) for n in pyogrio.list_layers(source)[:, 0]]
+    _gdal_notes(caught, info)
+    return names
+
+
 def read_ogr(
     source: str | Path | bytes, info: ReadInfo, *, offset: int = 0, **kw: Any
 ) -> gpd.GeoDataFrame:
@@ -108,12 +126,20 @@ def read_ogr(
         except shapely.errors.GEOSException:
             _diagnose(source, info, kw, offset)
             raise
-    for w in caught:
-        text = str(w.message)
-        if issubclass(w.category, RuntimeWarning) and not text.startswith(_GDAL_NOISE):
-            note = f"GDAL: {text}"
-            if note not in info.notes:
-                info.notes.append(note)
+        except UnicodeDecodeError:
+            raise InputError(
+                f"The file could not be read as {info.format}: GDAL found text in it that is not "
+                "in the expected encoding (UTF-8 unless the file says otherwise). Give the "
+                "encoding with --encoding, or save the file again as UTF-8.",
+                source=info.path.name,
+            ) from None
+        except IndexError:  # pyogrio, when GDAL opens the file but finds no layer in it
+            raise InputError(
+                f"The file could not be read as {info.format}: GDAL finds no layer of features "
+                "in it. It may be damaged; save it again from the program that made it.",
+                source=info.path.name,
+            ) from None
+    _gdal_notes(caught, info)
     return frame
 
 
@@ -138,7 +164,8 @@ def read_geojson(
             "The file is not usable JSON: its lists or objects are nested thousands deep.",
             source=p.name,
         ) from None
-    if not isinstance(obj, dict) or obj.get("type") not in GEOJSON_TYPES:
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if not isinstance(kind, str) or kind not in GEOJSON_TYPES:
         raise UnsupportedFormatError(
             'The JSON file is not GeoJSON: it should be an object with "type": '
             '"FeatureCollection" and a list of "features".',
@@ -161,7 +188,7 @@ def read_gpkg(
     p: Path, info: ReadInfo, encoding: str | None, layer_name: str | None, prefer: str | None
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer of a GeoPackage (named, the only one, or the one named like ``prefer``)."""
-    info.layers = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
+    info.layers = list_layers(p, info)
     info.layer = choose_layer(info.layers, layer_name, prefer, p.name, "layer")
     info.encoding = "utf-8"  # GeoPackage text is UTF-8 by definition
     if encoding:
@@ -185,7 +212,7 @@ def read_kml(
     """Read every folder of a KML (or the named one) into one frame, in WGS84."""
     text, info.encoding = decode_text(p.read_bytes(), encoding, source=p.name)
     data = _XML_DECL.sub(r'\1"UTF-8"', text, count=1).encode("utf-8")
-    info.layers = [str(n) for n in pyogrio.list_layers(data)[:, 0]]
+    info.layers = list_layers(data, info)
     info.crs = pyproj.CRS.from_epsg(4326)  # KML is WGS84 by definition
     chosen = list(range(len(info.layers)))  # by index: the in-memory copy's name changes
     if layer_name is not None:
