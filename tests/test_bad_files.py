@@ -562,3 +562,14 @@ def test_error_value_in_cell_warns(tmp_path: Path) -> None:
     result = load_file(path, "facilities")
     assert result.frame["name"].tolist()[0] == "甲" and result.frame["name"].isna().tolist()[1]
     assert any("B3" in w and "#DIV/0!" in w for w in result.warnings)
+
+
+def test_xlsx_member_that_lies_about_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "sites.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["kind", "name", "lon", "lat"])
+    book.active.append(["school", "甲", 118.78, 32.04])
+    book.save(path)
+    _lie_about_size(path, "xl/styles.xml", 100)  # openpyxl's ZipFile.read would inflate it whole
+    with pytest.raises(InputError, match=r"xl/styles\.xml.*damaged"):
+        read_table(path)

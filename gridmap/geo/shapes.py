@@ -245,8 +245,13 @@ def short_ring_mask(geoms: np.ndarray) -> np.ndarray:
         parts = np.concatenate([parts[~multi], sub])
         owner = np.concatenate([owner[~multi], owner[multi][idx]])
     polys = shapely.get_type_id(parts) == 3
-    rings, idx = shapely.get_rings(parts[polys], return_index=True)
-    n = shapely.get_num_coordinates(rings)
-    short = (n > 0) & (n < 4)
-    mask[owner[polys][idx[short]]] = True
+    polygons, owners = parts[polys], owner[polys]
+    # a polygon without holes has one ring: its coordinate count is the ring's (no ring objects)
+    simple = shapely.get_num_interior_rings(polygons) == 0
+    n = shapely.get_num_coordinates(polygons)
+    mask[owners[simple & (n > 0) & (n < 4)]] = True
+    if not simple.all():
+        rings, idx = shapely.get_rings(polygons[~simple], return_index=True)
+        k = shapely.get_num_coordinates(rings)
+        mask[owners[~simple][idx[(k > 0) & (k < 4)]]] = True
     return mask

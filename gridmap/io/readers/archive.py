@@ -72,7 +72,8 @@ def size_text(n: int) -> str:
     if n < 2**20:
         return f"{n / 1024:.0f} KB"
     if n < 2**30:
-        return f"{n / 2**20:.1f} MB"
+        mb = n / 2**20
+        return f"{mb:.1f} MB" if mb < 100 else f"{mb:.0f} MB"
     return f"{n / 2**30:.1f} GB"
 
 

@@ -11,9 +11,10 @@ never reads more than was counted.
 
 from __future__ import annotations
 
+import glob
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,9 @@ import geopandas as gpd
 import pyproj
 
 from gridmap.errors import EncodingError, InputError, UnsupportedFormatError
-from gridmap.io.readers.archive import ARCHIVE_ENDINGS, Budget, open_zip, read_member
+from gridmap.io.readers.archive import ARCHIVE_ENDINGS, Budget, iter_member, open_zip, size_text
 from gridmap.io.readers.base import ReadInfo, choose_layer
-from gridmap.io.readers.text import Detector, lookup_encoding
+from gridmap.io.readers.text import DETECT_ORDER, decodes, lookup_encoding
 from gridmap.io.readers.vector import read_ogr
 
 __all__ = ["read_shapefile"]
@@ -49,75 +50,120 @@ _CHUNK = 1 << 20
 
 @dataclass
 class _Parts:
-    """The parts of one shapefile: in memory (zipped) or on disk (loose), by lower-case ending."""
+    """One shapefile's parts: the small ones in memory, and what the .dbf decodes as.
+
+    ``gdal`` is what GDAL reads: the .shp path (loose files) or an in-memory zip of just these
+    parts (zipped), so that GDAL reads only bytes that were counted.
+    """
 
     name: str  # as the user sees it: 'data/sites.shp' or 'sites.shp'
     stem: str
-    data: dict[str, bytes]
-    files: dict[str, Path]
+    present: set[str]
+    small: dict[str, bytes]
+    dbf: Callable[[], Iterator[bytes]]  # the .dbf's bytes again, in chunks, on each call
+    gdal: Path | bytes = b""
 
-    def has(self, ext: str) -> bool:
-        return ext in self.data or ext in self.files
+    def dbf_decodes(self, encoding: str) -> bool:
+        """Return whether the .dbf's field names and records decode as ``encoding``."""
+        return decodes(_dbf_text(self.dbf()), encoding)
 
-    def small(self, ext: str) -> bytes | None:
-        """Return a small part's bytes (.cpg, .prj), or None if there is none."""
-        if ext in self.data:
-            return self.data[ext]
-        if ext in self.files:
-            return self.files[ext].read_bytes()[: 64 * 1024]
-        return None
-
-    def chunks(self, ext: str) -> Iterator[bytes]:
-        """Yield a part's bytes in chunks, without holding a loose file in memory."""
-        if ext in self.data:
-            view = memoryview(self.data[ext])
-            for start in range(0, len(view), _CHUNK):
-                yield bytes(view[start : start + _CHUNK])
-            return
-        with self.files[ext].open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                yield chunk
+    def detect(self) -> str | None:
+        """Return the first of UTF-8, GBK, GB18030 the .dbf decodes as, or None."""
+        return next((e for e in DETECT_ORDER if self.dbf_decodes(e)), None)
 
 
-def _missing(parts: _Parts, ext: str, zipped: bool, source: str) -> InputError:
+def _missing(name: str, ext: str, zipped: bool, source: str) -> InputError:
     where = "in the archive" if zipped else "next to it"
     return InputError(
-        f"The shapefile '{parts.name}' has no {ext} file {where} ({_REQUIRED[ext]}). A shapefile "
+        f"The shapefile '{name}' has no {ext} file {where} ({_REQUIRED[ext]}). A shapefile "
         f"is several files of the same name: import {_ALL_PARTS} together, "
         + ("zipped in one archive." if zipped else "in the same folder, or zipped in one archive."),
         source=source,
     )
 
 
+def _dbf_text(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield the parts of a .dbf that hold text: its field names, then its records."""
+    head = b""
+    for chunk in chunks:  # the header: 32 bytes, field descriptors of 32 bytes, then records
+        head += chunk
+        if len(head) >= 32 and len(head) >= int.from_bytes(head[8:10], "little"):
+            break
+    header_len = int.from_bytes(head[8:10], "little") if len(head) >= 32 else len(head)
+    for start in range(32, min(header_len, len(head)) - 31, 32):
+        if head[start] == 0x0D:
+            break
+        yield head[start : start + 11].split(b"\0", 1)[0] + b" "
+    yield head[header_len:]
+    yield from chunks
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
+
+
 def _loose_parts(p: Path) -> _Parts:
     files: dict[str, Path] = {}
-    for sibling in p.parent.glob(f"{p.stem}.*"):
+    for sibling in p.parent.glob(f"{glob.escape(p.stem)}.*"):
         if sibling.stem == p.stem and sibling.is_file():
             files.setdefault(sibling.suffix.lower(), sibling)
     files[".shp"] = p
-    parts = _Parts(name=p.name, stem=p.stem, data={}, files=files)
     for ext in _REQUIRED:
-        if not parts.has(ext):
-            raise _missing(parts, ext, False, p.name)
+        if ext not in files:
+            raise _missing(p.name, ext, False, p.name)
+    small = {}
     for ext in (".prj", ".cpg"):
-        size = files[ext].stat().st_size if ext in files else 0
-        cap = _PARTS[ext][0] or 0
-        if size > cap:
+        if ext not in files:
+            continue
+        size = files[ext].stat().st_size
+        cap, why = _PARTS[ext]
+        if cap is not None and size > cap:
             raise InputError(
-                f"'{files[ext].name}' holds {size:,} bytes: more than a {ext} file can hold "
-                f"({_PARTS[ext][1]}). Replace it with the one made with the shapefile.",
+                f"'{files[ext].name}' holds {size_text(size)}: more than a {ext} file can hold "
+                f"({why}). Replace it with the one made with the shapefile.",
                 source=p.name,
             )
-    return parts
+        small[ext] = files[ext].read_bytes()
+    return _Parts(
+        name=p.name,
+        stem=p.stem,
+        present=set(files),
+        small=small,
+        dbf=lambda: _file_chunks(files[".dbf"]),
+        gdal=p,
+    )
+
+
+def _display(info: zipfile.ZipInfo) -> str:
+    """Return a member's name as its maker wrote it: GBK names are common without the UTF-8 flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437", "replace")
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def _stored_chunks(data: bytes, name: str) -> Iterator[bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(name) as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
 
 
 def _zipped_parts(p: Path, layer_name: str | None, info: ReadInfo) -> _Parts:
     source = p.name
     with open_zip(p, info.limits, source=source) as zf:
-        names = [n for n in zf.namelist() if not n.startswith("__MACOSX") and not n.endswith("/")]
-        shps = [n for n in names if n.lower().endswith(".shp")]
+        infos = [
+            i for i in zf.infolist() if not i.filename.startswith("__MACOSX") and not i.is_dir()
+        ]
+        shps = [i for i in infos if i.filename.lower().endswith(".shp")]
         if not shps:
-            nested = [n for n in names if n.lower().endswith(ARCHIVE_ENDINGS)]
+            nested = [_display(i) for i in infos if i.filename.lower().endswith(ARCHIVE_ENDINGS)]
             inside = (
                 f" It holds another archive, '{nested[0]}': unzip it first and import the "
                 "shapefile inside."
@@ -129,45 +175,42 @@ def _zipped_parts(p: Path, layer_name: str | None, info: ReadInfo) -> _Parts:
                 f".dbf, .prj and .cpg files.{inside}",
                 source=source,
             )
-        by_base = {Path(s).stem: s[:-4] for s in shps}
+        by_base = {Path(_display(i)).stem: i.filename[:-4] for i in shps}
         if layer_name in by_base:
             stem = by_base[layer_name]
         else:
             stem = by_base[choose_layer(list(by_base), layer_name, None, source, "shapefile")]
-        lower = {n.lower(): n for n in names}
-        parts = _Parts(name=stem + ".shp", stem=Path(stem).name, data={}, files={})
-        budget = Budget(limits=info.limits, source=source)
+        lower = {i.filename.lower(): i for i in infos}
         found = {ext: lower.get((stem + ext).lower()) for ext in _PARTS}
+        shown = _display(found[".shp"]) if found[".shp"] else stem + ".shp"
         for ext in _REQUIRED:
             if found[ext] is None:
-                raise _missing(parts, ext, True, source)
-        for ext, member in found.items():
-            if member is not None:
+                raise _missing(shown, ext, True, source)
+        budget = Budget(limits=info.limits, source=source)
+        small: dict[str, bytes] = {}
+        out = io.BytesIO()
+        big = info.limits.max_member_bytes >= zipfile.ZIP64_LIMIT
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as gdal_zip:
+            for ext, member in found.items():
+                if member is None:
+                    continue
                 cap, why = _PARTS[ext]
-                parts.data[ext] = read_member(zf, member, budget, cap=cap, why=why)
-    return parts
-
-
-def _detect_dbf_encoding(parts: _Parts, candidates: tuple[str, ...], source: str) -> list[str]:
-    """Return which of ``candidates`` decode the .dbf's field names and records."""
-    detector = Detector(candidates)
-    chunks = parts.chunks(".dbf")
-    head = b""
-    for chunk in chunks:  # the header: field descriptors, then the records
-        head += chunk
-        if len(head) >= 32 and len(head) >= int.from_bytes(head[8:10], "little"):
-            break
-    if len(head) < 32:
-        return list(candidates)
-    header_len = int.from_bytes(head[8:10], "little")
-    for start in range(32, min(header_len, len(head)) - 31, 32):
-        if head[start] == 0x0D:
-            break
-        detector.feed(head[start : start + 11].split(b"\0", 1)[0] + b" ")
-    detector.feed(head[header_len:])
-    for chunk in chunks:
-        detector.feed(chunk)
-    return detector.fits()
+                chunks = iter_member(zf, member.filename, budget, cap=cap, why=why)
+                with gdal_zip.open(f"layer{ext}", "w", force_zip64=big) as sink:
+                    for chunk in chunks:
+                        sink.write(chunk)
+                        if ext in (".prj", ".cpg"):  # 64 KB at most: kept for us too
+                            small[ext] = small.get(ext, b"") + chunk
+    data = out.getvalue()
+    del out
+    return _Parts(
+        name=shown,
+        stem=Path(shown).stem,
+        present={ext for ext, member in found.items() if member is not None},
+        small=small,
+        dbf=lambda: _stored_chunks(data, "layer.dbf"),
+        gdal=data,
+    )
 
 
 def _encoding(parts: _Parts, info: ReadInfo, source: str) -> str | None:
@@ -175,26 +218,26 @@ def _encoding(parts: _Parts, info: ReadInfo, source: str) -> str | None:
 
     None means GDAL should interpret an unusual .cpg itself (``info.encoding`` then names it).
     """
-    cpg = parts.small(".cpg")
+    cpg = parts.small.get(".cpg")
     cpg_text = cpg.decode("ascii", "replace").strip() if cpg else ""
     if cpg_text.lower() in _CPG_NAMES:
         named = _CPG_NAMES[cpg_text.lower()]
-        if named in _detect_dbf_encoding(parts, (named,), source):
+        if parts.dbf_decodes(named):
             return named
-        fits = _detect_dbf_encoding(parts, ("utf-8", "gbk", "gb18030"), source)
-        if not fits:
+        detected = parts.detect()
+        if detected is None:
             raise _undetected(source)
         info.notes.append(
-            f"The .cpg file says the text is {cpg_text}, but it is not; read it as {fits[0]}."
+            f"The .cpg file says the text is {cpg_text}, but it is not; read it as {detected}."
         )
-        return fits[0]
+        return detected
     if cpg_text:  # an unusual code page: GDAL knows more of them
         info.encoding = cpg_text
         return None
-    fits = _detect_dbf_encoding(parts, ("utf-8", "gbk", "gb18030"), source)
-    if not fits:
+    detected = parts.detect()
+    if detected is None:
         raise _undetected(source)
-    return fits[0]
+    return detected
 
 
 def _undetected(source: str) -> EncodingError:
@@ -206,15 +249,6 @@ def _undetected(source: str) -> EncodingError:
     )
 
 
-def _zip_for_gdal(parts: _Parts) -> bytes:
-    """Return an uncompressed in-memory zip of just this shapefile's parts, for GDAL."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        for ext, data in parts.data.items():
-            zf.writestr(f"layer{ext}", data)
-    return out.getvalue()
-
-
 def read_shapefile(
     p: Path, info: ReadInfo, encoding: str | None, layer_name: str | None, prefer: str | None
 ) -> gpd.GeoDataFrame:
@@ -222,8 +256,8 @@ def read_shapefile(
     zipped = p.suffix.lower() == ".zip"
     parts = _zipped_parts(p, layer_name, info) if zipped else _loose_parts(p)
     info.layer = parts.stem
-    info.missing_parts = [ext for ext in (".prj", ".cpg") if not parts.has(ext)]
-    prj = parts.small(".prj")
+    info.missing_parts = [ext for ext in (".prj", ".cpg") if ext not in parts.present]
+    prj = parts.small.get(".prj")
     if prj is not None:
         try:
             prj.decode("utf-8")
@@ -240,12 +274,9 @@ def read_shapefile(
     else:
         use = _encoding(parts, info, p.name)
         info.encoding = use or info.encoding
-    if zipped:
-        data = _zip_for_gdal(parts)
-        parts.data.clear()  # GDAL reads its own copy: let ours go
-        frame = read_ogr(data, info, encoding=use)
-    else:
-        frame = read_ogr(p, info, encoding=use)
+    source, parts.gdal = parts.gdal, b""  # GDAL reads its own copy: let ours go with the call
+    frame = read_ogr(source, info, encoding=use)
+    del source
     if frame.crs is not None:
         info.crs = pyproj.CRS(frame.crs)
     return frame

@@ -48,19 +48,25 @@ _BROKEN = (
 )
 
 
-def _has_formulas(p: Path, info: ReadInfo) -> bool:
-    """Return whether any worksheet of the workbook holds a formula (``<f>`` element)."""
+def _check_and_scan(p: Path, info: ReadInfo) -> bool:
+    """Unpack every member once, counted and capped; return whether a worksheet has formulas.
+
+    openpyxl reads members whole with ``ZipFile.read``, which inflates a member in one piece
+    before cutting it to its declared size: a member whose header lies would take its real size
+    in memory. So every member is first streamed here, and its real size must be the declared
+    one (:func:`gridmap.io.readers.archive.iter_member`).
+    """
+    found = False
     with open_zip(p, info.limits, source=p.name, what="Excel workbook (.xlsx)") as zf:
         budget = Budget(limits=info.limits, source=p.name)
         for name in zf.namelist():
-            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
-                continue
+            scan = not found and name.startswith("xl/worksheets/") and name.endswith(".xml")
             tail = b""
             for chunk in iter_member(zf, name, budget):
-                if _FORMULA_TAG.search(tail + chunk):
-                    return True
+                if scan and _FORMULA_TAG.search(tail + chunk):
+                    found, scan = True, False
                 tail = chunk[-32:]
-    return False
+    return found
 
 
 def _value(v: Any, kind: str) -> Any:
@@ -143,7 +149,7 @@ def read_xlsx(
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one sheet (named, named like ``prefer``, or the first) of an .xlsx workbook."""
     try:
-        has_formulas = _has_formulas(p, info)
+        has_formulas = _check_and_scan(p, info)
         with p.open("rb") as fh:  # ours to close, also when openpyxl fails half-way
             book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
             try:

@@ -1,8 +1,8 @@
 """Text encodings: decode a user's text, or tell UTF-8 from GBK and GB18030.
 
 Chinese files come in UTF-8 (with or without BOM) as often as in GBK; GB18030 covers what GBK
-lacks. Detection tries them in that order; an explicit encoding always wins. :class:`Detector`
-does the same over a stream of chunks (a shapefile's .dbf), in constant memory.
+lacks. Detection tries them in that order; an explicit encoding always wins. :func:`decodes`
+checks a stream of chunks (a shapefile's .dbf) in constant memory.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from gridmap.errors import EncodingError
 
-__all__ = ["DETECT_ORDER", "Detector", "decode_text", "line_of", "lookup_encoding"]
+__all__ = ["DETECT_ORDER", "decode_text", "decodes", "line_of", "lookup_encoding"]
 
 #: Encodings tried, in order, when the file does not say.
 DETECT_ORDER: tuple[str, ...] = ("utf-8", "gbk", "gb18030")
@@ -89,36 +89,19 @@ def decode_text(
     )
 
 
-class Detector:
-    """Find which of several encodings decode a stream of byte chunks, in constant memory.
+def decodes(chunks: Iterable[bytes], encoding: str) -> bool:
+    """Return whether a stream of byte chunks decodes as ``encoding``, in constant memory.
 
-    Feed chunks with :meth:`feed`; :meth:`fits` then lists the candidates that decoded every
-    byte, in the order given.
+    Stops at the first byte that does not decode; ASCII chunks are skipped where no multi-byte
+    sequence is pending, since they decode the same in every candidate.
     """
-
-    def __init__(self, candidates: Iterable[str] = DETECT_ORDER) -> None:
-        self._decoders = {
-            name: codecs.getincrementaldecoder(name)(errors="strict") for name in candidates
-        }
-        self._failed: set[str] = set()
-        self._done = False
-
-    def feed(self, chunk: bytes, *, final: bool = False) -> None:
-        """Decode one more chunk with every candidate still in the race."""
-        ascii_only = chunk.isascii()
-        for name, decoder in self._decoders.items():
-            if name in self._failed:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        for chunk in chunks:
+            if chunk.isascii() and not decoder.getstate()[0]:
                 continue
-            if ascii_only and not final and decoder.getstate()[0] == b"":
-                continue  # ASCII decodes the same in every candidate: skip the work
-            try:
-                decoder.decode(chunk, final)
-            except UnicodeDecodeError:
-                self._failed.add(name)
-        self._done = final
-
-    def fits(self) -> list[str]:
-        """Return the candidates that decoded everything fed (call after ``final=True``)."""
-        if not self._done:
-            self.feed(b"", final=True)
-        return [name for name in self._decoders if name not in self._failed]
+            decoder.decode(chunk)
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
