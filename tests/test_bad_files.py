@@ -354,6 +354,14 @@ def test_symlink_refused(tmp_path: Path) -> None:
         read_table(path)
 
 
+def test_same_name_twice_refused(tmp_path: Path) -> None:
+    path = zipped_sample(tmp_path)
+    with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("data/sites.dbf", b"another table")
+    with pytest.raises(InputError, match=r"two files named 'data/sites\.dbf'"):
+        read_table(path)
+
+
 def test_nested_archive_named(tmp_path: Path) -> None:
     inner = zipped_sample(tmp_path)
     outer = tmp_path / "outer.zip"

@@ -148,9 +148,12 @@ def read_table(
 
 def _check_shapes(frame: pd.DataFrame, info: ReadInfo) -> None:
     """Refuse NaN/infinite coordinates and rings of fewer than 4 points, naming the row."""
-    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:
+    if not isinstance(frame, gpd.GeoDataFrame):
         return
-    geoms = np.asarray(frame.geometry.array, dtype=object)
+    try:
+        geoms = np.asarray(frame.geometry.array, dtype=object)
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        return
     name_field = next((f for f in NAME_FIELDS if f in frame.columns), None)
     for find, cls in ((nonfinite_mask, CoordinateError), (short_ring_mask, GeometryError)):
         mask = find(geoms)

@@ -131,7 +131,8 @@ def open_zip(
 
     Checks, before anything is unpacked: the member count (read from the end record, so an
     archive of millions of entries is refused before Python lists them), member names (no
-    ``../``, no absolute paths), no symbolic links, and the declared sizes per member and in all.
+    ``../``, no absolute paths, no name twice), no symbolic links, and the declared sizes per
+    member and in all.
     """
     p = Path(path)
     size = p.stat().st_size
@@ -166,8 +167,16 @@ def open_zip(
                 source=source,
             )
         total = 0
+        seen: set[str] = set()
         for info in infos:
             _check_member_name(info, source)
+            if info.filename in seen:
+                raise InputError(
+                    f"The archive holds two files named '{info.filename}': programs disagree on "
+                    "which of them is meant, so gridmap does not guess. Zip the files again.",
+                    source=source,
+                )
+            seen.add(info.filename)
             if info.file_size > limits.max_member_bytes:
                 raise InputError(
                     f"'{info.filename}' would unpack to {size_text(info.file_size)}, more than "
