@@ -581,3 +581,18 @@ def test_xlsx_member_that_lies_about_its_size(tmp_path: Path) -> None:
     _lie_about_size(path, "xl/styles.xml", 100)  # openpyxl's ZipFile.read would inflate it whole
     with pytest.raises(InputError, match=r"xl/styles\.xml.*damaged"):
         read_table(path)
+
+
+def test_xlsx_header_below_blank_rows(tmp_path: Path) -> None:
+    path = formula_book(
+        tmp_path / "sites.xlsx",
+        [
+            [],
+            [],
+            ["kind", "name", "lon", "lat"],
+            ["school", "甲", 118.78, 32.04],
+            ["school", "乙", "东经118", 32.05],
+        ],
+    )
+    with pytest.raises(CoordinateError, match=r"row 5, column 'lon': '东经118'"):  # sheet rows
+        load_file(path, "facilities")
