@@ -36,7 +36,8 @@ class ReadInfo:
     columns the geometry was built from; ``notes`` things worth telling the user;
     ``missing_parts`` optional parts of the file that are absent (``".prj"``, ``".cpg"`` of a
     shapefile); ``uncomputed`` per column, the spreadsheet cells holding formulas whose value
-    was never calculated (read as empty).
+    was never calculated, or error values (read as empty); ``limits`` the caps an archive (.zip,
+    .xlsx) is read under.
     """
 
     path: Path
