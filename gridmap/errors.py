@@ -210,3 +210,16 @@ class BusyError(WorkspaceError):
     def details(self) -> dict[str, object]:
         """Return how many seconds a client should wait before it tries again."""
         return {"retry_after": self.retry_after}
+
+
+class SolveError(GridmapError, RuntimeError):
+    """A solve produced a result that is not what it claims (a bug, never bad input)."""
+
+    code = "solve_inconsistent"
+    status = 500
+
+
+class GridsExistError(ConflictError):
+    """The workspace has grids already where new ones were to be drawn."""
+
+    code = "grids_exist"

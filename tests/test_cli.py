@@ -337,3 +337,132 @@ def test_import_twice_is_refused(inited, tmp_path, capsys):
     assert main(["-q", "import", str(inited), "cameras", str(dup)]) == 2
     err = capsys.readouterr().err
     assert "row 3, column 'code'" in err and "already used in row 2" in err
+
+
+# -- gridmap grids auto ------------------------------------------------------------------------
+
+COMMUNITY = "320102001002"
+
+
+@pytest.fixture
+def demo_copy(demo_path, tmp_path) -> Path:
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(demo_path.read_bytes())
+    return copy
+
+
+def _state(path: Path) -> dict[str, pd.DataFrame]:
+    ws = open_workspace(path)
+    return {layer: ws.read(layer) for layer in ("grids", "buildings", "cameras")}
+
+
+def _assert_same(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> None:
+    for layer, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[layer])
+
+
+def test_grids_auto_refuses_existing_grids_then_replaces_one_community(demo_copy, capsys):
+    before = _state(demo_copy)
+    assert main(["-q", "grids", "auto", str(demo_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "has 53 grid(s) already" in err and "--replace" in err
+    _assert_same(before, _state(demo_copy))
+    assert main(["grids", "auto", str(demo_copy), "--community", COMMUNITY, "--replace"]) == 0
+    captured = capsys.readouterr()
+    assert "community 1/1 长江路社区" in captured.err  # progress lines
+    out = captured.out
+    assert "10 grids in 1 community:" in out and "status feasible" in out and "bound 178" in out
+    assert "Wrote 10 grids, replacing 10" in out
+    ws = open_workspace(demo_copy)
+    grids, buildings = ws.read("grids"), ws.read("buildings")
+    # the other communities' grids are as they were, the new ones add up from their buildings
+    old = before["grids"]
+    keep = old[old["community_code"] != COMMUNITY].reset_index(drop=True)
+    others = grids[grids["community_code"] != COMMUNITY].reset_index(drop=True)
+    pd.testing.assert_frame_equal(keep.drop(columns="geometry"), others.drop(columns="geometry"))
+    assert keep.geometry.normalize().geom_equals_exact(others.geometry.normalize(), 1e-9).all()
+    moved = buildings["grid_code"] != before["buildings"]["grid_code"]
+    assert buildings.loc[moved, "grid_code"].str.startswith(COMMUNITY).all()
+    new = grids[grids["community_code"] == COMMUNITY].set_index("code")
+    assert len(new) == 10 and (new["source"] == "user").all()
+    assert new["households"].between(300, 500).all()
+    per = buildings.groupby("grid_code")
+    assert (new["households"] == per["households"].sum().reindex(new.index)).all()
+    assert (new["residents"] == per["residents"].sum().reindex(new.index)).all()
+    assert (new["buildings"] == per.size().reindex(new.index)).all()
+    assert set(buildings["grid_code"]) <= set(grids["code"])
+    assert ws.audit_log(limit=1)["action"].iloc[0] == f"grids auto ({COMMUNITY}, 10 grids)"
+
+
+def test_grids_auto_dry_run_writes_only_the_preview(demo_copy, tmp_path, capsys):
+    before = _state(demo_copy)
+    stamp = open_workspace(demo_copy).stamp()
+    preview = tmp_path / "preview.geojson"
+    args = ["-q", "grids", "auto", str(demo_copy), "--dry-run", "-o", str(preview)]
+    assert main([*args, "--community", COMMUNITY, "--target", "300", "--min", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "Dry run: nothing written" in out and f"Preview written to {preview}" in out
+    _assert_same(before, _state(demo_copy))
+    assert open_workspace(demo_copy).stamp() == stamp
+    doc = json.loads(preview.read_text(encoding="utf-8"))
+    households = [f["properties"]["households"] for f in doc["features"]]
+    assert len(households) >= 12 and sum(households) == 4178  # smaller grids: more of them
+    assert doc["gridmap"]["status"] == "feasible" and doc["gridmap"]["objective"] > 0
+    assert main([*args[:-2], "-o", str(tmp_path / "preview.kml")]) == 2
+    assert "GeoJSON file" in capsys.readouterr().err
+
+
+def test_grids_auto_interrupted_changes_nothing(demo_copy, monkeypatch, capsys):
+    from gridmap.grids import GridPartition
+    from gridmap.store.gpkg.transaction import GpkgTransaction
+
+    before = _state(demo_copy)
+    real = GpkgTransaction.update_many
+    calls = []
+
+    def update_many(self, layer, changes, **kw):
+        calls.append(layer)
+        if len(calls) == 2:  # Ctrl+C while the grid codes are being written
+            raise KeyboardInterrupt
+        return real(self, layer, changes, **kw)
+
+    monkeypatch.setattr(GpkgTransaction, "update_many", update_many)
+    args = ["-q", "grids", "auto", str(demo_copy), "--replace"]
+    assert main(args) == 130
+    assert "nothing was changed" in capsys.readouterr().err
+    assert len(calls) == 2
+    _assert_same(before, _state(demo_copy))
+
+    def solve(self, **_options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GridPartition, "solve", solve)  # Ctrl+C while solving
+    assert main(args) == 130
+    _assert_same(before, _state(demo_copy))
+
+
+def test_grids_auto_needs_communities_and_a_known_code(inited, demo_path, capsys):
+    assert main(["-q", "grids", "auto", str(inited)]) == 2
+    assert "no communities" in capsys.readouterr().err
+    assert main(["-q", "grids", "auto", str(demo_path), "--community", "999"]) == 2
+    assert "no community with code '999'" in capsys.readouterr().err
+    assert main(["-q", "grids", "auto", str(demo_path), "--dry-run", "--min", "600"]) == 2
+    assert "min <= target <= max" in capsys.readouterr().err
+
+
+def test_grids_auto_redraws_the_whole_workspace(demo_copy, capsys):
+    assert main(["-q", "grids", "auto", str(demo_copy), "--replace", "--restarts", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "grids in 5 communities" in out and "heuristic+4 restarts" in out
+    ws = open_workspace(demo_copy)
+    grids, buildings = ws.read("grids"), ws.read("buildings")
+    assert grids["households"].sum() == buildings["households"].sum() == 20_913
+    assert grids["residents"].sum() == buildings["residents"].sum()
+    assert grids["code"].is_unique and set(buildings["grid_code"]) == set(grids["code"])
+    # where things are follows the new grids: a household's grid is its building's
+    households = ws.read("households")
+    by_building = dict(zip(buildings["osm_id"], buildings["grid_code"], strict=True))
+    assert (households["building_osm_id"].map(by_building) == households["grid_code"]).mean() > 0.99
+    # most grids keep a worker: the old grid that held most of the new one
+    assert grids["worker"].notna().mean() > 0.6
+    assert grids.geometry.is_valid.all()

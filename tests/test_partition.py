@@ -106,3 +106,18 @@ def test_region_polygons_tile_and_keep_buildings_whole():
 def test_reading_order_is_rows_north_to_south():
     cells = [shapely.box(x, y, x + 10, y + 10) for y in (0, 10) for x in (0, 10)]  # SW, SE, NW, NE
     assert partition.reading_order(cells) == [2, 3, 0, 1]
+
+
+def test_street_units_drop_empty_slivers_that_border_nothing():
+    # three lanes meeting in a 20 cm triangle inside the south-west block: a face of 0.02 m²
+    # whose sides (68 cm in all) are too short to make it anyone's neighbour. A region would
+    # take it as a detached piece, so it is dropped (a stored community's outline left such
+    # slivers, and grids came out in two pieces).
+    tri = [(50, 50), (50.2, 50), (50, 50.2)]
+    lanes = [shapely.LineString([tri[i], tri[(i + 1) % 3]]) for i in range(3)]
+    w = np.array([100.0, 100.0, 100.0, 100.0, 100.0])
+    bldg = _buildings()
+    bldg[0] = shapely.box(20, 20, 40, 40)  # the building beside the triangle, not on it
+    units = partition.street_units(AREA, [*CROSS, *lanes], bldg, w, max_weight=500, target=400)
+    assert len(units.polygons) == 4 and all(units.neighbours)
+    assert sum(p.area for p in units.polygons) == pytest.approx(40_000 - 0.02, abs=1e-3)

@@ -393,3 +393,21 @@ def test_old_workspaces_are_refused_then_upgraded(tmp_path):
     assert kept.exists()
     new = store.open_workspace(tmp_path / "old.gpkg")
     assert list(new.read("cameras").index) == ids and new.count("people") == 2
+
+
+def test_update_many_checks_each_row_and_records_each(tiny_workspace):
+    ws = tiny_workspace
+    cams = ws.read("cameras")
+    ids = list(cams.index)
+    with ws.transaction(user="bulk") as tx:
+        versions = tx.update_many(
+            "cameras", {ids[0]: {"range_m": 11.0}, ids[1]: {"range_m": 22.0, "kind": "ptz"}}
+        )
+    assert versions == {ids[0]: 2, ids[1]: 2}
+    assert list(ws.read("cameras")["range_m"]) == [11.0, 22.0]
+    assert len(ws.history(layer="cameras")) == 3  # the insert and two updates
+    with pytest.raises(SchemaError, match="not one of"), ws.transaction() as tx:
+        tx.update_many("cameras", {ids[0]: {"kind": "dome"}, ids[1]: {"kind": "banana"}})
+    with pytest.raises(ConflictError), ws.transaction() as tx:
+        tx.update_many("cameras", {ids[0]: {"range_m": 1.0}}, expected_versions={ids[0]: 1})
+    assert list(ws.read("cameras")["kind"]) == ["fixed", "ptz"]  # nothing of either went in

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,9 +23,11 @@ from gridmap import store
 from gridmap.build.init import metric_crs, osm_meta, sjoin_code
 from gridmap.build.synthetic import activity, addresses, identity, places, register
 from gridmap.errors import InputError
-from gridmap.grids import partition
-from gridmap.io.osm import read_osm
-from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
+from gridmap.grids import GridPartition
+from gridmap.grids.codes import storage_polygon
+from gridmap.grids.problem import UNIT_MAX, UNIT_TARGET
+from gridmap.io.osm import OsmExtract, read_osm
+from gridmap.schema import STORAGE_CRS
 
 Progress = Callable[[str], None]
 
@@ -40,8 +43,8 @@ GRID_TARGET_HOUSEHOLDS = 400
 GRID_BOUNDS = (300, 500)
 #: Street blocks with more households than this are cut into pieces of about the target, so
 #: that grids can be balanced from them (a grid is then about three units).
-UNIT_MAX_HOUSEHOLDS = 150
-UNIT_TARGET_HOUSEHOLDS = 100
+UNIT_MAX_HOUSEHOLDS = UNIT_MAX
+UNIT_TARGET_HOUSEHOLDS = UNIT_TARGET
 COMMUNITY_TARGET_HOUSEHOLDS = 4500
 NON_RESIDENTIAL_LANDUSE = ("commercial", "retail", "education", "industrial", "religious")
 
@@ -54,28 +57,33 @@ def community_polygon(bbox_polygon: shapely.Polygon, buildings: np.ndarray) -> s
     return shapely.Polygon(shape.exterior).simplify(0.5)
 
 
-def _clean_polygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
-    """Return ``geom`` valid, snapped to the storage grid, as a MultiPolygon (slivers dropped)."""
-    snapped = shapely.set_precision(shapely.make_valid(geom), STORAGE_PRECISION_DEG)
-    parts = [p for p in shapely.get_parts(snapped) if p.geom_type == "Polygon" and not p.is_empty]
-    if not parts:  # a collection: take its polygons
-        parts = [
-            p for p in shapely.get_parts(shapely.get_parts(snapped)) if p.geom_type == "Polygon"
-        ]
-    return shapely.MultiPolygon(parts)
+def demo_buildings(ext: OsmExtract, crs: Any) -> tuple[gpd.GeoDataFrame, shapely.Polygon]:
+    """Return the extract's buildings with estimated households, and the area to partition.
 
-
-def _community_names(polys: list, streets_m: gpd.GeoDataFrame) -> list[str]:
-    """Name each community after the named street with most length inside it."""
-    names: list[str] = []
-    for n, poly in enumerate(polys):
-        inside = streets_m[streets_m.intersects(poly) & streets_m["name"].notna()]
-        lengths = inside.geometry.intersection(poly).length.groupby(inside["name"]).sum()
-        pick = next(
-            (s for s in lengths.sort_values(ascending=False).index if f"{s}社区" not in names), None
-        )
-        names.append(f"{pick}社区" if pick else f"第{n + 1}社区")
-    return names
+    Both in ``crs`` (the area's UTM zone, metres). Buildings in non-residential land use
+    (:data:`NON_RESIDENTIAL_LANDUSE`) without a residential tag hold no homes; the area is the
+    extract's box grown to hold every building whole (:func:`community_polygon`).
+    """
+    b = ext.buildings.to_crs(crs)
+    landuse = ext.landuse.to_crs(crs)
+    nonres = landuse[landuse["landuse"].isin(NON_RESIDENTIAL_LANDUSE)]
+    in_nonres = np.zeros(len(b), dtype=bool)
+    if len(nonres):
+        tree = shapely.STRtree(nonres.geometry.values)
+        hit, _ = tree.query(b.geometry.representative_point().values, predicate="within")
+        in_nonres[hit] = True
+    b.loc[in_nonres & b["residential"].isna().to_numpy(), "residential"] = False
+    est = register.estimate_households(b, b.geometry.area.to_numpy())
+    b["levels"] = est["levels"].to_numpy()
+    b["residential"] = est["residential"].to_numpy()
+    b["households"] = est["households"].to_numpy()
+    area = community_polygon(
+        shapely.box(
+            *gpd.GeoSeries([shapely.box(*ext.bbox)], crs=STORAGE_CRS).to_crs(crs).total_bounds
+        ),
+        b.geometry.values,
+    )
+    return b, area
 
 
 def _partition(
@@ -85,60 +93,37 @@ def _partition(
     rng: np.random.Generator,
     district: tuple[str, str],
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
-    """Split the area into communities, and each community into grids, by households."""
-    households = b["households"].to_numpy()
-    footprints = b.geometry.values
-    units = partition.street_units(
+    """Split the area into communities, and each community into grids, by households.
+
+    Runs :class:`gridmap.grids.GridPartition` and adds what the demo makes up: the street and
+    district of each community and a grid worker with a phone for each grid.
+    """
+    problem = GridPartition.from_frames(
         area,
-        streets_m.geometry.values,
-        footprints,
-        households,
-        max_weight=UNIT_MAX_HOUSEHOLDS,
-        target=UNIT_TARGET_HOUSEHOLDS,
+        streets_m,
+        b,
+        weight="households",
+        target=GRID_TARGET_HOUSEHOLDS,
+        bounds=GRID_BOUNDS,
+        community_target=COMMUNITY_TARGET_HOUSEHOLDS,
+        code_prefix=f"{district[0]}{STREET_CODE}",
+        unit_max=UNIT_MAX_HOUSEHOLDS,
+        unit_target=UNIT_TARGET_HOUSEHOLDS,
     )
-    every = np.arange(len(units.polygons))
-    kc = partition.grid_count(int(households.sum()), COMMUNITY_TARGET_HOUSEHOLDS)
-    c_unit = partition.balanced_regions(units, kc)
-    c_polys, _ = partition.region_polygons(units, c_unit, every, footprints, area, households)
-    c_order = partition.reading_order(c_polys)
-    names = _community_names([c_polys[c] for c in c_order], streets_m)
-    community_rows, grid_rows, grid_geoms = [], [], []
-    building_grid = np.empty(len(b), dtype=object)
-    for n, c in enumerate(c_order):
-        ccode = f"{district[0]}{STREET_CODE}{n + 1:03d}"
-        community_rows.append(
-            {
-                "code": ccode,
-                "name": names[n],
-                "street": STREET_NAME,
-                "district": district[1],
-                "area_m2": round(c_polys[c].area, 1),
-                "source": "synthetic",
-            }
-        )
-        members = np.flatnonzero(c_unit == c)
-        g_unit = partition.best_regions(units, members, GRID_TARGET_HOUSEHOLDS, GRID_BOUNDS)
-        polys, g_labels = partition.region_polygons(
-            units, g_unit, members, footprints, c_polys[c], households
-        )
-        for m, g in enumerate(partition.reading_order(polys)):
-            code = f"{ccode}{m + 1:03d}"
-            building_grid[g_labels == g] = code
-            grid_rows.append(
-                {
-                    "code": code,
-                    "name": f"{names[n]}第{m + 1}网格",
-                    "community_code": ccode,
-                    "worker": identity.person_name(rng, bool(rng.random() < 0.6)),
-                    "worker_phone": identity.phone(rng),
-                    "area_m2": round(polys[g].area, 1),
-                    "source": "synthetic",
-                }
-            )
-            grid_geoms.append(polys[g])
-    community = gpd.GeoDataFrame(community_rows, geometry=[c_polys[c] for c in c_order], crs=b.crs)
-    grids = gpd.GeoDataFrame(grid_rows, geometry=grid_geoms, crs=b.crs)
-    return community, grids, list(building_grid)
+    frames = problem.solve().to_frames()
+    community = frames["community"]
+    community.insert(2, "street", STREET_NAME)
+    community.insert(3, "district", district[1])
+    community["source"] = "synthetic"
+    grids = frames["grids"][["code", "name", "community_code", "area_m2", "geometry"]]
+    people = [
+        (identity.person_name(rng, bool(rng.random() < 0.6)), identity.phone(rng))
+        for _ in range(len(grids))
+    ]
+    grids.insert(3, "worker", [p[0] for p in people])
+    grids.insert(4, "worker_phone", [p[1] for p in people])
+    grids["source"] = "synthetic"
+    return community, grids, list(frames["buildings"]["grid_code"])
 
 
 def build_demo(
@@ -167,19 +152,7 @@ def build_demo(
     crs = metric_crs(ext)
 
     say("estimating households")
-    b = ext.buildings.to_crs(crs)
-    landuse = ext.landuse.to_crs(crs)
-    nonres = landuse[landuse["landuse"].isin(NON_RESIDENTIAL_LANDUSE)]
-    in_nonres = np.zeros(len(b), dtype=bool)
-    if len(nonres):
-        tree = shapely.STRtree(nonres.geometry.values)
-        hit, _ = tree.query(b.geometry.representative_point().values, predicate="within")
-        in_nonres[hit] = True
-    b.loc[in_nonres & b["residential"].isna().to_numpy(), "residential"] = False
-    est = register.estimate_households(b, b.geometry.area.to_numpy())
-    b["levels"] = est["levels"].to_numpy()
-    b["residential"] = est["residential"].to_numpy()
-    b["households"] = est["households"].to_numpy()
+    b, area = demo_buildings(ext, crs)
     if b["households"].sum() < GRID_BOUNDS[0]:
         raise InputError(
             f"{src.name} has too few homes for a demo: {len(b)} buildings, about "
@@ -187,12 +160,6 @@ def build_demo(
         )
 
     say("drawing communities and grids")
-    area = community_polygon(
-        shapely.box(
-            *gpd.GeoSeries([shapely.box(*ext.bbox)], crs=STORAGE_CRS).to_crs(crs).total_bounds
-        ),
-        b.geometry.values,
-    )
     community, grids, b["grid_code"] = _partition(b, area, ext.streets.to_crs(crs), rng, district)
     workers = dict(zip(grids["code"], grids["worker"], strict=True))
 
@@ -263,7 +230,7 @@ def build_demo(
             if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
                 frame = frame.to_crs(STORAGE_CRS)
             if name in ("community", "grids"):  # projecting can pinch thin slivers: snap to 1 mm
-                frame.geometry = [_clean_polygon(g) for g in frame.geometry.values]
+                frame.geometry = [storage_polygon(g) for g in frame.geometry.values]
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():
             tx.set_meta(key, value)

@@ -104,8 +104,9 @@ def resolve_crs(spec: str | int | pyproj.CRS | SourceCRS) -> SourceCRS:
     text = str(spec).strip()
     key = text.lower()
     alias = _ALIASES.get(key)
-    if alias in ("gcj02", "bd09"):
-        return SourceCRS(alias, pyproj.CRS.from_epsg(STORAGE_EPSG), alias)
+    if alias == "gcj02" or alias == "bd09":
+        datum: Literal["gcj02", "bd09"] = "gcj02" if alias == "gcj02" else "bd09"
+        return SourceCRS(datum, pyproj.CRS.from_epsg(STORAGE_EPSG), datum)
     if alias is not None:
         text = alias
     elif re.fullmatch(r"\d{4,6}", text):

@@ -21,6 +21,8 @@ from gridmap.grids import blocks, regions
 
 #: Parts of a unit smaller than this are slivers left by geometry operations, square metres.
 MIN_PART_M2 = 0.01
+#: Empty pieces smaller than this that border no other unit are dropped, square metres.
+MAX_SLIVER_M2 = 1.0
 #: Spacing of the points sampled along building outlines for the Voronoi regions, metres.
 SAMPLE_SPACING_M = 8.0
 
@@ -224,10 +226,19 @@ def street_units(
     unit_weights = np.bincount(building_unit, weights=weights.astype(float), minlength=len(arr))
     # empty faces (squares, slivers at junctions) join the neighbour they border most, so that
     # no region is walled in by units nobody gains by moving
-    owner = _absorb_empty(arr, unit_weights, blocks.adjacency(arr))
-    keep, new_index = np.unique(owner, return_inverse=True)
+    neighbours = blocks.adjacency(arr)
+    owner = _absorb_empty(arr, unit_weights, neighbours)
+    # slivers left by geometry operations that border no unit and hold no building are dropped:
+    # a grid would take them as a detached piece
+    held = np.bincount(building_unit, minlength=len(arr))
+    lonely = np.asarray([not n for n in neighbours], dtype=bool)
+    sliver = lonely & (held == 0) & (shapely.area(arr) < MAX_SLIVER_M2)
+    if sliver.all():  # nothing but slivers: keep them rather than nothing
+        sliver[:] = False
+    owner = np.where(sliver, -1, owner)
+    keep = np.unique(owner[owner >= 0])
     merged = np.asarray([shapely.union_all(arr[owner == k]) for k in keep], dtype=object)
-    building_unit = new_index[building_unit]
+    building_unit = np.searchsorted(keep, owner[building_unit])
     merged_weights = np.bincount(
         building_unit, weights=weights.astype(float), minlength=len(merged)
     )
@@ -282,12 +293,17 @@ def balanced_regions(
     k: int,
     members: np.ndarray | None = None,
     bounds: tuple[float, float] | None = None,
+    *,
+    restarts: int = 0,
+    rng: np.random.Generator | None = None,
+    stop: regions.Stop | None = None,
 ) -> np.ndarray:
     """Return a region label per unit of ``members`` (default all): k connected, balanced regions.
 
     Two starts are tried, region growing from spread seeds and weighted recursive bisection made
-    connected; each is polished by :func:`gridmap.grids.regions.rebalance`, and the one with fewer
-    regions outside ``bounds`` (then the smaller spread) wins.
+    connected, then ``restarts`` more grown from seeds drawn by ``rng``; each is polished by
+    :func:`gridmap.grids.regions.rebalance`, and the one with fewer regions outside ``bounds``
+    (then the smaller spread) wins. ``stop`` ends the restarts and the polishing early.
     """
     idx = np.arange(len(units.polygons)) if members is None else np.asarray(members)
     local = {int(u): i for i, u in enumerate(idx)}
@@ -298,13 +314,29 @@ def balanced_regions(
         regions.grow(w, neighbours, xy, k),
         regions.make_connected(bisect(xy, w, k), w, neighbours),
     ]
-    polished = [regions.rebalance(s, w, neighbours, bounds=bounds) for s in starts]
+    if restarts:
+        rng = rng or np.random.default_rng(0)
+        weighted = np.flatnonzero(w > 0)
+        pool = weighted if len(weighted) >= k else np.arange(len(idx))
+        for _ in range(restarts):
+            if stop is not None and stop():
+                break
+            seeds = rng.choice(pool, size=k, replace=False).tolist()
+            starts.append(regions.grow(w, neighbours, xy, k, seeds=seeds))
+    polished = [regions.rebalance(s, w, neighbours, bounds=bounds, stop=stop) for s in starts]
     rank = bounds or (-np.inf, np.inf)
     return min(polished, key=lambda labels: regions.imbalance(labels, w, rank))
 
 
 def best_regions(
-    units: Units, members: np.ndarray, target: float, bounds: tuple[float, float]
+    units: Units,
+    members: np.ndarray,
+    target: float,
+    bounds: tuple[float, float],
+    *,
+    restarts: int = 0,
+    rng: np.random.Generator | None = None,
+    stop: regions.Stop | None = None,
 ) -> np.ndarray:
     """Return :func:`balanced_regions` of ``members`` for the region count that fits ``bounds``
     best, trying the counts nearest to total weight / ``target``."""
@@ -314,13 +346,30 @@ def best_regions(
         {max(1, math.floor(guess)), max(1, math.ceil(guess)), grid_count(int(total), int(target))}
     )
     w = units.weights[members]
-    tried = [balanced_regions(units, k, members, bounds) for k in counts if k <= len(members)]
+    tried = [
+        balanced_regions(units, k, members, bounds, restarts=restarts, rng=rng, stop=stop)
+        for k in counts
+        if k <= len(members)
+    ]
 
     def rank(labels: np.ndarray) -> tuple[int, float]:
         outside, spread = regions.imbalance(labels, w, bounds)
         return outside, spread / (int(labels.max()) + 1)
 
-    return min(tried, key=rank)
+    best = min(tried, key=rank)
+    if rank(best)[0] == 0:
+        return best
+    # a region outside the bounds may be walled in: redraw it with a neighbour, polish again
+    local = {int(u): i for i, u in enumerate(members)}
+    neighbours = [{local[v] for v in units.neighbours[u] if v in local} for u in members.tolist()]
+    redrawn = regions.rebalance(
+        regions.merge_split(best, w, neighbours, bounds, stop=stop),
+        w,
+        neighbours,
+        bounds=bounds,
+        stop=stop,
+    )
+    return min([best, redrawn], key=rank)
 
 
 def region_polygons(

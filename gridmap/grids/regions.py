@@ -10,11 +10,13 @@ Everything here is deterministic: ties break on unit index.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 Adjacency = Sequence[set[int]]
+#: Called between steps of a long search; True asks it to stop with what it has.
+Stop = Callable[[], bool]
 
 
 def _seeds(xy: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
@@ -33,7 +35,14 @@ def _seeds(xy: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
     return seeds
 
 
-def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> np.ndarray:
+def grow(
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    xy: np.ndarray,
+    k: int,
+    *,
+    seeds: Sequence[int] | None = None,
+) -> np.ndarray:
     """Return a region label (0 .. k-1) per unit; regions are connected where the graph is.
 
     Parameters
@@ -46,12 +55,18 @@ def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> n
         (n, 2) unit centres in metres, to pick seeds and the nearest neighbour to take.
     k
         Number of regions, 1 <= k <= n.
+    seeds
+        k distinct units to grow the regions from (default: spread out by farthest-point
+        sampling from the unit farthest from the weighted centre).
     """
     n = len(weights)
     if not 1 <= k <= n:
         raise ValueError(f"cannot make {k} regions of {n} units")
     labels = np.full(n, -1)
-    seeds = _seeds(xy, weights, k)
+    if seeds is None:
+        seeds = _seeds(xy, weights, k)
+    elif len(set(seeds)) != k:
+        raise ValueError(f"grow needs {k} distinct seed units, got {list(seeds)}")
     load = np.zeros(k)
     frontier: list[list[tuple[float, int]]] = [[] for _ in range(k)]
 
@@ -77,9 +92,9 @@ def grow(weights: np.ndarray, adjacency: Adjacency, xy: np.ndarray, k: int) -> n
         take(region, heapq.heappop(heap)[1])
         heapq.heappush(open_regions, (load[region], region))
     # units no region could reach (a separate piece of the graph): nearest region's seed
-    for unit in np.flatnonzero(labels < 0):
-        d = [np.hypot(*(xy[unit] - xy[s])) for s in seeds]
-        labels[unit] = int(np.argmin(d))
+    for lost in np.flatnonzero(labels < 0).tolist():
+        d = [np.hypot(*(xy[lost] - xy[s])) for s in seeds]
+        labels[lost] = int(np.argmin(d))
     return labels
 
 
@@ -137,12 +152,15 @@ def rebalance(
     *,
     bounds: tuple[float, float] | None = None,
     max_moves: int = 10_000,
+    stop: Stop | None = None,
 ) -> np.ndarray:
     """Move border units between neighbouring regions while that lowers the imbalance and keeps
     every region connected; return the new labels.
 
     The imbalance is the sum over regions of the squared distance to the mean weight, plus a
     hundredfold penalty on the squared distance outside ``bounds`` (lo, hi) where given.
+    ``stop`` is asked before each move; when it answers True the labels so far are returned
+    (connected and no worse than the start).
     """
     labels = labels.copy()
     k = int(labels.max()) + 1
@@ -160,6 +178,8 @@ def rebalance(
         return bool(units) and len(_reach(next(iter(units)), units, adjacency)) == len(units)
 
     for _ in range(max_moves):
+        if stop is not None and stop():
+            break
         best: tuple[float, int, int, int] | None = None  # gain, unit, to region, swap partner
         for unit in range(len(labels)):
             src = int(labels[unit])
@@ -178,9 +198,9 @@ def rebalance(
                 d = w - float(weights[nb])
                 gain = before - cost(load[src] - d) - cost(load[dst] + d)
                 if d != 0 and gain > 1e-9 and (best is None or gain > best[0]):
-                    a = (members[src] - {unit}) | {nb}
-                    b = (members[dst] - {nb}) | {unit}
-                    if connected(a) and connected(b):
+                    src_after = (members[src] - {unit}) | {nb}
+                    dst_after = (members[dst] - {nb}) | {unit}
+                    if connected(src_after) and connected(dst_after):
                         best = (gain, unit, dst, nb)
         if best is None:
             break
@@ -194,6 +214,96 @@ def rebalance(
             load[b] += weights[u]
             members[a].discard(u)
             members[b].add(u)
+    return labels
+
+
+def _split_costs(
+    units: list[int],
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    cost: Callable[[float], float],
+) -> tuple[float, set[int]] | None:
+    """Return the cheapest cut of ``units`` (connected) into two connected parts, by cutting one
+    edge of a breadth-first spanning tree from each unit in turn: (cost, one part)."""
+    inside = set(units)
+    total = float(weights[units].sum())
+    best: tuple[float, set[int]] | None = None
+    for root in units:
+        parent = {root: -1}
+        order = [root]
+        for u in order:  # breadth-first: order grows as it is walked
+            for nb in sorted(adjacency[u]):
+                if nb in inside and nb not in parent:
+                    parent[nb] = u
+                    order.append(nb)
+        below = {u: float(weights[u]) for u in order}
+        for u in reversed(order[1:]):
+            below[parent[u]] += below[u]
+        for u in order[1:]:
+            c = cost(below[u]) + cost(total - below[u])
+            if best is None or c < best[0] - 1e-9:
+                part = {u}
+                stack = [u]
+                while stack:
+                    v = stack.pop()
+                    for nb in adjacency[v]:
+                        if nb in inside and parent.get(nb) == v:
+                            part.add(nb)
+                            stack.append(nb)
+                best = (c, part)
+    return best
+
+
+def merge_split(
+    labels: np.ndarray,
+    weights: np.ndarray,
+    adjacency: Adjacency,
+    bounds: tuple[float, float],
+    *,
+    max_rounds: int = 100,
+    stop: Stop | None = None,
+) -> np.ndarray:
+    """Redraw pairs of neighbouring regions while a region lies outside ``bounds``.
+
+    A region walled in by neighbours that cannot give it a unit without breaking apart is out
+    of reach of :func:`rebalance`'s single moves. Here it is merged with a neighbour and the
+    pair cut anew into two connected regions (the best cut of a spanning tree); the cut is kept
+    when it lowers :func:`rebalance`'s imbalance of the pair. Regions stay connected and as many.
+    """
+    labels = labels.copy()
+    k = int(labels.max()) + 1
+    w = weights.astype(float)
+    mean = float(w.sum()) / k
+    lo, hi = bounds
+
+    def cost(x: float) -> float:
+        out = max(0.0, x - hi) + max(0.0, lo - x)
+        return (x - mean) ** 2 + 100.0 * out**2
+
+    for _ in range(max_rounds):
+        if stop is not None and stop():
+            break
+        load = np.bincount(labels, weights=w, minlength=k)
+        far = np.maximum(load - hi, lo - load)
+        moved = False
+        for r in np.argsort(-far, kind="stable").tolist():
+            if far[r] <= 0:
+                break
+            mine = np.flatnonzero(labels == r).tolist()
+            around = sorted({int(labels[nb]) for u in mine for nb in adjacency[u]} - {r})
+            for s in around:
+                pair = sorted([*mine, *np.flatnonzero(labels == s).tolist()])
+                found = _split_costs(pair, w, adjacency, cost)
+                if found and found[0] < cost(load[r]) + cost(load[s]) - 1e-9:
+                    part = found[1]
+                    for u in pair:
+                        labels[u] = r if u in part else s
+                    moved = True
+                    break
+            if moved:
+                break
+        if not moved:
+            break
     return labels
 
 

@@ -19,10 +19,10 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.errors import InputError, SchemaError
+from gridmap.errors import CoordinateError, InputError, SchemaError
 from gridmap.geo import chinacoords
 from gridmap.geo.crs import SourceCRS, detect_china_datum, resolve_crs, to_wgs84
-from gridmap.io.readers import LAT_NAMES, LON_NAMES, ReadInfo, read_table
+from gridmap.io.readers import LAT_NAMES, LON_NAMES, ArchiveLimits, ReadInfo, read_table
 from gridmap.schema import STORAGE_CRS, STORAGE_EPSG, Layer, get_layer, validate
 
 __all__ = ["ImportResult", "load_file"]
@@ -61,10 +61,39 @@ def load_file(
     area: BaseGeometry | None = None,
     reference: gpd.GeoSeries | None = None,
     file_layer: str | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> ImportResult:
-    """Read ``path`` and validate it for ``layer``; raise a gridmap InputError naming the row."""
+    """Read ``path`` and validate it for ``layer``; raise a gridmap InputError naming the row.
+
+    Parameters
+    ----------
+    path
+        The file (any format :func:`gridmap.io.readers.read_table` reads).
+    layer
+        The workspace layer to import into.
+    crs
+        The coordinate system of the file's coordinates ("EPSG:4549", "gcj02", ...), if the
+        file does not say or says wrong; otherwise the file's own, or detected.
+    encoding
+        The text encoding, if detection would guess wrong.
+    area
+        The workspace area (EPSG:4326); features more than 5 km outside it are refused.
+    reference
+        Streets or buildings of the workspace (EPSG:4326), to tell WGS84 from GCJ-02/BD-09.
+    file_layer
+        The layer, sheet, folder or zipped shapefile of the file to read.
+    limits
+        Caps on what an archive may unpack to (:class:`gridmap.io.readers.ArchiveLimits`).
+
+    Returns
+    -------
+    ImportResult
+        The rows in EPSG:4326 with exactly the layer's columns; nothing is written.
+    """
     schema = get_layer(layer)
-    frame, info = read_table(path, encoding=encoding, layer_name=file_layer, prefer=layer)
+    frame, info = read_table(
+        path, encoding=encoding, layer_name=file_layer, prefer=layer, limits=limits
+    )
     source = info.path.name
     warnings = list(info.notes)
     if len(frame) == 0:
@@ -89,6 +118,7 @@ def load_file(
             f"Dropped column{'s' if len(extra) > 1 else ''} that layer '{schema.name}' does not "
             f"have: {', '.join(extra)}."
         )
+    _uncomputed_cells(info, mapping, schema, warnings)
     attrs = attrs[list(mapping)].rename(columns=mapping)
 
     crs_used: str | None = None
@@ -113,6 +143,49 @@ def load_file(
         layer=schema.name,
         format=info.format,
     )
+
+
+def _uncomputed_cells(
+    info: ReadInfo, mapping: dict[str, str], schema: Layer, warnings: list[str]
+) -> None:
+    """Refuse formulas without a value (and error values) in required columns; warn of the rest."""
+    source = info.path.name
+    required = set(schema.required_columns)
+    for column, cells in info.uncomputed.items():
+        target = mapping.get(column)
+        if target is None:
+            continue  # a column the layer does not have: dropped anyway
+        listed = ", ".join(c.cell for c in cells[:8]) + (
+            f" and {len(cells) - 8} more" if len(cells) > 8 else ""
+        )
+        formulas = [c for c in cells if not c.error]
+        errors = [c for c in cells if c.error]
+        what = []
+        if formulas:
+            what.append(
+                f"formula{'s' if len(formulas) > 1 else ''} with no calculated value "
+                f"(such as {formulas[0].formula[:40]} in {formulas[0].cell}): the file was "
+                "probably written by a program and never opened in Excel"
+            )
+        if errors:
+            what.append(f"the error value {errors[0].error} (in {errors[0].cell})")
+        holds = " and ".join(what)
+        label = f"'{column}'" + (f" (layer column '{target}')" if target != column else "")
+        if target in required:
+            first = cells[0]
+            raise SchemaError(
+                f"cell {first.cell} of the required column {label} holds {holds}, so it is "
+                f"empty (cells {listed}). Open the file in Excel or WPS and save it, so the "
+                "formulas are calculated, or enter the values themselves.",
+                row=first.row,
+                column=column,
+                source=source,
+            )
+        warnings.append(
+            f"Column {label}: cell{'s' if len(cells) > 1 else ''} {listed} hold{'' if len(cells) > 1 else 's'} "
+            f"{holds}; they were read as empty. Open the file in Excel or WPS and save it to "
+            "calculate them."
+        )
 
 
 def _has_geometry(frame: pd.DataFrame) -> bool:
@@ -165,6 +238,8 @@ def _geometries(
         warnings.append("Heights (Z coordinates) were dropped: layers are two-dimensional.")
     geoms = validate.check_geometry_types(geoms, rows, schema, source=source)
     src, known = _source_crs(crs, info)
+    if ".prj" in info.missing_parts and crs is None:
+        _without_prj(geoms, rows, source, warnings)
     if src.is_geographic:
         validate.check_coordinates(geoms, rows, source=source, crs_declared=known)
     validate.check_validity(geoms, rows, source=source)
@@ -197,6 +272,30 @@ def _geometries(
     if area is not None:
         validate.check_area(geoms, rows, area, source=source)
     return geoms, crs_used
+
+
+def _without_prj(geoms: np.ndarray, rows: pd.Index, source: str, warnings: list[str]) -> None:
+    """A shapefile without .prj: refuse coordinates that are not degrees, else say so."""
+    xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
+    with np.errstate(invalid="ignore"):
+        out = (
+            (np.abs(xmin) > 180) | (np.abs(xmax) > 180) | (np.abs(ymin) > 90) | (np.abs(ymax) > 90)
+        )
+    if out.mean() > 0.5:
+        i = int(np.argmax(out))
+        raise CoordinateError(
+            f"the shapefile has no .prj file, which says its coordinate system, and its "
+            f"coordinates ({xmin[i]:.0f}, {ymin[i]:.0f}) are not longitude/latitude degrees. Put "
+            "the .prj made with the shapefile beside the .shp (or in the zip), or give the "
+            "system with --crs, for example --crs EPSG:4549 (CGCS2000 3-degree Gauss-Kruger, "
+            "central meridian 120°E).",
+            row=int(rows[i]),
+            source=source,
+        )
+    warnings.append(
+        "The shapefile has no .prj file, so it does not say its coordinate system; its "
+        "coordinates look like longitude/latitude degrees and were read as such."
+    )
 
 
 def erased_personal_columns(current: pd.DataFrame, new: pd.DataFrame, layer: str) -> list[str]:

@@ -124,7 +124,7 @@ _AMENITY_KIND = {
     "marketplace": "market",
 }
 
-_FEATURE_TAGS: dict[str, bool | list[str]] = {
+_FEATURE_TAGS: dict[str, bool | str | list[str]] = {
     "amenity": True,
     "shop": True,
     "office": True,
@@ -416,7 +416,7 @@ def _way_extent(filtered: Path) -> Bbox:
 
 
 def _features_or_none(
-    path: Path, area: shapely.Polygon | None, tags: dict[str, bool | list[str]]
+    path: Path, area: shapely.Polygon | None, tags: dict[str, bool | str | list[str]]
 ) -> gpd.GeoDataFrame | None:
     """Return osmnx features of ``path`` with ``tags`` inside ``area``, or None when there are none."""
     with warnings.catch_warnings():
@@ -460,7 +460,7 @@ def read_osm(
             # would inflate the extent; the buildings mark the area, else the streets do
             say("no <bounds> in file: using the extent of its buildings")
             b = _features_or_none(src, None, {"building": True})
-            area_bbox = tuple(b.total_bounds) if b is not None else _way_extent(filtered)  # type: ignore[assignment]
+            area_bbox = tuple(b.total_bounds) if b is not None else _way_extent(filtered)
         say("building street graph")
         try:
             streets, nodes = _street_graph(filtered, area_bbox)

@@ -27,30 +27,56 @@ SYSTEM_COLUMNS: tuple[str, ...] = ("version", "updated_at", "updated_by")
 
 
 def _fast(values: pd.Series, column: Column) -> pd.Series | None:
-    """Return ``values`` unchanged when they already are clean values of the column's type."""
+    """Return ``values`` in the column's type when they already are clean values of it.
+
+    Frames made by programs (the demo, the grid partition, a service) mostly are; this skips
+    the value-by-value conversion that text from files needs. None: take the slow path.
+    """
     kind = column.type
     dtype = values.dtype
-    if (
-        kind == "int"
-        and pd.api.types.is_integer_dtype(dtype)
-        and not pd.api.types.is_bool_dtype(dtype)
-    ):
-        return values.astype("Int64")
-    if kind == "float" and pd.api.types.is_float_dtype(dtype):
-        finite = np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)) | values.isna()
-        return values.astype("float64") if bool(finite.all()) else None
-    if kind == "bool" and pd.api.types.is_bool_dtype(dtype):
-        return values.astype("boolean")
-    if kind == "str" and pd.api.types.is_object_dtype(dtype):
-        types = values.map(type)
-        if not types.isin([str, type(None)]).all():
+    types = pd.api.types
+    present = values.notna()
+    if kind == "int":
+        if types.is_integer_dtype(dtype) and not types.is_bool_dtype(dtype):
+            return values.astype("Int64")
+        if types.is_float_dtype(dtype):
+            arr = values.to_numpy(dtype=float, na_value=np.nan)
+            ok = np.isnan(arr) | (np.isfinite(arr) & (np.abs(arr) < 1e15) & (arr == np.round(arr)))
+            return values.astype("Int64") if bool(ok.all()) else None
+        return None
+    if kind == "float":
+        if types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype):
+            arr = values.to_numpy(dtype=float, na_value=np.nan)
+            if bool((np.isfinite(arr) | np.isnan(arr)).all()):
+                return pd.Series(arr, index=values.index, dtype="float64")
+        return None
+    if kind == "bool":
+        if types.is_bool_dtype(dtype):
+            return values.astype("boolean")
+        if types.is_object_dtype(dtype) and values[present].map(type).isin([bool, np.bool_]).all():
+            return values.astype("boolean")
+        return None
+    if kind == "str":
+        if not (types.is_object_dtype(dtype) or types.is_string_dtype(dtype)):
             return None
-        text = values.dropna()
-        if (text.str.strip() != text).any() or (text == "").any():
+        text = values[present]
+        if types.is_object_dtype(dtype) and not text.map(type).isin([str]).all():
+            return None
+        if len(text) and ((text.str.strip() != text).any() or (text == "").any()):
             return None
         if column.choices is not None and not text.isin(column.choices).all():
             return None
-        return values
+        return values.astype(object).where(present, None)
+    if kind == "datetime":
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            return values.dt.tz_convert("UTC").astype("datetime64[ms, UTC]")
+        return None
+    if (
+        kind == "date"
+        and types.is_datetime64_dtype(dtype)
+        and bool((values[present] == values[present].dt.normalize()).all())
+    ):
+        return values.astype("datetime64[ms]")
     return None
 
 

@@ -118,6 +118,19 @@ class Transaction(ABC):
         """
 
     @abstractmethod
+    def update_many(
+        self,
+        layer: str,
+        changes: Mapping[int, Mapping[str, Any]],
+        *,
+        expected_versions: Mapping[int, int] | None = None,
+    ) -> dict[int, int]:
+        """Change columns of many features (``{fid: {column: value}}``); return new versions.
+
+        The same checks and conflicts as :meth:`update`, in a few statements.
+        """
+
+    @abstractmethod
     def delete(
         self,
         layer: str,

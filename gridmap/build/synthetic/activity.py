@@ -161,7 +161,7 @@ def make_incidents(
                     )
                 )
                 xy.append(pos + rng.normal(0, 40, 2))
-    order = np.argsort([r[1] for r in rows], kind="stable")
+    order = np.argsort(np.array([r[1] for r in rows], dtype=object), kind="stable")
     out = []
     for n, i in enumerate(order, start=1):
         kind, day, hour = rows[i]

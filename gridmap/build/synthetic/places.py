@@ -39,7 +39,7 @@ def _spaced(
 
 def _leaving(streets_m: gpd.GeoDataFrame, node: int, classes: frozenset[str]) -> list[float]:
     """Return bearings of the streets of ``classes`` leaving ``node``, 15 m along each."""
-    out = []
+    out: list[float] = []
     for row in streets_m[
         (streets_m["u"] == node) & streets_m["highway"].isin(classes)
     ].itertuples():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -111,7 +112,7 @@ def make_register(
                 head_age = (25, 92)
             else:
                 head_age = (28, 85)
-            members = []
+            members: list[dict[str, Any]] = []
             surname = None
             for m in range(size):
                 female = bool(rng.random() < 0.5)

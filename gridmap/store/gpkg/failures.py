@@ -34,9 +34,7 @@ def sql_errors(path: Path) -> Iterator[None]:
             f"The workspace {path.name} could not be read or written ({exc})."
         ) from exc
     except sqlite3.DatabaseError as exc:
-        raise WorkspaceError(
-            f"The workspace {path.name} is damaged or not a GeoPackage ({exc})."
-        ) from exc
+        raise WorkspaceError(f"The workspace {path.name} is damaged or not a GeoPackage.") from exc
 
 
 def _integrity_message(text: str) -> str:

@@ -50,6 +50,17 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Return whether two different geometry blobs hold the same shape.
+
+    Snapping to the storage grid may start a ring at another vertex: that is no change.
+    """
+    if name != "geom" or old[name] is None or new[name] is None:
+        return False
+    a, b = encoding.decode([old[name], new[name]])
+    return bool(shapely.equals(a, b))
+
+
 class GpkgTransaction(Transaction):
     """One transaction on the thread's connection; see :class:`gridmap.store.base.Transaction`."""
 
@@ -305,63 +316,117 @@ class GpkgTransaction(Transaction):
         expected_version: int | None = None,
     ) -> int:
         """Change columns of one feature; see :meth:`gridmap.store.base.Transaction.update`."""
+        fid = int(fid)
+        versions = None if expected_version is None else {fid: expected_version}
+        return self.update_many(layer, {fid: values}, expected_versions=versions)[fid]
+
+    def update_many(
+        self,
+        layer: str,
+        changes: Mapping[int, Mapping[str, Any]],
+        *,
+        expected_versions: Mapping[int, int] | None = None,
+    ) -> dict[int, int]:
+        """Change columns of many features at once; return each feature's new version.
+
+        ``changes`` maps feature ids to the values to set (``geometry`` in EPSG:4326 among
+        them); the features' other columns stay. Checked as :meth:`update` checks one; much
+        faster for thousands (one statement per set of columns changed).
+        """
         self.asked = True
         schema = get_layer(layer)
-        fid = int(fid)
-        changes = dict(values)  # never change the caller's dict
-        for name in rules.SYSTEM_COLUMNS:
-            changes.pop(name, None)
-        if not changes:
-            raise InputError(f"Nothing to change in feature {fid} of layer '{layer}'.")
-        row = stored_rows.stored(self.conn, schema, [fid]).get(fid)
-        self._expect(schema, fid, row, expected_version)
-        assert row is not None
-        geometry = changes.pop("geometry", None)
-        if "geometry" in values and geometry is None:
-            raise InputError(f"Feature {fid} of layer '{layer}' cannot lose its geometry.")
-        frame: pd.DataFrame = pd.DataFrame({k: [x] for k, x in changes.items()}, index=[fid])
-        if geometry is not None:
-            if not schema.geometry:
-                raise InputError(f"Layer '{layer}' has no geometry.")
-            if not isinstance(geometry, BaseGeometry):
-                raise InputError("A geometry must be a shapely geometry in EPSG:4326 (degrees).")
-            frame = gpd.GeoDataFrame(frame, geometry=[geometry], crs=STORAGE_CRS, index=[fid])
-        checked = self._check(schema, frame, partial=True, source=f"layer '{layer}', feature {fid}")
-        names, sql_values, _ = self._sql_values(schema, checked)
-        new = {n: vals[0] for n, vals in zip(names, sql_values, strict=True)}
-        changed = [n for n in names if new[n] != row[n]]
-        if not changed:
-            return int(row["version"])
-        if schema.key in changed:
-            stored_rows.refuse_taken(self.conn, schema, [new[schema.key]], besides=fid)
-        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
-        version = int(row["version"]) + 1
-        sets = [f"{ident(n)} = ?" for n in changed] + [
-            "version = ?",
-            "updated_at = ?",
-            "updated_by = ?",
-        ]
-        cur = self.conn.execute(
-            f"UPDATE {ident(layer)} SET {', '.join(sets)} WHERE fid = ? AND version = ?",
-            [*(new[n] for n in changed), version, self.now, self.user, fid, row["version"]],
-        )
-        if cur.rowcount != 1:  # cannot happen while this transaction holds the write lock
-            raise ConflictError(f"Feature {fid} of layer '{layer}' changed during the update.")
-        self._history(
-            [
-                (
-                    layer,
-                    fid,
-                    None,
-                    "update",
-                    version,
-                    stored_rows.to_json({n: row[n] for n in changed}),
-                    stored_rows.to_json({n: new[n] for n in changed}),
-                )
-            ]
-        )
-        self._touch(layer, 1)
-        return version
+        wanted: dict[int, dict[str, Any]] = {}
+        for fid, values in changes.items():
+            given = {k: x for k, x in values.items() if k not in rules.SYSTEM_COLUMNS}
+            if not given:
+                raise InputError(f"Nothing to change in feature {fid} of layer '{layer}'.")
+            if "geometry" in given:
+                if not schema.geometry:
+                    raise InputError(f"Layer '{layer}' has no geometry.")
+                if not isinstance(given["geometry"], BaseGeometry):
+                    raise InputError(
+                        f"Feature {fid} of layer '{layer}' needs a shapely geometry in EPSG:4326 "
+                        "(degrees): it cannot lose its geometry."
+                    )
+            wanted[int(fid)] = given
+        stored = stored_rows.stored(self.conn, schema, list(wanted))
+        for fid in wanted:
+            version = None if expected_versions is None else expected_versions.get(fid)
+            self._expect(schema, fid, stored.get(fid), version)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for fid, given in wanted.items():
+            groups.setdefault(tuple(sorted(given)), []).append(fid)
+        new_rows: dict[int, dict[str, Any]] = {}
+        for names, fids in groups.items():
+            attrs = [n for n in names if n != "geometry"]
+            frame: pd.DataFrame = pd.DataFrame(
+                {n: [wanted[f][n] for f in fids] for n in attrs}, index=fids
+            )
+            if "geometry" in names:
+                geoms = [wanted[f]["geometry"] for f in fids]
+                frame = gpd.GeoDataFrame(frame, geometry=geoms, crs=STORAGE_CRS, index=fids)
+            source = f"layer '{layer}', feature {fids[0]}" if len(fids) == 1 else None
+            checked = self._check(schema, frame, partial=True, source=source)
+            cols, sql_values, _ = self._sql_values(schema, checked)
+            for i, fid in enumerate(fids):
+                new_rows[fid] = {c: sql_values[j][i] for j, c in enumerate(cols)}
+        return self._write_changes(schema, stored, new_rows)
+
+    def _write_changes(
+        self,
+        schema: Layer,
+        stored: Mapping[int, Mapping[str, Any]],
+        new_rows: Mapping[int, Mapping[str, Any]],
+    ) -> dict[int, int]:
+        """Write checked storage values over stored rows; record each change; return versions."""
+        out: dict[int, int] = {}
+        todo: dict[tuple[str, ...], list[int]] = {}
+        for fid, new in new_rows.items():
+            old = stored[fid]
+            changed = tuple(n for n in new if new[n] != old[n] and not _same_shape(n, old, new))
+            out[fid] = int(old["version"]) + (1 if changed else 0)
+            if changed:
+                todo.setdefault(changed, []).append(fid)
+        key = schema.key
+        for changed, fids in todo.items():
+            if key in changed:
+                keys = [new_rows[f][key] for f in fids]
+                moved = set(fids)
+                taken = [
+                    k
+                    for k in stored_rows.taken_keys(self.conn, schema, keys)
+                    if k not in {stored[f][key] for f in moved}
+                ]
+                if taken:
+                    stored_rows.refuse_taken(self.conn, schema, taken)
+            stored_rows.refuse_dangling(
+                self.conn, schema, list(changed), [[new_rows[f][n] for f in fids] for n in changed]
+            )
+            sets = [f"{ident(n)} = ?" for n in changed]
+            sets += ["version = ?", "updated_at = ?", "updated_by = ?"]
+            self.conn.executemany(
+                f"UPDATE {ident(schema.name)} SET {', '.join(sets)} WHERE fid = ?",
+                [
+                    (*(new_rows[f][n] for n in changed), out[f], self.now, self.user, f)
+                    for f in fids
+                ],
+            )
+            self._history(
+                [
+                    (
+                        schema.name,
+                        f,
+                        None,
+                        "update",
+                        out[f],
+                        stored_rows.to_json({n: stored[f][n] for n in changed}),
+                        stored_rows.to_json({n: new_rows[f][n] for n in changed}),
+                    )
+                    for f in fids
+                ]
+            )
+            self._touch(schema.name, len(fids))
+        return out
 
     # -- replacing ------------------------------------------------------------------------------
 
@@ -382,44 +447,18 @@ class GpkgTransaction(Transaction):
         keep = set(keys)
         self._delete(schema, [f for f, row in stored.items() if row[schema.key] not in keep])
         fresh = [i for i, k in enumerate(keys) if k not in by_key]
-        for i, key in enumerate(keys):
-            if key not in by_key:
-                continue
-            fid = by_key[key]
-            old = stored[fid]
-            if any(values[j][i] != old[n] for j, n in enumerate(names)):
-                self._rewrite(schema, fid, old, {n: values[j][i] for j, n in enumerate(names)})
+        kept = {
+            by_key[k]: {n: values[j][i] for j, n in enumerate(names)}
+            for i, k in enumerate(keys)
+            if k in by_key
+        }
+        self._write_changes(schema, stored, kept)
         self._insert(schema, checked.iloc[fresh])
         return len(checked)
 
     def _rewrite(self, schema: Layer, fid: int, old: dict[str, Any], new: dict[str, Any]) -> None:
-        """Overwrite a stored row with checked storage values (replace keeps its id)."""
-        changed = [n for n in new if new[n] != old[n]]
-        stored_rows.refuse_dangling(self.conn, schema, changed, [[new[n]] for n in changed])
-        version = int(old["version"]) + 1
-        sets = [f"{ident(n)} = ?" for n in changed] + [
-            "version = ?",
-            "updated_at = ?",
-            "updated_by = ?",
-        ]
-        self.conn.execute(
-            f"UPDATE {ident(schema.name)} SET {', '.join(sets)} WHERE fid = ?",
-            [*(new[n] for n in changed), version, self.now, self.user, fid],
-        )
-        self._history(
-            [
-                (
-                    schema.name,
-                    fid,
-                    None,
-                    "update",
-                    version,
-                    stored_rows.to_json({n: old[n] for n in changed}),
-                    stored_rows.to_json({n: new[n] for n in changed}),
-                )
-            ]
-        )
-        self._touch(schema.name, 1)
+        """Overwrite one stored row with checked storage values (undo uses it)."""
+        self._write_changes(schema, {fid: old}, {fid: new})
 
     # -- settings and the end -------------------------------------------------------------------
 

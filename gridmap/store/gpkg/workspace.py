@@ -97,7 +97,7 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 encoding.register_functions(conn)
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as exc:
-                raise WorkspaceError(f"Cannot open workspace {self.path}: {exc}") from exc
+                raise WorkspaceError(f"Cannot open the workspace {self.path.name}.") from exc
             self._local.conn = conn
             self._local.tx = None
             with self._lock:
@@ -168,7 +168,7 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]
                 tables = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
             except sqlite3.DatabaseError as exc:
-                raise WorkspaceError(f"{self.path} is not a GeoPackage workspace: {exc}") from exc
+                raise WorkspaceError(f"{self.path.name} is not a GeoPackage workspace.") from exc
             if app_id != encoding.APPLICATION_ID or ddl.META_TABLE not in tables:
                 raise WorkspaceError(f"{self.path} is a GeoPackage but not a gridmap workspace.")
             fmt = self.meta().get("schema_version", 1)

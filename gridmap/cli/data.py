@@ -1,0 +1,124 @@
+"""``gridmap import`` and ``gridmap export``: files in and out of one layer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gridmap.cli.common import Subparsers, parse_bbox
+from gridmap.errors import InputError
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """Import a file into one layer, in one transaction."""
+    from gridmap.io.importer import erased_personal_columns, load_file
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    reference = None
+    if args.detect:
+        streets = ws.read("streets")
+        reference = streets.geometry if len(streets) else ws.read("buildings").geometry
+    area = ws.area() if ws.count("buildings") or ws.count("community") else None
+    result = load_file(
+        args.file,
+        args.layer,
+        crs=args.crs,
+        encoding=args.encoding,
+        area=area,
+        reference=reference,
+        file_layer=args.file_layer,
+    )
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.replace and not args.force:
+        erased = erased_personal_columns(ws.read(args.layer), result.frame, args.layer)
+        if erased:
+            raise InputError(
+                f"--replace would erase the personal data in {', '.join(erased)}: the file has none "
+                "there. Import a file that has them, or add --force if erasing is intended."
+            )
+    action = f"import {Path(args.file).name} ({'replace' if args.replace else 'append'})"
+    with ws.transaction(user=args.user, action=action) as tx:
+        if args.replace:
+            n = tx.replace(args.layer, result.frame)
+        else:
+            n = len(tx.append(args.layer, result.frame))
+    print(
+        f"{'Replaced' if args.replace else 'Appended'} {n} row(s) in '{args.layer}' "
+        f"(format {result.format}, encoding {result.encoding_used or '-'}, coordinates {result.crs_used or '-'})."
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """Export one layer to a file."""
+    from gridmap.io.export import export_layer
+    from gridmap.schema import get_layer
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    role = "admin" if args.personal else "viewer"
+    path = export_layer(
+        ws,
+        args.layer,
+        args.output,
+        fmt=args.format,
+        role=role,
+        lang=args.lang,
+        bbox=parse_bbox(args.bbox),
+    )
+    masked = get_layer(args.layer).has_personal_data and not args.personal
+    note = ", personal data masked" if masked else ""
+    print(f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{note}).")
+
+
+def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``import`` and ``export`` to the ``gridmap`` command."""
+    p = sub.add_parser(
+        "import",
+        parents=parents,
+        help="import a file into a layer (GeoJSON, GPKG, SHP/zip, KML, CSV, XLSX)",
+    )
+    p.add_argument("workspace")
+    p.add_argument("layer")
+    p.add_argument("file")
+    p.add_argument(
+        "--crs",
+        help="coordinates of the file: EPSG:n, wgs84, cgcs2000, gcj02 or bd09 (default: detect)",
+    )
+    p.add_argument("--encoding", help="text encoding: utf-8 or gbk (default: detect)")
+    p.add_argument("--replace", action="store_true", help="replace the layer instead of appending")
+    p.add_argument(
+        "--force", action="store_true", help="replace even if personal data would be erased"
+    )
+    p.add_argument("--file-layer", help="layer inside a multi-layer file (GeoPackage)")
+    p.add_argument(
+        "--no-detect",
+        dest="detect",
+        action="store_false",
+        help="do not test for GCJ-02/BD-09 shifted coordinates",
+    )
+    p.add_argument("--user", default="cli", help="name recorded in the audit log")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "export", parents=parents, help="export a layer (GeoJSON, GeoPackage, CSV, XLSX, Shapefile)"
+    )
+    p.add_argument("workspace")
+    p.add_argument("layer")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=["geojson", "gpkg", "csv", "xlsx", "shp"],
+        help="default: from the file extension",
+    )
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument(
+        "--lang", choices=["en", "zh-CN"], default="en", help="column titles of CSV/XLSX"
+    )
+    p.add_argument("--bbox", help="only features meeting minlon,minlat,maxlon,maxlat")
+    p.add_argument(
+        "--personal", action="store_true", help="include personal data unmasked (needs authority)"
+    )
+    p.set_defaults(func=cmd_export)
