@@ -248,6 +248,7 @@ def test_unknown_and_bad_parameters_get_400(client):
         ("/ogc/?x=1", "unknown"),
         ("/ogc/collections/buildings/items/1?limit=3", "unknown"),
         ("/ogc/collections/buildings/items?datetime=2026-10-01", "unknown query parameter"),
+        ("/ogc/collections/visits/items?visited_at=2026-10-01", "filter it with datetime"),
     ]:
         assert_ogc_exception(client.get(url), 400, phrase)
 

@@ -289,9 +289,11 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     allowed = params.items_params(layer, req.role)
     for name, _ in req.args:
         if name in layer.column_names and name not in allowed:
+            if layer.column(name).type in ("date", "datetime"):
+                raise InputError(f"'{name}' is a time: filter it with datetime=….")
             raise InputError(
-                f"Features cannot be filtered on '{name}' here: it is personal data your role "
-                f"({req.role}) sees masked, or a date (use datetime)."
+                f"Features cannot be filtered on '{name}': it is personal data, which your role "
+                f"({req.role}) sees masked."
             )
     given = params.check_known(req.args, allowed)
     crs = params.parse_crs(given.get("crs"))
