@@ -223,3 +223,9 @@ class GridsExistError(ConflictError):
     """The workspace has grids already where new ones were to be drawn."""
 
     code = "grids_exist"
+
+
+class ArchiveError(InputError):
+    """A zip archive (zipped shapefile, spreadsheet) is damaged, unsafe or too large to unpack."""
+
+    code = "bad_archive"

@@ -411,3 +411,33 @@ def test_update_many_checks_each_row_and_records_each(tiny_workspace):
     with pytest.raises(ConflictError), ws.transaction() as tx:
         tx.update_many("cameras", {ids[0]: {"range_m": 1.0}}, expected_versions={ids[0]: 1})
     assert list(ws.read("cameras")["kind"]) == ["fixed", "ptz"]  # nothing of either went in
+
+
+def test_undo_in_any_order_once_later_changes_are_undone(tiny_workspace):
+    ws = tiny_workspace
+    fid = _fid(ws, "cameras", code="CAM1")
+    with ws.transaction() as tx:
+        tx.update("cameras", fid, {"range_m": 41.0})
+    first = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    with ws.transaction() as tx:
+        tx.update("cameras", fid, {"range_m": 42.0})
+    second = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    with pytest.raises(ConflictError, match=f"by transaction {second}"):
+        ws.undo(first)
+    ws.undo(second)
+    with pytest.raises(ConflictError, match="undone already"):
+        ws.undo(second)
+    ws.undo(first)  # the later change is undone: the first can go now
+    assert ws.feature("cameras", fid)["range_m"].iloc[0] == 50
+    conn = sqlite3.connect(ws.path)  # another program edits it: undo must not overwrite that
+    from gridmap.store.gpkg import encoding
+
+    encoding.register_functions(conn)
+    with ws.transaction() as tx:
+        tx.update("cameras", fid, {"range_m": 43.0})
+    third = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    conn.execute("UPDATE cameras SET range_m = 44 WHERE fid = ?", (fid,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(ConflictError, match="another program"):
+        ws.undo(third)

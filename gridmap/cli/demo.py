@@ -17,17 +17,34 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from gridmap.build.demo import build_demo
 
     path = Path(args.workspace)
-    if args.rebuild or not path.exists():
+    outdated = path.exists() and not args.rebuild and not _current(path)
+    if outdated:
+        print(f"The demo workspace {path} was made by an older gridmap: building it anew.")
+    if args.rebuild or outdated or not path.exists():
         options: dict[str, Any] = {"osm_path": args.osm} if args.osm else {}
         if args.district:
             code, _, name = args.district.partition(":")
             options["district"] = (code, name or code)
-        build_demo(path, overwrite=args.rebuild, progress=Progress(args.quiet), **options)
+        build_demo(
+            path, overwrite=args.rebuild or outdated, progress=Progress(args.quiet), **options
+        )
         print(f"Demo workspace built: {path}")
     else:
         print(f"Using existing demo workspace: {path} (--rebuild to build it anew)")
     if not args.no_serve:
         server()(path, host=args.host, port=args.port, tiles=args.tiles)
+
+
+def _current(path: Path) -> bool:
+    """Return whether the demo at ``path`` opens with this gridmap (its storage format)."""
+    from gridmap.errors import WorkspaceError
+    from gridmap.store import open_workspace
+
+    try:
+        open_workspace(path, read_only=True).close()
+    except WorkspaceError as exc:
+        return "older gridmap" not in exc.message
+    return True
 
 
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:

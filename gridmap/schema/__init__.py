@@ -13,14 +13,15 @@ from gridmap.schema.layers import (
     STORAGE_EPSG,
     STORAGE_PRECISION_DEG,
     VISIT_CATEGORIES,
-    choice_titles,
     get_layer,
     referring,
     shapefile_names,
 )
 from gridmap.schema.model import Column, ColumnType, GeometryType, Layer
+from gridmap.schema.titles import CHOICE_TITLES, choice_titles
 
 __all__ = [
+    "CHOICE_TITLES",
     "LAYERS",
     "LAYER_ORDER",
     "SOURCE",

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from gridmap.errors import InputError
+from gridmap.errors import ArchiveError, InputError
 
 __all__ = [
     "ARCHIVE_ENDINGS",
@@ -77,8 +77,8 @@ def size_text(n: int) -> str:
     return f"{n / 2**30:.1f} GB"
 
 
-def _damaged(source: str, name: str, detail: str) -> InputError:
-    return InputError(
+def _damaged(source: str, name: str, detail: str) -> ArchiveError:
+    return ArchiveError(
         f"'{name}' in the archive is damaged: {detail}. Make the zip again from the original "
         "files.",
         source=source,
@@ -110,14 +110,14 @@ def _check_member_name(info: zipfile.ZipInfo, source: str) -> None:
     name = info.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-        raise InputError(
+        raise ArchiveError(
             f"The archive holds a file named '{name}', a path that leads outside the archive. "
             "gridmap refuses such archives: zip the files again from their folder.",
             source=source,
         )
     mode = info.external_attr >> 16
     if info.create_system == 3 and stat.S_ISLNK(mode):
-        raise InputError(
+        raise ArchiveError(
             f"'{name}' is a symbolic link, not a file: an archive to import must hold the files "
             "themselves. Zip them again without links.",
             source=source,
@@ -139,7 +139,7 @@ def open_zip(
     with p.open("rb") as fp:
         declared = _directory_size(fp, size)
     if declared is None:
-        raise InputError(f"The file is not a valid {what}.", source=source)
+        raise ArchiveError(f"The file is not a valid {what}.", source=source)
     entries, cd_bytes = declared
     too_many = InputError(
         f"The archive holds {entries} files: gridmap opens archives of at most "
@@ -151,9 +151,9 @@ def open_zip(
     try:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise InputError(f"The file is not a valid {what}.", source=source) from None
+        raise ArchiveError(f"The file is not a valid {what}.", source=source) from None
     except NotImplementedError as exc:  # a zip format version Python does not read
-        raise InputError(
+        raise ArchiveError(
             f"The file is not a {what} gridmap can open ({exc}). Zip the files again with "
             "ordinary (Deflate) compression.",
             source=source,
@@ -161,7 +161,7 @@ def open_zip(
     try:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
-            raise InputError(
+            raise ArchiveError(
                 f"The archive holds {len(infos)} files: gridmap opens archives of at most "
                 f"{limits.max_members}. Zip only the files to import.",
                 source=source,
@@ -171,14 +171,14 @@ def open_zip(
         for info in infos:
             _check_member_name(info, source)
             if info.filename in seen:
-                raise InputError(
+                raise ArchiveError(
                     f"The archive holds two files named '{info.filename}': programs disagree on "
                     "which of them is meant, so gridmap does not guess. Zip the files again.",
                     source=source,
                 )
             seen.add(info.filename)
             if info.file_size > limits.max_member_bytes:
-                raise InputError(
+                raise ArchiveError(
                     f"'{info.filename}' would unpack to {size_text(info.file_size)}, more than "
                     f"{size_text(limits.max_member_bytes)}, the most one file in an archive may "
                     "unpack to. Such an archive is damaged or made to exhaust memory (a zip bomb); "
@@ -187,7 +187,7 @@ def open_zip(
                 )
             total += info.file_size
         if total > limits.max_total_bytes:
-            raise InputError(
+            raise ArchiveError(
                 f"The archive would unpack to {size_text(total)} in all, more than "
                 f"{size_text(limits.max_total_bytes)}, the most an archive may unpack to. Zip "
                 "only the files to import, or split the data.",
@@ -227,7 +227,7 @@ def iter_member(
                 got += len(chunk)
                 if got > member_cap:
                     reason = f" ({why})" if why else ""
-                    raise InputError(
+                    raise ArchiveError(
                         f"'{name}' unpacks to more than {size_text(member_cap)}, the most such a "
                         f"file may hold{reason}. The archive is damaged or made to exhaust memory "
                         "(a zip bomb); gridmap does not unpack it.",
@@ -235,7 +235,7 @@ def iter_member(
                     )
                 budget.used += len(chunk)
                 if budget.used > limits.max_total_bytes:
-                    raise InputError(
+                    raise ArchiveError(
                         f"The archive unpacks to more than {size_text(limits.max_total_bytes)} in "
                         "all, the most an archive may unpack to. Zip only the files to import.",
                         source=source,
@@ -244,12 +244,12 @@ def iter_member(
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         raise _damaged(source, name, f"it does not unpack ({exc})") from None
     except RuntimeError as exc:  # encrypted members
-        raise InputError(
+        raise ArchiveError(
             f"'{name}' cannot be unpacked: {exc}. Zip the files again without a password.",
             source=source,
         ) from None
     except NotImplementedError as exc:
-        raise InputError(
+        raise ArchiveError(
             f"'{name}' cannot be unpacked: {exc}. Zip the files again with ordinary (Deflate) "
             "compression.",
             source=source,

@@ -22,6 +22,7 @@ from gridmap.schema import STORAGE_CRS, Layer, get_layer
 from gridmap.store.gpkg import encoding, rows
 from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE
 from gridmap.store.gpkg.failures import sql_errors
+from gridmap.store.gpkg.rows import same_shape
 from gridmap.store.gpkg.values import column_from_sql, ident
 
 if TYPE_CHECKING:
@@ -138,18 +139,44 @@ class HistoryMixin:
                 rows[change["fid"]] = dict(change["before"] or {})
         return _frame(schema, rows)
 
+    def _undone(self, tx: int) -> tuple[set[int], int | None]:
+        """Return the transactions after ``tx`` cancelled by an undo (both the undone ones and
+        the undos), and the undo of ``tx`` itself if there is one."""
+        cancelled: set[int] = set()
+        undo_of_tx = None
+        for fid, action in self._conn().execute(
+            f"SELECT fid, action FROM {ident(AUDIT_TABLE)} WHERE fid > ? AND action LIKE 'undo %'",
+            (int(tx),),
+        ):
+            target = str(action).removeprefix("undo ").strip()
+            if target.isdigit():
+                if int(target) == int(tx):
+                    undo_of_tx = int(fid)
+                elif int(target) > int(tx):
+                    cancelled |= {int(fid), int(target)}
+        return cancelled, undo_of_tx
+
     def undo(self, tx: int, *, user: str = "system") -> int:
-        """Undo transaction ``tx`` in a new transaction; return the new transaction's id."""
+        """Undo transaction ``tx`` in a new transaction; return the new transaction's id.
+
+        Refused (ConflictError) when a feature it changed was changed again by a later
+        transaction that is not itself undone, or by another program since.
+        """
         with sql_errors(self.path):
             changes = self._history_rows(["h.tx = ?"], [int(tx)], limit=None)
             if not changes:
                 raise InputError(f"Transaction {tx} changed no feature: there is nothing to undo.")
+            cancelled, undo_of_tx = self._undone(tx)
+            if undo_of_tx is not None:
+                raise ConflictError(f"Transaction {tx} was undone already, by {undo_of_tx}.")
+            skip = ",".join(str(c) for c in sorted(cancelled)) or "0"
             for change in changes:
                 last = change["fid_last"] or change["fid"]
                 later = (
                     self._conn()
                     .execute(
                         f"SELECT h.tx FROM {ident(HISTORY_TABLE)} h WHERE h.layer = ? AND h.tx > ? "
+                        f"AND h.tx NOT IN ({skip}) "
                         "AND h.fid <= ? AND coalesce(h.fid_last, h.fid) >= ? LIMIT 1",
                         (change["layer"], int(tx), last, change["fid"]),
                     )
@@ -163,43 +190,35 @@ class HistoryMixin:
                         fid=change["fid"],
                     )
         with self.transaction(user=user, action=f"undo {tx}") as t:  # type: ignore[attr-defined]
-            seen: set[tuple[str, int]] = set()
             for change in changes:  # newest first
-                _revert(t, get_layer(change["layer"]), change, seen)
+                _revert(t, get_layer(change["layer"]), change)
             return int(t._tx())
 
 
-def _revert(
-    t: GpkgTransaction, schema: Layer, change: dict[str, Any], seen: set[tuple[str, int]]
-) -> None:
+def _revert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
     """Apply the inverse of one recorded change inside transaction ``t``.
 
-    ``seen`` holds the features this undo already reverted a later change of (their version
-    has moved on since, by this undo itself).
+    An update is reverted only where the feature still holds what the change wrote (another
+    program's edit since is a conflict); a delete only where the id is still free.
     """
     fids = list(range(change["fid"], (change["fid_last"] or change["fid"]) + 1))
     stored = rows.stored(t.conn, schema, fids)
     if change["op"] == "insert":
-        for fid, row in stored.items():
-            if int(row["version"]) != 1 and (schema.name, fid) not in seen:
-                _changed_elsewhere(schema, fid)
         t._delete(schema, list(stored))
         return
     fid = change["fid"]
-    key = (schema.name, fid)
     if change["op"] == "update":
         current = stored.get(fid)
         if current is None:
             _changed_elsewhere(schema, fid)
-        if int(current["version"]) != int(change["version"]) and key not in seen:
+        after = change["after"] or {}
+        if any(current[k] != v and not same_shape(k, current, after) for k, v in after.items()):
             _changed_elsewhere(schema, fid)
-        seen.add(key)
         before = change["before"] or {}
         t._rewrite(schema, fid, current, {**{k: current[k] for k in before}, **before})
         return
     if fid in stored:
         _changed_elsewhere(schema, fid)
-    seen.add(key)
     values = dict(change["before"] or {})
     if schema.key and values.get(schema.key) is not None:
         try:

@@ -12,8 +12,11 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gridmap.errors import ConstraintError
+import shapely
+
+from gridmap.errors import ConflictError, ConstraintError, FeatureNotFoundError
 from gridmap.schema import LAYERS, Layer
+from gridmap.store.gpkg import encoding
 from gridmap.store.gpkg.values import ident
 
 #: Parameters per SQL statement stay below SQLite's limit.
@@ -115,3 +118,43 @@ def refuse_dangling(
                 column=column.name,
                 source=f"layer '{schema.name}'",
             )
+
+
+def expect_version(
+    schema: Layer, fid: int, row: Mapping[str, Any] | None, version: int | None
+) -> None:
+    """Raise unless the stored ``row`` of feature ``fid`` is at ``version`` (None: any version).
+
+    A missing row is :class:`FeatureNotFoundError`, or :class:`ConflictError` when the caller
+    read a version of it (someone deleted it since).
+    """
+    if row is None:
+        if version is not None:
+            raise ConflictError(
+                f"Feature {fid} of layer '{schema.name}' was deleted after you read it.",
+                layer=schema.name,
+                fid=fid,
+                expected=version,
+            )
+        raise FeatureNotFoundError(f"Layer '{schema.name}' has no feature {fid}.")
+    if version is not None and int(row["version"]) != int(version):
+        raise ConflictError(
+            f"Feature {fid} of layer '{schema.name}' was changed by someone else after you "
+            f"read it (version {row['version']}, you read version {version}): reload it and "
+            "make your change again.",
+            layer=schema.name,
+            fid=fid,
+            expected=int(version),
+            actual=int(row["version"]),
+        )
+
+
+def same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Return whether two different geometry blobs hold the same shape.
+
+    Snapping to the storage grid may start a ring at another vertex: that is no change.
+    """
+    if name != "geom" or old[name] is None or new[name] is None:
+        return False
+    a, b = encoding.decode([old[name], new[name]])
+    return bool(shapely.equals(a, b))

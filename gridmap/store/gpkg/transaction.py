@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.errors import ConflictError, ConstraintError, FeatureNotFoundError, InputError
+from gridmap.errors import ConstraintError, InputError
 from gridmap.schema import (
     LAYERS,
     STORAGE_CRS,
@@ -48,17 +48,6 @@ BULK_ROWS = 64
 def now_text() -> str:
     """Return the current UTC time as stored (ISO 8601, milliseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Return whether two different geometry blobs hold the same shape.
-
-    Snapping to the storage grid may start a ring at another vertex: that is no change.
-    """
-    if name != "geom" or old[name] is None or new[name] is None:
-        return False
-    a, b = encoding.decode([old[name], new[name]])
-    return bool(shapely.equals(a, b))
 
 
 class GpkgTransaction(Transaction):
@@ -279,31 +268,8 @@ class GpkgTransaction(Transaction):
         if expected_versions:
             stored = stored_rows.stored(self.conn, schema, [int(f) for f in expected_versions])
             for fid, version in expected_versions.items():
-                self._expect(schema, int(fid), stored.get(int(fid)), version)
+                stored_rows.expect_version(schema, int(fid), stored.get(int(fid)), version)
         return self._delete(schema, ids)
-
-    def _expect(
-        self, schema: Layer, fid: int, row: Mapping[str, Any] | None, version: int | None
-    ) -> None:
-        if row is None:
-            if version is not None:
-                raise ConflictError(
-                    f"Feature {fid} of layer '{schema.name}' was deleted after you read it.",
-                    layer=schema.name,
-                    fid=fid,
-                    expected=version,
-                )
-            raise FeatureNotFoundError(f"Layer '{schema.name}' has no feature {fid}.")
-        if version is not None and int(row["version"]) != int(version):
-            raise ConflictError(
-                f"Feature {fid} of layer '{schema.name}' was changed by someone else after you "
-                f"read it (version {row['version']}, you read version {version}): reload it and "
-                "make your change again.",
-                layer=schema.name,
-                fid=fid,
-                expected=int(version),
-                actual=int(row["version"]),
-            )
 
     # -- updating -------------------------------------------------------------------------------
 
@@ -352,7 +318,7 @@ class GpkgTransaction(Transaction):
         stored = stored_rows.stored(self.conn, schema, list(wanted))
         for fid in wanted:
             version = None if expected_versions is None else expected_versions.get(fid)
-            self._expect(schema, fid, stored.get(fid), version)
+            stored_rows.expect_version(schema, fid, stored.get(fid), version)
         groups: dict[tuple[str, ...], list[int]] = {}
         for fid, given in wanted.items():
             groups.setdefault(tuple(sorted(given)), []).append(fid)
@@ -383,7 +349,9 @@ class GpkgTransaction(Transaction):
         todo: dict[tuple[str, ...], list[int]] = {}
         for fid, new in new_rows.items():
             old = stored[fid]
-            changed = tuple(n for n in new if new[n] != old[n] and not _same_shape(n, old, new))
+            changed = tuple(
+                n for n in new if new[n] != old[n] and not stored_rows.same_shape(n, old, new)
+            )
             out[fid] = int(old["version"]) + (1 if changed else 0)
             if changed:
                 todo.setdefault(changed, []).append(fid)
