@@ -309,7 +309,9 @@ def ogc_style(tag: str):
 
 def test_a_registered_renderer_answers_its_paths(demo_path, monkeypatch):
     app = create_app({"WORKSPACE": demo_path})
-    assert app.extensions["gridmap.error_renderers"] == []
+    renderers = app.extensions["gridmap.error_renderers"]
+    assert [prefix for prefix, _ in renderers] == ["/ogc"]  # the OGC blueprint's own
+    renderers.clear()
     add_error_renderer(app, "/ogc", ogc_style("ogc"))
     app.extensions["gridmap.error_renderers"].append(("/ogc/collections/", ogc_style("deeper")))
     client = app.test_client()
@@ -326,7 +328,7 @@ def test_a_registered_renderer_answers_its_paths(demo_path, monkeypatch):
     # protocol headers are added whoever renders the body
     allowed = client.post("/ogc/collections")
     assert allowed.status_code == 405 and "GET" in allowed.headers["Allow"]
-    monkeypatch.setattr("web.ogc.items", _raiser(BusyError("busy")))  # the OGC items view's call
+    monkeypatch.setattr("gridmap.service.ogc.items", _raiser(BusyError("busy")))  # the OGC items view's call
     busy = client.get("/ogc/collections/buildings/items")
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
     assert busy.get_json()["code"] == "deeper"
@@ -334,6 +336,7 @@ def test_a_registered_renderer_answers_its_paths(demo_path, monkeypatch):
 
 def test_a_broken_renderer_falls_back_to_the_one_shape(demo_path, caplog):
     app = create_app({"WORKSPACE": demo_path})
+    app.extensions["gridmap.error_renderers"].clear()
     add_error_renderer(app, "/ogc", _raiser(ValueError("renderer bug")))
     with caplog.at_level(logging.ERROR):
         resp = app.test_client().get("/ogc/collections/roads")
