@@ -328,7 +328,9 @@ def test_a_registered_renderer_answers_its_paths(demo_path, monkeypatch):
     # protocol headers are added whoever renders the body
     allowed = client.post("/ogc/collections")
     assert allowed.status_code == 405 and "GET" in allowed.headers["Allow"]
-    monkeypatch.setattr("gridmap.service.ogc.items", _raiser(BusyError("busy")))  # the OGC items view's call
+    monkeypatch.setattr(
+        "gridmap.service.ogc.items", _raiser(BusyError("busy"))
+    )  # the OGC items view's call
     busy = client.get("/ogc/collections/buildings/items")
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
     assert busy.get_json()["code"] == "deeper"
