@@ -172,7 +172,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_command_answers(demo_path):
+def test_serve_command_answers(demo_copy):
+    demo_path = demo_copy  # serving switches the file to WAL and back: a copy of its own
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridmap.cli", "serve", str(demo_path), "--port", str(port)],

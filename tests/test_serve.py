@@ -51,6 +51,9 @@ def test_served_in_wal_then_sealed(tmp_path):
                     raise
                 time.sleep(0.3)
         assert _journal(path) == "wal"  # readers never block a commit while served
+        for layer in ("cameras", "grids", "buildings"):  # server threads open connections
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/layers/{layer}") as r:
+                assert r.status == 200
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C
         out, _ = proc.communicate(timeout=20)

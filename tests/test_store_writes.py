@@ -103,7 +103,7 @@ def test_tables_carry_the_rules_for_other_programs(tiny_workspace):
     """Edits made by QGIS or sqlite3 meet the same constraints (they never see gridmap)."""
     from gridmap.store.gpkg import encoding
 
-    conn = sqlite3.connect(tiny_workspace.path)
+    conn = sqlite3.connect(tiny_workspace.path, isolation_level=None)  # each statement commits
     encoding.register_functions(conn)  # QGIS and GDAL provide these to the R-tree triggers
     for sql in (
         "UPDATE grids SET name = NULL",
@@ -441,3 +441,39 @@ def test_undo_in_any_order_once_later_changes_are_undone(tiny_workspace):
     conn.close()
     with pytest.raises(ConflictError, match="another program"):
         ws.undo(third)
+
+
+def test_a_renamed_household_takes_its_people_along_in_the_history(tiny_workspace):
+    ws = tiny_workspace
+    h1 = _fid(ws, "households", household_id="H1")
+    with ws.transaction(user="clerk") as tx:
+        tx.update("households", h1, {"household_id": "H1x"})
+    person = ws.read("people", where={"person_id": "P1"}).iloc[0]
+    assert person["household_id"] == "H1x" and person["updated_by"] == "clerk"
+    changes = ws.history(layer="people")
+    assert changes.iloc[0]["after"] == {"household_id": "H1x"}
+    start = int(ws.audit_log(limit=2)["fid"].iloc[1])
+    assert list(ws.as_of("people", start)["household_id"]) == ["H1", "H2"]
+
+
+def test_a_failed_inner_transaction_leaves_the_outer_one_whole(tiny_workspace):
+    ws = tiny_workspace
+    cam1, cam2 = (_fid(ws, "cameras", code=c) for c in ("CAM1", "CAM2"))
+    with ws.transaction() as tx:
+        with pytest.raises(RuntimeError), ws.transaction() as inner:
+            inner.update("cameras", cam1, {"range_m": 1.0})
+            raise RuntimeError("inner fails")
+        tx.update("cameras", cam2, {"range_m": 2.0})
+    assert list(ws.read("cameras")["range_m"]) == [50.0, 2.0]
+    assert ws.history(layer="cameras").iloc[0]["after"] == {"range_m": 2.0}
+
+
+def test_undo_of_an_insert_refuses_rows_added_since(tiny_workspace):
+    ws = tiny_workspace
+    home = tiny_layers()["households"].iloc[[0]].assign(household_id="H9")
+    ws.append("households", home)
+    added = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    ws.append("people", pd.DataFrame({"person_id": ["P9"], "household_id": ["H9"], "name": ["x"]}))
+    with pytest.raises(ConflictError, match="added since"):
+        ws.undo(added)
+    assert ws.count("people") == 3

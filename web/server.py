@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from gridmap.errors import GridmapError
@@ -58,16 +59,28 @@ def serve(
 
 
 def _seal(ws: Workspace) -> None:
-    """Leave a GeoPackage as one portable file again, when no other program has it open."""
+    """Leave a GeoPackage as one portable file again, when no other program has it open.
+
+    The server's worker threads may still finish a request for a moment after it stops: try
+    for up to two seconds, closing their connections each time.
+    """
     if not isinstance(ws, GeoPackageWorkspace):
         return
     try:
-        ws.journal_mode("delete")
-    except GridmapError:
-        print(
-            f"gridmap: {ws.path.name} stays in WAL mode (another program has it open); "
-            "its -wal and -shm files belong with it until that program closes it.",
-            flush=True,
-        )
+        for attempt in range(10):
+            ws.close()  # every connection of ours first: switching needs the file to itself
+            try:
+                ws.journal_mode("delete")
+                return
+            except GridmapError:
+                if attempt == 9:
+                    print(
+                        f"gridmap: {ws.path.name} stays in WAL mode (another program has it "
+                        "open); its -wal and -shm files belong with it until that program "
+                        "closes it.",
+                        flush=True,
+                    )
+                else:
+                    time.sleep(0.2)
     finally:
         ws.close()

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
-from gridmap.schema import STORAGE_CRS, Column, Layer, choice_titles
+from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, Column, Layer, choice_titles
 from gridmap.schema import validate as v
 
 #: Columns the store keeps for itself on every layer; a frame read from the workspace carries
@@ -38,7 +38,10 @@ def _fast(values: pd.Series, column: Column) -> pd.Series | None:
     present = values.notna()
     if kind == "int":
         if types.is_integer_dtype(dtype) and not types.is_bool_dtype(dtype):
-            return values.astype("Int64")
+            try:
+                return values.astype("Int64")
+            except (TypeError, ValueError, OverflowError):  # beyond 64 bits: the slow path says so
+                return None
         if types.is_float_dtype(dtype):
             arr = values.to_numpy(dtype=float, na_value=np.nan)
             ok = np.isnan(arr) | (np.isfinite(arr) & (np.abs(arr) < 1e15) & (arr == np.round(arr)))
@@ -98,7 +101,10 @@ def check_geometries(
     source: str | None,
     area: BaseGeometry | None = None,
 ) -> np.ndarray:
-    """Return the geometries checked and in the layer's type (Polygon → MultiPolygon).
+    """Return the geometries checked, on the storage grid and in the layer's type.
+
+    Polygons become MultiPolygons; coordinates are snapped to the 1e-7 degree grid they are
+    stored on before the checks, so that what is checked is what is stored.
 
     ``geoms`` are in EPSG:4326 (degrees). Coordinates that cannot be degrees (outside ±180/±90)
     are refused with a message that says they look like metres; with ``area``, geometries more
@@ -127,8 +133,18 @@ def check_geometries(
             source=source,
         )
     v.check_coordinates(arr, rows, source=source, crs_declared=True)
-    arr = v.check_geometry_types(arr, rows, layer, source=source)
     v.check_validity(arr, rows, source=source)
+    arr = shapely.set_precision(arr, STORAGE_PRECISION_DEG)  # as stored: check what is kept
+    gone = shapely.is_empty(arr)
+    if gone.any():
+        i = int(np.flatnonzero(gone)[0])
+        raise GeometryError(
+            "is smaller than the 1 cm storage grid: it would be stored as nothing. Draw it "
+            "larger, or leave it out.",
+            row=rows[i],
+            source=source,
+        )
+    arr = v.check_geometry_types(arr, rows, layer, source=source)
     if area is not None and not area.is_empty:
         v.check_area(arr, rows, area, source=source)
     return arr

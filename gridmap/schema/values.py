@@ -65,6 +65,14 @@ def number_text(s: str) -> str:
 
 
 def to_int(v: Any) -> int:
+    """Return ``v`` as a whole number that fits 64 bits, or raise ``ValueError``."""
+    n = _to_int(v)
+    if not -(2**63) <= n < 2**63:
+        raise ValueError("is too large for a whole-number column (64 bits)")
+    return n
+
+
+def _to_int(v: Any) -> int:
     if isinstance(v, bool | np.bool_):
         raise ValueError("is a yes/no value, not a whole number")
     if isinstance(v, int | np.integer):

@@ -45,12 +45,12 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import FeatureNotFoundError, WorkspaceError
 from gridmap.schema import get_layer
+from gridmap.schema.rules import SYSTEM_COLUMNS
+
+__all__ = ["SYSTEM_COLUMNS", "Bbox", "LayerInfo", "Transaction", "Workspace"]
 
 #: (minlon, minlat, maxlon, maxlat) in degrees, EPSG:4326.
 Bbox = tuple[float, float, float, float]
-
-#: The columns every layer carries besides its schema columns (not imported, not exported).
-SYSTEM_COLUMNS: tuple[str, ...] = ("version", "updated_at", "updated_by")
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ def column_sql(column: Column, *, key: bool) -> str:
     checks = [f"typeof({name}) IN ({_TYPEOF[column.type]}, 'null')"]
     if column.type == "bool":
         checks.append(f"{name} IN (0, 1)")
+    if column.type == "date":  # YYYY-MM-DD, as GDAL writes it
+        checks.append(f"({name} IS NULL OR date({name}) IS {name})")
+    if column.type == "datetime":  # ISO 8601, as GDAL writes it
+        checks.append(f"({name} IS NULL OR julianday({name}) IS NOT NULL)")
     if column.type == "str" and column.required:
         checks.append(f"{name} <> ''")
     if column.choices is not None:
@@ -80,7 +84,7 @@ def table_sql(layer: Layer) -> str:
         other, key = c.references
         cols.append(
             f"FOREIGN KEY ({ident(c.name)}) REFERENCES {ident(other)} ({ident(key)}) "
-            f"ON DELETE {c.on_delete.upper()} ON UPDATE CASCADE"
+            f"ON DELETE {c.on_delete.upper()} ON UPDATE NO ACTION DEFERRABLE INITIALLY DEFERRED"
         )
     return f"CREATE TABLE {ident(layer.name)} ({', '.join(cols)})"
 

@@ -136,16 +136,17 @@ def encode(geoms: np.ndarray, srs_id: int) -> list[bytes | None]:
 
 
 def decode(blobs: list[bytes | None]) -> np.ndarray:
-    """Decode GeoPackage blobs into an array of shapely geometries (None stays None)."""
+    """Decode GeoPackage blobs into shapely geometries; None (and anything unreadable) gives None."""
     bodies: list[bytes | None] = []
     for blob in blobs:
         if blob is None:
             bodies.append(None)
             continue
-        if blob[:2] != b"GP":
-            raise ValueError("not a GeoPackage geometry blob")
-        bodies.append(blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111] :])
-    return shapely.from_wkb(np.array(bodies, dtype=object))
+        if not isinstance(blob, bytes) or blob[:2] != b"GP" or len(blob) < 8:
+            bodies.append(None)  # not a GeoPackage geometry (another program wrote it): no shape
+            continue
+        bodies.append(blob[8 + _ENVELOPE_BYTES.get((blob[3] >> 1) & 0b111, 0) :])
+    return shapely.from_wkb(np.array(bodies, dtype=object), on_invalid="ignore")
 
 
 def rtree_ddl(table: str, column: str) -> list[str]:

@@ -31,7 +31,8 @@ def sql_errors(path: Path) -> Iterator[None]:
                 f"The workspace {path.name} is open read-only: it cannot be changed here."
             ) from exc
         raise WorkspaceError(
-            f"The workspace {path.name} could not be read or written ({exc})."
+            f"The workspace {path.name} could not be read or written; the server's log has the "
+            "cause."
         ) from exc
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"The workspace {path.name} is damaged or not a GeoPackage.") from exc
@@ -50,4 +51,4 @@ def _integrity_message(text: str) -> str:
         )
     if text.startswith("CHECK constraint failed"):
         return f"A value does not fit its column's rule ({text.split(': ', 1)[-1]})."
-    return f"The change breaks a rule of the workspace ({text})."
+    return "The change breaks a rule of the workspace."

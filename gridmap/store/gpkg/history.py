@@ -18,11 +18,10 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import ConflictError, ConstraintError, InputError
-from gridmap.schema import STORAGE_CRS, Layer, get_layer
+from gridmap.schema import STORAGE_CRS, Layer, get_layer, referring
 from gridmap.store.gpkg import encoding, rows
 from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE
 from gridmap.store.gpkg.failures import sql_errors
-from gridmap.store.gpkg.rows import same_shape
 from gridmap.store.gpkg.values import column_from_sql, ident
 
 if TYPE_CHECKING:
@@ -162,7 +161,8 @@ class HistoryMixin:
         Refused (ConflictError) when a feature it changed was changed again by a later
         transaction that is not itself undone, or by another program since.
         """
-        with sql_errors(self.path):
+        with self.transaction(user=user, action=f"undo {tx}") as t:  # type: ignore[attr-defined]
+            # every check runs inside the undo's transaction: nothing changes in between
             changes = self._history_rows(["h.tx = ?"], [int(tx)], limit=None)
             if not changes:
                 raise InputError(f"Transaction {tx} changed no feature: there is nothing to undo.")
@@ -172,16 +172,12 @@ class HistoryMixin:
             skip = ",".join(str(c) for c in sorted(cancelled)) or "0"
             for change in changes:
                 last = change["fid_last"] or change["fid"]
-                later = (
-                    self._conn()
-                    .execute(
-                        f"SELECT h.tx FROM {ident(HISTORY_TABLE)} h WHERE h.layer = ? AND h.tx > ? "
-                        f"AND h.tx NOT IN ({skip}) "
-                        "AND h.fid <= ? AND coalesce(h.fid_last, h.fid) >= ? LIMIT 1",
-                        (change["layer"], int(tx), last, change["fid"]),
-                    )
-                    .fetchone()
-                )
+                later = t.conn.execute(
+                    f"SELECT h.tx FROM {ident(HISTORY_TABLE)} h WHERE h.layer = ? AND h.tx > ? "
+                    f"AND h.tx NOT IN ({skip}) "
+                    "AND h.fid <= ? AND coalesce(h.fid_last, h.fid) >= ? LIMIT 1",
+                    (change["layer"], int(tx), last, change["fid"]),
+                ).fetchone()
                 if later:
                     raise ConflictError(
                         f"Feature {change['fid']} of layer '{change['layer']}' was changed again "
@@ -189,21 +185,55 @@ class HistoryMixin:
                         layer=change["layer"],
                         fid=change["fid"],
                     )
-        with self.transaction(user=user, action=f"undo {tx}") as t:  # type: ignore[attr-defined]
             for change in changes:  # newest first
                 _revert(t, get_layer(change["layer"]), change)
             return int(t._tx())
 
 
+def _versions_since(t: GpkgTransaction, layer: str, change: dict[str, Any]) -> dict[int, int]:
+    """Return, per feature of ``change``, the version its newest later history row records."""
+    first, last = change["fid"], change["fid_last"] or change["fid"]
+    out: dict[int, int] = {}
+    for fid, version in t.conn.execute(
+        f"SELECT fid, version FROM {ident(HISTORY_TABLE)} WHERE layer = ? AND id > ? "
+        "AND fid_last IS NULL AND fid BETWEEN ? AND ? ORDER BY id",
+        (layer, change["id"], first, last),
+    ):
+        out[int(fid)] = int(version)
+    return out
+
+
 def _revert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
     """Apply the inverse of one recorded change inside transaction ``t``.
 
-    An update is reverted only where the feature still holds what the change wrote (another
-    program's edit since is a conflict); a delete only where the id is still free.
+    Each gridmap change raises a feature's version by one and leaves a history row; another
+    program's edit raises it without one. So a feature whose version is not the one its newest
+    history row records was changed by another program since: that is a conflict, as is an
+    inserted row that rows added later still refer to. A delete is undone only where the id
+    is still free.
     """
     fids = list(range(change["fid"], (change["fid_last"] or change["fid"]) + 1))
     stored = rows.stored(t.conn, schema, fids)
+    since = _versions_since(t, schema.name, change)
     if change["op"] == "insert":
+        for fid, row in stored.items():
+            if int(row["version"]) != since.get(fid, int(change["version"] or 1)):
+                _changed_elsewhere(schema, fid)
+        if schema.key:
+            keys = [row[schema.key] for row in stored.values() if row[schema.key] is not None]
+            for other, column in referring(schema.name):
+                for chunk in rows.chunks(keys):
+                    hit = t.conn.execute(
+                        f"SELECT {ident(column.name)} FROM {ident(other.name)} "
+                        f"WHERE {ident(column.name)} IN ({rows.marks(len(chunk))}) LIMIT 1",
+                        chunk,
+                    ).fetchone()
+                    if hit:
+                        raise ConflictError(
+                            f"{schema.key} '{hit[0]}' of layer '{schema.name}' is named by rows of "
+                            f"'{other.name}' added since: undo or delete those first.",
+                            layer=schema.name,
+                        )
         t._delete(schema, list(stored))
         return
     fid = change["fid"]
@@ -211,8 +241,7 @@ def _revert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
         current = stored.get(fid)
         if current is None:
             _changed_elsewhere(schema, fid)
-        after = change["after"] or {}
-        if any(current[k] != v and not same_shape(k, current, after) for k, v in after.items()):
+        if int(current["version"]) != since.get(fid, int(change["version"])):
             _changed_elsewhere(schema, fid)
         before = change["before"] or {}
         t._rewrite(schema, fid, current, {**{k: current[k] for k in before}, **before})

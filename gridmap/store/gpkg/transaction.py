@@ -26,7 +26,6 @@ from gridmap.schema import (
     LAYERS,
     STORAGE_CRS,
     STORAGE_EPSG,
-    STORAGE_PRECISION_DEG,
     Layer,
     get_layer,
     referring,
@@ -150,9 +149,7 @@ class GpkgTransaction(Transaction):
         values = [column_to_sql(checked[n], schema.column(n).type, self.tz) for n in names]
         geoms = None
         if schema.geometry and isinstance(checked, gpd.GeoDataFrame):
-            geoms = shapely.set_precision(
-                np.asarray(checked.geometry.values, dtype=object), STORAGE_PRECISION_DEG
-            )
+            geoms = np.asarray(checked.geometry.values, dtype=object)  # on the grid: rules.py
             if schema.geometry == "MULTIPOLYGON":
                 single = shapely.get_type_id(geoms) == 3
                 geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
@@ -394,7 +391,26 @@ class GpkgTransaction(Transaction):
                 ]
             )
             self._touch(schema.name, len(fids))
+            if key in changed:
+                self._rekey_referring(schema, {stored[f][key]: new_rows[f][key] for f in fids})
         return out
+
+    def _rekey_referring(self, schema: Layer, renamed: Mapping[Any, Any]) -> None:
+        """Make the rows that name a renamed key name the new one, recorded like any change.
+
+        (The foreign keys are checked at COMMIT, so parent and children may change in turn.)
+        """
+        olds = [k for k in renamed if k is not None]
+        for other, column in referring(schema.name):
+            hits: list[tuple[int, Any]] = []
+            for chunk in stored_rows.chunks(olds):
+                hits += self.conn.execute(
+                    f"SELECT fid, {ident(column.name)} FROM {ident(other.name)} "
+                    f"WHERE {ident(column.name)} IN ({stored_rows.marks(len(chunk))})",
+                    chunk,
+                ).fetchall()
+            if hits:
+                self.update_many(other.name, {int(f): {column.name: renamed[k]} for f, k in hits})
 
     # -- replacing ------------------------------------------------------------------------------
 

@@ -66,7 +66,11 @@ def column_from_sql(values: list[Any], kind: str) -> pd.Series:
     if kind == "bool":
         return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
     if kind == "date":
-        return pd.to_datetime(pd.Series(values, dtype=object), format="%Y-%m-%d").array
+        return pd.to_datetime(
+            pd.Series(values, dtype=object), format="%Y-%m-%d", errors="coerce"
+        ).array
     if kind == "datetime":
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601").array
+        return pd.to_datetime(
+            pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce"
+        ).array
     return pd.array(values, dtype=object)

@@ -16,7 +16,9 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,8 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 f"No workspace at {self.path}. Create one with `gridmap init {self.path} --osm FILE`."
             )
         self._local = threading.local()
-        self._all: set[sqlite3.Connection] = set()
-        self._lock = threading.Lock()
+        self._all: weakref.WeakSet[_Holder] = weakref.WeakSet()
+        self._lock = threading.RLock()
         self._id: str | None = None
         self._area_cache: tuple[Any, BaseGeometry | None] | None = None
         if _create:
@@ -76,12 +78,13 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
     # -- connections ---------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is None or holder.conn is None:
             try:
                 if self.read_only:
+                    uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
                     conn = sqlite3.connect(
-                        f"file:{self.path.resolve()}?mode=ro",
+                        uri,
                         uri=True,
                         timeout=BUSY_TIMEOUT_S,
                         isolation_level=None,
@@ -98,30 +101,42 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as exc:
                 raise WorkspaceError(f"Cannot open the workspace {self.path.name}.") from exc
-            self._local.conn = conn
+            holder = _Holder(conn, self)
+            self._local.holder = holder  # closed when the thread ends (the holder is dropped)
             self._local.tx = None
             with self._lock:
-                self._all.add(conn)
-        return conn
+                self._all.add(holder)
+        assert holder.conn is not None
+        return holder.conn
 
     def _drop(self, conn: sqlite3.Connection) -> None:
         """Close a connection whose state cannot be trusted any more (a failed rollback)."""
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
         with self._lock:
-            self._all.discard(conn)
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-            self._local.tx = None
+            holders = [h for h in self._all if h.conn is conn]
+        for h in holders:
+            h.close()
+        self._local.tx = None
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """After a transaction: close the connection if :meth:`close` asked for it meanwhile."""
+        with self._lock:
+            holders = [h for h in self._all if h.conn is conn and h.closing]
+        for h in holders:
+            h.close()
 
     def close(self) -> None:
-        """Close every connection of this workspace (they reopen on next use)."""
+        """Close every connection of this workspace (they reopen on next use).
+
+        A connection in the middle of another thread's transaction is closed when that
+        transaction ends, so the transaction finishes (or rolls back) as it would have.
+        """
         with self._lock:
-            conns, self._all = list(self._all), set()
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
+            holders = list(self._all)
+        for h in holders:
+            if h.conn is not None and h.conn.in_transaction:
+                h.closing = True
+            else:
+                h.close()
 
     @property
     def name(self) -> str:
@@ -227,12 +242,14 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
             with sql_errors(self.path):
                 conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                try:
+            try:
+                if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    self._drop(conn)
+            except sqlite3.Error:
+                self._drop(conn)
             raise
+        finally:
+            self._release(conn)
 
     def meta(self) -> dict[str, Any]:
         """Return every workspace setting."""
@@ -298,7 +315,7 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
         outer: GpkgTransaction | None = self._local.tx
         if outer is not None:  # nested: join the open transaction through a savepoint
             name = f"gridmap_{uuid.uuid4().hex[:8]}"
-            touched = dict(outer.touched)
+            touched, tx_id, asked = dict(outer.touched), outer.tx_id, outer.asked
             with sql_errors(self.path):
                 conn.execute(f"SAVEPOINT {name}")
             try:
@@ -307,7 +324,7 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 with sql_errors(self.path):
                     conn.execute(f"ROLLBACK TO {name}")
                     conn.execute(f"RELEASE {name}")
-                outer.touched = touched
+                outer.touched, outer.tx_id, outer.asked = touched, tx_id, asked
                 raise
             with sql_errors(self.path):
                 conn.execute(f"RELEASE {name}")
@@ -321,3 +338,25 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 tx.finish()
         finally:
             self._local.tx = None
+
+
+class _Holder:
+    """One thread's connection; closing it when the thread ends (the holder is collected)."""
+
+    def __init__(self, conn: sqlite3.Connection, ws: GeoPackageWorkspace) -> None:
+        self.conn: sqlite3.Connection | None = conn
+        self.closing = False
+        self._ws = weakref.ref(ws)
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        ws = self._ws()
+        if ws is not None:
+            with ws._lock:
+                ws._all.discard(self)
+
+    def __del__(self) -> None:
+        self.close()
