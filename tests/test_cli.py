@@ -467,3 +467,40 @@ def test_grids_auto_redraws_the_whole_workspace(demo_copy, capsys):
     # most grids keep a worker: the old grid that held most of the new one
     assert grids["worker"].notna().mean() > 0.6
     assert grids.geometry.is_valid.all()
+
+
+def test_grids_auto_keeps_edits_made_while_it_draws(demo_copy, monkeypatch, capsys):
+    """An editor changes another community's grid during the solve: the write keeps it; a
+    change to a grid being redrawn makes grids auto refuse instead of overwriting it."""
+    from gridmap.grids import GridPartition
+
+    real = GridPartition.solve
+    ws = open_workspace(demo_copy)
+    grids = ws.read("grids")
+    other = int(grids.index[grids["community_code"] != COMMUNITY][0])
+
+    def solve_while_editing(target):
+        def solve(self, **options):
+            with open_workspace(demo_copy).transaction(user="editor") as tx:
+                tx.update("grids", target, {"worker": "新网格员"})
+            return real(self, **options)
+
+        return solve
+
+    monkeypatch.setattr(GridPartition, "solve", solve_while_editing(other))
+    args = ["-q", "grids", "auto", str(demo_copy), "--community", COMMUNITY, "--replace"]
+    assert main(args) == 0
+    assert open_workspace(demo_copy).feature("grids", other)["worker"].iloc[0] == "新网格员"
+    monkeypatch.setattr(
+        GridPartition,
+        "solve",
+        solve_while_editing(
+            int(
+                open_workspace(demo_copy)
+                .read("grids", where={"community_code": COMMUNITY})
+                .index[0]
+            )
+        ),
+    )
+    assert main(args) == 2
+    assert "changed while gridmap drew them" in capsys.readouterr().err

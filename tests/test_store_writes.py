@@ -323,6 +323,7 @@ def test_history_as_of_and_undo(tiny_workspace):
     assert rows.iloc[1]["before"]["geometry"].startswith("POINT")
     then = ws.as_of("cameras", start)
     assert sorted(then["code"]) == ["CAM1", "CAM2"] and then.loc[fid, "range_m"] == 50
+    assert list(then["version"]) == [1, 1]  # as they were then
     assert ws.as_of("cameras", moved).loc[fid, "range_m"] == 45
     with pytest.raises(ConflictError, match="undo that one first"):
         ws.undo(start)  # the tiny build's insert was changed by later transactions
@@ -477,3 +478,40 @@ def test_undo_of_an_insert_refuses_rows_added_since(tiny_workspace):
     with pytest.raises(ConflictError, match="added since"):
         ws.undo(added)
     assert ws.count("people") == 3
+
+
+def test_replace_refuses_to_take_people_along_unless_asked(tiny_workspace):
+    ws = tiny_workspace
+    only_h2 = tiny_layers()["households"].iloc[[1]]
+    with pytest.raises(
+        ConstraintError, match=r"would delete 1 of its rows .* 1 row\(s\) of 'people'"
+    ):
+        ws.replace("households", only_h2)
+    assert ws.count("people") == 2
+    with ws.transaction() as tx:
+        tx.replace("households", only_h2, cascade=True)
+    assert list(ws.read("people")["person_id"]) == ["P2"]
+
+
+def test_upgrade_names_the_rows_that_break_the_new_rules(tmp_path):
+    """An old gridmap let a camera kind 'banana' in: upgrade says which row, changes nothing."""
+    from gridmap.store.gpkg import encoding
+
+    from .conftest import make_tiny_workspace
+
+    path = tmp_path / "old.gpkg"
+    make_tiny_workspace(path).close()
+    conn = sqlite3.connect(path)
+    encoding.register_functions(conn)
+    conn.execute("UPDATE gridmap_meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("PRAGMA ignore_check_constraints = ON")  # what the old tables allowed
+    conn.execute("UPDATE cameras SET kind = 'banana' WHERE code = 'CAM2'")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(
+        InputError, match=r"cameras: kind is empty or not one of its choices in feature\(s\) 2"
+    ):
+        store.upgrade(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.gpkg"]

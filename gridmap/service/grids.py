@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import FeatureNotFoundError, GridsExistError, InputError
+from gridmap.errors import ConflictError, FeatureNotFoundError, GridsExistError, InputError
 from gridmap.geo.crs import utm_crs
 from gridmap.grids import GridPartition, GridPartitionResult
 from gridmap.io import geojson
@@ -199,6 +199,7 @@ def auto_grids(
     # grid point at none
     gone = set(mine["code"]) - set(new["code"]) if len(mine) else set()
     updates: dict[str, dict[int, Any]] = {}
+    read_versions: dict[str, pd.Series] = {"buildings": buildings["version"]}
     updates["buildings"] = _changes(buildings["grid_code"], building_code, gone)
     for layer in LOCATED_LAYERS:
         frame = ws.read(layer)
@@ -206,6 +207,7 @@ def auto_grids(
             continue
         codes_now = pd.Series(_point_codes(frame.geometry, new), index=frame.index)
         updates[layer] = _changes(frame["grid_code"], codes_now, gone)
+        read_versions[layer] = frame["version"]
     changed = {layer: len(rows) for layer, rows in updates.items()}
     outcome = AutoGrids(result, new, changed, replaced=len(mine), written=False)
     if dry_run:
@@ -213,13 +215,29 @@ def auto_grids(
     say(f"writing {len(new)} grids and {sum(changed.values())} grid codes in one transaction")
     action = f"grids auto ({community or 'all communities'}, {len(new)} grids)"
     with ws.transaction(user=user, action=action) as tx:
-        others = old[~old["code"].isin(set(mine["code"]))] if len(mine) else old
-        if len(others):  # the grids of the other communities stay as they are
+        # the solve took a while: read again under the write lock, and refuse to overwrite
+        # what someone changed meanwhile (the other communities' grids stay as they are now)
+        now = tx.read("grids")
+        drawn = now["community_code"].isin(codes) if len(now) else pd.Series(dtype=bool)
+        before = mine["version"] if len(mine) else pd.Series(dtype="Int64")
+        if len(now[drawn]) != len(before) or not now[drawn]["version"].equals(before):
+            raise ConflictError(
+                "The grids of the communities being drawn were changed while gridmap drew "
+                "them: run grids auto again.",
+                layer="grids",
+            )
+        others = now[~drawn] if len(now) else now
+        if len(others):
             tx.replace("grids", pd.concat([others, new], ignore_index=True))
         else:
             tx.replace("grids", new)
         for layer, rows in updates.items():
-            tx.update_many(layer, {fid: {"grid_code": code} for fid, code in rows.items()})
+            versions = read_versions[layer]
+            tx.update_many(
+                layer,
+                {fid: {"grid_code": code} for fid, code in rows.items()},
+                expected_versions={fid: int(versions[fid]) for fid in rows},
+            )
     return AutoGrids(result, new, changed, replaced=len(mine), written=True)
 
 

@@ -89,12 +89,13 @@ class Transaction(ABC):
         """Read ``layer`` as :meth:`Workspace.read` does, seeing this transaction's writes."""
 
     @abstractmethod
-    def replace(self, layer: str, frame: pd.DataFrame) -> int:
+    def replace(self, layer: str, frame: pd.DataFrame, *, cascade: bool = False) -> int:
         """Make ``layer`` hold exactly the rows of ``frame``; return the number of rows.
 
         Rows whose key is already in the layer keep their feature id (and are updated where
         they differ); rows of the layer that ``frame`` lacks are deleted; the rest are new.
-        A layer without a key gets new ids for all rows.
+        A layer without a key gets new ids for all rows. Deleting rows that other rows
+        belong to (households with people) is refused unless ``cascade``.
         """
 
     @abstractmethod
@@ -324,11 +325,17 @@ class Workspace(ABC):
         return shapely.box(*self.bounds())
 
     def replace(
-        self, layer: str, frame: pd.DataFrame, *, user: str = "system", action: str = "replace"
+        self,
+        layer: str,
+        frame: pd.DataFrame,
+        *,
+        user: str = "system",
+        action: str = "replace",
+        cascade: bool = False,
     ) -> int:
         """Replace a whole layer in its own transaction; see :meth:`Transaction.replace`."""
         with self.transaction(user=user, action=action) as tx:
-            return tx.replace(layer, frame)
+            return tx.replace(layer, frame, cascade=cascade)
 
     def append(
         self, layer: str, frame: pd.DataFrame, *, user: str = "system", action: str = "append"

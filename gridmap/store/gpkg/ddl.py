@@ -2,8 +2,9 @@
 
 Each layer is a GeoPackage feature (or attribute) table whose columns carry the rules of
 :mod:`gridmap.schema` as constraints — NOT NULL for required columns, UNIQUE for the key,
-CHECK for choices, yes/no values and number types, FOREIGN KEY for references — so that edits
-made by QGIS or GDAL obey them as gridmap's own writes do. A trigger raises a feature's
+CHECK for choices, yes/no values, dates and number types — so that edits made by QGIS or GDAL
+obey them as gridmap's own writes do. References are FOREIGN KEYs, deferred to COMMIT; only
+programs that switch SQLite's foreign keys on (gridmap does, QGIS and GDAL do not) enforce them. A trigger raises a feature's
 ``version`` on any update that does not set it (another program's edit), so that a stale
 edit from gridmap is still caught.
 """

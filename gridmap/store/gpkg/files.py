@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
             old.close()
     if int(fmt) >= ddl.FORMAT_VERSION:
         raise InputError(f"{source} is already in the current storage format ({fmt}).")
+    _refuse_violations(source)
     kept = source.with_name(f"{source.stem}.format{fmt}.gpkg")
     tmp = _temporary(source)
     ws = GeoPackageWorkspace(tmp, _create=True)
@@ -122,3 +124,46 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
         ws.close()
         _remove(tmp)
     return kept
+
+
+def _refuse_violations(source: Path) -> None:
+    """Refuse an old file whose rows break rules the new tables enforce, naming them all."""
+    found: list[str] = []
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(str(source.resolve()))}?mode=ro", uri=True)
+    try:
+        for name in LAYER_ORDER:
+            layer = LAYERS[name]
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({ident(name)})")}
+            t = ident(name)
+            if layer.key and layer.key in have:
+                k = ident(layer.key)
+                for key, fids in conn.execute(
+                    f"SELECT {k}, group_concat(fid, ', ') FROM {t} WHERE {k} IS NOT NULL "
+                    f"GROUP BY {k} HAVING count(*) > 1 LIMIT 5"
+                ):
+                    found.append(f"{name}: {layer.key} '{key}' is used by features {fids}")
+            for column in layer.columns:
+                if column.name not in have:
+                    continue
+                c = ident(column.name)
+                bad = f"{c} IS NULL OR {c} = ''" if column.required else None
+                if column.choices:
+                    listed = ", ".join("'" + x.replace("'", "''") + "'" for x in column.choices)
+                    choice = f"({c} IS NOT NULL AND {c} NOT IN ({listed}))"
+                    bad = f"{bad} OR {choice}" if bad else choice
+                if bad is None:
+                    continue
+                fids = [r[0] for r in conn.execute(f"SELECT fid FROM {t} WHERE {bad} LIMIT 5")]
+                if fids:
+                    what = "is empty or not one of its choices" if column.choices else "is empty"
+                    found.append(
+                        f"{name}: {column.name} {what} in feature(s) {', '.join(map(str, fids))}"
+                    )
+    finally:
+        conn.close()
+    if found:
+        raise InputError(
+            f"{source.name} holds rows that break rules this gridmap keeps, so it cannot be "
+            "upgraded as it is: " + "; ".join(found[:10]) + ". Fix them in the old file "
+            "(QGIS opens it) and run gridmap upgrade again; nothing was changed."
+        )

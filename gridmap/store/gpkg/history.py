@@ -133,9 +133,13 @@ class HistoryMixin:
                 for f in range(change["fid"], (change["fid_last"] or change["fid"]) + 1):
                     rows.pop(f, None)
             elif change["op"] == "update":
-                rows.setdefault(change["fid"], {}).update(change["before"] or {})
+                row = rows.setdefault(change["fid"], {})
+                row.update(change["before"] or {})
+                row["version"] = int(change["version"]) - 1  # the version before this change
             else:
-                rows[change["fid"]] = dict(change["before"] or {})
+                row = dict(change["before"] or {})
+                row["version"] = change["version"]  # a delete records the version it removed
+                rows[change["fid"]] = row
         return _frame(schema, rows)
 
     def _undone(self, tx: int) -> tuple[set[int], int | None]:

@@ -15,7 +15,7 @@ from typing import Any
 import shapely
 
 from gridmap.errors import ConflictError, ConstraintError, FeatureNotFoundError
-from gridmap.schema import LAYERS, Layer
+from gridmap.schema import LAYERS, Layer, referring
 from gridmap.store.gpkg import encoding
 from gridmap.store.gpkg.values import ident
 
@@ -158,3 +158,24 @@ def same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> boo
         return False
     a, b = encoding.decode([old[name], new[name]])
     return bool(shapely.equals(a, b))
+
+
+def refuse_cascade(conn: sqlite3.Connection, schema: Layer, keys: list[Any]) -> None:
+    """Refuse a replace that would take other layers' rows along (people of households)."""
+    for other, column in referring(schema.name):
+        if column.on_delete != "cascade":
+            continue  # a restricting reference refuses by itself, with its own message
+        n = 0
+        for chunk in chunks([k for k in keys if k is not None]):
+            n += conn.execute(
+                f"SELECT count(*) FROM {ident(other.name)} "
+                f"WHERE {ident(column.name)} IN ({marks(len(chunk))})",
+                chunk,
+            ).fetchone()[0]
+        if n:
+            raise ConstraintError(
+                f"Replacing layer '{schema.name}' ({schema.zh}) would delete {len(keys)} "
+                f"of its rows that the new rows lack, and with them {n} row(s) of "
+                f"'{other.name}' ({other.zh}) that belong to them. Include those rows in the "
+                f"file, or replace '{other.name}' first so that none belong to them.",
+            )

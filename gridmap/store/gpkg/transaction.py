@@ -414,7 +414,7 @@ class GpkgTransaction(Transaction):
 
     # -- replacing ------------------------------------------------------------------------------
 
-    def replace(self, layer: str, frame: pd.DataFrame) -> int:
+    def replace(self, layer: str, frame: pd.DataFrame, *, cascade: bool = False) -> int:
         """Make the layer hold exactly ``frame``; see :meth:`gridmap.store.base.Transaction.replace`."""
         self.asked = True
         schema = get_layer(layer)
@@ -429,7 +429,10 @@ class GpkgTransaction(Transaction):
         stored = stored_rows.stored(self.conn, schema, existing)
         by_key = {row[schema.key]: f for f, row in stored.items()}
         keep = set(keys)
-        self._delete(schema, [f for f, row in stored.items() if row[schema.key] not in keep])
+        gone = [f for f, row in stored.items() if row[schema.key] not in keep]
+        if not cascade:
+            stored_rows.refuse_cascade(self.conn, schema, [stored[f][schema.key] for f in gone])
+        self._delete(schema, gone)
         fresh = [i for i, k in enumerate(keys) if k not in by_key]
         kept = {
             by_key[k]: {n: values[j][i] for j, n in enumerate(names)}
