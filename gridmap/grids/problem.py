@@ -65,6 +65,12 @@ class GridPartition(Problem[GridPartitionResult]):
     """Split an area into grids of about ``target`` households, made of whole street blocks.
 
     Build it with :meth:`from_frames`. Geometry is in the area's metric CRS (metres, m²).
+
+    The feasible solutions are the partitions of the street units (street blocks, heavy
+    blocks cut between whole buildings) into connected grids, community by community: the
+    objective, the analytic bound and the exact MILP's bound all refer to that set, so an
+    OPTIMAL status means optimal among partitions of these units, not among every way of
+    drawing lines through the area.
     """
 
     def __init__(

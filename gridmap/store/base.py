@@ -128,7 +128,9 @@ class Transaction(ABC):
     ) -> dict[int, int]:
         """Change columns of many features (``{fid: {column: value}}``); return new versions.
 
-        The same checks and conflicts as :meth:`update`, in a few statements.
+        The same checks and conflicts as :meth:`update`, in a few statements. Keys are
+        changed one row after another, so two features cannot swap keys in one call (give
+        one a temporary key first).
         """
 
     @abstractmethod
