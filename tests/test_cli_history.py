@@ -43,3 +43,20 @@ def test_upgrade_an_old_workspace(tmp_path, capsys):
     assert main(["upgrade", str(path)]) == 0
     assert "old.format1.gpkg" in capsys.readouterr().out
     assert main(["info", str(path)]) == 0
+
+
+def test_a_large_undo_asks_for_yes(demo_path, tmp_path, capsys):
+    copy = tmp_path / "demo.gpkg"
+    copy.write_bytes(demo_path.read_bytes())
+    assert main(["undo", str(copy), "1"]) == 2
+    assert "is large" in capsys.readouterr().err and open_workspace(copy).count("grids") == 53
+    assert main(["undo", str(copy), "1", "--yes"]) == 0
+    assert open_workspace(copy).count("grids") == 0
+    assert main(["undo", str(copy), "2", "--yes"]) == 0  # and back, ids and all
+    assert open_workspace(copy).count("people") == 57_280
+    assert main(["undo", str(copy), "99"]) == 2
+    assert "There is no transaction 99" in capsys.readouterr().err
+    assert main(["backup", str(copy), str(copy)]) == 2
+    assert main(["backup", str(copy), str(tmp_path / "b.gpkg")]) == 0
+    assert main(["backup", str(copy), str(tmp_path / "b.gpkg")]) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -8,6 +8,9 @@ from typing import Any
 
 from gridmap.cli.common import Subparsers
 
+#: Undoing a transaction that changed more rows than this asks for --yes.
+BIG_UNDO_ROWS = 1000
+
 
 def _short(values: Any) -> str:
     if not isinstance(values, dict):
@@ -45,9 +48,18 @@ def cmd_history(args: argparse.Namespace) -> None:
 
 def cmd_undo(args: argparse.Namespace) -> None:
     """Undo one transaction in a new one."""
+    from gridmap.errors import InputError
     from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
+    log = ws.audit_log(limit=1_000_000)
+    row = log[log["fid"] == args.tx]
+    if len(row) and int(row["rows"].iloc[0]) > BIG_UNDO_ROWS and not args.yes:
+        raise InputError(
+            f"Transaction {args.tx} ({row['action'].iloc[0]}, {int(row['rows'].iloc[0]):,} rows in "
+            f"{row['layers'].iloc[0]}) is large: undoing it takes all of that back. Add --yes "
+            "to go ahead (it can be undone in turn)."
+        )
     new = ws.undo(args.tx, user=args.user)
     print(f"Undid transaction {args.tx} (as transaction {new}).")
 
@@ -59,7 +71,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
     ws = open_workspace(args.workspace, read_only=True)
     if not isinstance(ws, GeoPackageWorkspace):  # pragma: no cover - one backend today
         raise NotImplementedError
-    print(f"Copy written: {ws.backup(args.dest)}")
+    print(f"Copy written: {ws.backup(args.dest, overwrite=args.overwrite)}")
 
 
 def cmd_upgrade(args: argparse.Namespace) -> None:
@@ -88,6 +100,9 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("workspace")
     p.add_argument("tx", type=int, help="the transaction to undo")
     p.add_argument("--user", default="cli", help="who is undoing (recorded in the history)")
+    p.add_argument(
+        "--yes", action="store_true", help=f"undo even a transaction of over {BIG_UNDO_ROWS} rows"
+    )
     p.set_defaults(func=cmd_undo)
 
     p = sub.add_parser(
@@ -95,6 +110,7 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("workspace")
     p.add_argument("dest", help="the copy (.gpkg)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing copy")
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser(

@@ -121,6 +121,11 @@ def export_layer(
     """
     schema = get_layer(layer)
     path = Path(out)
+    zipped = path.suffix.lower() == ".zip"  # a Shapefile is several files: zip them together
+    if zipped and fmt in (None, "shp"):
+        fmt = "shp"
+    elif zipped:
+        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
     fmt = fmt or {
         ".json": "geojson",
         ".geojson": "geojson",
@@ -191,11 +196,30 @@ def export_layer(
             for col in data.columns:
                 if pd.api.types.is_datetime64_any_dtype(data[col]):
                     data[col] = data[col].dt.strftime("%Y-%m-%d %H:%M:%S")
-            gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS).to_file(
-                tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8"
-            )
+            shapes = gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS)
+            if zipped:
+                _zipped_shapefile(shapes, tmp, path.stem, notes)
+                return path
+            shapes.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
         if fmt in ("csv", "shp") and notes:
             # beside the data, named so that it never overwrites a file of the user's
             notice = tmp.with_name(f"{tmp.stem}.notice.txt")
             notice.write_text("\n".join(notes) + "\n", encoding="utf-8")
     return path
+
+
+def _zipped_shapefile(shapes: gpd.GeoDataFrame, target: Path, stem: str, notes: list[str]) -> None:
+    """Write ``shapes`` as ``stem.shp`` (and its .shx, .dbf, .prj, .cpg) zipped into ``target``."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix=".gridmap-shp-") as folder:
+        shp = Path(folder) / f"{stem}.shp"
+        shapes.to_file(shp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        if notes:
+            shp.with_name(f"{stem}.notice.txt").write_text(
+                "\n".join(notes) + "\n", encoding="utf-8"
+            )
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            for part in sorted(Path(folder).iterdir()):
+                zf.write(part, part.name)

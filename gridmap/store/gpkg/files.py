@@ -79,7 +79,7 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
                 "schema_version", "1"
             )
         except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"{source} is not a gridmap workspace: {exc}") from exc
+            raise WorkspaceError(f"{source.name} is not a gridmap workspace.") from exc
         finally:
             old.close()
     if int(fmt) >= ddl.FORMAT_VERSION:

@@ -8,6 +8,7 @@ changes gives a layer as it was after any transaction.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -169,28 +170,42 @@ class HistoryMixin:
             # every check runs inside the undo's transaction: nothing changes in between
             changes = self._history_rows(["h.tx = ?"], [int(tx)], limit=None)
             if not changes:
+                known = t.conn.execute(
+                    f"SELECT 1 FROM {ident(AUDIT_TABLE)} WHERE fid = ?", (int(tx),)
+                ).fetchone()
+                if not known:
+                    raise InputError(f"There is no transaction {tx}: `gridmap history` lists them.")
                 raise InputError(f"Transaction {tx} changed no feature: there is nothing to undo.")
             cancelled, undo_of_tx = self._undone(tx)
             if undo_of_tx is not None:
                 raise ConflictError(f"Transaction {tx} was undone already, by {undo_of_tx}.")
             skip = ",".join(str(c) for c in sorted(cancelled)) or "0"
+            later: dict[str, list[tuple[int, int, int]]] = {}
+            for layer, first, last, by in t.conn.execute(
+                f"SELECT layer, fid, coalesce(fid_last, fid), tx FROM {ident(HISTORY_TABLE)} "
+                f"WHERE tx > ? AND tx NOT IN ({skip}) ORDER BY layer, fid",
+                (int(tx),),
+            ):
+                later.setdefault(layer, []).append((int(first), int(last), int(by)))
+            starts = {layer: [r[0] for r in runs] for layer, runs in later.items()}
             for change in changes:
-                last = change["fid_last"] or change["fid"]
-                later = t.conn.execute(
-                    f"SELECT h.tx FROM {ident(HISTORY_TABLE)} h WHERE h.layer = ? AND h.tx > ? "
-                    f"AND h.tx NOT IN ({skip}) "
-                    "AND h.fid <= ? AND coalesce(h.fid_last, h.fid) >= ? LIMIT 1",
-                    (change["layer"], int(tx), last, change["fid"]),
-                ).fetchone()
-                if later:
+                runs = later.get(change["layer"])
+                if not runs:
+                    continue
+                first, last = int(change["fid"]), int(change["fid_last"] or change["fid"])
+                # runs start in order; any that starts at or before ``last`` and ends at or after
+                # ``first`` overlaps (later runs are few, single features mostly)
+                k = bisect.bisect_right(starts[change["layer"]], last)
+                hit = next((r for r in runs[:k] if r[1] >= first), None)
+                if hit:
                     raise ConflictError(
-                        f"Feature {change['fid']} of layer '{change['layer']}' was changed again "
-                        f"by transaction {later[0]}: undo that one first.",
+                        f"Feature {max(first, hit[0])} of layer '{change['layer']}' was changed "
+                        f"again by transaction {hit[2]}: undo that one first.",
                         layer=change["layer"],
-                        fid=change["fid"],
+                        fid=max(first, hit[0]),
                     )
-            for change in changes:  # newest first
-                _revert(t, get_layer(change["layer"]), change)
+            for group in _groups(changes):  # newest first, in runs of one layer and operation
+                _revert_group(t, get_layer(group[0]["layer"]), group)
             return int(t._tx())
 
 
@@ -207,8 +222,36 @@ def _versions_since(t: GpkgTransaction, layer: str, change: dict[str, Any]) -> d
     return out
 
 
-def _revert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
-    """Apply the inverse of one recorded change inside transaction ``t``.
+def _groups(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split changes (newest first) into runs of one layer and operation, each feature once."""
+    out: list[list[dict[str, Any]]] = []
+    seen: set[int] = set()
+    for change in changes:
+        last = out[-1][-1] if out else None
+        same = last is not None and (last["layer"], last["op"]) == (change["layer"], change["op"])
+        if not same or change["fid"] in seen or change["op"] == "insert":
+            out.append([])
+            seen = set()
+        out[-1].append(change)
+        seen.add(change["fid"])
+    return out
+
+
+def _newest_versions(t: GpkgTransaction, layer: str, fids: list[int]) -> dict[int, int]:
+    """Return the version each feature's newest single-feature history row records."""
+    out: dict[int, int] = {}
+    for chunk in rows.chunks(fids):
+        for fid, version in t.conn.execute(
+            f"SELECT fid, version FROM {ident(HISTORY_TABLE)} WHERE layer = ? AND fid_last IS NULL "
+            f"AND fid IN ({rows.marks(len(chunk))}) ORDER BY id",
+            [layer, *chunk],
+        ):
+            out[int(fid)] = int(version)
+    return out
+
+
+def _revert_group(t: GpkgTransaction, schema: Layer, group: list[dict[str, Any]]) -> None:
+    """Apply the inverse of recorded changes (one layer, one operation) inside transaction ``t``.
 
     Each gridmap change raises a feature's version by one and leaves a history row; another
     program's edit raises it without one. So a feature whose version is not the one its newest
@@ -216,61 +259,81 @@ def _revert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
     inserted row that rows added later still refer to. A delete is undone only where the id
     is still free.
     """
+    op = group[0]["op"]
+    if op == "insert":
+        for change in group:
+            _revert_insert(t, schema, change)
+        return
+    fids = [int(c["fid"]) for c in group]
+    stored = rows.stored(t.conn, schema, fids)
+    if op == "update":
+        newest = _newest_versions(t, schema.name, fids)
+        new_rows = {}
+        for change in group:
+            fid = int(change["fid"])
+            current = stored.get(fid)
+            if current is None or int(current["version"]) != newest.get(fid):
+                _changed_elsewhere(schema, fid)
+            before = change["before"] or {}
+            new_rows[fid] = {**{k: current[k] for k in before}, **before}
+        t._write_changes(schema, stored, new_rows)
+        return
+    taken = [f for f in fids if f in stored]
+    if taken:
+        _changed_elsewhere(schema, taken[0])
+    values = [dict(c["before"] or {}) for c in group]
+    names = list(values[0])
+    if schema.key and schema.key in names:
+        try:
+            rows.refuse_taken(t.conn, schema, [v.get(schema.key) for v in values])
+        except ConstraintError as exc:
+            raise ConstraintError(
+                f"A deleted feature cannot come back: {exc.message}", column=schema.key
+            ) from exc
+    rows.refuse_dangling(t.conn, schema, names, [[v.get(n) for v in values] for n in names])
+    cols = ["fid", *names, "version", "updated_at", "updated_by"]
+    versions = [int(c["version"] or 0) + 1 for c in group]
+    t.conn.executemany(
+        f"INSERT INTO {ident(schema.name)} ({', '.join(map(ident, cols))}) "
+        f"VALUES ({','.join('?' * len(cols))})",
+        [
+            [fid, *(v.get(n) for n in names), version, t.now, t.user]
+            for fid, v, version in zip(fids, values, versions, strict=True)
+        ],
+    )
+    t._history(
+        [
+            (schema.name, fid, None, "insert", version, None, None)
+            for fid, version in zip(fids, versions, strict=True)
+        ]
+    )
+    t._touch(schema.name, len(fids))
+
+
+def _revert_insert(t: GpkgTransaction, schema: Layer, change: dict[str, Any]) -> None:
+    """Delete what an insert added, unless it changed since or rows added since refer to it."""
     fids = list(range(change["fid"], (change["fid_last"] or change["fid"]) + 1))
     stored = rows.stored(t.conn, schema, fids)
     since = _versions_since(t, schema.name, change)
-    if change["op"] == "insert":
-        for fid, row in stored.items():
-            if int(row["version"]) != since.get(fid, int(change["version"] or 1)):
-                _changed_elsewhere(schema, fid)
-        if schema.key:
-            keys = [row[schema.key] for row in stored.values() if row[schema.key] is not None]
-            for other, column in referring(schema.name):
-                for chunk in rows.chunks(keys):
-                    hit = t.conn.execute(
-                        f"SELECT {ident(column.name)} FROM {ident(other.name)} "
-                        f"WHERE {ident(column.name)} IN ({rows.marks(len(chunk))}) LIMIT 1",
-                        chunk,
-                    ).fetchone()
-                    if hit:
-                        raise ConflictError(
-                            f"{schema.key} '{hit[0]}' of layer '{schema.name}' is named by rows of "
-                            f"'{other.name}' added since: undo or delete those first.",
-                            layer=schema.name,
-                        )
-        t._delete(schema, list(stored))
-        return
-    fid = change["fid"]
-    if change["op"] == "update":
-        current = stored.get(fid)
-        if current is None:
+    for fid, row in stored.items():
+        if int(row["version"]) != since.get(fid, int(change["version"] or 1)):
             _changed_elsewhere(schema, fid)
-        if int(current["version"]) != since.get(fid, int(change["version"])):
-            _changed_elsewhere(schema, fid)
-        before = change["before"] or {}
-        t._rewrite(schema, fid, current, {**{k: current[k] for k in before}, **before})
-        return
-    if fid in stored:
-        _changed_elsewhere(schema, fid)
-    values = dict(change["before"] or {})
-    if schema.key and values.get(schema.key) is not None:
-        try:
-            rows.refuse_taken(t.conn, schema, [values[schema.key]])
-        except ConstraintError as exc:
-            raise ConstraintError(
-                f"Feature {fid} cannot come back: {exc.message}", column=schema.key
-            ) from exc
-    names = list(values)
-    rows.refuse_dangling(t.conn, schema, names, [[values[n]] for n in names])
-    version = int(change["version"] or 0) + 1
-    cols = ["fid", *names, "version", "updated_at", "updated_by"]
-    t.conn.execute(
-        f"INSERT INTO {ident(schema.name)} ({', '.join(map(ident, cols))}) "
-        f"VALUES ({','.join('?' * len(cols))})",
-        [fid, *(values[n] for n in names), version, t.now, t.user],
-    )
-    t._history([(schema.name, fid, None, "insert", version, None, None)])
-    t._touch(schema.name, 1)
+    if schema.key:
+        keys = [row[schema.key] for row in stored.values() if row[schema.key] is not None]
+        for other, column in referring(schema.name):
+            for chunk in rows.chunks(keys):
+                hit = t.conn.execute(
+                    f"SELECT {ident(column.name)} FROM {ident(other.name)} "
+                    f"WHERE {ident(column.name)} IN ({rows.marks(len(chunk))}) LIMIT 1",
+                    chunk,
+                ).fetchone()
+                if hit:
+                    raise ConflictError(
+                        f"{schema.key} '{hit[0]}' of layer '{schema.name}' is named by rows of "
+                        f"'{other.name}' added since: undo or delete those first.",
+                        layer=schema.name,
+                    )
+    t._delete(schema, list(stored))
 
 
 def _changed_elsewhere(schema: Layer, fid: int) -> NoReturn:

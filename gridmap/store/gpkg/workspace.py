@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.errors import (
     InputError,
     WorkspaceError,
+    WorkspaceExistsError,
 )
 from gridmap.schema import LAYER_ORDER, LAYERS
 from gridmap.store.base import Transaction, Workspace
@@ -159,12 +160,17 @@ class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
                 conn.execute(f"PRAGMA journal_mode = {mode.upper()}")
             return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
-    def backup(self, dest: str | os.PathLike[str]) -> Path:
+    def backup(self, dest: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write a consistent single-file copy of the workspace (no ``-wal``) to ``dest``.
 
-        Safe while others read and write: SQLite's online backup copies one snapshot.
+        Safe while others read and write: SQLite's online backup copies one snapshot. An
+        existing ``dest`` is replaced only with ``overwrite``; the workspace itself never.
         """
         target = Path(dest)
+        if target.resolve() == self.path.resolve():
+            raise InputError("A backup cannot be written over the workspace itself.")
+        if target.exists() and not overwrite:
+            raise WorkspaceExistsError(f"{target} exists already (use --overwrite to replace it).")
         tmp = target.with_name(f".{target.name}.part")
         with sql_errors(self.path):
             out = sqlite3.connect(tmp, isolation_level=None)
