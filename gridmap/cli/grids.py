@@ -64,6 +64,10 @@ def cmd_auto(args: argparse.Namespace) -> None:
     if outcome.written:
         replaced = f", replacing {outcome.replaced}" if outcome.replaced else ""
         print(f"Wrote {len(outcome.grids)} grids{replaced}; grid codes changed: {changed}.")
+        print(
+            "Visits and incidents keep the grid code they were recorded with (they are records "
+            "of the past); `gridmap history` lists this change and `gridmap undo` takes it back."
+        )
     else:
         print(f"Dry run: nothing written (grid codes that would change: {changed}).")
 
