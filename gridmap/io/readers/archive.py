@@ -241,6 +241,8 @@ def iter_member(
                         source=source,
                     )
                 yield chunk
+    except ArchiveError:
+        raise  # our own limits: already said plainly
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         raise _damaged(source, name, f"it does not unpack ({exc})") from None
     except RuntimeError as exc:  # encrypted members

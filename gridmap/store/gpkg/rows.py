@@ -74,7 +74,10 @@ def taken_keys(
 
 
 def refuse_taken(
-    conn: sqlite3.Connection, schema: Layer, keys: list[Any], besides: int | None = None
+    conn: sqlite3.Connection,
+    schema: Layer,
+    keys: list[Any],
+    besides: int | None = None,
 ) -> None:
     """Raise :class:`ConstraintError` when the layer already holds one of ``keys``."""
     if not schema.key:

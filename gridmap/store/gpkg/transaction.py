@@ -165,6 +165,7 @@ class GpkgTransaction(Transaction):
             return []
         names, values, geoms = self._sql_values(schema, checked)
         if schema.key:
+            # the key names the row; row numbers here would not be the spreadsheet's own
             stored_rows.refuse_taken(self.conn, schema, values[names.index(schema.key)])
         stored_rows.refuse_dangling(self.conn, schema, names, values)
         table = ident(schema.name)
