@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import geopandas as gpd
@@ -164,42 +160,6 @@ def test_export_errors(demo_path, tmp_path, capsys):
         main(["export", str(tmp_path / "none.gpkg"), "cameras", "-o", str(tmp_path / "c.csv")]) == 2
     )
     assert "No workspace" in capsys.readouterr().err
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_serve_command_answers(demo_copy):
-    demo_path = demo_copy  # serving switches the file to WAL and back: a copy of its own
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gridmap.cli", "serve", str(demo_path), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/health", timeout=2
-                ) as resp:
-                    assert json.load(resp)["status"] == "ok"
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-            assert b"leaflet" in resp.read()
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-    assert f"http://127.0.0.1:{port}/" in out
 
 
 def test_serve_on_a_busy_port_says_so(demo_path, capsys):

@@ -1,4 +1,4 @@
-"""Serving a workspace: WAL while served, one portable file again after Ctrl+C (issue 5)."""
+"""``gridmap serve``: it answers, serves in WAL, and leaves one portable file after Ctrl+C."""
 
 from __future__ import annotations
 
@@ -51,11 +51,14 @@ def test_served_in_wal_then_sealed(tmp_path):
                     raise
                 time.sleep(0.3)
         assert _journal(path) == "wal"  # readers never block a commit while served
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert b"leaflet" in r.read()  # the map page, its browser libraries served locally
         for layer in ("cameras", "grids", "buildings"):  # server threads open connections
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/layers/{layer}") as r:
                 assert r.status == 200
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C
         out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in out
     assert _journal(path) == "delete", out
     assert not path.with_name("tiny.gpkg-wal").exists()

@@ -343,6 +343,7 @@ def test_keyset_paging_and_columns(tiny_workspace):
     assert list(first.index) + list(rest.index) == list(ws.read("streets").index)
     slim = ws.read("streets", columns=["name"])
     assert set(slim.columns) == {"name", "geometry", "version", "updated_at", "updated_by"}
+    assert set(ws.read("streets", columns=["name"], system=False).columns) == {"name", "geometry"}
 
 
 def test_bbox_tests_the_geometry_not_its_rectangle(tiny_workspace):

@@ -26,7 +26,6 @@ from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.io.xlsx import write_xlsx
 from gridmap.schema import STORAGE_CRS, choice_titles, get_layer, shapefile_names
-from gridmap.schema.rules import SYSTEM_COLUMNS
 from gridmap.store import Workspace
 
 Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
@@ -139,7 +138,7 @@ def export_layer(
     if not schema.geometry and fmt in ("geojson", "shp"):
         raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    frame = ws.read(layer, bbox=bbox).drop(columns=list(SYSTEM_COLUMNS))  # kept by the store
+    frame = ws.read(layer, bbox=bbox, system=False)  # version etc. stay in the workspace
     frame = frame.reset_index(drop=True)  # feature ids stay in the workspace
     masked = schema.has_personal_data and not privacy.can_see_personal(role)
     frame = privacy.mask_frame(frame, schema, role)

@@ -365,7 +365,7 @@ def item(ws: Workspace, req: OgcRequest, cid: str, fid_text: str) -> OgcResponse
     given = params.check_known(req.args, ("crs",))
     crs = params.parse_crs(given.get("crs"))
     fid = params.parse_feature_id(fid_text)
-    frame = ws.read(cid, where={"fid": fid}) if fid is not None else None
+    frame = ws.read(cid, where={"fid": fid}, system=False) if fid is not None else None
     if frame is None or frame.empty:
         raise FeatureNotFoundError(f"Collection '{cid}' has no feature '{fid_text}'.")
     frame = privacy.mask_frame(frame, layer, req.role)

@@ -48,7 +48,7 @@ def layer_page(
         raise InputError(f"limit must be between 0 and {MAX_LIMIT}.")
     if offset < 0:
         raise InputError("offset must not be negative.")
-    frame = ws.read(layer, bbox=bbox, limit=limit, offset=offset)
+    frame = ws.read(layer, bbox=bbox, limit=limit, offset=offset, system=False)
     whole = limit is None and offset == 0
     matched = len(frame) if whole else ws.count(layer, bbox=bbox)
     frame = privacy.mask_frame(frame, schema, role)
@@ -109,7 +109,7 @@ def read_page(
         raise InputError("limit and offset must not be negative.")
     if keep is None and (boxes is None or len(boxes) == 1):
         bbox = boxes[0] if boxes else None
-        frame = ws.read(layer, bbox=bbox, where=where, limit=limit + 1, offset=offset)
+        frame = ws.read(layer, bbox=bbox, where=where, limit=limit + 1, offset=offset, system=False)
         more = len(frame) > limit
         frame = frame.iloc[:limit]
         if not more and (len(frame) or not offset):
@@ -117,7 +117,7 @@ def read_page(
         else:
             matched = ws.count(layer, bbox=bbox, where=where)
         return FramePage(frame, matched, more)
-    parts = [ws.read(layer, bbox=b, where=where) for b in (boxes or [None])]  # type: ignore[list-item]
+    parts = [ws.read(layer, bbox=b, where=where, system=False) for b in (boxes or [None])]  # type: ignore[list-item]
     frame = parts[0] if len(parts) == 1 else pd.concat(parts)
     if len(parts) > 1:
         frame = frame[~frame.index.duplicated()].sort_index()

@@ -186,6 +186,7 @@ class Workspace(ABC):
         offset: int = 0,
         after: int | None = None,
         columns: Iterable[str] | None = None,
+        system: bool = True,
     ) -> pd.DataFrame:
         """Read features of ``layer`` as a GeoDataFrame in EPSG:4326 indexed by feature id.
 
@@ -206,11 +207,14 @@ class Workspace(ABC):
             Keyset paging: only features whose id is greater than ``after``.
         columns
             Read only these schema columns (and the geometry); all by default.
+        system
+            Also read the system columns (False: pages for the map and exports, which never
+            show them, skip their conversion).
 
         Returns
         -------
-        A GeoDataFrame (a plain DataFrame for ``people``) with the layer's columns and the
-        system columns ``version``, ``updated_at``, ``updated_by``.
+        A GeoDataFrame (a plain DataFrame for ``people``) with the layer's columns and, with
+        ``system``, the system columns ``version``, ``updated_at``, ``updated_by``.
         """
 
     @abstractmethod

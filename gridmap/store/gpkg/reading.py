@@ -162,6 +162,7 @@ class ReadingMixin:
         offset: int = 0,
         after: int | None = None,
         columns: Iterable[str] | None = None,
+        system: bool = True,
     ) -> pd.DataFrame:
         """Read features of ``layer``; see :meth:`gridmap.store.base.Workspace.read`."""
         schema = get_layer(layer)
@@ -174,7 +175,8 @@ class ReadingMixin:
             wanted = tuple(c for c in schema.columns if c.name in names)
         cols = ["t.fid"] + (["t.geom"] if schema.geometry else [])
         cols += [f"t.{ident(c.name)}" for c in wanted]
-        cols += ["t.version", "t.updated_at", "t.updated_by"]
+        if system:
+            cols += ["t.version", "t.updated_at", "t.updated_by"]
         with sql_errors(self.path):
             sql, params = self._select(schema, ", ".join(cols), bbox, where, after)
             sql += " ORDER BY t.fid"
@@ -188,10 +190,11 @@ class ReadingMixin:
         data: dict[str, Any] = {
             c.name: column_from_sql(list(columns_[start + i]), c.type) for i, c in enumerate(wanted)
         }
-        tail = start + len(wanted)
-        data["version"] = pd.array(list(columns_[tail]), dtype="Int64")
-        data["updated_at"] = column_from_sql(list(columns_[tail + 1]), "datetime")
-        data["updated_by"] = pd.array(list(columns_[tail + 2]), dtype=object)
+        if system:
+            tail = start + len(wanted)
+            data["version"] = pd.array(list(columns_[tail]), dtype="Int64")
+            data["updated_at"] = column_from_sql(list(columns_[tail + 1]), "datetime")
+            data["updated_by"] = pd.array(list(columns_[tail + 2]), dtype=object)
         if not schema.geometry:
             return pd.DataFrame(data, index=fids)
         geoms = encoding.decode(list(columns_[1]))
