@@ -229,3 +229,38 @@ class ArchiveError(InputError):
     """A zip archive (zipped shapefile, spreadsheet) is damaged, unsafe or too large to unpack."""
 
     code = "bad_archive"
+
+
+class AuthenticationError(GridmapError):
+    """Nobody is signed in (or the password, token or session is not valid): sign in first."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class AccountDisabledError(AuthenticationError):
+    """The account exists but an administrator disabled it."""
+
+    code = "account_disabled"
+
+
+class PermissionDeniedError(GridmapError, PermissionError):
+    """The signed-in user's role may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequestsError(GridmapError):
+    """Too many attempts or jobs at once (sign-ins, exports): wait, then try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, object]:
+        """Return how many seconds a client should wait before it tries again."""
+        return {"retry_after": self.retry_after}

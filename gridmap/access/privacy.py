@@ -1,32 +1,25 @@
-"""Personal data: who may see which columns, and masking for everyone else.
+"""Personal data: what each reader sees of a layer, masked where their role needs it so.
 
 Columns marked ``personal`` in :mod:`gridmap.schema` (names, ID numbers, phones, birth dates,
-hardship, disability, assistance, visit notes) are shown only to roles that need them. Everyone
-else gets masked values: enough to recognise a record (张**, 320102********1234, 139****5678),
-never enough to identify a person. Masking happens before data leaves gridmap: in the web API,
-in exports, in printed sheets.
+hardship, disability, assistance, visit notes) are shown only to readers whose
+:func:`gridmap.access.roles.read_level` is FULL or OWN. Everyone else gets the *masked view*
+of a layer: :func:`served_layer` says which columns it has and their served types,
+:func:`present` turns stored rows into it. Masking happens before data leaves gridmap: in the
+web API, the OGC API, exports and printed sheets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
 
-from gridmap.schema import Layer, get_layer
+from gridmap.access.roles import Access, Level, read_level
+from gridmap.errors import PermissionDeniedError
+from gridmap.schema import Column, Layer, get_layer
 
-#: Roles, from least to most trusted. Later issues scope grid workers to their own grid.
-ROLES = ("viewer", "analyst", "grid_worker", "admin")
-#: Roles that see personal data unmasked.
-PERSONAL_ROLES = frozenset({"grid_worker", "admin"})
 MASK = "***"
-
-
-def can_see_personal(role: str) -> bool:
-    """Return whether ``role`` may see personal data unmasked."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    return role in PERSONAL_ROLES
 
 
 def mask_text(value: Any, column: str) -> Any:
@@ -43,15 +36,42 @@ def mask_text(value: Any, column: str) -> Any:
     return MASK
 
 
-def mask_frame(frame: pd.DataFrame, layer: str | Layer, role: str = "viewer") -> pd.DataFrame:
-    """Return ``frame`` with the layer's personal columns masked unless ``role`` may see them.
+def _level(layer: Layer, access: Access) -> Level:
+    level = read_level(access, layer.name)
+    if level is Level.NONE:
+        raise PermissionDeniedError(f"Your role ({access.role}) may not read layer '{layer.name}'.")
+    return level
 
-    Text columns keep a recognisable part; dates keep the year only (as text, ``1950-**-**``);
-    yes/no flags such as hardship or disability become null; coded values that reveal such a
-    status (a visit for disability) become ``***``.
+
+def served_layer(layer: str | Layer, access: Access) -> Layer:
+    """Return ``layer`` as served to ``access``: its columns, with the types they are served in.
+
+    Readers at level FULL or OWN get the layer as it is. The masked view may drop columns and
+    serve others coarsened (a masked date is text such as ``1950-**-**``); a column that stays
+    but is masked keeps ``personal=True``, so nothing filters on it.
     """
     schema = layer if isinstance(layer, Layer) else get_layer(layer)
-    if can_see_personal(role) or not schema.has_personal_data:
+    if _level(schema, access) is not Level.MASKED or not schema.has_personal_data:
+        return schema
+    columns: list[Column] = []
+    for c in schema.columns:
+        if c.personal and c.type in ("date", "datetime"):
+            c = dataclasses.replace(c, type="str")
+        if c.personal_values and c.choices:
+            hidden = set(c.personal_values)
+            c = dataclasses.replace(c, choices=(*[x for x in c.choices if x not in hidden], MASK))
+        columns.append(c)
+    return dataclasses.replace(schema, columns=tuple(columns))
+
+
+def present(frame: pd.DataFrame, layer: str | Layer, access: Access) -> pd.DataFrame:
+    """Return stored rows of ``layer`` as ``access`` may see them (the columns of :func:`served_layer`).
+
+    ``frame`` holds rows as read from the workspace (any subset of the layer's columns, the
+    geometry in EPSG:4326); it is not changed.
+    """
+    schema = layer if isinstance(layer, Layer) else get_layer(layer)
+    if _level(schema, access) is not Level.MASKED or not schema.has_personal_data:
         return frame
     out = frame.copy()
     for column in schema.columns:
@@ -70,4 +90,6 @@ def mask_frame(frame: pd.DataFrame, layer: str | Layer, role: str = "viewer") ->
             ]
         else:
             out[name] = pd.Series([None] * len(out), index=out.index, dtype=object)
-    return out
+    served = [c.name for c in served_layer(schema, access).columns]
+    keep = [c for c in out.columns if c in served or c not in schema.column_names]
+    return out[keep]
