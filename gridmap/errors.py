@@ -236,6 +236,8 @@ class AuthenticationError(GridmapError):
 
     status = 401
     code = "unauthenticated"
+    #: Seconds before another attempt is worth it, where a rate limit applies (else None).
+    retry_after: int | None = None
 
 
 class AccountDisabledError(AuthenticationError):
@@ -264,3 +266,9 @@ class TooManyRequestsError(GridmapError):
     def details(self) -> dict[str, object]:
         """Return how many seconds a client should wait before it tries again."""
         return {"retry_after": self.retry_after}
+
+
+class CsrfError(InputError):
+    """A browser's state-changing request lacks its page's CSRF token (reload the page)."""
+
+    code = "csrf_failed"

@@ -179,12 +179,42 @@ def tiny_workspace(tmp_path: Path) -> store.GeoPackageWorkspace:
 # -- the real demo ---------------------------------------------------------------------------
 
 
+#: The password of the demo accounts in tests (demo-planner, demo-patrol, demo-worker,
+#: demo-analyst) and of its admin.
+DEMO_PASSWORD = "demo-password-2026"
+ADMIN_PASSWORD = "admin-password-2026"
+#: The demo account of each role (admin: the workspace's administrator).
+ROLE_USERS = {
+    "admin": "admin",
+    "planner": "demo-planner",
+    "patrol_lead": "demo-patrol",
+    "grid_worker": "demo-worker",
+    "analyst": "demo-analyst",
+}
+#: API tokens of the demo accounts, by role: made once per run when the demo is built.
+ROLE_TOKENS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace built once from gridmap/build/data/ (real OSM) with a fixed date."""
+    """The demo workspace built once from gridmap/build/data/ (real OSM) with a fixed date,
+    with its accounts (passwords :data:`DEMO_PASSWORD`, :data:`ADMIN_PASSWORD`) and a token
+    per role (:data:`ROLE_TOKENS`)."""
+    from gridmap.service import accounts
+
     path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
     build_demo(path, today=DEMO_TODAY)
+    with store.GeoPackageWorkspace(path) as ws:
+        accounts.create_demo_accounts(ws, password=DEMO_PASSWORD, admin_password=ADMIN_PASSWORD)
+        for role, name in ROLE_USERS.items():
+            ROLE_TOKENS[role] = accounts.issue_token(ws, name, "tests")
     return path
+
+
+@pytest.fixture(scope="session")
+def role_tokens(demo_path: Path) -> dict[str, str]:
+    """The API token of each role's demo account."""
+    return dict(ROLE_TOKENS)
 
 
 @pytest.fixture(scope="session")
@@ -206,18 +236,43 @@ def writable_demo(demo_path: Path, tmp_path: Path) -> Iterator[store.GeoPackageW
 
 
 @pytest.fixture(scope="session")
-def app(demo_path: Path):
-    """The Flask app over the demo workspace (read-only: no test writes the shared demo)."""
+def app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The Flask app over a copy of the demo workspace, shared by the run.
+
+    The copy takes the access log of unmasked reads (and the session key); a test that
+    edits features makes its own app over :func:`writable_demo`.
+    """
     from web.app import create_app
 
-    ws = store.GeoPackageWorkspace(demo_path, read_only=True)
-    return create_app({"WORKSPACE": ws, "TESTING": True})
+    copy = tmp_path_factory.mktemp("served") / "demo.gpkg"
+    store.GeoPackageWorkspace(demo_path, read_only=True).backup(copy)
+    return create_app({"WORKSPACE": store.GeoPackageWorkspace(copy), "TESTING": True})
+
+
+def client_for(app, role: str | None):
+    """Return a test client of ``app`` that sends the API token of ``role`` (None: nobody)."""
+    c = app.test_client()
+    if role is not None:
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ROLE_TOKENS[role]}"
+    return c
 
 
 @pytest.fixture
 def client(app):
-    """A test client of the demo app."""
-    return app.test_client()
+    """A test client of the demo app, signed in as the analyst (personal data masked)."""
+    return client_for(app, "analyst")
+
+
+@pytest.fixture
+def anon_client(app):
+    """A test client of the demo app that nobody signed in to."""
+    return client_for(app, None)
+
+
+@pytest.fixture
+def client_as(app):
+    """``client_as(role)``: a test client of the demo app with the API token of ``role``."""
+    return lambda role: client_for(app, role)
 
 
 @pytest.fixture(scope="session")

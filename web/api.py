@@ -11,26 +11,29 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
 from web import assets
-from web.common import choose_lang, geojson_response, parse_bbox, parse_int, role, workspace
+from web.auth import EVERYONE, SIGNED_IN, access, allow
+from web.common import choose_lang, geojson_response, parse_bbox, parse_int, workspace
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/workspace")
+@allow(EVERYONE)
 def workspace_doc() -> Response:
     """The workspace: title, extent, settings and every layer (the map page's JSON twin)."""
     doc = workspace_service.workspace_document(
-        workspace(), role=role(), tiles=current_app.config["TILES"]
+        workspace(), access=access(), tiles=current_app.config["TILES"]
     )
     return jsonify(doc)
 
 
 @bp.get("/layers/<name>")
+@allow(EVERYONE)
 def layer(name: str) -> Response:
     """One layer as GeoJSON: ``?bbox=minlon,minlat,maxlon,maxlat&limit=&offset=``."""
     ws = workspace()
     query = request.query_string.decode(errors="replace")
-    etag = layer_service.layer_etag(ws, name, role=role(), query=query)
+    etag = layer_service.layer_etag(ws, name, access=access(), query=query)
     if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
         return Response(status=304)
     page = layer_service.page(
@@ -39,12 +42,13 @@ def layer(name: str) -> Response:
         bbox=parse_bbox(request.args.get("bbox")),
         limit=parse_int("limit", None),
         offset=parse_int("offset", 0) or 0,
-        role=role(),
+        access=access(),
     )
     return geojson_response(page.text, etag=etag)
 
 
 @bp.get("/layers/<name>/export")
+@allow(SIGNED_IN)
 def export(name: str) -> Response:
     """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``."""
     out = layer_service.export_file(
@@ -53,7 +57,7 @@ def export(name: str) -> Response:
         fmt=request.args.get("format", "xlsx"),
         lang=request.args.get("lang", choose_lang()),
         bbox=parse_bbox(request.args.get("bbox")),
-        role=role(),
+        access=access(),
     )
     resp = Response(out.body, mimetype=out.media_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="{out.filename}"'
@@ -61,6 +65,7 @@ def export(name: str) -> Response:
 
 
 @bp.get("/health")
+@allow(EVERYONE)
 def health() -> Response:
     """Whether the server can serve the map: the browser libraries it lacks, if any."""
     return jsonify({"status": "ok", "missing_vendor": assets.missing_vendor()})

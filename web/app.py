@@ -17,11 +17,14 @@ from flask import Flask, Response, request
 
 from gridmap.errors import InputError
 from gridmap.store import Workspace, open_workspace
-from web import api, assets, errors, ogc, pages
-from web.common import WORKSPACE_KEY, parse_bbox, parse_int, role, workspace
+from web import api, assets, auth, errors, login, ogc, pages
+from web.common import WORKSPACE_KEY, parse_bbox, parse_int, workspace
 from web.tiles import parse_tiles
 
-__all__ = ["close_app", "create_app", "parse_bbox", "parse_int", "role", "workspace"]
+__all__ = ["close_app", "create_app", "parse_bbox", "parse_int", "workspace"]
+
+#: The largest request body (bytes) the app reads: edits and uploads are far smaller.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 #: The key, in ``app.extensions``, of the finalizer that closes a workspace the app opened.
 CLOSE_KEY = "gridmap.close_workspace"
@@ -31,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the app for ``config["WORKSPACE"]`` (a workspace path or a Workspace object).
 
     Other settings: ``TILES`` (list from :func:`web.tiles.parse_tiles`, or its text; default
-    none), ``ROLE`` (the role of every request until accounts arrive; default "viewer").
+    none), ``SECRET_KEY`` (signs session cookies; default: a key kept in the workspace),
+    ``MAX_CONTENT_LENGTH`` (bytes of a request body; default :data:`MAX_BODY_BYTES`).
 
     A workspace given by path is opened here and closed by :func:`close_app` (or when the app
     is garbage-collected, or at exit); a Workspace object stays its caller's to close.
@@ -39,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, static_folder=str(assets.STATIC), template_folder=str(assets.WEB / "templates")
     )
-    app.config.update(TILES=[], ROLE="viewer", JSON_AS_ASCII=False)
+    app.config.update(TILES=[], JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     if "WORKSPACE" not in app.config:
         raise InputError("create_app needs config['WORKSPACE']: the path of a workspace.")
@@ -55,8 +59,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions[CLOSE_KEY] = weakref.finalize(app, _close_workspace, ws)
 
     errors.init_app(app)
+    auth.init_app(app)
     app.after_request(_finish)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
     register_routes(app)
     return app

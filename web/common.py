@@ -6,7 +6,7 @@ app's error handler (:mod:`web.errors`) turns into the one error shape.
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 
 from gridmap.errors import InputError
 from gridmap.store import Bbox, Workspace
@@ -22,11 +22,6 @@ def workspace() -> Workspace:
     """Return the workspace of the running app."""
     ws: Workspace = current_app.extensions[WORKSPACE_KEY]
     return ws
-
-
-def role() -> str:
-    """Return the role of the current request (the app's ``ROLE`` until accounts arrive)."""
-    return str(g.get("role") or current_app.config["ROLE"])
 
 
 def choose_lang() -> str:

@@ -105,7 +105,11 @@ def handle_gridmap_error(exc: GridmapError) -> Response:
         current_app.logger.error(
             "%s %s: %s", request.method, request.path, exc.message, exc_info=exc
         )
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else {}
+    headers: dict[str, str] = {}
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+    if exc.status == 401:  # RFC 9110: a 401 names how to authenticate
+        headers["WWW-Authenticate"] = 'Bearer realm="gridmap"'
     return _reply(exc, exc.to_dict(), exc.status, headers)
 
 

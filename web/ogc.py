@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from gridmap.errors import BusyError, GridmapError
 from gridmap.service import ogc
-from web.common import role, workspace
+from web.auth import EVERYONE, access, allow
+from web.common import workspace
 from web.errors import INTERNAL_MESSAGE, RENDERERS_KEY, http_code
 
 PREFIX = "/ogc"
@@ -68,7 +69,7 @@ def _response(reply: ogc.OgcResponse) -> Response:
 
 def _ogc_request() -> ogc.OgcRequest:
     base = request.url_root.rstrip("/") + (bp.url_prefix or PREFIX)  # keeps a proxy prefix
-    return ogc.OgcRequest(base=base, args=tuple(request.args.items(multi=True)), role=role())
+    return ogc.OgcRequest(base=base, access=access(), args=tuple(request.args.items(multi=True)))
 
 
 def _rule(rule: str, name: str, endpoint: str | None = None) -> None:
@@ -79,7 +80,7 @@ def _rule(rule: str, name: str, endpoint: str | None = None) -> None:
         return _response(func(workspace(), _ogc_request(), **kwargs))
 
     view.__doc__ = getattr(ogc, name).__doc__
-    bp.add_url_rule(rule, endpoint or name, view, methods=["GET"])
+    bp.add_url_rule(rule, endpoint or name, allow(EVERYONE)(view), methods=["GET"])
 
 
 _rule("", "landing", "landing_bare")

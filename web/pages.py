@@ -8,7 +8,7 @@ element (``json_twin`` in the template). :data:`JSON_TWINS` lists them; a test c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import (
@@ -16,6 +16,7 @@ from flask import (
     Response,
     abort,
     make_response,
+    redirect,
     render_template,
     request,
     send_from_directory,
@@ -23,6 +24,7 @@ from flask import (
 )
 
 from web import assets
+from web.auth import EVERYONE, access, allow
 from web.common import choose_lang
 
 bp = Blueprint("pages", __name__)
@@ -33,15 +35,20 @@ JSON_TWINS: dict[str, str] = {}
 View = Callable[..., Any]
 
 
-def html_page(rule: str, *, twin: str) -> Callable[[View], View]:
+def html_page(
+    rule: str, *, twin: str, roles: Iterable[str], blueprint: Blueprint | None = None
+) -> Callable[[View], View]:
     """Register a GET view of an HTML page whose JSON twin is the endpoint ``twin``.
 
     The view receives the twin's URL as the keyword argument ``json_twin`` and returns the
-    page's HTML; the reply gets the ``Link`` header that names the twin.
+    page's HTML (or a reply, such as a redirect); the reply gets the ``Link`` header that names
+    the twin. ``roles`` may call it (:func:`web.auth.allow`); ``blueprint`` is this module's
+    unless given.
     """
+    owner = blueprint or bp
 
     def register(view: View) -> View:
-        endpoint = f"{bp.name}.{view.__name__}"
+        endpoint = f"{owner.name}.{view.__name__}"
         JSON_TWINS[endpoint] = twin
 
         def page(**kwargs: Any) -> Response:
@@ -52,19 +59,26 @@ def html_page(rule: str, *, twin: str) -> Callable[[View], View]:
 
         page.__name__ = view.__name__
         page.__doc__ = view.__doc__
-        bp.get(rule)(page)
+        owner.get(rule)(allow(roles)(page))
         return view
 
     return register
 
 
-@html_page("/", twin="api.workspace_doc")
-def map_page(json_twin: str) -> str:
-    """The map: every layer of the workspace, drawn by the browser code from the JSON twin."""
-    return render_template("map.html", lang=choose_lang(), json_twin=json_twin)
+@html_page("/", twin="api.workspace_doc", roles=EVERYONE)
+def map_page(json_twin: str) -> Any:
+    """The map: the layers the caller may read, drawn by the browser code from the JSON twin.
+
+    Nobody signed in and no layer opened to the public: the sign-in page instead.
+    """
+    who = access()
+    if not who.signed_in and not who.public_layers:
+        return redirect(url_for("login.login_page", next=request.full_path.rstrip("?")))
+    return render_template("map.html", lang=choose_lang(), json_twin=json_twin, who=who)
 
 
 @bp.get("/vendor/<path:filename>")
+@allow(EVERYONE)
 def vendor(filename: str) -> Response:
     """A file of a browser library installed by npm (web/node_modules); nothing else."""
     if not assets.vendor_allowed(filename):

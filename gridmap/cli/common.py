@@ -51,3 +51,14 @@ def quiet_parent() -> argparse.ArgumentParser:
 
 #: The subparsers action of the top-level parser (what ``add_subparsers`` returns).
 Subparsers = argparse._SubParsersAction
+
+
+def cli_user() -> str:
+    """Return the name recorded for what a command does: the operating-system user, ``(cli)``."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return f"{name} (cli)"

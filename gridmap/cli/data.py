@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli.common import Subparsers, parse_bbox
+from gridmap.cli.common import Subparsers, cli_user, parse_bbox
 from gridmap.errors import InputError
 
 
@@ -53,20 +53,22 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Export one layer to a file."""
+    from gridmap.access.roles import ADMIN, ANALYST, Access
     from gridmap.io.export import export_layer
     from gridmap.schema import get_layer
+    from gridmap.service import scope
     from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
-    role = "admin" if args.personal else "viewer"
+    access = Access.of(cli_user(), ADMIN if args.personal else ANALYST)
+    bbox = parse_bbox(args.bbox)
+    shown = {"file": str(args.output), **({"bbox": list(bbox)} if bbox else {})}
+    rows = ws.count(args.layer, bbox=bbox)
+    scope.record(
+        ws, access, args.layer, rows, action="cli export", filter=shown
+    )  # before: fail closed
     path = export_layer(
-        ws,
-        args.layer,
-        args.output,
-        fmt=args.format,
-        role=role,
-        lang=args.lang,
-        bbox=parse_bbox(args.bbox),
+        ws, args.layer, args.output, fmt=args.format, access=access, lang=args.lang, bbox=bbox
     )
     masked = get_layer(args.layer).has_personal_data and not args.personal
     note = ", personal data masked" if masked else ""

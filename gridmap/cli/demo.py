@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,44 @@ def cmd_demo(args: argparse.Namespace) -> None:
             path, overwrite=args.rebuild or outdated, progress=Progress(args.quiet), **options
         )
         print(f"Demo workspace built: {path}")
+        _accounts(path)
     else:
         print(f"Using existing demo workspace: {path} (--rebuild to build it anew)")
+        keep = accounts_file(path)
+        if keep.exists():
+            print(f"Its accounts and passwords are in {keep} (readable only by you).")
     if not args.no_serve:
         server()(path, host=args.host, port=args.port, tiles=args.tiles)
+
+
+def accounts_file(path: Path) -> Path:
+    """Return where the demo's account passwords are kept, beside the workspace."""
+    return path.with_name(f"{path.stem}.accounts.txt")
+
+
+def _accounts(path: Path) -> None:
+    """Give the new demo its accounts; print them once and keep them in a file only you read."""
+    from gridmap.access.roles import ROLE_TITLES
+    from gridmap.service.accounts import create_demo_accounts
+    from gridmap.store import open_workspace
+
+    with open_workspace(path) as ws:
+        made = create_demo_accounts(ws)
+        roles = {u.name: u.role for u in ws.users()}
+    lines = [
+        f"{name:<14} {password:<18} {roles[name]:<12} {ROLE_TITLES[roles[name]][1]}"
+        for name, password in made.items()
+    ]
+    keep = accounts_file(path)
+    keep.unlink(missing_ok=True)
+    fd = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# gridmap demo accounts (name, password, role). Change a password with\n")
+        f.write(f"# gridmap users passwd {path} NAME\n")
+        f.write("\n".join(lines) + "\n")
+    print(f"Accounts (sign in at the map; shown once, also kept in {keep}):")
+    for line in lines:
+        print(f"  {line}")
 
 
 def _current(path: Path) -> bool:

@@ -1,6 +1,6 @@
 """Export a layer to GeoJSON, GeoPackage, CSV, Excel or Shapefile.
 
-Personal columns are masked unless the role may see them (:mod:`gridmap.privacy`). Every export
+Personal data is served as the reader's :class:`~gridmap.access.roles.Access` may see it (:mod:`gridmap.access.privacy`). Every export
 carries the OpenStreetMap attribution and licence where the layer holds OSM data, and says when
 rows are synthetic: in the file's metadata where the format has a place for it (GeoJSON member,
 GeoPackage layer metadata, an "about" sheet in Excel), else in ``<name>.notice.txt`` beside the file.
@@ -13,15 +13,16 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
 from gridmap.access import privacy
+from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.io.xlsx import write_xlsx
@@ -110,9 +111,10 @@ def export_layer(
     out: str | os.PathLike[str],
     *,
     fmt: Format | None = None,
-    role: str = "viewer",
+    access: Access,
     lang: str = "en",
     bbox: tuple[float, float, float, float] | None = None,
+    where: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``layer`` of ``ws`` to ``out`` in ``fmt`` (default: from the file extension).
 
@@ -138,10 +140,12 @@ def export_layer(
     if not schema.geometry and fmt in ("geojson", "shp"):
         raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    frame = ws.read(layer, bbox=bbox, system=False)  # version etc. stay in the workspace
+    # version etc. stay in the workspace
+    frame = ws.read(layer, bbox=bbox, where=where, system=False)
     frame = frame.reset_index(drop=True)  # feature ids stay in the workspace
-    masked = schema.has_personal_data and not privacy.can_see_personal(role)
-    frame = privacy.mask_frame(frame, schema, role)
+    masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
+    frame = privacy.present(frame, schema, access)
+    schema = privacy.served_layer(schema, access)
     notes = notices(frame, masked)
     with _atomic(path) as tmp:
         if fmt == "geojson":

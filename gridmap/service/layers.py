@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.io.export import Format, export_layer
 from gridmap.schema import get_layer
+from gridmap.service import scope
 from gridmap.service.query import Page, layer_page
 from gridmap.store import Bbox, Workspace
 
@@ -39,7 +41,7 @@ class ExportFile:
     media_type: str
 
 
-def layer_etag(ws: Workspace, layer: str, *, role: str, query: str) -> str:
+def layer_etag(ws: Workspace, layer: str, *, access: Access, query: str) -> str:
     """Return the validator of a layer reply: it changes when the workspace file changes.
 
     Parameters
@@ -49,8 +51,8 @@ def layer_etag(ws: Workspace, layer: str, *, role: str, query: str) -> str:
         including those made by QGIS or GDAL.
     layer
         The layer's name; an unknown name raises :class:`~gridmap.errors.LayerNotFoundError`.
-    role
-        The caller's role (masked and unmasked replies differ).
+    access
+        Who asks (masked, own-grid and full replies differ).
     query
         The request's query string, as received.
 
@@ -60,7 +62,9 @@ def layer_etag(ws: Workspace, layer: str, *, role: str, query: str) -> str:
         20 hex digits.
     """
     get_layer(layer)  # an unknown layer is 404 before anything else
-    key = f"{ws.stamp()}|{layer}|{role}|{query}"
+    scope.require(access, layer)  # a refused layer is 401/403, never a 304
+    who = f"{access.role}|{','.join(sorted(access.grids))}|{','.join(sorted(access.public_layers))}"
+    key = f"{ws.stamp()}|{layer}|{who}|{query}"
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
@@ -71,7 +75,7 @@ def page(
     bbox: Bbox | None = None,
     limit: int | None = None,
     offset: int = 0,
-    role: str = "viewer",
+    access: Access,
 ) -> Page:
     """Return the features of ``layer`` that meet ``bbox`` as a masked GeoJSON FeatureCollection.
 
@@ -86,15 +90,15 @@ def page(
         Layers without geometry (people) are placed by their household.
     limit, offset
         Paging: at most ``limit`` features (None: all) after skipping ``offset``.
-    role
-        The caller's role; personal data is masked unless the role may see it.
+    access
+        Who asks: personal data as their role may see it (a grid worker: own grids only).
 
     Returns
     -------
     Page
         The GeoJSON text with ``numberMatched`` and ``numberReturned``.
     """
-    return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, role=role)
+    return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, access=access)
 
 
 def export_file(
@@ -104,7 +108,7 @@ def export_file(
     fmt: str = "xlsx",
     lang: str = "en",
     bbox: Bbox | None = None,
-    role: str = "viewer",
+    access: Access,
 ) -> ExportFile:
     """Write ``layer`` as a file in ``fmt`` and return its bytes; a Shapefile comes zipped.
 
@@ -120,8 +124,9 @@ def export_file(
         "zh-CN" titles the columns of Excel and CSV files in Chinese; anything else in English.
     bbox
         minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
-    role
-        The caller's role; personal data is masked unless the role may see it.
+    access
+        Who asks: personal data as their role may see it (a grid worker: own grids only); an
+        export that shows personal data unmasked is recorded in the access log.
 
     Returns
     -------
@@ -131,15 +136,20 @@ def export_file(
     if fmt not in EXPORT_TYPES:
         raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
     ext = "zip" if fmt == "shp" else fmt
+    where = scope.scoped_where(ws, access, layer)
+    shown = {"format": fmt, **({"bbox": list(bbox)} if bbox else {})}
+    rows = ws.count(layer, bbox=bbox, where=where)
+    scope.record(ws, access, layer, rows, action="export", filter=shown)  # before: fail closed
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
         out = export_layer(
             ws,
             layer,
             Path(tmp) / f"{layer}.{fmt}",
             fmt=cast(Format, fmt),
-            role=role,
+            access=access,
             lang="zh-CN" if lang == "zh-CN" else "en",
             bbox=bbox,
+            where=where,
         )
         if fmt == "shp":  # a Shapefile is several files: send them zipped
             data = io.BytesIO()

@@ -1,7 +1,7 @@
 """OGC API - Features (Part 1 Core, GeoJSON; Part 2 CRS; queryables as query parameters).
 
 The API logic knows nothing of Flask, as in pygeoapi: each function takes the workspace and an
-:class:`OgcRequest` (the service's base URL, the query parameters in order, the caller's role)
+:class:`OgcRequest` (the service's base URL, the query parameters in order, who asks)
 and returns an :class:`OgcResponse` (status, media type, headers, body). ``web.ogc`` adapts HTTP
 to these and back. Errors are raised as :mod:`gridmap.errors` classes; :func:`exception`
 renders one as the OGC exception document.
@@ -23,11 +23,12 @@ from urllib.parse import quote, urlencode
 import pandas as pd
 
 from gridmap.access import privacy
+from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import FeatureNotFoundError, GridmapError, InputError, LayerNotFoundError
 from gridmap.io import geojson
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer
 from gridmap.service import ogc_params as params
-from gridmap.service import ogc_schema
+from gridmap.service import ogc_schema, scope
 from gridmap.service.query import encode_page, read_page, swap_axes
 from gridmap.store import LayerInfo, Workspace
 
@@ -55,12 +56,12 @@ class OgcRequest:
     """What the API logic needs of an HTTP request.
 
     ``base`` is the URL of the service root (``http://host/ogc``, keeping any proxy prefix);
-    ``args`` the query parameters in the order given, repeats kept; ``role`` the caller's role.
+    ``args`` the query parameters in the order given, repeats kept; ``access`` who asks.
     """
 
     base: str
+    access: Access
     args: tuple[tuple[str, str], ...] = ()
-    role: str = "viewer"
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,23 @@ def error_response(exc: GridmapError) -> OgcResponse:
     return exception(exc.code, exc.message, exc.status)
 
 
-def collection_ids() -> list[str]:
-    """Return the layers served as collections: every layer with geometry, in drawing order."""
-    return [name for name in LAYER_ORDER if LAYERS[name].geometry]
+def collection_ids(access: Access | None = None) -> list[str]:
+    """Return the layers served as collections: every layer with geometry, in drawing order.
+
+    With ``access``, only those it may read.
+    """
+    names = [name for name in LAYER_ORDER if LAYERS[name].geometry]
+    if access is None:
+        return names
+    return [name for name in names if read_level(access, name) is not Level.NONE]
 
 
-def _layer(cid: str) -> Layer:
+def _layer(cid: str, access: Access) -> Layer:
+    """Return the collection's layer; 404 for none, 401/403 for one ``access`` may not read."""
     if cid not in collection_ids():
-        known = ", ".join(collection_ids())
+        known = ", ".join(collection_ids(access))
         raise LayerNotFoundError(f"There is no collection '{cid}'. Collections: {known}.")
+    scope.require(access, cid)
     return LAYERS[cid]
 
 
@@ -211,7 +220,8 @@ def collections(ws: Workspace, req: OgcRequest) -> OgcResponse:
             "links": [_link(f"{req.base}/collections", "self")],
             "crs": list(params.SUPPORTED_CRS),
             "collections": [
-                _collection_doc(ws, req.base, LAYERS[cid], infos[cid]) for cid in collection_ids()
+                _collection_doc(ws, req.base, LAYERS[cid], infos[cid])
+                for cid in collection_ids(req.access)
             ],
         }
     )
@@ -219,32 +229,32 @@ def collections(ws: Workspace, req: OgcRequest) -> OgcResponse:
 
 def collection(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     """Return the description of one collection."""
-    layer = _layer(cid)
+    layer = _layer(cid, req.access)
     _no_params(req)
     return _json(_collection_doc(ws, req.base, layer, ws.info(cid)))
 
 
 def queryables(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     """Return the queryable properties of a collection for the caller's role."""
-    layer = _layer(cid)
+    layer = _layer(cid, req.access)
     _no_params(req)
     url = f"{req.base}/collections/{cid}/queryables"
-    return _json(ogc_schema.queryables_schema(layer, url, req.role), SCHEMA_JSON)
+    return _json(ogc_schema.queryables_schema(layer, url, req.access), SCHEMA_JSON)
 
 
 def schema(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     """Return the JSON Schema of a collection's features as served to the caller's role."""
-    layer = _layer(cid)
+    layer = _layer(cid, req.access)
     _no_params(req)
     url = f"{req.base}/collections/{cid}/schema"
-    return _json(ogc_schema.feature_schema(layer, url, req.role), SCHEMA_JSON)
+    return _json(ogc_schema.feature_schema(layer, url, req.access), SCHEMA_JSON)
 
 
 def schema_xsd(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     """Return the GML application schema (XML Schema) of a collection's features."""
-    layer = _layer(cid)
+    layer = _layer(cid, req.access)
     _no_params(req)
-    text = ogc_schema.feature_xsd(layer, req.role, f"{req.base}/collections")
+    text = ogc_schema.feature_xsd(layer, req.access, f"{req.base}/collections")
     return OgcResponse(200, XML, text)
 
 
@@ -285,15 +295,15 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     InputError
         A parameter is unknown, repeated or wrong (400).
     """
-    layer = _layer(cid)
-    allowed = params.items_params(layer, req.role)
+    layer = _layer(cid, req.access)
+    allowed = params.items_params(layer, req.access)
     for name, _ in req.args:
         if name in layer.column_names and name not in allowed:
             if layer.column(name).type in ("date", "datetime"):
                 raise InputError(f"'{name}' is a time: filter it with datetime=….")
             raise InputError(
                 f"Features cannot be filtered on '{name}': it is personal data, which your role "
-                f"({req.role}) sees masked."
+                f"({req.access.role}) sees masked."
             )
     given = params.check_known(req.args, allowed)
     crs = params.parse_crs(given.get("crs"))
@@ -305,8 +315,11 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     offset = params.parse_int("offset", given.get("offset"), 0, params.MAX_OFFSET)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     period = params.parse_datetime(given.get("datetime"), tz)
-    names = set(params.filter_names(layer, req.role))
-    where = params.parse_filters({k: v for k, v in given.items() if k in names}, layer, req.role)
+    names = set(params.filter_names(layer, req.access))
+    filters = params.parse_filters(
+        {k: v for k, v in given.items() if k in names}, layer, req.access
+    )
+    where = scope.scoped_where(ws, req.access, cid, filters)
     keep = None
     if period is not None:
         column = params.time_column(layer)
@@ -335,8 +348,9 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     members["numberReturned"] = len(page.frame)
     members["links"] = links
     text = encode_page(
-        ws, cid, page.frame, role=req.role, members=members, crs_swap=crs == params.EPSG4326
+        ws, cid, page.frame, access=req.access, members=members, crs_swap=crs == params.EPSG4326
     )
+    scope.record(ws, req.access, cid, len(page.frame), action="ogc items", filter=given)
     queryables_link = _link(
         f"{req.base}/collections/{cid}/queryables", REL_QUERYABLES, SCHEMA_JSON, "Queryables"
     )
@@ -361,18 +375,20 @@ def _period_filter(period: params.Period, column: str) -> Any:
 
 def item(ws: Workspace, req: OgcRequest, cid: str, fid_text: str) -> OgcResponse:
     """Return one feature, with links to itself and its collection."""
-    layer = _layer(cid)
+    layer = _layer(cid, req.access)
     given = params.check_known(req.args, ("crs",))
     crs = params.parse_crs(given.get("crs"))
     fid = params.parse_feature_id(fid_text)
-    frame = ws.read(cid, where={"fid": fid}, system=False) if fid is not None else None
+    where = scope.scoped_where(ws, req.access, cid, {"fid": fid})
+    frame = ws.read(cid, where=where, system=False) if fid is not None else None
     if frame is None or frame.empty:
         raise FeatureNotFoundError(f"Collection '{cid}' has no feature '{fid_text}'.")
-    frame = privacy.mask_frame(frame, layer, req.role)
+    scope.record(ws, req.access, cid, 1, action="ogc item", filter={"fid": fid})
+    frame = privacy.present(frame, layer, req.access)
     if crs == params.EPSG4326:
         frame = swap_axes(frame)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    text = geojson.features(frame, layer.column_names, tz)[0]
+    text = geojson.features(frame, privacy.served_layer(layer, req.access).column_names, tz)[0]
     url = f"{req.base}/collections/{cid}"
     own = f"{url}/items/{fid}" + (f"?{urlencode({'crs': crs})}" if "crs" in given else "")
     links = [
@@ -388,4 +404,4 @@ def openapi(ws: Workspace, req: OgcRequest) -> OgcResponse:
     from gridmap.service.ogc_openapi import definition
 
     _no_params(req)
-    return _json(definition(ws, req.base, req.role), OPENAPI)
+    return _json(definition(ws, req.base, req.access), OPENAPI)

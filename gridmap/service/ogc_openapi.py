@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gridmap import __version__
+from gridmap.access.roles import Access
 from gridmap.schema import LAYERS
 from gridmap.service import ogc_params as params
 from gridmap.service.ogc_schema import property_schema
@@ -219,8 +220,8 @@ def _get(
     return {"get": doc}
 
 
-def definition(ws: Workspace, base: str, role: str) -> dict[str, Any]:
-    """Return the OpenAPI 3.0 document of the service at ``base`` as ``role`` may call it."""
+def definition(ws: Workspace, base: str, access: Access) -> dict[str, Any]:
+    """Return the OpenAPI 3.0 document of the service at ``base`` as ``access`` may call it."""
     from gridmap.service.ogc import collection_ids
 
     paths: dict[str, Any] = {
@@ -233,7 +234,7 @@ def definition(ws: Workspace, base: str, role: str) -> dict[str, Any]:
             "Collections", "collections", {"200": _ok(JSON, "collections"), **_BAD}
         ),
     }
-    for cid in collection_ids():
+    for cid in collection_ids(access):
         layer = LAYERS[cid]
         one = {**_BAD, **_MISSING}
         paths[f"/collections/{cid}"] = _get(
@@ -257,8 +258,8 @@ def definition(ws: Workspace, base: str, role: str) -> dict[str, Any]:
         parameters: list[Any] = [_ref(n) for n in ("limit", "offset", "bbox", "bbox-crs", "crs")]
         if params.time_column(layer):
             parameters.append(_ref("datetime"))
-        for column in params.queryables(layer, role):
-            schema = property_schema(column, role, nullable=False)
+        for column in params.queryables(layer, access):
+            schema = property_schema(column, nullable=False)
             schema.pop("x-ogc-unit", None)
             if schema["type"] == "string" and "enum" not in schema:
                 schema["minLength"] = 1  # an empty value filters nothing: refused

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from gridmap.access.privacy import can_see_personal
+from gridmap.access import privacy
+from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.schema import Column, Layer
 from gridmap.store import Bbox
@@ -259,16 +260,16 @@ def time_column(layer: Layer) -> Column | None:
     return None
 
 
-def queryables(layer: Layer, role: str) -> list[Column]:
-    """Return the columns ``role`` may filter ``layer`` on with ``?column=value``.
+def queryables(layer: Layer, access: Access) -> list[Column]:
+    """Return the columns ``access`` may filter ``layer`` on with ``?column=value`` (as served).
 
     Personal columns, and coded columns whose values reveal a personal status, are queryable
     only for roles that see them unmasked: a filter on them would tell what the mask hides.
     """
-    personal = can_see_personal(role)
+    personal = read_level(access, layer.name) in (Level.FULL, Level.OWN)
     return [
         c
-        for c in layer.columns
+        for c in privacy.served_layer(layer, access).columns
         if c.type in FILTER_TYPES and (personal or not (c.personal or c.personal_values))
     ]
 
@@ -296,21 +297,21 @@ def _filter_value(column: Column, text: str) -> Any:
     return text
 
 
-def parse_filters(params: dict[str, str], layer: Layer, role: str) -> dict[str, Any]:
+def parse_filters(params: dict[str, str], layer: Layer, access: Access) -> dict[str, Any]:
     """Return ``{column: value}`` for the property filters among ``params``, typed and checked."""
-    columns = {c.name: c for c in queryables(layer, role)}
+    columns = {c.name: c for c in queryables(layer, access)}
     return {name: _filter_value(columns[name], text) for name, text in params.items()}
 
 
-def filter_names(layer: Layer, role: str) -> list[str]:
-    """Return the names of the property filters of ``layer`` for ``role``."""
-    return [c.name for c in queryables(layer, role)]
+def filter_names(layer: Layer, access: Access) -> list[str]:
+    """Return the names of the property filters of ``layer`` for ``access``."""
+    return [c.name for c in queryables(layer, access)]
 
 
-def items_params(layer: Layer, role: str) -> list[str]:
-    """Return every query parameter an items request of ``layer`` accepts for ``role``."""
+def items_params(layer: Layer, access: Access) -> list[str]:
+    """Return every query parameter an items request of ``layer`` accepts for ``access``."""
     extra = ["datetime"] if time_column(layer) else []
-    return [*ITEMS_PARAMS, *extra, *filter_names(layer, role)]
+    return [*ITEMS_PARAMS, *extra, *filter_names(layer, access)]
 
 
 def parse_feature_id(text: str) -> int | None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from gridmap.access.privacy import MASK, can_see_personal
+from gridmap.access import privacy
+from gridmap.access.roles import Access
 from gridmap.schema import Column, Layer
 from gridmap.service.ogc_params import queryables, time_column
 
@@ -44,24 +45,13 @@ _XSD_TYPES = {
 }
 
 
-def served_type(column: Column, role: str) -> str:
-    """Return the column type as served to ``role``: masked dates are text (``1950-**-**``)."""
-    masked = column.personal and not can_see_personal(role)
-    return "str" if masked and column.type in ("date", "datetime") else column.type
+def _choices(column: Column) -> list[str] | None:
+    return list(column.choices) if column.choices else None
 
 
-def _choices(column: Column, role: str) -> list[str] | None:
-    if not column.choices:
-        return None
-    if column.personal_values and not can_see_personal(role):
-        hidden = set(column.personal_values)
-        return [c for c in column.choices if c not in hidden] + [MASK]
-    return list(column.choices)
-
-
-def property_schema(column: Column, role: str, *, nullable: bool = True) -> dict[str, Any]:
-    """Return the JSON Schema of one property as served to ``role``."""
-    kind = served_type(column, role)
+def property_schema(column: Column, *, nullable: bool = True) -> dict[str, Any]:
+    """Return the JSON Schema of one served column (of :func:`gridmap.access.privacy.served_layer`)."""
+    kind = column.type
     base: dict[str, Any] = {
         "int": {"type": "integer", "format": "int64"},
         "float": {"type": "number", "format": "double"},
@@ -75,7 +65,7 @@ def property_schema(column: Column, role: str, *, nullable: bool = True) -> dict
         doc["description"] = f"{column.zh}. {column.doc}"
     if nullable and not column.required:
         doc["type"] = [base["type"], "null"]
-    choices = _choices(column, role)
+    choices = _choices(column)
     if choices and kind == "str":
         doc["enum"] = choices + ([None] if nullable and not column.required else [])
     if column.unit:
@@ -83,8 +73,9 @@ def property_schema(column: Column, role: str, *, nullable: bool = True) -> dict
     return doc
 
 
-def feature_schema(layer: Layer, url: str, role: str) -> dict[str, Any]:
+def feature_schema(layer: Layer, url: str, access: Access) -> dict[str, Any]:
     """Return the JSON Schema (Part 5 style) of the features of ``layer`` at ``url``."""
+    layer = privacy.served_layer(layer, access)
     props: dict[str, Any] = {
         "id": {
             "title": "Feature id",
@@ -102,7 +93,7 @@ def feature_schema(layer: Layer, url: str, role: str) -> dict[str, Any]:
     }
     instant = time_column(layer)
     for column in layer.columns:
-        props[column.name] = property_schema(column, role)
+        props[column.name] = property_schema(column)
         if instant is not None and column.name == instant.name:
             props[column.name]["x-ogc-role"] = "primary-instant"
     return {
@@ -116,10 +107,10 @@ def feature_schema(layer: Layer, url: str, role: str) -> dict[str, Any]:
     }
 
 
-def queryables_schema(layer: Layer, url: str, role: str) -> dict[str, Any]:
-    """Return the queryables of ``layer`` for ``role`` (Part 3): each may be ``?name=value``."""
+def queryables_schema(layer: Layer, url: str, access: Access) -> dict[str, Any]:
+    """Return the queryables of ``layer`` for ``access`` (Part 3): each may be ``?name=value``."""
     props: dict[str, Any] = {
-        c.name: property_schema(c, role, nullable=False) for c in queryables(layer, role)
+        c.name: property_schema(c, nullable=False) for c in queryables(layer, access)
     }
     return {
         "$schema": JSON_SCHEMA,
@@ -134,15 +125,16 @@ def queryables_schema(layer: Layer, url: str, role: str) -> dict[str, Any]:
     }
 
 
-def feature_xsd(layer: Layer, role: str, namespace: str) -> str:
+def feature_xsd(layer: Layer, access: Access, namespace: str) -> str:
     """Return the feature type of ``layer`` as a GML 3.2 application schema (XML Schema)."""
+    layer = privacy.served_layer(layer, access)
     ns = quoteattr(namespace)
     rows = [
         f'      <xs:element name="geometry" type="{_GML_TYPES[layer.geometry or "POINT"]}" '
         'minOccurs="0"/>'
     ]
     for column in layer.columns:
-        kind = _XSD_TYPES[served_type(column, role)]
+        kind = _XSD_TYPES[column.type]
         occurs = "1" if column.required else "0"
         rows.append(
             f"      <xs:element name={quoteattr(column.name)} type={quoteattr(kind)} "

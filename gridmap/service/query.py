@@ -12,9 +12,11 @@ import pandas as pd
 import shapely
 
 from gridmap.access import privacy
+from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.schema import get_layer
+from gridmap.service import scope
 from gridmap.store import Bbox, Workspace
 
 MAX_LIMIT = 100_000
@@ -33,29 +35,36 @@ def layer_page(
     ws: Workspace,
     layer: str,
     *,
+    access: Access,
     bbox: Bbox | None = None,
     limit: int | None = None,
     offset: int = 0,
-    role: str = "viewer",
     extra: dict[str, Any] | None = None,
 ) -> Page:
-    """Return features of ``layer`` meeting ``bbox`` as a masked GeoJSON FeatureCollection.
+    """Return features of ``layer`` meeting ``bbox`` as ``access`` may see them, as GeoJSON.
 
-    ``numberMatched`` and ``numberReturned`` are added to the collection, then ``extra``.
+    A grid worker gets only the register rows of their own grids; a read that shows personal
+    data unmasked is recorded in the access log. ``numberMatched`` and ``numberReturned`` are
+    added to the collection, then ``extra``.
     """
     schema = get_layer(layer)
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 0 and {MAX_LIMIT}.")
     if offset < 0:
         raise InputError("offset must not be negative.")
-    frame = ws.read(layer, bbox=bbox, limit=limit, offset=offset, system=False)
+    where = scope.scoped_where(ws, access, layer)
+    frame = ws.read(layer, bbox=bbox, where=where, limit=limit, offset=offset, system=False)
     whole = limit is None and offset == 0
-    matched = len(frame) if whole else ws.count(layer, bbox=bbox)
-    frame = privacy.mask_frame(frame, schema, role)
+    matched = len(frame) if whole else ws.count(layer, bbox=bbox, where=where)
     members = {"numberMatched": matched, "numberReturned": len(frame), **(extra or {})}
-    tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    text = geojson.feature_collection(frame, schema.column_names, extra=members, tz=tz)
+    text = encode_page(ws, layer, frame, access=access, members=members)
+    shown = {"bbox": list(bbox) if bbox else None, "limit": limit, "offset": offset or None}
+    scope.record(ws, access, layer, len(frame), action="read", filter=_given(shown))
     return Page(text, matched, len(frame))
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -132,21 +141,22 @@ def encode_page(
     layer: str,
     frame: pd.DataFrame,
     *,
-    role: str,
+    access: Access,
     members: dict[str, Any],
     crs_swap: bool = False,
 ) -> str:
-    """Return ``frame`` masked for ``role`` as a GeoJSON FeatureCollection with ``members``.
+    """Return ``frame`` as ``access`` may see it as a GeoJSON FeatureCollection with ``members``.
 
     ``crs_swap`` writes coordinates latitude first (EPSG:4326 axis order) instead of GeoJSON's
     longitude first.
     """
     schema = get_layer(layer)
-    frame = privacy.mask_frame(frame, schema, role)
+    frame = privacy.present(frame, schema, access)
+    served = privacy.served_layer(schema, access)
     if crs_swap:
         frame = swap_axes(frame)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    return geojson.feature_collection(frame, schema.column_names, extra=members, tz=tz)
+    return geojson.feature_collection(frame, served.column_names, extra=members, tz=tz)
 
 
 def swap_axes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,10 +6,14 @@ page (``/``) names that URL as its JSON twin.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from gridmap.access.privacy import MASK, can_see_personal
+from gridmap.access import privacy
+from gridmap.access.privacy import MASK
+from gridmap.access.roles import Access, Level, read_level
 from gridmap.schema import LAYER_ORDER, LAYERS, Layer, choice_titles
+from gridmap.service import scope
 from gridmap.store import LayerInfo, Workspace
 
 
@@ -59,7 +63,7 @@ def layer_document(layer: Layer, info: LayerInfo) -> dict[str, Any]:
 
 
 def workspace_document(
-    ws: Workspace, *, role: str = "viewer", tiles: list[dict[str, Any]] | None = None
+    ws: Workspace, *, access: Access, tiles: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Return the workspace as the map page draws it: title, extent, settings and every layer.
 
@@ -67,8 +71,8 @@ def workspace_document(
     ----------
     ws
         The workspace.
-    role
-        The caller's role; says whether personal data will be shown or masked.
+    access
+        Who asks: the layers they may read, and how (``read``: full, own, masked).
     tiles
         The online tile layers offered (from :func:`web.tiles.parse_tiles`); default none.
 
@@ -91,8 +95,23 @@ def workspace_document(
         "synthetic_note": meta.get("synthetic_note"),
         "timezone": meta.get("timezone", "Asia/Shanghai"),
         "masked_value": MASK,
-        "role": role,
-        "personal_visible": can_see_personal(role),
-        "layers": [layer_document(LAYERS[name], infos[name]) for name in LAYER_ORDER],
+        "role": access.role,
+        "user": access.user,
+        "grids": sorted(access.grids),
+        "personal_visible": access.personal,
+        "layers": [
+            _served(ws, access, name, infos[name])
+            for name in LAYER_ORDER
+            if read_level(access, name) is not Level.NONE
+        ],
         "tiles": list(tiles or []),
     }
+
+
+def _served(ws: Workspace, access: Access, name: str, info: LayerInfo) -> dict[str, Any]:
+    """Return the document of one layer as ``access`` is served it (a grid worker: own rows)."""
+    level = read_level(access, name)
+    if level is Level.OWN:
+        info = replace(info, count=ws.count(name, where=scope.scoped_where(ws, access, name)))
+    doc = layer_document(privacy.served_layer(LAYERS[name], access), info)
+    return {**doc, "read": level.value}

@@ -46,6 +46,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.errors import FeatureNotFoundError, WorkspaceError
 from gridmap.schema import get_layer
 from gridmap.schema.rules import SYSTEM_COLUMNS
+from gridmap.store.accounts import TokenRecord, UserRecord
 
 __all__ = ["SYSTEM_COLUMNS", "Bbox", "LayerInfo", "Transaction", "Workspace"]
 
@@ -277,6 +278,72 @@ class Workspace(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the workspace's connections (it can be used again: they reopen)."""
+
+    # -- accounts (records of :mod:`gridmap.store.accounts`; meaning in gridmap.access) -------
+
+    @abstractmethod
+    def users(self) -> list[UserRecord]:
+        """Return every account, by name."""
+
+    @abstractmethod
+    def get_user(self, name: str) -> UserRecord | None:
+        """Return the account ``name``, or None."""
+
+    @abstractmethod
+    def add_user(self, user: UserRecord, *, actor: str = "system") -> None:
+        """Add an account (audited); a name in use raises :class:`gridmap.errors.InputError`."""
+
+    @abstractmethod
+    def update_user(
+        self, name: str, changes: Mapping[str, Any], *, actor: str = "system", action: str = ""
+    ) -> UserRecord:
+        """Change fields of an account (audited, except ``last_login``); return it as it is now."""
+
+    @abstractmethod
+    def remove_user(self, name: str, *, actor: str = "system") -> None:
+        """Remove an account and its tokens (audited)."""
+
+    @abstractmethod
+    def add_token(self, user: str, digest: str, label: str, *, actor: str = "system") -> int:
+        """Store the SHA-256 ``digest`` of a new API token of ``user``; return its id."""
+
+    @abstractmethod
+    def tokens(self, user: str | None = None) -> list[TokenRecord]:
+        """Return the tokens of ``user`` (everyone's with None), revoked ones included."""
+
+    @abstractmethod
+    def find_token(self, digest: str) -> TokenRecord | None:
+        """Return the active (not revoked) token with this digest, or None."""
+
+    @abstractmethod
+    def touch_token(self, token_id: int) -> None:
+        """Record that a token was just used."""
+
+    @abstractmethod
+    def revoke_tokens(
+        self, user: str, token_id: int | None = None, *, actor: str = "system"
+    ) -> int:
+        """Revoke one token of ``user``, or all with None; return how many (audited)."""
+
+    @abstractmethod
+    def log_read(
+        self,
+        *,
+        user: str,
+        role: str,
+        action: str,
+        layer: str,
+        rows: int,
+        filter: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a read or export of personal data unmasked; a read-only workspace refuses."""
+
+    @abstractmethod
+    def read_log(
+        self, *, user: str | None = None, since: str | None = None, limit: int | None = 1000
+    ) -> pd.DataFrame:
+        """Return the log of unmasked reads, newest first (id, at, user, role, action, layer,
+        rows, filter)."""
 
     # -- conveniences built on the primitives ---------------------------------------------
 

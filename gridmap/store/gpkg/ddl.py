@@ -18,8 +18,11 @@ from gridmap.store.gpkg.values import ident
 META_TABLE = "gridmap_meta"
 AUDIT_TABLE = "gridmap_audit"
 HISTORY_TABLE = "gridmap_history"
-#: The storage format this module writes; older workspaces must be upgraded.
-FORMAT_VERSION = 2
+USERS_TABLE = "gridmap_users"
+TOKENS_TABLE = "gridmap_tokens"
+READS_TABLE = "gridmap_reads"
+#: The storage format this module writes; older workspaces must be upgraded. 3: accounts.
+FORMAT_VERSION = 3
 #: ``updated_by`` of a change made by another program (QGIS, GDAL, sqlite3).
 EXTERNAL_USER = "(other program)"
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
@@ -145,8 +148,31 @@ SYSTEM_TABLES_SQL = [
     f"CREATE INDEX gridmap_history_feature ON {ident(HISTORY_TABLE)} (layer, fid)",
     f"CREATE INDEX gridmap_history_tx ON {ident(HISTORY_TABLE)} (tx)",
 ]
+#: The account tables (storage format 3): users, API tokens, the log of unmasked reads.
+ACCOUNT_TABLES_SQL = [
+    f"CREATE TABLE {ident(USERS_TABLE)} (name TEXT PRIMARY KEY NOT NULL, "
+    "role TEXT NOT NULL, password_hash TEXT, grids TEXT NOT NULL DEFAULT '[]', "
+    "display_name TEXT, disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)), "
+    "demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1)), "
+    "epoch INTEGER NOT NULL DEFAULT 1, created_at DATETIME, last_login DATETIME)",
+    f"CREATE TABLE {ident(TOKENS_TABLE)} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    f"user TEXT NOT NULL REFERENCES {ident(USERS_TABLE)} (name) ON DELETE CASCADE, "
+    "label TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_at DATETIME, "
+    "last_used DATETIME, revoked_at DATETIME)",
+    f"CREATE TABLE {ident(READS_TABLE)} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "at DATETIME NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
+    "layer TEXT NOT NULL, rows INTEGER NOT NULL, filter TEXT)",
+    f"CREATE INDEX gridmap_reads_user ON {ident(READS_TABLE)} (user, at)",
+]
+SYSTEM_TABLES_SQL += ACCOUNT_TABLES_SQL
+ACCOUNT_TABLE_DESCRIPTIONS = {
+    USERS_TABLE: "gridmap accounts: name, role, grids, password hash (never the password)",
+    TOKENS_TABLE: "gridmap personal API tokens (SHA-256 digests), revocable",
+    READS_TABLE: "gridmap access log: who read or exported personal data unmasked",
+}
 SYSTEM_TABLE_DESCRIPTIONS = {
     META_TABLE: "gridmap workspace settings (JSON values)",
     AUDIT_TABLE: "gridmap audit log: one row per transaction, who changed what, when",
     HISTORY_TABLE: "gridmap change history: each feature's values before and after each change",
+    **ACCOUNT_TABLE_DESCRIPTIONS,
 }

@@ -84,8 +84,10 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
             old.close()
     if int(fmt) >= ddl.FORMAT_VERSION:
         raise InputError(f"{source} is already in the current storage format ({fmt}).")
-    _refuse_violations(source)
     kept = source.with_name(f"{source.stem}.format{fmt}.gpkg")
+    if int(fmt) == 2:  # format 2 lacks only the account tables: add them in place
+        return _add_accounts(source, kept)
+    _refuse_violations(source)
     tmp = _temporary(source)
     ws = GeoPackageWorkspace(tmp, _create=True)
     try:
@@ -123,6 +125,42 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
     finally:
         ws.close()
         _remove(tmp)
+    return kept
+
+
+def _add_accounts(source: Path, kept: Path) -> Path:
+    """Upgrade a format-2 workspace in place (versions and history kept); keep a copy as ``kept``."""
+    tmp = _temporary(kept)
+    with sql_errors(source):
+        conn = sqlite3.connect(source, isolation_level=None)
+        try:
+            out = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.backup(out)
+            finally:
+                out.close()
+            os.replace(tmp, kept)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in ddl.ACCOUNT_TABLES_SQL:
+                    conn.execute(stmt)
+                for table, desc in ddl.ACCOUNT_TABLE_DESCRIPTIONS.items():
+                    conn.execute(
+                        "INSERT INTO gpkg_contents (table_name, data_type, identifier, "
+                        "description) VALUES (?, 'attributes', ?, ?)",
+                        (table, table, desc),
+                    )
+                conn.execute(
+                    f"UPDATE {ident(ddl.META_TABLE)} SET value = ? WHERE key = 'schema_version'",
+                    (str(ddl.FORMAT_VERSION),),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+            _remove(tmp)
     return kept
 
 

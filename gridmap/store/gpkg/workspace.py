@@ -35,6 +35,7 @@ from gridmap.errors import (
 from gridmap.schema import LAYER_ORDER, LAYERS
 from gridmap.store.base import Transaction, Workspace
 from gridmap.store.gpkg import ddl, encoding
+from gridmap.store.gpkg.accounts import AccountsMixin
 from gridmap.store.gpkg.failures import sql_errors
 from gridmap.store.gpkg.history import HistoryMixin
 from gridmap.store.gpkg.reading import ReadingMixin
@@ -46,7 +47,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 BUSY_TIMEOUT_S = 5.0
 
 
-class GeoPackageWorkspace(ReadingMixin, HistoryMixin, Workspace):
+class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
     """A workspace stored in one GeoPackage file (SQLite).
 
     Parameters

@@ -1,0 +1,89 @@
+"""Who reads what: the checks and filters every read of a layer goes through, and its audit.
+
+:func:`require` refuses a layer the reader may not read (401 for nobody signed in, 403 for the
+wrong role); :func:`scoped_where` narrows a grid worker's reads of the register to the rows of
+their own grids (another grid's feature is then simply not found: 404); :func:`record` writes
+the access-log row of a read or export that shows personal data unmasked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gridmap.access.roles import Access, Level, audited, read_level
+from gridmap.errors import AuthenticationError, PermissionDeniedError
+from gridmap.schema import get_layer
+from gridmap.store import Workspace
+
+
+def require(access: Access, layer: str) -> Level:
+    """Return how ``layer`` is served to ``access``; raise when it is not served at all."""
+    level = read_level(access, layer)
+    if level is Level.NONE:
+        if not access.signed_in:
+            raise AuthenticationError(
+                f"Sign in to read layer '{layer}'. (请登录后查看图层 “{get_layer(layer).zh}”。)"
+            )
+        raise PermissionDeniedError(
+            f"Your role ({access.role}) may not read layer '{layer}'. "
+            f"(您的角色无权查看图层 “{get_layer(layer).zh}”。)"
+        )
+    return level
+
+
+def scoped_where(
+    ws: Workspace, access: Access, layer: str, where: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Return ``where`` narrowed to the rows ``access`` may read of ``layer``.
+
+    For a grid worker's read of the register (level OWN): rows whose ``grid_code`` is one of
+    their grids; people through their household's grid. Other readers: ``where`` unchanged.
+    """
+    level = require(access, layer)
+    out = dict(where or {})
+    if level is not Level.OWN:
+        return out or None
+    grids = sorted(access.grids)
+    schema = get_layer(layer)
+    if "grid_code" in schema.column_names:
+        out["grid_code"] = _narrow(out.get("grid_code"), grids)
+        return out
+    if schema.located_by:
+        by, key = schema.located_by
+        parents = ws.read(by, where={"grid_code": grids}, columns=(key,), system=False)
+        out[key] = _narrow(out.get(key), sorted(set(parents[key].dropna())))
+        return out
+    raise PermissionDeniedError(f"Layer '{layer}' cannot be narrowed to your grids.")
+
+
+def _narrow(given: Any, allowed: list[Any]) -> list[Any]:
+    if given is None:
+        return allowed
+    asked = given if isinstance(given, list | tuple | set) else [given]
+    keep = set(allowed)
+    return [v for v in asked if v in keep]
+
+
+def record(
+    ws: Workspace,
+    access: Access,
+    layer: str,
+    rows: int,
+    *,
+    action: str,
+    filter: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the access-log row of a read that showed ``layer``'s personal data unmasked.
+
+    Nothing is written for reads that show no personal data (masked, or a layer without
+    any). ``filter`` is what selected the rows (bbox, filters; a grid worker's grids).
+    """
+    if not audited(access, layer):
+        return
+    shown = dict(filter or {})
+    if access.grids and read_level(access, layer) is Level.OWN:
+        shown.setdefault("grids", sorted(access.grids))
+    ws.log_read(
+        user=access.who, role=access.role, action=action, layer=layer, rows=rows, filter=shown
+    )
