@@ -47,7 +47,7 @@ def layer_page(
     data unmasked is recorded in the access log. ``numberMatched`` and ``numberReturned`` are
     added to the collection, then ``extra``.
     """
-    schema = get_layer(layer)
+    get_layer(layer)  # an unknown layer is 404 first
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 0 and {MAX_LIMIT}.")
     if offset < 0:
