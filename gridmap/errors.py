@@ -240,6 +240,18 @@ class AuthenticationError(GridmapError):
     retry_after: int | None = None
 
 
+class WrongPasswordError(AuthenticationError):
+    """The user name or the password is wrong (one error for both: names are not told)."""
+
+    code = "wrong_password"
+
+
+class BadTokenError(AuthenticationError):
+    """The API token is not valid: revoked, mistyped, or its account removed."""
+
+    code = "bad_token"
+
+
 class AccountDisabledError(AuthenticationError):
     """The account exists but an administrator disabled it."""
 
@@ -250,14 +262,14 @@ class PermissionDeniedError(GridmapError, PermissionError):
     """The signed-in user's role may not do this."""
 
     status = 403
-    code = "forbidden"
+    code = "permission_denied"
 
 
 class TooManyRequestsError(GridmapError):
     """Too many attempts or jobs at once (sign-ins, exports): wait, then try again."""
 
     status = 429
-    code = "too_many_requests"
+    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int = 30) -> None:
         super().__init__(message)

@@ -284,3 +284,14 @@ def live_server(app) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+def gdal_env(role: str | None = "analyst") -> dict[str, str]:
+    """Return the environment for a GDAL command that reads the served API as ``role``."""
+    import os
+
+    env = dict(os.environ)
+    env.pop("GDAL_HTTP_HEADERS", None)
+    if role is not None:
+        env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {ROLE_TOKENS[role]}"
+    return env

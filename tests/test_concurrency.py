@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from gridmap import store
 from gridmap.errors import BusyError, ConflictError
+from tests.conftest import ROLE_TOKENS
 
 RUN_SECONDS = 4.0
 WRITERS = 4
@@ -51,6 +52,7 @@ def test_writers_and_readers_at_once(served):
         f"{base}/api/layers/cameras",
         f"{base}/ogc/collections/grids/items?limit=20",
     ]
+    TOKEN = {"Authorization": f"Bearer {ROLE_TOKENS['analyst']}"}
     deadline = time.monotonic() + RUN_SECONDS
     appended: list[str] = []
     updates: list[int] = []
@@ -100,7 +102,8 @@ def test_writers_and_readers_at_once(served):
             i += 1
             t0 = time.monotonic()
             try:
-                with urllib.request.urlopen(url, timeout=10) as resp:
+                request = urllib.request.Request(url, headers=TOKEN)
+                with urllib.request.urlopen(request, timeout=10) as resp:
                     resp.read()
                     ok = resp.status == 200
             except OSError as exc:

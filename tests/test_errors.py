@@ -20,7 +20,9 @@ from gridmap import errors as gm_errors
 from gridmap.errors import BusyError, GridmapError, InputError
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
+from tests.conftest import client_for
 from web.app import create_app
+from web.auth import EVERYONE, allow
 from web.errors import HTTP_CODES, INTERNAL_MESSAGE, add_error_renderer
 
 I18N = Path(__file__).resolve().parent.parent / "web" / "static" / "i18n"
@@ -71,8 +73,8 @@ def test_to_dict_is_the_one_shape(cls):
         "message": "Something is wrong.",
         "status": cls.status,
     }
-    if issubclass(cls, BusyError):
-        expected["retry_after"] = cls.retry_after
+    if getattr(exc, "retry_after", None):
+        expected["retry_after"] = exc.retry_after
     assert doc == {"error": expected}
     json.dumps(doc)  # JSON-ready
 
@@ -173,19 +175,31 @@ def test_http_errors_have_the_same_shape(client, method, url, status, code):
 
 
 @pytest.fixture
-def bare_app(demo_path):
-    """A fresh app over the demo, not in testing mode: unexpected errors become replies."""
-    app = create_app({"WORKSPACE": demo_path, "MAX_CONTENT_LENGTH": 1024})
+def bare_app(writable_demo):
+    """A fresh app over the demo, not in testing mode: unexpected errors become replies.
+
+    CSRF is off (its own tests are in tests/test_accounts.py); requests send the analyst's token.
+    """
+    app = create_app(
+        {"WORKSPACE": writable_demo, "MAX_CONTENT_LENGTH": 1024, "WTF_CSRF_ENABLED": False}
+    )
 
     @app.post("/api/echo")
+    @allow(EVERYONE)
     def echo() -> Response:
         return jsonify(request.get_json())
 
     @app.get("/api/teapot")
+    @allow(EVERYONE)
     def teapot() -> Response:
         abort(418)
 
     return app
+
+
+def bare_client(app):
+    """A client of ``app`` with the analyst's token."""
+    return client_for(app, "analyst")
 
 
 def test_werkzeug_400_413_and_unknown_codes(bare_app):
@@ -215,7 +229,7 @@ def test_werkzeug_400_413_and_unknown_codes(bare_app):
 def test_unexpected_errors_are_500_and_show_nothing(bare_app, monkeypatch, caplog, exc):
     monkeypatch.setattr(layer_service, "page", _raiser(exc))
     with caplog.at_level(logging.ERROR):
-        resp = bare_app.test_client().get("/api/layers/grids")
+        resp = bare_client(bare_app).get("/api/layers/grids")
     assert resp.status_code == 500
     assert resp.get_json() == {
         "error": {"code": "internal_error", "message": INTERNAL_MESSAGE, "status": 500}
@@ -276,7 +290,7 @@ def test_the_error_page_hides_internals_and_says_what_a_code_means(bare_app, mon
     import web.pages
 
     monkeypatch.setattr(web.pages, "render_template", _raiser(RuntimeError("secret internals")))
-    client = bare_app.test_client()
+    client = bare_client(bare_app)
     resp = client.get("/", headers={"Accept": BROWSER, "Accept-Language": "zh-CN"})
     assert resp.status_code == 500 and resp.mimetype == "text/html"
     html = resp.get_data(as_text=True)
@@ -307,14 +321,14 @@ def ogc_style(tag: str):
     return render
 
 
-def test_a_registered_renderer_answers_its_paths(demo_path, monkeypatch):
-    app = create_app({"WORKSPACE": demo_path})
+def test_a_registered_renderer_answers_its_paths(writable_demo, monkeypatch):
+    app = create_app({"WORKSPACE": writable_demo})
     renderers = app.extensions["gridmap.error_renderers"]
     assert [prefix for prefix, _ in renderers] == ["/ogc"]  # the OGC blueprint's own
     renderers.clear()
     add_error_renderer(app, "/ogc", ogc_style("ogc"))
     app.extensions["gridmap.error_renderers"].append(("/ogc/collections/", ogc_style("deeper")))
-    client = app.test_client()
+    client = client_for(app, "analyst")
 
     def tag(url: str, method: str = "GET") -> object:
         return client.open(url, method=method).get_json().get("code")

@@ -11,6 +11,9 @@ import sys
 import time
 import urllib.request
 
+from gridmap.service import accounts
+from gridmap.store import GeoPackageWorkspace
+
 from .conftest import make_tiny_workspace
 
 
@@ -51,6 +54,10 @@ def test_served_in_wal_then_sealed(tmp_path):
                     raise
                 time.sleep(0.3)
         assert _journal(path) == "wal"  # readers never block a commit while served
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.url.endswith("/login?next=/")  # nobody signed in: the sign-in page
+            assert "登录" in r.read().decode()
+        accounts.set_public_layers(GeoPackageWorkspace(path), ["cameras", "grids", "buildings"])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert b"leaflet" in r.read()  # the map page, its browser libraries served locally
         for layer in ("cameras", "grids", "buildings"):  # server threads open connections

@@ -10,7 +10,11 @@ import sys
 
 import pytest
 
+from gridmap.access import privacy
+from gridmap.access.roles import Access
 from gridmap.schema import LAYER_ORDER, LAYERS
+from gridmap.service import accounts
+from tests.conftest import gdal_env
 from web.app import create_app
 from web.tiles import parse_tiles
 
@@ -145,7 +149,7 @@ def test_api_workspace(client):
     assert counts["buildings"] == 851 and counts["grids"] > 40
     assert doc["attribution"] == "© OpenStreetMap contributors"
     assert doc["tiles"] == [] and doc["synthetic"] is True
-    assert doc["role"] == "viewer" and doc["personal_visible"] is False
+    assert doc["role"] == "analyst" and doc["personal_visible"] is False
     assert doc["timezone"] == "Asia/Shanghai" and doc["masked_value"] == "***"
     minx, miny, maxx, maxy = doc["bounds"]
     assert 118.77 < minx < maxx < 118.80 and 32.03 < miny < maxy < 32.06
@@ -163,8 +167,9 @@ def test_api_every_layer(client, name):
     assert doc["type"] == "FeatureCollection"
     assert doc["numberReturned"] == len(doc["features"]) <= 5
     assert doc["numberMatched"] >= doc["numberReturned"]
+    served = privacy.served_layer(name, Access.of("demo-analyst", "analyst"))
     for f in doc["features"]:
-        assert set(f["properties"]) == set(LAYERS[name].column_names)
+        assert set(f["properties"]) == set(served.column_names)
         assert (f["geometry"] is None) == (LAYERS[name].geometry is None)
 
 
@@ -191,6 +196,8 @@ def test_etag_changes_with_the_workspace(tmp_path):
 
     a = make_tiny_workspace(tmp_path / "a.gpkg")
     b = make_tiny_workspace(tmp_path / "b.gpkg")
+    for ws in (a, b):  # read by nobody signed in: the layers are open to the public
+        accounts.set_public_layers(ws, ["buildings", "grids"])
     tag_a = (
         create_app({"WORKSPACE": a.path}).test_client().get("/api/layers/buildings").headers["ETag"]
     )
@@ -394,7 +401,7 @@ def test_ogc_items_paging(client):
     assert item.status_code == 200 and item.get_json()["id"] == 1
 
 
-def test_tiles_are_opt_in(tmp_path, demo_path):
+def test_tiles_are_opt_in(tmp_path, writable_demo):
     assert parse_tiles("") == []
     tiles = parse_tiles("osm,tianditu:abc,amap")
     assert [t["id"] for t in tiles] == ["osm", "tianditu", "amap"]
@@ -403,7 +410,7 @@ def test_tiles_are_opt_in(tmp_path, demo_path):
         parse_tiles("tianditu")
     with pytest.raises(Exception, match="Unknown tile layer"):
         parse_tiles("google")
-    app = create_app({"WORKSPACE": demo_path, "TILES": "osm"})
+    app = create_app({"WORKSPACE": writable_demo, "TILES": "osm"})
     assert app.test_client().get("/api/workspace").get_json()["tiles"][0]["id"] == "osm"
 
 
@@ -413,7 +420,12 @@ def test_gdal_reads_ogc_api(live_server):
         pytest.skip("gdal-bin is not installed")
     url = f"OAPIF:{live_server}/ogc"
     listing = subprocess.run(
-        ["ogrinfo", "-ro", "-q", url], capture_output=True, text=True, timeout=60, check=True
+        ["ogrinfo", "-ro", "-q", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=gdal_env(),
+        check=True,
     )
     for name in ("grids", "buildings", "cameras", "streets"):
         assert f": {name}" in listing.stdout
@@ -422,6 +434,7 @@ def test_gdal_reads_ogc_api(live_server):
         capture_output=True,
         text=True,
         timeout=60,
+        env=gdal_env(),
         check=True,
     )
     assert cams.stdout.count("OGRFeature(cameras)") >= 20
@@ -442,6 +455,7 @@ def test_gdal_reads_ogc_api(live_server):
         capture_output=True,
         text=True,
         timeout=60,
+        env=gdal_env(),
         check=True,
     )
     assert "Feature Count:" in spatial.stdout

@@ -31,7 +31,13 @@ from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from gridmap.access.roles import ALL_ROLES, ANONYMOUS, ROLES, Access
-from gridmap.errors import AuthenticationError, CsrfError, PermissionDeniedError
+from gridmap.errors import (
+    AuthenticationError,
+    BadTokenError,
+    CsrfError,
+    PermissionDeniedError,
+    WrongPasswordError,
+)
 from gridmap.service import accounts
 from gridmap.store import Workspace
 from web.common import workspace
@@ -83,7 +89,7 @@ def access() -> Access:
     """Return who is asking (set for every request before its view runs)."""
     found: Access | None = g.get("access")
     if found is None:
-        raise AuthenticationError("Sign in first. (请先登录。)")
+        raise AuthenticationError("Sign in first.")
     return found
 
 
@@ -133,23 +139,24 @@ def _identify() -> None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError(
-                "Send an API token as 'Authorization: Bearer <token>'. "
-                "(请以 “Authorization: Bearer <令牌>” 发送 API 令牌。)"
-            )
+            raise BadTokenError("Send an API token as 'Authorization: Bearer <token>'.")
         record = accounts.token_user(ws, token.strip())
         g.access = accounts.access_of(ws, record)
         g.by_token = True
         _touch(ws, token.strip())
     else:
         g.access = _session_access(ws)
-        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        # Only a request that reaches a view can change anything: a 404 / 405 needs no token.
+        if (
+            request.endpoint is not None
+            and request.method not in ("GET", "HEAD", "OPTIONS", "TRACE")
+            and current_app.config.get("WTF_CSRF_ENABLED", True)
+        ):
             try:
                 csrf.protect()
             except CSRFError as exc:
                 raise CsrfError(
-                    "This form or request has no valid CSRF token: reload the page and try "
-                    "again. (请求缺少有效的 CSRF 令牌：请刷新页面后重试。)"
+                    "This form or request has no valid CSRF token: reload the page and try again."
                 ) from exc
     check_route()
 
@@ -199,17 +206,15 @@ def check_route() -> None:
     if who.role in roles:
         return
     if who.role == ANONYMOUS:
-        raise AuthenticationError("Sign in first. (请先登录。)")
-    raise PermissionDeniedError(
-        f"Your role ({who.role}) may not do this. (您的角色无权进行此操作。)"
-    )
+        raise AuthenticationError("Sign in first.")
+    raise PermissionDeniedError(f"Your role ({who.role}) may not do this.")
 
 
 def sign_in(name: str) -> None:
     """Start a session for the account ``name`` (after its password was checked)."""
     record = workspace().get_user(name)
     if record is None:
-        raise AuthenticationError(accounts.WRONG_PASSWORD)
+        raise WrongPasswordError(accounts.WRONG_PASSWORD)
     session.clear()  # a new session id: no fixation
     session.permanent = True
     session[SESSION_USER] = record.name

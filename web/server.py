@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import time
@@ -28,10 +29,36 @@ def _check_port(host: str, port: int) -> None:
             ) from exc
 
 
+def lan_warning(host: str, *, proxy: bool) -> str | None:
+    """Return the warning for serving beyond this machine without HTTPS in front, if any."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or proxy:
+        return None
+    return (
+        f"gridmap: warning: serving {host} to other machines over plain HTTP: passwords, "
+        "sessions and personal data cross the network unencrypted. Put an HTTPS reverse proxy "
+        "(nginx, Caddy) in front and start gridmap with --proxy; see docs/admin.md. "
+        "(警告：以明文 HTTP 向局域网提供服务，密码与个人信息未加密；请在前面部署 HTTPS 反向代理并使用 --proxy。)"
+    )
+
+
 def serve(
-    workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int = 8000, tiles: str = ""
+    workspace: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    tiles: str = "",
+    proxy: bool = False,
 ) -> None:
-    """Serve ``workspace`` on ``host:port`` until interrupted."""
+    """Serve ``workspace`` on ``host:port`` until interrupted.
+
+    ``proxy``: an HTTPS reverse proxy is in front, on this machine; trust its
+    ``X-Forwarded-Proto`` / ``-Host`` / ``-For`` (one hop) and send session cookies only over
+    HTTPS.
+    """
     import waitress
 
     missing = assets.missing_vendor()
@@ -43,7 +70,17 @@ def serve(
     ws = open_workspace(Path(workspace))
     if isinstance(ws, GeoPackageWorkspace):  # readers (server threads, QGIS) never block a commit
         ws.journal_mode("wal")
-    app = create_app({"WORKSPACE": ws, "TILES": parse_tiles(tiles)})
+    config: dict[str, object] = {"WORKSPACE": ws, "TILES": parse_tiles(tiles)}
+    if proxy:
+        config["SESSION_COOKIE_SECURE"] = True
+    app = create_app(config)
+    if proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    warning = lan_warning(host, proxy=proxy)
+    if warning:
+        print(warning, flush=True)
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="gridmap")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(

@@ -50,8 +50,7 @@ class LoginThrottle:
                     wait = int(self.window_s - (now - recent[0])) + 1
                     minutes = max(1, round(wait / 60))
                     raise TooManyRequestsError(
-                        f"Too many wrong passwords: wait {minutes} min, then try again. "
-                        f"(密码错误次数过多，请 {minutes} 分钟后再试。)",
+                        f"Too many wrong passwords: wait {minutes} min, then try again.",
                         retry_after=wait,
                     )
 

@@ -37,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         if keep.exists():
             print(f"Its accounts and passwords are in {keep} (readable only by you).")
     if not args.no_serve:
-        server()(path, host=args.host, port=args.port, tiles=args.tiles)
+        server()(path, host=args.host, port=args.port, tiles=args.tiles, proxy=args.proxy)
 
 
 def accounts_file(path: Path) -> Path:

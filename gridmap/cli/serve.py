@@ -25,8 +25,19 @@ def server() -> Callable[..., None]:
 
 
 def serve_options(p: argparse.ArgumentParser, port: int = 8000) -> None:
-    """Add ``--host``, ``--port`` and ``--tiles`` to a command that serves the map."""
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    """Add ``--host``, ``--port``, ``--proxy`` and ``--tiles`` to a command that serves the map."""
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; other machines "
+        "should reach gridmap through an HTTPS reverse proxy, see --proxy)",
+    )
+    p.add_argument(
+        "--proxy",
+        action="store_true",
+        help="an HTTPS reverse proxy on this machine is in front: trust its X-Forwarded "
+        "headers and send session cookies over HTTPS only",
+    )
     p.add_argument("--port", type=int, default=port, help=f"port (default {port})")
     p.add_argument(
         "--tiles",
@@ -40,7 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from gridmap.store import open_workspace
 
     open_workspace(args.workspace)  # fail early with a clear message
-    server()(Path(args.workspace), host=args.host, port=args.port, tiles=args.tiles)
+    server()(
+        Path(args.workspace), host=args.host, port=args.port, tiles=args.tiles, proxy=args.proxy
+    )
 
 
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:

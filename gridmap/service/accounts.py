@@ -23,13 +23,13 @@ from gridmap.access.roles import (
     check_role,
     openable_layers,
 )
-from gridmap.errors import AccountDisabledError, AuthenticationError, InputError
+from gridmap.errors import AccountDisabledError, BadTokenError, InputError, WrongPasswordError
 from gridmap.store import Workspace
 from gridmap.store.accounts import UserRecord
 
-WRONG_PASSWORD = "Wrong user name or password. (用户名或密码错误。)"
-DISABLED = "This account is disabled: ask an administrator. (该账号已停用，请联系管理员。)"
-BAD_TOKEN = "The API token is not valid (revoked, or mistyped). (API 令牌无效：已撤销或输入有误。)"
+WRONG_PASSWORD = "Wrong user name or password."
+DISABLED = "This account is disabled: ask an administrator."
+BAD_TOKEN = "The API token is not valid (revoked, mistyped, or its account removed)."
 
 
 def _grids(ws: Workspace, role: str, grids: Iterable[str]) -> tuple[str, ...]:
@@ -126,7 +126,7 @@ def authenticate(ws: Workspace, name: str, password: str) -> UserRecord:
     found = ws.get_user(name) if name else None
     ok = secrets.verify_password(found.password_hash if found else None, password or "")
     if found is None or not ok:
-        raise AuthenticationError(WRONG_PASSWORD)
+        raise WrongPasswordError(WRONG_PASSWORD)
     if found.disabled:
         raise AccountDisabledError(DISABLED)
     changes: dict[str, object] = {"last_login": _now()}
@@ -164,10 +164,10 @@ def token_user(ws: Workspace, token: str) -> UserRecord:
     """Return the account an API token opens, or raise AuthenticationError / disabled."""
     found = ws.find_token(secrets.token_digest(token)) if token else None
     if found is None:
-        raise AuthenticationError(BAD_TOKEN)
+        raise BadTokenError(BAD_TOKEN)
     record = ws.get_user(found.user)
     if record is None:
-        raise AuthenticationError(BAD_TOKEN)
+        raise BadTokenError(BAD_TOKEN)
     if record.disabled:
         raise AccountDisabledError(DISABLED)
     return record

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import geopandas as gpd
 import pandas as pd
 
 from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import FeatureNotFoundError, GridmapError, InputError, LayerNotFoundError
 from gridmap.io import geojson
-from gridmap.schema import LAYER_ORDER, LAYERS, Layer
+from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer
 from gridmap.service import ogc_params as params
 from gridmap.service import ogc_schema, scope
 from gridmap.service.query import encode_page, read_page, swap_axes
@@ -98,11 +99,13 @@ def error_response(exc: GridmapError) -> OgcResponse:
 
 
 def collection_ids(access: Access | None = None) -> list[str]:
-    """Return the layers served as collections: every layer with geometry, in drawing order.
+    """Return the layers served as collections, in drawing order: every layer with geometry,
+    and attribute tables placed by another layer (people: each feature is at its household's
+    point, and ``bbox`` selects them by where their household is).
 
     With ``access``, only those it may read.
     """
-    names = [name for name in LAYER_ORDER if LAYERS[name].geometry]
+    names = [name for name in LAYER_ORDER if LAYERS[name].geometry or LAYERS[name].located_by]
     if access is None:
         return names
     return [name for name in names if read_level(access, name) is not Level.NONE]
@@ -328,6 +331,7 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     page = read_page(
         ws, cid, boxes=boxes, where=where or None, keep=keep, limit=limit, offset=offset
     )
+    frame = placed(ws, layer, page.frame)
 
     url = f"{req.base}/collections/{cid}/items"
     rest = {k: v for k, v in given.items() if k not in ("limit", "offset")}
@@ -348,7 +352,7 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     members["numberReturned"] = len(page.frame)
     members["links"] = links
     text = encode_page(
-        ws, cid, page.frame, access=req.access, members=members, crs_swap=crs == params.EPSG4326
+        ws, cid, frame, access=req.access, members=members, crs_swap=crs == params.EPSG4326
     )
     scope.record(ws, req.access, cid, len(page.frame), action="ogc items", filter=given)
     queryables_link = _link(
@@ -356,6 +360,20 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     )
     headers = {**_content_crs(crs), "Link": _link_header([*links, queryables_link])}
     return OgcResponse(200, GEOJSON, text, headers)
+
+
+def placed(ws: Workspace, layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return rows of an attribute table placed by another layer with that layer's geometry.
+
+    People get their household's point (EPSG:4326); a layer with geometry is returned as it is.
+    """
+    if layer.geometry or not layer.located_by:
+        return frame
+    by, key = layer.located_by
+    keys = sorted(set(frame[key].dropna())) if len(frame) else []
+    parents = ws.read(by, where={key: keys}, columns=(key,), system=False) if keys else None
+    points = {} if parents is None else dict(zip(parents[key], parents.geometry, strict=True))
+    return gpd.GeoDataFrame(frame, geometry=[points.get(k) for k in frame[key]], crs=STORAGE_CRS)
 
 
 def _link_header(links: list[dict[str, str]]) -> str:
@@ -384,7 +402,7 @@ def item(ws: Workspace, req: OgcRequest, cid: str, fid_text: str) -> OgcResponse
     if frame is None or frame.empty:
         raise FeatureNotFoundError(f"Collection '{cid}' has no feature '{fid_text}'.")
     scope.record(ws, req.access, cid, 1, action="ogc item", filter={"fid": fid})
-    frame = privacy.present(frame, layer, req.access)
+    frame = privacy.present(placed(ws, layer, frame), layer, req.access)
     if crs == params.EPSG4326:
         frame = swap_axes(frame)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)

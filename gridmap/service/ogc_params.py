@@ -253,9 +253,10 @@ def parse_datetime(text: str | None, tz: str) -> Period | None:
 
 
 def time_column(layer: Layer) -> Column | None:
-    """Return the column ``datetime`` filters on: the layer's first date or datetime column."""
+    """Return the column ``datetime`` filters on: the layer's first datetime column that is not
+    personal (people have none: a birth date is no feature's time)."""
     for column in layer.columns:
-        if column.type in ("date", "datetime"):
+        if column.type == "datetime" and not column.personal:
             return column
     return None
 

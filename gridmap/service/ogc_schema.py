@@ -86,7 +86,8 @@ def feature_schema(layer: Layer, url: str, access: Access) -> dict[str, Any]:
             "readOnly": True,
         },
         "geometry": {
-            "title": "Geometry (CRS84 longitude/latitude unless crs= asks otherwise)",
+            "title": "Geometry (CRS84 longitude/latitude unless crs= asks otherwise)"
+            + ("" if layer.geometry else "; the point of the row's household"),
             "format": _GEOMETRY_FORMATS[layer.geometry or "POINT"],
             "x-ogc-role": "primary-geometry",
         },

@@ -22,13 +22,8 @@ def require(access: Access, layer: str) -> Level:
     level = read_level(access, layer)
     if level is Level.NONE:
         if not access.signed_in:
-            raise AuthenticationError(
-                f"Sign in to read layer '{layer}'. (请登录后查看图层 “{get_layer(layer).zh}”。)"
-            )
-        raise PermissionDeniedError(
-            f"Your role ({access.role}) may not read layer '{layer}'. "
-            f"(您的角色无权查看图层 “{get_layer(layer).zh}”。)"
-        )
+            raise AuthenticationError(f"Sign in to read layer '{layer}'.")
+        raise PermissionDeniedError(f"Your role ({access.role}) may not read layer '{layer}'.")
     return level
 
 
