@@ -43,7 +43,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, static_folder=str(assets.STATIC), template_folder=str(assets.WEB / "templates")
     )
-    app.config.update(TILES=[], JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(
+        TILES=[],
+        JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_NAME="gridmap_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # a working day
+    )
     app.config.update(config or {})
     if "WORKSPACE" not in app.config:
         raise InputError("create_app needs config['WORKSPACE']: the path of a workspace.")

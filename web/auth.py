@@ -97,10 +97,6 @@ def init_app(app: Flask) -> None:
     """Check every request's identity and route rule; protect sessions against CSRF."""
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked below, not for tokens
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
-    app.config.setdefault("SESSION_COOKIE_NAME", "gridmap_session")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = session_secret(workspace_of(app))
     csrf.init_app(app)
