@@ -11,6 +11,8 @@ import pytest
 import shapely
 
 from gridmap.access import privacy
+from gridmap.access.roles import Access
+from gridmap.errors import InputError, PermissionDeniedError
 from gridmap.io import geojson
 
 
@@ -54,7 +56,7 @@ def test_feature_collection_rounds_to_a_centimetre():
     [
         ("name", "王小明", "王**"),
         ("head_name", "李华", "李*"),
-        ("id_number", "32010219500102123X", "320102********123X"),
+        ("id_number", "32010219500102123X", "32***************X"),
         ("phone", "13912345678", "139****5678"),
         ("note", "家中有困难", "***"),
         ("name", None, None),
@@ -64,14 +66,17 @@ def test_mask_text(column, value, masked):
     assert privacy.mask_text(value, column) == masked
 
 
-def test_mask_frame_by_role(tiny_workspace):
+def test_present_by_role(tiny_workspace):
     people = tiny_workspace.read("people")
-    masked = privacy.mask_frame(people, "people", "viewer")
-    assert list(masked["name"]) == ["王**", "李*"]
-    assert list(masked["birth_date"]) == ["1950-**-**", "1940-**-**"]
-    assert masked["disabled"].isna().all()
+    households = tiny_workspace.read("households")
+    analyst = Access.of("ann", "analyst")
+    assert len(privacy.present(people, "people", analyst)) == 0  # figures, not rows
+    served = privacy.present(households, "households", analyst)
+    assert "head_name" not in served and "elderly_alone" not in served and "members" not in served
     assert people["name"].iloc[0] == "王小明"  # the input is not changed
-    full = privacy.mask_frame(people, "people", "admin")
+    full = privacy.present(people, "people", Access.of("root", "admin"))
     assert full["name"].iloc[0] == "王小明" and bool(full["disabled"].iloc[0]) is True
-    with pytest.raises(ValueError, match="unknown role"):
-        privacy.mask_frame(people, "people", "mayor")
+    with pytest.raises(InputError, match="Unknown role 'mayor'"):
+        Access.of("x", "mayor")
+    with pytest.raises(PermissionDeniedError):
+        privacy.present(people, "people", Access.anonymous())

@@ -25,7 +25,7 @@ from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.io import geojson
-from gridmap.io.xlsx import write_xlsx
+from gridmap.io.xlsx import neutralise_formulas, write_xlsx
 from gridmap.schema import STORAGE_CRS, choice_titles, get_layer, shapefile_names
 from gridmap.store import Workspace
 
@@ -157,9 +157,8 @@ def export_layer(
             )
             tmp.write_text(text, encoding="utf-8")
         elif fmt == "csv":
-            _headers(_tabular(frame, schema.geometry, tz), layer, lang).to_csv(
-                tmp, index=False, encoding="utf-8-sig"
-            )
+            table = neutralise_formulas(_headers(_tabular(frame, schema.geometry, tz), layer, lang))
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
         elif fmt == "xlsx":
             table = _headers(_tabular(frame, schema.geometry, tz), layer, lang)
             table = table.drop(columns=[c for c in ("wkt", "几何(WKT)") if c in table])

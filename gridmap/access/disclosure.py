@@ -1,0 +1,268 @@
+"""Measure what a masked view gives away: group sizes, and how well a flag can be guessed.
+
+Two measures, both on plain frames (numpy and pandas only):
+
+* :func:`anonymity` — k-anonymity of a table on its visible quasi-identifiers: the smallest
+  group of rows that look alike, and the share of rows alone in their group.
+* :func:`attack` — a cross-validated classifier, trained on what a reader sees, that guesses a
+  hidden yes/no flag for rows it was not trained on. Its held-out AUC (0.5 is chance) and
+  accuracy (against always guessing the commoner answer) say whether the flag can be read
+  back. :func:`null_auc_sd` gives the spread of that AUC when nothing is to be learnt.
+
+The classifiers are deliberately simple and strong on this kind of data: a group-rate lookup
+table (the flag's rate among training rows with the same feature values, smoothed towards the
+overall rate), naive Bayes over every feature, and each numeric feature taken as the score
+itself (a published per-grid share, say). The tables treat every value as a category.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Anonymity:
+    """Group sizes of a table on its quasi-identifiers.
+
+    Attributes
+    ----------
+    rows
+        Rows of the table.
+    k
+        The smallest group: every row looks like at least ``k - 1`` others (0 for no rows).
+    unique_share
+        The share of rows alone in their group (0 to 1).
+    groups
+        Distinct combinations of the quasi-identifiers.
+    """
+
+    rows: int
+    k: int
+    unique_share: float
+    groups: int
+
+
+def anonymity(frame: pd.DataFrame, columns: Sequence[str]) -> Anonymity:
+    """Return the k-anonymity of ``frame`` on ``columns`` (missing values form their own group).
+
+    With no columns, every row looks like every other: ``k`` is the number of rows.
+    """
+    n = len(frame)
+    if n == 0:
+        return Anonymity(0, 0, 0.0, 0)
+    if not columns:
+        return Anonymity(n, n, 1.0 if n == 1 else 0.0, 1)
+    group = _codes(frame[list(columns)]).to_numpy()
+    sizes = np.bincount(group)
+    return Anonymity(n, int(sizes.min()), float((sizes[group] == 1).mean()), len(sizes))
+
+
+def auc(scores: Iterable[float], labels: Iterable[bool]) -> float:
+    """Return the area under the ROC curve of ``scores`` for ``labels`` (ties count half).
+
+    The Mann-Whitney statistic: the chance that a random positive row scores above a random
+    negative one. 0.5 is guessing; NaN if either class is empty.
+    """
+    s = np.asarray(list(scores), dtype=float)
+    y = np.asarray(list(labels), dtype=bool)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    ranks = pd.Series(s).rank(method="average").to_numpy()
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def null_auc_sd(positives: int, negatives: int) -> float:
+    """Return the standard deviation of the AUC of scores that carry no information.
+
+    For continuous scores independent of the labels the Mann-Whitney statistic has variance
+    ``(n1 + n0 + 1) / (12 n1 n0)``; tied scores (lookup tables have many) only lower it, so
+    this is an upper bound on the spread of a held-out AUC when nothing can be learnt.
+    """
+    return math.sqrt((positives + negatives + 1) / (12 * positives * negatives))
+
+
+def _folds(n: int, folds: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(np.arange(n) % folds)
+
+
+def _codes(features: pd.DataFrame) -> pd.Series:
+    """Return one integer code per row for the combination of its feature values."""
+    if features.shape[1] == 0:
+        return pd.Series(np.zeros(len(features), dtype=np.int64), index=features.index)
+    codes = pd.DataFrame(
+        {c: pd.factorize(features[c], use_na_sentinel=False)[0] for c in features.columns}
+    )
+    return pd.Series(codes.groupby(list(codes.columns)).ngroup().to_numpy(), index=features.index)
+
+
+def group_rate_scores(
+    features: pd.DataFrame, labels: pd.Series, *, folds: int = 5, seed: int = 0, prior: float = 2.0
+) -> np.ndarray:
+    """Return held-out scores of the group-rate classifier (cross-validated, ``folds`` folds).
+
+    A row's score is the flag's rate among the training rows that share all its feature values,
+    smoothed towards the training rate with ``prior`` pseudo-rows; the training rate for a
+    combination no training row has.
+    """
+    y = labels.to_numpy(dtype=float)
+    codes = _codes(features).to_numpy()
+    fold = _folds(len(y), folds, seed)
+    out = np.empty(len(y))
+    for f in range(folds):
+        train = fold != f
+        base = y[train].mean()
+        hits = np.bincount(codes[train], weights=y[train], minlength=codes.max() + 1)
+        seen = np.bincount(codes[train], minlength=codes.max() + 1)
+        rate = (hits + prior * base) / (seen + prior)
+        out[~train] = rate[codes[~train]]
+    return out
+
+
+def naive_bayes_scores(
+    features: pd.DataFrame, labels: pd.Series, *, folds: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Return held-out log-odds of naive Bayes over every column of ``features`` (Laplace 1)."""
+    y = labels.to_numpy(dtype=bool)
+    fold = _folds(len(y), folds, seed)
+    columns = [pd.factorize(features[c], use_na_sentinel=False)[0] for c in features.columns]
+    out = np.zeros(len(y))
+    for f in range(folds):
+        train = fold != f
+        n1 = y[train].sum()
+        n0 = train.sum() - n1
+        score = np.full((~train).sum(), math.log((n1 + 1) / (n0 + 1)))
+        for codes in columns:
+            size = codes.max() + 1
+            c1 = np.bincount(codes[train & y], minlength=size)
+            c0 = np.bincount(codes[train & ~y], minlength=size)
+            loglik = np.log((c1 + 1) / (n1 + size)) - np.log((c0 + 1) / (n0 + size))
+            score += loglik[codes[~train]]
+        out[~train] = score
+    return out
+
+
+def direct_scores(
+    values: pd.Series, labels: pd.Series, *, folds: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Return held-out scores that are a numeric clue itself, turned the way training rows say.
+
+    No table is learnt: the clue (a published share, a count) is the score, negated in a fold
+    where it ranks the training rows' flags the wrong way round; missing values score the
+    training median. This catches what a lookup table cannot: a figure computed over a group
+    that includes the very row being guessed.
+    """
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    y = labels.to_numpy(dtype=bool)
+    fold = _folds(len(y), folds, seed)
+    out = np.empty(len(y))
+    for f in range(folds):
+        train = fold != f
+        median = np.nanmedian(x[train]) if np.isfinite(x[train]).any() else 0.0
+        filled = np.where(np.isnan(x), median, x)
+        sign = 1.0 if auc(filled[train], y[train]) >= 0.5 else -1.0
+        out[~train] = sign * filled[~train]
+    return out
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """How well a hidden flag is guessed from visible features, on held-out rows.
+
+    Attributes
+    ----------
+    flag
+        The flag guessed.
+    positives, rows
+        Rows with the flag, and all rows.
+    auc
+        The best held-out AUC over the classifiers tried (0.5 is chance).
+    accuracy
+        The best held-out accuracy over the classifiers tried, each guessing the flag where its
+        score says it is likelier than not.
+    majority
+        Accuracy of always guessing the commoner answer.
+    best
+        Which classifier and features gave ``auc``.
+    null_sd
+        :func:`null_auc_sd` for these class sizes.
+    """
+
+    flag: str
+    positives: int
+    rows: int
+    auc: float
+    accuracy: float
+    majority: float
+    best: str
+    null_sd: float
+
+    @property
+    def z(self) -> float:
+        """Return how many null standard deviations the AUC lies above chance."""
+        return (self.auc - 0.5) / self.null_sd
+
+
+def attack(
+    features: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    flag: str = "",
+    subsets: Sequence[Sequence[str]] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> AttackResult:
+    """Guess ``labels`` from ``features`` with every classifier of this module; keep the best.
+
+    Parameters
+    ----------
+    features
+        One row per record, aligned with ``labels``: text features are categories, numeric
+        ones are categories for the tables and scores of their own as well.
+    labels
+        The hidden yes/no flag of each row.
+    flag
+        Its name, for the result.
+    subsets
+        Feature combinations for the group-rate classifier (default: each feature alone and all
+        together); naive Bayes always uses every feature.
+    folds, seed
+        Cross-validation: rows are split at random into ``folds`` folds, each guessed by a
+        classifier trained on the others.
+    """
+    y = labels.astype(bool).reset_index(drop=True)
+    x = features.reset_index(drop=True)
+    positives = int(y.sum())
+    if subsets is None:
+        subsets = [[c] for c in x.columns] + ([list(x.columns)] if x.shape[1] > 1 else [])
+    tried: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for cols in subsets:
+        p = group_rate_scores(x[list(cols)], y, folds=folds, seed=seed)
+        tried.append((f"group rate on {', '.join(cols) or 'nothing'}", p, p >= 0.5))
+    if x.shape[1]:
+        lo = naive_bayes_scores(x, y, folds=folds, seed=seed)
+        tried.append(("naive Bayes on all", lo, lo >= 0.0))
+    for name in x.columns:
+        if pd.api.types.is_numeric_dtype(x[name]) and not pd.api.types.is_bool_dtype(x[name]):
+            d = direct_scores(x[name], y, folds=folds, seed=seed)
+            tried.append((f"{name} itself", d, np.zeros(len(d), dtype=bool)))
+    truth = y.to_numpy()
+    scored = [(auc(s, truth), name, float((guess == truth).mean())) for name, s, guess in tried]
+    best_auc, best, _ = max(scored, key=lambda t: t[0])
+    rate = positives / len(y)
+    return AttackResult(
+        flag=flag,
+        positives=positives,
+        rows=len(y),
+        auc=best_auc,
+        accuracy=max(t[2] for t in scored),
+        majority=max(rate, 1 - rate),
+        best=best,
+        null_sd=null_auc_sd(positives, len(y) - positives),
+    )
