@@ -249,8 +249,8 @@ def test_tokens_for_programs(client_as, anon_client):
 
 @pytest.mark.gdal
 def test_gdal_reads_people_with_a_token(live_server, demo_workspace):
-    """ogrinfo through OAPIF with GDAL_HTTP_HEADERS: masked as analyst, unmasked as admin,
-    refused without a token."""
+    """ogrinfo through OAPIF with GDAL_HTTP_HEADERS: unmasked as admin, households masked as
+    analyst (who gets people as figures per grid, not rows), refused without a token."""
     if not shutil.which("ogrinfo"):
         pytest.skip("gdal-bin is not installed")
     url = f"OAPIF:{live_server}/ogc"
@@ -258,9 +258,9 @@ def test_gdal_reads_people_with_a_token(live_server, demo_workspace):
     fid, name = int(one.index[0]), str(one.name.iloc[0])
     where = ["-where", f"person_id = '{one.person_id.iloc[0]}'"]
 
-    def ogrinfo(role: str | None) -> subprocess.CompletedProcess[str]:
+    def ogrinfo(role: str | None, layer: str = "people") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ogrinfo", "-ro", "-al", "-q", *where, url, "people"],
+            ["ogrinfo", "-ro", "-al", "-q", *(where if layer == "people" else []), url, layer],
             capture_output=True,
             text=True,
             timeout=120,
@@ -270,11 +270,14 @@ def test_gdal_reads_people_with_a_token(live_server, demo_workspace):
     admin = ogrinfo("admin")
     assert admin.returncode == 0, admin.stderr
     assert f"OGRFeature(people):{fid}" in admin.stdout and name in admin.stdout
-    analyst = ogrinfo("analyst")
-    assert analyst.returncode == 0, analyst.stderr
-    assert f"OGRFeature(people):{fid}" in analyst.stdout and name not in analyst.stdout
-    nobody = ogrinfo(None)
-    assert nobody.returncode != 0 or "people" not in nobody.stdout
+    assert ogrinfo("analyst").returncode != 0  # no people rows for the analyst
+    households = ogrinfo("analyst", "households")
+    assert households.returncode == 0, households.stderr
+    head = str(demo_workspace.read("households", limit=1).head_name.iloc[0])
+    assert households.stdout.count("OGRFeature(households)") == 20913
+    assert "head_name" not in households.stdout and head not in households.stdout
+    nobody = ogrinfo(None, "households")
+    assert nobody.returncode != 0 and "OGRFeature" not in nobody.stdout
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import shapely
 
 from gridmap import store
 from gridmap.access import disclosure, linkage, privacy
-from gridmap.access.roles import REGISTER_LAYERS, Access
+from gridmap.access.roles import DERIVED_LAYERS, REGISTER_LAYERS, Access
 from gridmap.errors import FeatureNotFoundError, PermissionDeniedError
 from gridmap.io.xlsx import neutralise_formulas, write_xlsx
 from gridmap.schema import LAYERS, VISIT_CATEGORIES, get_layer
@@ -273,8 +273,10 @@ def test_every_column_of_the_register_has_a_decision():
 
 def test_other_layers_are_served_as_they_are():
     for name, layer in LAYERS.items():
-        if name not in REGISTER_LAYERS:
+        if name not in REGISTER_LAYERS | DERIVED_LAYERS:
             assert privacy.served_layer(name, ANALYST) is layer
+    buildings = privacy.served_layer("buildings", ANALYST)  # a sum over the register: masked
+    assert set(LAYERS["buildings"].column_names) - set(buildings.column_names) == {"residents"}
 
 
 def test_mask_text_keeps_few_id_digits():
@@ -411,12 +413,6 @@ def test_register_figures_follow_the_role(tmp_path):
 
 # -- the proof on the demo register ------------------------------------------------------------
 
-#: Columns of the buildings layer left out of the attacker's clues, with the reason. The
-#: buildings layer is served to every role as it is (it is not a register layer), so its
-#: per-building ``residents`` (a sum over the register) is not the masked views' to drop: on
-#: the demo it alone lifts the held-out AUC of elderly_alone to 0.55 (docs/privacy.md). Take it
-#: out of this tuple once buildings serve masked roles no per-building residents.
-BUILDING_CLUES_LEFT_OUT = ("residents",)
 #: How far above chance (0.5) a held-out AUC may lie: 4 standard deviations of the AUC of a score
 #: that carries no information (disclosure.null_auc_sd; about 80 classifier-flag pairs are
 #: tried, and the largest of 80 null AUCs stays below 4 sd with probability above 99.7 %), and
@@ -453,7 +449,7 @@ def flags(stored) -> dict[str, pd.Series]:
 
 
 def attack_all(stored, flags, served: dict[str, pd.DataFrame], **kw) -> list:
-    buildings = stored["buildings"].drop(columns=list(BUILDING_CLUES_LEFT_OUT))
+    buildings = privacy.present(stored["buildings"], "buildings", PLANNER)  # as masked roles get it
     clues = linkage.household_clues(
         served["households"], served["people"], served["visits"], buildings, today=DEMO_TODAY, **kw
     )
@@ -623,20 +619,15 @@ def test_an_imported_formula_name_is_exported_as_text(tmp_path):
     assert name.value == FORMULA and name.data_type == "s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, TypeError),
-    reason="export_layer still calls privacy.mask_frame; the lead is moving it to access=",
-)
 def test_export_layer_writes_formula_names_as_text(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     from gridmap.io.export import export_layer
 
     ws = formula_household(tmp_path)
-    xlsx = export_layer(ws, "households", tmp_path / "h.xlsx", access=ADMIN)  # type: ignore[call-arg]
+    xlsx = export_layer(ws, "households", tmp_path / "h.xlsx", access=ADMIN)
     sheet = openpyxl.load_workbook(xlsx)["households"]
     header = [c.value for c in sheet[1]]
     names = [sheet.cell(i, header.index("head_name") + 1) for i in range(2, sheet.max_row + 1)]
     assert any(c.value == FORMULA and c.data_type == "s" for c in names)
-    csv = export_layer(ws, "households", tmp_path / "h.csv", access=ADMIN)  # type: ignore[call-arg]
+    csv = export_layer(ws, "households", tmp_path / "h.csv", access=ADMIN)
     assert f"'{FORMULA}" in pd.read_csv(csv, encoding="utf-8-sig")["head_name"].tolist()

@@ -201,3 +201,19 @@ def test_unmasked_reads_are_recorded(client_as, app):
     assert json.loads(admin["filter"]) == {"limit": 7}
     assert (worker.user, worker.layer) == ("demo-worker", "households")
     assert len(json.loads(worker["filter"])["grids"]) == 2
+
+
+def test_figures_replace_people_rows_for_masked_roles(client, client_as, demo_workspace):
+    doc = client.get("/api/figures/register").get_json()
+    assert doc["kind"] == "register" and doc["suppressed_below"] == 5
+    assert len(doc["rows"]) == demo_workspace.count("grids")
+    total = sum(r["residents"] for r in doc["rows"] if r["residents"] is not None)
+    assert total <= 57_280 and total > 50_000
+    categories = client.get("/api/figures/categories").get_json()
+    assert categories["rows"] and "households" in categories["columns"]
+    csv = client.get("/api/figures/register?format=csv")
+    assert csv.mimetype == "text/csv" and csv.data.startswith(b"grid_code,")
+    mine = client_as("grid_worker").get("/api/figures/register").get_json()
+    assert len(mine["rows"]) == 2  # a grid worker: their own grids
+    assert client_as("grid_worker").get("/api/figures/categories").status_code == 403
+    assert client.get("/api/figures/nothing").status_code == 400

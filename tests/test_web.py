@@ -18,6 +18,8 @@ from tests.conftest import gdal_env
 from web.app import create_app
 from web.tiles import parse_tiles
 
+ANALYST = Access.of("demo-analyst", "analyst")
+
 
 def test_map_page_language_and_assets(client):
     zh = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
@@ -142,9 +144,10 @@ def test_a_workspace_given_by_path_is_closed_with_the_app(tmp_path, monkeypatch)
     assert closed == [owned, other]
 
 
-def test_api_workspace(client):
+def test_api_workspace(client, client_as):
     doc = client.get("/api/workspace").get_json()
-    assert [layer["name"] for layer in doc["layers"]] == list(LAYER_ORDER)
+    # the analyst: every layer but people, whose rows become figures per grid
+    assert [layer["name"] for layer in doc["layers"]] == [n for n in LAYER_ORDER if n != "people"]
     counts = {layer["name"]: layer["count"] for layer in doc["layers"]}
     assert counts["buildings"] == 851 and counts["grids"] > 40
     assert doc["attribution"] == "© OpenStreetMap contributors"
@@ -153,13 +156,18 @@ def test_api_workspace(client):
     assert doc["timezone"] == "Asia/Shanghai" and doc["masked_value"] == "***"
     minx, miny, maxx, maxy = doc["bounds"]
     assert 118.77 < minx < maxx < 118.80 and 32.03 < miny < maxy < 32.06
-    people = next(layer for layer in doc["layers"] if layer["name"] == "people")
-    assert people["geometry"] is None
+    admin = client_as("admin").get("/api/workspace").get_json()
+    assert [layer["name"] for layer in admin["layers"]] == list(LAYER_ORDER)
+    people = next(layer for layer in admin["layers"] if layer["name"] == "people")
+    assert people["geometry"] is None and people["read"] == "full"
     assert {c["name"] for c in people["columns"] if c["personal"]} >= {"name", "id_number", "phone"}
 
 
 @pytest.mark.parametrize("name", LAYER_ORDER)
-def test_api_every_layer(client, name):
+def test_api_every_layer(client, client_as, name):
+    if name == "people":  # the analyst gets figures instead; the admin gets the rows
+        client = client_as("admin")
+    access = Access.of("admin", "admin") if name == "people" else ANALYST
     resp = client.get(f"/api/layers/{name}?limit=5")
     assert resp.status_code == 200
     assert resp.mimetype == "application/geo+json"
@@ -167,10 +175,10 @@ def test_api_every_layer(client, name):
     assert doc["type"] == "FeatureCollection"
     assert doc["numberReturned"] == len(doc["features"]) <= 5
     assert doc["numberMatched"] >= doc["numberReturned"]
-    served = privacy.served_layer(name, Access.of("demo-analyst", "analyst"))
+    served = privacy.served_layer(name, access)
     for f in doc["features"]:
         assert set(f["properties"]) == set(served.column_names)
-        assert (f["geometry"] is None) == (LAYERS[name].geometry is None)
+        assert (f["geometry"] is None) == (served.geometry is None)  # masked visits: no place
 
 
 def test_api_bbox_and_etag(client, demo_workspace):
@@ -264,17 +272,23 @@ def test_export_download(client, fmt, tmp_path, demo_workspace):
         assert len(gpd.read_file(target, engine="pyogrio")) == n
 
 
-def test_export_download_masks_people(client):
-    text = client.get("/api/layers/people/export?format=csv&lang=en").data.decode("utf-8-sig")
+def test_export_download_of_people(client, client_as, demo_workspace):
+    refused = client.get("/api/layers/people/export?format=csv&lang=en")
+    assert refused.status_code == 403 and "figures" in refused.get_json()["error"]["message"]
+    admin = client_as("admin")
+    text = admin.get("/api/layers/people/export?format=csv&lang=en").data.decode("utf-8-sig")
     header, first = text.splitlines()[:2]
-    assert "id_number" in header and "********" in first
+    assert (
+        "id_number" in header and demo_workspace.read("people", limit=1).id_number.iloc[0] in first
+    )
     assert client.get("/api/layers/people/export?format=doc").status_code == 400
-    no_geometry = client.get("/api/layers/people/export?format=geojson")
+    no_geometry = admin.get("/api/layers/people/export?format=geojson")
     assert no_geometry.status_code == 400
     assert no_geometry.get_json()["error"]["code"] == "invalid_input"
 
 
-def test_people_are_placed_by_their_household(client, demo_workspace):
+def test_people_are_placed_by_their_household(client_as, demo_workspace):
+    client = client_as("admin")
     bbox = (118.785, 32.040, 118.790, 32.044)
     query = ",".join(map(str, bbox))
     people = client.get(f"/api/layers/people?bbox={query}").get_json()
@@ -287,33 +301,33 @@ def test_people_are_placed_by_their_household(client, demo_workspace):
 
 
 def test_api_masks_personal_data(client):
-    doc = client.get("/api/layers/people?limit=50").get_json()
-    for f in doc["features"]:
-        p = f["properties"]
-        assert "*" in p["name"]
-        assert p["id_number"][6:14] == "********"
-        assert p["birth_date"].endswith("-**-**")
-        assert p["disabled"] is None and p["hardship"] is None
+    assert client.get("/api/layers/people?limit=50").status_code == 403  # figures instead
     hh = client.get("/api/layers/households?limit=5").get_json()
-    assert all("*" in f["properties"]["head_name"] for f in hh["features"])
+    for f in hh["features"]:
+        p = f["properties"]
+        assert not {"head_name", "phone", "hardship", "members", "household_id"} & set(p)
+        assert "室" not in (p["address"] or "") and p["grid_code"]
 
 
-@pytest.mark.parametrize("base", ["/api/layers/visits", "/ogc/collections/visits/items"])
-def test_visit_categories_do_not_reveal_status(client, base):
-    doc = client.get(f"{base}?limit=5000").get_json()
+def test_visit_categories_do_not_reveal_status(client):
+    doc = client.get("/api/layers/visits?limit=5000").get_json()
     seen = {f["properties"]["category"] for f in doc["features"]}
     # all six categories look alike (a visible 'migrant' would single out the other five)
     assert seen == {"***", "routine"}
-    one = client.get("/ogc/collections/visits/items/1").get_json()["properties"]["category"]
-    assert one in {"***", "routine"}
+    assert all(
+        f["geometry"] is None and "household_id" not in f["properties"] for f in doc["features"]
+    )
+    # without their place, masked visits cannot be picked by a box either
+    assert client.get("/api/layers/visits?bbox=118.78,32.04,118.79,32.05").status_code == 400
+    assert client.get("/ogc/collections/visits/items/1").status_code == 403
 
 
 def test_ogc_items_mask_personal_data(client):
     items = client.get("/ogc/collections/households/items?limit=20").get_json()["features"]
-    assert all("*" in f["properties"]["head_name"] for f in items)
-    assert all(f["properties"]["hardship"] is None for f in items)
+    assert items and all("head_name" not in f["properties"] for f in items)
+    assert all("hardship" not in f["properties"] for f in items)
     one = client.get(f"/ogc/collections/households/items/{items[0]['id']}").get_json()
-    assert "*" in one["properties"]["phone"]
+    assert "phone" not in one["properties"] and one["geometry"]["type"] == "Point"
 
 
 @pytest.mark.parametrize(
@@ -345,7 +359,6 @@ def test_errors_have_one_json_shape(client, url, status, code, phrase):
 @pytest.mark.parametrize(
     ("url", "status", "phrase"),
     [
-        ("/ogc/collections/people", 404, "no collection"),
         ("/ogc/collections/roads/items", 404, "no collection"),
         ("/ogc/collections/cameras/items/999999", 404, "no feature"),
     ],
@@ -368,7 +381,10 @@ def test_ogc_landing_conformance_collections(client):
     conf = client.get("/ogc/conformance").get_json()
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conf["conformsTo"]
     cols = client.get("/ogc/collections").get_json()["collections"]
-    assert [c["id"] for c in cols] == [n for n in LAYER_ORDER if LAYERS[n].geometry]
+    # the analyst's: masked visits have no place, people come as figures
+    assert [c["id"] for c in cols] == [
+        n for n in LAYER_ORDER if LAYERS[n].geometry and n != "visits"
+    ]
     one = client.get("/ogc/collections/buildings").get_json()
     assert one["extent"]["spatial"]["bbox"][0][0] < 118.79
 
@@ -378,8 +394,8 @@ def test_ogc_openapi_describes_every_path(client):
     desc = next(link["href"] for link in landing["links"] if link["rel"] == "service-desc")
     doc = client.get(desc.replace("http://localhost", "")).get_json()
     assert doc["openapi"].startswith("3.0")
-    for cid in (n for n in LAYER_ORDER if LAYERS[n].geometry):
-        assert f"/collections/{cid}/items" in doc["paths"]
+    offered = [n for n in LAYER_ORDER if LAYERS[n].geometry and n != "visits"]  # the analyst's
+    assert [p.split("/")[2] for p in doc["paths"] if p.endswith("/items")] == offered
     # every path it lists answers
     for path in ("/", "/conformance", "/collections", "/collections/grids/items"):
         assert (

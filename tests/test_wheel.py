@@ -249,9 +249,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+def _get(url: str, timeout: float = 10, token: str | None = None) -> tuple[int, bytes]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as resp:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
         return resp.status, resp.read()
 
 
@@ -306,6 +307,11 @@ def test_installed_wheel_builds_and_serves_the_demo_without_a_checkout(dist, tmp
     assert "Demo workspace built" in out
     workspace = elsewhere / "workspaces" / "demo.gpkg"
     assert workspace.stat().st_size > 1_000_000
+    # its accounts: printed once, kept beside it for its owner only
+    kept = elsewhere / "workspaces" / "demo.accounts.txt"
+    assert "admin" in out and kept.stat().st_mode & 0o777 == 0o600
+    assert re.search(r"^admin\s+\S{16}\s+admin", kept.read_text(), re.M)
+    token = run(venv / "bin" / "gridmap", "users", "token", "workspaces/demo.gpkg", "admin").strip()
 
     port = _free_port()
     server = subprocess.Popen(
@@ -328,7 +334,9 @@ def test_installed_wheel_builds_and_serves_the_demo_without_a_checkout(dist, tmp
                 assert time.monotonic() < deadline, "gridmap serve did not answer within 30 s"
                 time.sleep(0.2)
         assert json.loads(body) == {"status": "ok", "missing_vendor": []}
-        status, page = _get(f"{base}/")
+        status, login = _get(f"{base}/")  # nobody signed in: the sign-in page
+        assert "/login" in login.decode()
+        status, page = _get(f"{base}/", token=token)
         html = page.decode()
         # Everything the page names (scripts, styles, the module import map, the dictionaries),
         # and every file of the browser libraries (leaflet.css loads its images by itself).
@@ -347,7 +355,7 @@ def test_installed_wheel_builds_and_serves_the_demo_without_a_checkout(dist, tmp
         for rel in assets.vendor_paths():  # the very bytes npm installed from the lock file
             status, body = _get(f"{base}/vendor/{rel}")
             assert status == 200 and body == (ROOT / "web" / "node_modules" / rel).read_bytes(), rel
-        status, body = _get(f"{base}/api/layers/grids")
+        status, body = _get(f"{base}/api/layers/grids", token=token)
         assert len(json.loads(body)["features"]) > 0
         assert (purelib / "web" / "vendor" / "leaflet" / "dist" / "leaflet.js").is_file()
     finally:

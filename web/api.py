@@ -6,8 +6,11 @@ raised and rendered by :mod:`web.errors` in the one error shape.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from gridmap.errors import InputError
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
 from web import assets
@@ -62,6 +65,35 @@ def export(name: str) -> Response:
     resp = Response(out.body, mimetype=out.media_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="{out.filename}"'
     return resp
+
+
+@bp.get("/figures/<kind>")
+@allow(SIGNED_IN)
+def figures(kind: str) -> Response:
+    """Register figures: ``register`` (per grid; ``?grids=A,B``) or ``categories`` (the six
+    visit categories per community). Small counts are suppressed. ``?format=csv`` downloads."""
+    from gridmap.service import figures as figures_service
+
+    grids = [g for g in request.args.get("grids", "").split(",") if g.strip()] or None
+    if kind == "register":
+        table = figures_service.register_figures(workspace(), access(), grids)
+    elif kind == "categories":
+        table = figures_service.category_figures(workspace(), access())
+    else:
+        raise InputError(f"Figures are 'register' or 'categories', not '{kind}'.")
+    if request.args.get("format") == "csv":
+        resp = Response(table.to_csv(index=False), mimetype="text/csv")
+        resp.headers["Content-Disposition"] = f'attachment; filename="figures-{kind}.csv"'
+        return resp
+    rows = json.loads(table.to_json(orient="records", force_ascii=False))
+    return jsonify(
+        {
+            "kind": kind,
+            "columns": list(table.columns),
+            "rows": rows,
+            "suppressed_below": figures_service.SMALL_COUNT,
+        }
+    )
 
 
 @bp.get("/health")

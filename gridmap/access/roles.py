@@ -63,6 +63,11 @@ PUBLIC_LAYERS_KEY = "public_layers"
 #: the rows of their own grids.
 REGISTER_LAYERS: frozenset[str] = frozenset({"households", "people", "visits", "incidents"})
 
+#: Layers without personal columns whose figures come from the register (residents per
+#: building): served masked (see :mod:`gridmap.access.privacy`) to readers without personal
+#: access, anonymous ones included.
+DERIVED_LAYERS: frozenset[str] = frozenset({"buildings"})
+
 #: Layers changed through gridmap's write API, and the roles that may change each. A grid
 #: worker changes only rows of their own grids.
 WRITERS: dict[str, frozenset[str]] = {
@@ -149,8 +154,10 @@ def read_level(access: Access, layer: str) -> Level:
     schema = get_layer(layer)
     if access.role == ANONYMOUS:
         if layer in access.public_layers and not schema.has_personal_data:
-            return Level.FULL
+            return Level.MASKED if layer in DERIVED_LAYERS else Level.FULL
         return Level.NONE
+    if layer in DERIVED_LAYERS:
+        return Level.FULL if access.personal else Level.MASKED
     if layer not in REGISTER_LAYERS and not schema.has_personal_data:
         return Level.FULL
     if access.role == ADMIN:

@@ -11,10 +11,15 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from gridmap.access.roles import ROLE_TITLES, ROLES, openable_layers
 from gridmap.cli.common import Subparsers, cli_user
 from gridmap.errors import InputError
+
+if TYPE_CHECKING:
+    from gridmap.store import Workspace
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -39,7 +44,7 @@ def _grids(text: str | None) -> list[str]:
     return [c for c in (text or "").split(",") if c.strip()]
 
 
-def _ws(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _ws(args: argparse.Namespace) -> Workspace:
     from gridmap.store import open_workspace
 
     return open_workspace(args.workspace)
@@ -65,7 +70,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     print(f"Added user '{args.name}' ({args.role}{grids}).")
 
 
-def _valid_first(ws, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+def _valid_first(ws: Workspace, args: argparse.Namespace) -> None:
     from gridmap.access.accounts import check_name
     from gridmap.access.roles import check_role
 
@@ -80,7 +85,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     ws = _ws(args)
     users = ws.users()
     active = {t.user for t in ws.tokens() if t.active}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": u.name,
             "role": u.role,
@@ -222,7 +227,9 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     users = sub.add_parser("users", parents=parents, help="accounts, API tokens, public layers")
     verbs = users.add_subparsers(dest="command_name", required=True, metavar="ACTION")
 
-    def verb(name: str, help: str, func, *, password: bool = False) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def verb(
+        name: str, help: str, func: Callable[[argparse.Namespace], None], *, password: bool = False
+    ) -> argparse.ArgumentParser:
         p = verbs.add_parser(name, parents=parents, help=help)
         p.add_argument("workspace")
         if name not in ("list", "public"):

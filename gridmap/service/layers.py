@@ -137,6 +137,7 @@ def export_file(
         raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
     ext = "zip" if fmt == "shp" else fmt
     where = scope.scoped_where(ws, access, layer)
+    scope.check_bbox(access, layer, bbox)
     shown = {"format": fmt, **({"bbox": list(bbox)} if bbox else {})}
     rows = ws.count(layer, bbox=bbox, where=where)
     scope.record(ws, access, layer, rows, action="export", filter=shown)  # before: fail closed

@@ -24,8 +24,14 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmap.access import privacy
-from gridmap.access.roles import Access, Level, read_level
-from gridmap.errors import FeatureNotFoundError, GridmapError, InputError, LayerNotFoundError
+from gridmap.access.roles import Access
+from gridmap.errors import (
+    FeatureNotFoundError,
+    GridmapError,
+    InputError,
+    LayerNotFoundError,
+    PermissionDeniedError,
+)
 from gridmap.io import geojson
 from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer
 from gridmap.service import ogc_params as params
@@ -108,7 +114,13 @@ def collection_ids(access: Access | None = None) -> list[str]:
     names = [name for name in LAYER_ORDER if LAYERS[name].geometry or LAYERS[name].located_by]
     if access is None:
         return names
-    return [name for name in names if read_level(access, name) is not Level.NONE]
+    return [name for name in names if scope.serves(access, name) and _placed(access, name)]
+
+
+def _placed(access: Access, name: str) -> bool:
+    """Return whether ``access`` gets the rows of ``name`` with a place (masked visits: not)."""
+    served = privacy.served_layer(name, access)
+    return bool(served.geometry or served.located_by)
 
 
 def _layer(cid: str, access: Access) -> Layer:
@@ -117,6 +129,11 @@ def _layer(cid: str, access: Access) -> Layer:
         known = ", ".join(collection_ids(access))
         raise LayerNotFoundError(f"There is no collection '{cid}'. Collections: {known}.")
     scope.require(access, cid)
+    if not _placed(access, cid):
+        raise PermissionDeniedError(
+            f"Your role ({access.role}) gets '{cid}' without their place, so they are no "
+            f"features here: read them at /api/layers/{cid}."
+        )
     return LAYERS[cid]
 
 
@@ -323,6 +340,7 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
         {k: v for k, v in given.items() if k in names}, layer, req.access
     )
     where = scope.scoped_where(ws, req.access, cid, filters)
+    scope.check_bbox(req.access, cid, boxes)
     keep = None
     if period is not None:
         column = params.time_column(layer)

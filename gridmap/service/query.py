@@ -53,6 +53,7 @@ def layer_page(
     if offset < 0:
         raise InputError("offset must not be negative.")
     where = scope.scoped_where(ws, access, layer)
+    scope.check_bbox(access, layer, bbox)
     frame = ws.read(layer, bbox=bbox, where=where, limit=limit, offset=offset, system=False)
     whole = limit is None and offset == 0
     matched = len(frame) if whole else ws.count(layer, bbox=bbox, where=where)

@@ -11,20 +11,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, audited, read_level
-from gridmap.errors import AuthenticationError, PermissionDeniedError
+from gridmap.errors import AuthenticationError, InputError, PermissionDeniedError
 from gridmap.schema import get_layer
 from gridmap.store import Workspace
 
 
 def require(access: Access, layer: str) -> Level:
-    """Return how ``layer`` is served to ``access``; raise when it is not served at all."""
+    """Return how ``layer`` is served to ``access``; raise when it is not served at all.
+
+    A masked view without rows (people, for roles that see the register masked) is refused
+    here too, pointing at the figures that replace it.
+    """
     level = read_level(access, layer)
+    if level is not Level.NONE and not privacy.serves_rows(layer, access):
+        raise PermissionDeniedError(
+            f"Your role ({access.role}) sees '{layer}' as figures per grid, not as rows: "
+            "/api/figures/register."
+        )
     if level is Level.NONE:
         if not access.signed_in:
             raise AuthenticationError(f"Sign in to read layer '{layer}'.")
         raise PermissionDeniedError(f"Your role ({access.role}) may not read layer '{layer}'.")
     return level
+
+
+def serves(access: Access, layer: str) -> bool:
+    """Return whether ``access`` gets rows of ``layer`` (what lists of layers offer them)."""
+    return read_level(access, layer) is not Level.NONE and privacy.serves_rows(layer, access)
+
+
+def check_bbox(access: Access, layer: str, bbox: object) -> None:
+    """Refuse a bounding box on a layer served to ``access`` without its place (masked visits):
+    the box would select rows by the place the view leaves out."""
+    if bbox is None:
+        return
+    if get_layer(layer).geometry and privacy.served_layer(layer, access).geometry is None:
+        raise InputError(
+            f"Your role ({access.role}) gets '{layer}' without their place on the map, so they "
+            "cannot be selected by a bounding box: select them by grid instead."
+        )
 
 
 def scoped_where(

@@ -102,7 +102,7 @@ def workspace_document(
         "layers": [
             _served(ws, access, name, infos[name])
             for name in LAYER_ORDER
-            if read_level(access, name) is not Level.NONE
+            if scope.serves(access, name)
         ],
         "tiles": list(tiles or []),
     }

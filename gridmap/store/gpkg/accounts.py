@@ -269,7 +269,8 @@ class AccountsMixin:
         ``since`` is an ISO date or time (UTC); columns: id, at, user, role, action, layer,
         rows, filter.
         """
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[Any] = []
         if user is not None:
             clauses.append("user = ?")
             args.append(user)
