@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.access.roles import ADMIN, ROLE_TITLES, ROLES, openable_layers
 from gridmap.errors import AuthenticationError, GridmapError, InputError
-from gridmap.schema import get_layer
+from gridmap.schema import LAYERS, get_layer
 from gridmap.service import accounts
 from gridmap.store.accounts import TokenRecord, UserRecord
 from web import assets, auth
@@ -197,6 +197,7 @@ def overview() -> Response:
             "roles": [{"role": r, "title": _titles(r)} for r in ROLES],
             "grids": _grids_doc(),
             "layers": _public_doc(),
+            "layer_titles": {n: _layer_doc(n)["title"] for n in LAYERS},
             "timezone": ws.get_meta("timezone", "Asia/Shanghai"),
             "links": {
                 "users": url_for("admin.list_users"),
