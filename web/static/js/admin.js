@@ -105,9 +105,12 @@ function renderUsers() {
   for (const b of $$("[data-manage]", tbody)) b.addEventListener("click", () => openDetail(b.dataset.manage));
 }
 
+/** A new account is a grid worker unless chosen otherwise (never an administrator by default). */
+const DEFAULT_ROLE = "grid_worker";
+
 function fillRoleSelect(select) {
   const chosen = select.value;
-  select.replaceChildren(...state.doc.roles.map((r) => el("option", { value: r.role, text: pick(r.title, r.role) })));
+  select.replaceChildren(...state.doc.roles.map((r) => el("option", { value: r.role, text: pick(r.title, r.role), selected: r.role === DEFAULT_ROLE })));
   if (chosen) select.value = chosen;
 }
 
@@ -437,7 +440,6 @@ async function main() {
 
   const add = $("#add-user");
   add.addEventListener("submit", addUser);
-  add.elements.role.value = "grid_worker";
   add.elements.role.addEventListener("change", () => syncGrids(add));
   syncGrids(add);
   const edit = $("#edit-user");
