@@ -2,12 +2,21 @@
 
 Every request to a host other than 127.0.0.1/localhost is aborted and recorded, and a test fails
 if the page tried one: the page must work on an intranet with no internet. Each test also fails on
-any console error or warning, uncaught exception, failed request or HTTP error.
+any console error or warning, uncaught exception, failed request or HTTP error (those a test
+provokes on purpose — a wrong password, a refused change — it names and clears).
+
+Nobody sees the map without signing in (unless an admin opened layers to everyone): the tests
+of the map sign in through the sign-in form once per role (:func:`signed_in`, a browser
+storage state with the session cookie) and start each context from that state; the tests of
+signing in, of the grid worker's view and of the admin page sign in and out themselves. Those
+that change accounts run their own server over a copy of the demo (:func:`own_server`).
 
 Screenshots for the docs (1366×768): map-zh.png and map-en.png, and one per user guide:
-planner-grid-popup.png, patrol-cameras-incidents.png, gridworker-households.png and
-analyst-export.png. They are always taken; they go to docs/img when GRIDMAP_SCREENSHOTS=1
-(`scripts/screenshots`), else to a temporary folder, so that a test run leaves the tree clean.
+planner-grid-popup.png, patrol-cameras-incidents.png, gridworker-households.png,
+analyst-export.png, households-masked.png (the register as a planner or analyst sees it), login-zh.png, signed-in-zh.png, and for
+the admin guide admin-users.png, admin-token.png, admin-access-log.png. They are always taken;
+they go to docs/img when GRIDMAP_SCREENSHOTS=1 (`scripts/screenshots`), else to a temporary
+folder, so that a test run leaves the tree clean.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from urllib.parse import parse_qs, urlsplit
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+
+from tests.conftest import ADMIN_PASSWORD, DEMO_PASSWORD, ROLE_TOKENS, ROLE_USERS
 
 pytestmark = pytest.mark.browser
 
@@ -266,9 +277,14 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def new_context(browser: Browser, locale: str) -> tuple[BrowserContext, Watch]:
-    """A fresh profile (no remembered language) whose requests may only go to this machine."""
-    context = browser.new_context(viewport=VIEWPORT, locale=locale, service_workers="block")
+def new_context(
+    browser: Browser, locale: str, state: dict | None = None
+) -> tuple[BrowserContext, Watch]:
+    """A fresh profile (no remembered language) whose requests may only go to this machine;
+    ``state``: a storage state of :func:`signed_in` (a signed-in session), else nobody."""
+    context = browser.new_context(
+        viewport=VIEWPORT, locale=locale, service_workers="block", storage_state=state
+    )
     watch = Watch()
 
     def local_only(route: Route) -> None:
@@ -283,7 +299,11 @@ def new_context(browser: Browser, locale: str) -> tuple[BrowserContext, Watch]:
     return context, watch
 
 
-def open_map(context: BrowserContext, watch: Watch, url: str) -> Page:
+def password_of(name: str) -> str:
+    return ADMIN_PASSWORD if name == "admin" else DEMO_PASSWORD
+
+
+def watched_page(context: BrowserContext, watch: Watch) -> Page:
     page = context.new_page()
     page.on(
         "console",
@@ -299,9 +319,93 @@ def open_map(context: BrowserContext, watch: Watch, url: str) -> Page:
     page.on(
         "response", lambda r: r.status >= 400 and watch.http_errors.append(f"{r.status} {r.url}")
     )
+    return page
+
+
+def open_map(context: BrowserContext, watch: Watch, url: str) -> Page:
+    page = watched_page(context, watch)
     page.goto(url)
     page.wait_for_selector(READY, timeout=30_000)
     return page
+
+
+def submit_sign_in(page: Page, name: str, password: str) -> None:
+    """Fill the sign-in form of the page shown and send it (waits for the next page)."""
+    page.fill("#name", name)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("#sign-in")
+
+
+def sign_in(browser: Browser, base: str, name: str) -> dict:
+    """Sign ``name`` in through the form in a throwaway context; return its storage state."""
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", service_workers="block")
+    page = context.new_page()
+    page.goto(base + "/login")
+    submit_sign_in(page, name, password_of(name))
+    assert urlsplit(page.url).path == "/", f"{name} was not signed in: {page.url}"
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser: Browser, live_server: str):
+    """``signed_in(role)``: the storage state of a browser whose session is the demo account of
+    ``role`` on the shared server (signed in once per module through the form)."""
+    states: dict[str, dict] = {}
+
+    def state(role: str) -> dict:
+        if role not in states:
+            states[role] = sign_in(browser, live_server, ROLE_USERS[role])
+        return states[role]
+
+    return state
+
+
+@pytest.fixture
+def own_server(writable_demo) -> Iterator[tuple[str, object]]:
+    """A server of this test's own over a copy of the demo (for tests that change accounts);
+    yields its base URL and the app (for its test client)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from web.app import create_app
+
+    app = create_app({"WORKSPACE": writable_demo})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def api_get(base: str, path: str, token: str) -> tuple[int, dict]:
+    """GET ``path`` of the server with an API token (as QGIS or a script would)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def expect_refused(watch: Watch, *fragments: str) -> None:
+    """Forget the HTTP errors (and their console lines) a test provoked on purpose: each must
+    name one of ``fragments``."""
+    assert watch.http_errors, "the refusal did not happen"
+    assert all(any(f in e for f in fragments) for e in watch.http_errors), watch.http_errors
+    assert all("Failed to load resource" in c for c in watch.console), watch.console
+    watch.http_errors.clear()
+    watch.console.clear()
 
 
 def drawn(page: Page, name: str) -> dict:
@@ -338,8 +442,8 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(DOCS_IMG / name))
 
 
-def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
-    context, watch = new_context(browser, "zh-CN")
+def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> None:
+    context, watch = new_context(browser, "zh-CN", signed_in("planner"))
     page = open_map(context, watch, live_server + "/")
 
     # Chinese from Accept-Language.
@@ -466,8 +570,8 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str) -> None:
     context.close()
 
 
-def test_english_from_accept_language(browser: Browser, live_server: str) -> None:
-    context, watch = new_context(browser, "en-US")
+def test_english_from_accept_language(browser: Browser, live_server: str, signed_in) -> None:
+    context, watch = new_context(browser, "en-US", signed_in("analyst"))
     page = open_map(context, watch, live_server + "/")
     assert page.get_attribute("html", "lang") == "en"
     assert page.evaluate("window.gridmap.lang") == "en"
@@ -510,8 +614,8 @@ def layer_count(page: Page, name: str) -> int:
     return page.evaluate("(n) => gridmap.workspace.layers.find((l) => l.name === n).count", name)
 
 
-def test_download_layers(browser: Browser, live_server: str, tmp_path: Path) -> None:
-    context, watch = new_context(browser, "zh-CN")
+def test_download_layers(browser: Browser, live_server: str, tmp_path: Path, signed_in) -> None:
+    context, watch = new_context(browser, "zh-CN", signed_in("analyst"))
     page = open_map(context, watch, live_server + "/")
     menu = page.locator("#export-menu")
     formats = menu.locator("[data-export-format]")
@@ -611,9 +715,9 @@ def test_download_layers(browser: Browser, live_server: str, tmp_path: Path) -> 
     context.close()
 
 
-def test_guide_screenshots_zh(browser: Browser, live_server: str) -> None:
-    """The pictures in the planners', patrol leads' and grid workers' guides."""
-    context, watch = new_context(browser, "zh-CN")
+def test_guide_screenshots_zh(browser: Browser, live_server: str, signed_in) -> None:
+    """The pictures in the planners', patrol leads' and analysts' guides."""
+    context, watch = new_context(browser, "zh-CN", signed_in("planner"))
     page = open_map(context, watch, live_server + "/")
     popup = page.locator(".leaflet-popup-content .gm-popup")
 
@@ -635,7 +739,7 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str) -> None:
     page.click(".leaflet-popup-close-button")
     popup.wait_for(state="detached")
 
-    # Grid worker: households zoomed in, one household's popup with masked name and phone.
+    # Households as a planner sees them: one household's popup with masked name and phone.
     set_layer(page, "households", True)
     focus(page, grid["lat"], grid["lon"], 110)
     spot = page.evaluate(OPEN_POINT_JS, "households")
@@ -647,7 +751,7 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str) -> None:
     phone = popup.locator('[data-column="phone"] td').inner_text()
     assert re.fullmatch(r"\S\*+", name), name
     assert re.fullmatch(r"\d{3}\*{4}\d{4}", phone), phone
-    shoot(page, "gridworker-households.png")
+    shoot(page, "households-masked.png")
     page.click(".leaflet-popup-close-button")
     popup.wait_for(state="detached")
     set_layer(page, "households", False)
@@ -713,8 +817,8 @@ def tiny_png() -> bytes:
     )
 
 
-def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str) -> None:
-    context, watch = new_context(browser, "zh-CN")
+def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str, signed_in) -> None:
+    context, watch = new_context(browser, "zh-CN", signed_in("patrol_lead"))
     tile_url = live_server + "/__test_tiles/{z}/{x}/{y}.png"
     entry = {
         "id": "amap",
@@ -806,15 +910,24 @@ def test_new_workspace_without_grids(browser: Browser, tmp_path: Path) -> None:
 
     from gridmap.build.demo import DEMO_OSM
     from gridmap.build.init import init_workspace
+    from gridmap.service import accounts
+    from gridmap.store import open_workspace
     from web.app import create_app
 
     path = init_workspace(tmp_path / "new.gpkg", DEMO_OSM)
+    with open_workspace(path) as ws:
+        accounts.add_user(ws, "first-admin", "admin", password=ADMIN_PASSWORD)
     server = make_server("127.0.0.1", 0, create_app({"WORKSPACE": path}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        base = f"http://127.0.0.1:{server.server_port}"
         context, watch = new_context(browser, "zh-CN")
-        page = open_map(context, watch, f"http://127.0.0.1:{server.server_port}/")
+        page = watched_page(context, watch)
+        page.goto(base + "/")
+        assert urlsplit(page.url).path == "/login"  # nobody sees the map without signing in
+        submit_sign_in(page, "first-admin", ADMIN_PASSWORD)
+        page.wait_for_selector(READY, timeout=30_000)
         assert drawn(page, "buildings")["drawn"] > 100
         for name in ("grids", "community", "cameras", "households"):
             row = page.locator(f'[data-layer-row="{name}"]')
@@ -826,3 +939,390 @@ def test_new_workspace_without_grids(browser: Browser, tmp_path: Path) -> None:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+# -- signing in, each role's map, the admin page ---------------------------------------------
+
+# Every feature of a loaded layer: how many, and the set of their grid codes.
+GRID_CODES_JS = """
+(name) => {
+  const codes = new Set();
+  let n = 0;
+  window.gridmap.layers[name].eachLayer((l) => {
+    if (!l.feature) return;
+    n += 1;
+    codes.add(l.feature.properties.grid_code);
+  });
+  return {n, codes: [...codes].sort()};
+}
+"""
+
+
+def layer_rows(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "[data-layer-row]", "(rows) => rows.map((r) => r.dataset.layerRow)"
+    )
+
+
+def badges(page: Page, read: str) -> list[str]:
+    return page.eval_on_selector_all(
+        f'[data-layer-row] .read-badge[data-read="{read}"]',
+        "(found) => found.map((b) => b.closest('[data-layer-row]').dataset.layerRow)",
+    )
+
+
+def shoot_page(page: Page, name: str, selector: str | None = None) -> None:
+    """Save a viewport screenshot of a page that is not the map (the admin page, sign-in)."""
+    if selector:
+        page.locator(selector).scroll_into_view_if_needed()
+    page.mouse.move(5, 5)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / name))
+
+
+def test_planner_signs_in_sees_the_map_and_signs_out(
+    browser: Browser, live_server: str, demo_workspace
+) -> None:
+    from gridmap.access.roles import Access, Level, read_level, readable_layers
+
+    context, watch = new_context(browser, "zh-CN")
+    page = watched_page(context, watch)
+
+    # Nobody signed in: the map sends the browser to the sign-in page, in Chinese.
+    page.goto(live_server + "/")
+    assert urlsplit(page.url).path == "/login"
+    assert parse_qs(urlsplit(page.url).query)["next"] == ["/"]
+    assert page.title() == "登录 · 社区网格地图"
+    assert page.inner_text("h2") == "登录"
+    demo = page.inner_text(".demo")
+    assert "demo-planner" in demo and "网格规划员" in demo
+    shoot_page(page, "login-zh.png")
+    submit_sign_in(page, "demo-planner", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+    assert urlsplit(page.url).path == "/"
+
+    # Who is signed in, in the page's language; no admin link for a planner.
+    box = page.locator("#user-box")
+    assert box.get_attribute("data-role") == "planner"
+    assert box.get_attribute("data-user") == "demo-planner"
+    assert page.inner_text("#user-name") == "网格规划员（演示）"
+    assert page.inner_text("#user-role") == "网格规划员"
+    assert page.inner_text("#sign-out") == "退出登录"
+    assert page.locator("#to-admin").count() == 0 and page.locator("#user-grids").count() == 0
+
+    # The layers a planner may read, the register among them masked and marked so.
+    planner = Access.of("demo-planner", "planner")
+    assert sorted(layer_rows(page)) == sorted(readable_layers(planner))
+    masked = sorted(n for n in readable_layers(planner) if read_level(planner, n) is Level.MASKED)
+    assert masked == ["households", "incidents", "people", "visits"]
+    assert sorted(badges(page, "masked")) == masked
+    assert badges(page, "own") == []
+    assert page.inner_text('[data-layer-row="households"] .read-badge') == "已脱敏"
+    assert "姓名" in page.inner_text('#read-notes [data-read-note="masked"]')
+
+    # The grids and the base layers are drawn.
+    assert drawn(page, "grids")["drawn"] > 5
+    assert drawn(page, "buildings")["drawn"] > 100 and drawn(page, "streets")["drawn"] > 100
+    shoot(page, "signed-in-zh.png")
+
+    # Households, masked: every one of them, each head's name masked.
+    set_layer(page, "households", True)
+    got = page.evaluate(GRID_CODES_JS, "households")
+    assert got["n"] == demo_workspace.count("households")
+    names = page.evaluate(
+        "() => { const out = []; gridmap.layers.households.eachLayer((l) => l.feature && "
+        "out.push(l.feature.properties.head_name)); return out.slice(0, 200); }"
+    )
+    assert names and all(re.fullmatch(r"\S\*+", n) for n in names if n), names[:5]
+
+    # English relabels the user box too.
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.inner_text("#user-role") == "Grid planner"
+    assert page.inner_text("#sign-out") == "Sign out"
+    assert page.inner_text('[data-layer-row="households"] .read-badge') == "masked"
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+
+    # Sign out: back to the sign-in page; the map is closed again.
+    with page.expect_navigation():
+        page.click("#sign-out")
+    assert urlsplit(page.url).path == "/login"
+    assert page.locator("#sign-in").is_visible()
+    page.goto(live_server + "/")
+    assert urlsplit(page.url).path == "/login"
+    watch.assert_clean()
+    context.close()
+
+
+def test_an_ended_session_sends_the_map_to_sign_in(browser: Browser, live_server: str) -> None:
+    context, watch = new_context(browser, "zh-CN")
+    page = watched_page(context, watch)
+    page.goto(live_server + "/login")
+    submit_sign_in(page, "demo-analyst", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+
+    # The session ends (another tab signed out, the server's key changed …): the next call of
+    # the API answers 401, and the page goes to the sign-in page, which says why …
+    context.clear_cookies()
+    with page.expect_navigation():
+        page.click('[data-layer="visits"]')
+    assert urlsplit(page.url).path == "/login"
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["next"] == ["/"] and query["reason"] == ["expired"]
+    assert page.inner_text("#login-notice") == "登录已失效，请重新登录。"
+    expect_refused(watch, "/api/layers/visits")
+
+    # … and back to the map once signed in again.
+    submit_sign_in(page, "demo-analyst", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+    assert urlsplit(page.url).path == "/"
+    watch.assert_clean()
+    context.close()
+
+
+def test_grid_worker_sees_only_their_grids(
+    browser: Browser, live_server: str, demo_workspace
+) -> None:
+    grids = sorted(demo_workspace.get_user("demo-worker").grids)
+    assert len(grids) == 2
+    own = {"grid_code": grids}
+    context, watch = new_context(browser, "zh-CN")
+    page = watched_page(context, watch)
+    page.goto(live_server + "/")
+    submit_sign_in(page, "demo-worker", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+
+    assert page.inner_text("#user-role") == "网格员"
+    assert page.inner_text("#user-grids") == f"负责网格：{grids[0]}、{grids[1]}"
+    register = ["households", "incidents", "people", "visits"]
+    assert sorted(badges(page, "own")) == register and badges(page, "masked") == []
+    assert page.inner_text('[data-layer-row="households"] .read-badge') == "仅本人网格"
+
+    # The register layers hold the rows of their two grids, every one of them, and no other.
+    for name in ("households", "visits", "incidents"):
+        set_layer(page, name, True)
+        got = page.evaluate(GRID_CODES_JS, name)
+        expected = demo_workspace.count(name, where=own)
+        assert got["n"] == expected > 0, (name, got["n"], expected)
+        assert got["codes"] == grids, (name, got["codes"])
+        assert got["n"] < demo_workspace.count(name)
+        shown = page.inner_text(f'[data-layer-row="{name}"] .layer-count').replace(",", "")
+        assert shown == str(expected), (name, shown)
+    ids = demo_workspace.read("households", where=own, columns=("household_id",), system=False)
+    people = demo_workspace.count("people", where={"household_id": list(ids["household_id"])})
+    shown = page.inner_text('[data-layer-row="people"] .layer-count').replace(",", "")
+    assert str(people) in shown, (people, shown)
+
+    # Nothing of another grid, even asked for by its area.
+    frame = demo_workspace.read("grids", columns=("code",), system=False)
+    mine = frame[frame["code"].isin(grids)].total_bounds
+    other = next(
+        g
+        for g in frame.itertuples()
+        if g.code not in grids
+        and (g.geometry.bounds[0] > mine[2] or g.geometry.bounds[2] < mine[0])
+    )
+    bbox = ",".join(f"{v:.6f}" for v in other.geometry.bounds)
+    found = page.evaluate(
+        "async (bbox) => (await (await fetch(`api/layers/households?bbox=${bbox}`)).json())"
+        ".features.length",
+        bbox,
+    )
+    assert found == 0
+    assert demo_workspace.count("households", bbox=other.geometry.bounds) > 0
+
+    # One of their households, unmasked: the grid worker's own register.
+    set_layer(page, "visits", False)
+    set_layer(page, "incidents", False)
+    for name in ("cameras", "facilities", "streets"):
+        set_layer(page, name, False)
+    centre = page.evaluate(
+        "(codes) => { let b = null; gridmap.layers.grids.eachLayer((g) => { if (g.feature && "
+        "codes.includes(g.feature.properties.code)) b = b ? b.extend(g.getBounds()) : "
+        "L.latLngBounds(g.getBounds().getSouthWest(), g.getBounds().getNorthEast()); }); "
+        "const c = b.getCenter(); return [c.lat, c.lng]; }",
+        grids,
+    )
+    focus(page, centre[0], centre[1], 120)
+    spot = page.evaluate(OPEN_POINT_JS, "households")
+    assert spot, "no household of the worker's grids in the open part of the map"
+    page.mouse.click(spot["x"], spot["y"])
+    popup = page.locator(".leaflet-popup-content .gm-popup")
+    popup.wait_for()
+    assert popup.get_attribute("data-layer") == "households"
+    name = popup.locator('[data-column="head_name"] td').inner_text()
+    phone = popup.locator('[data-column="phone"] td').inner_text()
+    assert "*" not in name and re.fullmatch(r"1\d{10}", phone), (name, phone)
+    assert popup.locator('[data-column="grid_code"] td').inner_text() in grids
+    shoot(page, "gridworker-households.png")
+    watch.assert_clean()
+    context.close()
+
+
+def test_wrong_password_and_disabled_account_refused_in_chinese(
+    browser: Browser, own_server
+) -> None:
+    base, app = own_server
+    context, watch = new_context(browser, "zh-CN")
+    page = watched_page(context, watch)
+    page.goto(base + "/")
+    assert urlsplit(page.url).path == "/login"
+
+    submit_sign_in(page, "demo-planner", "not-the-password")
+    error = page.locator("#login-error")
+    assert error.get_attribute("data-error-code") == "unauthenticated"
+    first = error.locator("p").first
+    assert first.get_attribute("lang") == "zh-CN"
+    assert first.inner_text() == "用户名或密码错误，请重新输入。"
+    assert page.input_value("#name") == "demo-planner"  # kept, the password not
+    assert page.input_value("#password") == ""
+    expect_refused(watch, "/login")
+
+    # A disabled account gets its own message (with the right password only).
+    admin = app.test_client()
+    admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ROLE_TOKENS['admin']}"
+    assert admin.patch("/api/admin/users/demo-analyst", json={"disabled": True}).status_code == 200
+    submit_sign_in(page, "demo-analyst", DEMO_PASSWORD)
+    assert error.get_attribute("data-error-code") == "account_disabled"
+    assert error.locator("p").first.inner_text() == "该账号已停用，请联系管理员。"
+    expect_refused(watch, "/login")
+    submit_sign_in(page, "demo-analyst", "not-the-password")
+    assert error.get_attribute("data-error-code") == "unauthenticated"  # no hint it exists
+    expect_refused(watch, "/login")
+
+    # The right password of an enabled account opens the map.
+    submit_sign_in(page, "demo-planner", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+    watch.assert_clean()
+    context.close()
+
+
+def test_admin_page(browser: Browser, own_server, writable_demo) -> None:
+    base, _ = own_server
+    context, watch = new_context(browser, "zh-CN")
+    page = watched_page(context, watch)
+
+    # The admin page asks for signing in, then opens; from the map it is one click away.
+    page.goto(base + "/admin")
+    assert urlsplit(page.url).path == "/login"
+    submit_sign_in(page, "admin", ADMIN_PASSWORD)
+    page.wait_for_selector("body[data-admin-ready='1']", timeout=30_000)
+    assert urlsplit(page.url).path == "/admin"
+    assert page.inner_text("#users-title") == "账号管理"
+    names = [u.name for u in writable_demo.users()]
+    rows = page.eval_on_selector_all("#users-table tbody tr", "(r) => r.map((e) => e.dataset.user)")
+    assert rows == names
+    page.click("#to-map")
+    page.wait_for_selector(READY, timeout=30_000)
+    assert page.inner_text("#to-admin") == "系统管理"
+    with page.expect_navigation():
+        page.click("#to-admin")
+    page.wait_for_selector("body[data-admin-ready='1']", timeout=30_000)
+
+    # Add a grid worker with two grids and a first password.
+    codes = sorted(writable_demo.read("grids", columns=("code",), system=False)["code"])[10:12]
+    form = page.locator("#add-user")
+    form.locator('[name="name"]').fill("wang-fang")
+    form.locator('[name="display_name"]').fill("王芳")
+    form.locator('[name="role"]').select_option("grid_worker")
+    form.locator('[name="grids"]').select_option(codes)
+    form.locator('[name="password"]').fill("first-password-1")
+    form.locator('button[type="submit"]').click()
+    page.locator('[data-msg="add-user"]', has_text="已新增账号 wang-fang").wait_for()
+    row = page.locator('#users-table tr[data-user="wang-fang"]')
+    assert "王芳" in row.inner_text() and "网格员" in row.inner_text()
+    made = writable_demo.get_user("wang-fang")
+    assert made.role == "grid_worker" and sorted(made.grids) == codes
+    shoot_page(page, "admin-users.png")
+
+    # A token for QGIS: shown once, it opens the API as its owner; revoked, it does not.
+    page.click('[data-manage="wang-fang"]')
+    detail = page.locator('#user-detail[data-user="wang-fang"]')
+    detail.wait_for()
+    page.fill('#make-token [name="label"]', "QGIS 办公室")
+    page.click('#make-token button[type="submit"]')
+    page.locator("#new-token").wait_for()
+    token = page.inner_text("#new-token-value")
+    assert token.startswith("gmt_") and len(token) > 40
+    assert "只显示这一次" in page.inner_text("#new-token")
+    shoot_page(page, "admin-token.png", "#user-detail")
+    status, doc = api_get(base, "/api/session", token)
+    assert status == 200 and doc["user"] == "wang-fang" and doc["grids"] == codes
+    item = page.locator("#token-list li[data-active='true']")
+    assert item.count() == 1 and "QGIS 办公室" in item.inner_text()
+    page.click('[data-manage="wang-fang"]')  # opened again: the token is not shown again
+    page.locator("#new-token").wait_for(state="hidden")
+    assert token not in page.content()
+    page.click("#token-list [data-revoke]")
+    page.locator("#token-list li[data-active='false']").wait_for()
+    status, doc = api_get(base, "/api/workspace", token)
+    assert status == 401 and doc["error"]["code"] == "unauthenticated"
+
+    # Disable an account: its token stops working at once.
+    page.click('[data-manage="demo-patrol"]')
+    page.locator('#user-detail[data-user="demo-patrol"]').wait_for()
+    page.click('[data-action="toggle-disabled"]')
+    page.locator('[data-msg="detail"]', has_text="已停用账号 demo-patrol").wait_for()
+    page.locator('#users-table tr[data-user="demo-patrol"][data-disabled="true"]').wait_for()
+    status, doc = api_get(base, "/api/workspace", ROLE_TOKENS["patrol_lead"])
+    assert status == 401 and doc["error"]["code"] == "account_disabled"
+    assert page.inner_text('[data-action="toggle-disabled"]') == "启用账号"
+
+    # The administrator may not disable themselves: refused, with the reason.
+    page.click('[data-manage="admin"]')
+    page.locator('#user-detail[data-user="admin"]').wait_for()
+    page.click('[data-action="toggle-disabled"]')
+    message = page.locator('[data-msg="detail"][data-kind="error"]')
+    message.wait_for()
+    assert "不能停用自己的账号" in message.inner_text()
+    assert not writable_demo.get_user("admin").disabled
+    expect_refused(watch, "/api/admin/users/admin")
+
+    page.click('#user-detail [data-action="close"]')
+    page.locator("#user-detail").wait_for(state="hidden")
+    assert page.input_value('#add-user [name="role"]') == "grid_worker"  # never admin by default
+
+    # The access log: a grid worker reads households (over the API, as QGIS would) …
+    status, doc = api_get(base, "/api/layers/households", ROLE_TOKENS["grid_worker"])
+    assert status == 200 and doc["features"]
+    page.select_option('#reads-filter [name="user"]', "demo-worker")
+    page.click('#reads-filter button[type="submit"]')
+    read = page.locator('#reads-table tr[data-user="demo-worker"][data-layer="households"]')
+    read.first.wait_for()
+    text = read.first.inner_text()
+    assert "住户" in text and "网格员" in text and str(len(doc["features"])) in text
+    assert page.locator("#reads-table tbody tr").count() == read.count()
+    shoot_page(page, "admin-access-log.png", "#reads")
+
+    # Open grids and communities to everyone: a reader who does not sign in sees them only.
+    for name in ("grids", "community"):
+        page.check(f'#public-form input[data-layer="{name}"]')
+    page.click('#public-form button[type="submit"]')
+    page.locator('[data-msg="public"]', has_text="2 个图层").wait_for()
+    anon, anon_watch = new_context(browser, "zh-CN")
+    public = open_map(anon, anon_watch, base + "/")
+    assert sorted(layer_rows(public)) == ["community", "grids"]
+    assert public.inner_text("#user-name") == "未登录：仅显示公开图层"
+    assert public.inner_text("#sign-in") == "登录"
+    assert drawn(public, "grids")["drawn"] > 5
+    anon_watch.assert_clean()
+    anon.close()
+
+    # Remove the new account, confirmed with its name.
+    page.click('[data-manage="wang-fang"]')
+    page.locator('#user-detail[data-user="wang-fang"]').wait_for()
+    page.click('[data-action="remove"]')
+    page.fill('#remove-user [name="confirm"]', "wang-fang")
+    page.click('#remove-user button[type="submit"]')
+    page.locator('[data-msg="add-user"]', has_text="已删除账号 wang-fang").wait_for()
+    assert page.locator('#users-table tr[data-user="wang-fang"]').count() == 0
+    assert writable_demo.get_user("wang-fang") is None
+
+    # In English, at once.
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.inner_text("#users-title") == "Accounts"
+    assert "Grid worker" in page.inner_text('#users-table tr[data-user="demo-worker"]')
+    watch.assert_clean()
+    context.close()

@@ -25,7 +25,7 @@ from gridmap.access.roles import (
 )
 from gridmap.errors import AccountDisabledError, BadTokenError, InputError, WrongPasswordError
 from gridmap.store import Workspace
-from gridmap.store.accounts import UserRecord
+from gridmap.store.accounts import TokenRecord, UserRecord
 
 WRONG_PASSWORD = "Wrong user name or password."
 DISABLED = "This account is disabled: ask an administrator."
@@ -242,3 +242,232 @@ def create_demo_accounts(
         )
         made[name] = shared
     return made
+
+
+# -- the administrator's page: changes that keep an administrator, the access log -------------
+
+#: Rows of the access log one page of the admin page shows, and the most one request may ask.
+READ_LOG_PAGE = 50
+READ_LOG_MAX_PAGE = 500
+
+
+def enabled_admins(ws: Workspace) -> list[str]:
+    """Return the names of the enabled administrators, by name."""
+    return [u.name for u in ws.users() if u.role == ADMIN and not u.disabled]
+
+
+def check_admin_change(
+    ws: Workspace,
+    name: str,
+    *,
+    actor: str,
+    role: str | None = None,
+    disable: bool = False,
+    remove: bool = False,
+) -> UserRecord:
+    """Refuse a change that would leave the workspace without an administrator; return the account.
+
+    An administrator (``actor``) may not disable or remove their own account, nor give it
+    another role (another administrator must do that); nobody may disable, remove or take
+    the role away from the last enabled administrator. Raises :class:`InputError` with a
+    message that says what to do instead.
+    """
+    record = user(ws, name)
+    demoting = role is not None and role != ADMIN and record.role == ADMIN
+    if actor == name and (disable or remove or demoting):
+        what = "disable" if disable else "remove" if remove else "take the administrator role from"
+        zh = "停用" if disable else "删除" if remove else "取消管理员角色："
+        raise InputError(
+            f"You cannot {what} your own account: ask another administrator. "
+            f"(不能{zh}自己的账号，请另一位管理员操作。)"
+        )
+    losing = record.role == ADMIN and not record.disabled and (disable or remove or demoting)
+    if losing and enabled_admins(ws) == [name]:
+        raise InputError(
+            f"'{name}' is the last administrator: make another account administrator first. "
+            f"(“{name}”是最后一位管理员，请先将另一账号设为管理员。)"
+        )
+    return record
+
+
+def update_account(
+    ws: Workspace,
+    name: str,
+    *,
+    actor: str,
+    role: str | None = None,
+    grids: Iterable[str] | None = None,
+    display_name: str | None = None,
+    disabled: bool | None = None,
+) -> UserRecord:
+    """Change an account's role, grids, display name or state in one audited change.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    name
+        The account.
+    actor
+        Who changes it (an administrator's name, recorded in the audit log).
+    role, grids
+        A new role and a grid worker's grid codes (grids alone: the same role, new grids).
+    display_name
+        The name shown in the page (empty text: none).
+    disabled
+        Disable (its sessions end, its tokens stop working) or enable the account.
+
+    Returns
+    -------
+    UserRecord
+        The account as it is now. A change of role, grids or a disabling ends its sessions.
+    """
+    disabling = bool(disabled) and not user(ws, name).disabled
+    record = check_admin_change(ws, name, actor=actor, role=role, disable=disabling)
+    changes: dict[str, object] = {}
+    if role is not None or grids is not None:
+        new_role = check_role(role) if role is not None else record.role
+        codes = tuple(grids) if grids is not None else record.grids
+        if new_role != GRID_WORKER and grids is None:
+            codes = ()
+        changes["role"] = new_role
+        changes["grids"] = _grids(ws, new_role, codes)
+    if display_name is not None:
+        text = display_name.strip()
+        if len(text) > 60:
+            raise InputError("A display name has at most 60 characters. (显示名称最多 60 个字符。)")
+        changes["display_name"] = text or None
+    if disabled is not None:
+        changes["disabled"] = bool(disabled)
+    ends = (
+        changes.get("role", record.role) != record.role
+        or tuple(changes.get("grids", record.grids)) != record.grids  # type: ignore[arg-type]
+        or disabling
+    )
+    if ends:
+        changes["epoch"] = record.epoch + 1
+    if not changes:
+        return record
+    return ws.update_user(name, changes, actor=actor, action="users change")
+
+
+def remove_account(ws: Workspace, name: str, *, actor: str, confirm: str | None) -> None:
+    """Remove an account once its name is given again as ``confirm``; keep an administrator.
+
+    Raises :class:`InputError` when ``confirm`` is not the account's name, or when the
+    change is refused by :func:`check_admin_change`.
+    """
+    check_admin_change(ws, name, actor=actor, remove=True)
+    if confirm != name:
+        raise InputError(
+            f"Removing '{name}' cannot be undone: confirm with the account's name. "
+            f"(删除账号“{name}”无法撤销，请输入账号名确认。)"
+        )
+    remove_user(ws, name, actor=actor)
+
+
+def since_utc(text: str | None, timezone: str = "Asia/Shanghai") -> str | None:
+    """Return the UTC ISO time an access-log filter ``since`` stands for (None: no filter).
+
+    Parameters
+    ----------
+    text
+        A date (``2026-12-01``: from midnight of that day in ``timezone``) or an ISO date and
+        time (without an offset: in ``timezone``).
+    timezone
+        The IANA name of the workspace's time zone (its ``timezone`` setting).
+
+    Returns
+    -------
+    str or None
+        ``YYYY-MM-DDTHH:MM:SS.fffZ``, comparable with the log's ``at`` column (UTC).
+    """
+    if text is None or not text.strip():
+        return None
+    from zoneinfo import ZoneInfo
+
+    raw = text.strip()
+    try:
+        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(
+            f"'{raw}' is not a date: write it as 2026-12-01. (日期格式应为 2026-12-01。)"
+        ) from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def read_log_page(
+    ws: Workspace,
+    *,
+    user_name: str | None = None,
+    since: str | None = None,
+    limit: int = READ_LOG_PAGE,
+    offset: int = 0,
+) -> tuple[list[dict[str, object]], bool]:
+    """Return one page of the access log of unmasked reads, newest first, and whether more follow.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    user_name
+        Only this account's reads.
+    since
+        Only reads from this date or time on (see :func:`since_utc`; the workspace's time zone).
+    limit, offset
+        The page: at most ``limit`` rows (1 to :data:`READ_LOG_MAX_PAGE`) after skipping ``offset``.
+
+    Returns
+    -------
+    (rows, more)
+        Rows as dicts (id, at — UTC ISO text —, user, role, action, layer, rows, filter — a
+        dict), and whether rows follow this page.
+    """
+    import json
+
+    if not 1 <= limit <= READ_LOG_MAX_PAGE:
+        raise InputError(f"limit must be between 1 and {READ_LOG_MAX_PAGE}.")
+    if offset < 0:
+        raise InputError("offset must be 0 or more.")
+    start = since_utc(since, str(ws.get_meta("timezone", "Asia/Shanghai")))
+    frame = ws.read_log(user=user_name or None, since=start, limit=offset + limit + 1)
+    rows = frame.iloc[offset : offset + limit]
+    out: list[dict[str, object]] = []
+    for r in rows.to_dict("records"):
+        try:
+            shown = json.loads(r["filter"]) if r.get("filter") else {}
+        except ValueError:
+            shown = {"text": r["filter"]}
+        out.append(
+            {
+                "id": int(r["id"]),
+                "at": r["at"],
+                "user": r["user"],
+                "role": r["role"],
+                "action": r["action"],
+                "layer": r["layer"],
+                "rows": int(r["rows"]),
+                "filter": shown,
+            }
+        )
+    return out, len(frame) > offset + limit
+
+
+def tokens_of(ws: Workspace, name: str) -> list[TokenRecord]:
+    """Return every API token of the account ``name``, revoked ones included, oldest first."""
+    user(ws, name)
+    return ws.tokens(name)
+
+
+def issue_token_record(
+    ws: Workspace, name: str, label: str = "", *, actor: str = "system"
+) -> tuple[str, TokenRecord]:
+    """Make a new API token for ``name``; return it (shown once) and its record (id, label…)."""
+    if len(label) > 80:
+        raise InputError("A token's label has at most 80 characters. (令牌说明最多 80 个字符。)")
+    token = issue_token(ws, name, label.strip(), actor=actor)
+    found = ws.find_token(secrets.token_digest(token))
+    assert found is not None  # just stored
+    return token, found

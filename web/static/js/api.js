@@ -46,11 +46,99 @@ function apiUrl(path) {
   return new URL(path, document.baseURI).toString();
 }
 
-export async function getJSON(path) {
+// ---- who is signed in, CSRF, a session that ended ----
+
+let csrf = null;
+
+/**
+ * The CSRF token that every state-changing request of this browser session sends as
+ * `X-CSRFToken`: from the page's `<meta name="csrf-token">`, else from `GET api/session`.
+ */
+export async function csrfToken() {
+  if (csrf) return csrf;
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta?.content) {
+    csrf = meta.content;
+    return csrf;
+  }
+  const resp = await fetch(apiUrl("api/session"), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (!resp.ok) throw new HttpError(resp.url, resp.status, await errorOf(resp));
+  csrf = (await resp.json()).csrf_token;
+  return csrf;
+}
+
+/** The headers a state-changing request sends: `X-CSRFToken` and any `extra`. */
+export async function writeHeaders(extra = {}) {
+  return { ...extra, "X-CSRFToken": await csrfToken() };
+}
+
+/** The sign-in page's address that comes back to this page; `reason`: "expired" | "signin". */
+export function signInUrl(reason = "signin") {
+  const here = window.location.pathname + window.location.search;
+  const params = new URLSearchParams({ next: here });
+  if (reason) params.set("reason", reason);
+  return apiUrl(`login?${params}`);
+}
+
+let leaving = false;
+
+/**
+ * A 401 from the server: the session ended (or nobody signed in): go to the sign-in page, which
+ * says why and comes back here afterwards. Once only, however many requests fail together.
+ */
+function signInAgain() {
+  if (leaving) return;
+  leaving = true;
+  const signedIn = Boolean(document.body?.dataset.user);
+  window.location.assign(signInUrl(signedIn ? "expired" : "signin"));
+}
+
+/**
+ * fetch() for the API: a state-changing method sends the CSRF token; a 401 sends the browser to
+ * the sign-in page (and the promise rejects with the HttpError); other errors reject with it.
+ * @param {string} path relative to the page
+ * @param {RequestInit & {json?: any}} options `json`: a body sent as JSON
+ * @returns {Promise<Response>}
+ */
+export async function apiFetch(path, options = {}) {
+  const { json, headers = {}, ...rest } = options;
+  const method = (rest.method || "GET").toUpperCase();
+  const sent = { Accept: "application/json", ...headers };
+  if (json !== undefined) sent["Content-Type"] = "application/json";
+  const init = { ...rest, method, credentials: "same-origin", headers: method === "GET" || method === "HEAD" ? sent : await writeHeaders(sent) };
+  if (json !== undefined) init.body = JSON.stringify(json);
   const url = apiUrl(path);
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!resp.ok) throw new HttpError(url, resp.status, await errorOf(resp));
+  const resp = await fetch(url, init);
+  if (!resp.ok) {
+    const error = new HttpError(url, resp.status, await errorOf(resp));
+    if (resp.status === 401) signInAgain();
+    throw error;
+  }
+  return resp;
+}
+
+/** Send `body` as JSON with `method` (POST, PUT, PATCH, DELETE); the reply's JSON, or null. */
+export async function sendJSON(method, path, body = undefined) {
+  const resp = await apiFetch(path, { method, json: body });
+  if (resp.status === 204) return null;
+  const type = resp.headers.get("Content-Type") || "";
+  return type.includes("json") ? resp.json() : null;
+}
+
+export function postJSON(path, body) {
+  return sendJSON("POST", path, body);
+}
+
+export async function getJSON(path) {
+  const resp = await apiFetch(path);
   return resp.json();
+}
+
+/** Who is signed in: user, display_name, role, role_title, grids, csrf_token (api/session). */
+export async function getSession() {
+  const doc = await getJSON("api/session");
+  if (doc?.csrf_token) csrf = doc.csrf_token;
+  return doc;
 }
 
 export function getWorkspace() {
@@ -118,9 +206,7 @@ function attachmentName(header) {
 export async function downloadExport(name, { format, lang, bbox }) {
   const params = new URLSearchParams({ format, lang });
   if (bbox) params.set("bbox", bbox);
-  const url = apiUrl(`api/layers/${encodeURIComponent(name)}/export?${params}`);
-  const resp = await fetch(url, { headers: { Accept: "application/json, */*;q=0.5" } });
-  if (!resp.ok) throw new HttpError(url, resp.status, await errorOf(resp));
+  const resp = await apiFetch(`api/layers/${encodeURIComponent(name)}/export?${params}`, { headers: { Accept: "application/json, */*;q=0.5" } });
   const blob = await resp.blob();
   const filename = attachmentName(resp.headers.get("Content-Disposition")) || `${name}.${format === "shp" ? "zip" : format}`;
   const href = URL.createObjectURL(blob);

@@ -7,9 +7,11 @@
 //   [data-layer="<name>"] checkboxes, [data-layer-row="<name>"][data-state=off|loading|drawn|error]
 //   [data-basemap="workspace" | "tile:<id>"] radios, #lang-switch, #panel-toggle, #legend
 //   [data-export="<name>"] download buttons and the #export-menu they open (download.js)
+//   #user-box (userbox.js): who is signed in, #sign-out / #sign-in; .read-badge[data-read=masked|own]
+//   on the rows of layers served masked or only for the reader's own grids, #read-notes
 
 /* global L */
-import { describeError, getWorkspace, loadLayer } from "./api.js";
+import { describeError, getSession, getWorkspace, loadLayer } from "./api.js";
 import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
 import { ExportMenu } from "./download.js";
 import {
@@ -29,6 +31,7 @@ import { Panel, renderLegend } from "./panel.js";
 import { renderPopup } from "./popup.js";
 import { ACCENT } from "./styles.js";
 import { createTileLayer } from "./tiles.js";
+import { UserBox } from "./userbox.js";
 
 const body = document.body;
 const BASE_KEY = "gridmap.base";
@@ -81,10 +84,12 @@ function showFatal(message) {
 
 async function main() {
   let ws;
+  let session;
   try {
-    [ws] = await Promise.all([
+    [ws, , session] = await Promise.all([
       getWorkspace(),
       loadDictionaries({ "zh-CN": body.dataset.i18nZh, en: body.dataset.i18nEn }),
+      getSession(),
     ]);
   } catch (err) {
     setLang(initialLang(), { remember: false });
@@ -184,6 +189,8 @@ async function main() {
     },
     anchorLeft: () => panel.coveredWidth(),
   });
+  gridmap.session = session;
+  gridmap.userBox = new UserBox(document.getElementById("user-box"), session);
   const panel = new Panel(ws, {
     layerSwatch,
     exportControls: (meta) => exportMenu.controls(meta),

@@ -1,7 +1,7 @@
 // The layer panel (base maps, layers with counts and swatches, attribute tables) and the legend
 // card. Plain DOM; every label is looked up again on a language switch.
 
-import { formatNumber, pick, t } from "./i18n.js";
+import { formatNumber, getLang, pick, t } from "./i18n.js";
 import { swatch } from "./styles.js";
 
 function h(tag, attrs = {}, ...children) {
@@ -15,6 +15,24 @@ function h(tag, attrs = {}, ...children) {
   }
   e.append(...children.filter(Boolean));
   return e;
+}
+
+/** How the reader is served a layer, when it is not in full: masked, or their own grids only. */
+function restricted(meta) {
+  return meta.read === "masked" || meta.read === "own";
+}
+
+function readBadge(meta) {
+  return restricted(meta) ? h("span", { class: `read-badge read-${meta.read}`, dataset: { read: meta.read } }) : null;
+}
+
+function readText(meta, ws) {
+  return readSentence(meta.read, ws);
+}
+
+function readSentence(read, ws) {
+  const grids = (ws.grids || []).join(getLang() === "zh-CN" ? "、" : ", ");
+  return t(`layer.read.${read}.note`, { grids });
 }
 
 const TABLE_ICON =
@@ -72,6 +90,7 @@ export class Panel {
           input,
           h("span", { class: "layer-swatch" }, swatch(hooks.layerSwatch(meta.name, meta.geometry))),
           h("span", { class: "layer-title" }),
+          readBadge(meta),
         ),
         h("span", { class: "layer-count" }),
         download,
@@ -88,7 +107,7 @@ export class Panel {
       const row = h(
         "li",
         { class: "layer-row table-row", dataset: { layerRow: meta.name, state: "table" } },
-        h("div", { class: "layer-toggle" }, icon, h("span", { class: "layer-title" })),
+        h("div", { class: "layer-toggle" }, icon, h("span", { class: "layer-title" }), readBadge(meta)),
         h("span", { class: "layer-count" }),
         download,
         h("div", { class: "layer-note" }),
@@ -101,6 +120,16 @@ export class Panel {
     if (tables.children.length) {
       this.tableHeading = h("h2", { class: "panel-heading" });
       body.append(h("section", { class: "panel-section", id: "panel-tables" }, this.tableHeading, tables));
+    }
+
+    // One line per way some layers are served restricted (masked; a grid worker's own grids).
+    const reads = [...new Set(ws.layers.filter(restricted).map((l) => l.read))].sort();
+    this.readNotes = reads.map((read) => {
+      const line = h("p", { class: "read-note", dataset: { readNote: read } }, h("span", { class: `read-badge read-${read}` }), h("span", { class: "read-note-text" }));
+      return { read, line };
+    });
+    if (this.readNotes.length) {
+      body.append(h("section", { class: "panel-section read-notes", id: "read-notes" }, ...this.readNotes.map((n) => n.line)));
     }
 
     document.getElementById("lang-switch").addEventListener("click", () => hooks.onLang());
@@ -162,6 +191,12 @@ export class Panel {
     count.title = t("layer.count.title");
     const note = row.querySelector(".layer-note");
     if (note) note.textContent = t("layer.table_note");
+    const badge = row.querySelector(".read-badge");
+    if (badge) {
+      badge.textContent = t(`layer.read.${meta.read}`);
+      badge.title = readText(meta, this.ws);
+    }
+
     const msg = row.querySelector(".layer-msg");
     if (msg) {
       const state = row.dataset.state;
@@ -173,6 +208,10 @@ export class Panel {
     this.baseHeading.textContent = t("panel.basemaps");
     this.layerHeading.textContent = t("panel.layers");
     if (this.tableHeading) this.tableHeading.textContent = t("panel.tables");
+    for (const { read, line } of this.readNotes) {
+      line.querySelector(".read-badge").textContent = t(`layer.read.${read}`);
+      line.querySelector(".read-note-text").textContent = readSentence(read, this.ws);
+    }
     for (const b of this.bases) b.el.textContent = b.title();
     for (const name of this.rows.keys()) this.relabelRow(name);
     const sw = document.getElementById("lang-switch");
