@@ -311,8 +311,15 @@ def test_gridmap_users_and_audit(tiny_workspace, tmp_path: Path):
     assert "QGIS" in gridmap("users", "token", ws, "li", "--list").stdout
     assert "Revoked 1" in gridmap("users", "token", ws, "li", "--revoke").stdout
     assert gridmap("users", "remove", ws, "li").returncode == 2  # asks for --yes
+    last = gridmap("users", "disable", ws, "li")  # the only administrator stays
+    assert last.returncode == 2 and "last administrator" in last.stderr
+    added = gridmap(
+        "users", "add", ws, "ma", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert added.returncode == 0
     assert gridmap("users", "disable", ws, "li").returncode == 0
     assert json.loads(gridmap("users", "list", ws, "--json").stdout)[0]["disabled"] is True
+    assert gridmap("users", "disable", ws, "ma").returncode == 2  # now ma is the last one
     # public layers: never the register
     assert gridmap("users", "public", ws, "households").returncode == 2
     assert "grids" in gridmap("users", "public", ws, "grids", "buildings").stdout

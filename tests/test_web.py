@@ -54,9 +54,13 @@ def json_twin_of(resp) -> str | None:
     return None
 
 
-def test_every_html_page_names_its_json_twin(app, client):
-    """Each GET route that answers HTML links to a JSON twin that answers JSON (datasette-style)."""
+def test_every_html_page_names_its_json_twin(app, client_as):
+    """Each GET route that answers HTML links to a JSON twin that answers JSON (datasette-style).
+
+    As the admin, whom every page lets in."""
     from web.pages import JSON_TWINS
+
+    client = client_as("admin")
 
     pages = []
     for rule in app.url_map.iter_rules():

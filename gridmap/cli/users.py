@@ -119,7 +119,10 @@ def cmd_state(args: argparse.Namespace) -> None:
     from gridmap.service import accounts
 
     disabled = args.command_name == "disable"
-    accounts.set_disabled(_ws(args), args.name, disabled, actor=cli_user())
+    ws = _ws(args)
+    if disabled:
+        accounts.check_admin_change(ws, args.name, actor=cli_user(), disable=True)
+    accounts.set_disabled(ws, args.name, disabled, actor=cli_user())
     print(
         f"User '{args.name}' {'disabled: its sessions and tokens stop working' if disabled else 'enabled'}."
     )
@@ -151,7 +154,9 @@ def cmd_remove(args: argparse.Namespace) -> None:
 
     if not args.yes:
         raise InputError(f"Removing '{args.name}' cannot be undone: add --yes to confirm.")
-    accounts.remove_user(_ws(args), args.name, actor=cli_user())
+    ws = _ws(args)
+    accounts.check_admin_change(ws, args.name, actor=cli_user(), remove=True)
+    accounts.remove_user(ws, args.name, actor=cli_user())
     print(f"Removed user '{args.name}' and its tokens (what it did stays in the audit log).")
 
 
