@@ -133,24 +133,29 @@ def test_export_carries_osm_attribution(demo_path, tmp_path):
     assert "OpenStreetMap" in (tmp_path / "streets.notice.txt").read_text(encoding="utf-8")
 
 
-def test_export_masks_personal_data_unless_asked(demo_path, tmp_path):
-    out = tmp_path / "people.csv"
-    assert main(["-q", "export", str(demo_path), "people", "-o", str(out), "--lang", "zh-CN"]) == 0
+def test_export_masks_personal_data_unless_asked(writable_demo, tmp_path, capsys):
+    ws = str(writable_demo.path)
+    out = tmp_path / "households.csv"
+    assert main(["-q", "export", ws, "households", "-o", str(out), "--lang", "zh-CN"]) == 0
     table = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
-    assert "姓名" in table.columns and "身份证号" in table.columns
-    assert table["姓名"].str.contains(r"\*").all()
-    assert table["身份证号"].str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
-    assert "masked" in (tmp_path / "people.notice.txt").read_text(encoding="utf-8")
+    assert "所属网格" in table.columns and "地址" in table.columns
+    assert "户主姓名" not in table.columns and "联系电话" not in table.columns  # the masked view
+    assert not table["地址"].str.contains("室").any()  # the building, not the room
+    assert "masked" in (tmp_path / "households.notice.txt").read_text(encoding="utf-8")
+    # people come to masked readers as figures per grid, not rows
+    assert main(["-q", "export", ws, "people", "-o", str(tmp_path / "p.csv")]) == 2
+    assert "figures" in capsys.readouterr().err
     full = tmp_path / "people_full.csv"
-    assert main(["-q", "export", str(demo_path), "people", "-o", str(full), "--personal"]) == 0
-    assert not pd.read_csv(full, encoding="utf-8-sig", dtype=str)["name"].str.contains(r"\*").any()
+    assert main(["-q", "export", ws, "people", "-o", str(full), "--personal"]) == 0
+    people = pd.read_csv(full, encoding="utf-8-sig", dtype=str)
+    assert not people["name"].str.contains(r"\*").any() and len(people) == 57_280
+    assert writable_demo.read_log(limit=1).iloc[0]["action"] == "cli export"  # recorded
 
 
-def test_export_errors(demo_path, tmp_path, capsys):
+def test_export_errors(demo_path, writable_demo, tmp_path, capsys):
+    p = str(tmp_path / "p.geojson")
     assert (
-        main(
-            ["export", str(demo_path), "people", "-f", "geojson", "-o", str(tmp_path / "p.geojson")]
-        )
+        main(["export", str(writable_demo.path), "people", "-f", "geojson", "-o", p, "--personal"])
         == 2
     )
     assert "has no geometry" in capsys.readouterr().err
@@ -238,23 +243,29 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch, capsys):
 def test_reimporting_a_masked_export_is_refused(demo_path, tmp_path, capsys):
     copy = tmp_path / "copy.gpkg"
     copy.write_bytes(demo_path.read_bytes())
-    out = tmp_path / "hh.csv"
-    assert main(["-q", "export", str(copy), "households", "-o", str(out), "--lang", "zh-CN"]) == 0
     before = open_workspace(copy).read("households", limit=50)
-    assert main(["import", str(copy), "households", str(out), "--replace"]) == 2
+    # the masked view has no household id: it cannot replace the register
+    masked = tmp_path / "masked.csv"
+    assert main(["-q", "export", str(copy), "households", "-o", str(masked)]) == 0
+    assert main(["import", str(copy), "households", str(masked), "--replace"]) == 2
+    assert "household_id" in capsys.readouterr().err
+    # masked values (a sheet edited from a masked copy) are refused where they stand
+    full = tmp_path / "full.csv"
+    assert main(["-q", "export", str(copy), "households", "-o", str(full), "--personal"]) == 0
+    edited = pd.read_csv(full, encoding="utf-8-sig", dtype=str)
+    edited.loc[0, "head_name"] = "张**"
+    edited.to_csv(tmp_path / "edited.csv", index=False, encoding="utf-8-sig")
+    assert main(["import", str(copy), "households", str(tmp_path / "edited.csv"), "--replace"]) == 2
     err = capsys.readouterr().err
     assert "row 2" in err and "masked value" in err and "--personal" in err
     # a sheet without the personal columns would erase them: refused unless --force
-    pd.read_csv(out, encoding="utf-8-sig").drop(columns=["户主姓名", "联系电话"]).to_csv(
+    pd.read_csv(full, encoding="utf-8-sig").drop(columns=["head_name", "phone"]).to_csv(
         tmp_path / "slim.csv", index=False, encoding="utf-8-sig"
     )
-    capsys.readouterr()
     assert main(["import", str(copy), "households", str(tmp_path / "slim.csv"), "--replace"]) == 2
     assert "would erase the personal data in head_name, phone" in capsys.readouterr().err
     after = open_workspace(copy).read("households", limit=50)
     pd.testing.assert_frame_equal(before, after)  # nothing changed
-    full = tmp_path / "full.csv"
-    assert main(["-q", "export", str(copy), "households", "-o", str(full), "--personal"]) == 0
     assert main(["-q", "import", str(copy), "households", str(full), "--replace"]) == 0
     assert (
         open_workspace(copy).read("households", limit=1)["head_name"].iloc[0]

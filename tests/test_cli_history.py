@@ -52,7 +52,8 @@ def test_a_large_undo_asks_for_yes(demo_path, tmp_path, capsys):
     assert "is large" in capsys.readouterr().err and open_workspace(copy).count("grids") == 53
     assert main(["undo", str(copy), "1", "--yes"]) == 0
     assert open_workspace(copy).count("grids") == 0
-    assert main(["undo", str(copy), "2", "--yes"]) == 0  # and back, ids and all
+    undo_tx = int(open_workspace(copy).audit_log(limit=1)["fid"].iloc[0])
+    assert main(["undo", str(copy), str(undo_tx), "--yes"]) == 0  # and back, ids and all
     assert open_workspace(copy).count("people") == 57_280
     assert main(["undo", str(copy), "99"]) == 2
     assert "There is no transaction 99" in capsys.readouterr().err

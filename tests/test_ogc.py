@@ -256,7 +256,7 @@ def test_unknown_and_bad_parameters_get_400(client):
         ("/ogc/?x=1", "unknown"),
         ("/ogc/collections/buildings/items/1?limit=3", "unknown"),
         ("/ogc/collections/buildings/items?datetime=2026-10-01", "unknown query parameter"),
-        ("/ogc/collections/visits/items?visited_at=2026-10-01", "filter it with datetime"),
+        ("/ogc/collections/incidents/items?occurred_at=2026-10-01", "filter it with datetime"),
     ]:
         assert_ogc_exception(client.get(url), 400, phrase)
 
@@ -306,7 +306,8 @@ def test_a_feature_has_self_and_collection_links(client):
     assert all("type" in link for link in one["links"])
 
 
-def test_datetime_filters_the_time_column(client, demo_workspace):
+def test_datetime_filters_the_time_column(client_as, demo_workspace):
+    client = client_as("admin")  # visits are features (with a place) for roles that see them
     visits = demo_workspace.read("visits")
     when = visits["visited_at"]
     coll = get(client, "/ogc/collections/visits")
@@ -455,10 +456,10 @@ def test_schemas_declare_64_bit_integers(client):
     text = xsd.get_data(as_text=True)
     assert '<xs:element name="u" type="xs:long"' in text
     assert 'type="gml:CurvePropertyType"' in text
-    visits = get(client, "/ogc/collections/visits/schema")["properties"]
-    assert visits["visited_at"]["x-ogc-role"] == "primary-instant"
-    # a viewer sees visit categories masked: the schema says so
-    assert "***" in visits["category"]["enum"] and "disabled" not in visits["category"]["enum"]
+    incidents = get(client, "/ogc/collections/incidents/schema")["properties"]
+    assert incidents["occurred_at"]["x-ogc-role"] == "primary-instant"
+    # the analyst's incidents come without their description: the schema says so
+    assert "description" not in incidents and "kind" in incidents
 
 
 def test_openapi_declares_what_the_service_does(client):
@@ -470,7 +471,7 @@ def test_openapi_declares_what_the_service_does(client):
         assert comps[name]["style"] == "form" and comps[name]["explode"] is False
     assert comps["limit"]["schema"]["default"] == params.DEFAULT_LIMIT
     assert comps["limit"]["schema"]["maximum"] == params.MAX_LIMIT
-    items = api["paths"]["/collections/visits/items"]["get"]["parameters"]
+    items = api["paths"]["/collections/incidents/items"]["get"]["parameters"]
     assert {"$ref": "#/components/parameters/datetime"} in items
     assert {"$ref": "#/components/parameters/limit"} in items  # GDAL reads page size from it
     plain = api["paths"]["/collections/buildings/items"]["get"]["parameters"]

@@ -54,6 +54,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     """Export one layer to a file."""
     from gridmap.access.roles import ADMIN, ANALYST, Access
+    from gridmap.errors import PermissionDeniedError
     from gridmap.io.export import export_layer
     from gridmap.schema import get_layer
     from gridmap.service import scope
@@ -61,6 +62,13 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     ws = open_workspace(args.workspace)
     access = Access.of(cli_user(), ADMIN if args.personal else ANALYST)
+    try:
+        scope.require(access, args.layer)
+    except PermissionDeniedError as exc:
+        raise PermissionDeniedError(
+            f"Without --personal, '{args.layer}' is exported as masked readers see it: {exc} "
+            f"Export the rows with --personal (recorded in the access log)."
+        ) from exc
     bbox = parse_bbox(args.bbox)
     shown = {"file": str(args.output), **({"bbox": list(bbox)} if bbox else {})}
     rows = ws.count(args.layer, bbox=bbox)

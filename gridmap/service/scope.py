@@ -27,8 +27,8 @@ def require(access: Access, layer: str) -> Level:
     level = read_level(access, layer)
     if level is not Level.NONE and not privacy.serves_rows(layer, access):
         raise PermissionDeniedError(
-            f"Your role ({access.role}) sees '{layer}' as figures per grid, not as rows: "
-            "/api/figures/register."
+            f"Your role ({access.role}) sees '{layer}' as figures per grid, not as rows "
+            "(the register figures: /api/figures/register)."
         )
     if level is Level.NONE:
         if not access.signed_in:
