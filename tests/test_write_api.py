@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from gridmap import store
 from gridmap.access.roles import EDITABLE_LAYERS, WRITERS
 from gridmap.errors import CoordinateError, GeometryError, InputError, SchemaError
-from gridmap.service import feature_body
+from gridmap.service import feature_body, feature_schema
 
 CORPUS = Path(__file__).with_name("bad_input")
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
@@ -152,19 +152,19 @@ def test_parse_json_refuses_what_is_not_json():
 
 def test_body_schemas_agree_with_the_parser():
     """The JSON Schema of each layer's body states its required columns, types and codes."""
-    new = feature_body.body_schema("cameras")
+    new = feature_schema.body_schema("cameras")
     props = new["properties"]["properties"]
     assert props["required"] == ["code", "kind"] and props["additionalProperties"] is False
     assert props["properties"]["kind"]["enum"] == ["fixed", "ptz", "dome"]
     assert props["properties"]["fov_deg"]["type"] == ["number", "null"]
     assert new["required"] == ["geometry", "properties"]
-    people = feature_body.body_schema("people")
+    people = feature_schema.body_schema("people")
     assert people["properties"]["geometry"] == {
         "type": "null",
         "description": "people have no geometry",
     }
     assert people["properties"]["properties"]["properties"]["name"]["pattern"] == r"^[^*]*\S[^*]*$"
-    change = feature_body.body_schema("grids", partial=True)
+    change = feature_schema.body_schema("grids", partial=True)
     assert "required" not in change["properties"]["properties"]
     assert [
         g["properties"]["type"]["const"] for g in change["properties"]["geometry"]["oneOf"]
@@ -612,3 +612,13 @@ def test_every_role_gets_its_answer_on_every_editable_layer(wapp, role_tokens, t
             for op in ("read", "update", "delete"):
                 expected[role, op, row] = _expected(role, layer, op, row)
     assert seen == expected
+
+
+def test_a_feature_id_beyond_64_bits_is_not_found(wapp, role_tokens):
+    """Found by schemathesis: such an id was a 405 (and a SQLite overflow without the check)."""
+    c = client_of(wapp, role_tokens, "admin")
+    url = f"/api/layers/cameras/features/{2**63}"
+    assert c.get(url).status_code == 404
+    resp = c.patch(url, json={"properties": {"name": "x"}}, headers={"If-Match": '"1"'})
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "feature_not_found"
+    assert c.delete(url, headers={"If-Match": '"1"'}).status_code == 404

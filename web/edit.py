@@ -4,7 +4,8 @@
 answers 201 with the stored feature, its ``ETag`` (the feature's version, ``"1"``) and
 ``Location``. ``GET /api/layers/<name>/features/<fid>`` answers the feature of any readable
 layer with its ETag. ``PATCH`` (the properties to change and/or a new geometry) and ``DELETE``
-need ``If-Match: "<version>"``: 428 without it, 412 when it is not a version in quotes, and 409
+need ``If-Match: "<version>"``: 428 without it, 400 when it is no entity tag, 412 when it is
+a tag that names no version (``*``, ``W/"3"``), and 409
 with ``{"error": {…}, "current": <the feature as it is now>}`` when the feature changed since
 that version. Bodies are JSON (``application/json``, ``application/geo+json`` or
 ``application/merge-patch+json``; else 415) of at most
@@ -31,9 +32,9 @@ from werkzeug.exceptions import (
 
 from gridmap.access import privacy
 from gridmap.access.roles import ADMIN, ANALYST, EDITABLE_LAYERS, WRITERS, Access
-from gridmap.errors import ConflictError
+from gridmap.errors import ConflictError, InputError
 from gridmap.schema import LAYER_ORDER, get_layer
-from gridmap.service import edit
+from gridmap.service import edit, feature_schema
 from gridmap.service import feature_body as body_rules
 from web.auth import EVERYONE, access, allow
 from web.common import workspace
@@ -45,9 +46,15 @@ bp = Blueprint("edit", __name__, url_prefix="/api/layers")
 BODY_TYPES = ("application/json", "application/geo+json", "application/merge-patch+json")
 #: Every role that writes some layer (the route's rule; the layer's own is checked inside).
 WRITER_ROLES: frozenset[str] = frozenset().union(*WRITERS.values())
-#: A feature id in a URL: a whole number that fits SQLite's 64 bits.
-FID = "<int(max=9223372036854775807):fid>"
+#: A feature id in a URL (one beyond SQLite's 64 bits is simply not found).
+FID = "<int:fid>"
 _VERSION = re.compile(r'\s*"(\d{1,18})"\s*')
+#: What an If-Match header may be (RFC 9110): ``*`` or a list of entity tags.
+ETAGS = re.compile(
+    r'\s*(\*|(W/)?"[\x21\x23-\x7e\x80-\xff]*"(\s*,\s*(W/)?"[\x21\x23-\x7e\x80-\xff]*")*)\s*'
+)
+#: The layers of the write API, as a URL converter: PATCH and DELETE of others are 405.
+EDITABLE = "<any(" + ", ".join(EDITABLE_LAYERS) + "):name>"
 
 
 # -- the request ------------------------------------------------------------------------------
@@ -71,8 +78,8 @@ def _body() -> Any:
     return body_rules.parse_json(request.get_data(cache=False))
 
 
-def _if_match() -> int:
-    """Return the version ``If-Match`` names; 428 without it, 412 when it names none."""
+def _if_match() -> str:
+    """Return the ``If-Match`` header: 428 without it, 400 when it is no entity tag at all."""
     given = request.headers.get("If-Match")
     if given is None:
         raise PreconditionRequired(
@@ -80,6 +87,20 @@ def _if_match() -> int:
             "that a change made by someone else meanwhile is not overwritten. "
             "(请在 If-Match 中发送读取时的版本号。)"
         )
+    if ETAGS.fullmatch(given) is None:
+        raise InputError(
+            f'If-Match must be the feature\'s version in quotes, such as "3", not '
+            f"'{given[:40]}'. (If-Match 应为带引号的版本号。)"
+        )
+    return given
+
+
+def _version(given: str) -> int:
+    """Return the version an ``If-Match`` entity tag names; 412 when it names none.
+
+    Only one strong tag that is a version can match a feature (``*``, weak tags and lists
+    never do: a change must say which version it was made from).
+    """
     found = _VERSION.fullmatch(given)
     if found is None:
         raise PreconditionFailed(
@@ -168,7 +189,7 @@ def _if_match_param() -> dict[str, Any]:
         "in": "header",
         "required": True,
         "description": 'The version read, in quotes: "3" (the feature\'s ETag)',
-        "schema": {"type": "string", "pattern": r'^"[0-9]{1,18}"$'},
+        "schema": {"type": "string", "pattern": "^" + ETAGS.pattern + "$"},
     }
 
 
@@ -188,15 +209,16 @@ def _update_doc(name: str) -> dict[str, Any]:
     }
 
 
-@bp.patch("/<name>/features/" + FID)
+@bp.patch(f"/{EDITABLE}/features/{FID}")
 @allow(WRITER_ROLES)
 @describe(_update_doc, each={"name": EDITABLE_LAYERS})
 def update(name: str, fid: int) -> Response:
     """Change a feature read at the version ``If-Match`` names; 409 with it when stale."""
     who = access()
     edit.require_writer(who, name)
-    version = _if_match()
-    body = _body()
+    tag = _if_match()
+    body = edit.parse_change(name, fid, _body())  # a bad body is 400 whatever the version
+    version = _version(tag)
     try:
         changed = edit.update_feature(
             workspace(), name, fid, body, expected_version=version, access=who
@@ -221,14 +243,14 @@ def _delete_doc(name: str) -> dict[str, Any]:
     }
 
 
-@bp.delete("/<name>/features/" + FID)
+@bp.delete(f"/{EDITABLE}/features/{FID}")
 @allow(WRITER_ROLES)
 @describe(_delete_doc, each={"name": EDITABLE_LAYERS})
 def delete(name: str, fid: int) -> Response:
     """Delete a feature read at the version ``If-Match`` names; 409 with it when stale."""
     who = access()
     edit.require_writer(who, name)
-    version = _if_match()
+    version = _version(_if_match())
     try:
         edit.delete_feature(workspace(), name, fid, expected_version=version, access=who)
     except ConflictError as exc:
@@ -267,9 +289,9 @@ add_schemas(
         key: schema
         for name in LAYER_ORDER
         for key, schema in (
-            (f"{name}_feature", body_rules.served_schema(name, _views(name))),
-            (f"{name}_new", body_rules.body_schema(name)),
-            (f"{name}_change", body_rules.body_schema(name, partial=True)),
+            (f"{name}_feature", feature_schema.served_schema(name, _views(name))),
+            (f"{name}_new", feature_schema.body_schema(name)),
+            (f"{name}_change", feature_schema.body_schema(name, partial=True)),
             (
                 f"{name}_conflict",
                 {

@@ -56,7 +56,7 @@ ERROR_TEXTS: dict[int, str] = {
     403: "The caller's role may not do this",
     404: "No such layer or feature (or one of another grid worker's grids)",
     409: "The feature changed since it was read (or the row conflicts with another)",
-    412: "If-Match is not a feature version in quotes",
+    412: "If-Match names no version of the feature (a weak tag, *, a list, not a number)",
     413: "The body is larger than this route takes",
     415: "The body is not JSON (Content-Type application/json or application/geo+json)",
     428: "The change needs If-Match with the version read",
@@ -211,6 +211,8 @@ def path_of(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
                 schema["maximum"] = int(top.group(1))
         elif converter == "float":
             schema = {"type": "number"}
+        elif converter == "any":
+            schema = {"type": "string", "enum": [a.strip().strip("'\"") for a in args.split(",")]}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _ARG.sub(lambda m: "{" + m.group(3) + "}", rule.rule), params
 

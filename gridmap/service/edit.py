@@ -46,9 +46,11 @@ from gridmap.errors import (
 from gridmap.io import geojson
 from gridmap.schema import STORAGE_CRS, Layer, get_layer
 from gridmap.service import scope
-from gridmap.service.feature_body import parse_feature, show
+from gridmap.service.feature_body import Change, parse_feature, show
 from gridmap.store import Transaction, Workspace
 
+#: The largest feature id a workspace can hold (SQLite's 64-bit integers).
+MAX_FID = 2**63 - 1
 #: The reader whose view counts as "the masked view" a value may have been copied from.
 _MASKED_READER = Access.of("masked-view", ANALYST)
 
@@ -128,6 +130,7 @@ def read_feature(ws: Workspace, layer: str, fid: int, *, access: Access) -> Feat
     that shows personal data unmasked is recorded in the access log.
     """
     get_layer(layer)
+    _check_fid(layer, fid)
     where = scope.scoped_where(ws, access, layer, {"fid": int(fid)})
     frame = ws.read(layer, where=where)
     if frame.empty:
@@ -174,6 +177,17 @@ def create_feature(ws: Workspace, layer: str, body: Any, *, access: Access) -> F
     return _reply(ws, layer, stored, access)
 
 
+def parse_change(layer: str, fid: int, body: Any) -> Change:
+    """Return the change a PATCH body asks of feature ``fid`` (its ``id``, if given, must be it)."""
+    change = parse_feature(layer, body, partial=True)
+    if isinstance(body, dict) and body.get("id") not in (None, fid):
+        raise InputError(
+            f"The body is feature {show(body['id'])}, but the URL names feature {fid}: send "
+            "the change to the feature's own URL."
+        )
+    return change
+
+
 def update_feature(
     ws: Workspace,
     layer: str,
@@ -185,19 +199,16 @@ def update_feature(
 ) -> Feature:
     """Change the properties and/or geometry a Feature body gives; return the feature as stored.
 
-    ``expected_version`` is the version the caller read (their ``If-Match``): when the
-    feature has changed since, :class:`gridmap.errors.ConflictError` is raised and nothing is
-    written (:func:`conflict_document` gives the reply with the current feature). A change
-    that changes nothing keeps the version.
+    ``body`` is the parsed JSON, or the :class:`~gridmap.service.feature_body.Change` that
+    :func:`parse_change` made of it. ``expected_version`` is the version the caller read
+    (their ``If-Match``): when the feature has changed since,
+    :class:`gridmap.errors.ConflictError` is raised and nothing is written
+    (:func:`conflict_document` gives the reply with the current feature). A change that
+    changes nothing keeps the version.
     """
     require_writer(access, layer)
     schema = get_layer(layer)
-    change = parse_feature(schema, body, partial=True)
-    if isinstance(body, dict) and body.get("id") not in (None, fid):
-        raise InputError(
-            f"The body is feature {show(body['id'])}, but the URL names feature {fid}: send "
-            "the change to the feature's own URL."
-        )
+    change = body if isinstance(body, Change) else parse_change(layer, fid, body)
     values = dict(change.values)
     if change.geometry is not None:
         values["geometry"] = change.geometry
@@ -248,12 +259,18 @@ def conflict_document(
 
 def _stored(tx: Transaction, access: Access, schema: Layer, fid: int) -> pd.DataFrame:
     """Return the stored row ``fid`` in the transaction; not found unless the caller's."""
+    _check_fid(schema.name, fid)
     frame = tx.read(schema.name, where={"fid": int(fid)})
     if frame.empty or (
         _scoped(access, schema.name) and not _own_grid(tx, access, schema, frame.iloc[0])
     ):
         raise FeatureNotFoundError(f"Layer '{schema.name}' has no feature {fid}.")
     return frame
+
+
+def _check_fid(layer: str, fid: int) -> None:
+    if not 0 < int(fid) <= MAX_FID:
+        raise FeatureNotFoundError(f"Layer '{layer}' has no feature {fid}.")
 
 
 def _refuse_masked_copies(
