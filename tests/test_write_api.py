@@ -481,6 +481,30 @@ def live_write(demo_path, tmp_path) -> Iterator[tuple[str, store.GeoPackageWorks
     ws.close()
 
 
+def test_an_oversize_body_without_length_is_413(live_write, role_tokens):
+    """A chunked body (no Content-Length) over the limit is refused as too large, not cut
+    short and then refused as broken JSON."""
+    base, ws = live_write
+    before = state(ws)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"type": "Feature", "properties": {"code": "CAM-BIG", "kind": "fixed", "name": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    resp = requests.post(
+        f"{base}/api/layers/cameras/features",
+        data=chunks(),
+        headers={
+            "Authorization": f"Bearer {role_tokens['admin']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+    assert state(ws) == before
+
+
 def test_two_clients_one_grid_at_once(live_write, role_tokens):
     """Two threads PATCH the same grid from the same version at the same moment: one wins."""
     base, ws = live_write

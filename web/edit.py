@@ -74,8 +74,12 @@ def _body() -> Any:
             f"Send the feature as JSON (Content-Type: application/json or application/geo+json), "
             f"not '{request.mimetype or 'no Content-Type'}'. (请以 JSON 格式发送要素。)"
         )
-    request.max_content_length = limit  # a body without Content-Length stops at the limit too
-    return body_rules.parse_json(request.get_data(cache=False))
+    data = request.stream.read(limit + 1)  # a body without Content-Length is cut here too
+    if len(data) > limit:
+        raise RequestEntityTooLarge(
+            f"A feature may be at most {limit // 1024} KiB of JSON. (要素数据过大。)"
+        )
+    return body_rules.parse_json(data)
 
 
 def _if_match() -> str:
