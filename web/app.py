@@ -17,8 +17,7 @@ from flask import Flask, Response, request
 
 from gridmap.errors import InputError
 from gridmap.store import Workspace, open_workspace
-from web import api, assets, auth, errors, login, ogc, pages
-from web.admin import bp as admin_bp
+from web import admin, api, assets, auth, edit, errors, login, ogc, openapi, pages
 from web.common import WORKSPACE_KEY, parse_bbox, parse_int, workspace
 from web.tiles import parse_tiles
 
@@ -73,7 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(admin_bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(edit.bp)
+    app.register_blueprint(openapi.bp)
     register_routes(app)
     return app
 

@@ -128,7 +128,7 @@ def session_secret(ws: Workspace) -> str:
 
 
 def _identify() -> None:
-    """Set ``g.access`` for this request, check CSRF, then the route's rule."""
+    """Set ``g.access`` for this request, check the route's rule, then (for a session) CSRF."""
     ws = workspace()
     header = request.headers.get("Authorization", "")
     g.by_token = False
@@ -140,8 +140,10 @@ def _identify() -> None:
         g.access = accounts.access_of(ws, record)
         g.by_token = True
         _touch(ws, token.strip())
+        check_route()
     else:
         g.access = _session_access(ws)
+        check_route()  # who may call it first: nobody signed in gets 401, not a CSRF error
         # Only a request that reaches a view can change anything: a 404 / 405 needs no token.
         if (
             request.endpoint is not None
@@ -154,7 +156,6 @@ def _identify() -> None:
                 raise CsrfError(
                     "This form or request has no valid CSRF token: reload the page and try again."
                 ) from exc
-    check_route()
 
 
 def _session_access(ws: Workspace) -> Access:
