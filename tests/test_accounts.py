@@ -325,7 +325,8 @@ def test_gridmap_users_and_audit(tiny_workspace, tmp_path: Path):
     assert "grids" in gridmap("users", "public", ws, "grids", "buildings").stdout
     # exports of personal data unmasked are recorded, masked ones are not
     out = tmp_path / "people.csv"
-    assert gridmap("export", ws, "people", "-o", str(out)).returncode == 0
+    assert gridmap("export", ws, "households", "-o", str(out)).returncode == 0  # masked
+    assert gridmap("export", ws, "people", "-o", str(out)).returncode == 2  # figures, not rows
     assert "No reads" in gridmap("audit", ws).stdout
     assert gridmap("export", ws, "people", "-o", str(out), "--personal").returncode == 0
     log = json.loads(gridmap("audit", ws, "--json").stdout)

@@ -1171,7 +1171,7 @@ def test_wrong_password_and_disabled_account_refused_in_chinese(
 
     submit_sign_in(page, "demo-planner", "not-the-password")
     error = page.locator("#login-error")
-    assert error.get_attribute("data-error-code") == "unauthenticated"
+    assert error.get_attribute("data-error-code") == "wrong_password"
     first = error.locator("p").first
     assert first.get_attribute("lang") == "zh-CN"
     assert first.inner_text() == "用户名或密码错误，请重新输入。"
@@ -1188,7 +1188,7 @@ def test_wrong_password_and_disabled_account_refused_in_chinese(
     assert error.locator("p").first.inner_text() == "该账号已停用，请联系管理员。"
     expect_refused(watch, "/login")
     submit_sign_in(page, "demo-analyst", "not-the-password")
-    assert error.get_attribute("data-error-code") == "unauthenticated"  # no hint it exists
+    assert error.get_attribute("data-error-code") == "wrong_password"  # no hint it exists
     expect_refused(watch, "/login")
 
     # The right password of an enabled account opens the map.
@@ -1257,7 +1257,7 @@ def test_admin_page(browser: Browser, own_server, writable_demo) -> None:
     page.click("#token-list [data-revoke]")
     page.locator("#token-list li[data-active='false']").wait_for()
     status, doc = api_get(base, "/api/workspace", token)
-    assert status == 401 and doc["error"]["code"] == "unauthenticated"
+    assert status == 401 and doc["error"]["code"] == "bad_token"
 
     # Disable an account: its token stops working at once.
     page.click('[data-manage="demo-patrol"]')

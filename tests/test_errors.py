@@ -324,7 +324,7 @@ def ogc_style(tag: str):
 def test_a_registered_renderer_answers_its_paths(writable_demo, monkeypatch):
     app = create_app({"WORKSPACE": writable_demo})
     renderers = app.extensions["gridmap.error_renderers"]
-    assert [prefix for prefix, _ in renderers] == ["/ogc"]  # the OGC blueprint's own
+    assert [prefix for prefix, _ in renderers] == ["/admin", "/ogc"]  # the blueprints' own
     renderers.clear()
     add_error_renderer(app, "/ogc", ogc_style("ogc"))
     app.extensions["gridmap.error_renderers"].append(("/ogc/collections/", ogc_style("deeper")))

@@ -50,23 +50,24 @@ def routes_app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any
     return create_app({"WORKSPACE": ws, "TESTING": True})
 
 
-def _url(rule: Any) -> str:
-    args = {a: SAMPLE_ARGS.get(a, "1") for a in rule.arguments}
+def _url(adapter: Any, rule: Any, method: str) -> str:
+    """Return a URL of ``rule`` built with the sample arguments (ints where it takes ints)."""
+    args: dict[str, Any] = {a: SAMPLE_ARGS.get(a, "1") for a in rule.arguments}
     if rule.endpoint == "pages.vendor":
         args["filename"] = VENDOR_FILE
-    url = rule.rule
-    for key, value in args.items():
-        url = url.replace(f"<path:{key}>", value).replace(f"<{key}>", value)
-        url = url.replace(f"<int:{key}>", value)
-    return url
+    for name, converter in rule._converters.items():
+        if type(converter).__name__ in ("IntegerConverter", "NumberConverter"):
+            args[name] = 1
+    return str(adapter.build(rule.endpoint, args, method=method))
 
 
 def _calls(app: Any) -> list[tuple[str, str, str]]:
+    adapter = app.url_map.bind("localhost")
     out = []
     for rule in app.url_map.iter_rules():
         for method in METHODS:
             if method in (rule.methods or ()):
-                out.append((rule.endpoint, method, _url(rule)))
+                out.append((rule.endpoint, method, _url(adapter, rule, method)))
     return out
 
 
