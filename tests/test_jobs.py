@@ -466,10 +466,10 @@ def test_head_builds_no_export(served, tmp_path: Path) -> None:
     resp = admin.head("/api/layers/people/export?format=xlsx")
     took = time.perf_counter() - started
     assert resp.status_code == 200 and resp.get_data() == b""
+    assert len(served.read_log(user="admin", limit=None)) == before  # nothing read, nothing shown
     assert resp.headers["Content-Disposition"] == 'attachment; filename="people.xlsx"'
     assert resp.mimetype.endswith("spreadsheetml.sheet")
     assert resp.headers["Cache-Control"] == "private, no-store"
-    assert len(served.read_log(user="admin", limit=None)) == before  # nothing read, nothing shown
     assert runner_of(app).jobs("admin") == [] and took < 2.0, took
     # HEAD is refused as GET is
     assert client(app, None).head("/api/layers/people/export").status_code == 401
