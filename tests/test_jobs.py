@@ -451,7 +451,7 @@ def test_limits_per_user_over_http(served, tmp_path: Path) -> None:
     second = c.post("/api/jobs", json={"layer": "people", "format": "xlsx"})
     third = c.post("/api/jobs", json={"layer": "people", "format": "xlsx"})
     assert (first.status_code, second.status_code, third.status_code) == (202, 202, 429)
-    assert third.get_json()["error"]["code"] == "too_many_requests"
+    assert third.get_json()["error"]["code"] == TooManyRequestsError.code
     assert int(third.headers["Retry-After"]) > 0
     # another user is not held up by the analyst's queue
     assert client(app, "planner").post("/api/jobs", json={"layer": "grids"}).status_code == 202
@@ -491,7 +491,7 @@ def test_the_plain_export_is_refused_when_the_server_is_busy(served, tmp_path: P
     c = client(app, "analyst")
     resp = c.get("/api/layers/grids/export?format=csv&lang=en")
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
-    assert resp.get_json()["error"]["code"] == "too_many_requests"
+    assert resp.get_json()["error"]["code"] == TooManyRequestsError.code
     held.release.set()
     wait_for(lambda: not any(j.state == "running" for j in runner.jobs("demo-planner")))
     resp = c.get("/api/layers/grids/export?format=csv&lang=en")
