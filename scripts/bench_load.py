@@ -50,6 +50,11 @@ sys.path.insert(0, str(ROOT))
 from gridmap import store  # noqa: E402
 from gridmap.build.demo import build_demo  # noqa: E402
 
+#: ``gridmap serve``, which dumps its threads' stacks to stderr on SIGUSR1 (to see a stall).
+SERVE = (
+    "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "from gridmap.cli.main import main; sys.exit(main())"
+)
 MAP_LAYERS = ("grids", "buildings", "streets", "facilities", "cameras")
 VIEW_M = 500.0
 CODE_PREFIX = "LOAD-"
@@ -204,17 +209,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--write-pause", type=float, default=0.2, help="seconds between writes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--server-log", type=Path, help="the server's stderr (SIGUSR1 dumps its stacks there)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="gridmap-bench-load-") as tmp:
         path, token = prepare(args.workspace, Path(tmp))
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gridmap.cli", "serve", str(path), "--port", str(port)],
+            [sys.executable, "-c", SERVE, "serve", str(path), "--port", str(port)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=log.open("w") if (log := args.server_log) else subprocess.DEVNULL,
         )
+        print(f"server pid {server.pid}", flush=True)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
