@@ -10,6 +10,9 @@ beyond that a new job is refused with :class:`~gridmap.errors.TooManyRequestsErr
 Each job reports progress (a fraction and a message in English and Chinese) and can be
 cancelled: cooperatively, through the ``cancelled()`` check the work asks between its steps.
 A cancelled job leaves no file, whatever its work did: the runner removes the job's folder.
+An export asks between its steps (read, mask, write, finish); xlsxwriter's row loop in
+:func:`gridmap.io.xlsx.write_xlsx` has no hook yet, so a cancel during the seconds an Excel
+file of the register takes to write takes effect when the writing ends.
 A finished job's file is kept for ``keep_s`` seconds (default 1 h) in the runner's own
 temporary folder, then removed; :meth:`JobRunner.close` (at shutdown, or when the process
 exits) removes the folder with every file in it.
