@@ -238,7 +238,11 @@ def test_sigkill_gridmap_serve(demo_path: Path, tmp_path: Path, kills: int) -> N
 
         client = threading.Thread(target=sign_ins, daemon=True)
         client.start()
-        time.sleep(rng.uniform(0.5, 2.0))  # the kill lands wherever the client is
+        deadline = time.monotonic() + 60
+        while not acks:  # once sign-ins go through (argon2 is slow on a loaded machine) …
+            assert client.is_alive() and time.monotonic() < deadline, "no sign-in went through"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.1, 1.5))  # … the kill lands wherever the client is
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         stop.set()
