@@ -194,6 +194,28 @@ def test_finished_files_expire_and_close_removes_everything(tmp_path: Path) -> N
         r.submit("a", "test", Gate())
 
 
+def test_folders_of_killed_servers_are_removed_by_the_next(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f"gridmap-jobs-{dead.pid}-abc"
+    (orphan / "job").mkdir(parents=True)
+    (orphan / "job" / "people.xlsx").write_bytes(b"personal data")
+    alive = tmp_path / f"gridmap-jobs-{os.getpid()}-def"
+    alive.mkdir()
+    other = tmp_path / "gridmap-jobs-notapid"
+    other.mkdir()
+    r = JobRunner()
+    try:
+        assert r.folder.parent == tmp_path and r.folder.name.startswith(
+            f"gridmap-jobs-{os.getpid()}-"
+        )
+        assert not orphan.exists() and alive.exists() and other.exists()
+    finally:
+        r.close()
+    assert not r.folder.exists()
+
+
 def test_failures_say_what_and_show_no_internals(runner: JobRunner) -> None:
     def bad_input(ctx: JobContext) -> JobOutput:
         raise InputError("bbox must be four numbers")

@@ -6,6 +6,7 @@ See :mod:`gridmap.service.jobs` for the policy (limits, queue, cancel, keeping f
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -36,7 +37,32 @@ UNEXPECTED = (
     "(任务遇到意外错误，已记录。)"
 )
 
+#: How the runners' own temporary folders are named: ``gridmap-jobs-<pid>-<random>``.
+FOLDER_PREFIX = "gridmap-jobs-"
+
 logger = logging.getLogger(__name__)
+
+
+def remove_stale_folders(parent: str | Path | None = None) -> list[Path]:
+    """Remove the job folders (with their files) of processes that are gone; return them.
+
+    A server stopped by Ctrl+C removes its folder; one killed (SIGKILL, or SIGTERM without a
+    handler) cannot, and the next runner in the same temporary directory does it. Only
+    folders of this user, named with the id of a process that no longer runs, are removed.
+    """
+    removed = []
+    for path in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        pid_text = path.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or not path.is_dir() or path.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:  # that process is gone: its files are orphans
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:  # alive, or not ours to ask about
+            continue
+    return removed
 
 
 def job_not_found(job_id: str, keep_s: float) -> FeatureNotFoundError:
@@ -179,7 +205,10 @@ class JobRunner:
         self.max_waiting_per_user = max_waiting_per_user
         self.max_waiting = max_waiting
         self.keep_s = float(keep_s)
-        self.folder = Path(folder or tempfile.mkdtemp(prefix="gridmap-jobs-"))
+        if folder is None:
+            remove_stale_folders()  # of servers killed before they could remove theirs
+            folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+        self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.RLock()
