@@ -11,11 +11,14 @@ import json
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.errors import InputError
+from gridmap.service import jobs as job_service
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
 from web import assets
 from web.auth import EVERYONE, SIGNED_IN, access, allow
 from web.common import choose_lang, geojson_response, parse_bbox, parse_int, workspace
+from web.headers import is_personal_layer, mark_personal
+from web.jobs import runner_of
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -37,6 +40,8 @@ def layer(name: str) -> Response:
     ws = workspace()
     query = request.query_string.decode(errors="replace")
     etag = layer_service.layer_etag(ws, name, access=access(), query=query)
+    if is_personal_layer(name):
+        mark_personal()
     if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
         return Response(status=304)
     page = layer_service.page(
@@ -53,17 +58,36 @@ def layer(name: str) -> Response:
 @bp.get("/layers/<name>/export")
 @allow(SIGNED_IN)
 def export(name: str) -> Response:
-    """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``."""
-    out = layer_service.export_file(
-        workspace(),
-        name,
-        fmt=request.args.get("format", "xlsx"),
-        lang=request.args.get("lang", choose_lang()),
-        bbox=parse_bbox(request.args.get("bbox")),
-        access=access(),
+    """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``.
+
+    For scripts that wait for the file. It runs within the job limits of ``/api/jobs`` (the
+    browser's way, with progress and cancel): when no slot is free at once, 429 with
+    ``Retry-After`` rather than a request thread held waiting. HEAD answers the headers only
+    and builds nothing.
+    """
+    fmt = request.args.get("format", "xlsx")
+    lang = request.args.get("lang", choose_lang())
+    bbox = parse_bbox(request.args.get("bbox"))
+    if is_personal_layer(name):
+        mark_personal()
+    if request.method == "HEAD":
+        head = job_service.describe_export(name, fmt=fmt, lang=lang, bbox=bbox, access=access())
+        resp = Response(mimetype=head.media_type)
+        resp.headers["Content-Disposition"] = f'attachment; filename="{head.filename}"'
+        return resp
+    runner = runner_of()
+    job = job_service.run_export(
+        runner, workspace(), name, fmt=fmt, lang=lang, bbox=bbox, access=access()
     )
-    resp = Response(out.body, mimetype=out.media_type)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{out.filename}"'
+    if job.state != job_service.DONE or job.output is None:
+        runner.discard(job)
+        raise job.exception or job_service.job_not_ready(job.state)
+    try:  # read whole, as before jobs: the request is done with the file once it is sent
+        body = job.output.path.read_bytes()
+    finally:
+        runner.discard(job)
+    resp = Response(body, mimetype=job.output.media_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{job.output.filename}"'
     return resp
 
 

@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 
 from gridmap.errors import InputError
 from gridmap.store import Workspace, open_workspace
-from web import admin, api, assets, auth, edit, errors, login, ogc, openapi, pages
+from web import admin, api, assets, auth, edit, errors, headers, jobs, login, ogc, openapi, pages
 from web.common import WORKSPACE_KEY, parse_bbox, parse_int, workspace
 from web.tiles import parse_tiles
 
@@ -69,12 +69,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     app.after_request(_finish)
+    headers.init_app(app)  # after _finish: runs before it (hashes the page before any gzip)
     app.register_blueprint(pages.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(edit.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(jobs.bp)
     register_routes(app)
     return app
 

@@ -25,6 +25,7 @@ from gridmap.service import ogc
 from web.auth import EVERYONE, access, allow
 from web.common import workspace
 from web.errors import INTERNAL_MESSAGE, RENDERERS_KEY, http_code
+from web.headers import is_personal_layer, mark_personal
 
 PREFIX = "/ogc"
 #: Methods every OGC resource answers; any other gets 405 with this list in ``Allow``.
@@ -76,6 +77,8 @@ def _rule(rule: str, name: str, endpoint: str | None = None) -> None:
     """Route GET (and HEAD, OPTIONS) of ``rule`` to the service function ``ogc.<name>``."""
 
     def view(**kwargs: Any) -> Response:
+        if name in ("items", "item") and is_personal_layer(kwargs.get("cid", "")):
+            mark_personal()  # rows of the register: private, no-store
         func: Callable[..., ogc.OgcResponse] = getattr(ogc, name)  # looked up per call
         return _response(func(workspace(), _ogc_request(), **kwargs))
 

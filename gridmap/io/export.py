@@ -5,6 +5,10 @@ carries the OpenStreetMap attribution and licence where the layer holds OSM data
 rows are synthetic: in the file's metadata where the format has a place for it (GeoJSON member,
 GeoPackage layer metadata, an "about" sheet in Excel), else in ``<name>.notice.txt`` beside the file.
 Files are written to a temporary name and renamed when complete.
+
+A long export (the register as Excel takes seconds) reports its progress to an optional
+``progress(fraction, en, zh)`` callback and asks an optional ``cancelled()`` check between its
+steps; a cancelled export raises :class:`ExportCancelled` and leaves no file.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +37,43 @@ Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
 FORMATS: tuple[str, ...] = ("geojson", "gpkg", "csv", "xlsx", "shp")
 OSM_NOTICE = "Contains OpenStreetMap data © OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
 SYNTHETIC_NOTICE = "Rows with source=synthetic are made-up demo data, not real people or events."
+
+#: ``progress(fraction, en, zh)``: how far an export is (0 to 1) and what it does, in English
+#: and Chinese.
+Progress = Callable[[float, str, str], None]
+#: ``cancelled()``: whether the export should stop (asked between its steps).
+Cancelled = Callable[[], bool]
+
+#: Names of the formats for progress messages (the same in English and Chinese).
+FORMAT_TITLES: dict[str, str] = {
+    "geojson": "GeoJSON",
+    "gpkg": "GeoPackage",
+    "csv": "CSV",
+    "xlsx": "Excel",
+    "shp": "Shapefile",
+}
+
+
+class ExportCancelled(Exception):
+    """An export was cancelled before it finished; it left no file.
+
+    Raised only when a caller's ``cancelled()`` said so: that caller (a job) expects it.
+    """
+
+
+class _Steps:
+    """The progress reports and cancel checks of one export (both optional)."""
+
+    def __init__(self, progress: Progress | None, cancelled: Cancelled | None) -> None:
+        self._progress = progress
+        self._cancelled = cancelled
+
+    def __call__(self, fraction: float, en: str, zh: str) -> None:
+        """Stop here if the export was cancelled, else report how far it is."""
+        if self._cancelled is not None and self._cancelled():
+            raise ExportCancelled("The export was cancelled. (导出已取消。)")
+        if self._progress is not None:
+            self._progress(fraction, en, zh)
 
 
 def notices(frame: pd.DataFrame, masked: bool) -> list[str]:
@@ -93,12 +134,14 @@ def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def _atomic(out: Path) -> Iterator[Path]:
+def _atomic(out: Path, step: _Steps | None = None) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=".gridmap-export-", dir=out.parent))
     try:
         tmp = tmpdir / out.name
         yield tmp
+        if step is not None:  # the last chance to stop: nothing is in place yet
+            step(0.95, "Finishing the file", "正在完成文件")
         for f in tmpdir.iterdir():
             os.replace(f, out.parent / f.name)
     finally:
@@ -115,11 +158,41 @@ def export_layer(
     lang: str = "en",
     bbox: tuple[float, float, float, float] | None = None,
     where: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
 ) -> Path:
     """Write ``layer`` of ``ws`` to ``out`` in ``fmt`` (default: from the file extension).
 
-    ``lang`` ("en" or "zh-CN") names the columns of CSV and Excel files.
+    Parameters
+    ----------
+    ws
+        The workspace.
+    layer
+        The layer's name.
+    out
+        The file to write; a Shapefile named ``.zip`` is written zipped.
+    fmt
+        One of :data:`FORMATS`; default: from the extension of ``out``.
+    access
+        Who asks: personal data as their role may see it.
+    lang
+        "en" or "zh-CN": names the columns of CSV and Excel files.
+    bbox
+        minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
+    where
+        Keep rows whose columns equal these values (see :meth:`Workspace.read`).
+    progress
+        Called with (fraction 0-1, English message, Chinese message) as the export goes on.
+    cancelled
+        Asked between the steps (read, mask, write, rename): when it returns True the export
+        raises :class:`ExportCancelled` and leaves no file.
+
+    Returns
+    -------
+    Path
+        ``out``; the files are in EPSG:4326 (lon/lat degrees), times in the workspace's zone.
     """
+    step = _Steps(progress, cancelled)
     schema = get_layer(layer)
     path = Path(out)
     zipped = path.suffix.lower() == ".zip"  # a Shapefile is several files: zip them together
@@ -140,14 +213,23 @@ def export_layer(
     if not schema.geometry and fmt in ("geojson", "shp"):
         raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
+    step(0.0, f"Reading the {schema.en} layer", f"正在读取{schema.zh}")
     # version etc. stay in the workspace
     frame = ws.read(layer, bbox=bbox, where=where, system=False)
     frame = frame.reset_index(drop=True)  # feature ids stay in the workspace
+    rows = len(frame)
+    step(0.1, f"Preparing {rows:,} rows", f"正在整理 {rows:,} 行")
     masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
     frame = privacy.present(frame, schema, access)
     schema = privacy.served_layer(schema, access)
     notes = notices(frame, masked)
-    with _atomic(path) as tmp:
+    kind = FORMAT_TITLES[fmt]
+    step(
+        0.2,
+        f"Writing the {kind} file ({rows:,} rows)",
+        f"正在写入 {kind} 文件（{rows:,} 行）",
+    )
+    with _atomic(path, step) as tmp:
         if fmt == "geojson":
             text = geojson.feature_collection(
                 frame,
@@ -201,9 +283,9 @@ def export_layer(
             shapes = gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS)
             if zipped:
                 _zipped_shapefile(shapes, tmp, path.stem, notes)
-                return path
-            shapes.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-        if fmt in ("csv", "shp") and notes:
+            else:
+                shapes.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        if fmt in ("csv", "shp") and notes and not zipped:
             # beside the data, named so that it never overwrites a file of the user's
             notice = tmp.with_name(f"{tmp.stem}.notice.txt")
             notice.write_text("\n".join(notes) + "\n", encoding="utf-8")

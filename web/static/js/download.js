@@ -4,12 +4,21 @@
 // or, like people, through their household's). Column titles of Excel
 // and CSV files follow the UI language. The server masks personal data.
 //
+// The server prepares the file as a background job (POST api/jobs): the layer's row shows its
+// progress and the server's words for the step it is at, with a button that cancels it; once
+// the job is done the file is fetched and handed to the browser's downloads.
+//
 // Hooks for tests: [data-export="<layer>"] buttons (aria-busy while a file is prepared),
 // #export-menu[data-export-menu="<layer>"], [data-export-format="xlsx"] items,
-// [data-export-bbox] checkbox, [data-export-msg="<layer>"] row messages.
+// [data-export-bbox] checkbox, [data-export-msg="<layer>"] row messages, in them
+// [data-export-progress="<layer>"] (a <progress>) and [data-export-cancel="<layer>"] buttons;
+// the row's data-export-job is the job's id while it runs.
 
-import { describeError, downloadExport } from "./api.js";
+import { HttpError, describeError } from "./api.js";
 import { getLang, onLangChange, pick, t } from "./i18n.js";
+
+/** Milliseconds between two questions about a job: quick at first, then calmer. */
+const POLL_MS = [300, 500, 800, 1000];
 
 /** Export formats in menu order; `table`: also offered for layers without geometry. */
 export const FORMATS = [
@@ -84,7 +93,18 @@ export class ExportMenu {
     const msg = el("div", "export-msg");
     msg.dataset.exportMsg = meta.name;
     msg.setAttribute("role", "status");
-    this.layers.set(meta.name, { meta, button, msg, busy: false, format: null, error: null });
+    this.layers.set(meta.name, {
+      meta,
+      button,
+      msg,
+      busy: false,
+      format: null,
+      error: null,
+      job: null, // the server's job document while the file is prepared
+      cancelling: false,
+      cancelled: false,
+      parts: null,
+    });
     this.relabel(meta.name);
     return [button, msg];
   }
@@ -103,10 +123,45 @@ export class ExportMenu {
     // aria-disabled, not disabled: a disabled button would drop keyboard focus to the page
     s.button.setAttribute("aria-disabled", String(Boolean(s.busy)));
     s.msg.classList.toggle("error", Boolean(s.error));
-    if (s.busy) s.msg.textContent = t("export.preparing", { format: t(`export.format.${s.format}`) });
+    if (s.busy) this.showProgress(name);
     // said in the current language, so a language switch relabels the message as well
     else if (s.error) s.msg.textContent = t("export.error", { msg: describeError(s.error) });
-    else s.msg.textContent = "";
+    else if (s.cancelled) s.msg.textContent = t("export.job.cancelled");
+    else s.msg.replaceChildren();
+  }
+
+  /** The row's message while its file is prepared: the step, a progress bar, a cancel button. */
+  showProgress(name) {
+    const s = this.layers.get(name);
+    const format = t(`export.format.${s.format}`);
+    const job = s.job;
+    let text;
+    if (!job) text = t("export.preparing", { format });
+    else if (s.cancelling || job.cancel_requested) text = t("export.job.cancelling");
+    else if (job.state === "queued") text = t("export.job.queued", { format });
+    else {
+      const step = job.message?.[getLang()] ?? job.message?.en ?? "";
+      text = t("export.job.running", { format, percent: Math.round((job.progress || 0) * 100), step });
+    }
+    if (!s.parts) {
+      const label = el("span", "export-job-text");
+      const bar = el("progress", "export-job-bar");
+      bar.max = 1;
+      bar.dataset.exportProgress = name;
+      const cancel = el("button", "export-job-cancel");
+      cancel.type = "button";
+      cancel.dataset.exportCancel = name;
+      cancel.addEventListener("click", () => this.cancel(name));
+      s.parts = { label, bar, cancel };
+    }
+    const { label, bar, cancel } = s.parts;
+    label.textContent = text;
+    bar.value = job?.progress || 0;
+    bar.setAttribute("aria-label", t("export.job.progress", { layer: pick(s.meta.title, name) }));
+    cancel.textContent = t("export.job.cancel");
+    cancel.title = t("export.job.cancel.title");
+    cancel.disabled = !job || Boolean(s.cancelling);
+    if (s.msg.firstChild !== label) s.msg.replaceChildren(label, " ", bar, " ", cancel);
   }
 
   open(name) {
@@ -203,17 +258,131 @@ export class ExportMenu {
     const placed = s.meta.geometry || s.meta.located_by;
     const bbox = placed && this.onlyView ? this.hooks.viewBbox() : undefined;
     this.close();
-    s.busy = true;
-    s.format = format;
-    s.error = null;
+    Object.assign(s, { busy: true, format, error: null, job: null, cancelling: false, cancelled: false });
     this.relabel(name);
     try {
-      await downloadExport(name, { format, lang: getLang(), bbox });
+      let job = await startJob({ kind: "export", layer: name, format, lang: getLang(), bbox });
+      s.job = job;
+      s.msg.dataset.exportJob = job.id;
+      this.relabel(name);
+      for (let i = 0; !FINISHED.has(job.state); i++) {
+        await sleep(POLL_MS[Math.min(i, POLL_MS.length - 1)]);
+        job = await requestJSON("GET", job.url);
+        s.job = job;
+        this.relabel(name);
+      }
+      if (job.state === "done") await saveResult(job, name, format);
+      else if (job.state === "cancelled") s.cancelled = true;
+      else s.error = new HttpError(job.url, job.error?.status ?? 500, job.error);
     } catch (err) {
       s.error = err; // an HttpError with the server's code, or a TypeError when it is unreachable
     } finally {
-      s.busy = false;
+      delete s.msg.dataset.exportJob;
+      Object.assign(s, { busy: false, job: null, cancelling: false });
       this.relabel(name);
     }
   }
+
+  /** Ask the server to stop preparing the layer's file; the polling sees it end. */
+  async cancel(name) {
+    const s = this.layers.get(name);
+    if (!s.job || s.cancelling) return;
+    s.cancelling = true;
+    this.relabel(name);
+    try {
+      const resp = await request("DELETE", s.job.url);
+      if (resp.status !== 204) s.job = await resp.json();
+    } catch (err) {
+      s.cancelling = false;
+      s.error = err;
+    }
+    if (s.busy) this.relabel(name);
+  }
+}
+
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function apiUrl(path) {
+  return new URL(path, document.baseURI).toString();
+}
+
+/** The `error` member of an error reply in the server's shape, or null. */
+async function errorOf(resp) {
+  try {
+    const error = (await resp.json())?.error;
+    return error && typeof error === "object" && typeof error.code === "string" ? error : null;
+  } catch {
+    return null; // not JSON: a proxy's page, say
+  }
+}
+
+let csrfToken = null;
+
+/** The CSRF token a signed-in page sends with requests that change something. */
+async function csrf(renew = false) {
+  if (csrfToken && !renew) return csrfToken;
+  const resp = await fetch(apiUrl("api/session"), { headers: { Accept: "application/json" } });
+  if (!resp.ok) throw new HttpError(resp.url, resp.status, await errorOf(resp));
+  csrfToken = (await resp.json()).csrf_token;
+  return csrfToken;
+}
+
+/** A request to the jobs API; one that changes something carries the CSRF token. */
+async function request(method, path, body, retried = false) {
+  const url = apiUrl(path);
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = await csrf(retried);
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (resp.ok) return resp;
+  const error = await errorOf(resp);
+  if (error?.code === "csrf_failed" && !retried) return request(method, path, body, true); // a new session
+  throw new HttpError(url, resp.status, error);
+}
+
+async function requestJSON(method, path, body) {
+  return (await request(method, path, body)).json();
+}
+
+function startJob(spec) {
+  return requestJSON("POST", "api/jobs", spec);
+}
+
+/** The file name in a Content-Disposition header (`filename*=UTF-8''…` or `filename="…"`). */
+function attachmentName(header) {
+  if (!header) return null;
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      /* fall through to the plain name */
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
+  return plain ? plain[1].trim() : null;
+}
+
+/** Fetch a finished job's file and hand it to the browser's downloads. */
+async function saveResult(job, name, format) {
+  const resp = await request("GET", job.result);
+  const blob = await resp.blob();
+  const fallback = job.filename || `${name}.${format === "shp" ? "zip" : format}`;
+  const filename = attachmentName(resp.headers.get("Content-Disposition")) || fallback;
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  // the server keeps the file an hour; this page has it now: let the server forget it
+  request("DELETE", job.url).catch(() => {});
+  return filename;
 }
