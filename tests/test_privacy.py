@@ -20,11 +20,12 @@ import pytest
 import shapely
 
 from gridmap import store
-from gridmap.access import disclosure, linkage, privacy
+from gridmap.access import disclosure, privacy
 from gridmap.access.roles import DERIVED_LAYERS, REGISTER_LAYERS, Access
 from gridmap.errors import FeatureNotFoundError, PermissionDeniedError
 from gridmap.io.xlsx import neutralise_formulas, write_xlsx
 from gridmap.schema import LAYERS, VISIT_CATEGORIES, get_layer
+from gridmap.service import privacy_check
 from gridmap.service.figures import (
     AGE_GENDER_COLUMNS,
     CATEGORY_COLUMNS,
@@ -413,47 +414,53 @@ def test_register_figures_follow_the_role(tmp_path):
 
 # -- the proof on the demo register ------------------------------------------------------------
 
-#: How far above chance (0.5) a held-out AUC may lie: 4 standard deviations of the AUC of a score
-#: that carries no information (disclosure.null_auc_sd; about 80 classifier-flag pairs are
-#: tried, and the largest of 80 null AUCs stays below 4 sd with probability above 99.7 %), and
-#: never less than AUC_FLOOR. The floor is what figures over whole grids may give: a count over
-#: ~400 households includes the household guessed, so the per-grid migrant share ranks
-#: households with migrant visits higher 52 times in 100 (4.3 sd of that large class). A clue
-#: on the household's own row does far more: rented homes give 0.62 for elderly_alone, the old
-#: masking 0.79 to 1.0.
-Z_BOUND = 4.0
-AUC_FLOOR = 0.03
+# The attacker's inputs are built by gridmap.service.privacy_check, which `gridmap privacy` runs
+# on a real register. The bound (AttackResult.bound) is 0.5 + max(4 null sd, 0.03): about 80
+# classifier-flag pairs are tried, and the largest of 80 null AUCs stays below 4 sd with
+# probability above 99.7 %. The floor is what figures over whole grids may give: a count over
+# ~400 households includes the household guessed, so the per-grid migrant share ranks
+# households with migrant visits higher 52 times in 100 (4.3 sd of that large class). A clue on
+# the household's own row does far more: rented homes give 0.62 for elderly_alone, the old
+# masking 0.79 to 1.0.
 #: How much better than always guessing "no" a held-out guess may be (40 of 20,913 households).
-ACCURACY_MARGIN = 0.002
+ACCURACY_MARGIN = disclosure.ACCURACY_MARGIN
 
 
 def bound(r: disclosure.AttackResult) -> float:
-    return 0.5 + max(Z_BOUND * r.null_sd, AUC_FLOOR)
+    return r.bound
+
+
+def test_the_bound_is_four_null_sd_and_never_below_0_03():
+    def result(positives: int, rows: int) -> disclosure.AttackResult:
+        sd = disclosure.null_auc_sd(positives, rows - positives)
+        return disclosure.AttackResult("f", positives, rows, 0.5, 0.9, 0.9, "x", sd)
+
+    few = result(72, 20_913)  # sd 0.0341: 4 sd is above the floor
+    assert few.bound == pytest.approx(0.5 + 4 * 0.03408, abs=1e-5)
+    assert result(5_075, 20_913).bound == 0.53  # 4 sd = 0.0186: the floor
+    assert not few.read_back
+    assert disclosure.AttackResult("f", 72, 20_913, 0.5, 0.903, 0.9, "x", few.null_sd).read_back
+    assert disclosure.AttackResult("f", 72, 20_913, few.bound, 0.9, 0.9, "x", few.null_sd).read_back
 
 
 @pytest.fixture(scope="module")
 def stored(demo_workspace) -> dict[str, pd.DataFrame]:
-    layers = ("households", "people", "visits", "buildings", "incidents")
-    return {name: demo_workspace.read(name, system=False) for name in layers}
+    layers = privacy_check.read_register(demo_workspace)
+    return {**layers, "incidents": demo_workspace.read("incidents", system=False)}
 
 
 @pytest.fixture(scope="module")
 def flags(stored) -> dict[str, pd.Series]:
     """Every hidden flag, per household: the four personal ones, and a visit of each category."""
-    h, v = stored["households"], stored["visits"]
-    out = {f: h[f].astype(bool) for f in ("hardship", "elderly_alone", "disabled", "assisted")}
-    for category in VISIT_CATEGORIES:
-        had = set(v.loc[v["category"] == category, "household_id"])
-        out[f"a {category} visit"] = h["household_id"].isin(had)
-    return out
+    return privacy_check.hidden_flags(stored["households"], stored["visits"])
 
 
 def attack_all(stored, flags, served: dict[str, pd.DataFrame], **kw) -> list:
     buildings = privacy.present(stored["buildings"], "buildings", PLANNER)  # as masked roles get it
-    clues = linkage.household_clues(
-        served["households"], served["people"], served["visits"], buildings, today=DEMO_TODAY, **kw
+    inputs = privacy_check.Served(
+        served["households"], served["people"], served["visits"], buildings, **kw
     )
-    return [disclosure.attack(clues, y.loc[clues.index], flag=f) for f, y in flags.items()]
+    return privacy_check.attack_flags(inputs, flags, today=DEMO_TODAY)
 
 
 def test_the_old_masking_gives_the_flags_away(stored, flags):
@@ -491,14 +498,12 @@ def test_masked_roles_see_the_same_register(stored, demo_workspace):
 
 
 def test_no_masked_flag_is_guessed_better_than_chance(stored, flags, demo_workspace):
-    access = ANALYST
-    served = {n: privacy.present(stored[n], n, access) for n in ("households", "people", "visits")}
-    figures = {
-        "grid_code": register_figures(demo_workspace, access, today=DEMO_TODAY),
-        "community_code": category_figures(demo_workspace, access),
-    }
-    grids = demo_workspace.read("grids", system=False)
-    results = attack_all(stored, flags, served, figures=figures, grids=grids)
+    """What an analyst is served: the masked views, the masked buildings, grid and community
+    figures (the same for planners and patrol leads, above)."""
+    served = privacy_check.served_register(demo_workspace, stored, ANALYST, today=DEMO_TODAY)
+    assert set(served.figures) == {"grid_code", "community_code"}
+    assert "residents" not in served.buildings and len(served.people) == 0
+    results = privacy_check.attack_flags(served, flags, today=DEMO_TODAY)
     assert len(results) == 10
     for r in results:
         assert r.positives >= 70, r

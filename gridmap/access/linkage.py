@@ -97,8 +97,9 @@ def household_clues(
     -------
     DataFrame
         Clue columns (text for categories, floats for sizes and shares): the household's own
-        served columns; its floor when the
-        address still has one; its building's size and mean household size; its grid; and,
+        served columns; its floor when the address still has one; its building (and its point,
+        where that is finer than the building); its building's size and mean household size;
+        its grid; and,
         where a household id links them, its people's ages, gender, ID-number region and
         relations and its visits' categories; where only the place or the grid links visits,
         the rate of ``***`` visits at that place or in that grid.
@@ -117,6 +118,11 @@ def household_clues(
             if name != "grid_code" and grids is not None and "community_code" in grids.columns:
                 key = key.map(grids.set_index("code")["community_code"])
             _figure_clues(out, key, table.set_index(name))
+    if "building_osm_id" in h.columns:
+        out["building"] = h["building_osm_id"].astype(str)
+    place = _point_keys(h)
+    if place is not None and place.nunique() > out.get("building", pd.Series([])).nunique():
+        out["place"] = place  # households placed finer than their building
     if "building_osm_id" in h.columns and len(buildings):
         b = buildings.set_index("osm_id")
         of = h["building_osm_id"]
@@ -189,3 +195,45 @@ def _people_clues(out: pd.DataFrame, h: pd.DataFrame, people: pd.DataFrame, toda
     if "relation" in p.columns:
         relations = groups["relation"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
         out["relations"] = h["household_id"].map(relations).fillna("").astype(str)
+
+
+#: What each clue of :func:`household_clues` is made of: the served columns to look at.
+_SOURCES: dict[str, str] = {
+    "floor": "households.address: the floor of the room it still names",
+    "grid": "households.grid_code: the household's grid",
+    "building": "households.building_osm_id: the household's building",
+    "place": "the household's point on the map (finer than its building)",
+    "building_households": "buildings.households: households in the household's building",
+    "building_mean_size": "buildings.residents / buildings.households: mean household size",
+    "building_levels": "buildings.levels: storeys of the household's building",
+    "people": "people.household_id: how many people a household id links",
+    "head_age": "people.birth_date and relation, linked by household_id: the head's age",
+    "oldest": "people.birth_date, linked by household_id: the oldest member's age",
+    "youngest": "people.birth_date, linked by household_id: the youngest member's age",
+    "genders": "people.gender, linked by household_id",
+    "id_regions": "people.id_number (region digits), linked by household_id",
+    "relations": "people.relation, linked by household_id",
+    "visit_categories": "visits.category, linked by household_id",
+    "star_visits": "visits.category (*** visits), linked by household_id",
+    "star_visits_per_household_of_place": "visits.category and the visit's point: "
+    "*** visits at the household's point",
+    "star_visits_per_household_of_grid": "visits.category and grid_code: *** visits per "
+    "household of the grid",
+}
+
+
+def clue_source(name: str) -> str:
+    """Return which served columns a clue of :func:`household_clues` comes from, in words.
+
+    ``grid_code:migrants`` (a figure's share) names the figures table and its column;
+    a household column served as it is names itself.
+    """
+    if name in _SOURCES:
+        return _SOURCES[name]
+    if name in _OWN:
+        return f"households.{name}, served as it is"
+    key, _, column = name.partition(":")
+    if column:
+        where = {"grid_code": "per grid", "community_code": "per community"}.get(key, f"per {key}")
+        return f"figures {where}: {column} (as a share of the households or residents)"
+    return name
