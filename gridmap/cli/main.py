@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args: Any = parser.parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)  # a command may return its exit status (None: 0)
     except GridmapError as exc:
         print(f"gridmap: error: {exc}", file=sys.stderr)
         return 2
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gridmap: interrupted; nothing was changed.", file=sys.stderr)
         return 130
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":

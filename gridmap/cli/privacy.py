@@ -116,7 +116,7 @@ def render(report: PrivacyReport) -> str:
     return "\n".join(lines)
 
 
-def cmd_privacy(args: argparse.Namespace) -> None:
+def cmd_privacy(args: argparse.Namespace) -> int:
     """Run the privacy check; exit status 1 when a flag can be read back."""
     from gridmap.service.privacy_check import check
     from gridmap.store import open_workspace
@@ -133,8 +133,7 @@ def cmd_privacy(args: argparse.Namespace) -> None:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(render(report))
-    if not report.passed:
-        raise SystemExit(FLAG_READ_BACK)
+    return 0 if report.passed else FLAG_READ_BACK
 
 
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
