@@ -107,6 +107,62 @@ def test_every_route_as_every_role(routes_app):
     assert not wrong, "\n".join(wrong)
 
 
+def _cookie_session(app: Any, name: str, password: str) -> Any:
+    client = app.test_client()
+    token = client.get("/api/session").get_json()["csrf_token"]
+    body = {"name": name, "password": password}
+    resp = client.post("/api/session", json=body, headers={"X-CSRFToken": token})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return client
+
+
+def test_no_state_changes_from_a_cookie_without_the_csrf_token(routes_app):
+    """Every state-changing route, called by a signed-in browser session without the page's
+    CSRF token, is refused before it runs (400 csrf_failed) — admin routes included."""
+    from tests.conftest import ADMIN_PASSWORD
+
+    admin = _cookie_session(routes_app, "admin", ADMIN_PASSWORD)
+    wrong = []
+    for endpoint, method, url in _calls(routes_app):
+        if method == "GET":
+            continue
+        resp = admin.open(url, method=method, json={})
+        code = (resp.get_json(silent=True) or {}).get("error", {}).get("code")
+        if resp.status_code != 400 or code != "csrf_failed":
+            wrong.append(f"{method} {url} ({endpoint}): {resp.status_code} {code}")
+        resp.close()
+    assert not wrong, "\n".join(wrong)
+    assert admin.get("/api/session").get_json()["user"] == "admin"  # still signed in
+
+
+#: Who may call what, written down: a rule changed by mistake in the code fails here.
+PINNED = {
+    "pages.map_page": "everyone",
+    "login.login_page": "everyone",
+    "api.layer": "everyone",
+    "api.export": "signed in",
+    "api.figures": "signed in",
+    "ogc.items": "everyone",
+    "admin.admin_page": {"admin"},
+    "edit.create": {"admin", "planner", "patrol_lead", "grid_worker"},
+}
+
+
+def test_the_pinned_rules(app):
+    names = {"everyone": frozenset(ALL_ROLES), "signed in": frozenset(ALL_ROLES) - {ANONYMOUS}}
+    for endpoint, rule in PINNED.items():
+        expected = names[rule] if isinstance(rule, str) else frozenset(rule)
+        assert route_roles(app, endpoint) == expected, endpoint
+    # every write and admin route is closed to nobody signed in
+    for rule in app.url_map.iter_rules():
+        changes = set(rule.methods or ()) & {"POST", "PUT", "PATCH", "DELETE"}
+        public = rule.endpoint.startswith("login.")  # signing in and out
+        if changes and not public:
+            assert ANONYMOUS not in (route_roles(app, rule.endpoint) or ()), rule.rule
+        if rule.rule.startswith(("/api/admin", "/admin")):
+            assert route_roles(app, rule.endpoint) == {"admin"}, rule.rule
+
+
 def test_the_table_says_who_may_call_the_pages_and_apis(app):
     assert route_roles(app, "pages.map_page") == frozenset(ALL_ROLES)
     assert route_roles(app, "api.export") == frozenset(ALL_ROLES) - {ANONYMOUS}

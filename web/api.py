@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.errors import InputError
+from gridmap.io.xlsx import neutralise_formulas
 from gridmap.service import jobs as job_service
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
@@ -106,7 +107,7 @@ def figures(kind: str) -> Response:
     else:
         raise InputError(f"Figures are 'register' or 'categories', not '{kind}'.")
     if request.args.get("format") == "csv":
-        resp = Response(table.to_csv(index=False), mimetype="text/csv")
+        resp = Response(neutralise_formulas(table).to_csv(index=False), mimetype="text/csv")
         resp.headers["Content-Disposition"] = f'attachment; filename="figures-{kind}.csv"'
         return resp
     rows = json.loads(table.to_json(orient="records", force_ascii=False))

@@ -50,7 +50,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="gridmap_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,  # a working day
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # a working day, from signing in
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.config.update(config or {})
     if "WORKSPACE" not in app.config:

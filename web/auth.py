@@ -53,7 +53,7 @@ ROLES_ATTR = "_gridmap_roles"
 #: Roles of endpoints whose view is not ours (Flask's static files).
 ENDPOINT_ROLES: dict[str, frozenset[str]] = {"static": EVERYONE}
 #: The session keys of a signed-in user.
-SESSION_USER, SESSION_EPOCH = "user", "epoch"
+SESSION_USER, SESSION_EPOCH, SESSION_AT = "user", "epoch", "at"
 #: Seconds between two records of a token's use (its ``last_used``).
 TOKEN_TOUCH_S = 60.0
 
@@ -216,8 +216,13 @@ def sign_in(name: str) -> None:
     session.permanent = True
     session[SESSION_USER] = record.name
     session[SESSION_EPOCH] = record.epoch
+    session[SESSION_AT] = int(time.time())
 
 
 def sign_out() -> None:
-    """End the session of this browser."""
+    """End this account's sessions, on this browser and every other: a signed cookie copied
+    before cannot be used again (its epoch is over)."""
+    who = g.get("access")
+    if who is not None and who.user and not g.get("by_token"):
+        accounts.end_sessions(workspace(), who.user, actor=who.user)
     session.clear()

@@ -118,7 +118,8 @@ def _reply(feature: edit.Feature, status: int = 200) -> Response:
     resp = Response(
         json.dumps(feature.doc, ensure_ascii=False), status=status, mimetype="application/geo+json"
     )
-    resp.set_etag(str(feature.version))
+    if feature.version is not None:
+        resp.set_etag(str(feature.version))
     personal = get_layer(feature.layer).has_personal_data
     resp.headers["Cache-Control"] = "private, no-store" if personal else "private, no-cache"
     return resp
@@ -127,7 +128,7 @@ def _reply(feature: edit.Feature, status: int = 200) -> Response:
 def _conflict(name: str, fid: int, exc: ConflictError) -> Response:
     doc, current = edit.conflict_document(workspace(), name, fid, exc, access=access())
     resp = Response(json.dumps(doc, ensure_ascii=False), status=409, mimetype="application/json")
-    if current is not None:
+    if current is not None and current.version is not None:
         resp.set_etag(str(current.version))
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
@@ -180,7 +181,7 @@ def _read_doc(name: str) -> dict[str, Any]:
 def feature(name: str, fid: int) -> Response:
     """One feature with its version as ETag (304 for ``If-None-Match`` of that version)."""
     found = edit.read_feature(workspace(), name, fid, access=access())
-    if request.if_none_match.contains(str(found.version)):
+    if found.version is not None and request.if_none_match.contains(str(found.version)):
         resp = Response(status=304)
         resp.set_etag(str(found.version))
         return resp

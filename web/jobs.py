@@ -112,7 +112,7 @@ def list_jobs() -> Response:
     runner = runner_of()
     return jsonify(
         {
-            "jobs": [job_document(j) for j in runner.jobs(access().who)],
+            "jobs": [job_document(j) for j in runner.jobs(access().owner)],
             "limits": {
                 "running": runner.max_running,
                 "running_per_user": runner.max_running_per_user,
@@ -128,7 +128,7 @@ def list_jobs() -> Response:
 @allow(SIGNED_IN)
 def job_state(job_id: str) -> Response:
     """One job of the caller: its state, progress, message, and the URL of its file when done."""
-    return jsonify(job_document(runner_of().get(access().who, job_id)))
+    return jsonify(job_document(runner_of().get(access().owner, job_id)))
 
 
 @bp.get("/<job_id>/result")
@@ -136,8 +136,8 @@ def job_state(job_id: str) -> Response:
 def job_result(job_id: str) -> Response:
     """The file of a finished job (409 ``job_not_ready`` before; 404 once expired)."""
     runner = runner_of()
-    job = runner.get(access().who, job_id)
-    out = runner.result(access().who, job_id)
+    job = runner.get(access().owner, job_id)
+    out = runner.result(access().owner, job_id)
     if job.personal:
         mark_personal()
     return send_file(
@@ -157,8 +157,8 @@ def cancel(job_id: str) -> Response:
     """Cancel a job (a waiting one at once: 200; a running one when it next checks: 202); a
     finished one is discarded with its file (204)."""
     runner = runner_of()
-    before = runner.get(access().who, job_id).state
-    job = runner.cancel(access().who, job_id)
+    before = runner.get(access().owner, job_id).state
+    job = runner.cancel(access().owner, job_id)
     if before in job_service.FINISHED:
         return Response(status=204)
     resp = jsonify(job_document(job))

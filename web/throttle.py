@@ -41,10 +41,13 @@ class LoginThrottle:
         return found
 
     def check(self, name: str, ip: str) -> None:
-        """Raise TooManyRequestsError when an attempt by ``name`` from ``ip`` must wait."""
+        """Raise TooManyRequestsError when an attempt by ``name`` from ``ip`` must wait; else
+        count the attempt as failed at once (in the same lock: attempts made at the same
+        moment cannot all pass), until :meth:`succeeded` takes it back."""
         now = time.monotonic()
         with self._lock:
-            for kind, key in self.keys(name, ip).items():
+            keys = self.keys(name, ip)
+            for kind, key in keys.items():
                 recent = self._recent(key, now)
                 if len(recent) >= self.limits[kind]:
                     wait = int(self.window_s - (now - recent[0])) + 1
@@ -53,17 +56,22 @@ class LoginThrottle:
                         f"Too many wrong passwords: wait {minutes} min, then try again.",
                         retry_after=wait,
                     )
+            for key in keys.values():
+                self._recent(key, now).append(now)
 
     def failed(self, name: str, ip: str) -> None:
-        """Count a failed attempt."""
-        now = time.monotonic()
+        """Keep the attempt :meth:`check` counted (it failed); bound the memory under a flood."""
         with self._lock:
-            for key in self.keys(name, ip).values():
-                self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded memory under a flood
+            if len(self._failures) > 100_000:
                 self._failures = {k: v for k, v in self._failures.items() if v}
 
     def succeeded(self, name: str, ip: str) -> None:
-        """Forget the failures of this name from this address."""
+        """Forget the failures of this name from this address; take this attempt back from
+        the other counts."""
         with self._lock:
-            self._failures.pop(self.keys(name, ip)["name+ip"], None)
+            keys = self.keys(name, ip)
+            self._failures.pop(keys["name+ip"], None)
+            for kind in ("ip", "name"):
+                found = self._failures.get(keys[kind])
+                if found:
+                    found.pop()

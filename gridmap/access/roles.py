@@ -64,8 +64,8 @@ PUBLIC_LAYERS_KEY = "public_layers"
 REGISTER_LAYERS: frozenset[str] = frozenset({"households", "people", "visits", "incidents"})
 
 #: Layers without personal columns whose figures come from the register (residents per
-#: building): served masked (see :mod:`gridmap.access.privacy`) to readers without personal
-#: access, anonymous ones included.
+#: building): served masked (see :mod:`gridmap.access.privacy`) to everyone but the admin,
+#: grid workers (whose register ends at their grids) and anonymous readers included.
 DERIVED_LAYERS: frozenset[str] = frozenset({"buildings"})
 
 #: Layers changed through gridmap's write API, and the roles that may change each. A grid
@@ -110,12 +110,16 @@ class Access:
         The grid codes a grid worker works in (empty for other roles).
     public_layers
         For anonymous requests: the layers an admin opened to them.
+    account
+        What tells this account from an earlier one of the same name (its creation time):
+        what belongs to an account (its background jobs) is kept under :attr:`owner`.
     """
 
     user: str | None
     role: str
     grids: frozenset[str] = frozenset()
     public_layers: frozenset[str] = frozenset()
+    account: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ALL_ROLES:
@@ -127,6 +131,11 @@ class Access:
     def who(self) -> str:
         """Return the name recorded in audit rows: the user, or ``anonymous``."""
         return self.user or ANONYMOUS
+
+    @property
+    def owner(self) -> str:
+        """Return the key of what belongs to this account (a removed namesake's is not it)."""
+        return f"{self.who}#{self.account}" if self.account else self.who
 
     @property
     def signed_in(self) -> bool:
@@ -144,9 +153,10 @@ class Access:
         return cls(None, ANONYMOUS, public_layers=frozenset(public_layers))
 
     @classmethod
-    def of(cls, user: str, role: str, grids: Iterable[str] = ()) -> Access:
+    def of(cls, user: str, role: str, grids: Iterable[str] = (), account: str = "") -> Access:
         """Return the access of a signed-in user."""
-        return cls(user, role, grids=frozenset(grids) if role == GRID_WORKER else frozenset())
+        kept = frozenset(grids) if role == GRID_WORKER else frozenset()
+        return cls(user, role, grids=kept, account=account)
 
 
 def read_level(access: Access, layer: str) -> Level:
@@ -156,8 +166,8 @@ def read_level(access: Access, layer: str) -> Level:
         if layer in access.public_layers and not schema.has_personal_data:
             return Level.MASKED if layer in DERIVED_LAYERS else Level.FULL
         return Level.NONE
-    if layer in DERIVED_LAYERS:
-        return Level.FULL if access.personal else Level.MASKED
+    if layer in DERIVED_LAYERS:  # a grid worker too: the area's residents are not their grids'
+        return Level.FULL if access.role == ADMIN else Level.MASKED
     if layer not in REGISTER_LAYERS and not schema.has_personal_data:
         return Level.FULL
     if access.role == ADMIN:

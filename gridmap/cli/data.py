@@ -70,6 +70,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             f"Export the rows with --personal (recorded in the access log)."
         ) from exc
     bbox = parse_bbox(args.bbox)
+    scope.check_bbox(access, args.layer, bbox)
     shown = {"file": str(args.output), **({"bbox": list(bbox)} if bbox else {})}
     rows = ws.count(args.layer, bbox=bbox)
     scope.record(

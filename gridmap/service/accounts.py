@@ -79,9 +79,25 @@ def add_user(
         grids=_grids(ws, role, grids),
         display_name=display_name,
         demo=demo,
+        # a random start: a session of a removed account of the same name never fits this one
+        epoch=random_epoch(),
     )
     ws.add_user(record, actor=actor)
     return user(ws, name)
+
+
+def random_epoch() -> int:
+    """Return a random first epoch of an account (sessions carry it; 1 to 2**53)."""
+    import secrets as random
+
+    return random.randbelow(2**53) + 1
+
+
+def end_sessions(ws: Workspace, name: str, *, actor: str) -> None:
+    """End every session of the account ``name`` (signing out ends them on every device)."""
+    old = ws.get_user(name)
+    if old is not None and not getattr(ws, "read_only", False):
+        ws.update_user(name, {"epoch": old.epoch + 1}, actor=actor, action="users sign out")
 
 
 def change_role(
@@ -139,7 +155,7 @@ def authenticate(ws: Workspace, name: str, password: str) -> UserRecord:
 
 def access_of(ws: Workspace, record: UserRecord) -> Access:
     """Return the :class:`Access` of a signed-in account."""
-    return Access.of(record.name, record.role, record.grids)
+    return Access.of(record.name, record.role, record.grids, account=record.created_at or "")
 
 
 def issue_token(ws: Workspace, name: str, label: str = "", *, actor: str = "system") -> str:

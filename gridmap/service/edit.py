@@ -61,12 +61,15 @@ class Feature:
 
     ``doc`` is the GeoJSON Feature (``id``, ``geometry`` in EPSG:4326 degrees or null,
     ``properties`` as :func:`gridmap.access.privacy.present` shows them, and the members
-    ``version``, ``updated_at``, ``updated_by``); ``version`` is also its ETag.
+    ``version``, ``updated_at``, ``updated_by``); ``version`` is also its ETag. A reader of
+    the masked view gets none of the three (the edit time and the editor would tie a
+    household's change to a worker's visit) and no ETag, unless they may write the layer
+    (then the version, which an edit needs).
     """
 
     layer: str
     fid: int
-    version: int
+    version: int | None
     doc: dict[str, Any]
 
 
@@ -336,8 +339,13 @@ def served(ws: Workspace, layer: str, frame: pd.DataFrame, *, access: Access) ->
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     doc: dict[str, Any] = json.loads(geojson.features(shown, columns, tz)[0])
     row = frame.iloc[0]
-    version = int(row["version"])
-    doc["version"] = version
-    doc["updated_at"] = geojson.json_value(row.get("updated_at"), tz)
-    doc["updated_by"] = geojson.json_value(row.get("updated_by"), tz)
+    masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
+    version: int | None = int(row["version"])
+    if not masked or may_write(access, layer):
+        doc["version"] = version
+    else:
+        version = None
+    if not masked:
+        doc["updated_at"] = geojson.json_value(row.get("updated_at"), tz)
+        doc["updated_by"] = geojson.json_value(row.get("updated_by"), tz)
     return Feature(layer, int(frame.index[0]), version, doc)

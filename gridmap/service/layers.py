@@ -7,16 +7,9 @@ Coordinates are lon/lat degrees (EPSG:4326) throughout, as stored.
 from __future__ import annotations
 
 import hashlib
-import io
-import tempfile
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import cast
 
 from gridmap.access.roles import Access
-from gridmap.errors import InputError
-from gridmap.io.export import Format, export_layer
 from gridmap.schema import get_layer
 from gridmap.service import scope
 from gridmap.service.query import Page, layer_page
@@ -99,65 +92,3 @@ def page(
         The GeoJSON text with ``numberMatched`` and ``numberReturned``.
     """
     return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, access=access)
-
-
-def export_file(
-    ws: Workspace,
-    layer: str,
-    *,
-    fmt: str = "xlsx",
-    lang: str = "en",
-    bbox: Bbox | None = None,
-    access: Access,
-) -> ExportFile:
-    """Write ``layer`` as a file in ``fmt`` and return its bytes; a Shapefile comes zipped.
-
-    Parameters
-    ----------
-    ws
-        The workspace.
-    layer
-        The layer's name.
-    fmt
-        One of :data:`EXPORT_TYPES`.
-    lang
-        "zh-CN" titles the columns of Excel and CSV files in Chinese; anything else in English.
-    bbox
-        minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
-    access
-        Who asks: personal data as their role may see it (a grid worker: own grids only); an
-        export that shows personal data unmasked is recorded in the access log.
-
-    Returns
-    -------
-    ExportFile
-        The file's bytes, its name (``<layer>.<ext>``, ``.zip`` for a Shapefile) and media type.
-    """
-    if fmt not in EXPORT_TYPES:
-        raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
-    ext = "zip" if fmt == "shp" else fmt
-    where = scope.scoped_where(ws, access, layer)
-    scope.check_bbox(access, layer, bbox)
-    shown = {"format": fmt, **({"bbox": list(bbox)} if bbox else {})}
-    rows = ws.count(layer, bbox=bbox, where=where)
-    scope.record(ws, access, layer, rows, action="export", filter=shown)  # before: fail closed
-    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
-        out = export_layer(
-            ws,
-            layer,
-            Path(tmp) / f"{layer}.{fmt}",
-            fmt=cast(Format, fmt),
-            access=access,
-            lang="zh-CN" if lang == "zh-CN" else "en",
-            bbox=bbox,
-            where=where,
-        )
-        if fmt == "shp":  # a Shapefile is several files: send them zipped
-            data = io.BytesIO()
-            with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
-                for f in sorted(Path(tmp).iterdir()):
-                    zf.write(f, f.name)
-            body = data.getvalue()
-        else:
-            body = out.read_bytes()
-    return ExportFile(body, f"{layer}.{ext}", EXPORT_TYPES[fmt])

@@ -23,7 +23,7 @@ is a 409 (:func:`job_not_ready`).
 
 :func:`start_export` makes a layer export a job: the access check and the audit row of an
 unmasked export happen when it is created, with the caller's
-:class:`~gridmap.access.roles.Access`, as :func:`gridmap.service.layers.export_file` does.
+:class:`~gridmap.access.roles.Access`, as the layer pages do.
 Flask-free; :mod:`web.jobs` is the HTTP adapter.
 """
 

@@ -2,7 +2,7 @@
 
 The access check and the audit row of an unmasked export happen when the job is created, with
 the caller's :class:`~gridmap.access.roles.Access`, as
-:func:`gridmap.service.layers.export_file` does; the job only writes the file.
+the layer pages do; the job only writes the file.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def export_work(
     """
     params = export_params(layer, fmt=fmt, lang=lang, bbox=bbox)
     where = scope.scoped_where(ws, access, layer)
+    scope.check_bbox(access, layer, bbox)  # masked visits: never picked by the place they hide
     shown = {"format": fmt, **({"bbox": list(bbox)} if bbox else {})}
     filename = export_filename(layer, fmt)
 
@@ -158,7 +159,7 @@ def start_export(
     """
     job = export_work(ws, layer, fmt=fmt, lang=lang, bbox=bbox, access=access)
     return runner.submit(
-        access.who,
+        access.owner,
         "export",
         job.work,
         params=job.params,
@@ -184,7 +185,7 @@ def run_export(
     """
     job = export_work(ws, layer, fmt=fmt, lang=lang, bbox=bbox, access=access)
     return runner.run_now(
-        access.who,
+        access.owner,
         "export",
         job.work,
         params=job.params,
