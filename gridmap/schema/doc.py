@@ -24,8 +24,8 @@ def render_markdown() -> str:
         "A workspace is one GeoPackage file (`*.gpkg`) that QGIS, ArcGIS and GDAL open as it is.",
         f"Geometry is stored in {STORAGE_CRS} (WGS84 longitude/latitude, degrees); metric work",
         "happens in the UTM zone of the area. Every layer has an integer `fid`. Columns marked",
-        "**personal** hold personal data: masked (张**, 320102\\*\\*\\*\\*\\*\\*\\*\\*1234) for roles",
-        "that may not see them, in the web API and in exports.",
+        "**personal** hold personal data: roles without personal access get a masked view",
+        "instead, in the web API, the OGC API and exports (docs/privacy.md says what each role sees).",
         "",
         "The six monthly home-visit categories (六必访) are the yes/no columns "
         + ", ".join(f"`{c}`" for c in VISIT_CATEGORIES)

@@ -26,6 +26,7 @@ import pandas as pd
 from gridmap.access import privacy
 from gridmap.access.roles import Access
 from gridmap.errors import (
+    AuthenticationError,
     FeatureNotFoundError,
     GridmapError,
     InputError,
@@ -234,6 +235,11 @@ def _collection_doc(ws: Workspace, base: str, layer: Layer, info: LayerInfo) -> 
 def collections(ws: Workspace, req: OgcRequest) -> OgcResponse:
     """Return every collection, from one pass over the workspace's layer table."""
     _no_params(req)
+    if not req.access.signed_in and not collection_ids(req.access):
+        raise AuthenticationError(  # a 401 tells GDAL and QGIS users why they see nothing
+            "Nothing here is open to readers who are not signed in: send an API token "
+            "(Authorization: Bearer …; GDAL: GDAL_HTTP_HEADERS)."
+        )
     infos = {li.name: li for li in ws.layers()}
     return _json(
         {
