@@ -495,7 +495,8 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
         ",", ""
     )
     assert visits.locator(".read-badge").inner_text() == "已脱敏"
-    assert "不在地图上绘制" in visits.locator(".layer-note").inner_text()
+    why = visits.locator(".layer-note").inner_text()
+    assert "走访地点" in why and "不在地图上绘制" in why, why  # not the people's "no geometry"
     # Scale bar and attribution (OSM and the synthetic-data note).
     assert page.locator(".leaflet-control-scale-line").is_visible()
     attribution = page.inner_text(".leaflet-control-attribution")
@@ -546,7 +547,7 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
     assert households.inner_text().endswith(" households")
     assert note["en"] in page.inner_text(".leaflet-control-attribution")
     assert page.inner_text("#lang-switch") == "中文"
-    assert "not drawn" in visits.locator(".layer-note").inner_text()
+    assert "a visit's place" in visits.locator(".layer-note").inner_text()
 
     # The choice is remembered: a reload comes back in English although the browser asks zh-CN.
     page.reload()
@@ -773,6 +774,8 @@ def test_download_layers(browser: Browser, live_server: str, tmp_path: Path, sig
     # are placed by their households: the view option is there, and nothing is masked.
     context, watch = new_context(browser, "zh-CN", signed_in("admin"))
     page = open_map(context, watch, live_server + "/")
+    menu = page.locator("#export-menu")
+    formats = menu.locator("[data-export-format]")
     page.click('[data-export="people"]')
     page.wait_for_selector('#export-menu[data-export-menu="people"]')
     assert formats.evaluate_all("(l) => l.map((e) => e.dataset.exportFormat)") == [
