@@ -16,6 +16,7 @@
 
 import { HttpError, describeError } from "./api.js";
 import { getLang, onLangChange, pick, t } from "./i18n.js";
+import { unplaced } from "./panel.js";
 
 /** Milliseconds between two questions about a job: quick at first, then calmer. */
 const POLL_MS = [300, 500, 800, 1000];
@@ -218,9 +219,12 @@ export class ExportMenu {
     }
     parts.push(list);
 
-    const notes = [meta.geometry ? null : t("export.table_note"), t("export.lang_note")];
-    const masked = meta.columns.some((c) => c.personal) && !this.ws.personal_visible;
-    if (masked) notes.push(t("export.masked"));
+    // A table placed through another layer (people by household), or a layer whose masked
+    // view leaves its place out (visits): each says what "the whole table" means for it.
+    const placeNote = meta.geometry ? null : unplaced(meta) ? "export.unplaced_note" : "export.table_note";
+    const notes = [placeNote && t(placeNote), t("export.lang_note")];
+    // The masked view leaves names and phones out (it does not star them out).
+    if (meta.read === "masked" && meta.columns.some((c) => c.personal)) notes.push(t("export.masked_view"));
     const foot = el("div", "export-notes");
     for (const n of notes.filter(Boolean)) foot.append(el("p", "", n));
     parts.push(foot);

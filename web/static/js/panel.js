@@ -22,6 +22,11 @@ function restricted(meta) {
   return meta.read === "masked" || meta.read === "own";
 }
 
+/** A layer with a place on the map that the reader's masked view leaves out (visits). */
+export function unplaced(meta) {
+  return meta.read === "masked" && !meta.geometry && !meta.located_by;
+}
+
 function readBadge(meta) {
   return restricted(meta) ? h("span", { class: `read-badge read-${meta.read}`, dataset: { read: meta.read } }) : null;
 }
@@ -106,7 +111,7 @@ export class Panel {
       const [download, downloadMsg] = hooks.exportControls(meta);
       const row = h(
         "li",
-        { class: "layer-row table-row", dataset: { layerRow: meta.name, state: "table" } },
+        { class: "layer-row table-row", dataset: { layerRow: meta.name, state: "table", ...(unplaced(meta) ? { unplaced: "masked" } : {}) } },
         h("div", { class: "layer-toggle" }, icon, h("span", { class: "layer-title" }), readBadge(meta)),
         h("span", { class: "layer-count" }),
         download,
@@ -190,7 +195,7 @@ export class Panel {
     else count.textContent = meta.geometry ? formatNumber(meta.count) : t("layer.rows", { n: formatNumber(meta.count ?? 0) });
     count.title = t("layer.count.title");
     const note = row.querySelector(".layer-note");
-    if (note) note.textContent = t("layer.table_note");
+    if (note) note.textContent = t(unplaced(meta) ? "layer.unplaced_note" : "layer.table_note");
     const badge = row.querySelector(".read-badge");
     if (badge) {
       badge.textContent = t(`layer.read.${meta.read}`);
