@@ -307,7 +307,8 @@ def list_tokens(name: str) -> Response:
 @allow(ADMIN_ONLY)
 def make_token(name: str) -> tuple[Response, int]:
     """Make an API token (``{"label"?}``); the reply holds it, once — only its digest is kept."""
-    label = (_text(request.get_json(silent=True) or {}, "label") or "").strip()
+    body = _body() if request.get_data() else {}  # JSON that is not an object: 400, not 500
+    label = (_text(body, "label") or "").strip()
     token, record = accounts.issue_token_record(workspace(), name, label, actor=_actor())
     return jsonify({**token_doc(record), "token": token}), 201
 

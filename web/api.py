@@ -100,13 +100,16 @@ def figures(kind: str) -> Response:
     from gridmap.service import figures as figures_service
 
     grids = [g for g in request.args.get("grids", "").split(",") if g.strip()] or None
+    fmt = request.args.get("format") or "json"
+    if fmt not in ("json", "csv"):  # an xlsx asked for must not come back as JSON
+        raise InputError(f"Figures come as json or csv, not '{fmt}'. (统计表格式为 json 或 csv。)")
     if kind == "register":
         table = figures_service.register_figures(workspace(), access(), grids)
     elif kind == "categories":
         table = figures_service.category_figures(workspace(), access())
     else:
         raise InputError(f"Figures are 'register' or 'categories', not '{kind}'.")
-    if request.args.get("format") == "csv":
+    if fmt == "csv":
         resp = Response(neutralise_formulas(table).to_csv(index=False), mimetype="text/csv")
         resp.headers["Content-Disposition"] = f'attachment; filename="figures-{kind}.csv"'
         return resp

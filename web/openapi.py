@@ -23,7 +23,8 @@ takes a function instead, called once per value of the path parameter ``name``, 
 becomes part of the path: one path per layer, each with that layer's schemas.
 
 Views in modules that cannot carry the decorator are described with :func:`register`
-(:mod:`web.api_doc` does it for :mod:`web.api` and :mod:`web.login`).
+(:mod:`web.api_doc` does it for :mod:`web.api` and :mod:`web.login`, :mod:`web.api_doc_admin`
+for :mod:`web.admin`, :mod:`web.api_doc_jobs` for :mod:`web.jobs` and the figures).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ ERROR_TEXTS: dict[int, str] = {
     400: "The request is not valid: bad parameters or body, or no CSRF token (error.code says which)",
     401: "Nobody is signed in, or the token or session is not valid",
     403: "The caller's role may not do this",
-    404: "No such layer or feature (or one of another grid worker's grids)",
+    404: "No such layer, feature, grid or job (or one of another grid worker's grids, or "
+    "another user's job), or no such route",
     409: "The feature changed since it was read (or the row conflicts with another)",
     412: "If-Match names no version of the feature (a weak tag, *, a list, not a number)",
     413: "The body is larger than this route takes",
@@ -312,7 +314,10 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 @bp.record_once
 def _describe_others(state: Any) -> None:
     """Load the descriptions of the routes whose modules do not describe themselves."""
-    import web.api_doc  # noqa: F401  (registers on import)
+    # they register on import
+    import web.api_doc
+    import web.api_doc_admin
+    import web.api_doc_jobs  # noqa: F401
 
 
 @bp.get("/openapi.json")
