@@ -35,7 +35,7 @@ from gridmap.service.jobs import JobContext, JobOutput, JobRunner
 from web.app import create_app
 from web.jobs import runner_of
 
-from .conftest import DEMO_PASSWORD, ROLE_TOKENS, ROLE_USERS
+from .conftest import ADMIN_PASSWORD, ROLE_TOKENS, ROLE_USERS
 
 ANALYST = Access.of("demo-analyst", "analyst")
 
@@ -405,7 +405,7 @@ def test_a_job_is_checked_and_audited_when_created(served, tmp_path: Path) -> No
     assert client(app, None).get("/api/jobs").status_code == 401  # (a POST lacks its CSRF: 400)
     missing = worker.post("/api/jobs", json={"layer": "roads"})
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "layer_not_found"
-    assert len(runner.jobs(owner(served, "demo-worker"))) == 1
+    assert len(runner.jobs(owner(served, "admin"))) == 1
     runner.close()
 
 
@@ -693,8 +693,8 @@ def test_download_menu_shows_progress_cancels_and_downloads(served, tmp_path: Pa
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.goto(f"{base}/login")
-            page.fill("#name", ROLE_USERS["grid_worker"])
-            page.fill("#password", DEMO_PASSWORD)
+            page.fill("#name", ROLE_USERS["admin"])  # the whole register: long enough to cancel
+            page.fill("#password", ADMIN_PASSWORD)
             page.click("#sign-in")
             page.wait_for_selector("body[data-map-ready='1']", timeout=30_000)
 
@@ -715,7 +715,7 @@ def test_download_menu_shows_progress_cancels_and_downloads(served, tmp_path: Pa
             ).wait_for(timeout=60_000)
             assert page.get_attribute('[data-export="people"]', "aria-busy") is None
             runner = runner_of(app)
-            assert [j.state for j in runner.jobs(owner(served, "demo-worker"))] == ["cancelled"]
+            assert [j.state for j in runner.jobs(owner(served, "admin"))] == ["cancelled"]
 
             # grids as CSV: prepared by a job, then saved by the browser
             page.click('[data-export="grids"]')
@@ -728,9 +728,7 @@ def test_download_menu_shows_progress_cancels_and_downloads(served, tmp_path: Pa
             lines = saved.read_text(encoding="utf-8-sig").splitlines()
             assert lines[0].startswith("code,") and len(lines) - 1 == served.count("grids")
             wait_for(
-                lambda: all(
-                    j.state == "cancelled" for j in runner.jobs(owner(served, "demo-worker"))
-                )
+                lambda: all(j.state == "cancelled" for j in runner.jobs(owner(served, "admin")))
             )
             assert page.inner_text('[data-export-msg="grids"]') == ""
             browser.close()

@@ -160,11 +160,16 @@ def served_schema(layer: str | Layer, views: list[Layer]) -> dict[str, Any]:
             elif props[column.name] != one and one not in props[column.name].get("anyOf", []):
                 first = props[column.name]
                 props[column.name] = {"anyOf": [*first.get("anyOf", [first]), one]}
-    geometry = {"type": "null"} if schema.geometry is None else _served_geometry(schema)
+    geometry: dict[str, Any] = (
+        {"type": "null"} if schema.geometry is None else _served_geometry(schema)
+    )
+    if schema.geometry is not None and any(v.geometry is None for v in views):
+        geometry = {"anyOf": [geometry, {"type": "null"}]}  # a view without a place (visits)
     return {
         "type": "object",
         "title": f"{schema.en} feature ({schema.zh})",
-        "required": ["type", "id", "geometry", "properties", "version"],
+        # version: absent for a reader of the masked view who may not write the layer
+        "required": ["type", "id", "geometry", "properties"],
         "properties": {
             "type": {"const": "Feature"},
             "id": {"type": "integer", "description": "feature id, stable for the feature's life"},
