@@ -8,10 +8,11 @@
   viewport after another — a random 500 m box inside the area, and for it the map's default
   layers with ``?bbox=`` (grids, buildings, streets, facilities, cameras), one request each,
   in turn, as the browser asks for them; signed in with an analyst's token.
-- ``--writers`` (2) processes each commit one new camera per transaction, then pause
-  ``--write-pause`` seconds. The write API over HTTP is not on main yet: the writers go through
-  ``Workspace.transaction()`` on the served file, the path that API will take (the CLI's imports
-  and edits use it too); each write is acknowledged when its transaction has committed.
+- ``--writers`` (2) each add one new camera, then pause ``--write-pause`` seconds: through the
+  write API (``POST /api/layers/cameras/features`` as a planner; acknowledged by its 201) when
+  the server has it, else (``--writes transaction``, or a server without it) as processes
+  committing through ``Workspace.transaction()`` on the served file, the path the write API
+  takes; acknowledged when the transaction has committed.
 
 Reported: p50/p95/max of one layer request of a viewport and of a whole viewport (its five
 requests), of ``/api/workspace`` and of one write; requests and writes per second; errors
@@ -83,8 +84,9 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def prepare(source: Path | None, folder: Path) -> tuple[Path, str]:
-    """Copy (or build) the demo into ``folder``; return its path and an analyst's API token."""
+def prepare(source: Path | None, folder: Path) -> tuple[Path, str, str]:
+    """Copy (or build) the demo into ``folder``; return its path and an analyst's and a
+    planner's API tokens."""
     from gridmap.service import accounts
 
     target = folder / "demo.gpkg"
@@ -99,7 +101,8 @@ def prepare(source: Path | None, folder: Path) -> tuple[Path, str]:
                 ws, password="bench-load-2026", admin_password="bench-load-admin-2026"
             )
         token = accounts.issue_token(ws, "demo-analyst", "bench_load")
-    return target, token
+        planner = accounts.issue_token(ws, "demo-planner", "bench_load")
+    return target, token, planner
 
 
 def get(url: str, token: str) -> tuple[int, bytes]:
@@ -160,6 +163,71 @@ class Reader(threading.Thread):
             self.viewport.append(view)
 
 
+class HttpWriter(threading.Thread):
+    """One editor adding cameras through the write API until told to stop."""
+
+    def __init__(
+        self, base: str, token: str, index: int, spot: tuple[float, float], pause: float
+    ) -> None:
+        super().__init__(daemon=True)
+        self.base, self.token, self.index, self.spot, self.pause = base, token, index, spot, pause
+        self.latencies: list[float] = []
+        self.acked: list[str] = []
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            code = f"{CODE_PREFIX}{self.index}-{i:06d}"
+            started = time.perf_counter()
+            try:
+                status = post_camera(
+                    self.base,
+                    self.token,
+                    code,
+                    self.spot[0] + (self.index * 1000 + i) * 1e-8,
+                    self.spot[1],
+                )
+            except OSError as exc:
+                self.errors.append(f"{code}: {exc}")
+            else:
+                if status == 201:
+                    self.latencies.append(time.perf_counter() - started)
+                    self.acked.append(code)
+                else:
+                    self.errors.append(f"{code}: HTTP {status}")
+            i += 1
+            time.sleep(self.pause)
+
+
+def post_camera(base: str, token: str, code: str, lon: float, lat: float) -> int:
+    """Add one camera through the write API; return the HTTP status."""
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "code": code,
+            "kind": "fixed",
+            "bearing_deg": 90.0,
+            "fov_deg": 60.0,
+            "range_m": 40.0,
+            "source": "user",
+        },
+    }
+    req = urllib.request.Request(
+        f"{base}/api/layers/cameras/features",
+        data=json.dumps(feature).encode(),
+        headers={"Content-Type": "application/geo+json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return int(e.code)
+
+
 def writer(path: str, index: int, seconds: float, pause: float, out: Any) -> None:
     """Commit one camera per transaction for ``seconds``; send (latencies, acked codes)."""
     import geopandas as gpd
@@ -208,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--write-pause", type=float, default=0.2, help="seconds between writes")
+    parser.add_argument(
+        "--writes",
+        choices=("auto", "http", "transaction"),
+        default="auto",
+        help="through the write API (auto: when the server has it) or transactions",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--server-log", type=Path, help="the server's stderr (SIGUSR1 dumps its stacks there)"
@@ -215,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="gridmap-bench-load-") as tmp:
-        path, token = prepare(args.workspace, Path(tmp))
+        path, token, planner = prepare(args.workspace, Path(tmp))
+        with store.GeoPackageWorkspace(path, read_only=True) as ws:
+            first = ws.read("cameras", limit=1).geometry.iloc[0]
+            spot = (float(first.x), float(first.y))
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-c", SERVE, "serve", str(path), "--port", str(port)],
@@ -234,28 +311,50 @@ def main(argv: list[str] | None = None) -> int:
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
+            mode = args.writes
+            if mode != "transaction":
+                probe = post_camera(base, planner, f"{CODE_PREFIX}probe", *spot)
+                if probe == 201:
+                    mode = "http"
+                elif mode == "http" or probe not in (404, 405):
+                    raise SystemExit(f"the write API answered {probe} to a new camera")
+                else:
+                    mode = "transaction"
+            print(f"writes through {'the write API' if mode == 'http' else 'transactions'}")
             ctx = mp.get_context("spawn")
             results = ctx.Queue()
             writers = [
                 ctx.Process(
                     target=writer, args=(str(path), i, args.seconds, args.write_pause, results)
                 )
-                for i in range(args.writers)
+                for i in range(args.writers if mode == "transaction" else 0)
+            ]
+            http_writers = [
+                HttpWriter(base, planner, i, spot, args.write_pause)
+                for i in range(args.writers if mode == "http" else 0)
             ]
             stop = threading.Event()
             readers = [Reader(base, token, stop, seed=i) for i in range(args.readers)]
             for w in writers:
                 w.start()
-            time.sleep(2.0)  # the writers' imports: start reading once they write
+            if writers:
+                time.sleep(2.0)  # the writers' imports: start reading once they write
+            for h in http_writers:
+                h.start()
             started = time.monotonic()
             for r in readers:
                 r.start()
             time.sleep(args.seconds)
             stop.set()
+            for h in http_writers:
+                h.stop.set()
             for r in readers:
                 r.join(60)
+            for h in http_writers:
+                h.join(60)
             elapsed = time.monotonic() - started
             done = [results.get(timeout=120) for _ in writers]
+            done += [(h.latencies, h.acked, h.errors) for h in http_writers]
             for w in writers:
                 w.join(30)
         finally:
@@ -274,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         errors = [e for r in readers for e in r.errors] + [e for _, _, es in done for e in es]
         requests = sum(len(r.layer) + len(r.workspace) for r in readers)
         figures = {
+            "writes_through": mode,
             "readers": args.readers,
             "writers": args.writers,
             "seconds": round(elapsed, 1),
@@ -293,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=2))
         return 0
     print(
-        f"{args.readers} readers, {args.writers} writers, {figures['seconds']} s, "
+        f"{args.readers} readers, {args.writers} writers ({mode}), {figures['seconds']} s, "
         f"{figures['cpus']} CPUs"
     )
     print("| what | n | p50 | p95 | max |")
@@ -302,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         ("viewport_layer", "one layer of a viewport (`/api/layers/<name>?bbox=`)"),
         ("viewport_all_layers", "a whole viewport (5 layers, one after another)"),
         ("workspace", "`/api/workspace`"),
-        ("write", "one write (a transaction with its history row)"),
+        ("write", "one write (one transaction with its history row)"),
     ):
         f = figures[key]
         print(
