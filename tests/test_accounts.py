@@ -175,7 +175,7 @@ def test_sign_in_and_out_in_a_browser(web):
     wrong = _sign_in(web, "demo-planner", "not the password", lang="zh-CN")
     text = wrong.get_data(as_text=True)
     assert wrong.status_code == 401 and "用户名或密码错误" in text
-    assert text.index("用户名或密码错误") < text.index("wrong user name or password")
+    assert text.index("用户名或密码错误") < text.lower().index("wrong user name or password")
     assert 'value="demo-planner"' in text
     # the right one: a session cookie (HttpOnly, SameSite), on to the page asked for
     ok = _sign_in(web, "demo-planner", DEMO_PASSWORD, next="/?lang=en")
