@@ -405,7 +405,7 @@ def test_a_job_is_checked_and_audited_when_created(served, tmp_path: Path) -> No
     assert client(app, None).get("/api/jobs").status_code == 401  # (a POST lacks its CSRF: 400)
     missing = worker.post("/api/jobs", json={"layer": "roads"})
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "layer_not_found"
-    assert len(runner.jobs(owner(served, "admin"))) == 1
+    assert len(runner.jobs(owner(served, "demo-worker"))) == 1
     runner.close()
 
 
