@@ -536,7 +536,7 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
 
     # Switch to English: panel, legend, open popup, title and <html lang> follow at once.
     page.click("#lang-switch")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.evaluate("window.gridmap.lang") == "en"
     assert layer_title(page, "grids") == "Grids"
     assert layer_title(page, "buildings") == "Buildings"
@@ -949,7 +949,7 @@ def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str, si
 
     assert page.locator('input[data-basemap="workspace"]').is_checked()
     page.check('input[data-basemap="tile:amap"]')
-    page.wait_for_function("document.querySelectorAll('.gm-tiles-gcj02 img').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.gm-tiles-gcj02 img').length > 0")
     assert tiles_served
     assert page.evaluate("gridmap.map.hasLayer(gridmap.basemap)") is False
     assert page.locator('[data-legend="basemap"]').count() == 0
@@ -973,8 +973,8 @@ def test_gcj02_tile_layer_is_shifted_back(browser: Browser, live_server: str, si
     def check_covered() -> None:
         # The shifted layer still fills the whole map: it loads the tiles that show through.
         page.wait_for_function(
-            "(() => { let busy = true; gridmap.map.eachLayer((l) => { if (l instanceof "
-            "L.TileLayer) busy = l.isLoading(); }); return !busy; })()"
+            "() => { let busy = true; gridmap.map.eachLayer((l) => { if (l instanceof "
+            "L.TileLayer) busy = l.isLoading(); }); return !busy; }"
         )
         uncovered = page.evaluate(
             """() => {
@@ -1159,12 +1159,12 @@ def test_planner_signs_in_sees_the_map_and_signs_out(
 
     # English relabels the user box too.
     page.click("#lang-switch")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.inner_text("#user-role") == "Grid planner"
     assert page.inner_text("#sign-out") == "Sign out"
     assert page.inner_text('[data-layer-row="households"] .read-badge') == "masked"
     page.click("#lang-switch")
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    page.wait_for_function("() => document.documentElement.lang === 'zh-CN'")
 
     # Sign out: back to the sign-in page; the map is closed again.
     with page.expect_navigation():
@@ -1447,7 +1447,7 @@ def test_admin_page(browser: Browser, own_server, writable_demo) -> None:
 
     # In English, at once.
     page.click("#lang-switch")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.inner_text("#users-title") == "Accounts"
     assert "Grid worker" in page.inner_text('#users-table tr[data-user="demo-worker"]')
     watch.assert_clean()

@@ -258,7 +258,7 @@ def test_the_pages_load_under_the_policy_without_a_violation(live: str) -> None:
             "() => { const s = document.createElement('script');"
             " s.textContent = 'window.__ran = 1'; document.head.append(s); }"
         )
-        page.wait_for_function("window.__csp.length > 0")
+        page.wait_for_function("() => window.__csp.length > 0")
         assert page.evaluate("window.__ran") is None
         assert page.evaluate("window.__csp")[0].startswith("script-src")
         console[:] = [c for c in console if "Content Security Policy" not in c]
