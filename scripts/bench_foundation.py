@@ -204,7 +204,7 @@ def bench_api(path: Path, n: int) -> dict[str, object]:
 def bench_browser(base: str, runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # the same headless set-up as the tests
+    from tests.browser.kit import CHROMIUM, CHROMIUM_ARGS  # the same headless set-up as the tests
 
     times = []
     with sync_playwright() as p:

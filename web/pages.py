@@ -97,7 +97,12 @@ def vendor_url(path: str) -> str:
     return url_for("pages.vendor", filename=path, v=assets.content_hash(assets.NODE_MODULES / path))
 
 
+def js_modules() -> list[str]:
+    """Return the names of the map page's ES modules (``web/static/js/*.js``), for its import map."""
+    return sorted(p.stem for p in (assets.STATIC / "js").glob("*.js"))
+
+
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    """Give every template ``asset(path)`` and ``vendor(path)``."""
-    return {"asset": asset_url, "vendor": vendor_url}
+    """Give every template ``asset(path)``, ``vendor(path)`` and ``js_modules()``."""
+    return {"asset": asset_url, "vendor": vendor_url, "js_modules": js_modules}

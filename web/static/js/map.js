@@ -32,6 +32,8 @@ import { renderPopup } from "./popup.js";
 import { ACCENT } from "./styles.js";
 import { createTileLayer } from "./tiles.js";
 import { UserBox } from "./userbox.js";
+import { PLUGINS } from "./plugins.js";
+import { Workbench } from "./workbench.js";
 
 const body = document.body;
 const BASE_KEY = "gridmap.base";
@@ -411,6 +413,34 @@ async function main() {
   map.on("popupclose", (e) => {
     if (openPopup === e.popup) openPopup = null;
   });
+
+  // ---- the workbench's tools (plugins.js) ----
+  const app = new Workbench({ map, ws, session, panel, t });
+  gridmap.app = app;
+  onLangChange(() => app.emit("language", { lang: getLang() }));
+  app.provide("focus", async ({ layer, id, bbox, lon, lat }) => {
+    const b = boundsOf(bbox);
+    const pad = { paddingTopLeft: L.point(panel.coveredWidth() + 12, 12), paddingBottomRight: L.point(legendWidth() + 12, 12) };
+    if (b) map.fitBounds(b, { ...pad, maxZoom: 18, animate: false });
+    else if (typeof lon === "number" && typeof lat === "number") map.setView([lat, lon], Math.max(map.getZoom(), 18), { animate: false });
+    if (!layer || !overlays.has(layer)) return false;
+    if (!(await setOverlay(layer, true))) return false;
+    const group = overlays.get(layer).built.group;
+    let found = null;
+    group.eachLayer((l) => {
+      if (!found && l.feature && String(l.feature.id) === String(id)) found = l;
+    });
+    if (!found) return false;
+    if (!b) {
+      const where = found.getBounds ? found.getBounds() : null;
+      if (where?.isValid()) map.fitBounds(where, { ...pad, maxZoom: 18, animate: false });
+    }
+    // as if clicked: the group's popup opens on this feature (and highlights it)
+    const at = found.getLatLng ? found.getLatLng() : found.getCenter();
+    found.fire("click", { latlng: at, layerPoint: map.latLngToLayerPoint(at), containerPoint: map.latLngToContainerPoint(at) });
+    return true;
+  });
+  for (const tool of PLUGINS) tool.install(app);
 
   panel.relabel();
   relabelMap();

@@ -1,0 +1,4 @@
+// The workbench's tools, installed in this order once the map is built (see workbench.js).
+// Each module exports `install(app)`; add a tool with one import and one entry here.
+
+export const PLUGINS = [];
