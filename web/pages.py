@@ -102,7 +102,20 @@ def js_modules() -> list[str]:
     return sorted(p.stem for p in (assets.STATIC / "js").glob("*.js"))
 
 
+def tool_files(folder: str, suffix: str) -> list[str]:
+    """Return the hashed URLs of the workbench tools' own files in ``web/static/<folder>``
+    (``i18n/tools`` strings, ``css/tools`` styles), in name order."""
+    return [
+        asset_url(f"{folder}/{p.name}") for p in sorted((assets.STATIC / folder).glob(f"*{suffix}"))
+    ]
+
+
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    """Give every template ``asset(path)``, ``vendor(path)`` and ``js_modules()``."""
-    return {"asset": asset_url, "vendor": vendor_url, "js_modules": js_modules}
+    """Give every template ``asset(path)``, ``vendor(path)``, ``js_modules()`` and ``tool_files()``."""
+    return {
+        "asset": asset_url,
+        "vendor": vendor_url,
+        "js_modules": js_modules,
+        "tool_files": tool_files,
+    }

@@ -9,15 +9,21 @@ let current = "zh-CN";
 const listeners = new Set();
 
 /** Fetch the dictionaries: `urls` maps a language to the (hash-busted) URL of its JSON file. */
-export async function loadDictionaries(urls) {
-  const pairs = await Promise.all(
-    Object.entries(urls).map(async ([lang, url]) => {
-      const resp = await fetch(url);
-      if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
-      return [lang, await resp.json()];
-    }),
-  );
+export async function loadDictionaries(urls, tools = []) {
+  const fetchJson = async (url) => {
+    const resp = await fetch(url);
+    if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
+    return resp.json();
+  };
+  const [pairs, extra] = await Promise.all([
+    Promise.all(Object.entries(urls).map(async ([lang, url]) => [lang, await fetchJson(url)])),
+    Promise.all(tools.map(fetchJson)),
+  ]);
   dicts = Object.fromEntries(pairs);
+  // A tool's own strings (web/static/i18n/tools/<tool>.json: {"zh-CN": {…}, "en": {…}}).
+  for (const more of extra) {
+    for (const [lang, messages] of Object.entries(more)) dicts[lang] = { ...(dicts[lang] || {}), ...messages };
+  }
 }
 
 /**

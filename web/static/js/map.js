@@ -90,7 +90,7 @@ async function main() {
   try {
     [ws, , session] = await Promise.all([
       getWorkspace(),
-      loadDictionaries({ "zh-CN": body.dataset.i18nZh, en: body.dataset.i18nEn }),
+      loadDictionaries({ "zh-CN": body.dataset.i18nZh, en: body.dataset.i18nEn }, JSON.parse(body.dataset.i18nTools || "[]")),
       getSession(),
     ]);
   } catch (err) {

@@ -25,7 +25,14 @@
 //     await app.focus({layer, id, bbox?: [minlon, minlat, maxlon, maxlat], lon?, lat?})
 //     the map registers the implementation with app.provide("focus", fn)
 //
+//   Popup actions: buttons a tool adds to the popups of a layer's features
+//     app.addPopupAction(layer, {id, label: () => text, run: (feature) => …, when?: (feature) => bool})
+//     app.popupActions(layer, feature) -> the actions to show (the popup renderer asks)
+//
 //   app.on(type, fn) / app.off(type, fn): the events above, plus "language" when it changes
+//
+// A tool's strings go in web/static/i18n/tools/<tool>.json ({"zh-CN": {…}, "en": {…}}, merged
+// into the dictionaries) and its styles in web/static/css/tools/<tool>.css: the page loads both.
 
 /** The DOM elements tools may fill. */
 function slots() {
@@ -49,6 +56,17 @@ export class Workbench extends EventTarget {
     this._grids = [];
     this._filters = new Map(); // layer -> [wheres]
     this._provided = new Map();
+    this._actions = new Map(); // layer -> [actions]
+  }
+
+  // ---- popup actions ----
+  addPopupAction(layer, action) {
+    if (!this._actions.has(layer)) this._actions.set(layer, []);
+    this._actions.get(layer).push(action);
+  }
+
+  popupActions(layer, feature) {
+    return (this._actions.get(layer) || []).filter((a) => !a.when || a.when(feature));
   }
 
   // ---- events ----
