@@ -37,7 +37,9 @@ def workspace_doc() -> Response:
 @bp.get("/layers/<name>")
 @allow(EVERYONE)
 def layer(name: str) -> Response:
-    """One layer as GeoJSON: ``?bbox=minlon,minlat,maxlon,maxlat&limit=&offset=``."""
+    """One layer as GeoJSON: ``?bbox=minlon,minlat,maxlon,maxlat&limit=&offset=``, narrowed by
+    ``where=COLUMN<op>VALUE`` (repeated; gridmap.service.filters), ``grids=A,B``, ``ids=1,2`` and sorted
+    by ``sort=column,-column``."""
     ws = workspace()
     query = request.query_string.decode(errors="replace")
     etag = layer_service.layer_etag(ws, name, access=access(), query=query)
@@ -52,6 +54,10 @@ def layer(name: str) -> Response:
         limit=parse_int("limit", None),
         offset=parse_int("offset", 0) or 0,
         access=access(),
+        where=request.args.getlist("where"),
+        grids=request.args.get("grids"),
+        sort=request.args.get("sort"),
+        ids=request.args.get("ids"),
     )
     return geojson_response(page.text, etag=etag)
 

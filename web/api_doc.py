@@ -43,6 +43,44 @@ _PAGE = [
         "schema": {"type": "integer", "minimum": 0, "maximum": 10**9},
     },
 ]
+#: Filters of a layer (gridmap.service.filters): shared by the routes that narrow one.
+FILTERS = [
+    {
+        "name": "where",
+        "in": "query",
+        "required": False,
+        "description": "A condition COLUMN<op>VALUE, repeatable (all must hold): = (a comma "
+        "list: any of them), !=, <, <=, >, >=, ~ (contains). Dates and times in the "
+        "workspace's time zone. Only columns the caller's view serves as stored.",
+        "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        "style": "form",
+        "explode": True,
+        "example": ["kind=burglary", "occurred_at>=2026-01-01"],
+    },
+    {
+        "name": "grids",
+        "in": "query",
+        "required": False,
+        "description": "Grid codes, comma-separated: only what belongs to these grids",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "ids",
+        "in": "query",
+        "required": False,
+        "description": "Feature ids, comma-separated: only these features (a selection)",
+        "schema": {"type": "string"},
+        "example": "12,40",
+    },
+    {
+        "name": "sort",
+        "in": "query",
+        "required": False,
+        "description": "Columns to sort by, comma-separated; a leading - sorts descending",
+        "schema": {"type": "string"},
+        "example": "-households,name",
+    },
+]
 _TITLE = {
     "type": "object",
     "properties": {"en": {"type": "string"}, "zh-CN": {"type": "string"}},
@@ -174,7 +212,7 @@ register(
         "description": "A grid worker gets the register rows of their own grids only; reads "
         "of personal data unmasked are recorded in the access log.",
         "tags": ["layers"],
-        "parameters": [_NAME, _BBOX, *_PAGE],
+        "parameters": [_NAME, _BBOX, *_PAGE, *FILTERS],
         "responses": {
             "200": json_reply(
                 "The features",

@@ -7,11 +7,12 @@ Coordinates are lon/lat degrees (EPSG:4326) throughout, as stored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gridmap.access.roles import Access
 from gridmap.schema import get_layer
-from gridmap.service import scope
+from gridmap.service import filters, scope
 from gridmap.service.query import Page, layer_page
 from gridmap.store import Bbox, Workspace
 
@@ -69,6 +70,10 @@ def page(
     limit: int | None = None,
     offset: int = 0,
     access: Access,
+    where: Sequence[str] = (),
+    grids: str | None = None,
+    sort: str | None = None,
+    ids: str | None = None,
 ) -> Page:
     """Return the features of ``layer`` that meet ``bbox`` as a masked GeoJSON FeatureCollection.
 
@@ -85,10 +90,16 @@ def page(
         Paging: at most ``limit`` features (None: all) after skipping ``offset``.
     access
         Who asks: personal data as their role may see it (a grid worker: own grids only).
+    where, grids, sort, ids
+        Conditions, grid codes, sort order and feature ids as :func:`gridmap.service.filters.layer_filter`
+        takes them (only columns the reader's view serves as stored).
 
     Returns
     -------
     Page
         The GeoJSON text with ``numberMatched`` and ``numberReturned``.
     """
-    return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, access=access)
+    get_layer(layer)
+    scope.require(access, layer)
+    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, sort=sort, ids=ids)
+    return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, access=access, filter=flt)

@@ -17,6 +17,7 @@ from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.schema import get_layer
 from gridmap.service import scope
+from gridmap.service.filters import LayerFilter
 from gridmap.store import Bbox, Workspace
 
 MAX_LIMIT = 100_000
@@ -40,27 +41,42 @@ def layer_page(
     limit: int | None = None,
     offset: int = 0,
     extra: dict[str, Any] | None = None,
+    filter: LayerFilter | None = None,
 ) -> Page:
-    """Return features of ``layer`` meeting ``bbox`` as ``access`` may see them, as GeoJSON.
+    """Return features of ``layer`` meeting ``bbox`` and ``filter`` as ``access`` may see them.
 
     A grid worker gets only the register rows of their own grids; a read that shows personal
     data unmasked is recorded in the access log. ``numberMatched`` and ``numberReturned`` are
-    added to the collection, then ``extra``.
+    added to the collection, then ``extra``. ``filter`` (checked by
+    :func:`gridmap.service.filters.layer_filter`) narrows and sorts the rows.
     """
     get_layer(layer)  # an unknown layer is 404 first
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 0 and {MAX_LIMIT}.")
     if offset < 0:
         raise InputError("offset must not be negative.")
-    where = scope.scoped_where(ws, access, layer)
+    flt = filter or LayerFilter(layer)
+    where = scope.scoped_where(ws, access, layer, flt.where)
     scope.check_bbox(access, layer, bbox)
-    frame = ws.read(layer, bbox=bbox, where=where, limit=limit, offset=offset, system=False)
-    whole = limit is None and offset == 0
-    matched = len(frame) if whole else ws.count(layer, bbox=bbox, where=where)
+    keep = flt.keep()
+    if keep is None:
+        frame = ws.read(
+            layer, bbox=bbox, where=where, limit=limit, offset=offset, system=False, order=flt.order
+        )
+        whole = limit is None and offset == 0
+        matched = len(frame) if whole else ws.count(layer, bbox=bbox, where=where)
+    else:  # grids chosen for a layer placed only by its geometry: test it here
+        box = bbox or tuple(flt.area.bounds)
+        frame = ws.read(layer, bbox=box, where=where, system=False, order=flt.order)
+        frame = frame[keep(frame).to_numpy(dtype=bool)]
+        matched = len(frame)
+        frame = frame.iloc[offset : None if limit is None else offset + limit]
     members = {"numberMatched": matched, "numberReturned": len(frame), **(extra or {})}
     text = encode_page(ws, layer, frame, access=access, members=members)
     shown = {"bbox": list(bbox) if bbox else None, "limit": limit, "offset": offset or None}
-    scope.record(ws, access, layer, len(frame), action="read", filter=_given(shown))
+    scope.record(
+        ws, access, layer, len(frame), action="read", filter={**_given(shown), **flt.describe()}
+    )
     return Page(text, matched, len(frame))
 
 

@@ -16,6 +16,7 @@ from gridmap.access.roles import Access, Level, audited, read_level
 from gridmap.errors import AuthenticationError, InputError, PermissionDeniedError
 from gridmap.schema import get_layer
 from gridmap.store import Workspace
+from gridmap.store.conditions import AllOf, Condition
 
 
 def require(access: Access, layer: str) -> Level:
@@ -79,9 +80,11 @@ def scoped_where(
     raise PermissionDeniedError(f"Layer '{layer}' cannot be narrowed to your grids.")
 
 
-def _narrow(given: Any, allowed: list[Any]) -> list[Any]:
+def _narrow(given: Any, allowed: list[Any]) -> Any:
     if given is None:
         return allowed
+    if isinstance(given, Condition):  # a user's filter: it must hold too
+        return AllOf((given, allowed))
     asked = given if isinstance(given, list | tuple | set) else [given]
     keep = set(allowed)
     return [v for v in asked if v in keep]

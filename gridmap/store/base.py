@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -188,6 +188,7 @@ class Workspace(ABC):
         after: int | None = None,
         columns: Iterable[str] | None = None,
         system: bool = True,
+        order: Sequence[tuple[str, bool]] | None = None,
     ) -> pd.DataFrame:
         """Read features of ``layer`` as a GeoDataFrame in EPSG:4326 indexed by feature id.
 
@@ -200,10 +201,11 @@ class Workspace(ABC):
             intersects the box (the spatial index narrows, the geometry decides). The
             attribute-only layer ``people`` is placed by its household.
         where
-            Keep rows whose columns equal the given values (a list means any of them);
-            ``fid`` may be used too.
+            Keep rows whose columns equal the given values (a list means any of them) or meet
+            the given conditions (:mod:`gridmap.store.conditions`: comparisons, contains,
+            none of, missing, all of); ``fid`` may be used too.
         limit, offset
-            Page through the rows in feature-id order.
+            Page through the rows in feature-id order (or ``order``).
         after
             Keyset paging: only features whose id is greater than ``after``.
         columns
@@ -211,6 +213,9 @@ class Workspace(ABC):
         system
             Also read the system columns (False: pages for the map and exports, which never
             show them, skip their conversion).
+        order
+            Sort by these ``(column, descending)`` pairs first, missing values last; the
+            feature id breaks ties (and is the only order without them).
 
         Returns
         -------

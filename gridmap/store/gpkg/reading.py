@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import shapely
 from gridmap.errors import InputError
 from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer, get_layer
 from gridmap.store.base import Bbox, LayerInfo
+from gridmap.store.conditions import AllOf, Compare, Contains, Missing, NoneOf
 from gridmap.store.gpkg import ddl, encoding
 from gridmap.store.gpkg.failures import sql_errors
 from gridmap.store.gpkg.values import column_from_sql, ident
@@ -119,12 +120,7 @@ class ReadingMixin:
         for key, value in (where or {}).items():
             if key != "fid" and key not in layer.column_names:
                 raise InputError(f"Layer '{layer.name}' has no column '{key}'.")
-            if isinstance(value, list | tuple | set | frozenset):
-                conds.append(f"t.{ident(key)} IN (SELECT value FROM json_each(?))")
-                params.append(json.dumps([_sql_param(x) for x in value], ensure_ascii=False))
-            else:
-                conds.append(f"t.{ident(key)} = ?")
-                params.append(_sql_param(value))
+            _condition(f"t.{ident(key)}", value, conds, params)
         if after is not None:
             conds.append("t.fid > ?")
             params.append(int(after))
@@ -163,6 +159,7 @@ class ReadingMixin:
         after: int | None = None,
         columns: Iterable[str] | None = None,
         system: bool = True,
+        order: Sequence[tuple[str, bool]] | None = None,
     ) -> pd.DataFrame:
         """Read features of ``layer``; see :meth:`gridmap.store.base.Workspace.read`."""
         schema = get_layer(layer)
@@ -179,7 +176,7 @@ class ReadingMixin:
             cols += ["t.version", "t.updated_at", "t.updated_by"]
         with sql_errors(self.path):
             sql, params = self._select(schema, ", ".join(cols), bbox, where, after)
-            sql += " ORDER BY t.fid"
+            sql += " ORDER BY " + _order_by(schema, order)
             if limit is not None or offset:
                 sql += " LIMIT ? OFFSET ?"
                 params += [-1 if limit is None else int(limit), int(offset)]
@@ -209,6 +206,40 @@ class ReadingMixin:
         with sql_errors(self.path):
             sql, params = self._select(get_layer(layer), "count(*)", bbox, where, None)
             return int(self._conn().execute(sql, params).fetchone()[0])
+
+
+def _order_by(layer: Layer, order: Sequence[tuple[str, bool]] | None) -> str:
+    """Return the ORDER BY terms: the given columns (missing values last), then the id."""
+    terms = []
+    for name, descending in order or ():
+        if name != "fid" and name not in layer.column_names:
+            raise InputError(f"Layer '{layer.name}' has no column '{name}' to sort by.")
+        terms.append(f"t.{ident(name)} {'DESC' if descending else 'ASC'} NULLS LAST")
+    return ", ".join([*terms, "t.fid"])
+
+
+def _condition(column: str, value: Any, conds: list[str], params: list[Any]) -> None:
+    """Add the SQL of one ``where`` entry (a value, a list or a condition) to ``conds``."""
+    if isinstance(value, AllOf):
+        for part in value.parts:
+            _condition(column, part, conds, params)
+    elif isinstance(value, Compare):
+        conds.append(f"{column} {'<>' if value.op == '!=' else value.op} ?")
+        params.append(_sql_param(value.value))
+    elif isinstance(value, NoneOf):
+        conds.append(f"({column} IS NULL OR {column} NOT IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps([_sql_param(x) for x in value.values], ensure_ascii=False))
+    elif isinstance(value, Contains):  # instr, not LIKE: % and _ in the text are plain
+        conds.append(f"instr(lower({column}), lower(?)) > 0")
+        params.append(value.text)
+    elif isinstance(value, Missing):
+        conds.append(f"{column} IS {'' if value.missing else 'NOT '}NULL")
+    elif isinstance(value, list | tuple | set | frozenset):
+        conds.append(f"{column} IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps([_sql_param(x) for x in value], ensure_ascii=False))
+    else:
+        conds.append(f"{column} = ?")
+        params.append(_sql_param(value))
 
 
 def _sql_param(value: Any) -> Any:

@@ -1,0 +1,178 @@
+"""Filters: the store's conditions, the typed `where` syntax, role rules, and /api/layers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gridmap.access.roles import Access
+from gridmap.errors import InputError
+from gridmap.service import filters
+from gridmap.store.conditions import AllOf, Compare, Contains, Missing, NoneOf
+
+ADMIN = Access(user="admin", role="admin")
+PLANNER = Access(user="p", role="planner")
+WORKER = Access(user="w", role="grid_worker", grids=frozenset({"320102001001001"}))
+
+
+# -- the store runs every condition -----------------------------------------------------------
+
+
+def ids(ws, layer, where, **kw):
+    return list(ws.read(layer, where=where, **kw).index)
+
+
+def test_store_conditions_on_tiny_streets(tiny_workspace):
+    ws = tiny_workspace
+    every = ids(ws, "streets", None)
+    assert len(every) == 5
+    assert len(ids(ws, "streets", {"length_m": Compare(">", 100.0)})) == 2
+    assert len(ids(ws, "streets", {"length_m": Compare("<=", 99.0)})) == 3
+    assert len(ids(ws, "streets", {"name": NoneOf(("长江路",))})) == 2
+    assert len(ids(ws, "streets", {"name": Contains("条")})) == 2
+    assert len(ids(ws, "streets", {"highway": Contains("PRIM")})) == 3  # ASCII case ignored
+    assert ids(ws, "streets", {"osmid": Missing(False)}) == []  # the tiny streets have none
+    both = AllOf((Compare(">=", 99.0), Compare("<", 150.0)))
+    assert len(ids(ws, "streets", {"length_m": both})) == 3
+    assert ws.count("streets", where={"length_m": Compare(">", 100.0)}) == 2
+
+
+def test_contains_takes_percent_and_underscore_literally(tiny_workspace):
+    assert ids(tiny_workspace, "streets", {"name": Contains("%")}) == []
+    assert ids(tiny_workspace, "streets", {"name": Contains("_")}) == []
+
+
+def test_store_sorts_with_missing_last_and_id_ties(tiny_workspace):
+    ws = tiny_workspace
+    frame = ws.read("buildings", order=[("levels", True)])
+    assert list(frame["levels"].astype("object").where(frame["levels"].notna(), None)) == [6, None]
+    frame = ws.read("streets", order=[("length_m", True)])
+    assert list(frame["length_m"]) == [200.0, 200.0, 99.0, 99.0, 99.0]
+    assert list(frame.index[:2]) == sorted(frame.index[:2])  # ties by id
+    with pytest.raises(InputError, match="sort by"):
+        ws.read("streets", order=[("nope", False)])
+
+
+# -- typed conditions ----------------------------------------------------------------------------
+
+
+def test_parse_numbers_lists_and_missing():
+    assert filters.parse_where("buildings", ["levels>=6"], ADMIN) == {"levels": Compare(">=", 6)}
+    assert filters.parse_where("buildings", ["name=一号楼,二号楼"], ADMIN) == {
+        "name": ["一号楼", "二号楼"]
+    }
+    assert filters.parse_where("buildings", ["name="], ADMIN) == {"name": Missing(True)}
+    assert filters.parse_where("buildings", ["name!="], ADMIN) == {"name": Missing(False)}
+    assert filters.parse_where("buildings", ["name!=a\\,b"], ADMIN) == {"name": NoneOf(("a,b",))}
+    assert filters.parse_where("buildings", ["residential=是"], ADMIN) == {"residential": True}
+    assert filters.parse_where("buildings", ["levels>2", "levels<9"], ADMIN) == {
+        "levels": AllOf((Compare(">", 2), Compare("<", 9)))
+    }
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("levels>=six", "not a number"),
+        ("levels=2.5", "whole number"),
+        ("residential=maybe", "yes or no"),
+        ("nope=1", "no column"),
+        ("levels", "not a condition"),
+        ("name>a", "compares numbers"),
+        ("levels~3", "text columns"),
+        ("name~", "give the text"),
+        ("levels>", "give a value"),
+        ("kind=alien", "not a value"),  # incidents' kinds are a fixed list
+    ],
+)
+def test_bad_conditions_are_clear(text, message):
+    layer = "incidents" if text.startswith("kind") else "buildings"
+    with pytest.raises(InputError, match=message):
+        filters.parse_where(layer, [text], ADMIN)
+
+
+def test_datetime_bounds_are_local_days():
+    # Asia/Shanghai is UTC+8: the local day 2026-01-31 runs from 2026-01-30T16:00Z
+    got = filters.parse_where("incidents", ["occurred_at<=2026-01-31"], ADMIN)
+    assert got == {"occurred_at": Compare("<", "2026-01-31T16:00:00.000Z")}
+    got = filters.parse_where("incidents", ["occurred_at=2026-01-31"], ADMIN)
+    assert got == {
+        "occurred_at": AllOf(
+            (Compare(">=", "2026-01-30T16:00:00.000Z"), Compare("<", "2026-01-31T16:00:00.000Z"))
+        )
+    }
+    got = filters.parse_where("incidents", ["occurred_at>2026-01-31T08:30"], ADMIN)
+    assert got == {"occurred_at": Compare(">", "2026-01-31T00:30:00.000Z")}
+    with pytest.raises(InputError, match="before and after"):
+        filters.parse_where("incidents", ["occurred_at!=2026-01-31"], ADMIN)
+
+
+def test_a_masked_reader_cannot_filter_or_sort_by_what_their_view_leaves_out():
+    for text in ("elderly_alone=true", "head_name~王", "members>=1", "address~302室"):
+        with pytest.raises(InputError, match="your view leaves it out"):
+            filters.parse_where("households", [text], PLANNER)
+    with pytest.raises(InputError, match="your view leaves it out"):
+        filters.parse_sort("households", "-members", PLANNER)
+    assert filters.parse_where("households", ["grid_code=A"], PLANNER) == {"grid_code": "A"}
+    # the grid worker and the admin see the register as stored
+    assert filters.parse_where("households", ["elderly_alone=true"], WORKER)
+    assert filters.parse_sort("households", "-members,household_id", ADMIN) == (
+        ("members", True),
+        ("household_id", False),
+    )
+
+
+# -- through the API, on the real demo ----------------------------------------------------------------
+
+
+def get(client, url):
+    resp = client.get(url)
+    return resp.status_code, json.loads(resp.data)
+
+
+def test_api_where_grids_and_sort_on_the_demo(client_as, demo_workspace):
+    admin = client_as("admin")
+    grids = demo_workspace.read("grids", columns=("code",))
+    code = sorted(grids["code"])[3]
+    status, doc = get(admin, f"/api/layers/buildings?grids={code}&sort=-households&limit=5")
+    assert status == 200
+    want = demo_workspace.read("buildings", where={"grid_code": code})
+    assert doc["numberMatched"] == len(want)
+    got = [f["properties"]["households"] for f in doc["features"]]
+    assert got == sorted(want["households"].dropna(), reverse=True)[:5]
+    status, doc = get(admin, "/api/layers/incidents?where=kind=burglary&where=status!=closed")
+    inc = demo_workspace.read("incidents")
+    assert doc["numberMatched"] == int(((inc.kind == "burglary") & (inc.status != "closed")).sum())
+    # streets have no grid code: chosen by the grid's area
+    status, doc = get(admin, f"/api/layers/streets?grids={code}")
+    assert status == 200 and 0 < doc["numberMatched"] < demo_workspace.count("streets")
+
+
+def test_api_filters_refuse_clearly(client_as):
+    planner = client_as("planner")
+    status, doc = get(planner, "/api/layers/households?where=elderly_alone=true&limit=1")
+    assert status == 400 and "leaves it out" in doc["error"]["message"]
+    status, doc = get(planner, "/api/layers/grids?grids=NOPE")
+    assert status == 400 and "NOPE" in doc["error"]["message"]
+    status, doc = get(planner, "/api/layers/grids?where=households>=lots")
+    assert status == 400 and "number" in doc["error"]["message"]
+
+
+def test_a_grid_workers_filter_stays_inside_their_grids(client_as, demo_workspace):
+    worker = client_as("grid_worker")
+    mine = sorted(demo_workspace.get_user("demo-worker").grids)
+    others = sorted(set(demo_workspace.read("grids", columns=("code",))["code"]) - set(mine))
+    status, doc = get(worker, f"/api/layers/households?grids={others[0]}&limit=1")
+    assert status == 200 and doc["numberMatched"] == 0
+    status, doc = get(worker, "/api/layers/households?where=grid_code~0&limit=1")
+    hh = demo_workspace.read("households", columns=("grid_code",))
+    assert doc["numberMatched"] == int(hh["grid_code"].isin(mine).sum())
+
+
+def test_api_ids_pick_a_selection(client_as, demo_workspace):
+    fids = list(demo_workspace.read("buildings", columns=("osm_id",)).index[[2, 5, 7]])
+    status, doc = get(client_as("planner"), f"/api/layers/buildings?ids={','.join(map(str, fids))}")
+    assert status == 200 and sorted(f["id"] for f in doc["features"]) == sorted(fids)
+    status, doc = get(client_as("planner"), "/api/layers/buildings?ids=1,x")
+    assert status == 400 and "feature id" in doc["error"]["message"]
