@@ -45,7 +45,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1366, "height": 768}
 DOCS_IMG = (
-    Path(__file__).resolve().parent.parent / "docs" / "img"
+    Path(__file__).resolve().parents[2] / "docs" / "img"
     if os.environ.get("GRIDMAP_SCREENSHOTS") == "1"
     else Path(tempfile.mkdtemp(prefix="gridmap-screenshots-"))
 )
