@@ -884,7 +884,8 @@ def test_grid_worker_sees_only_their_grids(
     name = popup.locator('[data-column="head_name"] td').inner_text()
     phone = popup.locator('[data-column="phone"] td').inner_text()
     assert "*" not in name and re.fullmatch(r"1\d{10}", phone), (name, phone)
-    assert popup.locator('[data-column="grid_code"] td').inner_text() in grids
+    # the grid's name, its code (td[data-code]) under it
+    assert popup.locator('[data-column="grid_code"] td').get_attribute("data-code") in grids
     shoot(page, "gridworker-households.png")
     watch.assert_clean()
     context.close()

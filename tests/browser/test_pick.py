@@ -614,6 +614,7 @@ def test_grid_labels_name_their_community_when_several_are_in_view(
     community = page.locator(".leaflet-tooltip.grid-label .grid-label-community:visible")
     grid = page.evaluate(CENTRAL_GRID_JS)
     # Zoom 16 over the middle of the area: grids of several communities, their labels say which.
+    set_layer(page, "incidents", True)  # for the picture: incidents by shape, in the legend too
     page.evaluate(SET_VIEW_JS, [grid["lat"], grid["lon"], 16])
     page.wait_for_function(
         "() => gridmap.map.getContainer().classList.contains('gm-many-communities')"

@@ -60,7 +60,21 @@ export function install(app) {
   }
 
   function hitsAtPoint(lp) {
-    return hitsAt(map, drawnGroups(), map.layerPointToLatLng(lp), lp);
+    return hitsAt(map, drawnGroups(), map.layerPointToLatLng(lp), lp, { label: (h) => featureHeading(h.meta, h.feature) });
+  }
+
+  /** Names of the grids and communities codes refer to, from their loaded layers. */
+  function referenceNames() {
+    const names = new Map();
+    for (const [column, layer] of [["grid_code", "grids"], ["community_code", "community"]]) {
+      const byCode = new Map();
+      gm.layers[layer]?.eachLayer((l) => {
+        const p = l.feature?.properties;
+        if (p?.code && p.name) byCode.set(p.code, p.name);
+      });
+      names.set(column, byCode);
+    }
+    return (column, code) => names.get(column)?.get(code) ?? null;
   }
 
   // ---- the popup ----
@@ -108,7 +122,7 @@ export function install(app) {
       nav.append(navButton("prev", app.t("pick.prev"), "‹"), pos, navButton("next", app.t("pick.next"), "›"));
       root.append(nav);
     }
-    root.append(renderPopup(hit.meta, hit.feature, { actions: app.popupActions(hit.layer, hit.feature) }));
+    root.append(renderPopup(hit.meta, hit.feature, { actions: app.popupActions(hit.layer, hit.feature), refName: referenceNames() }));
     if (hits.length >= PICK_LIST) {
       const box = el("div", "gm-pick-list-box");
       box.append(el("div", "gm-pick-list-title", app.t("pick.list", { n: hits.length })));
@@ -120,7 +134,7 @@ export function install(app) {
         b.dataset.pickIndex = String(i);
         b.dataset.itemLayer = h.layer;
         if (h.feature.id !== undefined) b.dataset.featureId = String(h.feature.id);
-        b.append(el("span", "gm-pick-item-layer", pick(h.meta.title, h.layer)), el("span", "gm-pick-item-name", featureHeading(h.meta, h.feature)));
+        b.append(el("span", "gm-pick-item-layer", pick(h.meta.title, h.layer)), el("span", "gm-pick-item-name", h.label ?? featureHeading(h.meta, h.feature)));
         if (i === index) b.setAttribute("aria-current", "true");
         b.addEventListener("click", (e) => {
           e.stopPropagation();
@@ -302,10 +316,13 @@ export function install(app) {
       const layers = [];
       const done = new Set();
       group.eachLayer((l) => {
-        const f = l.feature;
-        if (!f || l.options.interactive === false || !ids.has(String(f.id)) || done.has(String(f.id))) return;
+        if (l.options.interactive === false) return;
         if (name === "cameras" && l.options.gmRole === "view") return; // the camera's point stands for it
-        done.add(String(f.id));
+        // a stacked marker (`.features`) stands for all of its features
+        const keys = (l.feature ? [l.feature] : Array.isArray(l.features) ? l.features : []).map((f) => String(f.id));
+        const picked = keys.filter((k) => ids.has(k) && !done.has(k));
+        if (!picked.length) return;
+        picked.forEach((k) => done.add(k));
         layers.push(l);
       });
       members.set(name, layers);
@@ -381,6 +398,7 @@ export function install(app) {
   }
 
   app.on("language", () => {
+    for (const h of state?.hits || []) delete h.label; // titles of stand-ins are words
     renderBar();
     if (state) afterRender();
   });

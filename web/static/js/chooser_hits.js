@@ -74,13 +74,14 @@ function kindOf(name, layer) {
 
 /**
  * The features under `latlng` (layer point `lp`) in `groups` ([{name, group, meta, order}];
- * order: the layer's place in the drawing order, higher on top). Returns hits
+ * order: the layer's place in the drawing order, higher on top); `label(hit)`: a feature's title,
+ * to order features at the same spot. Returns hits
  * [{layer, meta, feature, target, kind, rank, dist, area, order, seq}] sorted for the chooser:
  * by kind (RANK), then points and lines by distance and polygons smallest first, then the upper
- * layer and the feature drawn last first. A feature hit twice (a camera's point and its view)
+ * layer, then by title, then the feature drawn last first. A feature hit twice (a camera's point and its view)
  * is listed once, as its best hit.
  */
-export function hitsAt(map, groups, latlng, lp) {
+export function hitsAt(map, groups, latlng, lp, { label = null } = {}) {
   const found = new Map(); // "layer|id" or feature object -> hit
   let seq = 0;
   const add = (hit) => {
@@ -92,28 +93,41 @@ export function hitsAt(map, groups, latlng, lp) {
   for (const { name, group, meta, order } of groups) {
     eachLeaf(group, (l, owner) => {
       seq += 1;
-      if (!(l instanceof L.Path || l instanceof L.Marker) || l.options.interactive === false) return;
-      const feats = featuresOf(l, owner);
-      if (!feats.length) return;
-      const base = { layer: name, meta, target: l, order, seq };
+      if (l.options.interactive === false) return;
+      // test first (tens of thousands of points), describe only what is hit
+      let kind = null;
+      let dist = 0;
+      let area = 0;
       if (l instanceof L.CircleMarker || l instanceof L.Marker) {
         const at = l instanceof L.CircleMarker ? l._point : map.latLngToLayerPoint(l.getLatLng());
         if (!at) return;
-        const dist = at.distanceTo(lp);
-        if (dist <= pointReach(l)) for (const feature of feats) add({ ...base, feature, kind: "point", rank: RANK.point, dist, area: 0 });
+        dist = at.distanceTo(lp);
+        if (dist > pointReach(l)) return;
+        kind = "point";
       } else if (l instanceof L.Polygon) {
         if (!l.getBounds().contains(latlng) || !polygonContains(l.getLatLngs(), latlng.lat, latlng.lng)) return;
-        const kind = kindOf(name, l);
-        for (const feature of feats) add({ ...base, feature, kind, rank: RANK[kind], dist: 0, area: boundsArea(l) });
+        kind = kindOf(name, l);
+        area = boundsArea(l);
       } else if (l instanceof L.Polyline) {
         if (!l._pxBounds || !l._containsPoint(lp)) return;
-        const dist = lineDistance(l, lp);
-        for (const feature of feats) add({ ...base, feature, kind: "line", rank: RANK.line, dist, area: 0 });
+        kind = "line";
+        dist = lineDistance(l, lp);
+      } else {
+        return;
       }
+      for (const feature of featuresOf(l, owner)) add({ layer: name, meta, target: l, order, seq, feature, kind, rank: RANK[kind], dist, area });
     });
   }
-  return [...found.values()].sort((a, b) => a.rank - b.rank || (a.rank <= RANK.line ? a.dist - b.dist : a.area - b.area) || b.order - a.order || b.seq - a.seq);
+  // Features at one spot (a building's households) in the order of their titles ("1单元101室"
+  // before "1单元102室"): a value the reader is served, so the order tells nothing more.
+  const labelOf = (h) => (h.label ??= label(h));
+  const byLabel = label ? (a, b) => (a.layer === b.layer ? COLLATOR.compare(labelOf(a), labelOf(b)) : 0) : () => 0;
+  return [...found.values()].sort(
+    (a, b) => a.rank - b.rank || (a.rank <= RANK.line ? a.dist - b.dist : a.area - b.area) || b.order - a.order || byLabel(a, b) || b.seq - a.seq,
+  );
 }
+
+const COLLATOR = new Intl.Collator("zh-CN", { numeric: true });
 
 /** The hit of drawn feature `target` of layer `name` as hitsAt gives it, wherever the click. */
 export function hitOf(name, meta, target, order = 0) {

@@ -173,9 +173,11 @@ function actionBar(actions, feature) {
 
 /**
  * The popup of `feature` of layer `layerMeta` (a layer of /api/workspace), with the buttons of
- * `actions` (the workbench's popup actions for it) in its footer.
+ * `actions` (the workbench's popup actions for it) in its footer. `refName(column, code)`: the
+ * name of the grid or community a code column (grid_code, community_code) refers to, or null;
+ * such a cell then reads the name, the code under it (td[data-code]).
  */
-export function renderPopup(layerMeta, feature, { actions = [] } = {}) {
+export function renderPopup(layerMeta, feature, { actions = [], refName = null } = {}) {
   const root = el("div", "gm-popup");
   root.dataset.layer = layerMeta.name;
   if (feature.id !== undefined) root.dataset.featureId = String(feature.id);
@@ -201,6 +203,12 @@ export function renderPopup(layerMeta, feature, { actions = [] } = {}) {
     const th = el("th", null, columnTitle(layerMeta.name, column));
     th.scope = "row";
     const td = el("td", column.personal ? "personal" : null, value);
+    const named = refName && column.name.endsWith("_code") ? refName(column.name, p[column.name]) : null;
+    if (named) {
+      td.textContent = named;
+      td.append(el("span", "gm-popup-ref-code", String(p[column.name])));
+    }
+    if (column.name.endsWith("_code")) td.dataset.code = String(p[column.name]);
     tr.append(th, td);
     table.append(tr);
   }
