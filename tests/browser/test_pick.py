@@ -470,6 +470,9 @@ def test_popups_show_names_not_osm_ids(
     page.click("#lang-switch")
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert popup.locator(".gm-popup-title").inner_text() == "Unnamed street (Pedestrian street)"
+    n = popup.get_attribute("data-count")
+    assert popup.locator(".gm-pick-pos").inner_text() == f"1 of {n}"
+    assert popup.locator('[data-pick="next"]').get_attribute("aria-label") == "Next (→)"
     page.evaluate(OPEN_FEATURE_JS, ["buildings", fid])
     assert popup.locator('[data-provenance="outline"]').inner_text() == "Outline: OpenStreetMap"
     assert popup.locator('[data-column="levels"] td').inner_text().endswith(" storeys")
