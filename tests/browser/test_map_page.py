@@ -118,7 +118,9 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
     popup.wait_for()
     assert popup.get_attribute("data-layer") == "buildings"
     text = popup.inner_text()
-    assert "建筑类型" in text and "楼栋" in text
+    # the chooser lists the building first; its type under its name (or in the table)
+    assert "楼栋" in text
+    assert popup.locator('[data-field="kind"]').count() == 1 or "建筑类型" in text
     residential = popup.locator('[data-column="residential"] td')
     if residential.count():
         assert residential.inner_text() in {"是", "否"}
@@ -131,7 +133,10 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
     popup.wait_for()
     assert popup.get_attribute("data-layer") == "grids"
     text = popup.inner_text()
-    assert "网格名称" in text and "网格编码" in text and at["code"] in text
+    # the grid's name is the title, its code the line below (popup.js)
+    assert popup.locator('[data-field="title"]').get_attribute("data-title-column") == "name"
+    assert popup.locator('[data-field="code"]').inner_text() == at["code"]
+    assert "网格员" in text
     households = popup.locator('[data-column="households"] td')
     assert households.inner_text().endswith(" 户")  # units are localized too
 
@@ -144,7 +149,7 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
     assert page.inner_text("#legend-title") == "Legend"
     assert "Community grid map" in page.title()
     text = popup.inner_text()
-    assert "Grid name" in text and "网格名称" not in text
+    assert "Grid worker" in text and "网格员" not in text
     assert households.inner_text().endswith(" households")
     assert note["en"] in page.inner_text(".leaflet-control-attribution")
     assert page.inner_text("#lang-switch") == "中文"
@@ -180,7 +185,7 @@ def test_map_page_zh_then_en(browser: Browser, live_server: str, signed_in) -> N
     popup.wait_for()
     assert popup.get_attribute("data-layer") == "incidents"
     kinds = {"Burglary", "Vehicle theft", "Dispute", "Theft", "Fire hazard", "Other"}
-    assert popup.locator('[data-column="kind"] td').inner_text() in kinds
+    assert popup.locator(".gm-popup-title").inner_text() in kinds  # the kind is its title
     assert popup.locator('[data-column="status"] td').inner_text() in {"Open", "Closed"}
 
     watch.assert_clean()
@@ -419,7 +424,7 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str, signed_in) -> 
     page.mouse.click(at["x"], at["y"])
     popup.wait_for()
     assert popup.get_attribute("data-layer") == "grids"
-    assert at["code"] in popup.locator('[data-column="code"] td').inner_text()
+    assert at["code"] == popup.locator('[data-field="code"]').inner_text()
     assert popup.locator('[data-column="worker"] td').inner_text()
     assert popup.locator('[data-column="households"] td').inner_text().endswith(" 户")
     shoot(page, "planner-grid-popup.png")
@@ -437,7 +442,7 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str, signed_in) -> 
     assert popup.get_attribute("data-layer") == "households"
     for column in HOUSEHOLD_PERSONAL:
         assert popup.locator(f'[data-column="{column}"]').count() == 0, column
-    address = popup.locator('[data-column="address"] td').inner_text()
+    address = popup.locator('[data-title-column="address"]').inner_text()  # its title
     assert address and not re.search(r"单元|室", address), address  # cut to the building
     assert popup.locator('[data-column="grid_code"] td').inner_text()
     # The admin, over the API, gets the real heads and phones of that building's households:
@@ -879,7 +884,8 @@ def test_grid_worker_sees_only_their_grids(
     name = popup.locator('[data-column="head_name"] td').inner_text()
     phone = popup.locator('[data-column="phone"] td').inner_text()
     assert "*" not in name and re.fullmatch(r"1\d{10}", phone), (name, phone)
-    assert popup.locator('[data-column="grid_code"] td').inner_text() in grids
+    # the grid's name, its code (td[data-code]) under it
+    assert popup.locator('[data-column="grid_code"] td').get_attribute("data-code") in grids
     shoot(page, "gridworker-households.png")
     watch.assert_clean()
     context.close()

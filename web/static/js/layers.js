@@ -32,7 +32,7 @@ export function layerSwatch(name, geometry) {
     case "visits":
       return { type: "point", ...S.visitStyle("met") };
     case "incidents":
-      return { type: "point", ...S.incidentStyle("burglary", "open"), radius: 4.5 };
+      return { type: "shape", ...S.incidentStyle("burglary", "open"), radius: 5 };
     default:
       if (geometry === "POINT") return { type: "point", fillColor: "#495057", radius: 3.5 };
       if (geometry === "LINESTRING") return { type: "line", color: "#495057", weight: 2 };
@@ -67,13 +67,36 @@ function isPoint(f) {
   return f.geometry && f.geometry.type === "Point" && Array.isArray(f.geometry.coordinates);
 }
 
-function circles(features, styleFn, renderer) {
+/**
+ * A point symbol drawn on the canvas renderer as a triangle, square, diamond, star or cross
+ * (options.shape, see styles.shapePoints; "circle" or any other renderer: a circle). It is a
+ * CircleMarker in every other way: hit test, bounds, events; thousands of them cost no DOM.
+ */
+export const ShapeMarker = L.CircleMarker.extend({
+  options: { shape: "circle" },
+  _updatePath() {
+    const renderer = this._renderer;
+    const pts = renderer instanceof L.Canvas ? S.shapePoints(this.options.shape, this._point.x, this._point.y, this._radius) : null;
+    if (!pts) {
+      renderer._updateCircle(this);
+      return;
+    }
+    if (!renderer._drawing || this._empty()) return;
+    const ctx = renderer._ctx;
+    ctx.beginPath();
+    pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.closePath();
+    renderer._fillStroke(ctx, this);
+  },
+});
+
+function circles(features, styleFn, renderer, Marker = L.CircleMarker) {
   return L.geoJSON(
     { type: "FeatureCollection", features },
     {
       renderer,
       filter: (f) => Boolean(f.geometry),
-      pointToLayer: (f, latlng) => L.circleMarker(latlng, { renderer, ...styleFn(f.properties || {}) }),
+      pointToLayer: (f, latlng) => new Marker(latlng, { renderer, ...styleFn(f.properties || {}) }),
     },
   );
 }
@@ -86,8 +109,17 @@ function fixedLabel(latlng, content, className, priority) {
   return tip;
 }
 
-function gridLabel(p, short) {
+function gridLabel(p, short, community) {
   const box = document.createElement("div");
+  if (community) {
+    // Shown when grids of more than one community are in view (see watchCommunities); the full
+    // name, shown from zoom 17, already says it when it starts with the community's name.
+    const c = document.createElement("div");
+    c.className = "grid-label-community";
+    if (p.name && p.name.startsWith(community)) c.classList.add("grid-label-in-name");
+    c.textContent = community;
+    box.append(c);
+  }
   const full = document.createElement("div");
   full.className = "grid-label-name";
   full.textContent = p.name || "";
@@ -106,6 +138,29 @@ function gridLabel(p, short) {
     box.append(code);
   }
   return box;
+}
+
+/**
+ * While `group` is on the map, mark the map's container `gm-many-communities` when the labels in
+ * view belong to grids of more than one community (their labels then name the community).
+ * `spots`: [{latlng, community}] of the grids' labels.
+ */
+function watchCommunities(map, group, spots) {
+  const container = map.getContainer();
+  const update = () => {
+    const view = map.getBounds();
+    const seen = new Set();
+    for (const s of spots) if (s.community && view.contains(s.latlng)) seen.add(s.community);
+    container.classList.toggle("gm-many-communities", seen.size > 1);
+  };
+  group.on("add", () => {
+    map.on("moveend zoomend", update);
+    update();
+  });
+  group.on("remove", () => {
+    map.off("moveend zoomend", update);
+    container.classList.remove("gm-many-communities");
+  });
 }
 
 /**
@@ -168,7 +223,7 @@ const BUILDERS = {
     return { group, labels, legend: () => [{ swatch: { type: "line", ...S.COMMUNITY }, label: () => t("legend.community") }] };
   },
 
-  grids(meta, fc, { renderer, related }) {
+  grids(meta, fc, { map, renderer, related }) {
     const feats = [...fc.features].filter((f) => f.geometry);
     feats.sort((a, b) => String(a.properties?.code ?? "").localeCompare(String(b.properties?.code ?? "")));
     const keyOf = (f) => f.id ?? f.properties?.code;
@@ -182,11 +237,16 @@ const BUILDERS = {
     };
     const group = L.geoJSON({ type: "FeatureCollection", features: feats }, { renderer, style: (f) => S.gridStyle(colours.get(keyOf(f))) });
     const labels = [];
+    const spots = [];
     for (const f of feats) {
+      const p = f.properties || {};
       const at = labelPoint(f.geometry);
-      if (at) labels.push(fixedLabel(at, gridLabel(f.properties || {}, shortName(f.properties || {})), "grid-label", roughArea(f.geometry)));
+      if (!at) continue;
+      labels.push(fixedLabel(at, gridLabel(p, shortName(p), communityName.get(p.community_code)), "grid-label", roughArea(f.geometry)));
+      spots.push({ latlng: L.latLng(at), community: p.community_code });
     }
     labels.forEach((l) => group.addLayer(l));
+    watchCommunities(map, group, spots);
     return {
       group,
       labels,
@@ -288,7 +348,7 @@ const BUILDERS = {
       group,
       legend: () => [
         { swatch: { type: "point", ...S.CAMERA_POINT }, label: () => t("legend.cameras.point"), count: feats.length },
-        ...kindEntries(meta, "kind", counts, (k) => ({ type: "sector", fillColor: S.CAMERA_COLOURS[k] || "#868e96", color: S.CAMERA_COLOURS[k] || "#868e96" })).map((e) => ({
+        ...kindEntries(meta, "kind", counts, (k) => ({ type: "sector", fillColor: S.cameraSectorStyle(k).fillColor, color: S.cameraSectorStyle(k).color })).map((e) => ({
           ...e,
           label: () => t("legend.cameras.view", { kind: e.label() }),
         })),
@@ -323,14 +383,14 @@ const BUILDERS = {
 
   incidents(meta, fc, { renderer }) {
     const feats = [...fc.features].sort((a, b) => (a.properties?.status === "closed" ? 0 : 1) - (b.properties?.status === "closed" ? 0 : 1));
-    const group = circles(feats, (p) => S.incidentStyle(p.kind, p.status), renderer);
+    const group = circles(feats, (p) => S.incidentStyle(p.kind, p.status), renderer, ShapeMarker);
     const counts = countBy(fc.features, (p) => p.kind);
     const closed = fc.features.filter((f) => f.properties?.status === "closed").length;
     return {
       group,
       legend: () => [
-        ...kindEntries(meta, "kind", counts, (k) => ({ type: "point", ...S.incidentStyle(k, "open") })),
-        ...(closed ? [{ swatch: { type: "point", ...S.incidentStyle("other", "closed") }, label: () => t("legend.incidents.closed"), count: closed }] : []),
+        ...kindEntries(meta, "kind", counts, (k) => ({ type: "shape", ...S.incidentStyle(k, "open") })),
+        ...(closed ? [{ swatch: { type: "shape", ...S.incidentStyle("burglary", "closed") }, label: () => t("legend.incidents.closed"), count: closed }] : []),
       ],
     };
   },

@@ -7,6 +7,7 @@
 //   [data-layer="<name>"] checkboxes, [data-layer-row="<name>"][data-state=off|loading|drawn|error]
 //   [data-basemap="workspace" | "tile:<id>"] radios, #lang-switch, #panel-toggle, #legend
 //   [data-export="<name>"] download buttons and the #export-menu they open (download.js)
+//   a click on the map: the chooser's popup (.gm-pick, chooser.js) and window.gridmap.chooser
 //   #user-box (userbox.js): who is signed in, #sign-out / #sign-in; .read-badge[data-read=masked|own]
 //   on the rows of layers served masked or only for the reader's own grids, #read-notes
 
@@ -28,8 +29,6 @@ import {
 import { configureFormats } from "./format.js";
 import { DEFAULT_ON, buildOverlay, declutter, layerSwatch } from "./layers.js";
 import { Panel, renderLegend } from "./panel.js";
-import { renderPopup } from "./popup.js";
-import { ACCENT } from "./styles.js";
 import { createTileLayer } from "./tiles.js";
 import { UserBox } from "./userbox.js";
 import { PLUGINS } from "./plugins.js";
@@ -168,7 +167,7 @@ async function main() {
   const tileLayers = new Map(ws.tiles.map((e) => [`tile:${e.id}`, createTileLayer(e)]));
   let currentBase = null;
   let openPopup = null;
-  let highlighted = null;
+  const highlighted = null; // the chooser highlights (and closes its popup when a layer goes off)
 
   const gridmap = {
     map,
@@ -269,33 +268,11 @@ async function main() {
   }
 
   // ---- data layers ----
+  // A click is answered by the chooser (chooser.js, one of the PLUGINS): it lists every feature
+  // under the click across the drawn layers, opens the popup and highlights the one shown. The
+  // groups carry no popup of their own; they only say which layer they draw.
   function bindPopups(meta, group) {
-    group.bindPopup((layer) => renderPopup(meta, layer.feature || { properties: {} }), {
-      maxWidth: 360,
-      minWidth: 220,
-      className: "gm-popup-wrap",
-    });
-    // An opening popup pans clear of the panel (left) and the legend card (right) as they are
-    // then, collapsed or not.
-    Object.defineProperties(group.getPopup().options, {
-      autoPanPaddingTopLeft: { get: () => L.point(panel.coveredWidth() + 10, 10) },
-      autoPanPaddingBottomRight: { get: () => L.point(legendWidth() + 10, 10) },
-    });
-    group.on("popupopen", (e) => highlight(e.propagatedFrom || e.layer));
-    group.on("popupclose", () => unhighlight());
-  }
-
-  function highlight(layer) {
-    unhighlight();
-    if (!layer || typeof layer.setStyle !== "function") return;
-    const o = layer.options;
-    highlighted = { layer, style: { color: o.color, weight: o.weight, opacity: o.opacity } };
-    layer.setStyle({ color: ACCENT, weight: Math.max(o.weight || 1, 1) + 2, opacity: 1 });
-  }
-
-  function unhighlight() {
-    if (highlighted) highlighted.layer.setStyle(highlighted.style);
-    highlighted = null;
+    group.gmMeta = meta;
   }
 
   function load(o) {
@@ -435,9 +412,8 @@ async function main() {
       const where = found.getBounds ? found.getBounds() : null;
       if (where?.isValid()) map.fitBounds(where, { ...pad, maxZoom: 18, animate: false });
     }
-    // as if clicked: the group's popup opens on this feature (and highlights it)
-    const at = found.getLatLng ? found.getLatLng() : found.getCenter();
-    found.fire("click", { latlng: at, layerPoint: map.latLngToLayerPoint(at), containerPoint: map.latLngToContainerPoint(at) });
+    // The chooser opens the popup on this feature and highlights it (workbench event "pick").
+    app.emit("pick", { layer, target: found });
     return true;
   });
   for (const tool of PLUGINS) tool.install(app);

@@ -1,7 +1,7 @@
 // Colours and symbols. One place for the palette so that the map, the layer panel swatches and
 // the legend always agree.
 
-export const ACCENT = "#d9480f"; // selection highlight
+export const ACCENT = "#e6007e"; // the picked feature and the selection (magenta: no layer uses it)
 
 export const BASEMAP = {
   background: "#f4f1ec",
@@ -91,31 +91,37 @@ export const STREET = {
 };
 
 export const STREET_NODE = {
-  node: { radius: 2.5, fillColor: "#4b5563", color: "#ffffff", weight: 0.8, fillOpacity: 1 },
-  signals: { radius: 3.5, fillColor: "#c2410c", color: "#ffffff", weight: 1, fillOpacity: 1 },
+  node: { radius: 2.5, fillColor: "#868e96", color: "#ffffff", weight: 0.8, fillOpacity: 1 },
+  signals: { radius: 3.5, fillColor: "#343a40", color: "#ffffff", weight: 1.2, fillOpacity: 1 },
 };
+
+// The point layers' palettes are disjoint and kept apart by hue, so that one colour never means
+// two things (a burglary here, a community office there): facilities are blues and slates (white
+// rim), incidents reds, oranges, yellows and browns (dark rim, and a shape per kind), camera views
+// greens, visits violets (hollow rings) and households teals and a grey-green. The table is in
+// docs/pick.md; tests/browser/test_pick.py checks the colours drawn on the map.
 
 export const FACILITY_COLOURS = {
   police_post: "#1d3f8f",
-  community_office: "#c92a2a",
-  government: "#a61e4d",
-  parking: "#5c7cfa",
-  school: "#9c36b5",
-  kindergarten: "#cc5de8",
-  hospital: "#e03131",
-  clinic: "#f06595",
-  pharmacy: "#2f9e44",
-  bank: "#b08900",
-  shop: "#f08c00",
-  restaurant: "#e8590c",
-  market: "#d9480f",
-  entrance: "#495057",
-  light: "#fab005",
-  toilets: "#1098ad",
-  library: "#6741d9",
-  culture: "#7950f2",
-  office: "#5f6b7a",
-  other: "#868e96",
+  community_office: "#4c6ef5",
+  government: "#6a5acd",
+  school: "#1c7ed6",
+  kindergarten: "#74c0fc",
+  library: "#0b5ea8",
+  culture: "#4dabf7",
+  hospital: "#3b5bdb",
+  clinic: "#8c9eea",
+  pharmacy: "#b3c0f2",
+  bank: "#34495e",
+  shop: "#5b7290",
+  restaurant: "#7a93c2",
+  market: "#2b4a73",
+  parking: "#2d6a9f",
+  entrance: "#b4bccb",
+  light: "#d0d9e8",
+  toilets: "#5d8cbf",
+  office: "#707b8f",
+  other: "#8f98aa",
 };
 
 export function facilityStyle(kind) {
@@ -123,19 +129,20 @@ export function facilityStyle(kind) {
     return { radius: 7.5, fillColor: FACILITY_COLOURS.police_post, color: "#ffffff", weight: 2.5, fillOpacity: 1, opacity: 1 };
   }
   const c = FACILITY_COLOURS[kind] || FACILITY_COLOURS.other;
-  return { radius: 4.5, fillColor: c, color: "#ffffff", weight: 1.2, fillOpacity: 0.95, opacity: 1 };
+  const radius = kind === "community_office" ? 6 : 4.5;
+  return { radius, fillColor: c, color: "#ffffff", weight: kind === "community_office" ? 2 : 1.2, fillOpacity: 0.95, opacity: 1 };
 }
 /** The halo ring that makes police posts stand out. */
 export const POLICE_RING = { radius: 12, color: "#1d3f8f", weight: 2, opacity: 0.8, fill: false, interactive: false };
 
-export const CAMERA_COLOURS = { fixed: "#e8590c", ptz: "#7048e8", dome: "#1c7ed6" };
+export const CAMERA_COLOURS = { fixed: "#2f9e44", ptz: "#74b816", dome: "#0ca678" };
 export function cameraSectorStyle(kind) {
-  const c = CAMERA_COLOURS[kind] || "#868e96";
-  return { color: c, weight: 0.8, opacity: 0.6, fillColor: c, fillOpacity: 0.16, lineJoin: "round" };
+  const c = CAMERA_COLOURS[kind] || "#69db7c";
+  return { color: c, weight: 0.8, opacity: 0.7, fillColor: c, fillOpacity: 0.16, lineJoin: "round" };
 }
 export const CAMERA_POINT = { radius: 3.8, fillColor: "#212529", color: "#ffffff", weight: 1.5, fillOpacity: 1 };
 
-export const HOUSEHOLD_COLOURS = { plain: "#6c7a89", rented: "#0c8599", care: "#d6336c" };
+export const HOUSEHOLD_COLOURS = { plain: "#7f9c96", rented: "#15aabf", care: "#087f8c" };
 export const CARE_COLUMNS = ["hardship", "elderly_alone", "disabled", "migrant", "veteran_party_member", "assisted"];
 
 /** Household class: priority (any of the six visit groups), rented, or plain. */
@@ -145,28 +152,103 @@ export function householdClass(p) {
   return "plain";
 }
 export function householdStyle(cls) {
-  return { radius: cls === "plain" ? 2.3 : 2.8, fillColor: HOUSEHOLD_COLOURS[cls], color: "#ffffff", weight: 0.5, fillOpacity: 0.95, opacity: 0.9 };
+  const radius = { plain: 2.3, rented: 2.8, care: 3.2 }[cls] ?? 2.3;
+  return { radius, fillColor: HOUSEHOLD_COLOURS[cls], color: "#ffffff", weight: 0.5, fillOpacity: 0.95, opacity: 0.9 };
 }
 
-export const VISIT_COLOURS = { met: "#2b8a3e", not_home: "#868e96", refused: "#e67700", issue_found: "#c92a2a" };
+/** Visits are hollow rings in violets: the ring says "visit", the colour its outcome. */
+export const VISIT_COLOURS = { met: "#7048e8", not_home: "#b197fc", refused: "#ae3ec9", issue_found: "#862e9c" };
 export function visitStyle(outcome) {
-  const c = VISIT_COLOURS[outcome] || "#495057";
-  return { radius: 3.5, fillColor: c, color: "#ffffff", weight: 0.8, fillOpacity: 0.9, opacity: 1 };
+  const c = VISIT_COLOURS[outcome] || "#9775fa";
+  return { radius: 3.8, fillColor: "#ffffff", color: c, weight: outcome === "issue_found" ? 2.6 : 2, fillOpacity: 0.85, opacity: 1 };
 }
 
 export const INCIDENT_COLOURS = {
-  burglary: "#c92a2a",
-  vehicle_theft: "#1971c2",
-  dispute: "#7048e8",
-  theft: "#d6336c",
-  fire_hazard: "#f08c00",
-  other: "#495057",
+  burglary: "#e03131",
+  vehicle_theft: "#f59f00",
+  dispute: "#a0522d",
+  theft: "#f76707",
+  fire_hazard: "#ffd43b",
+  other: "#6e4a35",
+};
+/** The canvas shape of each kind of incident (see {@link shapePoints}). */
+export const INCIDENT_SHAPES = {
+  burglary: "triangle",
+  vehicle_theft: "square",
+  dispute: "triangle_down",
+  theft: "diamond",
+  fire_hazard: "star",
+  other: "cross",
 };
 export function incidentStyle(kind, status) {
   const c = INCIDENT_COLOURS[kind] || INCIDENT_COLOURS.other;
   const closed = status === "closed";
-  return { radius: 5.5, fillColor: c, color: closed ? c : "#ffffff", weight: closed ? 1.2 : 1.5, fillOpacity: closed ? 0.3 : 0.95, opacity: 1 };
+  return {
+    shape: INCIDENT_SHAPES[kind] || INCIDENT_SHAPES.other,
+    radius: 6,
+    fillColor: c,
+    color: closed ? c : "#212529",
+    weight: closed ? 1.2 : 1,
+    fillOpacity: closed ? 0.3 : 0.95,
+    opacity: 1,
+    lineJoin: "round",
+  };
 }
+
+/**
+ * The outline of a point symbol `shape` of size `r` around (x, y), as [[x, y], ...] in pixels
+ * (y down), or null for a circle. Used by the canvas markers (layers.js) and the legend swatches,
+ * so that both draw the same shapes.
+ */
+export function shapePoints(shape, x, y, r) {
+  const ring = (n, radius, start) => Array.from({ length: n }, (_, i) => {
+    const a = start + (2 * Math.PI * i) / n;
+    return [x + radius * Math.cos(a), y + radius * Math.sin(a)];
+  });
+  switch (shape) {
+    case "triangle":
+      return ring(3, r * 1.15, -Math.PI / 2).map(([px, py]) => [px, py + r * 0.15]);
+    case "triangle_down":
+      return ring(3, r * 1.15, Math.PI / 2).map(([px, py]) => [px, py - r * 0.15]);
+    case "square": {
+      const h = r * 0.82;
+      return [[x - h, y - h], [x + h, y - h], [x + h, y + h], [x - h, y + h]];
+    }
+    case "diamond":
+      return [[x, y - r * 1.1], [x + r * 0.85, y], [x, y + r * 1.1], [x - r * 0.85, y]];
+    case "star": {
+      const pts = [];
+      for (let i = 0; i < 10; i++) {
+        const a = -Math.PI / 2 + (Math.PI * i) / 5;
+        const radius = i % 2 ? r * 0.5 : r * 1.2;
+        pts.push([x + radius * Math.cos(a), y + radius * Math.sin(a)]);
+      }
+      return pts;
+    }
+    case "cross": {
+      const a = r * 0.36;
+      const b = r * 0.95;
+      return [[x - a, y - b], [x + a, y - b], [x + a, y - a], [x + b, y - a], [x + b, y + a], [x + a, y + a], [x + a, y + b], [x - a, y + b], [x - a, y + a], [x - b, y + a], [x - b, y - a], [x - a, y - a]];
+    }
+    default:
+      return null;
+  }
+}
+
+// ---- the picked feature and the selection (chooser.js) ----
+
+/** The picked feature: a magenta outline on a white casing (no data layer uses magenta). */
+export const PICK = {
+  casing: { color: "#ffffff", weight: 7, opacity: 0.95, fill: false, lineCap: "round", lineJoin: "round", interactive: false },
+  line: { color: ACCENT, weight: 3.5, opacity: 1, fill: false, lineCap: "round", lineJoin: "round", interactive: false },
+  view: { color: ACCENT, weight: 2.5, opacity: 1, fillColor: ACCENT, fillOpacity: 0.12, dashArray: "5 4", interactive: false },
+};
+/** What a selected grid holds: a soft magenta fill and outline on the members, the grid dashed. */
+export const SELECTION = {
+  area: { color: ACCENT, weight: 3, opacity: 0.85, fillColor: ACCENT, fillOpacity: 0.07, dashArray: "8 5", interactive: false },
+  member: { color: ACCENT, weight: 1.2, opacity: 0.8, fillColor: ACCENT, fillOpacity: 0.14, interactive: false },
+  point: { color: ACCENT, weight: 1.6, opacity: 0.9, fill: false, interactive: false },
+};
 
 // ---- legend swatches (inline SVG, 22 x 14) ----
 
@@ -180,7 +262,8 @@ function el(name, attrs) {
 
 /**
  * Draw a swatch. spec.type: "fill" (polygon), "line", "road" (cased line), "point", "ring"
- * (point with halo), "sector" (camera view), "label" (text sample).
+ * (point with halo), "shape" (a point symbol of spec.shape, see shapePoints), "sector" (camera
+ * view), "label" (text sample).
  */
 export function swatch(spec) {
   const svg = el("svg", { width: 22, height: 14, viewBox: "0 0 22 14", "aria-hidden": "true", class: "swatch" });
@@ -200,6 +283,13 @@ export function swatch(spec) {
       if (spec.type === "ring") svg.append(el("circle", { cx: 11, cy: 7, r: 6.2, fill: "none", stroke: spec.ringColor || spec.fillColor, "stroke-width": 1.4 }));
       svg.append(el("circle", { cx: 11, cy: 7, r: Math.min(spec.radius ?? 4, spec.type === "ring" ? 3.6 : 5.5), fill: spec.fillColor, "fill-opacity": spec.fillOpacity ?? 1, stroke: spec.color || "#fff", "stroke-width": Math.min(spec.weight ?? 1, 1.5) }));
       break;
+    case "shape": {
+      const pts = shapePoints(spec.shape, 11, 7, Math.min(spec.radius ?? 5, 5.2));
+      const attrs = { fill: spec.fillColor, "fill-opacity": spec.fillOpacity ?? 1, stroke: spec.color || "#212529", "stroke-width": Math.min(spec.weight ?? 1, 1.5), "stroke-linejoin": "round" };
+      if (pts) svg.append(el("polygon", { points: pts.map(([x, y]) => `${x.toFixed(2)},${y.toFixed(2)}`).join(" "), ...attrs }));
+      else svg.append(el("circle", { cx: 11, cy: 7, r: Math.min(spec.radius ?? 4, 5.5), ...attrs }));
+      break;
+    }
     case "sector":
       svg.append(el("path", { d: "M4 12 L19 3.5 A 15 15 0 0 1 19 12.5 Z", fill: spec.fillColor, "fill-opacity": 0.35, stroke: spec.color, "stroke-width": 1 }));
       svg.append(el("circle", { cx: 4, cy: 12, r: 2, fill: "#212529" }));
