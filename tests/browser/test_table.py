@@ -92,6 +92,7 @@ def test_incidents_filtered_by_kind_and_dates_then_sorted_by_time(
     context, watch = new_context(browser, "zh-CN", signed_in("patrol_lead"))
     page = open_map(context, watch, live_server + "/")
     page.evaluate(LISTEN_JS)
+    assert page.locator(DRAWER).is_hidden()  # closed until asked for
     open_table(page, "incidents")
     assert page.inner_text("#table-toggle") == "属性表"
     total = demo_workspace.count("incidents")
@@ -171,6 +172,15 @@ def test_incidents_filtered_by_kind_and_dates_then_sorted_by_time(
     wait_query(page, "occurred_at>=2026-01-01")
     set_layer(page, "incidents", True)
     shoot(page, "table-incidents.png")
+    page.click("#table-close")
+    assert page.locator(DRAWER).is_hidden()
+    assert page.get_attribute("#table-toggle", "aria-pressed") == "false"
+    page.click("#table-toggle")  # back as it was left
+    wait_ready(page, "incidents")
+    assert page.input_value('[data-quick="kind"]') == "burglary"
+    page.focus(f"{DRAWER} tbody tr[data-id]")
+    page.keyboard.press("Escape")
+    assert page.locator(DRAWER).is_hidden()
     watch.assert_clean()
     context.close()
 
