@@ -18,6 +18,7 @@ hand (not in CI): ``.venv/bin/python scripts/bench_table.py [--runs 15] [--works
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -94,8 +95,10 @@ def main() -> None:
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         total = ws.count("people")
         offsets = [("0", 0), ("28,000", 28_000), ("last", total - PAGE)]
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         print(
-            f"people: {total:,} rows; page of {PAGE}; {args.runs} runs; {platform.processor() or platform.machine()}"
+            f"people: {total:,} rows; page of {PAGE}; {args.runs} runs; "
+            f"{platform.machine()}, {os.cpu_count()} cores, load average {load}"
         )
         print()
         print(
@@ -106,9 +109,8 @@ def main() -> None:
             for sort in (None, "-name"):
                 page = rows_service.rows_page(ws, "people", access=ADMIN, offset=offset, sort=sort)
                 assert len(page.rows) == PAGE and page.matched == total
-                assert [r["id"] for r in page.rows] == [
-                    r_id for r_id in _naive_ids(ws, offset, sort)
-                ], "the naive page differs"
+                want = _naive_ids(ws, offset, sort)
+                assert [r["id"] for r in page.rows] == want, "the naive page differs"
                 ours = timed(
                     lambda o=offset, s=sort: rows_service.rows_page(
                         ws, "people", access=ADMIN, offset=o, sort=s
