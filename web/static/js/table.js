@@ -16,47 +16,14 @@
 // last rows request's query); #table-layer (the layer list), [data-sort="<column>"] headers,
 // [data-filter*="<column>"] inputs, #table-in-view, #table-selected, [data-page="first|prev|
 // next|last"], #table-page-size, #table-range, #table-people-note, tbody tr[data-id].
+// The drawer's elements, the control and the cells' text are table_drawer.js's.
 
 /* global L */
 import { apiFetch, describeError } from "./api.js";
-import { choiceLabel, columnTitle, formatValue } from "./format.js";
-import { formatNumber, getLang, pick, t } from "./i18n.js";
+import { columnTitle } from "./format.js";
+import { formatNumber, t } from "./i18n.js";
+import { addControl, addPanelButtons, buildDrawer, cellText, el, place, relabelDrawer } from "./table_drawer.js";
 import { RANGES, applyRange, emptyState, fillChoices, filterCell, sameWheres, stateOf, wheresOf } from "./table_filters.js";
-
-const PAGE_SIZES = [50, 100, 200, 500];
-const HEIGHT_KEY = "gridmap.table.height";
-const MIN_HEIGHT = 150;
-const CODED = ["highway", "building", "target", "source"];
-const ICON =
-  '<svg width="16" height="12" viewBox="0 0 16 12" aria-hidden="true"><rect x="0.75" y="0.75" width="14.5" height="10.5" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.4"/><path d="M0.75 4.25h14.5M0.75 7.75h14.5M6 0.75v10.5" stroke="currentColor" stroke-width="1.2" fill="none"/></svg>';
-
-function el(tag, attrs = {}, text) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function stored(key) {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    /* storage disabled */
-  }
-}
 
 /** Whether the reader's view of a layer has a place on the map (a bbox can select its rows). */
 function placed(meta) {
@@ -83,9 +50,9 @@ export class AttributeTable {
     // people as figures: the register's rows are not served to this role
     this.peopleHidden = this.ws.role !== "anonymous" && !this.meta.has("people");
     this.root = app.slots.table;
-    this.build();
-    this.addControl();
-    this.addPanelButtons();
+    buildDrawer(this);
+    addControl(this);
+    addPanelButtons(this);
     app.on("filter", (e) => this.onFilter(e.detail));
     app.on("selection", () => this.onSelection());
     app.on("language", () => this.relabel());
@@ -100,183 +67,6 @@ export class AttributeTable {
     return this.states.get(layer);
   }
 
-  // ---- the drawer ----
-  build() {
-    const root = this.root;
-    root.classList.add("tbl-drawer");
-    root.setAttribute("role", "region");
-    this.handle = el("div", { class: "tbl-resize", role: "separator", tabindex: "0", "aria-orientation": "horizontal", "aria-controls": "table-drawer" });
-    this.picker = el("select", { id: "table-layer" });
-    this.picker.addEventListener("change", () => this.show(this.picker.value));
-    this.pickerLabel = el("label", { class: "tbl-picker", for: "table-layer" });
-    this.quick = el("div", { class: "tbl-quick", id: "table-quick" });
-    this.inView = el("input", { type: "checkbox", id: "table-in-view" });
-    this.inView.addEventListener("change", () => this.setOption("inView", this.inView.checked));
-    this.inViewLabel = el("span");
-    this.selectedOnly = el("input", { type: "checkbox", id: "table-selected" });
-    this.selectedOnly.addEventListener("change", () => this.setOption("selectedOnly", this.selectedOnly.checked));
-    this.selectedLabel = el("span");
-    this.clear = el("button", { type: "button", id: "table-clear", class: "tbl-btn" });
-    this.clear.addEventListener("click", () => this.clearFilters());
-    this.pager = el("div", { class: "tbl-pager", role: "group" });
-    this.buttons = {};
-    for (const [id, glyph] of [["first", "«"], ["prev", "‹"], ["range", null], ["next", "›"], ["last", "»"]]) {
-      if (id === "range") {
-        this.range = el("span", { id: "table-range", class: "tbl-range-text", "aria-live": "polite" });
-        this.pager.append(this.range);
-        continue;
-      }
-      const b = el("button", { type: "button", class: "tbl-btn tbl-page", dataset: { page: id } }, glyph);
-      b.addEventListener("click", () => this.turn(id));
-      this.buttons[id] = b;
-      this.pager.append(b);
-    }
-    this.size = el("select", { id: "table-page-size" });
-    for (const n of PAGE_SIZES) this.size.append(el("option", { value: String(n) }, String(n)));
-    this.size.value = String(this.pageSize);
-    this.size.addEventListener("change", () => {
-      this.pageSize = Number(this.size.value);
-      this.state().offset = 0;
-      this.load();
-    });
-    this.pager.append(this.size);
-    this.closer = el("button", { type: "button", id: "table-close", class: "tbl-btn tbl-close" }, "×");
-    this.closer.addEventListener("click", () => this.close());
-    const bar = el("div", { class: "tbl-bar" });
-    bar.append(
-      this.pickerLabel,
-      this.picker,
-      this.quick,
-      el("label", { class: "tbl-check" }),
-      el("label", { class: "tbl-check" }),
-      this.clear,
-      el("span", { class: "tbl-spacer" }),
-      this.pager,
-      this.closer,
-    );
-    bar.children[3].append(this.inView, this.inViewLabel);
-    bar.children[4].append(this.selectedOnly, this.selectedLabel);
-    this.note = el("div", { class: "tbl-note", id: "table-note", role: "status" });
-    this.peopleNote = el("p", { class: "tbl-people-note", id: "table-people-note" });
-    this.grid = el("table", { class: "tbl-grid", id: "table-grid" });
-    this.head = el("thead");
-    this.body = el("tbody");
-    this.grid.append(this.head, this.body);
-    this.scroll = el("div", { class: "tbl-scroll" });
-    this.scroll.append(this.grid);
-    root.replaceChildren(this.handle, bar, this.note, this.peopleNote, this.scroll);
-    this.body.addEventListener("click", (e) => {
-      const tr = e.target.closest("tr[data-id]");
-      if (tr) this.focusRow(tr);
-    });
-    this.body.addEventListener("keydown", (e) => this.onRowKey(e));
-    this.resizable();
-    this.fillPicker();
-    this.peopleNote.hidden = !this.peopleHidden;
-    root.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && !e.target.closest("select, input")) this.close();
-    });
-    // keep clear of the panel, collapsed or not
-    new MutationObserver(() => this.place()).observe(document.getElementById("panel"), { attributes: true, attributeFilter: ["class"] });
-    window.addEventListener("resize", () => this.place());
-    const h = Number(stored(HEIGHT_KEY));
-    this.setHeight(Number.isFinite(h) && h >= MIN_HEIGHT ? h : Math.round(window.innerHeight * 0.38));
-  }
-
-  fillPicker() {
-    const options = this.layers.map((l) => el("option", { value: l.name }, pick(l.title, l.name)));
-    if (this.peopleHidden) {
-      options.push(el("option", { value: "", disabled: true }, t("table.people.option")));
-    }
-    this.picker.replaceChildren(...options);
-    if (this.layer) this.picker.value = this.layer;
-  }
-
-  place() {
-    const left = (this.app.panel?.coveredWidth?.() || 0) + 12;
-    this.root.style.left = `${Math.min(left, Math.max(12, window.innerWidth - 480))}px`;
-    this.setHeight(this.height || MIN_HEIGHT, false);
-  }
-
-  setHeight(h, save = true) {
-    const top = window.innerHeight - 140;
-    this.height = Math.round(Math.max(MIN_HEIGHT, Math.min(h, top)));
-    this.root.style.height = `${this.height}px`;
-    this.handle.setAttribute("aria-valuenow", String(this.height));
-    if (save) store(HEIGHT_KEY, String(this.height));
-  }
-
-  resizable() {
-    let start = null;
-    this.handle.addEventListener("pointerdown", (e) => {
-      start = { y: e.clientY, h: this.height };
-      this.handle.setPointerCapture(e.pointerId);
-      e.preventDefault();
-    });
-    this.handle.addEventListener("pointermove", (e) => {
-      if (start) this.setHeight(start.h + (start.y - e.clientY), false);
-    });
-    const end = () => {
-      if (start) this.setHeight(this.height);
-      start = null;
-    };
-    this.handle.addEventListener("pointerup", end);
-    this.handle.addEventListener("pointercancel", end);
-    this.handle.addEventListener("keydown", (e) => {
-      const step = { ArrowUp: 40, ArrowDown: -40, PageUp: 160, PageDown: -160 }[e.key];
-      if (!step) return;
-      e.preventDefault();
-      this.setHeight(this.height + step);
-    });
-  }
-
-  // ---- opening ----
-  addControl() {
-    const table = this;
-    const Control = L.Control.extend({
-      options: { position: "topright" },
-      onAdd() {
-        const bar = L.DomUtil.create("div", "leaflet-bar tbl-control");
-        const a = L.DomUtil.create("a", "tbl-toggle", bar);
-        a.id = "table-toggle";
-        a.href = "#";
-        a.setAttribute("role", "button");
-        a.setAttribute("aria-controls", "table-drawer");
-        a.setAttribute("aria-pressed", "false");
-        a.innerHTML = ICON; // static markup
-        a.append(el("span", { class: "tbl-toggle-text" }));
-        L.DomEvent.disableClickPropagation(bar);
-        L.DomEvent.on(a, "click", (e) => {
-          L.DomEvent.preventDefault(e);
-          if (table.isOpen()) table.close();
-          else table.open();
-        });
-        table.toggle = a;
-        return bar;
-      },
-    });
-    const control = new Control().addTo(this.app.map);
-    // beside the zoom buttons, not below them: the legend card takes the right side lower down
-    const box = control.getContainer();
-    const zoom = box.parentElement.querySelector(".leaflet-control-zoom");
-    if (zoom) zoom.after(box);
-  }
-
-  /** A table button on each layer's row of the panel (next to its download button). */
-  addPanelButtons() {
-    this.rowButtons = [];
-    for (const meta of this.layers) {
-      const row = document.querySelector(`[data-layer-row="${CSS.escape(meta.name)}"]`);
-      const count = row?.querySelector(".layer-count");
-      if (!count) continue;
-      const b = el("button", { type: "button", class: "tbl-open", dataset: { tableOpen: meta.name } });
-      b.innerHTML = ICON; // static markup
-      b.addEventListener("click", () => this.open(meta.name));
-      count.after(b);
-      this.rowButtons.push({ b, meta });
-    }
-  }
-
   isOpen() {
     return !this.root.hidden;
   }
@@ -284,7 +74,7 @@ export class AttributeTable {
   open(layer = this.layer) {
     if (layer && this.meta.has(layer)) this.layer = layer;
     this.root.hidden = false;
-    this.place();
+    place(this);
     this.toggle?.setAttribute("aria-pressed", "true");
     this.show(this.layer, { force: true });
     this.relabel();
@@ -530,23 +320,6 @@ export class AttributeTable {
     }
   }
 
-  cell(col, value) {
-    if (value === null || value === undefined || value === "") return "";
-    if (value === (this.ws.masked_value || "***")) return value;
-    switch (col.type) {
-      case "bool":
-        return value ? t("yes") : t("no");
-      case "int":
-        return typeof value === "number" && col.unit ? formatNumber(value) : String(value);
-      case "float":
-        return typeof value === "number" ? formatNumber(value, col.unit === "m²" || Math.abs(value) >= 100 ? 0 : 1) : String(value);
-      case "datetime":
-        return formatValue(this.layer, col, value) ?? "";
-      default:
-        return col.choices || CODED.includes(col.name) ? choiceLabel(this.layer, col.name, value) : String(value);
-    }
-  }
-
   renderRows() {
     const cols = this.columns();
     const rows = this.page?.rows || [];
@@ -556,7 +329,7 @@ export class AttributeTable {
       if (row.bbox) tr.dataset.bbox = row.bbox.join(",");
       for (const col of cols) {
         const v = row[col.name];
-        const td = el("td", {}, this.cell(col, v));
+        const td = el("td", {}, cellText(this, col, v));
         if (col.type === "int" || col.type === "float") td.classList.add("num");
         if (v === mask) {
           td.classList.add("masked");
@@ -666,40 +439,13 @@ export class AttributeTable {
   }
 
   relabel() {
-    this.root.setAttribute("aria-label", t("table.aria"));
-    this.handle.setAttribute("aria-label", t("table.resize"));
-    this.handle.title = t("table.resize");
-    this.pickerLabel.textContent = t("table.layer");
-    this.inViewLabel.textContent = t("table.in_view");
-    this.clear.textContent = t("table.clear");
-    this.closer.title = t("table.close");
-    this.closer.setAttribute("aria-label", t("table.close"));
-    this.size.title = t("table.page_size");
-    this.size.setAttribute("aria-label", t("table.page_size"));
-    this.pager.setAttribute("aria-label", t("table.pages"));
-    for (const [id, b] of Object.entries(this.buttons)) {
-      b.title = t(`table.page.${id}`);
-      b.setAttribute("aria-label", b.title);
-    }
-    const figures = el("a", { href: "api/figures/register?format=csv", download: "figures-register.csv" }, t("table.people.download"));
-    this.peopleNote.replaceChildren(t("table.people.figures"), " ", figures);
-    if (this.toggle) {
-      this.toggle.querySelector(".tbl-toggle-text").textContent = t("table.button");
-      this.toggle.title = t("table.button.title");
-    }
-    for (const { b, meta } of this.rowButtons) {
-      b.title = t("table.open", { layer: pick(meta.title, meta.name) });
-      b.setAttribute("aria-label", b.title);
-    }
-    this.fillPicker();
-    this.grid.setAttribute("aria-label", t("table.aria"));
+    relabelDrawer(this);
     if (this.isOpen() && this.layer) {
       this.renderHead();
       this.renderQuick();
       this.renderOptions();
       if (this.page) this.renderRows();
     }
-    this.root.lang = getLang();
   }
 
   // ---- rows and the map ----
