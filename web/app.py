@@ -78,6 +78,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(edit.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(jobs.bp)
+    from web import table  # the attribute table's rows and values (issue 7)
+
+    app.register_blueprint(table.bp)
     register_routes(app)
     return app
 
