@@ -78,6 +78,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(edit.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(jobs.bp)
+    from web import print as printing  # grid sheets: /api/print (web/print.py)
+
+    app.register_blueprint(printing.bp)
     register_routes(app)
     return app
 
