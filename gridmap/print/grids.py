@@ -264,10 +264,11 @@ class _Context:
         numbered: Mapping[Any, int] | None,
     ) -> MapFigure:
         """Return the map of a page: ``extent_frame``'s bounds, ``chosen`` grids outlined."""
-        b = extent_frame.to_crs(4326).total_bounds
+        b = extent_frame.to_crs(self.crs).total_bounds
         return MapFigure(
             self.base.layers(chosen=chosen, numbered=numbered),
             extent=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            extent_crs=self.crs,
             crs=self.crs,
             pad=0.06,
             lang=self.lang,

@@ -161,8 +161,12 @@ class MapFigure:
         Drawn in order, the first at the bottom; labels of every layer are placed together
         after all shapes, so that no shape hides a label.
     extent
-        minlon, minlat, maxlon, maxlat (EPSG:4326 degrees) that the map must show; default:
-        the bounds of every layer. The box's shape decides how much more is shown around it.
+        The bounds the map must show: minlon, minlat, maxlon, maxlat (EPSG:4326 degrees), or
+        in ``extent_crs``; default: the bounds of every layer. The box's shape decides how much
+        more is shown around them.
+    extent_crs
+        The CRS of ``extent`` (default EPSG:4326; the figure's own CRS: bounds in metres, as
+        tight as the features they come from).
     crs
         The projected CRS to draw in (metres); default: the UTM zone of the extent's centre.
     pad
@@ -180,6 +184,7 @@ class MapFigure:
         layers: Sequence[MapLayer],
         *,
         extent: Bbox | None = None,
+        extent_crs: str | pyproj.CRS = "EPSG:4326",
         crs: str | pyproj.CRS | None = None,
         pad: float = 0.05,
         round_scale: bool = True,
@@ -195,15 +200,18 @@ class MapFigure:
                 raise InputError("A map needs an extent or some features to show. (地图没有范围。)")
             b = np.vstack(found)
             extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+            extent_crs = "EPSG:4326"
         minx, miny, maxx, maxy = (float(v) for v in extent)
         if not (np.isfinite([minx, miny, maxx, maxy]).all() and minx <= maxx and miny <= maxy):
-            raise InputError(f"A map extent must be minlon, minlat, maxlon, maxlat: {extent}.")
+            raise InputError(f"A map extent must be minx, miny, maxx, maxy: {extent}.")
         self.extent = (minx, miny, maxx, maxy)
-        centre = ((minx + maxx) / 2, (miny + maxy) / 2)
+        self.extent_crs = pyproj.CRS.from_user_input(extent_crs)
+        to_degrees = pyproj.Transformer.from_crs(self.extent_crs, "EPSG:4326", always_xy=True)
+        centre = to_degrees.transform((minx + maxx) / 2, (miny + maxy) / 2)
         self.crs = pyproj.CRS.from_user_input(crs) if crs is not None else utm_crs(*centre)
         if not self.crs.is_projected:
             raise InputError("A map is drawn in a projected CRS in metres (the UTM zone).")
-        self.centre = centre
+        self.centre = (float(centre[0]), float(centre[1]))
         self.pad = pad
         self.round_scale = round_scale
         self.lang = lang
@@ -211,8 +219,11 @@ class MapFigure:
 
     def _box_m(self) -> Bbox:
         """Return the extent in the figure's CRS (metres), densified and padded."""
-        to = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        x0, y0, x1, y1 = to.transform_bounds(*self.extent, densify_pts=21)
+        if self.extent_crs == self.crs:
+            x0, y0, x1, y1 = self.extent
+        else:
+            to = pyproj.Transformer.from_crs(self.extent_crs, self.crs, always_xy=True)
+            x0, y0, x1, y1 = to.transform_bounds(*self.extent, densify_pts=21)
         w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
         return (x0 - w * self.pad, y0 - h * self.pad, x1 + w * self.pad, y1 + h * self.pad)
 

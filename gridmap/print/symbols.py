@@ -148,9 +148,10 @@ def yes(value: Any) -> bool:
 
 
 def darken(hex_colour: str, f: float = 0.45) -> str:
-    """Return ``hex_colour`` darkened by ``f`` (styles.js ``darken``)."""
+    """Return ``hex_colour`` darkened by ``f`` (styles.js ``darken``; halves round up, as
+    JavaScript's ``Math.round`` does)."""
     n = int(hex_colour[1:], 16)
-    ch = [round(v * (1 - f)) for v in ((n >> 16) & 255, (n >> 8) & 255, n & 255)]
+    ch = [math.floor(v * (1 - f) + 0.5) for v in ((n >> 16) & 255, (n >> 8) & 255, n & 255)]
     return "#" + "".join(f"{v:02x}" for v in ch)
 
 
