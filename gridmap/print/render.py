@@ -257,6 +257,28 @@ def page_css(sheet: Sheet, page_paper: Paper, pages: list[PreparedPage]) -> str:
     return "\n".join(css)
 
 
+def screen_css(page_paper: Paper) -> str:
+    """Return what a browser needs of HTML for print: the colours kept when it prints (it
+    would drop them), and on screen each page shown as a sheet of its paper."""
+    bw = page_paper.width_mm - 2 * MARGIN_MM
+    bh = page_paper.height_mm - 2 * MARGIN_MM - FOOTER_MM
+    pad = f"{MARGIN_MM}mm {MARGIN_MM}mm {MARGIN_MM + FOOTER_MM}mm"
+    return "\n".join(
+        [
+            "html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }",
+            "@media screen {",
+            "  html { background: #dee2e6; }",
+            "  body { padding: 6mm 0; }",
+            f"  .page {{ width: {bw}mm; min-height: {bh}mm; margin: 0 auto 6mm; padding: {pad};"
+            " background: #ffffff; box-shadow: 0 1px 4px rgba(0, 0, 0, 0.25); }",
+            f"  .screen-hint {{ width: {page_paper.width_mm}mm; margin: 0 auto 4mm;"
+            " font-size: 10pt; color: #343a40; }",
+            "}",
+            "@media print { .screen-hint { display: none; } }",
+        ]
+    )
+
+
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -273,6 +295,13 @@ def _words(lang: str) -> dict[str, str]:
         "printed": words(lang, "Printed", "打印日期"),
         "legend": words(lang, "Legend", "图例"),
         "continued": words(lang, "continued", "续表"),
+        "hint": words(
+            lang,
+            "Print this page with the browser (Ctrl+P) at 100 % (actual size), margins as "
+            "set by the page: the map's scale is then true.",
+            "用浏览器打印本页（Ctrl+P），缩放选 100%（实际大小）、页边距用页面的设置，"
+            "图上比例尺即准确。",
+        ),
     }
 
 
@@ -283,6 +312,7 @@ def render_html(
     *,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    browser: bool = True,
 ) -> str:
     """Return ``sheet`` as one self-contained HTML document for print on ``paper``.
 
@@ -296,12 +326,16 @@ def render_html(
         ``landscape`` (map left, legend and tables right) or ``portrait`` (tables below).
     progress, cancelled
         See the module; progress goes 0 → 1 over the pages' maps.
+    browser
+        Add what browsers need to print the colours (WeasyPrint does not know it).
     """
     page_paper = make_paper(paper, orientation)
     step = _steps(progress, cancelled)
     pages = prepare(sheet, page_paper, step)
     step(1.0, "Pages drawn", "页面已绘制")
     css = (TEMPLATES / "sheet.css").read_text(encoding="utf-8")
+    if browser:
+        css += screen_css(page_paper)
     template = _environment().get_template("sheet.html.j2")
     return template.render(
         sheet=sheet,
@@ -309,6 +343,7 @@ def render_html(
         pages=pages,
         css=Markup(page_css(sheet, page_paper, pages) + "\n" + css),
         words=_words(sheet.lang),
+        browser=browser,
         printed=sheet.printed.isoformat(),
         version=__version__,
     )
@@ -368,7 +403,7 @@ def render_pdf(
             f"PDF printing needs WeasyPrint and Pango ({exc}): pip install weasyprint; Debian: "
             "libpango-1.0-0 libpangoft2-1.0-0. (打印 PDF 需要 WeasyPrint 与 Pango。)"
         ) from exc
-    html = render_html(sheet, paper, orientation, progress=maps, cancelled=cancelled)
+    html = render_html(sheet, paper, orientation, progress=maps, cancelled=cancelled, browser=False)
     step(0.6, "Laying out the pages", "正在排版")
     document = weasyprint.HTML(string=html, url_fetcher=_refuse).render()
     step(0.9, "Writing the PDF", "正在生成 PDF")
