@@ -21,7 +21,7 @@ register data: no household, person, visit or incident.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -338,12 +338,18 @@ class _Context:
             title=self.w("Grid overview", "网格总览")
             + " · "
             + str(self.ws.get_meta("title") or self.ws.name),
-            subtitle=f"{scope_text} · " + "、".join(communities),
-            figure=self.figure(rows, set(rows["code"].astype(str)), None),
+            subtitle=f"{scope_text} · " + self.w(", ", "、").join(communities),
+            figure=self.figure(rows, self._chosen(rows), None),
             tables=(table,),
             column_share=0.42,
             tables_after=len(rows) > OVERVIEW_BESIDE_MAX,
         )
+
+    def _chosen(self, rows: gpd.GeoDataFrame) -> set[str] | None:
+        """Return the codes to set apart on the overview (None: every grid of the map is)."""
+        codes = set(rows["code"].astype(str))
+        every = set(self.frames["grids"]["code"].astype(str))
+        return None if codes >= every else codes
 
     def grid_page(self, one: gpd.GeoDataFrame) -> Page:
         """Return the page of one grid (``one``: its row, as a one-row frame)."""
@@ -439,13 +445,9 @@ class _Context:
                 f"{symbols.choice('facilities', 'kind', k, self.lang)} {n}"
                 for k, n in kinds.items()
             ]
-            text = self.w(f"{len(here)}", f"{len(here)} 处") + (
-                f"（{'、'.join(parts)}）"
-                if parts and self.lang == "zh-CN"
-                else f" ({', '.join(parts)})"
-                if parts
-                else ""
-            )
+            text = self.w(f"{len(here)}", f"{len(here)} 处")
+            if parts:
+                text += self.w(f" ({', '.join(parts)})", f"（{'、'.join(parts)}）")
             out.append((self.w("Facilities", "单位与设施"), text))
         cameras = self.frames.get("cameras")
         if cameras is not None and "grid_code" in cameras:
@@ -479,6 +481,3 @@ def sheet_filename(choice_codes: Sequence[str], all_grids: bool, printed: date, 
     else:
         stem = f"grids-{len(choice_codes)}-{stamp}"
     return f"{stem}.{fmt}"
-
-
-GridSheetBuilder = Callable[..., Sheet]
