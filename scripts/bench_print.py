@@ -13,8 +13,11 @@ docs/benchmarks.md (the lead writes it).
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,23 +31,33 @@ from gridmap.store import open_workspace
 
 
 def pdf_pages(pdf: bytes) -> int:
-    """Return the number of pages of a PDF (its ``/Type /Page`` objects, not ``/Pages``)."""
-    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    """Return the number of pages of a PDF (pdfinfo; -1 without poppler-utils)."""
+    if shutil.which("pdfinfo") is None:
+        return -1
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        out = subprocess.run(["pdfinfo", f.name], capture_output=True, text=True).stdout
+    found = re.search(r"^Pages:\s+(\d+)", out, re.MULTILINE)
+    return int(found.group(1)) if found else -1
 
 
 def one_run(ws, access, grids, paper: str, orientation: str) -> dict[str, float]:
-    t0 = time.perf_counter()
+    """Time one print: wall-clock seconds of each phase, and the CPU seconds of the whole
+    (the machine is shared: CPU time says what the print itself costs)."""
+    c0, t0 = time.process_time(), time.perf_counter()
     sheet = grid_sheet(ws, access, grids, lang="zh-CN")
     t1 = time.perf_counter()
-    html = render_html(sheet, paper, orientation)
-    t2 = time.perf_counter()
     pdf = render_pdf(sheet, paper, orientation)
+    t2, c2 = time.perf_counter(), time.process_time()
+    html = render_html(sheet, paper, orientation)
     t3 = time.perf_counter()
     return {
         "sheet": t1 - t0,
-        "html": t2 - t1,
-        "pdf": t3 - t2,
-        "total_pdf": (t1 - t0) + (t3 - t2),
+        "pdf": t2 - t1,
+        "total_pdf": t2 - t0,
+        "cpu_pdf": c2 - c0,
+        "html": t3 - t2,
         "pages": float(pdf_pages(pdf)),
         "bytes": float(len(pdf)),
         "html_bytes": float(len(html.encode())),
@@ -59,7 +72,8 @@ def summary(name: str, runs: list[dict[str, float]]) -> str:
 
     last = runs[-1]
     return (
-        f"{name}: PDF {med('total_pdf')} = sheet {med('sheet')} + maps and PDF {med('pdf')}; "
+        f"{name}: PDF {med('total_pdf')} (CPU {med('cpu_pdf')}) = sheet {med('sheet')} + "
+        f"maps and PDF {med('pdf')}; "
         f"HTML for print {med('html')}; {int(last['pages'])} pages, "
         f"{last['bytes'] / 1e6:.2f} MB PDF, {last['html_bytes'] / 1e6:.2f} MB HTML "
         f"[{len(runs)} run(s)]"
@@ -91,7 +105,10 @@ def main() -> int:
             (f"all {len(codes)} grids", "all", args.all_runs),
         ]
         one_run(ws, access, [codes[0]], args.paper, args.orientation)  # warm: imports, fonts
-        print(f"paper {args.paper} {args.orientation}; machine load shared, see `uptime`")
+        load = os.getloadavg()[0]
+        print(
+            f"paper {args.paper} {args.orientation}; load average {load:.1f} on {os.cpu_count()} cores"
+        )
         for name, grids, n in cases:
             runs = [one_run(ws, access, grids, args.paper, args.orientation) for _ in range(n)]
             print(summary(name, runs), flush=True)
