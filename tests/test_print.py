@@ -588,3 +588,21 @@ def test_a_cancelled_print_leaves_no_file(app) -> None:
     assert doc["state"] == "cancelled" and doc["result"] is None
     assert not (runner_of(app).folder / doc["id"]).exists()
     assert admin.delete(doc["url"]).status_code == 204  # discarded
+
+
+def test_the_tiny_workspace_prints_its_one_grid(tiny_workspace) -> None:
+    """One grid of 200 m with two buildings (一号楼 residential, 24 households; 二号楼 not),
+    no community layer, no worker: one page, both buildings listed and numbered."""
+    sheet = grid_sheet(tiny_workspace, Access.of("a", "admin"), "all", lang="zh-CN")
+    (page,) = sheet.pages
+    assert page.title == "第1网格"
+    details, buildings = page.tables
+    fields = dict(details.rows)
+    assert fields["网格编码"] == "320102001001001" and fields["户数"] == "24"
+    assert fields["网格员"] == "—" and fields["监控探头"] == "0 个"
+    assert [r[:3] for r in buildings.rows] == [("1", "一号楼", "住宅"), ("2", "二号楼", "非住宅")]
+    drawn = page.figure.render(170, 160)
+    assert drawn.scale == 1500  # 200 m + 2 × 6 % = 224 m in 160 mm: 1:1,400, rounded up
+    root = parse(drawn.svg)
+    assert {"1", "2"} <= {t.text for t in root.iter(f"{SVG}text")}
+    assert "一号楼" in render_html(sheet)
