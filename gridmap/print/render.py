@@ -96,8 +96,9 @@ def _steps(progress: Progress | None, cancelled: Cancelled | None) -> Progress:
 
 #: Part of a column below the map (portrait) its legend takes; the tables take the rest.
 STACK_KEY_SHARE = 0.36
-#: The largest part of a portrait page's body the column below the map may grow to.
+#: The largest and smallest parts of a portrait page's body the column below the map takes.
 STACK_MAX_SHARE = 0.56
+STACK_MIN_SHARE = 0.2
 
 
 def _legend_mm(lay: Layout) -> float:
@@ -146,17 +147,19 @@ def _fit(page: Page, lay: Layout, legend_entries: int) -> tuple[list[Table], lis
 
 
 def _grown(page: Page, lay: Layout, page_paper: Paper, legend_entries: int) -> Layout | None:
-    """Return a layout whose column below the map holds every table (the map up to
-    :data:`STACK_MAX_SHARE` smaller), or None when the page's own fits or cannot grow."""
+    """Return a layout whose column below the map is as tall as its legend and tables need
+    (the map larger, or smaller down to :data:`STACK_MAX_SHARE` of the body for the column),
+    or None when the page's own fits them closely or is not a portrait one."""
     if lay.kind != "stack" or page.tables_after:
         return None
     tables = sum(_table_mm(t) for t in page.tables) + 3.0 * len(page.notes)
     lines = math.ceil(legend_entries / _legend_per_line(lay)) if legend_entries else 0
     legend = SCALE_NOTE_MM + (LEGEND_HEAD_MM + lines * LEGEND_LINE_MM if lines else 0)
     need = max(tables, legend) + 2.0
-    if need <= lay.column_mm[1]:
+    body = page_paper.body_mm[1]
+    share = min(STACK_MAX_SHARE, max(STACK_MIN_SHARE, (need + GAP_MM) / body))
+    if abs(share * body - GAP_MM - lay.column_mm[1]) < 4.0:
         return None
-    share = min(STACK_MAX_SHARE, (need + GAP_MM) / page_paper.body_mm[1])
     return layout(page_paper, column_share=share)
 
 
@@ -201,7 +204,7 @@ def prepare(sheet: Sheet, page_paper: Paper, step: Progress | None = None) -> li
         lay = layout(page_paper, column_share=page.column_share)
         rendered = page.figure.render(*lay.map_mm, ident=f"map{i + 1}")
         wider = _grown(page, lay, page_paper, len(rendered.legend))
-        if wider is not None:  # below the map: a smaller map rather than a page of table
+        if wider is not None:  # below the map: the column as tall as its content needs
             lay = wider
             rendered = page.figure.render(*lay.map_mm, ident=f"map{i + 1}")
         beside, after = _fit(page, lay, len(rendered.legend))
