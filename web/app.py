@@ -81,6 +81,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web import table  # the attribute table's rows and values (issue 7)
 
     app.register_blueprint(table.bp)
+    from web import print as printing  # grid sheets: /api/print (web/print.py)
+
+    app.register_blueprint(printing.bp)
     register_routes(app)
     return app
 

@@ -1,6 +1,7 @@
 // The workbench's tools, installed in this order once the map is built (see workbench.js).
 // Each module exports `install(app)`; add a tool with one import and one entry here.
 import * as chooser from "./chooser.js";
+import * as print from "./print.js";
 import * as table from "./table.js";
 
-export const PLUGINS = [chooser, table];
+export const PLUGINS = [chooser, table, print];

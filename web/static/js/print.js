@@ -1,0 +1,370 @@
+// The Print tool: a button on the map (below "fit the whole area") that opens a small dialog —
+// which grids (the selected ones, else those in view, else all), paper, orientation, language
+// — and has the server draw the grid sheets (POST api/print, a job of api/jobs): the dialog
+// shows the server's progress with a cancel button, then hands the PDF to the browser's
+// downloads. "Print this page" opens the same sheets as HTML for print in a new tab (the
+// browser's own print dialog prints it as laid out for the paper).
+//
+// Nobody signed in has no Print button (the server would refuse). A grid worker prints their
+// own grids: "in view" and "all" mean theirs.
+//
+// Hooks for tests: #print-button; #print-dialog[data-state=idle|running|done|error|cancelled],
+// inputs [name=print-grids][value=selected|view|all], #print-paper, #print-orientation,
+// #print-lang, buttons #print-pdf, #print-html, #print-cancel, #print-close; #print-status
+// (role=status) with #print-progress (a <progress>); #print-dialog[data-job] while a job runs.
+
+/* global L */
+import { apiFetch, describeError, getJSON, loadLayer, sendJSON } from "./api.js";
+import { getLang, onLangChange, t } from "./i18n.js";
+
+const POLL_MS = [300, 500, 800, 1000];
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+
+const ICON =
+  '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M4.5 6V1.75h7V6M4.5 12H2.75A1 1 0 0 1 1.75 11V7A1 1 0 0 1 2.75 6h10.5a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H11.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/><path d="M4.5 9.5h7v4.75h-7z" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/></svg>';
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  e.append(...children.filter(Boolean));
+  return e;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The bounding box [minlon, minlat, maxlon, maxlat] of a GeoJSON geometry. */
+function bboxOf(geometry) {
+  const box = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => {
+    if (typeof c[0] === "number") {
+      box[0] = Math.min(box[0], c[0]);
+      box[1] = Math.min(box[1], c[1]);
+      box[2] = Math.max(box[2], c[0]);
+      box[3] = Math.max(box[3], c[1]);
+    } else c.forEach(walk);
+  };
+  if (geometry?.coordinates) walk(geometry.coordinates);
+  return box;
+}
+
+/** The file name in a Content-Disposition header, if any. */
+function attachmentName(header) {
+  const found = header && /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
+  return found ? decodeURIComponent(found[1].trim()) : null;
+}
+
+function save(blob, filename) {
+  const href = URL.createObjectURL(blob);
+  const a = el("a", { href, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+class PrintTool {
+  constructor(app) {
+    this.app = app;
+    this.session = app.session || {};
+    this.grids = null; // [{code, box}] once loaded
+    this.job = null;
+    this.cancelling = false;
+    this.state = "idle";
+    this.error = null;
+    this.addControl();
+    this.buildDialog();
+    onLangChange(() => this.relabel());
+    app.on("selection", () => this.refreshChoices());
+    app.map.on("moveend", () => this.refreshChoices());
+    this.relabel();
+  }
+
+  // ---- the button ----
+  addControl() {
+    const tool = this;
+    const Control = L.Control.extend({
+      options: { position: "topright" },
+      onAdd() {
+        const bar = L.DomUtil.create("div", "leaflet-bar gm-print");
+        const a = L.DomUtil.create("a", "gm-print-button", bar);
+        a.id = "print-button";
+        a.href = "#";
+        a.setAttribute("role", "button");
+        a.setAttribute("aria-haspopup", "dialog");
+        a.setAttribute("aria-controls", "print-dialog");
+        a.setAttribute("aria-expanded", "false");
+        a.innerHTML = ICON; // static markup
+        L.DomEvent.disableClickPropagation(bar);
+        L.DomEvent.on(a, "click", (e) => {
+          L.DomEvent.preventDefault(e);
+          if (tool.dialog.hidden) tool.open();
+          else tool.close();
+        });
+        tool.button = a;
+        return bar;
+      },
+    });
+    new Control().addTo(this.app.map);
+  }
+
+  // ---- the dialog ----
+  buildDialog() {
+    const radio = (value) => {
+      const input = el("input", { type: "radio", name: "print-grids", value });
+      input.addEventListener("change", () => this.refreshChoices());
+      const text = el("span", { class: "print-choice-text" });
+      return { input, text, label: el("label", { class: "print-choice" }, input, text) };
+    };
+    this.choices = { selected: radio("selected"), view: radio("view"), all: radio("all") };
+    const select = (id, options) => {
+      const s = el("select", { id });
+      for (const value of options) s.append(el("option", { value }));
+      return s;
+    };
+    this.paper = select("print-paper", ["A4", "A3"]);
+    this.orientation = select("print-orientation", ["landscape", "portrait"]);
+    this.lang = select("print-lang", ["zh-CN", "en"]);
+    this.pdfButton = el("button", { type: "button", id: "print-pdf", class: "print-primary" });
+    this.htmlButton = el("button", { type: "button", id: "print-html", class: "print-secondary" });
+    this.cancelButton = el("button", { type: "button", id: "print-cancel", class: "print-secondary", hidden: true });
+    this.closeButton = el("button", { type: "button", id: "print-close", class: "print-close" });
+    this.closeButton.textContent = "×";
+    this.progress = el("progress", { id: "print-progress", max: "1", hidden: true });
+    this.statusText = el("span", { class: "print-status-text" });
+    this.status = el("div", { id: "print-status", role: "status" }, this.statusText, this.progress);
+    this.title = el("h2", { id: "print-title", class: "print-title" });
+    this.gridsLegend = el("legend");
+    this.optionLabels = { paper: el("span"), orientation: el("span"), lang: el("span") };
+    const field = (key, control) => el("label", { class: "print-field" }, this.optionLabels[key], control);
+    this.dialog = el(
+      "section",
+      { id: "print-dialog", class: "print-dialog card", role: "dialog", "aria-labelledby": "print-title", hidden: true },
+      el("header", { class: "print-head" }, this.title, this.closeButton),
+      el("fieldset", { class: "print-grids" }, this.gridsLegend, this.choices.selected.label, this.choices.view.label, this.choices.all.label),
+      el("div", { class: "print-options" }, field("paper", this.paper), field("orientation", this.orientation), field("lang", this.lang)),
+      el("div", { class: "print-actions" }, this.pdfButton, this.htmlButton, this.cancelButton),
+      this.status,
+    );
+    this.dialog.dataset.state = "idle";
+    document.body.append(this.dialog);
+    this.pdfButton.addEventListener("click", () => this.printPdf());
+    this.htmlButton.addEventListener("click", () => this.printHtml());
+    this.cancelButton.addEventListener("click", () => this.cancel());
+    this.closeButton.addEventListener("click", () => this.close());
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !this.dialog.hidden) {
+        e.preventDefault();
+        this.close();
+      }
+    });
+    L.DomEvent.disableClickPropagation(this.dialog);
+    L.DomEvent.disableScrollPropagation(this.dialog);
+  }
+
+  async open() {
+    this.lang.value = getLang();
+    this.dialog.hidden = false;
+    this.button.setAttribute("aria-expanded", "true");
+    this.place();
+    await this.loadGrids();
+    const pick = this.selectedCodes().length ? "selected" : this.viewCodes().length ? "view" : "all";
+    this.choices[pick].input.checked = true;
+    this.refreshChoices();
+    this.pdfButton.focus({ preventScroll: true });
+  }
+
+  close() {
+    this.dialog.hidden = true;
+    this.button.setAttribute("aria-expanded", "false");
+  }
+
+  /** Below the map's buttons at the top right, clear of the legend card. */
+  place() {
+    const b = this.button.getBoundingClientRect();
+    this.dialog.style.top = `${Math.round(b.top)}px`;
+    this.dialog.style.right = `${Math.round(window.innerWidth - b.left + 8)}px`;
+  }
+
+  async loadGrids() {
+    if (this.grids) return;
+    try {
+      const fc = await loadLayer("grids");
+      const own = this.session.role === "grid_worker" ? new Set(this.session.grids || []) : null;
+      this.grids = fc.features
+        .map((f) => ({ code: f.properties?.code, box: bboxOf(f.geometry) }))
+        .filter((g) => g.code && (!own || own.has(g.code)));
+    } catch (err) {
+      this.grids = [];
+      this.fail(err);
+    }
+  }
+
+  /** The grids selected on the map (a grid worker: only their own). */
+  selectedCodes() {
+    const own = this.session.role === "grid_worker" ? new Set(this.session.grids || []) : null;
+    return this.app.selectedGrids().filter((c) => !own || own.has(c));
+  }
+
+  /** The grids whose middle is in the current view. */
+  viewCodes() {
+    const view = this.app.map.getBounds();
+    return (this.grids || [])
+      .filter(({ box }) => view.contains([(box[1] + box[3]) / 2, (box[0] + box[2]) / 2]))
+      .map((g) => g.code);
+  }
+
+  chosen() {
+    const which = Object.entries(this.choices).find(([, c]) => c.input.checked)?.[0] || "all";
+    if (which === "selected") return { which, grids: this.selectedCodes() };
+    if (which === "view") return { which, grids: this.viewCodes() };
+    return { which, grids: "all", count: (this.grids || []).length };
+  }
+
+  refreshChoices() {
+    if (this.dialog.hidden) return;
+    const counts = { selected: this.selectedCodes().length, view: this.viewCodes().length, all: (this.grids || []).length };
+    for (const [key, c] of Object.entries(this.choices)) {
+      c.text.textContent = t(`print.grids.${key}`, { n: counts[key] });
+      c.input.disabled = counts[key] === 0;
+      c.label.classList.toggle("disabled", counts[key] === 0);
+      if (c.input.checked && c.input.disabled) c.input.checked = false;
+    }
+    if (!Object.values(this.choices).some((c) => c.input.checked)) {
+      const first = ["selected", "view", "all"].find((k) => counts[k] > 0);
+      if (first) this.choices[first].input.checked = true;
+    }
+    const { grids } = this.chosen();
+    const none = !(grids === "all" ? counts.all : grids.length);
+    const busy = this.state === "running";
+    this.pdfButton.disabled = none || busy;
+    this.htmlButton.disabled = none || busy;
+  }
+
+  relabel() {
+    this.button?.setAttribute("title", t("print.button"));
+    this.button?.setAttribute("aria-label", t("print.button"));
+    this.title.textContent = t("print.title");
+    this.closeButton.setAttribute("aria-label", t("print.close"));
+    this.gridsLegend.textContent = t("print.grids");
+    this.optionLabels.paper.textContent = t("print.paper");
+    this.optionLabels.orientation.textContent = t("print.orientation");
+    this.optionLabels.lang.textContent = t("print.lang");
+    for (const o of this.paper.options) o.textContent = o.value;
+    for (const o of this.orientation.options) o.textContent = t(`print.orientation.${o.value}`);
+    for (const o of this.lang.options) o.textContent = t(`print.lang.${o.value}`);
+    this.pdfButton.textContent = t("print.pdf");
+    this.htmlButton.textContent = t("print.html");
+    this.htmlButton.title = t("print.html.title");
+    this.cancelButton.textContent = t("print.cancel");
+    this.refreshChoices();
+    this.showStatus();
+  }
+
+  spec(format) {
+    const { grids } = this.chosen();
+    return {
+      grids: grids === "all" ? "all" : grids.join(","),
+      paper: this.paper.value,
+      orientation: this.orientation.value,
+      lang: this.lang.value,
+      format,
+    };
+  }
+
+  setState(state) {
+    this.state = state;
+    this.dialog.dataset.state = state;
+    this.cancelButton.hidden = state !== "running";
+    this.progress.hidden = state !== "running";
+    this.refreshChoices();
+    this.showStatus();
+  }
+
+  showStatus() {
+    let text = "";
+    if (this.state === "running") {
+      const job = this.job;
+      if (this.cancelling || job?.cancel_requested) text = t("print.cancelling");
+      else if (!job) text = t("print.starting");
+      else if (job.state === "queued") text = t("print.queued");
+      else {
+        const step = job.message?.[getLang()] ?? job.message?.en ?? "";
+        text = t("print.running", { percent: Math.round((job.progress || 0) * 100), step });
+      }
+      this.progress.value = this.job?.progress || 0;
+    } else if (this.state === "done") text = t("print.done", { file: this.savedAs || "" });
+    else if (this.state === "cancelled") text = t("print.cancelled");
+    else if (this.state === "error") text = t("print.error", { msg: describeError(this.error) });
+    this.statusText.textContent = text;
+    this.status.classList.toggle("error", this.state === "error");
+  }
+
+  fail(err) {
+    this.error = err;
+    this.setState("error");
+  }
+
+  async printPdf() {
+    if (this.state === "running") return;
+    this.job = null;
+    this.cancelling = false;
+    this.error = null;
+    this.setState("running");
+    try {
+      let job = await sendJSON("POST", "api/print", this.spec("pdf"));
+      this.job = job;
+      this.dialog.dataset.job = job.id;
+      this.showStatus();
+      for (let i = 0; !FINISHED.has(job.state); i++) {
+        await sleep(POLL_MS[Math.min(i, POLL_MS.length - 1)]);
+        job = await getJSON(job.url);
+        this.job = job;
+        this.showStatus();
+      }
+      if (job.state === "done") {
+        const resp = await apiFetch(job.result, { headers: { Accept: "application/pdf, */*;q=0.5" } });
+        this.savedAs = attachmentName(resp.headers.get("Content-Disposition")) || job.filename || "grids.pdf";
+        save(await resp.blob(), this.savedAs);
+        sendJSON("DELETE", job.url).catch(() => {}); // the page has the file: the server may forget it
+        this.setState("done");
+      } else if (job.state === "cancelled") this.setState("cancelled");
+      else this.fail({ message: job.error?.message, code: job.error?.code });
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      delete this.dialog.dataset.job;
+      this.job = null;
+    }
+  }
+
+  async cancel() {
+    if (!this.job || this.cancelling) return;
+    this.cancelling = true;
+    this.showStatus();
+    try {
+      await sendJSON("DELETE", this.job.url);
+    } catch (err) {
+      this.cancelling = false;
+      this.fail(err);
+    }
+  }
+
+  /** HTML for print in a new tab: the browser prints it as laid out for the paper. */
+  printHtml() {
+    const params = new URLSearchParams(this.spec("html"));
+    const url = new URL(`api/print?${params}`, document.baseURI).toString();
+    window.open(url, "_blank", "noopener");
+  }
+}
+
+export function install(app) {
+  if (!app.session?.user) return; // printing is for signed-in users
+  app.print = new PrintTool(app);
+}
