@@ -22,7 +22,7 @@ from gridmap.print.svg import Style
 from gridmap.schema.titles import choice_titles
 
 #: styles.js ACCENT: the selection highlight.
-ACCENT = "#d9480f"
+ACCENT = "#e6007e"
 #: styles.js BASEMAP.background: the paper colour of the map.
 BACKGROUND = "#f4f1ec"
 #: styles.js GRID_PALETTE, in its order.
@@ -48,28 +48,28 @@ BUILDING = {
 #: styles.js FACILITY_COLOURS.
 FACILITY_COLOURS = {
     "police_post": "#1d3f8f",
-    "community_office": "#c92a2a",
-    "government": "#a61e4d",
-    "parking": "#5c7cfa",
-    "school": "#9c36b5",
-    "kindergarten": "#cc5de8",
-    "hospital": "#e03131",
-    "clinic": "#f06595",
-    "pharmacy": "#2f9e44",
-    "bank": "#b08900",
-    "shop": "#f08c00",
-    "restaurant": "#e8590c",
-    "market": "#d9480f",
-    "entrance": "#495057",
-    "light": "#fab005",
-    "toilets": "#1098ad",
-    "library": "#6741d9",
-    "culture": "#7950f2",
-    "office": "#5f6b7a",
-    "other": "#868e96",
+    "community_office": "#4c6ef5",
+    "government": "#6a5acd",
+    "school": "#1c7ed6",
+    "kindergarten": "#74c0fc",
+    "library": "#0b5ea8",
+    "culture": "#4dabf7",
+    "hospital": "#3b5bdb",
+    "clinic": "#8c9eea",
+    "pharmacy": "#b3c0f2",
+    "bank": "#34495e",
+    "shop": "#5b7290",
+    "restaurant": "#7a93c2",
+    "market": "#2b4a73",
+    "parking": "#2d6a9f",
+    "entrance": "#b4bccb",
+    "light": "#d0d9e8",
+    "toilets": "#5d8cbf",
+    "office": "#707b8f",
+    "other": "#8f98aa",
 }
 #: styles.js CAMERA_COLOURS and CAMERA_POINT.
-CAMERA_COLOURS = {"fixed": "#e8590c", "ptz": "#7048e8", "dome": "#1c7ed6"}
+CAMERA_COLOURS = {"fixed": "#2f9e44", "ptz": "#74b816", "dome": "#0ca678"}
 CAMERA_POINT = Style(fill="#212529", stroke="#ffffff", stroke_width=0.25, radius=0.75)
 
 
