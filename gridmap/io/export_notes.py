@@ -88,9 +88,9 @@ def readable_values(table: pd.DataFrame, schema: Layer, lang: str, *, masked: bo
         if types.get(name) == "bool" or pd.api.types.is_bool_dtype(values.dtype):
             known = values.notna().to_numpy()
             flags = values.astype("boolean").fillna(False).to_numpy(dtype=bool)
-            out[name] = pd.Series(
-                np.where(known, np.where(flags, yes, no), None), index=values.index, dtype=object
-            )
+            words = np.where(flags, yes, no).astype(object)
+            words[~known] = None
+            out[name] = pd.Series(words, index=values.index, dtype=object)
             continue
         if labels:
             out[name] = pd.Series(
