@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -144,6 +144,34 @@ def _atomic(out: Path, step: _Steps | None = None) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def export_format(layer: str, out: str | os.PathLike[str], fmt: str | None = None) -> Format:
+    """Return the format an export of ``layer`` to ``out`` is written in, or raise InputError.
+
+    ``fmt``, else the file's extension; a ``.zip`` is a zipped Shapefile; GeoJSON and
+    Shapefile only for layers with geometry.
+    """
+    schema = get_layer(layer)
+    path = Path(out)
+    zipped = path.suffix.lower() == ".zip"
+    if zipped and fmt in (None, "shp"):
+        fmt = "shp"
+    elif zipped:
+        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
+    fmt = fmt or {
+        ".json": "geojson",
+        ".geojson": "geojson",
+        ".gpkg": "gpkg",
+        ".csv": "csv",
+        ".xlsx": "xlsx",
+        ".shp": "shp",
+    }.get(path.suffix.lower())
+    if fmt not in FORMATS:
+        raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
+    if not schema.geometry and fmt in ("geojson", "shp"):
+        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+    return cast(Format, fmt)
+
+
 def export_layer(
     ws: Workspace,
     layer: str,
@@ -202,23 +230,8 @@ def export_layer(
     step = _Steps(progress, cancelled)
     schema = get_layer(layer)
     path = Path(out)
+    fmt = export_format(layer, path, fmt)
     zipped = path.suffix.lower() == ".zip"  # a Shapefile is several files: zip them together
-    if zipped and fmt in (None, "shp"):
-        fmt = "shp"
-    elif zipped:
-        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
-    fmt = fmt or {
-        ".json": "geojson",
-        ".geojson": "geojson",
-        ".gpkg": "gpkg",
-        ".csv": "csv",
-        ".xlsx": "xlsx",
-        ".shp": "shp",
-    }.get(path.suffix.lower())  # type: ignore[assignment]
-    if fmt not in FORMATS:
-        raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
-    if not schema.geometry and fmt in ("geojson", "shp"):
-        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
     lang = "zh-CN" if lang == "zh-CN" else "en"
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     step(0.0, f"Reading the {schema.en} layer", f"正在读取{schema.zh}")

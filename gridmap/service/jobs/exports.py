@@ -10,15 +10,17 @@ audit row of an unmasked export happen when the job is created, with the caller'
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
 
 from gridmap.access.roles import Access
 from gridmap.errors import InputError
-from gridmap.io.export import FORMATS, Format, export_layer
+from gridmap.io.export import FORMATS, Format, Progress, export_format, export_layer
 from gridmap.io.geojson import DEFAULT_TZ
 from gridmap.schema import get_layer
 from gridmap.service import filters, scope
@@ -184,6 +186,47 @@ def export_work(
         return JobOutput(out, filename, EXPORT_TYPES[fmt])
 
     return ExportJob(work, record, params, get_layer(layer).has_personal_data)
+
+
+def export_file(
+    ws: Workspace,
+    layer: str,
+    out: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    lang: str = "en",
+    bbox: Bbox | None = None,
+    selection: Selection | None = None,
+    access: Access,
+    action: str = "cli export",
+    progress: Progress | None = None,
+) -> Path:
+    """Check, record and write an export to ``out`` at once (the CLI's way; no job, no limits).
+
+    The same checks as :func:`export_work`; the access-log row (``action``, the file, what
+    was asked) is written before any row is read. ``fmt`` defaults to the file's extension.
+    """
+    path = Path(out)
+    fmt = export_format(layer, path, fmt)
+    flt, where = _checked(ws, layer, access, bbox, selection)
+    asked = {**({"bbox": list(bbox)} if bbox else {}), **flt.describe()}
+    keep = flt.keep()
+    box = bbox if bbox is not None or keep is None else tuple(flt.area.bounds)
+    rows = ws.count(layer, bbox=bbox, where=where)
+    scope.record(ws, access, layer, rows, action=action, filter={"file": str(path), **asked})
+    return export_layer(
+        ws,
+        layer,
+        path,
+        fmt=fmt,
+        access=access,
+        lang=lang,
+        bbox=cast(Bbox | None, box),
+        where=where,
+        keep=keep,
+        asked=asked,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)
