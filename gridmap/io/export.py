@@ -129,6 +129,11 @@ def _readable(table: pd.DataFrame, schema: Layer, lang: str, masked: bool) -> pd
     return readable_titles(values, schema, lang)
 
 
+def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
+    """Return a stored table of ``layer`` as :func:`_readable` words it (nothing masked)."""
+    return _readable(table, get_layer(layer), lang, False)
+
+
 @contextlib.contextmanager
 def _atomic(out: Path, step: _Steps | None = None) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
