@@ -41,6 +41,15 @@ ANALYST = Access.of("demo-analyst", "analyst")
 WINDOWS_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 
+def sheets(source) -> dict[str, list[tuple]]:
+    """Every sheet of a workbook as rows of values (read-only, and closed after)."""
+    book = openpyxl.load_workbook(source, read_only=True)
+    try:
+        return {name: list(book[name].values) for name in book.sheetnames}
+    finally:
+        book.close()
+
+
 # -- file names ---------------------------------------------------------------------------------
 
 
@@ -250,9 +259,9 @@ def test_a_chinese_export_reads_as_chinese(demo_workspace, tmp_path: Path):
         where={"grid_code": "320102001001003"},
         asked={"grids": ["320102001001003"], "where": ["outcome=met"]},
     )
-    book = openpyxl.load_workbook(out, read_only=True)
-    assert book.sheetnames == ["走访记录", "说明"]
-    rows = list(book["走访记录"].values)
+    book = sheets(out)
+    assert list(book) == ["走访记录", "说明"]
+    rows = book["走访记录"]
     assert rows[0] == ("所属网格", "走访人", "走访时间", "走访类别", "走访结果", "数据来源")
     n = demo_workspace.count("visits", where={"grid_code": "320102001001003"})
     assert len(rows) - 1 == n
@@ -262,7 +271,7 @@ def test_a_chinese_export_reads_as_chinese(demo_workspace, tmp_path: Path):
     stored = demo_workspace.read("visits", where={"grid_code": "320102001001003"}, limit=1)
     local = stored["visited_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).iloc[0]
     assert rows[1][2] == local.to_pydatetime()
-    notes = dict(book["说明"].values)
+    notes = dict(book["说明"])
     assert notes["说明"] == "文件说明：走访记录"
     assert notes["范围"] == "网格 320102001001003" and notes["筛选条件"] == "outcome=met"
     assert notes["行数"] == f"{n:,}" and notes["导出人"] == "demo-analyst (分析员)"

@@ -31,6 +31,15 @@ def rows_of(resp) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
 
 
+def sheets(source) -> dict[str, list[tuple]]:
+    """Every sheet of a workbook as rows of values (read-only, and closed after)."""
+    book = openpyxl.load_workbook(source, read_only=True)
+    try:
+        return {name: list(book[name].values) for name in book.sheetnames}
+    finally:
+        book.close()
+
+
 def codes_of(ws, n: int) -> list[str]:
     return sorted(ws.read("grids", columns=("code",))["code"])[:n]
 
@@ -107,10 +116,10 @@ def test_a_selection_holds_exactly_those_features(served):
     )
     assert resp.status_code == 200
     assert "%E9%80%89%E4%B8%AD3%E9%A1%B9" in resp.headers["Content-Disposition"]  # 选中3项
-    book = openpyxl.load_workbook(io.BytesIO(resp.get_data()), read_only=True)
-    rows = list(book.worksheets[0].values)
+    book = sheets(io.BytesIO(resp.get_data()))
+    rows = next(iter(book.values()))
     assert sorted(r[0] for r in rows[1:]) == sorted(cameras.loc[ids, "code"])
-    assert dict(book["说明"].values)["范围"] == "选中的 3 个要素"
+    assert dict(book["说明"])["范围"] == "选中的 3 个要素"
 
 
 def test_a_grid_workers_my_register_is_their_grids_rows(served):
@@ -221,7 +230,7 @@ def test_cli_grids_where_and_as(demo_path, tmp_path, capsys):
         "households>=10",
     ]
     assert main([*args, "--where", "levels>=2", "-o", str(out), "--lang", "zh-CN"]) == 0
-    rows = list(openpyxl.load_workbook(out, read_only=True).worksheets[0].values)
+    rows = next(iter(sheets(out).values()))
     stored = ws.read(
         "buildings",
         where={"grid_code": code, "households": Compare(">=", 10), "levels": Compare(">=", 2)},

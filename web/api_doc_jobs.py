@@ -126,17 +126,23 @@ add_schemas(
                     "description": "Conditions COLUMN<op>VALUE (all must hold), as /api/layers "
                     "takes them: one, or a list",
                     "anyOf": [
+                        {"type": "null"},
                         {"type": "string"},
                         {"type": "array", "items": {"type": "string"}, "maxItems": 20},
                     ],
                 },
                 "grids": {
                     "description": "Grid codes: only what belongs to these grids",
-                    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                    "anyOf": [
+                        {"type": "null"},
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}},
+                    ],
                 },
                 "ids": {
                     "description": "Feature ids: only these features (a selection)",
                     "anyOf": [
+                        {"type": "null"},
                         {"type": "string"},
                         {"type": "array", "items": {"type": "integer"}},
                     ],

@@ -81,7 +81,8 @@ export class ExportMenu {
     this.hooks = hooks;
     this.app = null; // the workbench, once the plugins are installed
     this.layers = new Map(); // name -> {meta, button, msg, busy, format, error}
-    this.scope = "all"; // what the last file was of: the next menu starts there
+    // what the last file was of: the next menu starts there (a grid worker: their register)
+    this.scope = ws.role === "grid_worker" && ws.grids?.length ? "mine" : "all";
     this.picked = new Set(); // grid codes chosen in the picker
     this.gridList = null; // [{code, name}] of the grids layer, once fetched
     this.counts = new Map(); // request query -> Promise<number>
