@@ -261,6 +261,7 @@ def export_layer(
         workspace=str(ws.get_meta("title", "") or ""),
         sources=frozenset(frame["source"].dropna().unique()) if "source" in frame else frozenset(),
         columns=[c for c in schema.columns if c.name in frame.columns],
+        placed=schema.geometry is not None,
     )
     lines = about.lines()  # the notes of a CSV file or Shapefile
     kind = FORMAT_TITLES[fmt]

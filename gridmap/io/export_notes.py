@@ -159,6 +159,7 @@ class Notes:
     workspace: str = ""
     sources: frozenset[str] = frozenset()
     columns: Sequence[Any] = ()  # the served schema columns, in file order
+    placed: bool = True  # whether the rows have coordinates (lon/lat columns)
 
     @property
     def zh(self) -> bool:
@@ -219,15 +220,16 @@ class Notes:
                 ),
             )
         )
-        out.append(
-            (
-                self._say("Coordinates", "坐标"),
-                self._say(
-                    "lon/lat in degrees (WGS84, EPSG:4326); a shape's representative point",
-                    "经纬度（度，WGS84，EPSG:4326）；面和线取其代表点",
-                ),
+        if self.placed:
+            out.append(
+                (
+                    self._say("Coordinates", "坐标"),
+                    self._say(
+                        "lon/lat in degrees (WGS84, EPSG:4326); a shape's representative point",
+                        "经纬度（度，WGS84，EPSG:4326）；面和线取其代表点",
+                    ),
+                )
             )
-        )
         out.extend(self._masked())
         if "osm" in self.sources:
             out.append((self._say("Map data", "地图数据"), self._say(OSM_NOTICE, OSM_NOTICE_ZH)))
