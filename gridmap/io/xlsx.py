@@ -34,8 +34,9 @@ BLOCK_ROWS = 5_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Excel's sheet names: at most 31 characters, none of these.
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
-#: Characters XML 1.0 cannot hold (and a literal ``_xHHHH_``, which Excel would read as one).
-_XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+#: Characters XML 1.0 cannot hold or keep (a carriage return is read back as a line feed), and
+#: the ``_`` of a literal ``_xHHHH_``, which Excel would read as an escape.
+_XML_BAD = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 _EPOCH = np.datetime64("1899-12-30T00:00:00", "us")
 _DAY_US = 86_400_000_000
 
