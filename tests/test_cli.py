@@ -141,7 +141,7 @@ def test_export_masks_personal_data_unless_asked(writable_demo, tmp_path, capsys
     assert "所属网格" in table.columns and "地址" in table.columns
     assert "户主姓名" not in table.columns and "联系电话" not in table.columns  # the masked view
     assert not table["地址"].str.contains("室").any()  # the building, not the room
-    assert "masked" in (tmp_path / "households.notice.txt").read_text(encoding="utf-8")
+    assert "脱敏" in (tmp_path / "households.notice.txt").read_text(encoding="utf-8")
     # people come to masked readers as figures per grid, not rows
     assert main(["-q", "export", ws, "people", "-o", str(tmp_path / "p.csv")]) == 2
     assert "figures" in capsys.readouterr().err

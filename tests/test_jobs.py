@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -359,13 +360,14 @@ def test_export_job_round_trip(served, tmp_path: Path) -> None:
     got = analyst.get(doc["result"])
     try:
         assert got.status_code == 200
-        assert got.headers["Content-Disposition"] == "attachment; filename=visits.csv"
+        named = r'attachment; filename="visits_all_\d{4}-\d{2}-\d{2}_en\.csv"'
+        assert re.fullmatch(named, got.headers["Content-Disposition"])
         assert got.headers["Cache-Control"] == "private, no-store"  # personal data, if masked
         header, first = got.get_data().decode("utf-8-sig").splitlines()[:2]
     finally:
         got.close()
     assert "household_id" not in header and "note" not in header  # the analyst's masked view
-    assert first.split(",")[header.split(",").index("category")] in ("***", "routine")
+    assert first.split(",")[header.split(",").index("category")] in ("hidden", "Routine")
     assert analyst.delete(doc["url"]).status_code == 204  # discarded with its file
     assert analyst.get(doc["url"]).status_code == 404
     assert list((tmp_path / "jobs").iterdir()) == []
@@ -374,7 +376,7 @@ def test_export_job_round_trip(served, tmp_path: Path) -> None:
     grids = follow(analyst, analyst.post("/api/jobs", json={"layer": "grids"}).get_json())
     got = analyst.get(grids["result"])
     try:
-        rows = list(openpyxl.load_workbook(io.BytesIO(got.get_data()))["grids"].values)
+        rows = list(openpyxl.load_workbook(io.BytesIO(got.get_data())).worksheets[0].values)
         assert "no-store" not in got.headers.get("Cache-Control", "")
     finally:
         got.close()
@@ -495,7 +497,9 @@ def test_head_builds_no_export(served, tmp_path: Path) -> None:
     took = time.perf_counter() - started
     assert resp.status_code == 200 and resp.get_data() == b""
     assert len(served.read_log(user="admin", limit=None)) == before  # nothing read, nothing shown
-    assert resp.headers["Content-Disposition"] == 'attachment; filename="people.xlsx"'
+    named = r'attachment; filename="people_all_\d{4}-\d{2}-\d{2}_zh-CN\.xlsx"; filename\*=.+'
+
+    assert re.fullmatch(named, resp.headers["Content-Disposition"])
     assert resp.mimetype.endswith("spreadsheetml.sheet")
     assert resp.headers["Cache-Control"] == "private, no-store"
     assert runner_of(app).jobs(owner(served, "admin")) == [] and took < 2.0, took
@@ -722,7 +726,7 @@ def test_download_menu_shows_progress_cancels_and_downloads(served, tmp_path: Pa
             with page.expect_download() as info:
                 page.click('[data-export-format="csv"]')
             download = info.value
-            assert download.suggested_filename == "grids.csv"
+            assert re.fullmatch(r"grids_all_\d{4}-\d{2}-\d{2}_en\.csv", download.suggested_filename)
             saved = tmp_path / "grids.csv"
             download.save_as(saved)
             lines = saved.read_text(encoding="utf-8-sig").splitlines()

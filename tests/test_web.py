@@ -259,20 +259,23 @@ def test_export_download(client, fmt, tmp_path, demo_workspace):
     resp = client.get(f"/api/layers/grids/export?format={fmt}&lang=zh-CN")
     assert resp.status_code == 200
     ext = "zip" if fmt == "shp" else fmt
-    assert f'filename="grids.{ext}"' in resp.headers["Content-Disposition"]
+    assert re.search(
+        rf'filename="grids_all_\d{{4}}-\d{{2}}-\d{{2}}_zh-CN\.{ext}"',
+        resp.headers["Content-Disposition"],
+    )
     path = tmp_path / f"grids.{ext}"
     path.write_bytes(resp.data)
     if fmt == "xlsx":
         import openpyxl
 
-        sheet = openpyxl.load_workbook(path)["grids"]
+        sheet = openpyxl.load_workbook(path)["网格"]
         assert sheet.cell(1, 1).value == "网格编码（15位）" and sheet.max_row == n + 1
     elif fmt == "csv":
         assert resp.data.decode("utf-8-sig").splitlines()[0].startswith("网格编码")
     else:
         import geopandas as gpd
 
-        target = f"zip://{path}!grids.shp" if fmt == "shp" else path
+        target = f"zip://{path}" if fmt == "shp" else path
         assert len(gpd.read_file(target, engine="pyogrio")) == n
 
 

@@ -11,7 +11,6 @@ import json
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.errors import InputError
-from gridmap.io.xlsx import neutralise_formulas
 from gridmap.service import jobs as job_service
 from gridmap.service import layers as layer_service
 from gridmap.service import workspace as workspace_service
@@ -62,29 +61,49 @@ def layer(name: str) -> Response:
     return geojson_response(page.text, etag=etag)
 
 
+def _selection() -> job_service.Selection:
+    """The part of a layer a request asks for: ``where`` (repeated), ``grids``, ``ids``."""
+    return job_service.Selection.of(
+        request.args.getlist("where"), request.args.get("grids"), request.args.get("ids")
+    )
+
+
 @bp.get("/layers/<name>/export")
 @allow(SIGNED_IN)
 def export(name: str) -> Response:
-    """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``.
+    """One layer as a file: ``?format=xlsx|csv|geojson|gpkg|shp&lang=zh-CN|en&bbox=``, narrowed by
+    ``where=COLUMN<op>VALUE`` (repeated), ``grids=A,B`` and ``ids=1,2`` as ``/api/layers`` is.
 
     For scripts that wait for the file. It runs within the job limits of ``/api/jobs`` (the
     browser's way, with progress and cancel): when no slot is free at once, 429 with
     ``Retry-After`` rather than a request thread held waiting. HEAD answers the headers only
-    and builds nothing.
+    and builds nothing. The file's name says layer, area, date and language.
     """
     fmt = request.args.get("format", "xlsx")
     lang = request.args.get("lang", choose_lang())
     bbox = parse_bbox(request.args.get("bbox"))
+    selection = _selection()
     if is_personal_layer(name):
         mark_personal()
     if request.method == "HEAD":
-        head = job_service.describe_export(name, fmt=fmt, lang=lang, bbox=bbox, access=access())
+        head = job_service.describe_export(
+            workspace(), name, fmt=fmt, lang=lang, bbox=bbox, selection=selection, access=access()
+        )
         resp = Response(mimetype=head.media_type)
-        resp.headers["Content-Disposition"] = f'attachment; filename="{head.filename}"'
+        resp.headers["Content-Disposition"] = job_service.content_disposition(
+            head.filename, head.ascii_filename
+        )
         return resp
     runner = runner_of()
     job = job_service.run_export(
-        runner, workspace(), name, fmt=fmt, lang=lang, bbox=bbox, access=access()
+        runner,
+        workspace(),
+        name,
+        fmt=fmt,
+        lang=lang,
+        bbox=bbox,
+        selection=selection,
+        access=access(),
     )
     if job.state != job_service.DONE or job.output is None:
         runner.discard(job)
@@ -94,7 +113,9 @@ def export(name: str) -> Response:
     finally:
         runner.discard(job)
     resp = Response(body, mimetype=job.output.media_type)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{job.output.filename}"'
+    resp.headers["Content-Disposition"] = job_service.content_disposition(
+        job.output.filename, job.output.path.name
+    )
     return resp
 
 
@@ -102,8 +123,10 @@ def export(name: str) -> Response:
 @allow(SIGNED_IN)
 def figures(kind: str) -> Response:
     """Register figures: ``register`` (per grid; ``?grids=A,B``) or ``categories`` (the six
-    visit categories per community). Small counts are suppressed. ``?format=csv`` downloads."""
+    visit categories per community). Small counts are suppressed. ``?format=csv`` downloads
+    (``&lang=zh-CN``: Chinese titles, with the byte order mark Excel needs)."""
     from gridmap.service import figures as figures_service
+    from gridmap.service.figures_export import figures_csv
 
     grids = [g for g in request.args.get("grids", "").split(",") if g.strip()] or None
     fmt = request.args.get("format") or "json"
@@ -116,8 +139,13 @@ def figures(kind: str) -> Response:
     else:
         raise InputError(f"Figures are 'register' or 'categories', not '{kind}'.")
     if fmt == "csv":
-        resp = Response(neutralise_formulas(table).to_csv(index=False), mimetype="text/csv")
-        resp.headers["Content-Disposition"] = f'attachment; filename="figures-{kind}.csv"'
+        lang = "zh-CN" if request.args.get("lang") == "zh-CN" else "en"
+        resp = Response(figures_csv(table, lang), mimetype="text/csv")
+        title = {"register": "户籍统计", "categories": "六必访统计"}[kind]
+        name = f"{title if lang == 'zh-CN' else 'figures-' + kind}_{lang}.csv"
+        resp.headers["Content-Disposition"] = job_service.content_disposition(
+            name, f"figures-{kind}_{lang}.csv"
+        )
         return resp
     rows = json.loads(table.to_json(orient="records", force_ascii=False))
     return jsonify(

@@ -230,7 +230,10 @@ register(
     {
         "summary": "One layer as a file (Excel, CSV, GeoJSON, GeoPackage, zipped Shapefile)",
         "description": "Personal data masked unless the role sees it; an unmasked export is "
-        "recorded in the access log.",
+        "recorded in the access log with what was asked. Narrowed as /api/layers is (where, "
+        "grids, ids: a masked reader filters only by columns their view serves as stored). "
+        "The file is named layer_area_date_lang (Content-Disposition with an ASCII filename "
+        "and an RFC 5987 filename*).",
         "tags": ["layers"],
         "parameters": [
             _NAME,
@@ -240,15 +243,24 @@ register(
                 "required": False,
                 "schema": {"enum": list(EXPORT_TYPES), "default": "xlsx"},
             },
-            {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "lang",
+                "in": "query",
+                "required": False,
+                "description": "zh-CN: Chinese titles (with units), values (是/否, 已隐藏), "
+                "notes and file name; en: English. Default: the request's language",
+                "schema": {"type": "string"},
+            },
             _BBOX,
+            *[f for f in FILTERS if f["name"] != "sort"],
         ],
         "responses": {
             "200": {
                 "description": "The file, as an attachment",
+                "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
                 "content": {media: {"schema": {}} for media in EXPORT_TYPES.values()},
             },
-            **errors(400, 403, 404, 503),
+            **errors(400, 403, 404, 429, 503),
         },
     },
 )

@@ -44,6 +44,9 @@ add_schemas(
                 "format": {"enum": list(EXPORT_TYPES)},
                 "lang": {"enum": ["en", "zh-CN"]},
                 "bbox": {"anyOf": [{"type": "null"}, _BBOX_NUMBERS]},
+                "where": {"type": "array", "items": {"type": "string"}},
+                "grids": {"type": "array", "items": {"type": "string"}},
+                "ids": {"type": "integer", "minimum": 0, "description": "How many ids"},
                 "created_at": _TIME,
                 "started_at": _TIME,
                 "finished_at": _TIME,
@@ -99,7 +102,8 @@ add_schemas(
         },
         "NewJob": {
             "type": "object",
-            "title": "An export of one layer (or of the part in bbox), as a file",
+            "title": "An export of one layer, or of the part asked for (bbox, where, grids, "
+            "ids), as a file",
             "required": ["layer"],
             "properties": {
                 "kind": {"enum": ["export"], "default": "export"},
@@ -117,6 +121,31 @@ add_schemas(
                     "description": "minlon,minlat,maxlon,maxlat in degrees (EPSG:4326): four "
                     "numbers or their text",
                     "anyOf": [{"type": "null"}, {"type": "string"}, _BBOX_NUMBERS],
+                },
+                "where": {
+                    "description": "Conditions COLUMN<op>VALUE (all must hold), as /api/layers "
+                    "takes them: one, or a list",
+                    "anyOf": [
+                        {"type": "null"},
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+                    ],
+                },
+                "grids": {
+                    "description": "Grid codes: only what belongs to these grids",
+                    "anyOf": [
+                        {"type": "null"},
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}},
+                    ],
+                },
+                "ids": {
+                    "description": "Feature ids: only these features (a selection)",
+                    "anyOf": [
+                        {"type": "null"},
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "integer"}},
+                    ],
                 },
             },
         },
@@ -223,7 +252,15 @@ def _figures(kind: str) -> dict[str, Any]:
             "required": False,
             "description": "csv: the table as a CSV file; json (the default): as JSON",
             "schema": {"enum": ["json", "csv"], "default": "json"},
-        }
+        },
+        {
+            "name": "lang",
+            "in": "query",
+            "required": False,
+            "description": "zh-CN: a CSV file with Chinese titles and the UTF-8 byte order mark "
+            "Excel needs; otherwise column names. Suppressed counts say 已隐藏 / hidden",
+            "schema": {"type": "string"},
+        },
     ]
     if kind == "register":
         params.insert(

@@ -1,7 +1,7 @@
 """Background jobs over HTTP (``/api/jobs``): start an export, follow it, download, cancel.
 
-``POST /api/jobs`` ``{"kind": "export", "layer": …, "format": …, "lang": …, "bbox": …}``
-answers 202 with the job and its ``Location``; ``GET /api/jobs/<id>`` its state and progress;
+``POST /api/jobs`` ``{"kind": "export", "layer": …, "format": …, "lang": …, "bbox": …,
+"where": [COLUMN<op>VALUE, …], "grids": "A,B" or [codes], "ids": "1,2" or [ids]}`` answers 202 with the job and its ``Location``; ``GET /api/jobs/<id>`` its state and progress;
 ``GET /api/jobs/<id>/result`` the file once the state is ``done``; ``DELETE /api/jobs/<id>``
 cancels it (or discards a finished one with its file); ``GET /api/jobs`` lists the caller's
 jobs. Every route is for signed-in users; a job is its user's alone (another's is 404). The
@@ -76,10 +76,36 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
     raise InputError("bbox must be minlon,minlat,maxlon,maxlat: four numbers, or their text.")
 
 
+def _listed(body: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
+    """A ``grids`` or ``ids`` member: comma-separated text, or a list of such values."""
+    value = body.get(key)
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        return value
+    ok = isinstance(value, list) and all(
+        isinstance(v, kinds) and not isinstance(v, bool) for v in value
+    )
+    if not ok:
+        raise InputError(f"{key} must be comma-separated text or a list. ({key} 格式不对。)")
+    return value
+
+
+def _selection(body: dict[str, Any]) -> job_service.Selection:
+    """The part of the layer a job body asks for: ``where``, ``grids``, ``ids``."""
+    where = body.get("where")
+    if where is not None and not isinstance(where, str | list):
+        raise InputError("where must be a condition or a list of them: COLUMN=VALUE.")
+    return job_service.Selection.of(
+        where, _listed(body, "grids", (str,)), _listed(body, "ids", (int,))
+    )
+
+
 @bp.post("")
 @allow(SIGNED_IN)
 def start() -> tuple[Response, int]:
-    """Start a job: ``{"kind": "export", "layer", "format", "lang", "bbox"}`` → 202 and the job."""
+    """Start a job: ``{"kind": "export", "layer", "format", "lang", "bbox", "where", "grids",
+    "ids"}`` → 202 and the job."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InputError('Send the job as JSON: {"kind": "export", "layer": "…", "format": "…"}.')
@@ -98,6 +124,7 @@ def start() -> tuple[Response, int]:
         fmt=fmt,
         lang=lang if isinstance(lang, str) else choose_lang(),
         bbox=_bbox(body.get("bbox")),
+        selection=_selection(body),
         access=access(),
     )
     resp = jsonify(job_document(job))
@@ -140,15 +167,20 @@ def job_result(job_id: str) -> Response:
     out = runner.result(access().owner, job_id)
     if job.personal:
         mark_personal()
-    return send_file(
+    resp = send_file(
         out.path,
         mimetype=out.media_type,
         as_attachment=True,
-        download_name=out.filename,
+        download_name=out.path.name,
         max_age=0,
         conditional=False,
         etag=False,
     )
+    # the name in the export's language, with the ASCII name on disk as the fallback
+    resp.headers["Content-Disposition"] = job_service.content_disposition(
+        out.filename, out.path.name
+    )
+    return resp
 
 
 @bp.delete("/<job_id>")

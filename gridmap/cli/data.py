@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli.common import Subparsers, cli_user, parse_bbox
+from gridmap.cli.common import Progress, Subparsers, cli_user, parse_bbox
 from gridmap.errors import InputError
 
 
@@ -52,34 +52,45 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    """Export one layer to a file."""
+    """Export one layer (or the part of it asked for) to a file."""
     from gridmap.access.roles import ADMIN, ANALYST, Access
     from gridmap.errors import PermissionDeniedError
-    from gridmap.io.export import export_layer
-    from gridmap.schema import get_layer
-    from gridmap.service import scope
+    from gridmap.io.export_notes import left_out
+    from gridmap.service import accounts, scope
+    from gridmap.service.jobs import Selection, export_file
     from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
-    access = Access.of(cli_user(), ADMIN if args.personal else ANALYST)
+    if args.as_user and args.personal:
+        raise InputError("Give --as USER or --personal, not both: --as exports as USER sees it.")
+    if args.as_user:
+        access = accounts.access_of(ws, accounts.user(ws, args.as_user))
+    else:
+        access = Access.of(cli_user(), ADMIN if args.personal else ANALYST)
     try:
         scope.require(access, args.layer)
     except PermissionDeniedError as exc:
+        if args.as_user:
+            raise
         raise PermissionDeniedError(
             f"Without --personal, '{args.layer}' is exported as masked readers see it: {exc} "
             f"Export the rows with --personal (recorded in the access log)."
         ) from exc
-    bbox = parse_bbox(args.bbox)
-    scope.check_bbox(access, args.layer, bbox)
-    shown = {"file": str(args.output), **({"bbox": list(bbox)} if bbox else {})}
-    rows = ws.count(args.layer, bbox=bbox)
-    scope.record(
-        ws, access, args.layer, rows, action="cli export", filter=shown
-    )  # before: fail closed
-    path = export_layer(
-        ws, args.layer, args.output, fmt=args.format, access=access, lang=args.lang, bbox=bbox
+    progress = Progress(getattr(args, "quiet", False))
+    path = export_file(
+        ws,
+        args.layer,
+        args.output,
+        fmt=args.format,
+        lang=args.lang,
+        bbox=parse_bbox(args.bbox),
+        selection=Selection.of(args.where or (), args.grids, args.ids),
+        access=access,
+        progress=lambda fraction, en, zh: progress(
+            f"{zh if args.lang == 'zh-CN' else en} ({fraction:.0%})"
+        ),
     )
-    masked = get_layer(args.layer).has_personal_data and not args.personal
+    masked = bool(left_out(args.layer, access))
     note = ", personal data masked" if masked else ""
     print(f"Exported '{args.layer}' to {path} ({path.stat().st_size:,} bytes{note}).")
 
@@ -129,6 +140,20 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         "--lang", choices=["en", "zh-CN"], default="en", help="column titles of CSV/XLSX"
     )
     p.add_argument("--bbox", help="only features meeting minlon,minlat,maxlon,maxlat")
+    p.add_argument("--grids", help="only what belongs to these grids: CODE[,CODE…]")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="COLUMN=VALUE",
+        help="only rows meeting a condition (=, !=, <, <=, >, >=, ~ contains); repeatable",
+    )
+    p.add_argument("--ids", help="only these feature ids: ID[,ID…]")
+    p.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="export as this account sees the layer (its role, a grid worker's grids)",
+    )
     p.add_argument(
         "--personal", action="store_true", help="include personal data unmasked (needs authority)"
     )

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -29,14 +29,22 @@ from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.io import geojson
+from gridmap.io.export_notes import (
+    OSM_NOTICE,
+    OSM_NOTICE_ZH,
+    SYNTHETIC_NOTICE,
+    SYNTHETIC_NOTICE_ZH,
+    Notes,
+    column_title,
+    readable_titles,
+    readable_values,
+)
 from gridmap.io.xlsx import neutralise_formulas, write_xlsx
-from gridmap.schema import STORAGE_CRS, choice_titles, get_layer, shapefile_names
+from gridmap.schema import STORAGE_CRS, Layer, get_layer, shapefile_names
 from gridmap.store import Workspace
 
 Format = Literal["geojson", "gpkg", "csv", "xlsx", "shp"]
 FORMATS: tuple[str, ...] = ("geojson", "gpkg", "csv", "xlsx", "shp")
-OSM_NOTICE = "Contains OpenStreetMap data © OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
-SYNTHETIC_NOTICE = "Rows with source=synthetic are made-up demo data, not real people or events."
 
 #: ``progress(fraction, en, zh)``: how far an export is (0 to 1) and what it does, in English
 #: and Chinese.
@@ -76,16 +84,17 @@ class _Steps:
             self._progress(fraction, en, zh)
 
 
-def notices(frame: pd.DataFrame, masked: bool) -> list[str]:
-    """Return the attribution and data notices an export of ``frame`` must carry."""
+def notices(frame: pd.DataFrame, masked: bool, lang: str = "en") -> list[str]:
+    """Return the attribution and data notices an export of ``frame`` must carry, in ``lang``."""
     sources = set(frame["source"].dropna().unique()) if "source" in frame else set()
+    zh = lang == "zh-CN"
     out = []
     if "osm" in sources:
-        out.append(OSM_NOTICE)
+        out.append(OSM_NOTICE_ZH if zh else OSM_NOTICE)
     if "synthetic" in sources:
-        out.append(SYNTHETIC_NOTICE)
+        out.append(SYNTHETIC_NOTICE_ZH if zh else SYNTHETIC_NOTICE)
     if masked:
-        out.append("Personal data is masked in this export.")
+        out.append("个人信息已脱敏。" if zh else "Personal data is masked in this export.")
     return out
 
 
@@ -98,7 +107,7 @@ def _local_times(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 
 def _tabular(frame: pd.DataFrame, geometry: str | None, tz: str) -> pd.DataFrame:
-    """Return a plain table: lon/lat for points, centroid lon/lat plus WKT for other shapes."""
+    """Return a plain table: lon/lat for points, representative lon/lat plus WKT for others."""
     table = _local_times(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")), tz)
     if geometry == "POINT":
         table["lon"] = frame.geometry.x.round(7)
@@ -111,26 +120,18 @@ def _tabular(frame: pd.DataFrame, geometry: str | None, tz: str) -> pd.DataFrame
     return table
 
 
-def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
-    """Return a table for people: coded values as their titles, Chinese column titles for zh-CN.
+def _readable(table: pd.DataFrame, schema: Layer, lang: str, masked: bool) -> pd.DataFrame:
+    """Return a table for people: values and column titles as :mod:`.export_notes` words them.
 
-    Spreadsheets read back in: imports take titles as well as codes.
+    Spreadsheets read back in: imports take titles, 是/否 and coded titles as well as codes.
     """
-    table = table.copy()
-    for name in table.columns:
-        labels = choice_titles(layer, name)
-        if labels:
-            pick = 1 if lang == "zh-CN" else 0
-            table[name] = [labels[v][pick] if v in labels else v for v in table[name].tolist()]
-    if lang == "en":
-        return table
-    schema = get_layer(layer)
-    titles = {c.name: c.zh for c in schema.columns} | {
-        "lon": "经度",
-        "lat": "纬度",
-        "wkt": "几何(WKT)",
-    }
-    return table.rename(columns=titles)
+    values = readable_values(table, schema, lang, masked=masked)
+    return readable_titles(values, schema, lang)
+
+
+def _headers(table: pd.DataFrame, layer: str, lang: str) -> pd.DataFrame:
+    """Return a stored table of ``layer`` as :func:`_readable` words it (nothing masked)."""
+    return _readable(table, get_layer(layer), lang, False)
 
 
 @contextlib.contextmanager
@@ -148,6 +149,34 @@ def _atomic(out: Path, step: _Steps | None = None) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def export_format(layer: str, out: str | os.PathLike[str], fmt: str | None = None) -> Format:
+    """Return the format an export of ``layer`` to ``out`` is written in, or raise InputError.
+
+    ``fmt``, else the file's extension; a ``.zip`` is a zipped Shapefile; GeoJSON and
+    Shapefile only for layers with geometry.
+    """
+    schema = get_layer(layer)
+    path = Path(out)
+    zipped = path.suffix.lower() == ".zip"
+    if zipped and fmt in (None, "shp"):
+        fmt = "shp"
+    elif zipped:
+        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
+    fmt = fmt or {
+        ".json": "geojson",
+        ".geojson": "geojson",
+        ".gpkg": "gpkg",
+        ".csv": "csv",
+        ".xlsx": "xlsx",
+        ".shp": "shp",
+    }.get(path.suffix.lower())
+    if fmt not in FORMATS:
+        raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
+    if not schema.geometry and fmt in ("geojson", "shp"):
+        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+    return cast(Format, fmt)
+
+
 def export_layer(
     ws: Workspace,
     layer: str,
@@ -158,6 +187,8 @@ def export_layer(
     lang: str = "en",
     bbox: tuple[float, float, float, float] | None = None,
     where: Mapping[str, Any] | None = None,
+    keep: Callable[[pd.DataFrame], pd.Series] | None = None,
+    asked: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
 ) -> Path:
@@ -174,18 +205,27 @@ def export_layer(
     fmt
         One of :data:`FORMATS`; default: from the extension of ``out``.
     access
-        Who asks: personal data as their role may see it.
+        Who asks: personal data as their role may see it. The caller has checked the read
+        and narrowed ``where`` to the reader's rows (:func:`gridmap.service.scope.scoped_where`).
     lang
-        "en" or "zh-CN": names the columns of CSV and Excel files.
+        "en" or "zh-CN": the column titles, values (是/否, 已隐藏, coded titles) and notes of
+        CSV and Excel files, and the notes of every format.
     bbox
         minlon, minlat, maxlon, maxlat in degrees (EPSG:4326); None for the whole layer.
     where
-        Keep rows whose columns equal these values (see :meth:`Workspace.read`).
+        Store conditions the rows must meet (see :meth:`Workspace.read`).
+    keep
+        A row test the store cannot run (grids chosen for streets:
+        :meth:`gridmap.service.filters.LayerFilter.keep`); the layer's geometry in EPSG:4326.
+    asked
+        What the user asked for, as the notes say it: ``where`` (conditions), ``grids``,
+        ``ids`` (how many), ``bbox``.
     progress
         Called with (fraction 0-1, English message, Chinese message) as the export goes on.
     cancelled
-        Asked between the steps (read, mask, write, rename): when it returns True the export
-        raises :class:`ExportCancelled` and leaves no file.
+        Asked between the steps (read, mask, write — between blocks of rows of an Excel
+        file —, rename): when it returns True the export raises :class:`ExportCancelled` and
+        leaves no file.
 
     Returns
     -------
@@ -195,34 +235,35 @@ def export_layer(
     step = _Steps(progress, cancelled)
     schema = get_layer(layer)
     path = Path(out)
+    fmt = export_format(layer, path, fmt)
     zipped = path.suffix.lower() == ".zip"  # a Shapefile is several files: zip them together
-    if zipped and fmt in (None, "shp"):
-        fmt = "shp"
-    elif zipped:
-        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
-    fmt = fmt or {
-        ".json": "geojson",
-        ".geojson": "geojson",
-        ".gpkg": "gpkg",
-        ".csv": "csv",
-        ".xlsx": "xlsx",
-        ".shp": "shp",
-    }.get(path.suffix.lower())  # type: ignore[assignment]
-    if fmt not in FORMATS:
-        raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
-    if not schema.geometry and fmt in ("geojson", "shp"):
-        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+    lang = "zh-CN" if lang == "zh-CN" else "en"
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     step(0.0, f"Reading the {schema.en} layer", f"正在读取{schema.zh}")
-    # version etc. stay in the workspace
-    frame = ws.read(layer, bbox=bbox, where=where, system=False)
+    frame = ws.read(layer, bbox=bbox, where=where, system=False)  # version etc. stay there
+    if keep is not None:
+        frame = frame[keep(frame).to_numpy(dtype=bool)]
     frame = frame.reset_index(drop=True)  # feature ids stay in the workspace
     rows = len(frame)
     step(0.1, f"Preparing {rows:,} rows", f"正在整理 {rows:,} 行")
     masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
     frame = privacy.present(frame, schema, access)
     schema = privacy.served_layer(schema, access)
-    notes = notices(frame, masked)
+    notes = notices(frame, masked, lang)
+    about = Notes(
+        layer=layer,
+        rows=rows,
+        lang=lang,
+        access=access,
+        asked=dict(asked) if asked is not None else ({"bbox": list(bbox)} if bbox else {}),
+        exported_at=pd.Timestamp.now(tz=tz).strftime("%Y-%m-%d %H:%M"),
+        timezone=tz,
+        workspace=str(ws.get_meta("title", "") or ""),
+        sources=frozenset(frame["source"].dropna().unique()) if "source" in frame else frozenset(),
+        columns=[c for c in schema.columns if c.name in frame.columns],
+        placed=schema.geometry is not None,
+    )
+    lines = about.lines()  # the notes of a CSV file or Shapefile
     kind = FORMAT_TITLES[fmt]
     step(
         0.2,
@@ -239,13 +280,28 @@ def export_layer(
             )
             tmp.write_text(text, encoding="utf-8")
         elif fmt == "csv":
-            table = neutralise_formulas(_headers(_tabular(frame, schema.geometry, tz), layer, lang))
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+            table = _readable(_tabular(frame, schema.geometry, tz), schema, lang, masked)
+            neutralise_formulas(table).to_csv(tmp, index=False, encoding="utf-8-sig")
         elif fmt == "xlsx":
-            table = _headers(_tabular(frame, schema.geometry, tz), layer, lang)
-            table = table.drop(columns=[c for c in ("wkt", "几何(WKT)") if c in table])
-            about = [schema.zh if lang != "en" else schema.en, schema.description, *notes]
-            write_xlsx(tmp, table, layer, about)
+            table = _tabular(frame, schema.geometry, tz).drop(columns="wkt", errors="ignore")
+            kinds = {
+                column_title(c, lang): c.type
+                for c in schema.columns
+                if c.type in ("date", "datetime")
+            }
+            write_xlsx(
+                tmp,
+                _readable(table, schema, lang, masked),
+                schema.zh if lang == "zh-CN" else layer,
+                about.pairs(),
+                about_sheet="说明" if lang == "zh-CN" else "about",
+                kinds=kinds,
+                progress=lambda done: step(
+                    0.2 + 0.7 * done,
+                    f"Writing the {kind} file ({rows:,} rows)",
+                    f"正在写入 {kind} 文件（{rows:,} 行）",
+                ),
+            )
         elif fmt == "gpkg":
             data = _local_times(frame, "UTC") if schema.geometry else frame
             if schema.geometry:
@@ -275,20 +331,20 @@ def export_layer(
         elif fmt == "shp":
             data = _local_times(frame, tz)
             names = shapefile_names([c for c in data.columns if c != "geometry"])
-            notes += [f"{short} = {long}" for long, short in names.items() if short != long]
+            lines += [f"{short} = {long}" for long, short in names.items() if short != long]
             data = data.rename(columns=names)
             for col in data.columns:
                 if pd.api.types.is_datetime64_any_dtype(data[col]):
                     data[col] = data[col].dt.strftime("%Y-%m-%d %H:%M:%S")
             shapes = gpd.GeoDataFrame(data, geometry="geometry", crs=STORAGE_CRS)
             if zipped:
-                _zipped_shapefile(shapes, tmp, path.stem, notes)
+                _zipped_shapefile(shapes, tmp, path.stem, lines)
             else:
                 shapes.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-        if fmt in ("csv", "shp") and notes and not zipped:
+        if fmt in ("csv", "shp") and not zipped:
             # beside the data, named so that it never overwrites a file of the user's
             notice = tmp.with_name(f"{tmp.stem}.notice.txt")
-            notice.write_text("\n".join(notes) + "\n", encoding="utf-8")
+            notice.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 

@@ -273,10 +273,10 @@ def test_download_layers(browser: Browser, live_server: str, tmp_path: Path, sig
         page.click('[data-export-format="xlsx"]')
     assert menu.is_hidden()
     download = info.value
-    assert download.suggested_filename == "grids.xlsx"
+    assert re.fullmatch(r"网格_全部_\d{4}-\d{2}-\d{2}_zh-CN\.xlsx", download.suggested_filename)
     path = tmp_path / "grids.xlsx"
     download.save_as(path)
-    rows = list(openpyxl.load_workbook(path)["grids"].values)
+    rows = list(openpyxl.load_workbook(path)["网格"].values)
     assert rows[0][0] == "网格编码（15位）"
     assert len(rows) - 1 == layer_count(page, "grids")
     page.wait_for_selector('[data-export="grids"]:not([aria-busy])')
@@ -306,7 +306,7 @@ def test_download_layers(browser: Browser, live_server: str, tmp_path: Path, sig
     bbox = [float(v) for v in job["bbox"].split(",")]
     assert all(abs(a - b) < 1e-5 for a, b in zip(bbox, view, strict=True)), (bbox, view)
     download = info.value
-    assert download.suggested_filename == "buildings.csv"
+    assert re.fullmatch(r"楼栋_视图_\d{4}-\d{2}-\d{2}_zh-CN\.csv", download.suggested_filename)
     path = tmp_path / "buildings.csv"
     download.save_as(path)
     table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))

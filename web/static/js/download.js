@@ -1,25 +1,41 @@
-// Downloading a layer as a file: a small button on each row of the layer panel opens a menu of
-// the formats that layer can be exported in (a table without geometry has no GeoJSON or
-// Shapefile), with "only the current view" for layers placed on the map (by their own geometry,
-// or, like people, through their household's). Column titles of Excel
-// and CSV files follow the UI language. The server masks personal data.
+// Downloading a layer as a file: a small button on each row of the layer panel opens a menu
+// that asks what to export and in which format (a table without geometry has no GeoJSON or
+// Shapefile). What to export: the whole layer, only the current view (layers placed on the
+// map: by their own geometry, or, like people, through their household's), the current
+// filter of the workbench (`app.filter(layer)`), the selection (`app.selected(layer)`, or the
+// grids selected: `app.selectedGrids()`), chosen grids (a picker of grid codes and names), or,
+// for a grid worker, their register in one step ("my register": their grids). Each choice
+// says how many rows it gives (a `limit=0` request to api/layers answers numberMatched)
+// before anything is downloaded. Column titles, values and notes of Excel and CSV files, and
+// the file's name, follow the UI language. The server masks personal data and refuses a
+// filter by what the reader's view leaves out.
 //
 // The server prepares the file as a background job (POST api/jobs): the layer's row shows its
-// progress and the server's words for the step it is at, with a button that cancels it; once
-// the job is done the file is fetched and handed to the browser's downloads.
+// progress as a bar and the server's words for the step it is at, with a button that cancels
+// it; once the job is done the file is fetched and handed to the browser's downloads, named
+// by the server (layer, area, date, language).
+//
+// The menu is made by map.js (the panel's rows need their buttons before the workbench is
+// built) and gets the workbench through the plugin mechanism: `install(app)` (plugins.js).
 //
 // Hooks for tests: [data-export="<layer>"] buttons (aria-busy while a file is prepared),
 // #export-menu[data-export-menu="<layer>"], [data-export-format="xlsx"] items,
-// [data-export-bbox] checkbox, [data-export-msg="<layer>"] row messages, in them
-// [data-export-progress="<layer>"] (a <progress>) and [data-export-cancel="<layer>"] buttons;
-// the row's data-export-job is the job's id while it runs.
+// [data-export-scope="all|view|filter|selection|grids|mine"] radios (the view's also carries
+// [data-export-bbox]), [data-export-count="<scope>"] their row counts (data-count once known),
+// #export-grid-picker with [data-export-grid="<code>"] checkboxes and #export-grid-search,
+// [data-export-msg="<layer>"] row messages, in them [data-export-progress="<layer>"] (a
+// <progress>) and [data-export-cancel="<layer>"] buttons; the row's data-export-job is the
+// job's id while it runs.
 
-import { HttpError, describeError } from "./api.js";
-import { getLang, onLangChange, pick, t } from "./i18n.js";
+import { HttpError, describeError, getJSON } from "./api.js";
+import { FINISHED, request, requestJSON, saveResult, sleep, startJob } from "./export_jobs.js";
+import { formatNumber, getLang, onLangChange, pick, t } from "./i18n.js";
 import { unplaced } from "./panel.js";
 
 /** Milliseconds between two questions about a job: quick at first, then calmer. */
 const POLL_MS = [300, 500, 800, 1000];
+/** Milliseconds the grid picker waits after a change before it counts the rows again. */
+const COUNT_DELAY_MS = 250;
 
 /** Export formats in menu order; `table`: also offered for layers without geometry. */
 export const FORMATS = [
@@ -30,6 +46,8 @@ export const FORMATS = [
   { id: "shp", ext: ".zip", table: false },
 ];
 
+/** What a menu can export, in menu order. */
+export const SCOPES = ["all", "mine", "view", "filter", "selection", "grids"];
 
 const ICON =
   '<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="M7 1.75v7.1M4 6 7 9l3-3M2.25 10v2.25h9.5V10" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
@@ -45,6 +63,14 @@ function el(tag, className, text) {
   return e;
 }
 
+/** The menus made on this page: the plugin hands each the workbench. */
+const menus = new Set();
+
+/** The workbench tool: the download menus follow its filters and selection (plugins.js). */
+export function install(app) {
+  for (const menu of menus) menu.attach(app);
+}
+
 export class ExportMenu {
   /**
    * @param {object} ws the workspace from /api/workspace
@@ -54,8 +80,14 @@ export class ExportMenu {
   constructor(ws, hooks) {
     this.ws = ws;
     this.hooks = hooks;
+    this.app = null; // the workbench, once the plugins are installed
     this.layers = new Map(); // name -> {meta, button, msg, busy, format, error}
-    this.onlyView = false;
+    // what the last file was of: the next menu starts there (a grid worker: their register)
+    this.scope = ws.role === "grid_worker" && ws.grids?.length ? "mine" : "all";
+    this.picked = new Set(); // grid codes chosen in the picker
+    this.gridList = null; // [{code, name}] of the grids layer, once fetched
+    this.counts = new Map(); // request query -> Promise<number>
+    this.countTimer = null;
     this.current = null; // name of the layer whose menu is open
     this.root = el("div", "export-menu card");
     this.root.id = "export-menu";
@@ -63,6 +95,7 @@ export class ExportMenu {
     this.root.setAttribute("role", "dialog");
     this.root.setAttribute("aria-labelledby", "export-menu-title");
     document.body.append(this.root);
+    menus.add(this);
 
     document.addEventListener("pointerdown", (e) => {
       if (this.current && !this.root.contains(e.target) && !this.buttonOf(this.current)?.contains(e.target)) this.close();
@@ -76,6 +109,16 @@ export class ExportMenu {
       for (const name of this.layers.keys()) this.relabel(name);
       if (this.current) this.render();
     });
+  }
+
+  /** Follow the workbench: an open menu shows the filter and selection as they are now. */
+  attach(app) {
+    this.app = app;
+    const again = () => {
+      if (this.current) this.render();
+    };
+    app.on("filter", again);
+    app.on("selection", again);
   }
 
   /** The row controls of one layer: its download button and its message line. */
@@ -184,6 +227,40 @@ export class ExportMenu {
     if (focus && this.root.contains(document.activeElement)) button.focus({ preventScroll: true });
   }
 
+  // ---- what to export ----
+
+  /** The grid worker's grids (empty for other roles). */
+  myGrids() {
+    if (this.ws.role !== "grid_worker") return [];
+    return [...(this.ws.grids?.length ? this.ws.grids : this.app?.session?.grids || [])];
+  }
+
+  /** The choices the layer offers now, each with the request parameters it stands for. */
+  scopesFor(meta) {
+    const out = [{ id: "all", params: {} }];
+    const mine = this.myGrids();
+    if (mine.length) out.push({ id: "mine", params: { grids: mine }, count: mine.length });
+    if (meta.geometry || meta.located_by) out.push({ id: "view", params: { bbox: this.hooks.viewBbox() } });
+    const wheres = this.app ? this.app.filter(meta.name) : [];
+    if (wheres.length) out.push({ id: "filter", params: { where: wheres }, wheres });
+    const ids = this.app ? this.app.selected(meta.name) : [];
+    const selectedGrids = this.app ? this.app.selectedGrids() : [];
+    if (ids.length) out.push({ id: "selection", params: { ids }, n: ids.length });
+    else if (selectedGrids.length) out.push({ id: "selection", params: { grids: selectedGrids }, grids: selectedGrids });
+    out.push({ id: "grids", params: { grids: [...this.picked] } });
+    return out;
+  }
+
+  scopeLabel(scope) {
+    if (scope.id === "mine") return t("export.scope.mine", { n: scope.count });
+    if (scope.id === "filter") return t("export.scope.filter", { n: scope.wheres.length });
+    if (scope.id === "selection") {
+      return scope.grids ? t("export.scope.selection_grids", { n: scope.grids.length }) : t("export.scope.selection", { n: scope.n });
+    }
+    if (scope.id === "view") return t("export.view");
+    return t(`export.scope.${scope.id}`);
+  }
+
   render() {
     const { meta } = this.layers.get(this.current);
     this.root.dataset.exportMenu = meta.name;
@@ -192,19 +269,38 @@ export class ExportMenu {
     title.id = "export-menu-title";
     const parts = [kicker, title];
 
-    if (meta.geometry || meta.located_by) {
+    const scopes = this.scopesFor(meta);
+    if (!scopes.some((sc) => sc.id === this.scope)) this.scope = scopes.some((sc) => sc.id === "mine") ? "mine" : "all";
+    const group = el("div", "export-scopes");
+    group.setAttribute("role", "radiogroup");
+    group.setAttribute("aria-label", t("export.scope.heading"));
+    group.append(el("div", "export-scopes-heading", t("export.scope.heading")));
+    for (const scope of scopes) {
       const box = el("input");
-      box.type = "checkbox";
-      box.dataset.exportBbox = "";
-      box.checked = this.onlyView;
+      box.type = "radio";
+      box.name = "export-scope";
+      box.value = scope.id;
+      box.dataset.exportScope = scope.id;
+      if (scope.id === "view") box.dataset.exportBbox = "";
+      box.checked = scope.id === this.scope;
       box.addEventListener("change", () => {
-        this.onlyView = box.checked;
+        if (!box.checked) return;
+        this.scope = scope.id;
+        this.showPicker();
       });
-      const label = el("label", "export-view");
-      label.title = t("export.view.title");
-      label.append(box, el("span", "", t("export.view")));
-      parts.push(label);
+      const label = el("label", "export-view export-scope");
+      if (scope.id === "view") label.title = t("export.view.title");
+      if (scope.id === "filter") label.title = scope.wheres.join(" · ");
+      const count = el("span", "export-count");
+      count.dataset.exportCount = scope.id;
+      label.append(box, el("span", "export-scope-name", this.scopeLabel(scope)), count);
+      group.append(label);
+      if (scope.id !== "grids") this.showCount(meta, scope, count);
+      else this.countGrids(meta, count);
     }
+    parts.push(group);
+    this.picker = this.gridPicker(meta);
+    parts.push(this.picker);
 
     const list = el("ul", "export-formats");
     for (const f of formatsFor(meta)) {
@@ -222,13 +318,115 @@ export class ExportMenu {
     // A table placed through another layer (people by household), or a layer whose masked
     // view leaves its place out (visits): each says what "the whole table" means for it.
     const placeNote = meta.geometry ? null : unplaced(meta) ? "export.unplaced_note" : "export.table_note";
-    const notes = [placeNote && t(placeNote), t("export.lang_note")];
+    const notes = [placeNote && t(placeNote), t("export.lang_note"), t("export.scope.name_note")];
     // The masked view leaves names and phones out (it does not star them out).
     if (meta.read === "masked" && meta.columns.some((c) => c.personal)) notes.push(t("export.masked_view"));
     const foot = el("div", "export-notes");
     for (const n of notes.filter(Boolean)) foot.append(el("p", "", n));
     parts.push(foot);
     this.root.replaceChildren(...parts);
+    this.showPicker();
+  }
+
+  /** The grid picker: a search box and a checkbox per grid (code and name). */
+  gridPicker(meta) {
+    const box = el("div", "export-grid-picker");
+    box.id = "export-grid-picker";
+    const search = el("input", "export-grid-search");
+    search.id = "export-grid-search";
+    search.type = "search";
+    search.placeholder = t("export.grids.search");
+    search.setAttribute("aria-label", t("export.grids.search"));
+    const list = el("div", "export-grid-list");
+    list.setAttribute("role", "group");
+    list.setAttribute("aria-label", t("export.scope.grids"));
+    const fill = () => {
+      const word = search.value.trim().toLowerCase();
+      list.replaceChildren();
+      for (const g of this.gridList || []) {
+        if (word && !`${g.code} ${g.name}`.toLowerCase().includes(word)) continue;
+        const check = el("input");
+        check.type = "checkbox";
+        check.dataset.exportGrid = g.code;
+        check.checked = this.picked.has(g.code);
+        check.addEventListener("change", () => {
+          if (check.checked) this.picked.add(g.code);
+          else this.picked.delete(g.code);
+          const radio = this.root.querySelector('[data-export-scope="grids"]');
+          if (radio && !radio.checked) {
+            radio.checked = true;
+            this.scope = "grids";
+          }
+          this.countGrids(meta, this.root.querySelector('[data-export-count="grids"]'), COUNT_DELAY_MS);
+        });
+        const row = el("label", "export-grid");
+        row.append(check, el("span", "export-grid-code", g.code), el("span", "export-grid-name", g.name || ""));
+        list.append(row);
+      }
+      if (this.gridList && !list.childElementCount) list.append(el("div", "export-grid-none", t("export.grids.none")));
+    };
+    search.addEventListener("input", fill);
+    box.append(search, list);
+    if (this.gridList) fill();
+    else {
+      list.append(el("div", "export-grid-none", t("export.grids.loading")));
+      this.loadGrids().then(fill, (err) => list.replaceChildren(el("div", "export-grid-none", describeError(err))));
+    }
+    return box;
+  }
+
+  showPicker() {
+    if (this.picker) this.picker.hidden = this.scope !== "grids";
+    this.place();
+  }
+
+  async loadGrids() {
+    if (!this.gridList) {
+      const fc = await getJSON("api/layers/grids");
+      this.gridList = (fc.features || [])
+        .map((f) => ({ code: String(f.properties.code), name: f.properties.name || "" }))
+        .sort((a, b) => a.code.localeCompare(b.code));
+    }
+    return this.gridList;
+  }
+
+  /** The rows a choice gives, from the server (`limit=0`: numberMatched), shown in `target`. */
+  showCount(meta, scope, target) {
+    const query = countQuery(scope.params);
+    const key = `${meta.name}?${query}`;
+    if (!this.counts.has(key)) {
+      const url = `api/layers/${encodeURIComponent(meta.name)}?limit=0${query ? `&${query}` : ""}`;
+      this.counts.set(
+        key,
+        getJSON(url).then((fc) => fc.numberMatched).catch((err) => {
+          this.counts.delete(key);
+          throw err;
+        }),
+      );
+    }
+    target.textContent = "…";
+    delete target.dataset.count;
+    this.counts.get(key).then(
+      (n) => {
+        target.dataset.count = String(n);
+        target.textContent = t("export.rows", { n: formatNumber(n) });
+      },
+      () => {
+        target.textContent = "";
+      },
+    );
+  }
+
+  countGrids(meta, target, delay = 0) {
+    if (!target) return;
+    clearTimeout(this.countTimer);
+    if (!this.picked.size) {
+      target.textContent = t("export.grids.pick");
+      delete target.dataset.count;
+      return;
+    }
+    target.textContent = "…";
+    this.countTimer = setTimeout(() => this.showCount(meta, { params: { grids: [...this.picked] } }, target), delay);
   }
 
   /** Beside the panel, level with the layer's button, inside the window. */
@@ -250,7 +448,10 @@ export class ExportMenu {
       return;
     }
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
-    const items = [...this.root.querySelectorAll("input, button")];
+    if (e.target?.type === "radio") return; // the radios' own arrow keys move the choice
+    const items = [...this.root.querySelectorAll("input:not([type=radio]), input[type=radio]:checked, button")].filter(
+      (x) => x.offsetParent !== null,
+    );
     const i = items.indexOf(document.activeElement);
     const next = items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length];
     e.preventDefault();
@@ -259,13 +460,16 @@ export class ExportMenu {
 
   async choose(name, format) {
     const s = this.layers.get(name);
-    const placed = s.meta.geometry || s.meta.located_by;
-    const bbox = placed && this.onlyView ? this.hooks.viewBbox() : undefined;
+    const scope = this.scopesFor(s.meta).find((sc) => sc.id === this.scope) || { params: {} };
+    if (scope.id === "grids" && !this.picked.size) {
+      this.root.querySelector("#export-grid-search")?.focus();
+      return; // nothing chosen yet: the picker says so
+    }
     this.close();
     Object.assign(s, { busy: true, format, error: null, job: null, cancelling: false, cancelled: false });
     this.relabel(name);
     try {
-      let job = await startJob({ kind: "export", layer: name, format, lang: getLang(), bbox });
+      let job = await startJob({ kind: "export", layer: name, format, lang: getLang(), ...jobParams(scope.params) });
       s.job = job;
       s.msg.dataset.exportJob = job.id;
       this.relabel(name);
@@ -304,89 +508,22 @@ export class ExportMenu {
   }
 }
 
-const FINISHED = new Set(["done", "failed", "cancelled"]);
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The query of a count request: where (one per condition), grids, ids, bbox. */
+function countQuery(params) {
+  const q = new URLSearchParams();
+  for (const w of params.where || []) q.append("where", w);
+  if (params.grids?.length) q.set("grids", params.grids.join(","));
+  if (params.ids?.length) q.set("ids", params.ids.join(","));
+  if (params.bbox) q.set("bbox", params.bbox);
+  return q.toString();
 }
 
-function apiUrl(path) {
-  return new URL(path, document.baseURI).toString();
-}
-
-/** The `error` member of an error reply in the server's shape, or null. */
-async function errorOf(resp) {
-  try {
-    const error = (await resp.json())?.error;
-    return error && typeof error === "object" && typeof error.code === "string" ? error : null;
-  } catch {
-    return null; // not JSON: a proxy's page, say
-  }
-}
-
-let csrfToken = null;
-
-/** The CSRF token a signed-in page sends with requests that change something. */
-async function csrf(renew = false) {
-  if (csrfToken && !renew) return csrfToken;
-  const resp = await fetch(apiUrl("api/session"), { headers: { Accept: "application/json" } });
-  if (!resp.ok) throw new HttpError(resp.url, resp.status, await errorOf(resp));
-  csrfToken = (await resp.json()).csrf_token;
-  return csrfToken;
-}
-
-/** A request to the jobs API; one that changes something carries the CSRF token. */
-async function request(method, path, body, retried = false) {
-  const url = apiUrl(path);
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRFToken"] = await csrf(retried);
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.ok) return resp;
-  const error = await errorOf(resp);
-  if (error?.code === "csrf_failed" && !retried) return request(method, path, body, true); // a new session
-  throw new HttpError(url, resp.status, error);
-}
-
-async function requestJSON(method, path, body) {
-  return (await request(method, path, body)).json();
-}
-
-function startJob(spec) {
-  return requestJSON("POST", "api/jobs", spec);
-}
-
-/** The file name in a Content-Disposition header (`filename*=UTF-8''…` or `filename="…"`). */
-function attachmentName(header) {
-  if (!header) return null;
-  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
-  if (star) {
-    try {
-      return decodeURIComponent(star[1].trim());
-    } catch {
-      /* fall through to the plain name */
-    }
-  }
-  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
-  return plain ? plain[1].trim() : null;
-}
-
-/** Fetch a finished job's file and hand it to the browser's downloads. */
-async function saveResult(job, name, format) {
-  const resp = await request("GET", job.result);
-  const blob = await resp.blob();
-  const fallback = job.filename || `${name}.${format === "shp" ? "zip" : format}`;
-  const filename = attachmentName(resp.headers.get("Content-Disposition")) || fallback;
-  const href = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = href;
-  a.download = filename;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
-  // the server keeps the file an hour; this page has it now: let the server forget it
-  request("DELETE", job.url).catch(() => {});
-  return filename;
+/** The members of a job body for a choice: only those it has. */
+function jobParams(params) {
+  const out = {};
+  if (params.where?.length) out.where = params.where;
+  if (params.grids?.length) out.grids = params.grids;
+  if (params.ids?.length) out.ids = params.ids;
+  if (params.bbox) out.bbox = params.bbox;
+  return out;
 }
