@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridmap.print.jobs import PRINT_TYPES
 from gridmap.schema import LAYER_ORDER, VISIT_CATEGORIES
 from gridmap.service.figures import CATEGORY_COLUMNS, COLUMNS, SMALL_COUNT
 from gridmap.service.jobs.runner import CANCELLED, DONE, FAILED, QUEUED, RUNNING
@@ -32,7 +33,7 @@ add_schemas(
             "required": ["id", "kind", "state", "progress", "message", "url", "result"],
             "properties": {
                 "id": {"type": "string"},
-                "kind": {"enum": ["export"]},
+                "kind": {"enum": ["export", "print"]},
                 "state": {"enum": [QUEUED, RUNNING, DONE, FAILED, CANCELLED]},
                 "progress": {"type": "number", "minimum": 0, "maximum": 1},
                 "message": {
@@ -41,11 +42,15 @@ add_schemas(
                 },
                 "cancel_requested": {"type": "boolean"},
                 "layer": {"type": "string"},
-                "format": {"enum": list(EXPORT_TYPES)},
+                "format": {"enum": [*EXPORT_TYPES, *PRINT_TYPES]},
+                "paper": {"enum": ["A4", "A3"], "description": "A print's paper"},
+                "orientation": {"enum": ["landscape", "portrait"]},
                 "lang": {"enum": ["en", "zh-CN"]},
                 "bbox": {"anyOf": [{"type": "null"}, _BBOX_NUMBERS]},
                 "where": {"type": "array", "items": {"type": "string"}},
-                "grids": {"type": "array", "items": {"type": "string"}},
+                "grids": {
+                    "anyOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]
+                },
                 "ids": {"type": "integer", "minimum": 0, "description": "How many ids"},
                 "created_at": _TIME,
                 "started_at": _TIME,
@@ -198,7 +203,10 @@ register(
         "responses": {
             "200": {
                 "description": "The file, as an attachment",
-                "content": {media: {"schema": {}} for media in EXPORT_TYPES.values()},
+                "content": {
+                    media: {"schema": {}}
+                    for media in [*EXPORT_TYPES.values(), *PRINT_TYPES.values()]
+                },
             },
             **errors(404, 409),
         },
