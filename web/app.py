@@ -78,6 +78,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(edit.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(jobs.bp)
+    from web import find  # search and a building's register (issue 7)
+
+    app.register_blueprint(find.bp)
     register_routes(app)
     return app
 
