@@ -250,7 +250,7 @@ class BuildingCard {
       const flags = CARE.filter((c) => c !== "rented" && p[c] === true).map((c) => h("span", { class: `bld-flag bld-flag-${c}`, text: this.column("people", c) }));
       return h("li", { class: "bld-person", dataset: { personId: p.person_id ?? "" } }, h("span", { class: "bld-person-name", text: p.name || "" }), h("span", { class: "bld-person-bits", text: bits.join(" · ") }), ...flags);
     });
-    const extra = [hh.phone ? `${this.column("households", "phone")} ${hh.phone}` : null, hh.household_id].filter(Boolean).join(" · ");
+    const extra = [hh.household_id, hh.phone ? `${this.column("households", "phone")} ${hh.phone}` : null].filter(Boolean).join(" · ");
     return h("ul", { class: "bld-people" }, extra ? h("li", { class: "bld-household-line", text: extra }) : null, ...rows);
   }
 }

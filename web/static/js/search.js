@@ -300,9 +300,10 @@ class SearchBox {
   }
 }
 
-/** The open popup of the hit's feature, if any. */
+/** The open popup of the hit's feature, if any (not one fading out after it closed). */
 function popupOf(hit) {
-  return document.querySelector(`.leaflet-popup .gm-popup[data-layer="${hit.layer}"][data-feature-id="${hit.id}"]`);
+  const all = document.querySelectorAll(`.leaflet-popup .gm-popup[data-layer="${hit.layer}"][data-feature-id="${hit.id}"]`);
+  return [...all].find((p) => p.closest(".leaflet-popup").style.opacity !== "0") || null;
 }
 
 /**
