@@ -7,6 +7,7 @@ answer can be worked out by hand. The HTTP tests search the real demo as each ro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +405,23 @@ def test_anonymous_over_http_with_public_layers(demo_path, tmp_path) -> None:
     assert doc["layers"] == ["streets", "cameras"]
     assert {h["layer"] for h in doc["hits"]} <= {"streets", "cameras"} and doc["hits"]
     ws.close()
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_gridmap_search_command(ws, capsys) -> None:
+    from gridmap.cli import main
+    from gridmap.service import accounts
+
+    accounts.add_user(ws, "wang", "grid_worker", password="a-long-password-1", grids=[GRID_A])
+    assert main(["search", str(ws.path), "H1"]) == 0  # as a masked reader: no household
+    assert capsys.readouterr().out.startswith("Nothing found for 'H1'.")
+    assert main(["search", str(ws.path), "H", "--as", "wang"]) == 0
+    out = capsys.readouterr().out
+    assert "住户 Households (1):" in out and "一号楼1单元302室" in out and "H2" not in out
+    assert main(["search", str(ws.path), "cam1", "--json", "--layers", "cameras"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["label"] for h in hits] == ["CAM1", "CAM10", "XCAM1"]
+    assert main(["search", str(ws.path), "x", "--as", "nobody"]) == 2
+    assert "nobody" in capsys.readouterr().err

@@ -38,7 +38,7 @@ from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import AuthenticationError, InputError
 from gridmap.schema import LAYER_ORDER, get_layer
 from gridmap.service import scope
-from gridmap.service.search_index import LANGS, SPECS, LayerIndex, Match, build_index, normalise
+from gridmap.service.search_index import LANGS, SPECS, LayerIndex, build_index, normalise
 from gridmap.store import Workspace
 
 #: Hits per layer unless asked otherwise, and the most a request may ask for.
@@ -192,11 +192,11 @@ def searchable(access: Access) -> list[str]:
     return out
 
 
-def _allowed(
-    ws: Workspace, entry: _Entry, index: LayerIndex, access: Access
-) -> np.ndarray | bool | None:
-    """Return which rows of ``index`` ``access`` may find: a boolean mask, None for all, or
-    False when the reader's scope narrows by a column the index does not keep."""
+def _allowed(ws: Workspace, entry: _Entry, index: LayerIndex, access: Access) -> np.ndarray | None:
+    """Return which rows of ``index`` ``access`` may find: a boolean mask, or None for all.
+
+    A scope that narrows by a column the index does not keep allows nothing.
+    """
     where = scope.scoped_where(ws, access, index.layer) or {}
     if not where:
         return None
@@ -207,7 +207,8 @@ def _allowed(
     mask = np.ones(len(index), dtype=bool)
     for column, values in where.items():
         if column not in index.keys:
-            return False
+            mask[:] = False
+            break
         wanted = set(values) if isinstance(values, list | tuple | set) else {values}
         mask &= np.fromiter((v in wanted for v in index.keys[column]), bool, len(index))
     with _LOCK:
@@ -277,21 +278,13 @@ def search(
     for order, name in enumerate(open_layers):
         index = layer_index(ws, name)
         mask = _allowed(ws, entry, index, access)
-        if mask is False:
+        found = index.rank(text, limit=limit, lang=lang, allowed=mask)
+        if not found.matched:
             continue
-        found = index.match(text)
-        if mask is not None:
-            found = {row: m for row, m in found.items() if mask[row]}  # type: ignore[index]
-        if not found:
-            continue
-        labels = index.labels[lang]
-
-        def rank(m: Match, labels: list[str] = labels) -> tuple[Any, ...]:
-            return (m.tier, m.priority, len(labels[m.row]), labels[m.row], m.row)
-
-        best = sorted(found.values(), key=rank)[:limit]
-        hits = tuple(_hit(index, m.row, lang) for m in best)
-        ranked.append(((*rank(best[0])[:3], order), Group(name, len(found), hits)))
+        hits = tuple(_hit(index, int(row), lang) for row in found.rows)
+        first = int(found.rows[0])
+        best = (int(found.tiers[0]), int(found.priorities[0]), len(index.labels[lang][first]))
+        ranked.append(((*best, order), Group(name, found.matched, hits)))
     ranked.sort(key=lambda pair: pair[0])
     result = Result(query, text, tuple(g for _, g in ranked), tuple(open_layers))
     for group in result.groups:

@@ -14,7 +14,6 @@ polygon's point on its surface, a line's middle, a point itself).
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -40,7 +39,6 @@ CODE, NAME, OTHER, WORD = 0, 1, 2, 3
 #: Match tiers: the whole text, its start, anywhere in it.
 EXACT, PREFIX, SUBSTRING = 0, 1, 2
 
-_SEP = "\x00"
 #: The languages of labels and details.
 LANGS = ("zh-CN", "en")
 
@@ -212,12 +210,17 @@ SPECS: dict[str, Spec] = {
 
 
 @dataclass(frozen=True)
-class Match:
-    """How well one row matched: its tier (:data:`EXACT` …) and the field's priority."""
+class Ranked:
+    """What one layer holds for a query: how many rows matched, the best ``limit`` of them."""
 
-    row: int
-    tier: int
-    priority: int
+    matched: int
+    rows: np.ndarray
+    tiers: np.ndarray
+    priorities: np.ndarray
+
+
+#: A row's score when nothing of it matched.
+_MISS = np.iinfo(np.int16).max
 
 
 @dataclass
@@ -225,9 +228,9 @@ class LayerIndex:
     """The searchable texts of one layer and, per row, what a hit shows.
 
     Rows are features (streets: one row per street name, its longest edge standing for it);
-    ``codes`` holds each row's key (a grid's code) where the layer has one.
-    ``blob`` holds every normalised text, ``starts`` where each begins, ``owners`` its row and
-    ``priorities`` its field's priority.
+    ``codes`` holds each row's key (a grid's code) where the layer has one. ``texts`` holds
+    every normalised text, ``owners`` its row, ``priorities`` its field's priority;
+    ``label_order`` ranks the rows by their label in each language (ties broken by length).
     """
 
     layer: str
@@ -238,40 +241,56 @@ class LayerIndex:
     points: np.ndarray
     keys: dict[str, np.ndarray]
     codes: list[str | None] = field(default_factory=list)
-    blob: str = ""
-    starts: list[int] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    owners: list[int] = field(default_factory=list)
-    priorities: list[int] = field(default_factory=list)
+    texts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    owners: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    priorities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    label_order: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.fids)
 
-    def match(self, query: str) -> dict[int, Match]:
-        """Return the best match of each row whose texts hold ``query`` (normalised).
+    def rank(
+        self, query: str, *, limit: int, lang: str, allowed: np.ndarray | None = None
+    ) -> Ranked:
+        """Return the rows whose texts hold ``query`` (normalised), best first.
 
-        One pass of ``str.find`` over the blob: after a hit the search goes on at the next
-        text, so each text costs one comparison at most.
+        Each row counts with its best text: the lowest (tier, priority), tier :data:`EXACT`
+        when the text is the query, :data:`PREFIX` when it starts with it, else
+        :data:`SUBSTRING`. Rows are ranked by tier, priority, then the shorter and then the
+        smaller label in ``lang``. ``allowed`` (a boolean mask of rows) leaves the others out.
+        One vectorised ``find`` over every text (numpy's string functions), whatever the
+        number of matches.
         """
-        best: dict[int, Match] = {}
-        if not query:
-            return best
-        blob, starts, n = self.blob, self.starts, len(self.starts)
-        pos = blob.find(query)
-        while pos != -1:
-            j = bisect.bisect_right(starts, pos) - 1
-            if pos == starts[j]:
-                tier = EXACT if self.lengths[j] == len(query) else PREFIX
-            else:
-                tier = SUBSTRING
-            row, prio = self.owners[j], self.priorities[j]
-            found = best.get(row)
-            if found is None or (tier, prio) < (found.tier, found.priority):
-                best[row] = Match(row, tier, prio)
-            if j + 1 >= n:
-                break
-            pos = blob.find(query, starts[j + 1])
-        return best
+        empty = np.zeros(0, dtype=np.int64)
+        if not query or not len(self.texts):
+            return Ranked(0, empty, empty, empty)
+        at = np.strings.find(self.texts, query)
+        hit = np.flatnonzero(at >= 0)
+        if not len(hit):
+            return Ranked(0, empty, empty, empty)
+        tier = np.where(
+            at[hit] > 0, SUBSTRING, np.where(self.lengths[hit] == len(query), EXACT, PREFIX)
+        )
+        score = (tier * 8 + self.priorities[hit]).astype(np.int16)
+        # texts are stored row after row, so the owners of the hits come sorted: the best
+        # score of each row is a minimum over one run of hits
+        owners = self.owners[hit]
+        first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best = np.full(len(self), _MISS, dtype=np.int16)
+        best[owners[first]] = np.minimum.reduceat(score, first)
+        if allowed is not None:
+            best[~allowed] = _MISS
+        rows = np.flatnonzero(best != _MISS)
+        if not len(rows):
+            return Ranked(0, empty, empty, empty)
+        key = best[rows].astype(np.int64) * len(self) + self.label_order[lang][rows]
+        if len(rows) > limit:
+            top = np.argpartition(key, limit - 1)[:limit]
+            rows, key = rows[top], key[top]
+        order = np.argsort(key, kind="stable")
+        rows = rows[order]
+        return Ranked(len(np.flatnonzero(best != _MISS)), rows, best[rows] // 8, best[rows] % 8)
 
 
 def _places(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -334,7 +353,8 @@ def build_index(spec: Spec, frame: gpd.GeoDataFrame) -> LayerIndex:
     if key and key in frame.columns:
         index.codes = [_text(v) or None for v in frame[key].tolist()]
     texts: list[str] = []
-    pos = 0
+    owners: list[int] = []
+    priorities: list[int] = []
     for i, r in enumerate(rows):
         values = [(r.get(c), p) for c, p in spec.fields.items()]
         values += [(w, WORD) for w in (spec.words(r) if spec.words else ())]
@@ -345,10 +365,16 @@ def build_index(spec: Spec, frame: gpd.GeoDataFrame) -> LayerIndex:
                 continue
             seen.add(text)
             texts.append(text)
-            index.starts.append(pos)
-            index.lengths.append(len(text))
-            index.owners.append(i)
-            index.priorities.append(prio)
-            pos += len(text) + 1
-    index.blob = _SEP.join(texts)
+            owners.append(i)
+            priorities.append(prio)
+    index.texts = np.array(texts, dtype=str) if texts else np.zeros(0, dtype=str)
+    index.lengths = np.array([len(t) for t in texts], dtype=np.int32)
+    index.owners = np.array(owners, dtype=np.int64)
+    index.priorities = np.array(priorities, dtype=np.int16)
+    for lang in LANGS:
+        labels = index.labels[lang]
+        order = sorted(range(len(labels)), key=lambda j: (len(labels[j]), labels[j], j))
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        index.label_order[lang] = rank
     return index
