@@ -35,6 +35,8 @@ from gridmap.io.address import parse_room
 from gridmap.service import scope
 from gridmap.store import Workspace
 
+#: The largest feature id (SQLite's largest integer).
+MAX_FID = 2**63 - 1
 #: Households per page unless asked otherwise, and the most one page may hold.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -60,7 +62,8 @@ def _floor_key(value: int | None) -> tuple[int, int]:
 def _building(ws: Workspace, fid: int, access: Access) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the stored building row and the building as ``access`` is served it."""
     scope.require(access, "buildings")
-    stored = ws.read("buildings", where={"fid": int(fid)}, system=False)
+    found = 0 < int(fid) <= MAX_FID  # a feature id is a positive SQLite integer
+    stored = ws.read("buildings", where={"fid": int(fid) if found else 0}, system=False)
     if stored.empty:
         raise FeatureNotFoundError(f"There is no building {fid}. (没有编号为 {fid} 的楼栋。)")
     served = privacy.present(stored, "buildings", access)
