@@ -180,12 +180,18 @@ def biggest_building(base: str) -> dict[str, Any]:
     return max(doc["features"], key=lambda f: f["properties"]["households"] or 0)
 
 
+def press_households_button(page: Page) -> None:
+    """Press the popup's 楼栋户室 button (by its name: whoever draws the popup's actions)."""
+    popup = page.locator(".leaflet-popup").last
+    popup.get_by_role("button", name="楼栋户室", exact=True).click()
+
+
 def open_register(page: Page, building: dict[str, Any], base: str) -> dict[str, str]:
     """Find ``building`` by its name, open its popup, press its households button."""
     query = building["properties"]["name"] or building["properties"]["address"]
     search(page, query)
     choose(page, "buildings", building["id"])
-    page.click(".leaflet-popup:last-child [data-action='building-register']")
+    press_households_button(page)
     page.wait_for_function(CARD_DONE, timeout=60_000)
     return page.evaluate("() => ({...document.getElementById('detail-card').dataset})")
 
@@ -270,7 +276,7 @@ def test_the_grid_worker_of_the_biggest_building_lists_it_from_a_household(
     choose(page, "households", fid)
     popup = page.evaluate(POPUP_JS)
     assert popup["layer"] == "households" and household["household_id"] in popup["text"]
-    page.click(".leaflet-popup:last-child [data-action='building-register']")
+    press_households_button(page)
     page.wait_for_function(CARD_DONE, timeout=60_000)
     card = page.evaluate("() => ({...document.getElementById('detail-card').dataset})")
     assert (card["read"], card["buildingId"]) == ("own", str(building["fid"]))

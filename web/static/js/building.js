@@ -297,27 +297,43 @@ export function install(app) {
 /**
  * Until the popup renderer draws the workbench's popup actions itself, add ours to the popups
  * of buildings and households; once it does (a button with our label is there), do nothing.
+ * The button goes into the popup's content before Leaflet lays the popup out and pans the map
+ * to it: a popup whose content is a function (a layer's bound popup) gets that function
+ * wrapped, once; a popup whose content is an element gets the button and is laid out again.
  */
 function bridgePopups(app, label) {
-  const add = (popup) => {
-    const root = popup.getElement()?.querySelector(".gm-popup[data-layer]");
-    if (!root || root.querySelector(`[data-action="${ACTION_ID}"]`)) return;
-    const layer = root.dataset.layer;
-    if (layer !== "buildings" && layer !== "households") return;
+  const decorate = (root, source) => {
+    if (!(root instanceof HTMLElement)) return false;
+    const box = root.matches(".gm-popup[data-layer]") ? root : root.querySelector(".gm-popup[data-layer]");
+    if (!box || box.querySelector(`[data-action="${ACTION_ID}"]`)) return false;
+    const layer = box.dataset.layer;
+    if (layer !== "buildings" && layer !== "households") return false;
     const text = label();
-    if ([...root.querySelectorAll("button")].some((b) => b.textContent.trim() === text)) return;
-    const feature = popup._source?.feature || findFeature(layer, root.dataset.featureId);
-    if (!feature) return;
+    if ([...box.querySelectorAll("button")].some((b) => b.textContent.trim() === text)) return false;
+    const feature = source?.feature || findFeature(layer, box.dataset.featureId);
+    if (!feature) return false;
     const actions = app.popupActions(layer, feature).filter((a) => a.id === ACTION_ID);
-    if (!actions.length) return;
+    if (!actions.length) return false;
     const button = h("button", { type: "button", class: "gm-popup-action bld-open", dataset: { action: ACTION_ID }, text });
     button.addEventListener("click", () => actions[0].run(feature));
-    root.append(h("div", { class: "gm-popup-actions bld-actions" }, button));
+    box.append(h("div", { class: "gm-popup-actions bld-actions" }, button));
+    return true;
   };
   app.map.on("popupopen", (e) => {
-    add(e.popup);
-    e.popup.once("remove", () => e.popup.off("contentupdate"));
-    e.popup.on("contentupdate", () => requestAnimationFrame(() => add(e.popup)));
+    const popup = e.popup;
+    const content = popup.getContent();
+    if (typeof content === "function") {
+      if (content.gmBuildingBridge) return;
+      const wrapped = (layer) => {
+        const root = content(layer);
+        decorate(root, layer);
+        return root;
+      };
+      wrapped.gmBuildingBridge = true;
+      popup.setContent(wrapped); // lays the popup out again, and pans to it
+    } else if (decorate(content, popup._source)) {
+      popup.update();
+    }
   });
 }
 
