@@ -17,7 +17,23 @@ from flask import Flask, Response, request
 
 from gridmap.errors import InputError
 from gridmap.store import Workspace, open_workspace
-from web import admin, api, assets, auth, edit, errors, headers, jobs, login, ogc, openapi, pages
+from web import (
+    admin,
+    api,
+    assets,
+    auth,
+    edit,
+    errors,
+    find,
+    headers,
+    jobs,
+    login,
+    ogc,
+    openapi,
+    pages,
+    table,
+)
+from web import print as printing
 from web.common import WORKSPACE_KEY, parse_bbox, parse_int, workspace
 from web.tiles import parse_tiles
 
@@ -78,12 +94,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(edit.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(jobs.bp)
-    from web import table  # the attribute table's rows and values (issue 7)
-
     app.register_blueprint(table.bp)
-    from web import print as printing  # grid sheets: /api/print (web/print.py)
-
     app.register_blueprint(printing.bp)
+    app.register_blueprint(find.bp)
     register_routes(app)
     return app
 

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gridmap import __version__
-from gridmap.cli import data, demo, grids, history, privacy, serve, users, workspace
+from gridmap.cli import data, demo, grids, history, privacy, search, serve, users, workspace
 from gridmap.cli import print as printing
 from gridmap.cli.common import Progress, quiet_parent
 from gridmap.cli.demo import DEFAULT_DEMO_WORKSPACE
 from gridmap.errors import GridmapError
 
 #: The command groups, in the order ``gridmap --help`` lists them.
-GROUPS = (demo, serve, workspace, data, grids, history, users, privacy, printing)
+GROUPS = (demo, serve, workspace, data, grids, history, users, privacy, search, printing)
 
 __all__ = ["DEFAULT_DEMO_WORKSPACE", "Progress", "build_parser", "main"]
 
