@@ -145,6 +145,12 @@ PINNED = {
     "ogc.items": "everyone",
     "admin.admin_page": {"admin"},
     "edit.create": {"admin", "planner", "patrol_lead", "grid_worker"},
+    "table.rows": "everyone",
+    "table.values": "everyone",
+    "find.search": "everyone",
+    "find.building_register": "everyone",
+    "print.start": "signed in",
+    "print.download": "signed in",
 }
 
 
