@@ -274,3 +274,57 @@ def test_demo_storeys_and_households_follow_the_data(demo_workspace):
     # and the register holds as many households per building as the buildings say
     per = demo_workspace.read("households").groupby("building_osm_id").size()
     assert (b.set_index("osm_id")["households"].loc[per.index] == per).all()
+
+
+# -- a value written without its source --------------------------------------------------------
+
+
+def test_an_imported_value_without_a_source_is_the_imports(tmp_path: Path):
+    from gridmap.io.importer import load_file
+
+    square = "POLYGON ((118.785 32.040, 118.786 32.040, 118.786 32.041, 118.785 32.040))"
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "osm_id,levels,levels_source,households,wkt\n"
+        f'1,12,,80,"{square}"\n'  # storeys and households counted by the street office
+        f'2,6,osm,,"{square}"\n'  # the source given stays; no households, no source
+        f'3,,,,"{square}"\n',
+        encoding="utf-8",
+    )
+    frame = load_file(path, "buildings").frame.set_index("osm_id").sort_index()
+    assert frame["levels_source"].tolist()[:2] == ["import", "osm"]
+    assert pd.isna(frame["levels_source"].iloc[2])
+    assert frame["households_source"].tolist()[0] == "import"
+    assert frame["households_source"].iloc[1:].isna().all()
+
+
+def test_a_new_feature_with_numbers_is_the_users(tiny_workspace):
+    b = tiny_workspace.read("buildings", system=False).iloc[:1].assign(osm_id=999, households=12)
+    with tiny_workspace.transaction(user="planner") as tx:
+        [fid] = tx.append("buildings", b.drop(columns=["levels_source", "households_source"]))
+    row = tiny_workspace.feature("buildings", fid).iloc[0]
+    assert (row["levels_source"], row["households_source"]) == ("user", "user")
+
+
+def test_an_edit_that_changes_a_number_makes_it_the_users():
+    from gridmap.schema.provenance import sources_after_edit
+
+    stored = {
+        "levels": 6,
+        "levels_source": "osm",
+        "households": 24,
+        "households_source": "synthetic",
+    }
+    # a form sends every column back: only what changed becomes the user's
+    sent = {**stored, "levels": 7}
+    assert sources_after_edit("buildings", stored, sent) == {**sent, "levels_source": "user"}
+    # a change of the number alone, or with a source the editor chose
+    assert sources_after_edit("buildings", stored, {"households": 30}) == {
+        "households": 30,
+        "households_source": "user",
+    }
+    chosen = {"households": 31, "households_source": "register"}
+    assert sources_after_edit("buildings", stored, chosen) == chosen
+    # nothing changed, nothing claimed (6.0 is 6)
+    assert sources_after_edit("buildings", stored, {"levels": 6.0}) == {"levels": 6.0}
+    assert sources_after_edit("grids", {"households": 1}, {"households": 2}) == {"households": 2}
