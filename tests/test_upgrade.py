@@ -8,7 +8,6 @@ as gridmap 0.1 of that format wrote it.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -19,51 +18,10 @@ import shapely
 
 from gridmap import store
 from gridmap.errors import WorkspaceError
-from gridmap.schema import get_layer
 from gridmap.store.gpkg import ddl, encoding, formats
 
 from .conftest import tiny_layers
-
-#: Format 3's buildings: no households_source, and levels_source without "height".
-_FORMAT3_LEVELS_SOURCES = ("osm", "default", "import", "user")
-
-
-def _format3_buildings():
-    layer = get_layer("buildings")
-    columns = tuple(
-        dataclasses.replace(c, choices=_FORMAT3_LEVELS_SOURCES) if c.name == "levels_source" else c
-        for c in layer.columns
-        if c.name != "households_source"
-    )
-    return dataclasses.replace(layer, columns=columns)
-
-
-def _to_format3(path: Path, fmt: int = 3) -> None:
-    """Put the buildings table of ``path`` back to format 3's DDL (format 2: no accounts)."""
-    old = _format3_buildings()
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        encoding.register_functions(conn)
-        conn.execute("BEGIN")
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'buildings'").fetchone()
-        conn.execute("CREATE TEMP TABLE keep AS SELECT * FROM buildings")
-        conn.execute("DROP TABLE buildings")
-        conn.execute(ddl.table_sql(old))
-        names = ["fid", "geom", *old.column_names, "version", "updated_at", "updated_by"]
-        cols = ", ".join(f'"{c}"' for c in names)
-        conn.execute(f"INSERT INTO buildings ({cols}) SELECT {cols} FROM temp.keep")
-        conn.execute(ddl.version_trigger_sql("buildings"))
-        for stmt in encoding.rtree_ddl("buildings", "geom")[1:]:
-            conn.execute(stmt)
-        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'buildings'", seq)
-        if fmt == 2:
-            for table in (ddl.READS_TABLE, ddl.TOKENS_TABLE, ddl.USERS_TABLE):
-                conn.execute(f"DROP TABLE {table}")
-                conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
-        conn.execute("UPDATE gridmap_meta SET value = ? WHERE key = 'schema_version'", (str(fmt),))
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+from .format3 import to_format3
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -101,7 +59,7 @@ def _old_workspace(path: Path, fmt: int = 3) -> dict[str, int]:
         tx.delete("buildings", [third])
     fids[103] = third
     ws.close()
-    _to_format3(path, fmt)
+    to_format3(path, fmt)
     return fids
 
 
@@ -181,7 +139,7 @@ def test_households_source_of_other_workspaces(tmp_path: Path):
     )
     with store.building(path) as ws, ws.transaction(action="import") as tx:
         tx.replace("buildings", gpd.GeoDataFrame(b, geometry="geometry", crs=4326))
-    _to_format3(path)
+    to_format3(path)
     store.upgrade(path)
     b = store.GeoPackageWorkspace(path).read("buildings").sort_values("osm_id")
     sources = b["households_source"].astype(object).where(b["households_source"].notna(), None)
