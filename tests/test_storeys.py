@@ -328,3 +328,17 @@ def test_an_edit_that_changes_a_number_makes_it_the_users():
     # nothing changed, nothing claimed (6.0 is 6)
     assert sources_after_edit("buildings", stored, {"levels": 6.0}) == {"levels": 6.0}
     assert sources_after_edit("grids", {"households": 1}, {"households": 2}) == {"households": 2}
+
+
+def test_a_towers_households_are_numbered_up_its_storeys():
+    from datetime import date
+
+    tower = _buildings(
+        [{"osm_id": 7, "name": "长发中心C座", "address": None, "levels": 45, "households": 329}]
+    )
+    households, _people = register.make_register(tower, np.random.default_rng(1), date(2026, 1, 1))
+    assert len(households) == 329 and households["household_id"].is_unique
+    # about four homes a landing (一梯四户) over two units: 1单元101室 up to 2单元4504室
+    rooms = households["address"].str.extract(r"(\d)单元(\d+)(\d\d)室").astype(int)
+    assert set(rooms[0]) == {1, 2} and rooms[1].max() == 45 and rooms[2].max() == 4
+    assert households["address"].iloc[0] == "长发中心C座1单元101室"
