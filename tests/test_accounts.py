@@ -278,7 +278,7 @@ def test_gdal_reads_people_with_a_token(live_server, demo_workspace):
     households = ogrinfo("analyst", "households")
     assert households.returncode == 0, households.stderr
     head = str(demo_workspace.read("households", limit=1).head_name.iloc[0])
-    assert households.stdout.count("OGRFeature(households)") == 20913
+    assert households.stdout.count("OGRFeature(households)") == 21686
     assert "head_name" not in households.stdout and head not in households.stdout
     nobody = ogrinfo(None, "households")
     assert nobody.returncode != 0 and "OGRFeature" not in nobody.stdout

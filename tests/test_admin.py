@@ -271,7 +271,7 @@ def test_the_admin_page_and_its_twin(admin_app, api):
         "grid_worker",
         "analyst",
     ]
-    assert len(doc["grids"]) == 53 and all(len(g["code"]) == 15 for g in doc["grids"])
+    assert len(doc["grids"]) == 52 and all(len(g["code"]) == 15 for g in doc["grids"])
     openable = {layer["name"] for layer in doc["layers"]["openable"]}
     assert "grids" in openable and not openable & {"households", "people", "visits", "incidents"}
     assert doc["layers"]["public"] == []

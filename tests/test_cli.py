@@ -148,7 +148,7 @@ def test_export_masks_personal_data_unless_asked(writable_demo, tmp_path, capsys
     full = tmp_path / "people_full.csv"
     assert main(["-q", "export", ws, "people", "-o", str(full), "--personal"]) == 0
     people = pd.read_csv(full, encoding="utf-8-sig", dtype=str)
-    assert not people["name"].str.contains(r"\*").any() and len(people) == 57_280
+    assert not people["name"].str.contains(r"\*").any() and len(people) == 59_377
     assert writable_demo.read_log(limit=1).iloc[0]["action"] == "cli export"  # recorded
 
 
@@ -337,13 +337,13 @@ def test_grids_auto_refuses_existing_grids_then_replaces_one_community(demo_copy
     before = _state(demo_copy)
     assert main(["-q", "grids", "auto", str(demo_copy)]) == 2
     err = capsys.readouterr().err
-    assert "has 53 grid(s) already" in err and "--replace" in err
+    assert "has 52 grid(s) already" in err and "--replace" in err
     _assert_same(before, _state(demo_copy))
     assert main(["grids", "auto", str(demo_copy), "--community", COMMUNITY, "--replace"]) == 0
     captured = capsys.readouterr()
-    assert "community 1/1 长江路社区" in captured.err  # progress lines
+    assert "community 1/1 中山东路社区" in captured.err  # progress lines
     out = captured.out
-    assert "10 grids in 1 community:" in out and "status feasible" in out and "bound 178" in out
+    assert "10 grids in 1 community:" in out and "status feasible" in out and "bound 62" in out
     assert "Wrote 10 grids, replacing 10" in out
     ws = open_workspace(demo_copy)
     grids, buildings = ws.read("grids"), ws.read("buildings")
@@ -378,7 +378,7 @@ def test_grids_auto_dry_run_writes_only_the_preview(demo_copy, tmp_path, capsys)
     assert open_workspace(demo_copy).stamp() == stamp
     doc = json.loads(preview.read_text(encoding="utf-8"))
     households = [f["properties"]["households"] for f in doc["features"]]
-    assert len(households) >= 12 and sum(households) == 4178  # smaller grids: more of them
+    assert len(households) >= 12 and sum(households) == 4338  # smaller grids: more of them
     assert doc["gridmap"]["status"] == "feasible" and doc["gridmap"]["objective"] > 0
     assert main([*args[:-2], "-o", str(tmp_path / "preview.kml")]) == 2
     assert "GeoJSON file" in capsys.readouterr().err
@@ -428,7 +428,7 @@ def test_grids_auto_redraws_the_whole_workspace(demo_copy, capsys):
     assert "grids in 5 communities" in out and "heuristic+4 restarts" in out
     ws = open_workspace(demo_copy)
     grids, buildings = ws.read("grids"), ws.read("buildings")
-    assert grids["households"].sum() == buildings["households"].sum() == 20_913
+    assert grids["households"].sum() == buildings["households"].sum() == 21_686
     assert grids["residents"].sum() == buildings["residents"].sum()
     assert grids["code"].is_unique and set(buildings["grid_code"]) == set(grids["code"])
     # where things are follows the new grids: a household's grid is its building's

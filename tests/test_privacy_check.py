@@ -151,33 +151,33 @@ def test_the_demo_register_passes(demo_path, capsys):
     assert main(["-q", "privacy", str(demo_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] is True and report["today"] == DEMO_TODAY.isoformat()
-    assert (report["households"], report["people"], report["visits"]) == (20913, 57280, 31678)
+    assert (report["households"], report["people"], report["visits"]) == (21686, 59377, 32744)
     (view,) = report["checks"]  # planners, patrol leads and analysts are served the same
     assert view["roles"] == ["planner", "patrol_lead", "analyst"]
     flags = {f["flag"]: f for f in view["flags"]}
     assert list(flags) == list(privacy_check.FLAGS)
     # the figures of docs/privacy.md ("after")
     assert {f: r["positives"] for f, r in flags.items()} == {
-        "hardship": 537,
-        "elderly_alone": 1001,
-        "disabled": 921,
-        "assisted": 133,
-        "a hardship visit": 537,
-        "a elderly_alone visit": 962,
-        "a disabled visit": 858,
-        "a migrant visit": 5075,
-        "a veteran_party_member visit": 688,
-        "a assisted visit": 72,
+        "hardship": 553,
+        "elderly_alone": 1032,
+        "disabled": 963,
+        "assisted": 140,
+        "a hardship visit": 552,
+        "a elderly_alone visit": 992,
+        "a disabled visit": 897,
+        "a migrant visit": 5253,
+        "a veteran_party_member visit": 717,
+        "a assisted visit": 79,
     }
     for r in flags.values():
         assert r["verdict"] == "pass" and r["auc"] < r["bound"], r
         assert r["accuracy"] <= r["majority"] + disclosure.ACCURACY_MARGIN
-    assert flags["elderly_alone"]["auc"] == pytest.approx(0.525, abs=5e-4)
+    assert flags["elderly_alone"]["auc"] == pytest.approx(0.523, abs=5e-4)
     assert flags["a migrant visit"]["bound"] == 0.53
     groups = {g["view"]: g for g in view["groups"]}
     assert groups["households"]["k"] == 2 and groups["households"]["unique_share"] == 0
     assert groups["people"]["rows"] == 0
-    assert groups["visits"]["by"] == ["grid_code"] and groups["visits"]["k"] == 333
+    assert groups["visits"]["by"] == ["grid_code"] and groups["visits"]["k"] == 316
 
 
 def test_the_check_is_the_proof_of_test_privacy(demo_workspace):

@@ -207,6 +207,7 @@ VIEWS: dict[str, MaskedView] = {
             "height_m",
             "residential",
             "households",
+            "households_source",
             "grid_code",
             "address",
             "source",

@@ -3,7 +3,8 @@
 Streets come from osmnx: only ``highway=*`` ways go into the graph (osmnx's ``graph_from_xml``
 would otherwise turn building and landuse outlines into edges), cut to the area, simplified
 without merging across a change of class or name, and reduced to the largest connected piece.
-Buildings, facilities and landuse come from ``osmnx.features_from_xml``. Everything is returned
+Buildings, facilities and landuse come from ``osmnx.features_from_xml``; a building's storeys
+come from its tags by the rule of :mod:`gridmap.io.osm_buildings`. Everything is returned
 in EPSG:4326 with the columns of :mod:`gridmap.schema`; nothing is fetched from the internet.
 """
 
@@ -29,6 +30,7 @@ import shapely
 from osmnx._errors import InsufficientResponseError
 
 from gridmap.errors import OsmError
+from gridmap.io.osm_buildings import residential_flag, storeys
 from gridmap.schema import STORAGE_CRS
 
 Bbox = tuple[float, float, float, float]
@@ -57,42 +59,6 @@ DRIVE_HIGHWAYS = MAIN_HIGHWAYS | {
 }
 #: Highway classes nobody walks on.
 NO_WALK_HIGHWAYS = frozenset({"motorway", "motorway_link", "construction", "proposed", "raceway"})
-
-RESIDENTIAL_BUILDINGS = frozenset(
-    {"residential", "apartments", "house", "detached", "semidetached_house", "terrace", "dormitory"}
-)
-NON_RESIDENTIAL_BUILDINGS = frozenset(
-    {
-        "commercial",
-        "retail",
-        "office",
-        "industrial",
-        "warehouse",
-        "school",
-        "university",
-        "college",
-        "kindergarten",
-        "hospital",
-        "public",
-        "government",
-        "civic",
-        "church",
-        "temple",
-        "train_station",
-        "transportation",
-        "garage",
-        "garages",
-        "roof",
-        "service",
-        "hotel",
-        "sports_hall",
-        "stadium",
-        "construction",
-        "kiosk",
-        "shed",
-        "parking",
-    }
-)
 
 _AMENITY_KIND = {
     "police": "police_post",
@@ -285,7 +251,7 @@ def _buildings(path: Path, area: shapely.Polygon) -> gpd.GeoDataFrame:
     f = f[shapely.contains_xy(area, *shapely.get_coordinates(f.representative_point()).T)]
     if "building:part" in f:
         f = f[f["building:part"].isna()]
-    levels = _col(f, "building:levels").map(_number)
+    floors = storeys(f)
     name = _col(f, "name").where(_col(f, "name").notna(), _col(f, "name:zh"))
     street, number = _col(f, "addr:street"), _col(f, "addr:housenumber")
     address = (street.fillna("") + number.fillna("")).replace("", None)
@@ -294,17 +260,10 @@ def _buildings(path: Path, area: shapely.Polygon) -> gpd.GeoDataFrame:
             "osm_id": [i[1] for i in f.index],
             "name": name.values,
             "building": _col(f, "building").values,
-            "levels": [None if pd.isna(v) else max(1, round(v)) for v in levels],
-            "levels_source": ["default" if pd.isna(v) else "osm" for v in levels],
-            "height_m": _col(f, "height").map(_number).values,
-            "residential": [
-                True
-                if b in RESIDENTIAL_BUILDINGS
-                else False
-                if b in NON_RESIDENTIAL_BUILDINGS
-                else None
-                for b in _col(f, "building")
-            ],
+            "levels": floors["levels"].values,
+            "levels_source": floors["levels_source"].values,
+            "height_m": floors["height_m"].values,
+            "residential": [residential_flag(b) for b in _col(f, "building")],
             "address": address.values,
             "source": "osm",
         },

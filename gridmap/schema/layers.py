@@ -45,6 +45,11 @@ _CATEGORY_COLUMNS = (
     Column("assisted", "bool", "Under assistance (帮扶对象)", "帮扶对象", personal=True),
 )
 
+#: Where a building's storeys come from (``buildings.levels_source``).
+LEVELS_SOURCES: tuple[str, ...] = ("osm", "height", "default", "import", "user")
+#: Where a building's households and residents come from (``buildings.households_source``).
+HOUSEHOLDS_SOURCES: tuple[str, ...] = ("synthetic", "register", "import", "user")
+
 LAYERS: dict[str, Layer] = {}
 
 
@@ -111,7 +116,8 @@ _add(
         "MULTIPOLYGON",
         "Buildings",
         "楼栋",
-        "Building footprints (楼栋) with households and residents.",
+        "Building footprints (楼栋) with storeys, households and residents; levels_source and "
+        "households_source say where those numbers come from (the outline's origin is source).",
         (
             Column(
                 "osm_id", "int", "OpenStreetMap way/relation id (none if not from OSM)", "OSM 编号"
@@ -127,14 +133,36 @@ _add(
             Column(
                 "levels_source",
                 "str",
-                "osm, or default when OSM has no building:levels",
+                "Where the storeys come from",
                 "层数来源",
-                choices=("osm", "default", "import", "user"),
+                choices=LEVELS_SOURCES,
+                doc="osm: the OSM tag building:levels; height: the building's OSM height ÷ 3 m "
+                "a storey (no building:levels); default: assumed for the building type (OSM "
+                "gives neither); import: an imported file; user: edited by a user",
             ),
-            Column("height_m", "float", "Height", "高度", unit="m"),
+            Column(
+                "height_m",
+                "float",
+                "Height",
+                "高度",
+                unit="m",
+                doc="as OSM gives it (height, else building:height, else est_height); empty "
+                "when OSM gives none, never made up from the storeys",
+            ),
             Column("residential", "bool", "Has homes", "是否住宅"),
             Column("households", "int", "Households", "户数", unit="households"),
             Column("residents", "int", "Residents", "人口", unit="persons"),
+            Column(
+                "households_source",
+                "str",
+                "Where households and residents come from",
+                "户数来源",
+                choices=HOUSEHOLDS_SOURCES,
+                doc="synthetic: estimated for the demo — home floor area (footprint × 0.8 × "
+                "storeys) ÷ 90 m² a household, none in a building without homes — and the "
+                "demo register drawn to match; register: counted from the households and "
+                "people layers; import: an imported file; user: edited by a user",
+            ),
             Column("grid_code", "str", "Grid the building belongs to", "所属网格"),
             Column("address", "str", "Address", "地址"),
             SOURCE,

@@ -18,7 +18,14 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
-from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, Column, Layer, choice_titles
+from gridmap.schema import (
+    STORAGE_CRS,
+    STORAGE_PRECISION_DEG,
+    Column,
+    Layer,
+    choice_titles,
+    provenance,
+)
 from gridmap.schema import validate as v
 
 #: Columns the store keeps for itself on every layer; a frame read from the workspace carries
@@ -203,6 +210,8 @@ def check_rows(
                 source=source,
             )
     v.check_not_masked(frame, layer, source=source)
+    if not partial:  # a value given without its source is the writer's
+        frame = provenance.fill_sources(frame, layer.name, default_source)
     out = pd.DataFrame(index=frame.index)
     for column in layer.columns:
         if column.name in frame.columns:

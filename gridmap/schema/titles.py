@@ -12,8 +12,18 @@ CHOICE_TITLES: dict[str, dict[str, tuple[str, str]]] = {
         "user": ("Edited by a user", "用户编辑"),
     },
     "buildings.levels_source": {
-        "osm": ("OpenStreetMap", "OpenStreetMap"),
-        "default": ("Default value", "默认值"),
+        "osm": ("OpenStreetMap building:levels", "OpenStreetMap 层数"),
+        "height": ("From the OSM height, 3 m a storey", "由 OpenStreetMap 高度推算（每层约3米）"),
+        "default": ("Assumed for the building type", "按建筑类型假定"),
+        "import": ("Imported", "导入"),
+        "user": ("Edited by a user", "用户编辑"),
+    },
+    "buildings.households_source": {
+        "synthetic": (
+            "Demo estimate: footprint × 0.8 × storeys ÷ 90 m²",
+            "演示估算：占地面积×0.8×层数÷90平方米",
+        ),
+        "register": ("Counted from the register", "按住户登记统计"),
         "import": ("Imported", "导入"),
         "user": ("Edited by a user", "用户编辑"),
     },

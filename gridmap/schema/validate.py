@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
 from gridmap.geo import chinacoords
 from gridmap.geo.crs import utm_crs
-from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, shapefile_names
+from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, provenance, shapefile_names
 from gridmap.schema.values import (
     CHINA_TZ,
     CHOICE_ALIASES,
@@ -299,7 +299,7 @@ def coerce_columns(
     check_unique_key(out, layer, source=source)
     if "source" in out.columns:
         out["source"] = out["source"].fillna("import")
-    return out
+    return provenance.fill_sources(out, layer.name, "import")
 
 
 # --- geometries -------------------------------------------------------------------------------

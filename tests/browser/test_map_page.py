@@ -834,7 +834,9 @@ def test_grid_worker_sees_only_their_grids(
         got = page.evaluate(GRID_CODES_JS, name)
         expected = demo_workspace.count(name, where=own)
         assert got["n"] == expected > 0, (name, got["n"], expected)
-        assert got["codes"] == grids, (name, got["codes"])
+        held = demo_workspace.read(name, where=own, columns=("grid_code",), system=False)
+        assert got["codes"] == sorted(set(held["grid_code"])), (name, got["codes"])  # a year
+        assert set(got["codes"]) <= set(grids)  # of incidents may miss one of the two grids
         assert got["n"] < demo_workspace.count(name)
         shown = page.inner_text(f'[data-layer-row="{name}"] .layer-count').replace(",", "")
         assert shown == str(expected), (name, shown)

@@ -1,9 +1,11 @@
 """Synthetic register for the demo: households per building and the people in them.
 
 OSM has buildings but no one living in them. This module estimates households from footprint and
-storeys, then draws people with the six visit categories of 六必访 at plausible rates and a
-floating population near one third of residents (domain.md: 36.8 % in one community). Every row
-has ``source = "synthetic"``. All randomness comes from the ``rng`` passed in.
+storeys (:func:`estimate_households`; storeys by the rule of :mod:`gridmap.io.osm_buildings`),
+then draws people with the six visit categories of 六必访 at plausible rates and a floating
+population near one third of residents (domain.md: 36.8 % in one community). Every row has
+``source = "synthetic"``; buildings say so in ``households_source``. All randomness comes from
+the ``rng`` passed in.
 """
 
 from __future__ import annotations
@@ -17,14 +19,20 @@ import numpy as np
 import pandas as pd
 
 from gridmap.build.synthetic import identity
+from gridmap.io.osm_buildings import default_levels
 
-#: Gross floor area per household, m² (floor area incl. stairs and walls).
+#: Gross floor area of one home, m² (建筑面积, walls, stairs and shared parts included). Neither
+#: domain.md nor its seed essays give a flat size; 90 m² is the line of China's 2006 "90/70"
+#: housing rule (homes under 90 m² are to be 70 % of new floor area) and about what the 2020
+#: census gives per urban household (some 36 m² a person, 2.6 persons a household).
 FLOOR_AREA_PER_HOUSEHOLD_M2 = 90.0
-#: Share of a footprint that is usable floor plate.
+#: Share of a footprint that is homes on each floor (the rest: lobbies, shops, plant rooms).
 FLOOR_PLATE_SHARE = 0.8
-#: Storeys assumed where OSM has no building:levels (Nanjing's older walk-up housing).
-DEFAULT_RESIDENTIAL_LEVELS = 6
-DEFAULT_OTHER_LEVELS = 3
+#: Homes per unit (单元) and floor: walk-ups have two on a landing (一梯两户), buildings over
+#: :data:`WALK_UP_MAX_LEVELS` storeys (with lifts) about four.
+FLATS_PER_LANDING_WALK_UP = 2
+FLATS_PER_LANDING_TOWER = 4
+WALK_UP_MAX_LEVELS = 11
 #: Household size distribution, 1..6 persons.
 HOUSEHOLD_SIZES = (1, 2, 3, 4, 5, 6)
 HOUSEHOLD_SIZE_P = (0.20, 0.30, 0.26, 0.14, 0.07, 0.03)
@@ -45,25 +53,52 @@ class Rates:
 
 
 def estimate_households(buildings: gpd.GeoDataFrame, footprint_m2: np.ndarray) -> pd.DataFrame:
-    """Return levels, residential flag, households for each building (in order).
+    """Return storeys, homes or not, and households of each building (in order).
 
-    Buildings whose OSM tag does not say (``building=yes``) count as residential when their
-    footprint is between 80 and 2000 m² and they stand in no commercial landuse (the caller
-    passes that as ``residential`` = False already).
+    Parameters
+    ----------
+    buildings
+        Buildings as :func:`gridmap.io.osm.read_osm` gives them: ``building``, ``levels``,
+        ``levels_source`` and ``residential`` (None where the tag does not say).
+    footprint_m2
+        Footprint of each building, m² (measured in the area's UTM CRS).
+
+    Returns
+    -------
+    DataFrame
+        ``levels``, ``levels_source``, ``residential``, ``households`` and
+        ``households_source`` (``synthetic``), one row per building. A building whose tag does
+        not say (``building=yes``) holds homes when its footprint is 80 to 2,000 m² and it
+        stands in no commercial land use (the caller passes that as ``residential`` = False
+        already); a default storey count is then the one of a home or of another building
+        (:func:`gridmap.io.osm_buildings.default_levels`). Households are the home floor area
+        (footprint × :data:`FLOOR_PLATE_SHARE` × storeys) over
+        :data:`FLOOR_AREA_PER_HOUSEHOLD_M2`, at least one; buildings without homes have none.
     """
     residential = buildings["residential"].astype(object).to_numpy()
     unknown = pd.isna(buildings["residential"]).to_numpy()
     guess = (footprint_m2 >= 80) & (footprint_m2 <= 2000)
     residential = np.where(unknown, guess, residential).astype(bool)
     levels = buildings["levels"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    default = np.where(residential, DEFAULT_RESIDENTIAL_LEVELS, DEFAULT_OTHER_LEVELS)
-    levels = np.where(np.isnan(levels), default, levels).astype(int)
+    source = buildings["levels_source"].astype(object).to_numpy()
+    default = (source == "default") | np.isnan(levels)
+    typed = [
+        default_levels(tag, bool(home))
+        for tag, home in zip(buildings["building"].tolist(), residential, strict=True)
+    ]
+    levels = np.where(default, typed, levels).astype(int)
     gross = footprint_m2 * FLOOR_PLATE_SHARE * levels
     households = np.where(
         residential, np.maximum(1, np.round(gross / FLOOR_AREA_PER_HOUSEHOLD_M2)), 0
     )
     return pd.DataFrame(
-        {"levels": levels, "residential": residential, "households": households.astype(int)}
+        {
+            "levels": levels,
+            "levels_source": np.where(default, "default", source).astype(object),
+            "residential": residential,
+            "households": households.astype(int),
+            "households_source": "synthetic",
+        }
     )
 
 
@@ -92,7 +127,10 @@ def make_register(
     for b_index, b in res.iterrows():
         n = int(b["households"])
         levels = max(1, int(b["levels"]))
-        units = max(1, round(n / (levels * 2)))
+        landing = (
+            FLATS_PER_LANDING_WALK_UP if levels <= WALK_UP_MAX_LEVELS else FLATS_PER_LANDING_TOWER
+        )
+        units = max(1, round(n / (levels * landing)))
         per_floor = max(1, -(-n // (units * levels)))
         label = next(
             (v for v in (b["name"], b.get("address")) if isinstance(v, str) and v),

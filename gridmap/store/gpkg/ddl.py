@@ -21,8 +21,9 @@ HISTORY_TABLE = "gridmap_history"
 USERS_TABLE = "gridmap_users"
 TOKENS_TABLE = "gridmap_tokens"
 READS_TABLE = "gridmap_reads"
-#: The storage format this module writes; older workspaces must be upgraded. 3: accounts.
-FORMAT_VERSION = 3
+#: The storage format this module writes; older workspaces must be upgraded. 3: accounts;
+#: 4: where a building's numbers come from (households_source, levels_source ``height``).
+FORMAT_VERSION = 4
 #: ``updated_by`` of a change made by another program (QGIS, GDAL, sqlite3).
 EXTERNAL_USER = "(other program)"
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gridmap.errors import InputError, WorkspaceError, WorkspaceExistsError
 from gridmap.schema import LAYER_ORDER, LAYERS
-from gridmap.store.gpkg import ddl
+from gridmap.store.gpkg import ddl, formats
 from gridmap.store.gpkg.values import ident
 from gridmap.store.gpkg.workspace import GeoPackageWorkspace, sql_errors
 
@@ -65,9 +65,10 @@ def building(
 def upgrade(path: str | os.PathLike[str]) -> Path:
     """Bring a workspace made by an older gridmap to the current storage format.
 
-    Every feature keeps its id; each starts at version 1 with an empty history. The old file is
-    kept beside the new one as ``NAME.format1.gpkg``; returns that path. Nothing changes when
-    the upgrade fails.
+    Every feature keeps its id. A format-1 file is rebuilt: each feature starts at version 1
+    with an empty history. Later formats are upgraded in place, keeping versions and history
+    (:mod:`gridmap.store.gpkg.formats`). The old file is kept beside the new one as
+    ``NAME.formatN.gpkg``; returns that path. Nothing changes when the upgrade fails.
     """
     source = Path(path)
     if not source.exists():
@@ -85,8 +86,12 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
     if int(fmt) >= ddl.FORMAT_VERSION:
         raise InputError(f"{source} is already in the current storage format ({fmt}).")
     kept = source.with_name(f"{source.stem}.format{fmt}.gpkg")
-    if int(fmt) == 2:  # format 2 lacks only the account tables: add them in place
-        return _add_accounts(source, kept)
+    if int(fmt) >= formats.IN_PLACE_FROM:  # the steps since add tables and columns in place
+        tmp = _temporary(kept)
+        try:
+            return formats.upgrade_in_place(source, kept, int(fmt), tmp)
+        finally:
+            _remove(tmp)
     _refuse_violations(source)
     tmp = _temporary(source)
     ws = GeoPackageWorkspace(tmp, _create=True)
@@ -98,12 +103,19 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
                 for name in LAYER_ORDER:
                     layer = LAYERS[name]
                     have = {r[1] for r in conn.execute(f"PRAGMA old.table_info({ident(name)})")}
+                    derived = (
+                        formats.building_sources_sql(
+                            have, meta=f"old.{ident(ddl.META_TABLE)}", history=None
+                        )
+                        if name == "buildings"
+                        else {}
+                    )
                     cols = ["fid"] + (["geom"] if layer.geometry else [])
-                    cols += [c for c in layer.column_names if c in have]
-                    names = ", ".join(map(ident, cols))
+                    cols += [c for c in layer.column_names if c in have or c in derived]
+                    values = [derived.get(c) or f"b.{ident(c)}" for c in cols]
                     conn.execute(
-                        f"INSERT INTO main.{ident(name)} ({names}) "
-                        f"SELECT {names} FROM old.{ident(name)} ORDER BY fid"
+                        f"INSERT INTO main.{ident(name)} ({', '.join(map(ident, cols))}) "
+                        f"SELECT {', '.join(values)} FROM old.{ident(name)} AS b ORDER BY b.fid"
                     )
                     conn.execute(
                         "UPDATE main.gpkg_contents SET (min_x, min_y, max_x, max_y, last_change) = "
@@ -125,42 +137,6 @@ def upgrade(path: str | os.PathLike[str]) -> Path:
     finally:
         ws.close()
         _remove(tmp)
-    return kept
-
-
-def _add_accounts(source: Path, kept: Path) -> Path:
-    """Upgrade a format-2 workspace in place (versions and history kept); keep a copy as ``kept``."""
-    tmp = _temporary(kept)
-    with sql_errors(source):
-        conn = sqlite3.connect(source, isolation_level=None)
-        try:
-            out = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                conn.backup(out)
-            finally:
-                out.close()
-            os.replace(tmp, kept)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in ddl.ACCOUNT_TABLES_SQL:
-                    conn.execute(stmt)
-                for table, desc in ddl.ACCOUNT_TABLE_DESCRIPTIONS.items():
-                    conn.execute(
-                        "INSERT INTO gpkg_contents (table_name, data_type, identifier, "
-                        "description) VALUES (?, 'attributes', ?, ?)",
-                        (table, table, desc),
-                    )
-                conn.execute(
-                    f"UPDATE {ident(ddl.META_TABLE)} SET value = ? WHERE key = 'schema_version'",
-                    (str(ddl.FORMAT_VERSION),),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
-            _remove(tmp)
     return kept
 
 
