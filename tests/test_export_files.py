@@ -324,11 +324,6 @@ def test_figures_csv_in_chinese(demo_workspace):
     assert english.startswith("grid_code,households,") and not english.startswith("\ufeff")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer (gridmap/schema/validate.py match_columns) must read a Chinese title "
-    "with its unit, 安装高度 (m), as 安装高度: a change the export part asked of the lead",
-)
 def test_a_chinese_csv_with_unit_titles_imports_back(demo_path, tmp_path):
     from gridmap.cli.main import main
     from gridmap.store import open_workspace
@@ -342,3 +337,18 @@ def test_a_chinese_csv_with_unit_titles_imports_back(demo_path, tmp_path):
     after = open_workspace(copy).read("cameras")
     assert list(after["height_m"]) == list(before["height_m"])
     assert list(after["bearing_deg"]) == list(before["bearing_deg"])
+
+
+def test_a_masked_cell_written_as_words_is_refused_on_import():
+    import pandas as pd
+
+    from gridmap.errors import SchemaError
+    from gridmap.schema import get_layer
+    from gridmap.schema.validate import check_not_masked
+
+    layer = get_layer("households")
+    for word in ("已隐藏", "hidden"):
+        frame = pd.DataFrame({"household_id": ["H1"], "head_name": [word]})
+        with pytest.raises(SchemaError, match="masked value"):
+            check_not_masked(frame, layer, source="households.xlsx")
+    check_not_masked(pd.DataFrame({"head_name": ["王小明"]}), layer, source=None)

@@ -92,12 +92,22 @@ def match_columns(columns: Iterable[str], layer: Layer) -> tuple[dict[str, str],
     # a Shapefile written by gridmap cuts names to 10 characters
     by_label.update({short: long for long, short in shapefile_names(layer.column_names).items()})
     for col in columns:
-        target = by_label.get(col.strip()) or by_label.get(col.strip().lower())
-        if col not in mapping and target is not None and target not in taken:
-            mapping[col] = target
-            taken.add(target)
+        for text in (col.strip(), _without_unit(col)):
+            target = by_label.get(text) or by_label.get(text.lower())
+            if col not in mapping and target is not None and target not in taken:
+                mapping[col] = target
+                taken.add(target)
     extra = [c for c in columns if c not in mapping]
     return mapping, extra
+
+
+#: A unit after a column title, as gridmap's exports write it: "安装高度 (m)", "面积（m²）".
+_UNIT_SUFFIX = re.compile(r"\s*[(（][^()（）]{1,12}[)）]\s*$")
+
+
+def _without_unit(title: str) -> str:
+    """Return a column title without a trailing unit in brackets."""
+    return _UNIT_SUFFIX.sub("", title.strip())
 
 
 def check_required_columns(present: Iterable[str], layer: Layer, *, source: str | None) -> None:
@@ -227,6 +237,10 @@ def _typed(values: list[Any], column: Column, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
 
+#: How an export writes a masked cell (gridmap.io.export_notes.HIDDEN).
+MASKED_WORDS = ("已隐藏", "hidden")
+
+
 def check_not_masked(frame: pd.DataFrame, layer: Layer, *, source: str | None) -> None:
     """Refuse personal values that were masked by an export (张**, 139****5678, 1950-**-**).
 
@@ -236,7 +250,8 @@ def check_not_masked(frame: pd.DataFrame, layer: Layer, *, source: str | None) -
         if not (column.personal or column.personal_values) or column.name not in frame.columns:
             continue
         text = frame[column.name].astype(object).map(lambda v: v if isinstance(v, str) else "")
-        masked = text.str.contains("*", regex=False).to_numpy()
+        # "张**", "139****5678", or a masked cell as a Chinese or English export writes it
+        masked = (text.str.contains("*", regex=False) | text.isin(MASKED_WORDS)).to_numpy()
         if masked.any():
             rows = frame.index[masked]
             raise SchemaError(
