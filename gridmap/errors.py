@@ -284,3 +284,10 @@ class CsrfError(InputError):
     """A browser's state-changing request lacks its page's CSRF token (reload the page)."""
 
     code = "csrf_failed"
+
+
+class PrintUnavailableError(GridmapError):
+    """This machine cannot print: a library or the Chinese fonts are missing (server fault)."""
+
+    code = "print_unavailable"
+    status = 500

@@ -1,7 +1,7 @@
 """Export what you selected: grids, filters, selections — over HTTP, as jobs and on the CLI.
 
 Every export is compared with the workspace itself (``ws.read`` with the same grid, condition
-or ids), on the real demo (53 grids, 20,913 households, 57,280 people). The checks of the
+or ids), on the real demo (52 grids, 21,686 households, 59,377 people). The checks of the
 layer pages hold for exports too: a masked reader cannot filter by what their view hides
 (400, no file, no job), a grid worker's export stays in their grids, and the access log says
 what was asked.

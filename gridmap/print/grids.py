@@ -4,7 +4,7 @@ The first sheet built on the print engine. Its shape:
 
 - with two grids or more, an **overview page**: the chosen grids on one map (each in its web
   map colour, the others lighter) and a table of them — code, name, community, worker,
-  households, residents, buildings, area — with totals; a long table (all 53 grids of the
+  households, residents, buildings, area — with totals; a long table (all 52 grids of the
   demo) continues on pages of its own;
 - then **one page per grid**: the grid's map (outlined in the accent colour, its buildings
   numbered) with its details — code, community, worker and phone, households, residents,

@@ -29,7 +29,7 @@ import jinja2
 from markupsafe import Markup
 
 from gridmap import __version__
-from gridmap.errors import GridmapError
+from gridmap.errors import PrintUnavailableError
 from gridmap.print.mapfigure import RenderedMap
 from gridmap.print.paper import FOOTER_MM, GAP_MM, MARGIN_MM, Layout, Paper, layout
 from gridmap.print.paper import paper as make_paper
@@ -52,13 +52,6 @@ SCALE_NOTE_MM = 10.0
 
 class PrintCancelled(Exception):
     """A print was cancelled before it finished (raised only when ``cancelled()`` said so)."""
-
-
-class PrintUnavailableError(GridmapError):
-    """This machine cannot print: a library or the Chinese fonts are missing (server fault)."""
-
-    code = "print_unavailable"
-    status = 500
 
 
 @dataclass

@@ -10,7 +10,7 @@ the columns their view serves as stored. Reads that show personal data unmasked 
 in the access log.
 
 A page is read by the store with ``ORDER BY … LIMIT … OFFSET`` (one row more than asked, to
-tell whether the page is the last), so that paging through the 57,280 people of the demo
+tell whether the page is the last), so that paging through the 59,377 people of the demo
 never reads them all; rows carry no geometry, only their bounding box (lon/lat degrees,
 EPSG:4326) for zooming to them where the served view has a place on the map.
 """

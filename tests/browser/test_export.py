@@ -172,7 +172,7 @@ def test_people_show_progress_as_they_are_prepared(
     context, watch = new_context(browser, "en-US", signed_in("admin"))
     page = open_map(context, watch, live_server + "/")
     open_menu(page, "people")
-    assert count_of(page, "all") == demo_workspace.count("people") == 57_280
+    assert count_of(page, "all") == demo_workspace.count("people") > 50_000
     page.check('[data-export-scope="all"]')
     # sample the row's progress bar while the job runs (the file takes a few seconds)
     page.evaluate(
@@ -199,7 +199,7 @@ def test_people_show_progress_as_they_are_prepared(
     assert re.fullmatch(r"people_all_\d{4}-\d{2}-\d{2}_en\.xlsx", download.suggested_filename)
     path = tmp_path / "people.xlsx"
     download.save_as(path)
-    assert len(sheets(path)["people"]) - 1 == 57_280
+    assert len(sheets(path)["people"]) - 1 == demo_workspace.count("people")
     page.wait_for_selector('[data-export="people"]:not([aria-busy])')
     watch.assert_clean()
     context.close()

@@ -1,5 +1,5 @@
 // The attribute table (issue 7): one layer's rows in the drawer at the bottom of the map,
-// paged by the server (GET api/layers/<name>/rows), so that nothing loads all 57,280 people.
+// paged by the server (GET api/layers/<name>/rows), so that nothing loads all 59,377 people.
 //
 // Sort by a column (click its header; again: descending; a third time: unsorted), filter by
 // column (table_filters.js), only the rows in the map's view (bbox) or only the selected ones
