@@ -84,6 +84,8 @@ def test_parse_numbers_lists_and_missing():
         ("name~", "give the text"),
         ("levels>", "give a value"),
         ("kind=alien", "not a value"),  # incidents' kinds are a fixed list
+        ("levels>=1e30", "too large"),  # SQLite cannot bind it: not a 500
+        ("levels=-9223372036854775807", "too large"),
     ],
 )
 def test_bad_conditions_are_clear(text, message):
@@ -106,6 +108,18 @@ def test_datetime_bounds_are_local_days():
     assert got == {"occurred_at": Compare(">", "2026-01-31T00:30:00.000Z")}
     with pytest.raises(InputError, match="before and after"):
         filters.parse_where("incidents", ["occurred_at!=2026-01-31"], ADMIN)
+
+
+def test_local_times_of_chinas_daylight_saving_years_have_one_meaning():
+    # 1988-09-11 01:30 happened twice in Shanghai (UTC+9, then UTC+8): the first is taken
+    got = filters.parse_where("incidents", ["occurred_at>=1988-09-11T01:30"], ADMIN)
+    assert got == {"occurred_at": Compare(">=", "1988-09-10T16:30:00.000Z")}
+    # 1988-04-17 02:30 never happened (02:00 became 03:00): the next time that did
+    got = filters.parse_where("incidents", ["occurred_at<1988-04-17T02:30"], ADMIN)
+    assert got == {"occurred_at": Compare("<", "1988-04-16T18:00:00.000Z")}
+    # a whole day whose midnight never happened (1940-06-01 00:00 became 01:00)
+    got = filters.parse_where("incidents", ["occurred_at=1940-06-01"], ADMIN)
+    assert got["occurred_at"].parts[0] == Compare(">=", "1940-05-31T16:00:00.000Z")
 
 
 def test_a_masked_reader_cannot_filter_or_sort_by_what_their_view_leaves_out():
@@ -157,6 +171,15 @@ def test_api_filters_refuse_clearly(client_as):
     assert status == 400 and "NOPE" in doc["error"]["message"]
     status, doc = get(planner, "/api/layers/grids?where=households>=lots")
     assert status == 400 and "number" in doc["error"]["message"]
+    for url in (  # once 500s: numbers SQLite cannot bind
+        "/api/layers/grids?where=households>=1e30",
+        "/api/layers/grids/rows?where=households=1e30",
+        "/api/layers/grids?ids=99999999999999999999999",
+    ):
+        status, doc = get(planner, url)
+        assert status == 400 and "。" in doc["error"]["message"], (url, status)
+    status, _ = get(planner, "/api/layers/incidents/rows?where=occurred_at=1940-06-01")
+    assert status == 200  # a day whose midnight never happened in Shanghai
 
 
 def test_a_grid_workers_filter_stays_inside_their_grids(client_as, demo_workspace):

@@ -41,11 +41,14 @@ def parse_bbox(text: str | None) -> Bbox | None:
         return None
     parts = text.split(",")
     if len(parts) != 4:
-        raise InputError("bbox must be minlon,minlat,maxlon,maxlat (four numbers).")
+        raise InputError(
+            "bbox must be minlon,minlat,maxlon,maxlat (four numbers). "
+            "(bbox 应为 最小经度,最小纬度,最大经度,最大纬度 四个数。)"
+        )
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError as exc:
-        raise InputError(f"bbox must be four numbers, not '{text}'.") from exc
+        raise InputError(f"bbox must be four numbers, not '{text}'. (bbox 应为四个数。)") from exc
     return minx, miny, maxx, maxy
 
 
@@ -59,7 +62,9 @@ def parse_int(name: str, default: int | None) -> int | None:
     except ValueError as exc:
         raise InputError(f"{name} must be a whole number, not '{text}'.") from exc
     if not 0 <= value <= MAX_QUERY_INT:
-        raise InputError(f"{name} must be between 0 and {MAX_QUERY_INT:,}.")
+        raise InputError(
+            f"{name} must be between 0 and {MAX_QUERY_INT:,}. ({name} 应在 0 到 {MAX_QUERY_INT:,} 之间。)"
+        )
     return value
 
 

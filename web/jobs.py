@@ -73,7 +73,10 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
     numbers = isinstance(value, list) and len(value) == 4
     if numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
         return float(value[0]), float(value[1]), float(value[2]), float(value[3])
-    raise InputError("bbox must be minlon,minlat,maxlon,maxlat: four numbers, or their text.")
+    raise InputError(
+        "bbox must be minlon,minlat,maxlon,maxlat: four numbers, or their text. "
+        "(bbox 应为 最小经度,最小纬度,最大经度,最大纬度 四个数。)"
+    )
 
 
 def _listed(body: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:

@@ -161,7 +161,10 @@ def export_format(layer: str, out: str | os.PathLike[str], fmt: str | None = Non
     if zipped and fmt in (None, "shp"):
         fmt = "shp"
     elif zipped:
-        raise InputError(f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise.")
+        raise InputError(
+            f"Only a Shapefile is written as a .zip: name the {fmt} file otherwise. "
+            f"(只有 Shapefile 写成 .zip，请为 {fmt} 文件换个扩展名。)"
+        )
     fmt = fmt or {
         ".json": "geojson",
         ".geojson": "geojson",
@@ -173,7 +176,10 @@ def export_format(layer: str, out: str | os.PathLike[str], fmt: str | None = Non
     if fmt not in FORMATS:
         raise InputError(f"Cannot export to '{path.name}': formats are {', '.join(FORMATS)}.")
     if not schema.geometry and fmt in ("geojson", "shp"):
-        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+        raise InputError(
+            f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg. "
+            f"(图层“{layer}”没有几何，请导出为 csv、xlsx 或 gpkg。)"
+        )
     return cast(Format, fmt)
 
 

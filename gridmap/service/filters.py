@@ -136,6 +136,10 @@ def _bool(column: Column, text: str) -> bool:
     )
 
 
+#: The largest whole number SQLite stores (a float rounds 2**63 - 1 up, so one below 2**63).
+_LARGEST_INT = 2**63 - 1024
+
+
 def _number(column: Column, text: str) -> int | float:
     try:
         value = float(text.strip())
@@ -144,12 +148,20 @@ def _number(column: Column, text: str) -> int | float:
             f"'{text}' is not a number for column '{column.name}'. (“{column.name}”应为数字。)"
         ) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"'{text}' is not a finite number for column '{column.name}'.")
+        raise InputError(
+            f"'{text}' is not a finite number for column '{column.name}'. "
+            f"(“{column.name}”应为有限的数字。)"
+        )
     if column.type == "int":
         if value != int(value):
             raise InputError(
                 f"'{text}' is not a whole number for column '{column.name}'. "
                 f"(“{column.name}”应为整数。)"
+            )
+        if abs(value) > _LARGEST_INT:
+            raise InputError(
+                f"'{text}' is too large for column '{column.name}': at most {_LARGEST_INT:,}. "
+                f"(“{column.name}”的数值过大。)"
             )
         return int(value)
     return value
@@ -173,7 +185,13 @@ def _is_bare_date(text: str) -> bool:
 
 
 def _utc_text(stamp: pd.Timestamp, tz: str) -> str:
-    local = stamp if stamp.tzinfo else stamp.tz_localize(tz)
+    # a local time that happened twice (daylight saving ended, China 1986-1991) takes its
+    # first meaning; one that never happened (the clock jumped) the next that did
+    local = (
+        stamp
+        if stamp.tzinfo
+        else stamp.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    )
     return local.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -231,19 +249,29 @@ def parse_condition(schema: Layer, text: str, access: Access, *, tz: str) -> tup
     column = _column(schema, name, access)
     if op == "~":
         if column.type != "str":
-            raise InputError(f"'~' (contains) works on text columns; '{name}' is not text.")
+            raise InputError(
+                f"'~' (contains) works on text columns; '{name}' is not text. "
+                f"(“~”（包含）只用于文字列，“{name}”不是文字列。)"
+            )
         if not raw:
-            raise InputError(f"'{text}': give the text to look for after '~'.")
+            raise InputError(
+                f"'{text}': give the text to look for after '~'. (请在“~”后写要查找的文字。)"
+            )
         return name, Contains(raw)
     if op in ("=", "!="):
         values = [v.replace("\\,", ",") for v in _SPLIT.split(raw)] if raw else []
         if len(values) > MAX_VALUES:
-            raise InputError(f"At most {MAX_VALUES} values in one condition.")
+            raise InputError(
+                f"At most {MAX_VALUES} values in one condition. (一个条件最多 {MAX_VALUES} 个取值。)"
+            )
         if not values:
             return name, Missing(op == "=")
         if column.type == "datetime":
             if len(values) != 1:
-                raise InputError(f"Give one date or time per condition on '{name}'.")
+                raise InputError(
+                    f"Give one date or time per condition on '{name}'. "
+                    f"(“{name}”的每个条件只能写一个日期或时间。)"
+                )
             if op == "=":
                 return name, _datetime_condition(column, "=", values[0], tz)
             if _is_bare_date(values[0]):
@@ -257,9 +285,12 @@ def parse_condition(schema: Layer, text: str, access: Access, *, tz: str) -> tup
             return name, typed[0] if len(typed) == 1 else typed
         return name, NoneOf(tuple(typed))
     if column.type in ("str", "bool"):
-        raise InputError(f"'{op}' compares numbers, dates and times; '{name}' is not one.")
+        raise InputError(
+            f"'{op}' compares numbers, dates and times; '{name}' is not one. "
+            f"(“{op}”只用于数字、日期和时间，“{name}”不是。)"
+        )
     if not raw.strip():
-        raise InputError(f"'{text}': give a value after '{op}'.")
+        raise InputError(f"'{text}': give a value after '{op}'. (请在“{op}”后写取值。)")
     if column.type == "datetime":
         return name, _datetime_condition(column, op, raw, tz)
     return name, Compare(op, _scalar(column, raw))  # type: ignore[arg-type]
@@ -284,7 +315,9 @@ def parse_where(
     schema = get_layer(layer)
     texts = [t for t in texts if t is not None and t != ""]
     if len(texts) > MAX_CONDITIONS:
-        raise InputError(f"At most {MAX_CONDITIONS} conditions at once.")
+        raise InputError(
+            f"At most {MAX_CONDITIONS} conditions at once. (最多同时 {MAX_CONDITIONS} 个条件。)"
+        )
     where: dict[str, Any] = {}
     for text in texts:
         name, cond = parse_condition(schema, text, access, tz=tz)
@@ -318,7 +351,7 @@ def parse_grids(text: str | Sequence[str] | None) -> tuple[str, ...]:
     parts = text.split(",") if isinstance(text, str) else list(text)
     codes = [p.strip() for p in parts if p and p.strip()]
     if len(codes) > MAX_VALUES:
-        raise InputError(f"At most {MAX_VALUES} grids at once.")
+        raise InputError(f"At most {MAX_VALUES} grids at once. (最多同时选 {MAX_VALUES} 个网格。)")
     return tuple(dict.fromkeys(codes))
 
 
@@ -332,11 +365,16 @@ def parse_ids(text: str | Sequence[int] | None) -> tuple[int, ...]:
         if isinstance(part, str) and not part.strip():
             continue
         try:
-            out.append(int(part))
+            value = int(part)
         except (TypeError, ValueError):
             raise InputError(f"'{part}' is not a feature id. (“{part}”不是要素编号。)") from None
+        if abs(value) > _LARGEST_INT:
+            raise InputError(f"'{part}' is not a feature id. (“{part}”不是要素编号。)")
+        out.append(value)
     if len(out) > MAX_VALUES * 10:
-        raise InputError(f"At most {MAX_VALUES * 10} features at once.")
+        raise InputError(
+            f"At most {MAX_VALUES * 10} features at once. (最多同时选 {MAX_VALUES * 10} 个要素。)"
+        )
     return tuple(dict.fromkeys(out))
 
 
@@ -366,7 +404,7 @@ def grid_where(ws: Workspace, layer: str, codes: Sequence[str]) -> tuple[dict[st
         return {key: sorted(set(parents[key].dropna()))}, None
     if schema.geometry:
         return {}, shapely.union_all(grids.geometry.values)
-    raise InputError(f"Layer '{layer}' cannot be selected by grid.")
+    raise InputError(f"Layer '{layer}' cannot be selected by grid. (图层“{layer}”不能按网格选取。)")
 
 
 def layer_filter(

@@ -96,7 +96,9 @@ def parse_int(name: str, text: str | None, default: int, maximum: int) -> int:
         raise InputError(f"{name} must be a whole number, not '{text}'.")
     value = int(text)
     if value < 0 or value > maximum:
-        raise InputError(f"{name} must be between 0 and {maximum:,}.")
+        raise InputError(
+            f"{name} must be between 0 and {maximum:,}. ({name} 应在 0 到 {maximum:,} 之间。)"
+        )
     return value
 
 

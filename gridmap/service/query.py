@@ -52,7 +52,9 @@ def layer_page(
     """
     get_layer(layer)  # an unknown layer is 404 first
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
-        raise InputError(f"limit must be between 0 and {MAX_LIMIT}.")
+        raise InputError(
+            f"limit must be between 0 and {MAX_LIMIT}. (limit 应在 0 到 {MAX_LIMIT} 之间。)"
+        )
     if offset < 0:
         raise InputError("offset must not be negative.")
     flt = filter or LayerFilter(layer)

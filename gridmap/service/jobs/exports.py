@@ -82,9 +82,15 @@ def export_params(
     """
     schema = get_layer(layer)
     if fmt not in EXPORT_TYPES or fmt not in FORMATS:
-        raise InputError(f"format must be one of {', '.join(EXPORT_TYPES)}.")
+        raise InputError(
+            f"format must be one of {', '.join(EXPORT_TYPES)}. "
+            f"(格式须为 {', '.join(EXPORT_TYPES)} 之一。)"
+        )
     if not schema.geometry and fmt in ("geojson", "shp"):
-        raise InputError(f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg.")
+        raise InputError(
+            f"Layer '{layer}' has no geometry: export it as csv, xlsx or gpkg. "
+            f"(图层“{layer}”没有几何，请导出为 csv、xlsx 或 gpkg。)"
+        )
     asked = flt.describe() if flt is not None else {}
     return {
         "layer": layer,
