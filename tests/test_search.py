@@ -143,6 +143,10 @@ def test_groups_are_ordered_by_their_best_hit(ws) -> None:
     assert [h.label for h in result.groups[0].hits] == ["长江路"]  # three edges, one street
     street = result.groups[0].hits[0]
     assert street.bbox is not None and street.bbox[0] < street.lon < street.bbox[2]
+    # its length counts a two-way edge once: 99 m both ways plus 99 m one way, not 297 m
+    assert street.detail == "198 m", street.detail
+    (lane,) = search_service.search(ws, "二条巷", access=ADMIN).groups[0].hits
+    assert lane.detail == "200 m", lane.detail  # one 200 m street, not 400 m
 
 
 def test_limit_caps_each_group_and_counts_all(ws) -> None:

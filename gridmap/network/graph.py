@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
@@ -60,3 +61,19 @@ def graph_from_frames(
             back = dict(attrs, geometry=row.geometry.reverse(), reversed=True)
             G.add_edge(v, u, **back)
     return G
+
+
+def unique_edges(streets: pd.DataFrame) -> pd.DataFrame:
+    """Return the street edges with each two-way street once (u→v and v→u are one line).
+
+    ``streets`` holds rows of the ``streets`` layer with ``u``, ``v`` (and ``key``) columns;
+    the first of each pair is kept, in the frame's order. Without those columns the frame is
+    returned as it is.
+    """
+    if streets.empty or not {"u", "v"} <= set(streets.columns):
+        return streets
+    u, v = streets["u"].astype("int64"), streets["v"].astype("int64")
+    key = pd.Series(list(zip(np.minimum(u, v), np.maximum(u, v), strict=True)), index=streets.index)
+    if "key" in streets.columns:
+        key = key.astype(str) + ":" + streets["key"].fillna(0).astype(int).astype(str)
+    return streets[~key.duplicated()]

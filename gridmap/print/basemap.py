@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
+from gridmap.network.graph import unique_edges
 from gridmap.print import symbols as sym
 from gridmap.print.labels import LabelRule
 from gridmap.print.mapfigure import FID, LegendEntry, MapLayer
@@ -63,7 +64,7 @@ class WorkspaceMap:
         self.names = dict(community_names or {})
         streets = self.frames.get("streets")
         if streets is not None:
-            edges = sym.unique_edges(streets)
+            edges = unique_edges(streets)
             highway = edges["highway"] if "highway" in edges else pd.Series(None, index=edges.index)
             ranks = [sym.road_class(h)[0] for h in highway]
             self.roads = edges.assign(_rank=ranks).sort_values("_rank", kind="stable")

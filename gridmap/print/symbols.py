@@ -285,17 +285,6 @@ def street_names(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return merged
 
 
-def unique_edges(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the street edges with each two-way street once (u→v and v→u are one line)."""
-    if streets.empty or not {"u", "v"} <= set(streets.columns):
-        return streets
-    u, v = streets["u"].astype("int64"), streets["v"].astype("int64")
-    key = pd.Series(list(zip(np.minimum(u, v), np.maximum(u, v), strict=True)), index=streets.index)
-    if "key" in streets.columns:
-        key = key.astype(str) + ":" + streets["key"].fillna(0).astype(int).astype(str)
-    return streets[~key.duplicated()]
-
-
 def facility_style(kind: Any) -> Style:
     """Return the style of a facility (styles.js ``facilityStyle``): police posts larger, ringed."""
     if kind == "police_post":

@@ -234,7 +234,8 @@ def _read(
         more = len(keys) > limit
         fids = keys.index[:limit].tolist()
         frame = ws.read(schema.name, where={"fid": fids}, columns=columns, system=False)
-        frame = frame.loc[fids]
+        # a row deleted between the two reads is left out of the page, not a KeyError (500)
+        frame = frame.loc[[fid for fid in fids if fid in frame.index]]
     else:
         frame = ws.read(
             schema.name,

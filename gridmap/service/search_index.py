@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.network.graph import unique_edges
 from gridmap.schema import get_layer
 from gridmap.schema.titles import choice_titles
 
@@ -201,7 +202,7 @@ SPECS: dict[str, Spec] = {
             {"name": NAME},
             label=lambda r, lang: _text(r.get("name")),
             detail=lambda r, lang: _km(r.get("length_m")),
-            extra=("length_m",),
+            extra=("length_m", "u", "v", "key"),
             keys=(),
             group_by="name",
         ),
@@ -316,7 +317,7 @@ def _grouped(spec: Spec, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return one row per value of ``spec.group_by``: its longest feature, the group's box."""
     key = spec.group_by
     assert key is not None
-    named = frame[frame[key].map(_present)]
+    named = unique_edges(frame[frame[key].map(_present)])  # a two-way street's length once
     if named.empty:
         return named
     length = named["length_m"] if "length_m" in named.columns else named.geometry.length
