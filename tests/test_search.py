@@ -7,7 +7,9 @@ answer can be worked out by hand. The HTTP tests search the real demo as each ro
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from gridmap.access.roles import ALL_ROLES, Access
 from gridmap.errors import AuthenticationError, InputError, LayerNotFoundError
 from gridmap.service import search as search_service
 from gridmap.service.search_index import normalise
+from gridmap.store.gpkg import encoding as geopackage
 from tests.conftest import ROLE_USERS, TINY_BOX, tiny_layers
 
 GRID_A, GRID_B = "320102001001001", "320102001001002"
@@ -288,6 +291,20 @@ def test_the_index_is_kept_until_the_layers_change(ws) -> None:
         )
     assert search_service.layer_index(ws, "cameras") is not first
     assert found(ws, "cam99", PLANNER) == {"cameras": ["CAM99"]}
+
+
+def test_an_edit_by_another_program_is_seen_at_the_next_search(ws) -> None:
+    """QGIS renaming a grid keeps count and extent; the version trigger moves the content."""
+    search_service.clear_cache()
+    assert found(ws, "第2网格", PLANNER) == {"grids": ["第2网格"]}
+    before = ws.content_stamp()
+    search_service.search(ws, "H1", access=ADMIN)  # an audited read: the file changes
+    assert ws.content_stamp() == before
+    with contextlib.closing(sqlite3.connect(ws.path)) as conn, conn:
+        geopackage.register_functions(conn)  # GDAL provides these to the R-tree triggers
+        conn.execute("UPDATE grids SET name = '南门网格' WHERE code = ?", (GRID_B,))
+    assert ws.content_stamp() != before
+    assert found(ws, "南门", PLANNER) == {"grids": ["南门网格"]}
 
 
 def test_an_edit_that_keeps_counts_and_extent_is_seen(ws) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gridmap.access.roles import Access
 from gridmap.schema import get_layer
-from gridmap.service import filters, scope
+from gridmap.service import filters, scope, stamps
 from gridmap.service.query import Page, layer_page
 from gridmap.store import Bbox, Workspace
 
@@ -58,7 +58,7 @@ def layer_etag(ws: Workspace, layer: str, *, access: Access, query: str) -> str:
     get_layer(layer)  # an unknown layer is 404 before anything else
     scope.require(access, layer)  # a refused layer is 401/403, never a 304
     who = f"{access.role}|{','.join(sorted(access.grids))}|{','.join(sorted(access.public_layers))}"
-    key = f"{ws.stamp()}|{layer}|{who}|{query}"
+    key = f"{stamps.content(ws)}|{layer}|{who}|{query}"
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 

@@ -36,7 +36,7 @@ from gridmap.errors import (
 from gridmap.io import geojson
 from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer
 from gridmap.service import ogc_params as params
-from gridmap.service import ogc_schema, scope
+from gridmap.service import ogc_schema, scope, stamps
 from gridmap.service.query import encode_page, read_page, swap_axes
 from gridmap.store import LayerInfo, Workspace
 
@@ -178,7 +178,7 @@ def _temporal_extent(ws: Workspace, layer: Layer) -> list[str | None] | None:
     column = params.time_column(layer)
     if column is None:
         return None
-    key = (ws.stamp(), layer.name)
+    key = (stamps.content(ws), layer.name)
     with _temporal_lock:
         if key in _temporal_cache:
             return _temporal_cache[key]

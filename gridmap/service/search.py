@@ -13,19 +13,15 @@ spaces and hyphens removed): substring matching, ranked exact > prefix > substri
 field (code > name > other text > a kind's word), then the shorter label. Hits come grouped by
 layer, each group capped at ``limit``, with how many matched.
 
-The index is built from the workspace's layers once and kept per workspace version
-(:meth:`~gridmap.store.Workspace.stamp`). The stamp moves with every write to the file, the
-access log's too, so when it moves the index is kept if the searched layers' counts, extents
-and versions (:meth:`~gridmap.store.Workspace.layers`) are unchanged and the index is younger
-than :data:`TRUST_S` seconds: every gridmap edit is seen at once, and an edit made in QGIS that
-changes neither count nor extent within :data:`TRUST_S`. Places are lon/lat degrees
-(EPSG:4326).
+The index is built from the workspace's layers once and kept while their content is the same
+(:func:`gridmap.service.stamps.content`): every edit, by gridmap, QGIS or GDAL, is seen at the
+next search, and the access log's rows (written by audited reads) do not empty it. Places are
+lon/lat degrees (EPSG:4326).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,7 +33,7 @@ from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import AuthenticationError, InputError
 from gridmap.schema import LAYER_ORDER, get_layer
-from gridmap.service import scope
+from gridmap.service import scope, stamps
 from gridmap.service.search_index import LANGS, SPECS, LayerIndex, build_index, normalise
 from gridmap.store import Workspace
 
@@ -46,8 +42,6 @@ DEFAULT_LIMIT = 6
 MAX_LIMIT = 50
 #: The longest query (characters).
 MAX_QUERY = 100
-#: Seconds an index is trusted across stamps when the searched layers look unchanged.
-TRUST_S = 60.0
 #: Levels at which a layer's rows may be searched: households only by readers who see them.
 SEARCH_LEVELS: dict[str, frozenset[Level]] = {
     "households": frozenset({Level.FULL, Level.OWN}),
@@ -120,8 +114,6 @@ class Result:
 @dataclass
 class _Entry:
     stamp: str
-    signature: tuple[Any, ...]
-    built: float
     indexes: dict[str, LayerIndex] = field(default_factory=dict)
     scopes: dict[tuple[Any, ...], np.ndarray | None] = field(default_factory=dict)
 
@@ -130,28 +122,14 @@ _CACHE: weakref.WeakKeyDictionary[Workspace, _Entry] = weakref.WeakKeyDictionary
 _LOCK = threading.Lock()
 
 
-def _signature(ws: Workspace) -> tuple[Any, ...]:
-    return tuple(
-        (li.name, li.count, li.bounds, li.version) for li in ws.layers() if li.name in SPECS
-    )
-
-
 def _entry(ws: Workspace) -> _Entry:
     """Return the cache entry of ``ws`` for its current content (a new one when it changed)."""
-    stamp = ws.stamp()
+    stamp = stamps.content(ws)
     with _LOCK:
         entry = _CACHE.get(ws)
-        if entry is not None and entry.stamp == stamp:
-            return entry
-    signature = _signature(ws)
-    with _LOCK:
-        entry = _CACHE.get(ws)
-        fresh = entry is not None and time.monotonic() - entry.built < TRUST_S
-        if entry is not None and fresh and entry.signature == signature:
-            entry.stamp = stamp
-            return entry
-        entry = _Entry(stamp, signature, time.monotonic())
-        _CACHE[ws] = entry
+        if entry is None or entry.stamp != stamp:
+            entry = _Entry(stamp)
+            _CACHE[ws] = entry
         return entry
 
 

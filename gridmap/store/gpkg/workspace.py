@@ -280,6 +280,30 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
                 parts += [st.st_mtime_ns, st.st_size]
         return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
+    def content_stamp(self) -> str:
+        """Return the workspace id with each layer's count, largest id and sum of versions.
+
+        An insert or delete moves the count or the largest id (ids are never reused), and an
+        update moves the sum of versions: gridmap adds 1, and the version trigger does for
+        edits by QGIS or GDAL. The access log and the account tables are not layers.
+        """
+        if self._id is None:
+            self._id = str(self.meta().get("workspace_id") or self.path.resolve())
+        parts: list[object] = [self._id]
+        with sql_errors(self.path):
+            conn = self._conn()
+            present = {
+                r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents").fetchall()
+            }
+            for name in LAYER_ORDER:
+                if name in present:
+                    parts.append(
+                        conn.execute(
+                            f"SELECT count(*), max(fid), total(version) FROM {ident(name)}"
+                        ).fetchone()
+                    )
+        return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
     def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
         """Return the newest audit-log rows, newest first."""
         with sql_errors(self.path):

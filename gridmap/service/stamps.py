@@ -1,0 +1,33 @@
+"""What replies and caches are keyed by: the workspace's content, not its file.
+
+:meth:`Workspace.stamp` moves on every write to the file, the access log's rows included, so a
+cache keyed by it empties whenever someone reads personal data. :func:`content` keys by the
+layers' content instead (:meth:`Workspace.content_stamp`) and computes it only when the file
+stamp moved since the last call, so an unchanged workspace costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from gridmap.store import Workspace
+
+_MEMO: weakref.WeakKeyDictionary[Workspace, tuple[str, str]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def content(ws: Workspace) -> str:
+    """Return a short text that changes when a layer of ``ws`` changes, by any program.
+
+    It stays the same while only the access log, sessions, tokens or accounts change.
+    """
+    file_stamp = ws.stamp()
+    with _LOCK:
+        memo = _MEMO.get(ws)
+    if memo is not None and memo[0] == file_stamp:
+        return memo[1]
+    found = ws.content_stamp()
+    with _LOCK:
+        _MEMO[ws] = (file_stamp, found)
+    return found
