@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,7 +43,7 @@ from gridmap.print import (
     render_pdf,
     symbols,
 )
-from gridmap.print.grids import choose_grids, grid_sheet, parse_grids
+from gridmap.print.grids import choose_grids, grid_sheet, parse_grids, sheet_filename
 from gridmap.print.jobs import print_params
 from gridmap.print.paper import layout, paper
 from gridmap.print.render import PrintCancelled, _fit
@@ -610,3 +611,22 @@ def test_the_tiny_workspace_prints_its_one_grid(tiny_workspace) -> None:
     root = parse(drawn.svg)
     assert {"1", "2"} <= {t.text for t in root.iter(f"{SVG}text")}
     assert "一号楼" in render_html(sheet)
+
+
+def test_a_grid_code_that_is_not_ascii_names_a_safe_file() -> None:
+    from web.print import _disposition
+
+    name = sheet_filename(["东区/01"], False, date(2026, 12, 2), "pdf")
+    assert name == "grid-东区-01-2026-12-02.pdf"  # no path separator reaches the job folder
+    header = _disposition(name, "pdf")
+    assert header.isascii() and header.startswith('attachment; filename="grid-')
+    assert "filename*=UTF-8''grid-%E4%B8%9C%E5%8C%BA-01-2026-12-02.pdf" in header
+    assert _disposition(name, "html").startswith("inline; ")
+
+
+def test_a_workspace_note_cannot_end_the_style_block() -> None:
+    from gridmap.print.render import _css_string
+
+    text = _css_string('OSM </style><h1>x</h1>\n"q"\\')
+    assert "<" not in text and ">" not in text and "\n" not in text
+    assert text == '"OSM \\3c /style\\3e \\3c h1\\3e x\\3c /h1\\3e  \\"q\\"\\\\"'

@@ -19,6 +19,7 @@ from gridmap.errors import InputError
 from gridmap.print import jobs as print_jobs
 from gridmap.print.grids import choose_grids, sheet_filename, workspace_today
 from gridmap.service import jobs as job_service
+from gridmap.service.jobs.filenames import content_disposition
 from web.api_doc_print import DOWNLOAD, START
 from web.auth import SIGNED_IN, access, allow
 from web.common import choose_lang, workspace
@@ -100,5 +101,7 @@ def download() -> Response:
 
 
 def _disposition(filename: str, fmt: str) -> str:
-    """Return the Content-Disposition of a sheet: HTML inline (to print), PDF to save."""
-    return f'{"inline" if fmt == "html" else "attachment"}; filename="{filename}"'
+    """Return the Content-Disposition of a sheet: HTML inline (to print), PDF to save; a name
+    that is not ASCII (a grid code 东区01) also as RFC 5987 UTF-8."""
+    value = content_disposition(filename)
+    return value.replace("attachment", "inline", 1) if fmt == "html" else value

@@ -42,6 +42,7 @@ from gridmap.print.mapfigure import MapFigure
 from gridmap.print.render import Cancelled, Progress
 from gridmap.print.sheet import Column, Page, Sheet, Table, number, words
 from gridmap.service import scope
+from gridmap.service.jobs.filenames import file_part
 from gridmap.store import Workspace
 
 #: Part of the chosen grids' extent read around it, so that the map's edges are not bare.
@@ -477,7 +478,7 @@ def sheet_filename(choice_codes: Sequence[str], all_grids: bool, printed: date, 
     if all_grids:
         stem = f"grids-all-{stamp}"
     elif len(choice_codes) == 1:
-        stem = f"grid-{choice_codes[0]}-{stamp}"
+        stem = f"grid-{file_part(choice_codes[0]) or 'grid'}-{stamp}"
     else:
         stem = f"grids-{len(choice_codes)}-{stamp}"
     return f"{stem}.{fmt}"

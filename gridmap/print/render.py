@@ -218,8 +218,14 @@ def prepare(sheet: Sheet, page_paper: Paper, step: Progress | None = None) -> li
 
 
 def _css_string(value: str) -> str:
-    """Return ``value`` as a CSS string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """Return ``value`` as a CSS string literal that cannot end its ``<style>`` block.
+
+    Backslash and quote are escaped, ``<`` and ``>`` written as CSS escapes (so no
+    ``</style>`` reaches the HTML), and control characters become spaces.
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("<", "\\3c ").replace(">", "\\3e ")
+    escaped = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in escaped)
     return f'"{escaped}"'
 
 

@@ -50,6 +50,12 @@ def _clean(text: str, *, ascii_only: bool) -> str:
     return re.sub(r"-{2,}", "-", out).strip("-. ")
 
 
+def file_part(text: str) -> str:
+    """Return ``text`` fit for a part of a file name: no path separators, quotes, controls or
+    spaces (each run of them is one ``-``); Chinese stays."""
+    return _clean(text, ascii_only=False)
+
+
 def _area(choice: Choice, zh: bool, ascii_only: bool) -> str:
     if choice.grids:
         first = _clean(choice.grids[0], ascii_only=ascii_only) or "grid"
