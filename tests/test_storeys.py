@@ -342,3 +342,12 @@ def test_a_towers_households_are_numbered_up_its_storeys():
     rooms = households["address"].str.extract(r"(\d)单元(\d+)(\d\d)室").astype(int)
     assert set(rooms[0]) == {1, 2} and rooms[1].max() == 45 and rooms[2].max() == 4
     assert households["address"].iloc[0] == "长发中心C座1单元101室"
+
+
+def test_a_stored_edit_of_storeys_or_households_credits_the_user(tiny_workspace):
+    fid = int(tiny_workspace.read("buildings", columns=["levels"]).index[0])
+    with tiny_workspace.transaction(user="planner") as tx:
+        tx.update("buildings", fid, {"levels": 30, "households": 200})
+    row = tiny_workspace.feature("buildings", fid).iloc[0]
+    assert (row["levels"], row["households"]) == (30, 200)
+    assert (row["levels_source"], row["households_source"]) == ("user", "user")

@@ -28,6 +28,7 @@ from gridmap.schema import (
     STORAGE_EPSG,
     Layer,
     get_layer,
+    provenance,
     referring,
     rules,
 )
@@ -317,6 +318,10 @@ class GpkgTransaction(Transaction):
         for fid in wanted:
             version = None if expected_versions is None else expected_versions.get(fid)
             stored_rows.expect_version(schema, fid, stored.get(fid), version)
+        if layer in provenance.SOURCES:  # a value the user changes is the user's
+            wanted = {
+                f: provenance.sources_after_edit(layer, stored[f], g) for f, g in wanted.items()
+            }
         groups: dict[tuple[str, ...], list[int]] = {}
         for fid, given in wanted.items():
             groups.setdefault(tuple(sorted(given)), []).append(fid)
