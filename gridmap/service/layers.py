@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gridmap.access.roles import Access
+from gridmap.access.roles import Access, audited
 from gridmap.schema import get_layer
 from gridmap.service import filters, scope, stamps
 from gridmap.service.query import Page, layer_page
@@ -36,7 +36,7 @@ class ExportFile:
 
 
 def layer_etag(ws: Workspace, layer: str, *, access: Access, query: str) -> str:
-    """Return the validator of a layer reply: it changes when the workspace file changes.
+    """Return the validator of a layer reply: it changes when the reply may change.
 
     Parameters
     ----------
@@ -58,7 +58,11 @@ def layer_etag(ws: Workspace, layer: str, *, access: Access, query: str) -> str:
     get_layer(layer)  # an unknown layer is 404 before anything else
     scope.require(access, layer)  # a refused layer is 401/403, never a 304
     who = f"{access.role}|{','.join(sorted(access.grids))}|{','.join(sorted(access.public_layers))}"
-    key = f"{stamps.content(ws)}|{layer}|{who}|{query}"
+    # an unmasked read is recorded each time, so its tag follows the file (every record
+    # moves it) and it is never answered by a 304 without its record; other readers' tags
+    # follow the layers' content, so the access log's rows do not empty their caches
+    state = ws.stamp() if audited(access, layer) else stamps.content(ws)
+    key = f"{state}|{layer}|{who}|{query}"
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
