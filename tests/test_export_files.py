@@ -273,7 +273,9 @@ def test_a_chinese_export_reads_as_chinese(demo_workspace, tmp_path: Path):
     assert rows[1][2] == local.to_pydatetime()
     notes = dict(book["说明"])
     assert notes["说明"] == "文件说明：走访记录"
-    assert notes["范围"] == "网格 320102001001003" and notes["筛选条件"] == "outcome=met"
+    assert notes["范围"] == "网格 320102001001003；符合筛选条件的行"
+    assert notes["筛选条件"] == "outcome=met"
+    assert notes["走访时间"] == "走访时间，字段名 visited_at"  # the columns' list in Chinese too
     assert notes["行数"] == f"{n:,}" and notes["导出人"] == "demo-analyst (分析员)"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia/Shanghai\)", notes["导出时间"])
     assert "脱敏视图" in notes["脱敏"] and "已隐藏" in notes["脱敏"]
@@ -352,3 +354,10 @@ def test_a_masked_cell_written_as_words_is_refused_on_import():
         with pytest.raises(SchemaError, match="masked value"):
             check_not_masked(frame, layer, source="households.xlsx")
     check_not_masked(pd.DataFrame({"head_name": ["王小明"]}), layer, source=None)
+
+
+def test_a_chinese_export_names_what_a_camera_watches(demo_workspace, tmp_path: Path):
+    out = export_layer(demo_workspace, "cameras", tmp_path / "c.csv", access=ANALYST, lang="zh-CN")
+    table = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    column = table[0].index("监控对象")
+    assert {r[column] for r in table[1:]} <= {"路口", "出入口", "街道", "停车场", ""}

@@ -446,3 +446,9 @@ def test_gridmap_search_command(ws, capsys) -> None:
     assert [h["label"] for h in hits] == ["CAM1", "CAM10", "XCAM1"]
     assert main(["search", str(ws.path), "x", "--as", "nobody"]) == 2
     assert "nobody" in capsys.readouterr().err
+
+
+def test_a_code_is_found_without_its_leading_zeros(demo_workspace) -> None:
+    for query in ("cam5", "CAM 5", "cam0005"):
+        result = search_service.search(demo_workspace, query, access=PLANNER, layers=["cameras"])
+        assert result.groups[0].hits[0].key == "CAM0005", query

@@ -55,7 +55,7 @@ REASONS_ZH: dict[str, str] = {
 #: How the masked view coarsens a column, in Chinese (keyed by the English ``doc``).
 COARSENED_ZH: dict[str, str] = {
     "the building only: unit, floor and room removed": "只到楼栋：单元、楼层和房号已去掉",
-    "routine, or *** for a visit of one of the six categories": "例行走访；六必访类别的走访显示为“已隐藏”",
+    "routine, or *** for a visit of one of the six categories": "日常走访；六必访类别的走访显示为“已隐藏”",
 }
 _PERSONAL = ("personal data", "个人信息")
 
@@ -181,6 +181,8 @@ class Notes:
         if a.get("bbox"):
             box = ",".join(f"{v:g}" for v in a["bbox"])
             parts.append(self._say(f"the map view {box} (degrees)", f"地图视图 {box}（经纬度）"))
+        if a.get("where"):
+            parts.append(self._say("the rows that pass the filter", "符合筛选条件的行"))
         if not parts:
             parts.append(self._say("the whole layer", "整个图层"))
         return self._say("; ", "；").join(parts)
@@ -275,7 +277,8 @@ class Notes:
         out = [(self._say("Columns", "列"), self._say("what each column holds", "各列含义"))]
         for c in self.columns:
             unit = f" [{c.unit}]" if c.unit else ""
-            text = self._say(f"{c.en}{unit}", f"{c.name} · {c.en}{unit}")
+            # the column's name in the workspace (what an import matches), in the notes' language
+            text = self._say(f"{c.en}{unit}, column {c.name}", f"{c.zh}{unit}，字段名 {c.name}")
             out.append((column_title(c, self.lang), text))
         return out
 

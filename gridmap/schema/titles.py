@@ -54,6 +54,12 @@ CHOICE_TITLES: dict[str, dict[str, tuple[str, str]]] = {
         "ptz": ("PTZ camera", "云台摄像机"),
         "dome": ("Dome camera", "球机"),
     },
+    "cameras.target": {  # free text; these are the codes the browser names (choice.cameras.*)
+        "intersection": ("Intersection", "路口"),
+        "entrance": ("Entrance", "出入口"),
+        "street": ("Street", "街道"),
+        "parking": ("Parking", "停车场"),
+    },
     "people.gender": {
         "F": ("Female", "女"),
         "M": ("Male", "男"),

@@ -44,6 +44,10 @@ EXACT, PREFIX, SUBSTRING = 0, 1, 2
 LANGS = ("zh-CN", "en")
 
 
+#: Zeros that open a run of digits after a letter (CAM0005 → CAM5; 320102001 stays).
+_LEADING_ZEROS = re.compile(r"(?<=[^\W\d_])0+(?=\d)")
+
+
 def normalise(text: Any) -> str:
     """Return ``text`` as the index compares it: NFKC, case folded, separators removed.
 
@@ -362,12 +366,14 @@ def build_index(spec: Spec, frame: gpd.GeoDataFrame) -> LayerIndex:
         seen: set[str] = set()
         for value, prio in values:
             text = normalise(value)
-            if not text or text in seen:
-                continue
-            seen.add(text)
-            texts.append(text)
-            owners.append(i)
-            priorities.append(prio)
+            # a code's numbers without their leading zeros too: cam5 finds CAM0005
+            for form in (text, _LEADING_ZEROS.sub("", text)):
+                if not form or form in seen:
+                    continue
+                seen.add(form)
+                texts.append(form)
+                owners.append(i)
+                priorities.append(prio)
     index.texts = np.array(texts, dtype=str) if texts else np.zeros(0, dtype=str)
     index.lengths = np.array([len(t) for t in texts], dtype=np.int32)
     index.owners = np.array(owners, dtype=np.int64)
