@@ -28,12 +28,11 @@
 // job's id while it runs.
 
 import { HttpError, describeError, getJSON } from "./api.js";
-import { FINISHED, request, requestJSON, saveResult, sleep, startJob } from "./export_jobs.js";
+import { h } from "./dom.js";
+import { FINISHED, POLL_MS, request, requestJSON, saveResult, sleep, startJob } from "./export_jobs.js";
 import { formatNumber, getLang, onLangChange, pick, t } from "./i18n.js";
 import { unplaced } from "./panel.js";
 
-/** Milliseconds between two questions about a job: quick at first, then calmer. */
-const POLL_MS = [300, 500, 800, 1000];
 /** Milliseconds the grid picker waits after a change before it counts the rows again. */
 const COUNT_DELAY_MS = 250;
 
@@ -54,13 +53,6 @@ const ICON =
 
 export function formatsFor(meta) {
   return FORMATS.filter((f) => meta.geometry || f.table);
-}
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 /** The menus made on this page: the plugin hands each the workbench. */
@@ -89,7 +81,7 @@ export class ExportMenu {
     this.counts = new Map(); // request query -> Promise<number>
     this.countTimer = null;
     this.current = null; // name of the layer whose menu is open
-    this.root = el("div", "export-menu card");
+    this.root = h("div", { class: "export-menu card" });
     this.root.id = "export-menu";
     this.root.hidden = true;
     this.root.setAttribute("role", "dialog");
@@ -123,7 +115,7 @@ export class ExportMenu {
 
   /** The row controls of one layer: its download button and its message line. */
   controls(meta) {
-    const button = el("button", "btn-export");
+    const button = h("button", { class: "btn-export" });
     button.type = "button";
     button.dataset.export = meta.name;
     button.setAttribute("aria-haspopup", "dialog");
@@ -134,7 +126,7 @@ export class ExportMenu {
       if (button.getAttribute("aria-disabled") === "true") return; // busy with this layer's file
       return this.current === meta.name ? this.close() : this.open(meta.name);
     });
-    const msg = el("div", "export-msg");
+    const msg = h("div", { class: "export-msg" });
     msg.dataset.exportMsg = meta.name;
     msg.setAttribute("role", "status");
     this.layers.set(meta.name, {
@@ -188,11 +180,11 @@ export class ExportMenu {
       text = t("export.job.running", { format, percent: Math.round((job.progress || 0) * 100), step });
     }
     if (!s.parts) {
-      const label = el("span", "export-job-text");
-      const bar = el("progress", "export-job-bar");
+      const label = h("span", { class: "export-job-text" });
+      const bar = h("progress", { class: "export-job-bar" });
       bar.max = 1;
       bar.dataset.exportProgress = name;
-      const cancel = el("button", "export-job-cancel");
+      const cancel = h("button", { class: "export-job-cancel" });
       cancel.type = "button";
       cancel.dataset.exportCancel = name;
       cancel.addEventListener("click", () => this.cancel(name));
@@ -264,19 +256,19 @@ export class ExportMenu {
   render() {
     const { meta } = this.layers.get(this.current);
     this.root.dataset.exportMenu = meta.name;
-    const kicker = el("div", "export-menu-kicker", t("export.heading"));
-    const title = el("div", "export-menu-title", pick(meta.title, meta.name));
+    const kicker = h("div", { class: "export-menu-kicker", text: t("export.heading") });
+    const title = h("div", { class: "export-menu-title", text: pick(meta.title, meta.name) });
     title.id = "export-menu-title";
     const parts = [kicker, title];
 
     const scopes = this.scopesFor(meta);
     if (!scopes.some((sc) => sc.id === this.scope)) this.scope = scopes.some((sc) => sc.id === "mine") ? "mine" : "all";
-    const group = el("div", "export-scopes");
+    const group = h("div", { class: "export-scopes" });
     group.setAttribute("role", "radiogroup");
     group.setAttribute("aria-label", t("export.scope.heading"));
-    group.append(el("div", "export-scopes-heading", t("export.scope.heading")));
+    group.append(h("div", { class: "export-scopes-heading", text: t("export.scope.heading") }));
     for (const scope of scopes) {
-      const box = el("input");
+      const box = h("input");
       box.type = "radio";
       box.name = "export-scope";
       box.value = scope.id;
@@ -288,12 +280,12 @@ export class ExportMenu {
         this.scope = scope.id;
         this.showPicker();
       });
-      const label = el("label", "export-view export-scope");
+      const label = h("label", { class: "export-view export-scope" });
       if (scope.id === "view") label.title = t("export.view.title");
       if (scope.id === "filter") label.title = scope.wheres.join(" · ");
-      const count = el("span", "export-count");
+      const count = h("span", { class: "export-count" });
       count.dataset.exportCount = scope.id;
-      label.append(box, el("span", "export-scope-name", this.scopeLabel(scope)), count);
+      label.append(box, h("span", { class: "export-scope-name", text: this.scopeLabel(scope) }), count);
       group.append(label);
       if (scope.id !== "grids") this.showCount(meta, scope, count);
       else this.countGrids(meta, count);
@@ -302,14 +294,14 @@ export class ExportMenu {
     this.picker = this.gridPicker(meta);
     parts.push(this.picker);
 
-    const list = el("ul", "export-formats");
+    const list = h("ul", { class: "export-formats" });
     for (const f of formatsFor(meta)) {
-      const item = el("button", "export-format");
+      const item = h("button", { class: "export-format" });
       item.type = "button";
       item.dataset.exportFormat = f.id;
-      item.append(el("span", "export-format-name", t(`export.format.${f.id}`)), el("span", "export-format-ext", f.ext));
+      item.append(h("span", { class: "export-format-name", text: t(`export.format.${f.id}`) }), h("span", { class: "export-format-ext", text: f.ext }));
       item.addEventListener("click", () => this.choose(meta.name, f.id));
-      const li = el("li");
+      const li = h("li");
       li.append(item);
       list.append(li);
     }
@@ -321,8 +313,8 @@ export class ExportMenu {
     const notes = [placeNote && t(placeNote), t("export.lang_note"), t("export.scope.name_note")];
     // The masked view leaves names and phones out (it does not star them out).
     if (meta.read === "masked" && meta.columns.some((c) => c.personal)) notes.push(t("export.masked_view"));
-    const foot = el("div", "export-notes");
-    for (const n of notes.filter(Boolean)) foot.append(el("p", "", n));
+    const foot = h("div", { class: "export-notes" });
+    for (const n of notes.filter(Boolean)) foot.append(h("p", { text: n }));
     parts.push(foot);
     this.root.replaceChildren(...parts);
     this.showPicker();
@@ -330,14 +322,14 @@ export class ExportMenu {
 
   /** The grid picker: a search box and a checkbox per grid (code and name). */
   gridPicker(meta) {
-    const box = el("div", "export-grid-picker");
+    const box = h("div", { class: "export-grid-picker" });
     box.id = "export-grid-picker";
-    const search = el("input", "export-grid-search");
+    const search = h("input", { class: "export-grid-search" });
     search.id = "export-grid-search";
     search.type = "search";
     search.placeholder = t("export.grids.search");
     search.setAttribute("aria-label", t("export.grids.search"));
-    const list = el("div", "export-grid-list");
+    const list = h("div", { class: "export-grid-list" });
     list.setAttribute("role", "group");
     list.setAttribute("aria-label", t("export.scope.grids"));
     const fill = () => {
@@ -345,7 +337,7 @@ export class ExportMenu {
       list.replaceChildren();
       for (const g of this.gridList || []) {
         if (word && !`${g.code} ${g.name}`.toLowerCase().includes(word)) continue;
-        const check = el("input");
+        const check = h("input");
         check.type = "checkbox";
         check.dataset.exportGrid = g.code;
         check.checked = this.picked.has(g.code);
@@ -359,18 +351,18 @@ export class ExportMenu {
           }
           this.countGrids(meta, this.root.querySelector('[data-export-count="grids"]'), COUNT_DELAY_MS);
         });
-        const row = el("label", "export-grid");
-        row.append(check, el("span", "export-grid-code", g.code), el("span", "export-grid-name", g.name || ""));
+        const row = h("label", { class: "export-grid" });
+        row.append(check, h("span", { class: "export-grid-code", text: g.code }), h("span", { class: "export-grid-name", text: g.name || "" }));
         list.append(row);
       }
-      if (this.gridList && !list.childElementCount) list.append(el("div", "export-grid-none", t("export.grids.none")));
+      if (this.gridList && !list.childElementCount) list.append(h("div", { class: "export-grid-none", text: t("export.grids.none") }));
     };
     search.addEventListener("input", fill);
     box.append(search, list);
     if (this.gridList) fill();
     else {
-      list.append(el("div", "export-grid-none", t("export.grids.loading")));
-      this.loadGrids().then(fill, (err) => list.replaceChildren(el("div", "export-grid-none", describeError(err))));
+      list.append(h("div", { class: "export-grid-none", text: t("export.grids.loading") }));
+      this.loadGrids().then(fill, (err) => list.replaceChildren(h("div", { class: "export-grid-none", text: describeError(err) })));
     }
     return box;
   }
@@ -434,9 +426,9 @@ export class ExportMenu {
     if (!this.current) return;
     const b = this.buttonOf(this.current).getBoundingClientRect();
     const w = this.root.offsetWidth;
-    const h = this.root.offsetHeight;
+    const height = this.root.offsetHeight;
     const left = Math.max(8, Math.min(this.hooks.anchorLeft() + 8, window.innerWidth - w - 8));
-    const top = Math.max(8, Math.min(b.top - 10, window.innerHeight - h - 8));
+    const top = Math.max(8, Math.min(b.top - 10, window.innerHeight - height - 8));
     this.root.style.left = `${Math.round(left)}px`;
     this.root.style.top = `${Math.round(top)}px`;
   }

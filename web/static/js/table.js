@@ -20,9 +20,10 @@
 
 /* global L */
 import { apiFetch, describeError } from "./api.js";
+import { h } from "./dom.js";
 import { columnTitle } from "./format.js";
 import { formatNumber, t } from "./i18n.js";
-import { addControl, addPanelButtons, buildDrawer, cellText, el, place, relabelDrawer } from "./table_drawer.js";
+import { addControl, addPanelButtons, buildDrawer, cellText, place, relabelDrawer } from "./table_drawer.js";
 import { RANGES, applyRange, emptyState, fillChoices, filterCell, sameWheres, stateOf, wheresOf } from "./table_filters.js";
 
 /** Whether the reader's view of a layer has a place on the map (a bbox can select its rows). */
@@ -281,19 +282,19 @@ export class AttributeTable {
 
   renderHead() {
     const cols = this.columns();
-    const titles = el("tr", { class: "tbl-titles" });
-    const filters = el("tr", { class: "tbl-filters" });
+    const titles = h("tr", { class: "tbl-titles" });
+    const filters = h("tr", { class: "tbl-filters" });
     const ctx = { layer: this.layer, state: this.state(), changed: () => this.changed(), values: (c, n) => this.values(c, n) };
     for (const col of cols) {
       const title = columnTitle(this.layer, col);
       const unit = col.unit ? t(`unit.${col.unit}`, null, col.unit) : "";
-      const th = el("th", { scope: "col", dataset: { column: col.name } });
-      const text = el("span", { class: "tbl-title" }, title);
+      const th = h("th", { scope: "col", dataset: { column: col.name } });
+      const text = h("span", { class: "tbl-title" }, title);
       const parts = [text];
-      if (unit) parts.push(el("span", { class: "tbl-unit" }, `(${unit})`));
+      if (unit) parts.push(h("span", { class: "tbl-unit" }, `(${unit})`));
       if (col.filterable) {
-        const b = el("button", { type: "button", class: "tbl-sort", dataset: { sort: col.name } });
-        b.append(...parts, el("span", { class: "tbl-arrow", "aria-hidden": "true" }));
+        const b = h("button", { type: "button", class: "tbl-sort", dataset: { sort: col.name } });
+        b.append(...parts, h("span", { class: "tbl-arrow", "aria-hidden": "true" }));
         b.addEventListener("click", () => this.sortBy(col.name));
         th.append(b);
       } else {
@@ -325,11 +326,11 @@ export class AttributeTable {
     const rows = this.page?.rows || [];
     const mask = this.ws.masked_value || "***";
     const out = rows.map((row) => {
-      const tr = el("tr", { tabindex: "0", dataset: { id: String(row.id) } });
+      const tr = h("tr", { tabindex: "0", dataset: { id: String(row.id) } });
       if (row.bbox) tr.dataset.bbox = row.bbox.join(",");
       for (const col of cols) {
         const v = row[col.name];
-        const td = el("td", {}, cellText(this, col, v));
+        const td = h("td", {}, cellText(this, col, v));
         if (col.type === "int" || col.type === "float") td.classList.add("num");
         if (v === mask) {
           td.classList.add("masked");
@@ -340,8 +341,8 @@ export class AttributeTable {
       return tr;
     });
     if (!out.length) {
-      const tr = el("tr");
-      tr.append(el("td", { colspan: String(Math.max(1, cols.length)), class: "tbl-empty" }, t("table.empty")));
+      const tr = h("tr");
+      tr.append(h("td", { colspan: String(Math.max(1, cols.length)), class: "tbl-empty" }, t("table.empty")));
       out.push(tr);
     }
     this.body.replaceChildren(...out);
@@ -396,8 +397,8 @@ export class AttributeTable {
     const cols = new Map(this.columns().map((c) => [c.name, c]));
     const time = cols.get("occurred_at");
     if (time?.filterable) {
-      const select = el("select", { id: "table-quick-range", "aria-label": t("table.quick.range") });
-      for (const r of ["all", ...RANGES, "custom"]) select.append(el("option", { value: r }, t(`table.quick.range.${r}`)));
+      const select = h("select", { id: "table-quick-range", "aria-label": t("table.quick.range") });
+      for (const r of ["all", ...RANGES, "custom"]) select.append(h("option", { value: r }, t(`table.quick.range.${r}`)));
       select.value = s.range;
       select.addEventListener("change", () => {
         applyRange(s, "occurred_at", select.value, this.ws.timezone);
@@ -410,7 +411,7 @@ export class AttributeTable {
     for (const name of ["kind", "status"]) {
       const col = cols.get(name);
       if (!col?.filterable) continue;
-      const select = el("select", { dataset: { quick: name }, "aria-label": columnTitle(this.layer, col) });
+      const select = h("select", { dataset: { quick: name }, "aria-label": columnTitle(this.layer, col) });
       fillChoices(select, this.layer, col);
       select.options[0].textContent = t("table.quick.all", { column: columnTitle(this.layer, col) });
       select.value = s.conds[name]?.choice || "";
@@ -427,7 +428,7 @@ export class AttributeTable {
   renderExtra() {
     const s = this.state();
     const chips = s.extra.map((w) => {
-      const b = el("button", { type: "button", class: "tbl-chip", dataset: { extra: w } }, `${w} ×`);
+      const b = h("button", { type: "button", class: "tbl-chip", dataset: { extra: w } }, `${w} ×`);
       b.title = t("table.extra.remove");
       b.addEventListener("click", () => {
         s.extra = s.extra.filter((x) => x !== w);
@@ -435,7 +436,7 @@ export class AttributeTable {
       });
       return b;
     });
-    if (!this.root.dataset.state?.startsWith("error")) this.note.replaceChildren(...(chips.length ? [el("span", {}, t("table.extra")), ...chips] : []));
+    if (!this.root.dataset.state?.startsWith("error")) this.note.replaceChildren(...(chips.length ? [h("span", {}, t("table.extra")), ...chips] : []));
   }
 
   relabel() {
