@@ -18,6 +18,7 @@ import { apiFetch, attachmentName, describeError, getJSON, loadLayer, sendJSON }
 import { h, saveFile } from "./dom.js";
 import { FINISHED, POLL_MS, sleep } from "./export_jobs.js";
 import { getLang, onLangChange, t } from "./i18n.js";
+import { addMapButton } from "./map_button.js";
 
 const ICON =
   '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M4.5 6V1.75h7V6M4.5 12H2.75A1 1 0 0 1 1.75 11V7A1 1 0 0 1 2.75 6h10.5a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H11.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/><path d="M4.5 9.5h7v4.75h-7z" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/></svg>';
@@ -56,30 +57,14 @@ class PrintTool {
 
   // ---- the button ----
   addControl() {
-    const tool = this;
-    const Control = L.Control.extend({
-      options: { position: "topright" },
-      onAdd() {
-        const bar = L.DomUtil.create("div", "leaflet-bar gm-print");
-        const a = L.DomUtil.create("a", "gm-print-button", bar);
-        a.id = "print-button";
-        a.href = "#";
-        a.setAttribute("role", "button");
-        a.setAttribute("aria-haspopup", "dialog");
-        a.setAttribute("aria-controls", "print-dialog");
-        a.setAttribute("aria-expanded", "false");
-        a.innerHTML = ICON; // static markup
-        L.DomEvent.disableClickPropagation(bar);
-        L.DomEvent.on(a, "click", (e) => {
-          L.DomEvent.preventDefault(e);
-          if (tool.dialog.hidden) tool.open();
-          else tool.close();
-        });
-        tool.button = a;
-        return bar;
-      },
-    });
-    new Control().addTo(this.app.map);
+    this.button = addMapButton(this.app.map, {
+      bar: "gm-print",
+      button: "gm-print-button",
+      id: "print-button",
+      icon: ICON,
+      attrs: { "aria-haspopup": "dialog", "aria-controls": "print-dialog", "aria-expanded": "false" },
+      onClick: () => (this.dialog.hidden ? this.open() : this.close()),
+    }).button;
   }
 
   // ---- the dialog ----

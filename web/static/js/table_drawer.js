@@ -2,10 +2,10 @@
 // map control and the panel rows' buttons that open it, its labels, and the text of a cell.
 // Functions of the AttributeTable they build for; the table's logic stays in table.js.
 
-/* global L */
 import { h, store, stored } from "./dom.js";
 import { choiceLabel, formatValue } from "./format.js";
 import { formatNumber, getLang, pick, t } from "./i18n.js";
+import { addMapButton } from "./map_button.js";
 
 export const PAGE_SIZES = [50, 100, 200, 500];
 const HEIGHT_KEY = "gridmap.table.height";
@@ -151,29 +151,16 @@ export function resizable(table) {
 
 /** The map control "属性表 / Table" that opens and closes the drawer. */
 export function addControl(table) {
-  const Control = L.Control.extend({
-    options: { position: "topright" },
-    onAdd() {
-      const bar = L.DomUtil.create("div", "leaflet-bar tbl-control");
-      const a = L.DomUtil.create("a", "tbl-toggle", bar);
-      a.id = "table-toggle";
-      a.href = "#";
-      a.setAttribute("role", "button");
-      a.setAttribute("aria-controls", "table-drawer");
-      a.setAttribute("aria-pressed", "false");
-      a.innerHTML = ICON; // static markup
-      a.append(h("span", { class: "tbl-toggle-text" }));
-      L.DomEvent.disableClickPropagation(bar);
-      L.DomEvent.on(a, "click", (e) => {
-        L.DomEvent.preventDefault(e);
-        if (table.isOpen()) table.close();
-        else table.open();
-      });
-      table.toggle = a;
-      return bar;
-    },
+  const { control, button } = addMapButton(table.app.map, {
+    bar: "tbl-control",
+    button: "tbl-toggle",
+    id: "table-toggle",
+    icon: ICON,
+    attrs: { "aria-controls": "table-drawer", "aria-pressed": "false" },
+    onClick: () => (table.isOpen() ? table.close() : table.open()),
   });
-  const control = new Control().addTo(table.app.map);
+  button.append(h("span", { class: "tbl-toggle-text" }));
+  table.toggle = button;
   // beside the zoom buttons, not below them: the legend card takes the right side lower down
   const box = control.getContainer();
   const zoom = box.parentElement.querySelector(".leaflet-control-zoom");
