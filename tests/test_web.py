@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,30 @@ def test_static_and_vendor_files(client):
         resp.close()
     assert client.get("/vendor/../pyproject.toml").status_code == 404
     assert client.get("/vendor/lodash/index.js").status_code == 404
+
+
+def test_every_imported_module_is_in_the_import_map_and_served(client):
+    """Each browser module another imports (``from "./x.js"``) is mapped by the map page's
+    import map to its hashed URL (cache-busted; the CSP allows it as 'self') and served as
+    JavaScript: a new module needs no list to be kept."""
+    html = client.get("/").get_data(as_text=True)
+    found = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    assert found
+    imports = json.loads(found.group(1))["imports"]
+    js = Path(__file__).resolve().parents[1] / "web" / "static" / "js"
+    wanted = {"map.js"} | {
+        name
+        for path in js.glob("*.js")
+        for name in re.findall(r'from "\./(\w+\.js)"', path.read_text(encoding="utf-8"))
+    }
+    assert {"dom.js", "export_choices.js", "map_button.js", "table_view.js"} <= wanted
+    for name in sorted(wanted):
+        plain = f"/static/js/{name}"
+        assert imports.get(plain, "").startswith(f"{plain}?v="), name
+        resp = client.get(imports[plain])
+        assert resp.status_code == 200, name
+        assert resp.mimetype in ("text/javascript", "application/javascript"), resp.mimetype
+        resp.close()
 
 
 def json_twin_of(resp) -> str | None:

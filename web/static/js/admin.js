@@ -11,6 +11,7 @@
 // lines (data-kind="ok" | "error").
 
 import { describeError, getJSON, sendJSON } from "./api.js";
+import { h } from "./dom.js";
 import { formatNumber, getLang, loadDictionaries, normalizeLang, onLangChange, pick, setLang, storedLang, t } from "./i18n.js";
 
 const body = document.body;
@@ -19,19 +20,6 @@ const state = { doc: null, detail: null, reads: { offset: 0, limit: 50, more: fa
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  e.append(...children.filter((c) => c !== null && c !== undefined));
-  return e;
-}
 
 function userPath(name, tail = "") {
   return `${API}/users/${encodeURIComponent(name)}${tail}`;
@@ -87,18 +75,18 @@ function renderUsers() {
   tbody.replaceChildren();
   for (const u of state.doc.users) {
     const me = u.name === state.doc.me;
-    const name = el("td", { class: "mono" }, u.name, me ? el("span", { class: "tag tag-me", text: t("admin.you") }) : null, u.demo ? el("span", { class: "tag", text: t("admin.demo") }) : null);
-    const row = el(
+    const name = h("td", { class: "mono" }, u.name, me ? h("span", { class: "tag tag-me", text: t("admin.you") }) : null, u.demo ? h("span", { class: "tag", text: t("admin.demo") }) : null);
+    const row = h(
       "tr",
       { dataset: { user: u.name, disabled: String(u.disabled) }, class: u.disabled ? "is-disabled" : null },
       name,
-      el("td", { text: u.display_name || "" }),
-      el("td", { text: roleTitle(u.role) }),
-      el("td", { class: "mono small", text: u.grids.join(", ") }),
-      el("td", {}, el("span", { class: `state state-${u.disabled ? "disabled" : "active"}`, text: t(u.disabled ? "admin.state.disabled" : "admin.state.active") })),
-      el("td", { class: "small", text: u.last_login ? formatTime(u.last_login) : t("admin.never") }),
-      el("td", { class: "num", text: formatNumber(u.active_tokens) }),
-      el("td", {}, el("button", { type: "button", class: "btn-quiet", dataset: { manage: u.name }, text: t("admin.manage") })),
+      h("td", { text: u.display_name || "" }),
+      h("td", { text: roleTitle(u.role) }),
+      h("td", { class: "mono small", text: u.grids.join(", ") }),
+      h("td", {}, h("span", { class: `state state-${u.disabled ? "disabled" : "active"}`, text: t(u.disabled ? "admin.state.disabled" : "admin.state.active") })),
+      h("td", { class: "small", text: u.last_login ? formatTime(u.last_login) : t("admin.never") }),
+      h("td", { class: "num", text: formatNumber(u.active_tokens) }),
+      h("td", {}, h("button", { type: "button", class: "btn-quiet", dataset: { manage: u.name }, text: t("admin.manage") })),
     );
     tbody.append(row);
   }
@@ -110,14 +98,14 @@ const DEFAULT_ROLE = "grid_worker";
 
 function fillRoleSelect(select) {
   const chosen = select.value;
-  select.replaceChildren(...state.doc.roles.map((r) => el("option", { value: r.role, text: pick(r.title, r.role), selected: r.role === DEFAULT_ROLE })));
+  select.replaceChildren(...state.doc.roles.map((r) => h("option", { value: r.role, text: pick(r.title, r.role), selected: r.role === DEFAULT_ROLE })));
   if (chosen) select.value = chosen;
 }
 
 function fillGridSelect(select) {
   const chosen = new Set([...select.selectedOptions].map((o) => o.value));
   select.replaceChildren(
-    ...state.doc.grids.map((g) => el("option", { value: g.code, text: g.name ? `${g.code} · ${g.name}` : g.code, selected: chosen.has(g.code) })),
+    ...state.doc.grids.map((g) => h("option", { value: g.code, text: g.name ? `${g.code} · ${g.name}` : g.code, selected: chosen.has(g.code) })),
   );
 }
 
@@ -197,14 +185,14 @@ function renderDetail() {
   $(".remove-question").textContent = t("admin.remove.confirm", { name: d.name });
   const list = $("#token-list");
   list.replaceChildren();
-  if (!d.tokens.length) list.append(el("li", { class: "empty", text: t("admin.tokens.none") }));
+  if (!d.tokens.length) list.append(h("li", { class: "empty", text: t("admin.tokens.none") }));
   for (const tok of d.tokens) {
     const times = [t("admin.token.made_at", { at: formatTime(tok.created_at) }), tok.last_used ? t("admin.token.used_at", { at: formatTime(tok.last_used) }) : t("admin.token.unused")];
     if (!tok.active) times.push(t("admin.token.state.revoked", { at: formatTime(tok.revoked_at) }));
-    const revoke = tok.active ? el("button", { type: "button", class: "btn-quiet", dataset: { revoke: String(tok.id) }, text: t("admin.token.revoke") }) : null;
+    const revoke = tok.active ? h("button", { type: "button", class: "btn-quiet", dataset: { revoke: String(tok.id) }, text: t("admin.token.revoke") }) : null;
     revoke?.addEventListener("click", () => revokeToken(tok.id));
     list.append(
-      el("li", { dataset: { tokenId: String(tok.id), active: String(tok.active) }, class: tok.active ? null : "is-revoked" }, el("span", { class: "token-label", text: tok.label }), el("span", { class: "small", text: times.join(" · ") }), revoke),
+      h("li", { dataset: { tokenId: String(tok.id), active: String(tok.active) }, class: tok.active ? null : "is-revoked" }, h("span", { class: "token-label", text: tok.label }), h("span", { class: "small", text: times.join(" · ") }), revoke),
     );
   }
 }
@@ -316,7 +304,7 @@ function renderPublic() {
   const open = new Set(state.doc.layers.public);
   list.replaceChildren(
     ...state.doc.layers.openable.map((layer) =>
-      el("li", {}, el("label", {}, el("input", { type: "checkbox", name: "layer", value: layer.name, dataset: { layer: layer.name }, checked: open.has(layer.name) }), el("span", { text: pick(layer.title, layer.name) }), el("code", { class: "small", text: layer.name }))),
+      h("li", {}, h("label", {}, h("input", { type: "checkbox", name: "layer", value: layer.name, dataset: { layer: layer.name }, checked: open.has(layer.name) }), h("span", { text: pick(layer.title, layer.name) }), h("code", { class: "small", text: layer.name }))),
     ),
   );
 }
@@ -340,7 +328,7 @@ async function savePublic(event) {
 function renderReadsUsers() {
   const select = $("#reads-filter").elements.user;
   const chosen = select.value;
-  select.replaceChildren(el("option", { value: "", text: t("admin.reads.everyone") }), ...state.doc.users.map((u) => el("option", { value: u.name, text: u.name })));
+  select.replaceChildren(h("option", { value: "", text: t("admin.reads.everyone") }), ...state.doc.users.map((u) => h("option", { value: u.name, text: u.name })));
   select.value = chosen;
 }
 
@@ -374,16 +362,16 @@ function renderReads() {
   tbody.replaceChildren();
   for (const row of r.rows || []) {
     tbody.append(
-      el(
+      h(
         "tr",
         { dataset: { readId: String(row.id), user: row.user, layer: row.layer } },
-        el("td", { class: "small", text: formatTime(row.at) }),
-        el("td", { class: "mono", text: row.user }),
-        el("td", { text: roleTitle(row.role) }),
-        el("td", { text: t(`admin.action.${row.action}`, null, row.action) }),
-        el("td", { text: layerTitle(row.layer) }),
-        el("td", { class: "num", text: formatNumber(row.rows) }),
-        el("td", { class: "small filter", text: filterText(row.filter) }),
+        h("td", { class: "small", text: formatTime(row.at) }),
+        h("td", { class: "mono", text: row.user }),
+        h("td", { text: roleTitle(row.role) }),
+        h("td", { text: t(`admin.action.${row.action}`, null, row.action) }),
+        h("td", { text: layerTitle(row.layer) }),
+        h("td", { class: "num", text: formatNumber(row.rows) }),
+        h("td", { class: "small filter", text: filterText(row.filter) }),
       ),
     );
   }

@@ -180,7 +180,7 @@ async function fetchWholeLayer(name) {
 }
 
 /** The file name in a Content-Disposition header (`filename*=UTF-8''…` or `filename="…"`). */
-function attachmentName(header) {
+export function attachmentName(header) {
   if (!header) return null;
   const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
   if (star) {

@@ -13,24 +13,12 @@
 // .bld-room[data-household-id] rows, .bld-unit[data-unit], .bld-floor[data-floor].
 
 import { apiFetch, describeError, getJSON } from "./api.js";
+import { h } from "./dom.js";
 import { formatNumber } from "./i18n.js";
 import { columnTitle } from "./format.js";
 
 const ACTION_ID = "building-register";
 const CARE = ["hardship", "elderly_alone", "disabled", "migrant", "veteran_party_member", "assisted", "rented"];
-
-function h(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  e.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return e;
-}
 
 function nextFrame() {
   return new Promise((resolve) => requestAnimationFrame(() => resolve()));

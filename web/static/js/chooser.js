@@ -20,6 +20,7 @@
 // #pick-selection (the bar; its counts [data-selected-layer][data-count]), #pick-clear.
 
 /* global L */
+import { h } from "./dom.js";
 import { pick } from "./i18n.js";
 import { anchorOf, hitOf, hitsAt } from "./chooser_hits.js";
 import { Marks } from "./chooser_marks.js";
@@ -29,13 +30,6 @@ import { featureHeading, renderPopup } from "./popup.js";
 export const PICK_LIST = 9;
 /** Layers whose features a selected grid holds (by grid_code), when they are loaded. */
 const NOT_MEMBERS = new Set(["grids", "community"]);
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function editable(target) {
   return Boolean(target?.closest?.("input, textarea, select, [contenteditable=''], [contenteditable='true']"));
@@ -60,7 +54,7 @@ export function install(app) {
   }
 
   function hitsAtPoint(lp) {
-    return hitsAt(map, drawnGroups(), map.layerPointToLatLng(lp), lp, { label: (h) => featureHeading(h.meta, h.feature) });
+    return hitsAt(map, drawnGroups(), map.layerPointToLatLng(lp), lp, { label: (hit) => featureHeading(hit.meta, hit.feature) });
   }
 
   /** Names of the grids and communities codes refer to, from their loaded layers. */
@@ -95,7 +89,7 @@ export function install(app) {
   }
 
   function navButton(kind, label, glyph) {
-    const b = el("button", `gm-pick-${kind}`, glyph);
+    const b = h("button", { class: `gm-pick-${kind}`, text: glyph });
     b.type = "button";
     b.dataset.pick = kind;
     b.title = label;
@@ -109,32 +103,32 @@ export function install(app) {
   }
 
   function render() {
-    const root = el("div", "gm-pick");
+    const root = h("div", { class: "gm-pick" });
     if (!state) return root;
     const { hits, index } = state;
     const hit = hits[index];
     root.dataset.count = String(hits.length);
     root.dataset.index = String(index);
     if (hits.length > 1) {
-      const nav = el("div", "gm-pick-nav");
-      const pos = el("span", "gm-pick-pos", app.t("pick.position", { i: index + 1, n: hits.length }));
+      const nav = h("div", { class: "gm-pick-nav" });
+      const pos = h("span", { class: "gm-pick-pos", text: app.t("pick.position", { i: index + 1, n: hits.length }) });
       pos.setAttribute("aria-live", "polite");
       nav.append(navButton("prev", app.t("pick.prev"), "‹"), pos, navButton("next", app.t("pick.next"), "›"));
       root.append(nav);
     }
     root.append(renderPopup(hit.meta, hit.feature, { actions: app.popupActions(hit.layer, hit.feature), refName: referenceNames() }));
     if (hits.length >= PICK_LIST) {
-      const box = el("div", "gm-pick-list-box");
-      box.append(el("div", "gm-pick-list-title", app.t("pick.list", { n: hits.length })));
-      const list = el("ol", "gm-pick-list");
-      hits.forEach((h, i) => {
-        const li = el("li");
-        const b = el("button", "gm-pick-item");
+      const box = h("div", { class: "gm-pick-list-box" });
+      box.append(h("div", { class: "gm-pick-list-title", text: app.t("pick.list", { n: hits.length }) }));
+      const list = h("ol", { class: "gm-pick-list" });
+      hits.forEach((item, i) => {
+        const li = h("li");
+        const b = h("button", { class: "gm-pick-item" });
         b.type = "button";
         b.dataset.pickIndex = String(i);
-        b.dataset.itemLayer = h.layer;
-        if (h.feature.id !== undefined) b.dataset.featureId = String(h.feature.id);
-        b.append(el("span", "gm-pick-item-layer", pick(h.meta.title, h.layer)), el("span", "gm-pick-item-name", h.label ?? featureHeading(h.meta, h.feature)));
+        b.dataset.itemLayer = item.layer;
+        if (item.feature.id !== undefined) b.dataset.featureId = String(item.feature.id);
+        b.append(h("span", { class: "gm-pick-item-layer", text: pick(item.meta.title, item.layer) }), h("span", { class: "gm-pick-item-name", text: item.label ?? featureHeading(item.meta, item.feature) }));
         if (i === index) b.setAttribute("aria-current", "true");
         b.addEventListener("click", (e) => {
           e.stopPropagation();
@@ -349,7 +343,7 @@ export function install(app) {
   });
 
   // The bar that names the selection, with its clear button.
-  const bar = el("div", "gm-pick-selection");
+  const bar = h("div", { class: "gm-pick-selection" });
   bar.id = "pick-selection";
   bar.hidden = true;
   bar.setAttribute("role", "status");
@@ -373,21 +367,21 @@ export function install(app) {
     if (!layers.length) return;
     const grids = app.selectedGrids();
     const what = grids.length ? grids.map(gridName).join("、") : app.t("pick.selection.features");
-    bar.append(el("span", "gm-pick-selection-title", app.t("pick.selection", { what })));
+    bar.append(h("span", { class: "gm-pick-selection-title", text: app.t("pick.selection", { what }) }));
     const counts = layers
       .filter((name) => !(grids.length && name === "grids"))
       .map((name) => {
-        const span = el("span", "gm-pick-selection-count", app.t("pick.selection.count", { layer: pick(metaOf.get(name)?.title, name), n: app.selected(name).length }));
+        const span = h("span", { class: "gm-pick-selection-count", text: app.t("pick.selection.count", { layer: pick(metaOf.get(name)?.title, name), n: app.selected(name).length }) });
         span.dataset.selectedLayer = name;
         span.dataset.count = String(app.selected(name).length);
         return span;
       });
     if (counts.length) {
-      const box = el("span", "gm-pick-selection-counts");
+      const box = h("span", { class: "gm-pick-selection-counts" });
       box.append(...counts);
       bar.append(box);
     }
-    const clear = el("button", "gm-pick-selection-clear", app.t("pick.selection.clear"));
+    const clear = h("button", { class: "gm-pick-selection-clear", text: app.t("pick.selection.clear") });
     clear.type = "button";
     clear.id = "pick-clear";
     clear.addEventListener("click", (e) => {

@@ -1,11 +1,17 @@
 // The jobs API as the download menu uses it (download.js): start an export job, follow it,
 // cancel it, fetch its file and hand it to the browser's downloads under the server's name
-// (Content-Disposition: RFC 5987 `filename*`, else `filename`). Requests that change
-// something carry the session's CSRF token (renewed once when the session changed).
+// (Content-Disposition: RFC 5987 `filename*`, else `filename`: api.js's attachmentName).
+// Requests that change something carry the session's CSRF token (renewed once when the
+// session changed). The print tool (print.js) follows its jobs at the same pace (POLL_MS).
 
-import { HttpError } from "./api.js";
+import { HttpError, attachmentName } from "./api.js";
+import { saveFile } from "./dom.js";
 
+/** The states a job ends in. */
 export const FINISHED = new Set(["done", "failed", "cancelled"]);
+
+/** Milliseconds between two questions about a job: quick at first, then calmer. */
+export const POLL_MS = [300, 500, 800, 1000];
 
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -57,36 +63,13 @@ export function startJob(spec) {
   return requestJSON("POST", "api/jobs", spec);
 }
 
-/** The file name in a Content-Disposition header (`filename*=UTF-8''…` or `filename="…"`). */
-function attachmentName(header) {
-  if (!header) return null;
-  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
-  if (star) {
-    try {
-      return decodeURIComponent(star[1].trim());
-    } catch {
-      /* fall through to the plain name */
-    }
-  }
-  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
-  return plain ? plain[1].trim() : null;
-}
-
 /** Fetch a finished job's file and hand it to the browser's downloads. */
 export async function saveResult(job, name, format) {
   const resp = await request("GET", job.result);
   const blob = await resp.blob();
   const fallback = job.filename || `${name}.${format === "shp" ? "zip" : format}`;
   const filename = attachmentName(resp.headers.get("Content-Disposition")) || fallback;
-  const href = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = href;
-  a.download = filename;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  saveFile(blob, filename);
   // the server keeps the file an hour; this page has it now: let the server forget it
   request("DELETE", job.url).catch(() => {});
   return filename;

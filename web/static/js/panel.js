@@ -1,21 +1,9 @@
 // The layer panel (base maps, layers with counts and swatches, attribute tables) and the legend
 // card. Plain DOM; every label is looked up again on a language switch.
 
+import { h } from "./dom.js";
 import { formatNumber, getLang, pick, t } from "./i18n.js";
 import { swatch } from "./styles.js";
-
-function h(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  e.append(...children.filter(Boolean));
-  return e;
-}
 
 /** How the reader is served a layer, when it is not in full: masked, or their own grids only. */
 function restricted(meta) {

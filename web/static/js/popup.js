@@ -4,6 +4,7 @@
 // register, a default) with OSM ids in a small source line, and the buttons tools add
 // (app.addPopupAction). Built with DOM calls (never innerHTML) since values are user data.
 
+import { h } from "./dom.js";
 import { pick, t } from "./i18n.js";
 import { choiceLabel, columnTitle, formatValue } from "./format.js";
 
@@ -17,13 +18,6 @@ const SOURCE_COLUMNS = ["source", "levels_source", "households_source"];
 const TYPE_COLUMN = { buildings: "building", streets: "highway", facilities: "kind", cameras: "kind", incidents: "kind", street_nodes: "highway", visits: "category" };
 
 const present = (v) => v !== null && v !== undefined && v !== "";
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function columnOf(meta, name) {
   return (meta.columns || []).find((c) => c.name === name);
@@ -93,21 +87,21 @@ function subline(meta, p, title) {
   const parts = [];
   const code = CODE_COLUMNS.find((c) => present(p[c]) && c !== title.column);
   if (code) {
-    const span = el("span", "gm-popup-code", String(p[code]));
+    const span = h("span", { class: "gm-popup-code", text: String(p[code]) });
     span.dataset.field = "code";
     span.dataset.column = code;
     parts.push(span);
   }
   if (typeInSubline(meta, p, title)) {
-    const span = el("span", "gm-popup-kind", typeText(meta, p));
+    const span = h("span", { class: "gm-popup-kind", text: typeText(meta, p) });
     span.dataset.field = "kind";
     span.dataset.column = TYPE_COLUMN[meta.name];
     parts.push(span);
   }
   if (!parts.length) return null;
-  const line = el("div", "gm-popup-sub");
+  const line = h("div", { class: "gm-popup-sub" });
   parts.forEach((part, i) => {
-    if (i) line.append(el("span", "gm-popup-dot", " · "));
+    if (i) line.append(h("span", { class: "gm-popup-dot", text: " · " }));
     line.append(part);
   });
   return line;
@@ -157,9 +151,9 @@ function osmRefs(meta, p) {
 /** The popup's footer buttons: `actions` from app.popupActions(layer, feature). */
 function actionBar(actions, feature) {
   if (!actions.length) return null;
-  const bar = el("div", "gm-popup-actions");
+  const bar = h("div", { class: "gm-popup-actions" });
   for (const action of actions) {
-    const b = el("button", "gm-popup-action", typeof action.label === "function" ? action.label() : String(action.label ?? action.id));
+    const b = h("button", { class: "gm-popup-action", text: typeof action.label === "function" ? action.label() : String(action.label ?? action.id) });
     b.type = "button";
     b.dataset.action = action.id;
     b.addEventListener("click", (e) => {
@@ -178,55 +172,55 @@ function actionBar(actions, feature) {
  * such a cell then reads the name, the code under it (td[data-code]).
  */
 export function renderPopup(layerMeta, feature, { actions = [], refName = null } = {}) {
-  const root = el("div", "gm-popup");
+  const root = h("div", { class: "gm-popup" });
   root.dataset.layer = layerMeta.name;
   if (feature.id !== undefined) root.dataset.featureId = String(feature.id);
   const p = feature.properties || {};
 
   const title = featureTitle(layerMeta, feature);
-  const heading = el("div", "gm-popup-title", title.text);
+  const heading = h("div", { class: "gm-popup-title", text: title.text });
   heading.dataset.field = "title";
   if (title.column) heading.dataset.titleColumn = title.column;
-  root.append(el("div", "gm-popup-layer", pick(layerMeta.title, layerMeta.name)), heading);
+  root.append(h("div", { class: "gm-popup-layer", text: pick(layerMeta.title, layerMeta.name) }), heading);
   const sub = subline(layerMeta, p, title);
   if (sub) root.append(sub);
 
   const shown = new Set([title.column, ...CODE_COLUMNS.filter((c) => present(p[c])), ...OSM_COLUMNS, ...SOURCE_COLUMNS]);
   if (typeInSubline(layerMeta, p, title)) shown.add(TYPE_COLUMN[layerMeta.name]);
-  const table = el("table", "gm-popup-table");
+  const table = h("table", { class: "gm-popup-table" });
   for (const column of layerMeta.columns) {
     if (shown.has(column.name)) continue;
     const value = formatValue(layerMeta.name, column, p[column.name]);
     if (value === null) continue;
-    const tr = document.createElement("tr");
+    const tr = h("tr");
     tr.dataset.column = column.name;
-    const th = el("th", null, columnTitle(layerMeta.name, column));
+    const th = h("th", { text: columnTitle(layerMeta.name, column) });
     th.scope = "row";
-    const td = el("td", column.personal ? "personal" : null, value);
+    const td = h("td", { class: column.personal ? "personal" : null, text: value });
     const named = refName && column.name.endsWith("_code") ? refName(column.name, p[column.name]) : null;
     if (named) {
       td.textContent = named;
-      td.append(el("span", "gm-popup-ref-code", String(p[column.name])));
+      td.append(h("span", { class: "gm-popup-ref-code", text: String(p[column.name]) }));
     }
     if (column.name.endsWith("_code")) td.dataset.code = String(p[column.name]);
     tr.append(th, td);
     table.append(tr);
   }
   if (table.rows.length) root.append(table);
-  else if (!sub) root.append(el("div", "gm-popup-empty", t("popup.empty")));
+  else if (!sub) root.append(h("div", { class: "gm-popup-empty", text: t("popup.empty") }));
 
   const lines = provenanceLines(layerMeta, p);
   const refs = osmRefs(layerMeta, p);
   if (lines.length || refs.length) {
-    const box = el("div", "gm-popup-source");
+    const box = h("div", { class: "gm-popup-source" });
     for (const line of lines) {
-      const div = el("div", "gm-popup-prov");
+      const div = h("div", { class: "gm-popup-prov" });
       div.dataset.provenance = line.key;
-      div.append(el("span", "gm-popup-prov-label", t("pick.prov.label", { label: line.label })), el("span", "gm-popup-prov-value", line.value));
+      div.append(h("span", { class: "gm-popup-prov-label", text: t("pick.prov.label", { label: line.label }) }), h("span", { class: "gm-popup-prov-value", text: line.value }));
       box.append(div);
     }
     if (refs.length) {
-      const div = el("div", "gm-popup-osm", refs.join(" · "));
+      const div = h("div", { class: "gm-popup-osm", text: refs.join(" · ") });
       div.dataset.provenance = "osm";
       box.append(div);
     }

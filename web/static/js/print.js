@@ -14,30 +14,14 @@
 // (role=status) with #print-progress (a <progress>); #print-dialog[data-job] while a job runs.
 
 /* global L */
-import { apiFetch, describeError, getJSON, loadLayer, sendJSON } from "./api.js";
+import { apiFetch, attachmentName, describeError, getJSON, loadLayer, sendJSON } from "./api.js";
+import { h, saveFile } from "./dom.js";
+import { FINISHED, POLL_MS, sleep } from "./export_jobs.js";
 import { getLang, onLangChange, t } from "./i18n.js";
-
-const POLL_MS = [300, 500, 800, 1000];
-const FINISHED = new Set(["done", "failed", "cancelled"]);
+import { addMapButton } from "./map_button.js";
 
 const ICON =
   '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M4.5 6V1.75h7V6M4.5 12H2.75A1 1 0 0 1 1.75 11V7A1 1 0 0 1 2.75 6h10.5a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H11.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/><path d="M4.5 9.5h7v4.75h-7z" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/></svg>';
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  e.append(...children.filter(Boolean));
-  return e;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The bounding box [minlon, minlat, maxlon, maxlat] of a GeoJSON geometry. */
 function bboxOf(geometry) {
@@ -52,21 +36,6 @@ function bboxOf(geometry) {
   };
   if (geometry?.coordinates) walk(geometry.coordinates);
   return box;
-}
-
-/** The file name in a Content-Disposition header, if any. */
-function attachmentName(header) {
-  const found = header && /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
-  return found ? decodeURIComponent(found[1].trim()) : null;
-}
-
-function save(blob, filename) {
-  const href = URL.createObjectURL(blob);
-  const a = el("a", { href, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
 }
 
 class PrintTool {
@@ -88,68 +57,52 @@ class PrintTool {
 
   // ---- the button ----
   addControl() {
-    const tool = this;
-    const Control = L.Control.extend({
-      options: { position: "topright" },
-      onAdd() {
-        const bar = L.DomUtil.create("div", "leaflet-bar gm-print");
-        const a = L.DomUtil.create("a", "gm-print-button", bar);
-        a.id = "print-button";
-        a.href = "#";
-        a.setAttribute("role", "button");
-        a.setAttribute("aria-haspopup", "dialog");
-        a.setAttribute("aria-controls", "print-dialog");
-        a.setAttribute("aria-expanded", "false");
-        a.innerHTML = ICON; // static markup
-        L.DomEvent.disableClickPropagation(bar);
-        L.DomEvent.on(a, "click", (e) => {
-          L.DomEvent.preventDefault(e);
-          if (tool.dialog.hidden) tool.open();
-          else tool.close();
-        });
-        tool.button = a;
-        return bar;
-      },
-    });
-    new Control().addTo(this.app.map);
+    this.button = addMapButton(this.app.map, {
+      bar: "gm-print",
+      button: "gm-print-button",
+      id: "print-button",
+      icon: ICON,
+      attrs: { "aria-haspopup": "dialog", "aria-controls": "print-dialog", "aria-expanded": "false" },
+      onClick: () => (this.dialog.hidden ? this.open() : this.close()),
+    }).button;
   }
 
   // ---- the dialog ----
   buildDialog() {
     const radio = (value) => {
-      const input = el("input", { type: "radio", name: "print-grids", value });
+      const input = h("input", { type: "radio", name: "print-grids", value });
       input.addEventListener("change", () => this.refreshChoices());
-      const text = el("span", { class: "print-choice-text" });
-      return { input, text, label: el("label", { class: "print-choice" }, input, text) };
+      const text = h("span", { class: "print-choice-text" });
+      return { input, text, label: h("label", { class: "print-choice" }, input, text) };
     };
     this.choices = { selected: radio("selected"), view: radio("view"), all: radio("all") };
     const select = (id, options) => {
-      const s = el("select", { id });
-      for (const value of options) s.append(el("option", { value }));
+      const s = h("select", { id });
+      for (const value of options) s.append(h("option", { value }));
       return s;
     };
     this.paper = select("print-paper", ["A4", "A3"]);
     this.orientation = select("print-orientation", ["landscape", "portrait"]);
     this.lang = select("print-lang", ["zh-CN", "en"]);
-    this.pdfButton = el("button", { type: "button", id: "print-pdf", class: "print-primary" });
-    this.htmlButton = el("button", { type: "button", id: "print-html", class: "print-secondary" });
-    this.cancelButton = el("button", { type: "button", id: "print-cancel", class: "print-secondary", hidden: true });
-    this.closeButton = el("button", { type: "button", id: "print-close", class: "print-close" });
+    this.pdfButton = h("button", { type: "button", id: "print-pdf", class: "print-primary" });
+    this.htmlButton = h("button", { type: "button", id: "print-html", class: "print-secondary" });
+    this.cancelButton = h("button", { type: "button", id: "print-cancel", class: "print-secondary", hidden: true });
+    this.closeButton = h("button", { type: "button", id: "print-close", class: "print-close" });
     this.closeButton.textContent = "×";
-    this.progress = el("progress", { id: "print-progress", max: "1", hidden: true });
-    this.statusText = el("span", { class: "print-status-text" });
-    this.status = el("div", { id: "print-status", role: "status" }, this.statusText, this.progress);
-    this.title = el("h2", { id: "print-title", class: "print-title" });
-    this.gridsLegend = el("legend");
-    this.optionLabels = { paper: el("span"), orientation: el("span"), lang: el("span") };
-    const field = (key, control) => el("label", { class: "print-field" }, this.optionLabels[key], control);
-    this.dialog = el(
+    this.progress = h("progress", { id: "print-progress", max: "1", hidden: true });
+    this.statusText = h("span", { class: "print-status-text" });
+    this.status = h("div", { id: "print-status", role: "status" }, this.statusText, this.progress);
+    this.title = h("h2", { id: "print-title", class: "print-title" });
+    this.gridsLegend = h("legend");
+    this.optionLabels = { paper: h("span"), orientation: h("span"), lang: h("span") };
+    const field = (key, control) => h("label", { class: "print-field" }, this.optionLabels[key], control);
+    this.dialog = h(
       "section",
       { id: "print-dialog", class: "print-dialog card", role: "dialog", "aria-labelledby": "print-title", hidden: true },
-      el("header", { class: "print-head" }, this.title, this.closeButton),
-      el("fieldset", { class: "print-grids" }, this.gridsLegend, this.choices.selected.label, this.choices.view.label, this.choices.all.label),
-      el("div", { class: "print-options" }, field("paper", this.paper), field("orientation", this.orientation), field("lang", this.lang)),
-      el("div", { class: "print-actions" }, this.pdfButton, this.htmlButton, this.cancelButton),
+      h("header", { class: "print-head" }, this.title, this.closeButton),
+      h("fieldset", { class: "print-grids" }, this.gridsLegend, this.choices.selected.label, this.choices.view.label, this.choices.all.label),
+      h("div", { class: "print-options" }, field("paper", this.paper), field("orientation", this.orientation), field("lang", this.lang)),
+      h("div", { class: "print-actions" }, this.pdfButton, this.htmlButton, this.cancelButton),
       this.status,
     );
     this.dialog.dataset.state = "idle";
@@ -331,7 +284,7 @@ class PrintTool {
       if (job.state === "done") {
         const resp = await apiFetch(job.result, { headers: { Accept: "application/pdf, */*;q=0.5" } });
         this.savedAs = attachmentName(resp.headers.get("Content-Disposition")) || job.filename || "grids.pdf";
-        save(await resp.blob(), this.savedAs);
+        saveFile(await resp.blob(), this.savedAs);
         sendJSON("DELETE", job.url).catch(() => {}); // the page has the file: the server may forget it
         this.setState("done");
       } else if (job.state === "cancelled") this.setState("cancelled");

@@ -13,25 +13,13 @@
 // #search-slot[data-state=idle|busy|done|empty|error], body[data-search-focused="layer:id"].
 
 import { apiFetch, describeError } from "./api.js";
+import { h } from "./dom.js";
 import { getLang, pick } from "./i18n.js";
 import { layerSwatch } from "./layers.js";
 import { swatch } from "./styles.js";
 
 const DEBOUNCE_MS = 180;
 const LIMIT = 6;
-
-function h(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  e.append(...children.filter(Boolean));
-  return e;
-}
 
 const SEARCH_ICON =
   '<svg width="15" height="15" viewBox="0 0 16 16" aria-hidden="true"><circle cx="7" cy="7" r="4.8" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M10.6 10.6L14 14" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg>';

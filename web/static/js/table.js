@@ -16,19 +16,15 @@
 // last rows request's query); #table-layer (the layer list), [data-sort="<column>"] headers,
 // [data-filter*="<column>"] inputs, #table-in-view, #table-selected, [data-page="first|prev|
 // next|last"], #table-page-size, #table-range, #table-people-note, tbody tr[data-id].
-// The drawer's elements, the control and the cells' text are table_drawer.js's.
+// The drawer's elements, the control and the cells' text are table_drawer.js's; what it shows
+// of a page (headers, rows, range, options, quick filters) is table_view.js's.
 
 /* global L */
 import { apiFetch, describeError } from "./api.js";
-import { columnTitle } from "./format.js";
-import { formatNumber, t } from "./i18n.js";
-import { addControl, addPanelButtons, buildDrawer, cellText, el, place, relabelDrawer } from "./table_drawer.js";
-import { RANGES, applyRange, emptyState, fillChoices, filterCell, sameWheres, stateOf, wheresOf } from "./table_filters.js";
-
-/** Whether the reader's view of a layer has a place on the map (a bbox can select its rows). */
-function placed(meta) {
-  return Boolean(meta.geometry || meta.located_by);
-}
+import { t } from "./i18n.js";
+import { addControl, addPanelButtons, buildDrawer, place, relabelDrawer } from "./table_drawer.js";
+import { emptyState, sameWheres, stateOf, wheresOf } from "./table_filters.js";
+import { markSelected, placed, renderExtra, renderHead, renderOptions, renderQuick, renderRows, renderSortMarks } from "./table_view.js";
 
 /** The columns of a layer as served (from /api/workspace), until a page brings the server's. */
 function metaColumns(meta) {
@@ -100,9 +96,9 @@ export class AttributeTable {
     if (!sameWheres(wheresOf(s, s.columns), this.app.filter(layer))) this.adopt(this.app.filter(layer));
     if (changed) {
       this.page = null;
-      this.renderHead();
-      this.renderQuick();
-      this.renderOptions();
+      renderHead(this);
+      renderQuick(this);
+      renderOptions(this);
     }
     this.load();
   }
@@ -132,15 +128,15 @@ export class AttributeTable {
     s.offset = 0;
     const wheres = this.wheres();
     if (!sameWheres(wheres, this.app.filter(this.layer))) this.app.setFilter(this.layer, wheres);
-    this.renderQuick();
-    this.renderExtra();
+    renderQuick(this);
+    renderExtra(this);
     this.load();
   }
 
   clearFilters() {
     const s = this.state();
     Object.assign(s, emptyState());
-    this.renderHead();
+    renderHead(this);
     this.changed();
   }
 
@@ -161,8 +157,8 @@ export class AttributeTable {
     }
     this.adopt(wheres);
     if (!this.isOpen()) return;
-    this.renderHead();
-    this.renderQuick();
+    renderHead(this);
+    renderQuick(this);
     this.load();
   }
 
@@ -170,12 +166,12 @@ export class AttributeTable {
     const s = this.state();
     const reload = s.selectedOnly;
     if (s.selectedOnly && !this.app.selected(this.layer).length) s.selectedOnly = false;
-    this.renderOptions();
+    renderOptions(this);
     if (!this.isOpen()) return;
     if (reload) {
       s.offset = 0;
       this.load();
-    } else this.markSelected();
+    } else markSelected(this);
   }
 
   onMove() {
@@ -203,7 +199,7 @@ export class AttributeTable {
     else if (!s.sort.desc) s.sort = { column, desc: true };
     else s.sort = null;
     s.offset = 0;
-    this.renderSortMarks();
+    renderSortMarks(this);
     this.load();
   }
 
@@ -248,15 +244,15 @@ export class AttributeTable {
       const s = this.state(layer);
       const before = JSON.stringify(s.columns.map((c) => [c.name, c.filterable]));
       s.columns = page.columns;
-      if (JSON.stringify(page.columns.map((c) => [c.name, c.filterable])) !== before) this.renderHead();
-      this.renderRows();
+      if (JSON.stringify(page.columns.map((c) => [c.name, c.filterable])) !== before) renderHead(this);
+      renderRows(this);
       this.root.dataset.matched = String(page.numberMatched);
       this.root.dataset.offset = String(page.offset);
       this.root.dataset.query = params.toString();
       this.root.dataset.state = "ready";
       this.note.textContent = "";
       this.note.classList.remove("error");
-      this.renderExtra();
+      renderExtra(this);
     } catch (err) {
       if (seq !== this.seq) return;
       this.root.dataset.state = "error";
@@ -274,177 +270,18 @@ export class AttributeTable {
     return (await resp.json()).values;
   }
 
-  // ---- rendering ----
+  // ---- what the drawer shows (table_view.js) ----
   columns() {
     return this.state().columns;
-  }
-
-  renderHead() {
-    const cols = this.columns();
-    const titles = el("tr", { class: "tbl-titles" });
-    const filters = el("tr", { class: "tbl-filters" });
-    const ctx = { layer: this.layer, state: this.state(), changed: () => this.changed(), values: (c, n) => this.values(c, n) };
-    for (const col of cols) {
-      const title = columnTitle(this.layer, col);
-      const unit = col.unit ? t(`unit.${col.unit}`, null, col.unit) : "";
-      const th = el("th", { scope: "col", dataset: { column: col.name } });
-      const text = el("span", { class: "tbl-title" }, title);
-      const parts = [text];
-      if (unit) parts.push(el("span", { class: "tbl-unit" }, `(${unit})`));
-      if (col.filterable) {
-        const b = el("button", { type: "button", class: "tbl-sort", dataset: { sort: col.name } });
-        b.append(...parts, el("span", { class: "tbl-arrow", "aria-hidden": "true" }));
-        b.addEventListener("click", () => this.sortBy(col.name));
-        th.append(b);
-      } else {
-        th.append(...parts);
-        th.title = t("table.not_filterable");
-      }
-      titles.append(th);
-      filters.append(filterCell({ ...ctx, columns: cols }, { ...col, title }));
-    }
-    this.head.replaceChildren(titles, filters);
-    this.renderSortMarks();
-  }
-
-  renderSortMarks() {
-    const sort = this.state().sort;
-    for (const th of this.head.querySelectorAll("th[data-column]")) {
-      const on = sort && sort.column === th.dataset.column;
-      const state = on ? (sort.desc ? "descending" : "ascending") : "none";
-      th.setAttribute("aria-sort", state);
-      const arrow = th.querySelector(".tbl-arrow");
-      if (arrow) arrow.textContent = on ? (sort.desc ? "▼" : "▲") : "";
-      const b = th.querySelector(".tbl-sort");
-      if (b) b.title = t(on && !sort.desc ? "table.sort.desc" : "table.sort.asc");
-    }
-  }
-
-  renderRows() {
-    const cols = this.columns();
-    const rows = this.page?.rows || [];
-    const mask = this.ws.masked_value || "***";
-    const out = rows.map((row) => {
-      const tr = el("tr", { tabindex: "0", dataset: { id: String(row.id) } });
-      if (row.bbox) tr.dataset.bbox = row.bbox.join(",");
-      for (const col of cols) {
-        const v = row[col.name];
-        const td = el("td", {}, cellText(this, col, v));
-        if (col.type === "int" || col.type === "float") td.classList.add("num");
-        if (v === mask) {
-          td.classList.add("masked");
-          td.title = t("value.masked");
-        }
-        tr.append(td);
-      }
-      return tr;
-    });
-    if (!out.length) {
-      const tr = el("tr");
-      tr.append(el("td", { colspan: String(Math.max(1, cols.length)), class: "tbl-empty" }, t("table.empty")));
-      out.push(tr);
-    }
-    this.body.replaceChildren(...out);
-    this.scroll.scrollTop = 0;
-    this.markSelected();
-    this.renderRange();
-  }
-
-  markSelected() {
-    const chosen = new Set(this.app.selected(this.layer).map(String));
-    for (const tr of this.body.querySelectorAll("tr[data-id]")) {
-      tr.classList.toggle("tbl-selected", chosen.has(tr.dataset.id));
-      tr.classList.toggle("tbl-current", tr.dataset.id === String(this.current));
-      tr.setAttribute("aria-selected", String(chosen.has(tr.dataset.id)));
-    }
-  }
-
-  renderRange() {
-    const page = this.page;
-    if (!page) {
-      this.range.textContent = "";
-      return;
-    }
-    const n = page.numberMatched;
-    const from = n ? page.offset + 1 : 0;
-    const to = page.offset + page.rows.length;
-    this.range.textContent = n ? t("table.range", { from: formatNumber(from), to: formatNumber(to), total: formatNumber(n) }) : t("table.range.none");
-    const atStart = page.offset === 0;
-    const atEnd = to >= n;
-    this.buttons.first.disabled = this.buttons.prev.disabled = atStart;
-    this.buttons.next.disabled = this.buttons.last.disabled = atEnd;
-  }
-
-  renderOptions() {
-    const s = this.state();
-    const meta = this.meta.get(this.layer);
-    this.inView.disabled = !placed(meta);
-    this.inView.checked = s.inView && placed(meta);
-    this.inView.parentElement.title = placed(meta) ? "" : t("table.in_view.none");
-    const n = this.app.selected(this.layer).length;
-    this.selectedOnly.disabled = !n && !s.selectedOnly;
-    this.selectedOnly.checked = s.selectedOnly;
-    this.selectedLabel.textContent = n ? t("table.selected.n", { n: formatNumber(n) }) : t("table.selected");
-  }
-
-  /** Incidents: the last 7/30/90 days or a custom range, kind and status, above the table. */
-  renderQuick() {
-    this.quick.replaceChildren();
-    this.quick.hidden = this.layer !== "incidents";
-    if (this.quick.hidden) return;
-    const s = this.state();
-    const cols = new Map(this.columns().map((c) => [c.name, c]));
-    const time = cols.get("occurred_at");
-    if (time?.filterable) {
-      const select = el("select", { id: "table-quick-range", "aria-label": t("table.quick.range") });
-      for (const r of ["all", ...RANGES, "custom"]) select.append(el("option", { value: r }, t(`table.quick.range.${r}`)));
-      select.value = s.range;
-      select.addEventListener("change", () => {
-        applyRange(s, "occurred_at", select.value, this.ws.timezone);
-        this.renderHead();
-        if (select.value === "custom") this.head.querySelector('[data-filter-from="occurred_at"]')?.focus();
-        this.changed();
-      });
-      this.quick.append(select);
-    }
-    for (const name of ["kind", "status"]) {
-      const col = cols.get(name);
-      if (!col?.filterable) continue;
-      const select = el("select", { dataset: { quick: name }, "aria-label": columnTitle(this.layer, col) });
-      fillChoices(select, this.layer, col);
-      select.options[0].textContent = t("table.quick.all", { column: columnTitle(this.layer, col) });
-      select.value = s.conds[name]?.choice || "";
-      select.addEventListener("change", () => {
-        s.conds[name] = { ...(s.conds[name] || {}), choice: select.value };
-        this.renderHead();
-        this.changed();
-      });
-      this.quick.append(select);
-    }
-  }
-
-  /** Conditions set elsewhere that the filter row cannot show: chips that remove them. */
-  renderExtra() {
-    const s = this.state();
-    const chips = s.extra.map((w) => {
-      const b = el("button", { type: "button", class: "tbl-chip", dataset: { extra: w } }, `${w} ×`);
-      b.title = t("table.extra.remove");
-      b.addEventListener("click", () => {
-        s.extra = s.extra.filter((x) => x !== w);
-        this.changed();
-      });
-      return b;
-    });
-    if (!this.root.dataset.state?.startsWith("error")) this.note.replaceChildren(...(chips.length ? [el("span", {}, t("table.extra")), ...chips] : []));
   }
 
   relabel() {
     relabelDrawer(this);
     if (this.isOpen() && this.layer) {
-      this.renderHead();
-      this.renderQuick();
-      this.renderOptions();
-      if (this.page) this.renderRows();
+      renderHead(this);
+      renderQuick(this);
+      renderOptions(this);
+      if (this.page) renderRows(this);
     }
   }
 
@@ -453,7 +290,7 @@ export class AttributeTable {
     const id = Number(tr.dataset.id);
     const bbox = tr.dataset.bbox ? tr.dataset.bbox.split(",").map(Number) : undefined;
     this.current = id;
-    this.markSelected();
+    markSelected(this);
     tr.focus({ preventScroll: true });
     let shown = false;
     try {

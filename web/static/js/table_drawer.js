@@ -2,9 +2,10 @@
 // map control and the panel rows' buttons that open it, its labels, and the text of a cell.
 // Functions of the AttributeTable they build for; the table's logic stays in table.js.
 
-/* global L */
+import { h, store, stored } from "./dom.js";
 import { choiceLabel, formatValue } from "./format.js";
 import { formatNumber, getLang, pick, t } from "./i18n.js";
+import { addMapButton } from "./map_button.js";
 
 export const PAGE_SIZES = [50, 100, 200, 500];
 const HEIGHT_KEY = "gridmap.table.height";
@@ -14,67 +15,39 @@ const CODED = ["highway", "building", "target", "source"];
 const ICON =
   '<svg width="16" height="12" viewBox="0 0 16 12" aria-hidden="true"><rect x="0.75" y="0.75" width="14.5" height="10.5" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.4"/><path d="M0.75 4.25h14.5M0.75 7.75h14.5M6 0.75v10.5" stroke="currentColor" stroke-width="1.2" fill="none"/></svg>';
 
-export function el(tag, attrs = {}, text) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function stored(key) {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    /* storage disabled */
-  }
-}
-
 /** Fill #table-drawer: the handle, the bar (layer, quick filters, options, pages), notes, the grid. */
 export function buildDrawer(table) {
   const root = table.root;
   root.classList.add("tbl-drawer");
   root.setAttribute("role", "region");
-  table.handle = el("div", { class: "tbl-resize", role: "separator", tabindex: "0", "aria-orientation": "horizontal", "aria-controls": "table-drawer" });
-  table.picker = el("select", { id: "table-layer" });
+  table.handle = h("div", { class: "tbl-resize", role: "separator", tabindex: "0", "aria-orientation": "horizontal", "aria-controls": "table-drawer" });
+  table.picker = h("select", { id: "table-layer" });
   table.picker.addEventListener("change", () => table.show(table.picker.value));
-  table.pickerLabel = el("label", { class: "tbl-picker", for: "table-layer" });
-  table.quick = el("div", { class: "tbl-quick", id: "table-quick" });
-  table.inView = el("input", { type: "checkbox", id: "table-in-view" });
+  table.pickerLabel = h("label", { class: "tbl-picker", for: "table-layer" });
+  table.quick = h("div", { class: "tbl-quick", id: "table-quick" });
+  table.inView = h("input", { type: "checkbox", id: "table-in-view" });
   table.inView.addEventListener("change", () => table.setOption("inView", table.inView.checked));
-  table.inViewLabel = el("span");
-  table.selectedOnly = el("input", { type: "checkbox", id: "table-selected" });
+  table.inViewLabel = h("span");
+  table.selectedOnly = h("input", { type: "checkbox", id: "table-selected" });
   table.selectedOnly.addEventListener("change", () => table.setOption("selectedOnly", table.selectedOnly.checked));
-  table.selectedLabel = el("span");
-  table.clear = el("button", { type: "button", id: "table-clear", class: "tbl-btn" });
+  table.selectedLabel = h("span");
+  table.clear = h("button", { type: "button", id: "table-clear", class: "tbl-btn" });
   table.clear.addEventListener("click", () => table.clearFilters());
-  table.pager = el("div", { class: "tbl-pager", role: "group" });
+  table.pager = h("div", { class: "tbl-pager", role: "group" });
   table.buttons = {};
   for (const [id, glyph] of [["first", "«"], ["prev", "‹"], ["range", null], ["next", "›"], ["last", "»"]]) {
     if (id === "range") {
-      table.range = el("span", { id: "table-range", class: "tbl-range-text", "aria-live": "polite" });
+      table.range = h("span", { id: "table-range", class: "tbl-range-text", "aria-live": "polite" });
       table.pager.append(table.range);
       continue;
     }
-    const b = el("button", { type: "button", class: "tbl-btn tbl-page", dataset: { page: id } }, glyph);
+    const b = h("button", { type: "button", class: "tbl-btn tbl-page", dataset: { page: id } }, glyph);
     b.addEventListener("click", () => table.turn(id));
     table.buttons[id] = b;
     table.pager.append(b);
   }
-  table.size = el("select", { id: "table-page-size" });
-  for (const n of PAGE_SIZES) table.size.append(el("option", { value: String(n) }, String(n)));
+  table.size = h("select", { id: "table-page-size" });
+  for (const n of PAGE_SIZES) table.size.append(h("option", { value: String(n) }, String(n)));
   table.size.value = String(table.pageSize);
   table.size.addEventListener("change", () => {
     table.pageSize = Number(table.size.value);
@@ -82,29 +55,29 @@ export function buildDrawer(table) {
     table.load();
   });
   table.pager.append(table.size);
-  table.closer = el("button", { type: "button", id: "table-close", class: "tbl-btn tbl-close" }, "×");
+  table.closer = h("button", { type: "button", id: "table-close", class: "tbl-btn tbl-close" }, "×");
   table.closer.addEventListener("click", () => table.close());
-  const bar = el("div", { class: "tbl-bar" });
+  const bar = h("div", { class: "tbl-bar" });
   bar.append(
     table.pickerLabel,
     table.picker,
     table.quick,
-    el("label", { class: "tbl-check" }),
-    el("label", { class: "tbl-check" }),
+    h("label", { class: "tbl-check" }),
+    h("label", { class: "tbl-check" }),
     table.clear,
-    el("span", { class: "tbl-spacer" }),
+    h("span", { class: "tbl-spacer" }),
     table.pager,
     table.closer,
   );
   bar.children[3].append(table.inView, table.inViewLabel);
   bar.children[4].append(table.selectedOnly, table.selectedLabel);
-  table.note = el("div", { class: "tbl-note", id: "table-note", role: "status" });
-  table.peopleNote = el("p", { class: "tbl-people-note", id: "table-people-note" });
-  table.grid = el("table", { class: "tbl-grid", id: "table-grid" });
-  table.head = el("thead");
-  table.body = el("tbody");
+  table.note = h("div", { class: "tbl-note", id: "table-note", role: "status" });
+  table.peopleNote = h("p", { class: "tbl-people-note", id: "table-people-note" });
+  table.grid = h("table", { class: "tbl-grid", id: "table-grid" });
+  table.head = h("thead");
+  table.body = h("tbody");
   table.grid.append(table.head, table.body);
-  table.scroll = el("div", { class: "tbl-scroll" });
+  table.scroll = h("div", { class: "tbl-scroll" });
   table.scroll.append(table.grid);
   root.replaceChildren(table.handle, bar, table.note, table.peopleNote, table.scroll);
   table.body.addEventListener("click", (e) => {
@@ -121,15 +94,15 @@ export function buildDrawer(table) {
   // keep clear of the panel, collapsed or not
   new MutationObserver(() => place(table)).observe(document.getElementById("panel"), { attributes: true, attributeFilter: ["class"] });
   window.addEventListener("resize", () => place(table));
-  const h = Number(stored(HEIGHT_KEY));
-  setHeight(table, Number.isFinite(h) && h >= MIN_HEIGHT ? h : Math.round(window.innerHeight * 0.38));
+  const saved = Number(stored(HEIGHT_KEY));
+  setHeight(table, Number.isFinite(saved) && saved >= MIN_HEIGHT ? saved : Math.round(window.innerHeight * 0.38));
 }
 
 /** The layer list: the layers the reader gets rows of (and people as figures, not to pick). */
 export function fillPicker(table) {
-  const options = table.layers.map((l) => el("option", { value: l.name }, pick(l.title, l.name)));
+  const options = table.layers.map((l) => h("option", { value: l.name }, pick(l.title, l.name)));
   if (table.peopleHidden) {
-    options.push(el("option", { value: "", disabled: true }, t("table.people.option")));
+    options.push(h("option", { value: "", disabled: true }, t("table.people.option")));
   }
   table.picker.replaceChildren(...options);
   if (table.layer) table.picker.value = table.layer;
@@ -143,9 +116,9 @@ export function place(table) {
 }
 
 /** Set the drawer's height in pixels (kept between the minimum and the window's), remembered. */
-export function setHeight(table, h, save = true) {
+export function setHeight(table, px, save = true) {
   const top = window.innerHeight - 140;
-  table.height = Math.round(Math.max(MIN_HEIGHT, Math.min(h, top)));
+  table.height = Math.round(Math.max(MIN_HEIGHT, Math.min(px, top)));
   table.root.style.height = `${table.height}px`;
   table.handle.setAttribute("aria-valuenow", String(table.height));
   if (save) store(HEIGHT_KEY, String(table.height));
@@ -178,29 +151,16 @@ export function resizable(table) {
 
 /** The map control "属性表 / Table" that opens and closes the drawer. */
 export function addControl(table) {
-  const Control = L.Control.extend({
-    options: { position: "topright" },
-    onAdd() {
-      const bar = L.DomUtil.create("div", "leaflet-bar tbl-control");
-      const a = L.DomUtil.create("a", "tbl-toggle", bar);
-      a.id = "table-toggle";
-      a.href = "#";
-      a.setAttribute("role", "button");
-      a.setAttribute("aria-controls", "table-drawer");
-      a.setAttribute("aria-pressed", "false");
-      a.innerHTML = ICON; // static markup
-      a.append(el("span", { class: "tbl-toggle-text" }));
-      L.DomEvent.disableClickPropagation(bar);
-      L.DomEvent.on(a, "click", (e) => {
-        L.DomEvent.preventDefault(e);
-        if (table.isOpen()) table.close();
-        else table.open();
-      });
-      table.toggle = a;
-      return bar;
-    },
+  const { control, button } = addMapButton(table.app.map, {
+    bar: "tbl-control",
+    button: "tbl-toggle",
+    id: "table-toggle",
+    icon: ICON,
+    attrs: { "aria-controls": "table-drawer", "aria-pressed": "false" },
+    onClick: () => (table.isOpen() ? table.close() : table.open()),
   });
-  const control = new Control().addTo(table.app.map);
+  button.append(h("span", { class: "tbl-toggle-text" }));
+  table.toggle = button;
   // beside the zoom buttons, not below them: the legend card takes the right side lower down
   const box = control.getContainer();
   const zoom = box.parentElement.querySelector(".leaflet-control-zoom");
@@ -214,7 +174,7 @@ export function addPanelButtons(table) {
     const row = document.querySelector(`[data-layer-row="${CSS.escape(meta.name)}"]`);
     const count = row?.querySelector(".layer-count");
     if (!count) continue;
-    const b = el("button", { type: "button", class: "tbl-open", dataset: { tableOpen: meta.name } });
+    const b = h("button", { type: "button", class: "tbl-open", dataset: { tableOpen: meta.name } });
     b.innerHTML = ICON; // static markup
     b.addEventListener("click", () => table.open(meta.name));
     count.after(b);
@@ -257,7 +217,7 @@ export function relabelDrawer(table) {
     b.title = t(`table.page.${id}`);
     b.setAttribute("aria-label", b.title);
   }
-  const figures = el("a", { href: "api/figures/register?format=csv", download: "figures-register.csv" }, t("table.people.download"));
+  const figures = h("a", { href: "api/figures/register?format=csv", download: "figures-register.csv" }, t("table.people.download"));
   table.peopleNote.replaceChildren(t("table.people.figures"), " ", figures);
   if (table.toggle) {
     table.toggle.querySelector(".tbl-toggle-text").textContent = t("table.button");

@@ -9,6 +9,7 @@
 //   text contains (~) for text, one choice (=) for coded columns and yes/no, min/max (>=, <=)
 //   for numbers, from/to (>=, <=: whole local days) for dates and times.
 
+import { h } from "./dom.js";
 import { choiceLabel } from "./format.js";
 import { formatNumber, t } from "./i18n.js";
 
@@ -127,27 +128,15 @@ export function applyRange(state, column, range, tz) {
 
 // ---- the filter row ----
 
-function el(tag, attrs = {}, text) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 /** The options of a coded column's list: all, then each value by its title (and its count). */
 export function fillChoices(select, layer, column, counts = null) {
   const current = select.value;
   const values = column.type === "bool" ? ["true", "false"] : column.choices;
   const label = (v) => (column.type === "bool" ? t(v === "true" ? "yes" : "no") : choiceLabel(layer, column.name, v));
-  const options = [el("option", { value: "" }, t("table.filter.all"))];
+  const options = [h("option", { value: "" }, t("table.filter.all"))];
   for (const v of values) {
     const n = counts ? counts.get(v) || 0 : null;
-    options.push(el("option", { value: v }, n === null ? label(v) : `${label(v)} (${formatNumber(n)})`));
+    options.push(h("option", { value: v }, n === null ? label(v) : `${label(v)} (${formatNumber(n)})`));
   }
   select.replaceChildren(...options);
   select.value = current;
@@ -158,7 +147,7 @@ export function fillChoices(select, layer, column, counts = null) {
  * Promise<[{value, count}]>} — `changed` once a condition changed, `values` for the lists.
  */
 export function filterCell(ctx, column) {
-  const th = el("th", { class: "tbl-filter", scope: "col" });
+  const th = h("th", { class: "tbl-filter", scope: "col" });
   if (!column.filterable) {
     th.title = t("table.not_filterable");
     return th;
@@ -173,7 +162,7 @@ export function filterCell(ctx, column) {
     ctx.changed();
   };
   if (isChoice(column)) {
-    const select = el("select", { dataset: { filter: column.name }, "aria-label": label(column.title) });
+    const select = h("select", { dataset: { filter: column.name }, "aria-label": label(column.title) });
     fillChoices(select, layer, column);
     select.value = c().choice || "";
     let counted = false;
@@ -194,15 +183,15 @@ export function filterCell(ctx, column) {
     select.addEventListener("change", () => set("choice", select.value));
     th.append(select);
   } else if (column.type === "str") {
-    const list = el("datalist", { id: `tbl-values-${column.name}` });
-    const input = el("input", { type: "search", list: list.id, dataset: { filter: column.name }, "aria-label": label(column.title), placeholder: t("table.filter.contains"), autocomplete: "off" });
+    const list = h("datalist", { id: `tbl-values-${column.name}` });
+    const input = h("input", { type: "search", list: list.id, dataset: { filter: column.name }, "aria-label": label(column.title), placeholder: t("table.filter.contains"), autocomplete: "off" });
     input.value = c().text || "";
     let listed = false;
     input.addEventListener("focus", () => {
       if (listed) return;
       listed = true;
       ctx.values(column, 50).then(
-        (values) => list.replaceChildren(...values.filter((v) => v.value !== null).map((v) => el("option", { value: String(v.value) }))),
+        (values) => list.replaceChildren(...values.filter((v) => v.value !== null).map((v) => h("option", { value: String(v.value) }))),
         () => {
           listed = false;
         },
@@ -222,9 +211,9 @@ export function filterCell(ctx, column) {
     th.append(input, list);
   } else {
     const [lo, hi, type] = isNumber(column) ? ["min", "max", "number"] : ["from", "to", "date"];
-    const box = el("div", { class: "tbl-range" });
+    const box = h("div", { class: "tbl-range" });
     for (const key of [lo, hi]) {
-      const input = el("input", { type, dataset: { [`filter${key[0].toUpperCase()}${key.slice(1)}`]: column.name }, "aria-label": t(`table.filter.${key}`, { column: column.title }), placeholder: type === "number" ? t(`table.filter.${key}.short`) : null, step: type === "number" ? "any" : null });
+      const input = h("input", { type, dataset: { [`filter${key[0].toUpperCase()}${key.slice(1)}`]: column.name }, "aria-label": t(`table.filter.${key}`, { column: column.title }), placeholder: type === "number" ? t(`table.filter.${key}.short`) : null, step: type === "number" ? "any" : null });
       input.value = c()[key] || "";
       input.title = t(`table.filter.${key}`, { column: column.title });
       input.addEventListener("change", () => {

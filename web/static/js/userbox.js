@@ -6,17 +6,8 @@
 // #user-grids, #sign-out (a button of form#sign-out-form), #sign-in, #to-admin.
 
 import { csrfToken, signInUrl } from "./api.js";
+import { h } from "./dom.js";
 import { getLang, onLangChange, pick, t } from "./i18n.js";
-
-function el(tag, attrs = {}, text = undefined) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else e.setAttribute(k, v);
-  }
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 export class UserBox {
   /**
@@ -39,34 +30,34 @@ export class UserBox {
     root.dataset.user = s.user || "";
     root.hidden = false;
     if (!s.signed_in) {
-      this.text = el("span", { class: "user-anon", id: "user-name" });
-      this.signIn = el("a", { class: "btn-quiet", id: "sign-in", href: signInUrl("") });
+      this.text = h("span", { class: "user-anon", id: "user-name" });
+      this.signIn = h("a", { class: "btn-quiet", id: "sign-in", href: signInUrl("") });
       root.append(this.text, this.signIn);
       this.relabel();
       return;
     }
-    const who = el("div", { class: "user-who" });
-    this.name = el("strong", { id: "user-name" }, s.display_name || s.user);
+    const who = h("div", { class: "user-who" });
+    this.name = h("strong", { id: "user-name" }, s.display_name || s.user);
     this.name.title = s.user;
-    this.role = el("span", { id: "user-role", class: "user-role" });
+    this.role = h("span", { id: "user-role", class: "user-role" });
     who.append(this.name, this.role);
-    const actions = el("div", { class: "user-actions" });
+    const actions = h("div", { class: "user-actions" });
     if (s.role === "admin") {
-      this.admin = el("a", { id: "to-admin", class: "btn-quiet", href: new URL("admin", document.baseURI).pathname });
+      this.admin = h("a", { id: "to-admin", class: "btn-quiet", href: new URL("admin", document.baseURI).pathname });
       actions.append(this.admin);
     }
     // A plain form: signing out works even when the page's script has failed since.
-    const form = el("form", { id: "sign-out-form", method: "post", action: new URL("logout", document.baseURI).pathname });
-    const token = el("input", { type: "hidden", name: "csrf_token" });
+    const form = h("form", { id: "sign-out-form", method: "post", action: new URL("logout", document.baseURI).pathname });
+    const token = h("input", { type: "hidden", name: "csrf_token" });
     csrfToken().then((value) => {
       token.value = value;
     });
-    this.signOut = el("button", { type: "submit", id: "sign-out", class: "btn-quiet" });
+    this.signOut = h("button", { type: "submit", id: "sign-out", class: "btn-quiet" });
     form.append(token, this.signOut);
     actions.append(form);
     root.append(who, actions);
     if (s.grids?.length) {
-      this.grids = el("div", { id: "user-grids", class: "user-grids" });
+      this.grids = h("div", { id: "user-grids", class: "user-grids" });
       root.append(this.grids);
     }
     this.relabel();
