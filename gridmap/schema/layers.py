@@ -385,14 +385,7 @@ _add(
             ),
             Column("grid_code", "str", "Grid", "所属网格"),
             Column("worker", "str", "Who visited", "走访人"),
-            Column(
-                "visited_at",
-                "datetime",
-                "When",
-                "走访时间",
-                required=True,
-                doc="Stored in UTC; shown and exported in the workspace's local time.",
-            ),
+            Column("visited_at", "datetime", "When", "走访时间", required=True),
             Column(
                 "category",
                 "str",
@@ -426,14 +419,7 @@ _add(
         "Incidents: burglary, vehicle theft, disputes and others, with time and place.",
         (
             Column("incident_id", "str", "Incident id", "事件编号", required=True),
-            Column(
-                "occurred_at",
-                "datetime",
-                "When",
-                "发生时间",
-                required=True,
-                doc="Stored in UTC; shown and exported in the workspace's local time.",
-            ),
+            Column("occurred_at", "datetime", "When", "发生时间", required=True),
             Column(
                 "kind",
                 "str",
