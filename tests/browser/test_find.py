@@ -155,6 +155,20 @@ def test_search_finds_a_grid_an_address_and_a_camera(
     choose(page, "cameras", camera["id"])
     assert_shown(page, "cameras", camera["id"], hit["lon"], hit["lat"], cam_code)
 
+    # a street stands for all its edges: choosing it selects every drawn edge of that name
+    street = hit_of(live_server, "planner", "长江路", "streets")
+    search(page, "长江路")
+    choose(page, "streets", street["id"])
+    edges = page.evaluate(
+        """(name) => { const ids = [];
+             window.gridmap.layers.streets.eachLayer((l) => {
+               if (l.feature && l.feature.properties.name === name) ids.push(l.feature.id); });
+             return ids; }""",
+        street["label"],
+    )
+    selected = page.evaluate("() => window.gridmap.app.selected('streets')")
+    assert len(edges) > 1 and sorted(selected) == sorted(edges)
+
     # nothing found says so; Esc closes the list, a second Esc clears the box
     shown = search(page, "没有这样的地方zzz")
     assert shown["state"] == "empty" and shown["options"] == []

@@ -366,7 +366,9 @@ def test_masked_roles_see_people_as_figures(browser: Browser, live_server: str, 
     page = open_map(context, watch, live_server + "/")
     open_table(page)
     note = page.locator("#table-people-note")
-    assert note.is_visible() and "统计数据" in note.inner_text()
+    page.select_option("#table-layer", "households")
+    wait_ready(page, "households")
+    assert note.is_visible() and "统计数据" in note.inner_text()  # beside the households only
     names = page.locator("#table-layer option:not([disabled])").evaluate_all(
         "(os) => os.map((o) => o.value)"
     )
@@ -374,6 +376,7 @@ def test_masked_roles_see_people_as_figures(browser: Browser, live_server: str, 
     # the masked visits: no place (no view filter), categories as served, no sort by them
     page.select_option("#table-layer", "visits")
     wait_ready(page, "visits")
+    assert note.is_hidden()
     assert page.is_disabled("#table-in-view")
     assert page.locator('th[data-column="category"] .tbl-sort').count() == 0
     assert page.locator('th[data-column="household_id"]').count() == 0

@@ -75,6 +75,9 @@ class BuildingCard {
     const card = this.card;
     const keepScroll = refresh ? this.body?.scrollTop : 0;
     card.hidden = false;
+    // left of the map's buttons at the top right (the table's is wider than the zoom's)
+    const controls = document.querySelector(".leaflet-top.leaflet-right");
+    card.style.right = `${(controls?.offsetWidth || 44) + 12}px`;
     card.dataset.tool = "building";
     card.dataset.buildingId = String(fid);
     card.dataset.complete = "0";

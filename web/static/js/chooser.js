@@ -77,12 +77,22 @@ export function install(app) {
     return !legend || legend.classList.contains("collapsed") || !legend.offsetWidth ? 0 : legend.offsetWidth + 12;
   };
 
+  // The bars over the top of the map (the selection bar): a popup opens below them.
+  const topClear = () => {
+    const mapTop = map.getContainer().getBoundingClientRect().top;
+    let bottom = 0;
+    for (const el of document.querySelectorAll(".gm-pick-selection:not([hidden])")) {
+      bottom = Math.max(bottom, el.getBoundingClientRect().bottom - mapTop);
+    }
+    return Math.max(10, Math.ceil(bottom) + 10);
+  };
+
   function popupOptions() {
     const options = { maxWidth: 360, minWidth: 240, className: "gm-popup-wrap gm-pick-wrap" };
     // An opening popup pans clear of the panel (left) and the legend card (right) as they are
     // then, collapsed or not.
     Object.defineProperties(options, {
-      autoPanPaddingTopLeft: { get: () => L.point((app.panel?.coveredWidth?.() || 0) + 10, 10), enumerable: true },
+      autoPanPaddingTopLeft: { get: () => L.point((app.panel?.coveredWidth?.() || 0) + 10, topClear()), enumerable: true },
       autoPanPaddingBottomRight: { get: () => L.point(legendWidth() + 10, 10), enumerable: true },
     });
     return options;

@@ -24,8 +24,11 @@ function readText(meta, ws) {
 }
 
 function readSentence(read, ws) {
-  const grids = (ws.grids || []).join(getLang() === "zh-CN" ? "、" : ", ");
-  return t(`layer.read.${read}.note`, { grids });
+  const sep = getLang() === "zh-CN" ? "、" : ", ";
+  const grids = (ws.grids || []).join(sep);
+  // the layers served this way, so that a grid worker reads which layers are masked
+  const layers = ws.layers.filter((l) => restricted(l) && l.read === read).map((l) => pick(l.title, l.name)).join(sep);
+  return t(`layer.read.${read}.note`, { grids, layers });
 }
 
 const TABLE_ICON =

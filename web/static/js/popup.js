@@ -199,6 +199,8 @@ export function renderPopup(layerMeta, feature, { actions = [], refName = null }
     const td = h("td", { class: column.personal ? "personal" : null, text: value });
     const named = refName && column.name.endsWith("_code") ? refName(column.name, p[column.name]) : null;
     if (named) {
+      // the row names what it refers to (所属社区), its code stands under the name
+      th.textContent = t(`popup.ref.${column.name}`, {}, columnTitle(layerMeta.name, column));
       td.textContent = named;
       td.append(h("span", { class: "gm-popup-ref-code", text: String(p[column.name]) }));
     }

@@ -283,6 +283,14 @@ class SearchBox {
     let shown = await this.app.focus({ layer: hit.layer, id: hit.id, bbox: hit.bbox, lon: hit.lon, lat: hit.lat });
     if (shown && !popupOf(hit)) shown = openPopup(hit);
     if (hit.layer === "grids") this.app.select("grids", [hit.id], { grids: hit.key ? [hit.key] : [], source: "search" });
+    if (hit.layer === "streets") {
+      // a street's hit stands for all its edges: select every drawn edge of that name
+      const ids = [];
+      window.gridmap?.layers?.streets?.eachLayer((l) => {
+        if (l.feature && l.feature.properties?.name === hit.label) ids.push(l.feature.id);
+      });
+      if (ids.length > 1) this.app.select("streets", ids, { source: "search" });
+    }
     document.body.dataset.searchFocused = `${hit.layer}:${hit.id}:${shown ? "shown" : "placed"}`;
     this.app.emit("search-chosen", { hit, shown });
   }

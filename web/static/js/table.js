@@ -92,6 +92,8 @@ export class AttributeTable {
     this.layer = layer;
     this.picker.value = layer;
     this.root.dataset.tableLayer = layer;
+    // why the people are figures only: said beside the households, not on every table
+    if (this.peopleNote) this.peopleNote.hidden = !(this.peopleHidden && layer === "households");
     const s = this.state();
     if (!sameWheres(wheresOf(s, s.columns), this.app.filter(layer))) this.adopt(this.app.filter(layer));
     if (changed) {

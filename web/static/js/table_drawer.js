@@ -87,7 +87,7 @@ export function buildDrawer(table) {
   table.body.addEventListener("keydown", (e) => table.onRowKey(e));
   resizable(table);
   fillPicker(table);
-  table.peopleNote.hidden = !table.peopleHidden;
+  table.peopleNote.hidden = true; // shown beside the households (table.show)
   root.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !e.target.closest("select, input")) table.close();
   });
