@@ -4,7 +4,8 @@ The map page uses Leaflet and Leaflet-Geoman, npm packages pinned by ``web/packa
 A wheel must carry them, since an installed gridmap has no checkout and no ``node_modules``:
 
 - ``build_py`` copies the files listed in ``web/assets.py`` (``VENDOR_FILES``) into the wheel's
-  ``web/vendor/``, from ``web/node_modules`` (running ``npm ci`` first when it is missing or holds
+  ``web/vendor/``, with a gzipped copy of each JavaScript and CSS file beside it (served to
+  browsers that accept gzip), from ``web/node_modules`` (running ``npm ci`` first when it is missing or holds
   other versions than the lock file) or, when building from an sdist, from its ``web/vendor/``.
 - ``sdist`` puts that same ``web/vendor/`` into the source archive, so that a wheel builds from
   the sdist without npm or a network.
@@ -82,14 +83,17 @@ def vendor_source(web: Path = WEB) -> Path:
 
 
 def copy_vendor(target: Path, web: Path = WEB) -> list[str]:
-    """Copy the served browser-library files into ``target``; return the paths written."""
+    """Copy the served browser-library files into ``target`` and gzip its JavaScript and CSS
+    (``web.assets.precompress``); return the paths written."""
     source = vendor_source(web)
+    assets = _assets()
     written = []
-    for rel in _assets().vendor_paths():
+    for rel in assets.vendor_paths():
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / rel, dest)
         written.append(str(dest))
+    written += [str(p) for p in assets.precompress(target)]
     return written
 
 

@@ -147,6 +147,7 @@ PINNED = {
     "edit.create": {"admin", "planner", "patrol_lead", "grid_worker"},
     "table.rows": "everyone",
     "table.values": "everyone",
+    "clusters.clusters": "everyone",
     "find.search": "everyone",
     "find.building_register": "everyone",
     "print.start": "signed in",

@@ -16,6 +16,7 @@ packages, and the metadata in pyproject.toml.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -148,10 +149,16 @@ def test_build_runs_npm_ci_when_node_modules_is_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     written = setup_py.copy_vendor(tmp_path / "wheel" / "web" / "vendor", web)
     assert log.read_text().split()[:2] == [str(web), "ci"]
-    assert len(written) == len(assets.vendor_paths())
+    gzipped = [p for p in assets.vendor_paths() if p.endswith(assets.PRECOMPRESSED_SUFFIXES)]
+    assert len(written) == len(assets.vendor_paths()) + len(gzipped)
     for rel in assets.vendor_paths():
         copied = tmp_path / "wheel" / "web" / "vendor" / rel
         assert copied.read_bytes() == (ROOT / "web" / "node_modules" / rel).read_bytes()
+    for rel in gzipped:  # each JavaScript and CSS file gzipped beside it, the same bytes
+        gz = assets.gz_path(tmp_path / "wheel" / "web" / "vendor" / rel)
+        assert (
+            gzip.decompress(gz.read_bytes()) == (ROOT / "web" / "node_modules" / rel).read_bytes()
+        )
     log.unlink()
     setup_py.copy_vendor(tmp_path / "again", web)  # now installed: no second npm ci
     assert not log.exists()
@@ -227,6 +234,7 @@ def test_wheel_holds_the_code_its_data_and_the_browser_libraries(dist):
     assert "gridmap/py.typed" in names
     assert "gridmap/build/data/nanjing_changjianglu_core_2021.osm.bz2" in names
     assert {f"web/vendor/{p}" for p in assets.vendor_paths()} <= names
+    assert "web/vendor/leaflet/dist/leaflet.js.gz" in names  # gzipped ahead of time
     assert not [n for n in names if "node_modules" in n or n.startswith("tests/")]
     assert "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -17,7 +17,7 @@ from gridmap.service import workspace as workspace_service
 from web import assets
 from web.auth import EVERYONE, SIGNED_IN, access, allow
 from web.common import choose_lang, geojson_response, parse_bbox, parse_int, workspace
-from web.headers import is_personal_layer, mark_personal
+from web.headers import etag_current, is_personal_layer, mark_personal, revalidated
 from web.jobs import runner_of
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -44,7 +44,7 @@ def layer(name: str) -> Response:
     etag = layer_service.layer_etag(ws, name, access=access(), query=query)
     if is_personal_layer(name):
         mark_personal()
-    if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
+    if etag_current(etag):
         return Response(status=304)
     page = layer_service.page(
         ws,
@@ -58,7 +58,7 @@ def layer(name: str) -> Response:
         sort=request.args.get("sort"),
         ids=request.args.get("ids"),
     )
-    return geojson_response(page.text, etag=etag)
+    return revalidated(geojson_response(page.text), etag)
 
 
 def _selection() -> job_service.Selection:

@@ -22,6 +22,7 @@ from web import (
     api,
     assets,
     auth,
+    clusters,
     edit,
     errors,
     find,
@@ -97,6 +98,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(table.bp)
     app.register_blueprint(printing.bp)
     app.register_blueprint(find.bp)
+    app.register_blueprint(clusters.bp)
     register_routes(app)
     return app
 
@@ -126,10 +128,8 @@ _COMPRESSIBLE = (
 
 
 def _finish(resp: Response) -> Response:
-    """Give hashed static URLs a long cache life; gzip large JSON and text replies."""
-    if request.path.startswith("/static/") and request.args.get("v") and resp.status_code == 200:
-        resp.cache_control.max_age = 31536000
-        resp.cache_control.public = True
+    """Gzip large JSON and text replies (cache rules: :mod:`web.headers`; the browser
+    libraries are gzipped ahead of time: :func:`web.pages.vendor`)."""
     if (
         resp.status_code == 200
         and not resp.direct_passthrough

@@ -9,12 +9,18 @@ that. Both serve the same files, so a page that works in a checkout works when i
 URLs carry a short content hash so that browsers may cache them for long and still see a new
 version at once.
 
+The JavaScript and CSS of the libraries are also gzipped ahead of time (:func:`precompress`:
+``scripts/setup`` after ``npm ci``, and the wheel's build step), a ``.gz`` beside each file;
+``/vendor/`` sends that to a browser that accepts gzip (:func:`precompressed`), checked once
+per process against the file it stands for, so that a stale one is never sent.
+
 This module imports nothing outside the standard library: ``setup.py`` loads it by path to learn
 which files to put in the wheel.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from functools import lru_cache
@@ -90,6 +96,66 @@ def vendor_allowed(filename: str) -> bool:
     return filename in _SERVED
 
 
+#: Served files of these kinds are gzipped ahead of time (images are compressed already).
+PRECOMPRESSED_SUFFIXES = (".js", ".css")
+
+
+def gz_path(path: Path) -> Path:
+    """Return where the gzipped copy of ``path`` lives (``leaflet.js`` → ``leaflet.js.gz``)."""
+    return path.with_name(path.name + ".gz")
+
+
+def precompress(root: Path | None = None) -> list[Path]:
+    """Write the gzipped copy of every served JavaScript and CSS file under ``root``.
+
+    Parameters
+    ----------
+    root
+        The vendor folder (default :func:`vendor_root`). Files it lacks are skipped.
+
+    Returns
+    -------
+    list of Path
+        The ``.gz`` files written (level 9, no timestamp: the same bytes every time).
+    """
+    root = vendor_root() if root is None else root
+    written = []
+    for rel in vendor_paths():
+        src = root / rel
+        if src.suffix not in PRECOMPRESSED_SUFFIXES or not src.is_file():
+            continue
+        gz = gz_path(src)
+        gz.write_bytes(gzip.compress(src.read_bytes(), compresslevel=9, mtime=0))
+        written.append(gz)
+    return written
+
+
+@lru_cache(maxsize=64)
+def _same_content(src: Path, gz: Path, stamp: tuple[int, int, int, int]) -> bool:
+    try:
+        return gzip.decompress(gz.read_bytes()) == src.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+
+
+def precompressed(root: Path, rel: str) -> Path | None:
+    """Return the gzipped copy of served file ``rel`` under ``root``, if one holds its bytes.
+
+    The check (decompress and compare) runs once per file and version (its size and mtime).
+    """
+    src = root / rel
+    if src.suffix not in PRECOMPRESSED_SUFFIXES:
+        return None
+    gz = gz_path(src)
+    try:
+        a, b = src.stat(), gz.stat()
+    except OSError:
+        return None
+    return (
+        gz if _same_content(src, gz, (a.st_size, a.st_mtime_ns, b.st_size, b.st_mtime_ns)) else None
+    )
+
+
 def missing_vendor(root: Path | None = None) -> list[str]:
     """Return the served npm packages that lack a file of :data:`VENDOR_FILES` under ``root``.
 
@@ -122,3 +188,12 @@ def installed_versions(root: Path) -> dict[str, str | None]:
         except (OSError, ValueError):
             found[pkg] = None
     return found
+
+
+if __name__ == "__main__":  # scripts/setup: python web/assets.py --precompress [FOLDER]
+    import sys
+
+    if sys.argv[1:2] != ["--precompress"]:
+        sys.exit("usage: python web/assets.py --precompress [FOLDER]")
+    done = precompress(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    print(f"gzipped {len(done)} browser-library files")

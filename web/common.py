@@ -68,10 +68,6 @@ def parse_int(name: str, default: int | None) -> int | None:
     return value
 
 
-def geojson_response(text: str, status: int = 200, etag: str | None = None) -> Response:
-    """Return GeoJSON text as a reply; with ``etag``, one that clients revalidate each time."""
-    resp = Response(text, status=status, mimetype="application/geo+json")
-    if etag:
-        resp.set_etag(etag)
-        resp.headers["Cache-Control"] = "no-cache"
-    return resp
+def geojson_response(text: str, status: int = 200) -> Response:
+    """Return GeoJSON text as a reply (its cache rules: :func:`web.headers.revalidated`)."""
+    return Response(text, status=status, mimetype="application/geo+json")

@@ -17,6 +17,12 @@ A view (or a service through its view) marks a reply that carries personal data 
 :func:`mark_personal` (``g.personal = True``): register layers, exports of them, and the
 files of jobs that hold them. Such replies, and those of routes only an admin may call, get
 ``Cache-Control: private, no-store``: no browser or proxy keeps a copy.
+
+The cache rules live here too, in one place: files whose URL carries their content hash
+(``?v=``, :mod:`web.assets`) are :data:`IMMUTABLE`; API replies carry an ETag (the
+workspace's stamp, who asks and the query) and :data:`REVALIDATE`, so that a browser asks each
+time and gets a 304 when its copy is current (:func:`etag_current`, :func:`revalidated`);
+personal replies are kept nowhere (above).
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ from web.auth import route_roles
 
 #: The Cache-Control of a reply that carries personal data.
 PERSONAL_CACHE_CONTROL = "private, no-store"
+#: The Cache-Control of a file whose URL names its content hash (``?v=``): it never changes.
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: The Cache-Control of an API reply with an ETag: keep it, but ask each time (a 304).
+REVALIDATE = "no-cache"
+#: URL prefixes of the files served under content-hashed URLs.
+HASHED_PREFIXES = ("/static/", "/vendor/")
 
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
@@ -76,6 +88,31 @@ def add_headers(resp: Response) -> Response:
     resp.headers["X-Frame-Options"] = "DENY"
     if personal_reply():
         resp.headers["Cache-Control"] = PERSONAL_CACHE_CONTROL
+    elif hashed_file(resp):
+        resp.headers["Cache-Control"] = IMMUTABLE
+    return resp
+
+
+def hashed_file(resp: Response) -> bool:
+    """Return whether ``resp`` is a file served under a content-hashed URL (``?v=``)."""
+    return (
+        resp.status_code in (200, 304)
+        and request.path.startswith(HASHED_PREFIXES)
+        and bool(request.args.get("v"))
+    )
+
+
+def etag_current(etag: str) -> bool:
+    """Return whether the request's If-None-Match names ``etag`` (or its gzipped twin): the
+    caller's copy is current and the reply is a 304."""
+    match = request.if_none_match
+    return etag in match or f"{etag}-gz" in match
+
+
+def revalidated(resp: Response, etag: str) -> Response:
+    """Give an API reply its ETag and :data:`REVALIDATE` (personal replies: no-store, above)."""
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = REVALIDATE
     return resp
 
 

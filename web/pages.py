@@ -8,6 +8,7 @@ element (``json_twin`` in the template). :data:`JSON_TWINS` lists them; a test c
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     send_from_directory,
     url_for,
 )
@@ -80,11 +82,26 @@ def map_page(json_twin: str) -> Any:
 @bp.get("/vendor/<path:filename>")
 @allow(EVERYONE)
 def vendor(filename: str) -> Response:
-    """A file of a browser library installed by npm (web/node_modules); nothing else."""
+    """A file of a browser library installed by npm (web/node_modules); nothing else.
+
+    JavaScript and CSS go gzipped to a browser that accepts it, from the copy gzipped ahead
+    of time (:func:`web.assets.precompressed`); their cache rules are those of
+    :mod:`web.headers` (immutable under a ``?v=`` URL).
+    """
     if not assets.vendor_allowed(filename):
         abort(404)
-    max_age = 31536000 if request.args.get("v") else 0  # hashed URLs never change
-    return send_from_directory(assets.NODE_MODULES, filename, max_age=max_age)
+    gz = None
+    if "gzip" in request.accept_encodings:
+        gz = assets.precompressed(assets.NODE_MODULES, filename)
+    if gz is None:
+        resp = send_from_directory(assets.NODE_MODULES, filename, max_age=None)
+    else:
+        media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        resp = send_file(gz, mimetype=media, conditional=True, etag=True, max_age=None)
+        resp.headers["Content-Encoding"] = "gzip"
+    if filename.endswith(assets.PRECOMPRESSED_SUFFIXES):
+        resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def asset_url(path: str) -> str:

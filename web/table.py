@@ -16,7 +16,7 @@ from gridmap.store import Workspace
 from web.api_doc_table import ROWS_DOC, VALUES_DOC
 from web.auth import EVERYONE, access, allow
 from web.common import parse_bbox, parse_int, workspace
-from web.headers import is_personal_layer, mark_personal
+from web.headers import etag_current, is_personal_layer, mark_personal, revalidated
 from web.openapi import describe
 
 bp = Blueprint("table", __name__, url_prefix="/api/layers")
@@ -28,15 +28,11 @@ def _current(ws: Workspace, name: str, who: Access, kind: str) -> tuple[str, boo
     etag = layer_service.layer_etag(ws, name, access=who, query=f"{kind}?{query}")
     if is_personal_layer(name):
         mark_personal()
-    match = request.if_none_match
-    return etag, etag in match or f"{etag}-gz" in match
+    return etag, etag_current(etag)
 
 
 def _reply(doc: dict[str, object], etag: str) -> Response:
-    resp = jsonify(doc)
-    resp.set_etag(etag)
-    resp.headers["Cache-Control"] = "no-cache"
-    return resp
+    return revalidated(jsonify(doc), etag)
 
 
 @bp.get("/<name>/rows")

@@ -60,22 +60,27 @@ HOUSEHOLD_PERSONAL = ("household_id", "head_name", "phone", "members", "rented")
 
 # Features of a layer that are on the map and actually painted in the current view (Leaflet
 # skips paths outside its canvas: polylines with no clipped parts, circles outside the bounds).
+# A stacked point counts its features (marker.features), a bubble the features it stands for
+# (marker.gmCluster.count; web/static/js/stacks.js); `markers` counts what is drawn.
 COUNT_DRAWN_JS = """
 (name) => {
   const {map, layers} = window.gridmap;
   const group = layers[name];
   const out = {loaded: Boolean(group), onMap: Boolean(group && map.hasLayer(group)),
-               features: 0, drawn: 0, polygons: 0, points: 0, labels: 0};
+               features: 0, drawn: 0, polygons: 0, points: 0, labels: 0, markers: 0};
   if (!out.onMap) return out;
   group.eachLayer((l) => {
     if (l instanceof L.Tooltip) { out.labels += 1; return; }
-    if (!l.feature) return;
-    out.features += 1;
+    const n = l.feature ? 1 : Array.isArray(l.features) ? l.features.length
+      : l.gmCluster ? l.gmCluster.count : 0;
+    if (!n) return;
+    out.features += n;
     const painted = l instanceof L.CircleMarker ? !l._empty() : Boolean(l._parts && l._parts.length);
     if (!painted) return;
-    out.drawn += 1;
-    if (l instanceof L.Polygon) out.polygons += 1;
-    if (l instanceof L.CircleMarker) out.points += 1;
+    out.markers += 1;
+    out.drawn += n;
+    if (l instanceof L.Polygon) out.polygons += n;
+    if (l instanceof L.CircleMarker) out.points += n;
   });
   return out;
 }
@@ -91,7 +96,7 @@ OPEN_POINT_JS = """
   const free = (p) => p.x > panel.right + 20 && p.x < legend.left - 20 && p.y > 30 && p.y < 730;
   const found = [];
   layers[name].eachLayer((l) => {
-    if (!l.feature) return;
+    if (!l.feature && !l.features && !l.gmCluster) return;  // (stacks and bubbles too)
     const ll = l.getLatLng ? l.getLatLng() : l.getCenter();
     const p = map.latLngToContainerPoint(ll);
     if (free(p)) found.push({x: Math.round(p.x), y: Math.round(p.y)});
@@ -381,7 +386,10 @@ def set_layer(page: Page, name: str, on: bool) -> None:
 
 
 def focus(page: Page, lat: float, lon: float, metres: float) -> float:
+    """Fit the map to ``metres`` around (lat, lon); wait until the layers of that view are
+    loaded and drawn (web/static/js/loader.js) and the map has settled."""
     zoom = page.evaluate(FOCUS_JS, [lat, lon, metres])
+    page.evaluate("() => window.gridmap.loader.idle()")
     page.evaluate(SETTLE_JS)
     return zoom
 

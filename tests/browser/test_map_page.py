@@ -658,9 +658,10 @@ GRID_CODES_JS = """
   const codes = new Set();
   let n = 0;
   window.gridmap.layers[name].eachLayer((l) => {
-    if (!l.feature) return;
-    n += 1;
-    codes.add(l.feature.properties.grid_code);
+    for (const f of l.feature ? [l.feature] : l.features || []) {  // a stacked point: all
+      n += 1;
+      codes.add(f.properties.grid_code);
+    }
   });
   return {n, codes: [...codes].sort()};
 }
@@ -737,13 +738,19 @@ def test_planner_signs_in_sees_the_map_and_signs_out(
     assert drawn(page, "buildings")["drawn"] > 100 and drawn(page, "streets")["drawn"] > 100
     shoot(page, "signed-in-zh.png")
 
-    # Households, masked: every one of them, none with a name, phone or household details.
+    # Households, masked: every one of them (the whole area's view draws them as bubbles with
+    # counts), none with a name, phone or household details (the points of a grid's view).
     set_layer(page, "households", True)
-    got = page.evaluate(GRID_CODES_JS, "households")
-    assert got["n"] == demo_workspace.count("households")
+    page.evaluate("() => gridmap.loader.idle()")
+    assert drawn(page, "households")["features"] == demo_workspace.count("households")
+    grid = page.evaluate(CENTRAL_GRID_JS)
+    focus(page, grid["lat"], grid["lon"], 150)
+    page.evaluate("() => gridmap.loader.idle()")
+    assert page.evaluate("() => gridmap.loader.state('households').kind") == "features"
     keys = page.evaluate(
-        "() => { const out = new Set(); gridmap.layers.households.eachLayer((l) => l.feature "
-        "&& Object.keys(l.feature.properties).forEach((k) => out.add(k))); return [...out]; }"
+        "() => { const out = new Set(); gridmap.layers.households.eachLayer((l) => "
+        "(l.feature ? [l.feature] : l.features || []).forEach((f) => "
+        "Object.keys(f.properties).forEach((k) => out.add(k)))); return [...out]; }"
     )
     assert "address" in keys and not set(keys) & set(HOUSEHOLD_PERSONAL), keys
     # (the admin is served those names: every head has a real, unstarred one)

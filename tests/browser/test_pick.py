@@ -521,7 +521,9 @@ def test_symbols_incident_shapes_and_disjoint_palettes(
     browser: Browser, live_server: str, signed_in
 ) -> None:
     context, watch = new_context(browser, "zh-CN", signed_in("admin"))
-    page = open_map(context, watch, live_server + "/")
+    # Every point drawn as its own symbol (?whole=1): the whole area's households and visits
+    # are otherwise bubbles (in their layer's colour) and stacks (in their top feature's).
+    page = open_map(context, watch, live_server + "/?whole=1")
     for name in ("incidents", "households", "visits"):
         set_layer(page, name, True)
     styles = page.evaluate(DRAWN_STYLES_JS)

@@ -216,12 +216,13 @@ export function install(app) {
 
   // app.focus(): show that feature first, then what else lies at its anchor.
   app.on("pick", (e) => {
-    const { layer, target, latlng } = e.detail || {};
+    const { layer, target, latlng, feature } = e.detail || {};
     const meta = metaOf.get(layer);
-    if (!meta || !target?.feature) return;
+    const shown = feature || target?.feature; // one of a stacked marker's features, or its own
+    if (!meta || !shown) return;
     const at = latlng || anchorOf(target);
-    const first = hitOf(layer, meta, target, order.indexOf(layer));
-    const rest = hitsAtPoint(map.latLngToLayerPoint(at)).filter((h) => !(h.layer === layer && String(h.feature.id) === String(target.feature.id)));
+    const first = hitOf(layer, meta, target, order.indexOf(layer), shown);
+    const rest = hitsAtPoint(map.latLngToLayerPoint(at)).filter((h) => !(h.layer === layer && String(h.feature.id) === String(shown.id)));
     open([first, ...rest], at);
   });
 
@@ -244,6 +245,11 @@ export function install(app) {
   });
   map.on("layeradd", (e) => {
     if (!e.layer?.gmLayer) return;
+    queueSelectionDraw();
+    refreshMembers();
+  });
+  // A layer drawn anew for another window (loader.js): the selection marks follow.
+  map.on("gmlayerdata", () => {
     queueSelectionDraw();
     refreshMembers();
   });

@@ -129,12 +129,13 @@ export function hitsAt(map, groups, latlng, lp, { label = null } = {}) {
 
 const COLLATOR = new Intl.Collator("zh-CN", { numeric: true });
 
-/** The hit of drawn feature `target` of layer `name` as hitsAt gives it, wherever the click. */
-export function hitOf(name, meta, target, order = 0) {
+/** The hit of drawn feature `target` of layer `name` as hitsAt gives it, wherever the click;
+ * `feature`: which of a stacked marker's features (default: the target's own). */
+export function hitOf(name, meta, target, order = 0, feature = null) {
   let kind = "point";
   if (target instanceof L.Polygon) kind = kindOf(name, target);
   else if (target instanceof L.Polyline) kind = "line";
-  return { layer: name, meta, feature: target.feature, target, kind, rank: RANK[kind], dist: 0, area: 0, order, seq: 0 };
+  return { layer: name, meta, feature: feature || target.feature, target, kind, rank: RANK[kind], dist: 0, area: 0, order, seq: 0 };
 }
 
 /** A point of a drawn feature to anchor its popup at: the marker, a point well inside a polygon,

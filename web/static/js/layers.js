@@ -5,6 +5,7 @@
 import { t } from "./i18n.js";
 import { choiceLabel } from "./format.js";
 import { labelPoint, roughArea } from "./geometry.js";
+import { bubbleLegend, clusterBubbles, stackLegend, stackedPoints } from "./stacks.js";
 import * as S from "./styles.js";
 
 /** Layers drawn when the page opens. */
@@ -90,15 +91,16 @@ export const ShapeMarker = L.CircleMarker.extend({
   },
 });
 
-function circles(features, styleFn, renderer, Marker = L.CircleMarker) {
-  return L.geoJSON(
-    { type: "FeatureCollection", features },
-    {
-      renderer,
-      filter: (f) => Boolean(f.geometry),
-      pointToLayer: (f, latlng) => new Marker(latlng, { renderer, ...styleFn(f.properties || {}) }),
-    },
-  );
+/**
+ * Point features as canvas markers in `styleFn(properties)`. With ctx.stack (the map's windowed
+ * loading, loader.js), features on one coordinate become one stacked marker with a count badge
+ * (stacks.js); without (?whole=1), one marker a feature. Returns {group, stacks}.
+ */
+function circles(features, styleFn, { renderer, stack }, Marker = L.CircleMarker) {
+  const pointMarker = (f, latlng) => new Marker(latlng, { renderer, ...styleFn(f.properties || {}) });
+  if (stack) return stackedPoints(features, { renderer, styleFn, pointMarker });
+  const group = L.geoJSON({ type: "FeatureCollection", features }, { renderer, filter: (f) => Boolean(f.geometry), pointToLayer: pointMarker });
+  return { group, stacks: 0 };
 }
 
 /** A label that stays put at `latlng` (grid and community names). */
@@ -283,9 +285,9 @@ const BUILDERS = {
     };
   },
 
-  street_nodes(meta, fc, { renderer }) {
+  street_nodes(meta, fc, ctx) {
     const cls = (p) => (p.highway === "traffic_signals" ? "signals" : "node");
-    const group = circles(fc.features, (p) => S.STREET_NODE[cls(p)], renderer);
+    const { group } = circles(fc.features, (p) => S.STREET_NODE[cls(p)], ctx);
     const counts = countBy(fc.features, cls);
     return {
       group,
@@ -356,11 +358,11 @@ const BUILDERS = {
     };
   },
 
-  households(meta, fc, { renderer }) {
+  households(meta, fc, ctx) {
     // Priority households drawn last so they are not hidden under ordinary ones.
     const rank = { plain: 0, rented: 1, care: 2 };
     const feats = [...fc.features].sort((a, b) => rank[S.householdClass(a.properties || {})] - rank[S.householdClass(b.properties || {})]);
-    const group = circles(feats, (p) => S.householdStyle(S.householdClass(p)), renderer);
+    const { group, stacks } = circles(feats, (p) => S.householdStyle(S.householdClass(p)), ctx);
     const counts = countBy(fc.features, S.householdClass);
     // For roles that may not see personal data the hardship, disability, assistance and
     // elderly-alone flags arrive empty: the priority class then holds only the public groups.
@@ -368,22 +370,24 @@ const BUILDERS = {
     const key = (k) => (k === "care" && masked ? "legend.households.care_masked" : `legend.households.${k}`);
     return {
       group,
-      legend: () =>
-        ["plain", "rented", "care"]
+      legend: () => [
+        ...["plain", "rented", "care"]
           .filter((k) => counts.has(k))
           .map((k) => ({ swatch: { type: "point", ...S.householdStyle(k), radius: 3.5 }, label: () => t(key(k)), count: counts.get(k) })),
+        ...stackLegend(stacks),
+      ],
     };
   },
 
-  visits(meta, fc, { renderer }) {
-    const group = circles(fc.features, (p) => S.visitStyle(p.outcome), renderer);
+  visits(meta, fc, ctx) {
+    const { group, stacks } = circles(fc.features, (p) => S.visitStyle(p.outcome), ctx);
     const counts = countBy(fc.features, (p) => p.outcome);
-    return { group, legend: () => kindEntries(meta, "outcome", counts, (k) => ({ type: "point", ...S.visitStyle(k) })) };
+    return { group, legend: () => [...kindEntries(meta, "outcome", counts, (k) => ({ type: "point", ...S.visitStyle(k) })), ...stackLegend(stacks)] };
   },
 
-  incidents(meta, fc, { renderer }) {
+  incidents(meta, fc, ctx) {
     const feats = [...fc.features].sort((a, b) => (a.properties?.status === "closed" ? 0 : 1) - (b.properties?.status === "closed" ? 0 : 1));
-    const group = circles(feats, (p) => S.incidentStyle(p.kind, p.status), renderer, ShapeMarker);
+    const { group } = circles(feats, (p) => S.incidentStyle(p.kind, p.status), ctx, ShapeMarker);
     const counts = countBy(fc.features, (p) => p.kind);
     const closed = fc.features.filter((f) => f.properties?.status === "closed").length;
     return {
@@ -413,6 +417,17 @@ export function buildOverlay(meta, fc, ctx) {
   const built = builder(meta, fc, ctx);
   built.group.gmLayer = meta.name;
   return built;
+}
+
+/** The point symbol of a stack whose features the map has not loaded (bubbles' places). */
+const PLACE_STYLES = { households: () => S.householdStyle("plain"), visits: () => S.visitStyle("met") };
+
+/** Build the bubbles of point layer `meta` from a clusters reply (stacks.js). */
+export function buildClusters(meta, doc, ctx) {
+  const fillColor = meta.name === "households" ? S.HOUSEHOLD_COLOURS.care : layerSwatch(meta.name, meta.geometry).color || layerSwatch(meta.name, meta.geometry).fillColor;
+  const drawn = clusterBubbles(doc, { ...ctx, fillColor, styleFn: PLACE_STYLES[meta.name] });
+  drawn.group.gmLayer = meta.name;
+  return { group: drawn.group, bubbles: drawn, legend: () => bubbleLegend(drawn, fillColor, doc.numberMatched) };
 }
 
 /** The features of a built group that carry data (not halos), for counting. */

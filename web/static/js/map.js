@@ -3,7 +3,10 @@
 //
 // Hooks for tests and for the browser console:
 //   document.body.dataset.mapReady === "1"  once the base map and every default layer are drawn
-//   window.gridmap = {map, layers: {name: L.Layer}, lang, basemap, setLayer(name, on), setLang(l)}
+//   window.gridmap = {map, layers: {name: L.Layer}, lang, basemap, setLayer(name, on), setLang(l),
+//     loader (loader.js: idle(), state(name), stats), loadEditor() (editor.js: Leaflet-Geoman)}
+//   ?whole=1 on the page's URL: every layer loaded whole, one marker a feature (as before the
+//   windowed loading; scripts/bench_map.py measures both)
 //   [data-layer="<name>"] checkboxes, [data-layer-row="<name>"][data-state=off|loading|drawn|error]
 //   [data-basemap="workspace" | "tile:<id>"] radios, #lang-switch, #panel-toggle, #legend
 //   [data-export="<name>"] download buttons and the #export-menu they open (download.js)
@@ -15,6 +18,8 @@
 import { describeError, getSession, getWorkspace, loadLayer } from "./api.js";
 import { BASEMAP_ID, WorkspaceBasemap } from "./basemap.js";
 import { ExportMenu } from "./download.js";
+import { addControls } from "./controls.js";
+import { loadEditor } from "./editor.js";
 import {
   addChoiceTitles,
   getLang,
@@ -27,7 +32,8 @@ import {
   t,
 } from "./i18n.js";
 import { configureFormats } from "./format.js";
-import { DEFAULT_ON, buildOverlay, declutter, layerSwatch } from "./layers.js";
+import { DEFAULT_ON, buildClusters, buildOverlay, declutter, layerSwatch } from "./layers.js";
+import { Loader } from "./loader.js";
 import { Panel, renderLegend } from "./panel.js";
 import { createTileLayer } from "./tiles.js";
 import { UserBox } from "./userbox.js";
@@ -39,10 +45,6 @@ const BASE_KEY = "gridmap.base";
 
 function nextPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-}
-
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 function remembered(key) {
@@ -104,10 +106,6 @@ async function main() {
   configureFormats(ws);
   setLang(initialLang(), { remember: false });
 
-  // Leaflet-Geoman is loaded for editing tools but must not attach an editor to each of the
-  // tens of thousands of features drawn here: layers (and the map) opt in with pmIgnore: false.
-  if (L.PM) L.PM.setOptIn(true);
-
   const map = L.map("map", {
     preferCanvas: true,
     renderer: L.canvas({ padding: 0.5, tolerance: 3 }),
@@ -121,43 +119,7 @@ async function main() {
   const renderer = map.options.renderer;
 
   // ---- controls ----
-  const zoom = L.control.zoom({ position: "topright" }).addTo(map);
-  const FitControl = L.Control.extend({
-    options: { position: "topright" },
-    onAdd: () => {
-      const bar = L.DomUtil.create("div", "leaflet-bar gm-fit");
-      const a = L.DomUtil.create("a", "gm-fit-button", bar);
-      a.id = "fit-workspace";
-      a.href = "#";
-      a.setAttribute("role", "button");
-      a.innerHTML =
-        '<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
-      L.DomEvent.disableClickPropagation(bar);
-      L.DomEvent.on(a, "click", (e) => {
-        L.DomEvent.preventDefault(e);
-        fitWorkspace(true);
-      });
-      return bar;
-    },
-  });
-  new FitControl().addTo(map);
-  L.control.scale({ position: "bottomleft", metric: true, imperial: false, maxWidth: 140 }).addTo(map);
-  const attribution = L.control.attribution({ position: "bottomright", prefix: "Leaflet" }).addTo(map);
-  // The legend card sits just above the attribution, however many lines that takes.
-  new ResizeObserver(([entry]) => {
-    const height = Math.ceil(entry.target.getBoundingClientRect().height);
-    document.documentElement.style.setProperty("--attribution-height", `${height}px`);
-  }).observe(attribution.getContainer());
-  let noteHtml = null;
-  function updateAttribution() {
-    if (noteHtml) attribution.removeAttribution(noteHtml);
-    const parts = [];
-    if (ws.attribution) parts.push(escapeHtml(ws.attribution));
-    const note = pick(ws.synthetic_note, "");
-    if (note) parts.push(`<span class="gm-synthetic">${escapeHtml(note)}</span>`);
-    noteHtml = parts.join(" | ");
-    if (noteHtml) attribution.addAttribution(noteHtml);
-  }
+  const { zoom, updateAttribution } = addControls(map, ws, { onFit: () => fitWorkspace(true) });
 
   // ---- state ----
   const order = ws.layers.map((l) => l.name);
@@ -169,8 +131,14 @@ async function main() {
   let openPopup = null;
   const highlighted = null; // the chooser highlights (and closes its popup when a layer goes off)
 
+  // Layers load by the view's window (loader.js); ?whole=1: whole, as before.
+  const whole = new URL(window.location.href).searchParams.get("whole") === "1";
+  const loader = new Loader({ map, ws, whole, onError: (name, err) => overlays.has(name) && panel.setLayerState(name, "error", () => describeError(err)) });
+
   const gridmap = {
     map,
+    loader,
+    loadEditor,
     layers: {},
     basemap: basemap.group,
     workspace: ws,
@@ -275,24 +243,60 @@ async function main() {
     group.gmMeta = meta;
   }
 
+  /** Draw what the loader delivers for `o`: the first build's group stays the layer's group
+   * (gridmap.layers[name]); later windows refill it, so that it keeps its place and handlers. */
+  function draw(o, data) {
+    if (o.data === data) return;
+    o.data = data;
+    const ctx = { map, renderer, related: o.related || {}, stack: !whole };
+    const built = data.kind === "clusters" ? buildClusters(o.meta, data.doc, ctx) : buildOverlay(o.meta, data.fc, ctx);
+    if (!o.built) {
+      bindPopups(o.meta, built.group);
+      gridmap.layers[o.meta.name] = built.group;
+      o.built = built;
+      return;
+    }
+    const group = o.built.group;
+    const kids = built.group.getLayers();
+    built.group.clearLayers();
+    group.clearLayers();
+    for (const l of kids) group.addLayer(l);
+    o.built = { ...built, group };
+    if (!map.hasLayer(group)) return;
+    restackAbove(o.meta.name);
+    updateLegend();
+    if (o.built.labels) queueDeclutter();
+    panel.setLayerState(o.meta.name, "drawn");
+    map.fire("gmlayerdata", { layer: o.meta.name });
+  }
+
   function load(o) {
     if (!o.promise) {
       // Grid labels drop their community's name when it is known.
       const related = o.meta.name === "grids" && overlays.has("community") ? loadLayer("community").catch(() => null) : null;
-      o.promise = Promise.all([loadLayer(o.meta.name), related])
-        .then(([fc, community]) => {
-          const built = buildOverlay(o.meta, fc, { map, renderer, related: { community } });
-          bindPopups(o.meta, built.group);
-          gridmap.layers[o.meta.name] = built.group;
-          o.built = built;
-          return built;
+      // (the grids' own request goes out meanwhile: loadLayer's cache is the loader's)
+      const early = related && loader.strategy("grids") === "whole" ? loadLayer("grids").catch(() => null) : null;
+      o.promise = Promise.all([related, early])
+        .then(([community]) => {
+          o.related = { community };
+          o.watch = loader.watch(o.meta.name, (data) => draw(o, data));
+          return o.watch.ready;
         })
+        .then(() => o.built)
         .catch((err) => {
+          o.watch?.stop();
           o.promise = null;
           throw err;
         });
     }
     return o.promise;
+  }
+
+  /** Stop loading `o` while it is off (what was loaded stays kept by the loader). */
+  function unload(o) {
+    o.watch?.stop();
+    o.watch = null;
+    o.promise = null;
   }
 
   /** Keep the canvas drawing order equal to the workspace's layer order. */
@@ -310,6 +314,7 @@ async function main() {
     o.want = on;
     panel.setChecked(name, on);
     if (!on) {
+      unload(o);
       if (o.built) {
         if (highlighted && o.built.group.hasLayer(highlighted.layer)) map.closePopup();
         map.removeLayer(o.built.group);
@@ -394,6 +399,7 @@ async function main() {
   // ---- the workbench's tools (plugins.js) ----
   const app = new Workbench({ map, ws, session, panel, t });
   gridmap.app = app;
+  loader.attach(app); // a layer's filter changes what is drawn of it
   onLangChange(() => app.emit("language", { lang: getLang() }));
   app.provide("focus", async ({ layer, id, bbox, lon, lat }) => {
     const b = boundsOf(bbox);
@@ -402,10 +408,15 @@ async function main() {
     else if (typeof lon === "number" && typeof lat === "number") map.setView([lat, lon], Math.max(map.getZoom(), 18), { animate: false });
     if (!layer || !overlays.has(layer)) return false;
     if (!(await setOverlay(layer, true))) return false;
+    await loader.settled(layer); // the window of the new view
     const group = overlays.get(layer).built.group;
     let found = null;
+    let feature = null;
     group.eachLayer((l) => {
-      if (!found && l.feature && String(l.feature.id) === String(id)) found = l;
+      if (found) return;
+      // a feature of its own, or one of a stacked marker's (stacks.js)
+      const hit = l.feature ? (String(l.feature.id) === String(id) ? l.feature : null) : (l.features || []).find((f) => String(f.id) === String(id));
+      if (hit) [found, feature] = [l, hit];
     });
     if (!found) return false;
     if (!b) {
@@ -413,7 +424,7 @@ async function main() {
       if (where?.isValid()) map.fitBounds(where, { ...pad, maxZoom: 18, animate: false });
     }
     // The chooser opens the popup on this feature and highlights it (workbench event "pick").
-    app.emit("pick", { layer, target: found });
+    app.emit("pick", { layer, target: found, feature });
     return true;
   });
   for (const tool of PLUGINS) tool.install(app);
@@ -426,9 +437,23 @@ async function main() {
   // ---- first draw ----
   setBase(remembered(BASE_KEY) || BASEMAP_ID, { save: false });
   const has = (n) => overlays.has(n);
-  const basemapReady = Promise.all([has("streets") ? loadLayer("streets") : null, has("buildings") ? loadLayer("buildings") : null]).then(
-    ([streets, buildings]) => basemap.setData(streets, buildings),
-  );
+  // The base map draws all streets and buildings (of the window), whatever the filters.
+  const base = { streets: null, buildings: null, ready: false };
+  const baseWatch = (name) =>
+    has(name)
+      ? loader.watch(
+          name,
+          (data) => {
+            base[name] = data.fc;
+            if (base.ready) basemap.setData(base.streets, base.buildings);
+          },
+          { filtered: false },
+        ).ready
+      : null;
+  const basemapReady = Promise.all([baseWatch("streets"), baseWatch("buildings")]).then(() => {
+    base.ready = true;
+    basemap.setData(base.streets, base.buildings);
+  });
   // an empty layer (a workspace made by `gridmap init` has no grids yet) starts off
   const defaults = DEFAULT_ON.filter((n) => has(n) && (overlays.get(n).meta.count ?? 1) > 0).map((n) => setOverlay(n, true));
   try {

@@ -294,6 +294,14 @@ export function swatch(spec) {
       svg.append(el("path", { d: "M4 12 L19 3.5 A 15 15 0 0 1 19 12.5 Z", fill: spec.fillColor, "fill-opacity": 0.35, stroke: spec.color, "stroke-width": 1 }));
       svg.append(el("circle", { cx: 4, cy: 12, r: 2, fill: "#212529" }));
       break;
+    case "badge": {
+      // a count badge (stacked points, bubbles: stacks.js)
+      svg.append(el("circle", { cx: 11, cy: 7, r: 6.5, fill: spec.fillColor || "#1f2d3d", stroke: "#fff", "stroke-width": 1 }));
+      const n = el("text", { x: 11, y: 10, "text-anchor": "middle", "font-size": 8, "font-weight": 700, fill: "#fff" });
+      n.textContent = spec.text || "3";
+      svg.append(n);
+      break;
+    }
     case "label": {
       const text = el("text", { x: 11, y: 11, "text-anchor": "middle", "font-size": 10, "font-weight": 700, fill: "#343a40" });
       text.textContent = spec.text || "A";
