@@ -31,6 +31,8 @@ export const WHOLE_MAX = 600;
 export const MAX_POINTS = 6000;
 /** The window: the view padded by this fraction of its size on each side. */
 export const PAD = 0.35;
+/** The window of the points of a view whose padded window holds too many. */
+export const TIGHT_PAD = 0.1;
 /** Features per request of a window. */
 export const PAGE = 10000;
 /** Windows kept per layer. */
@@ -254,7 +256,7 @@ export class Loader {
       }
       if (n > MAX_POINTS) {
         // Too many for the window; few enough in the view itself? Then the points of the view.
-        const tight = this.window(0);
+        const tight = this.window(TIGHT_PAD);
         const inView = doc ? countIn(doc, tight) : this.estimate(st, tight, filter);
         if (inView === null || inView > MAX_POINTS) {
           if (!doc) doc = await this.get(`api/layers/${encodeURIComponent(name)}/clusters?${this.query(st, { zoom, bbox: bboxParam(bounds) })}`, st);
