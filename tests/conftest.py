@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -21,6 +22,7 @@ import shapely
 from werkzeug.serving import make_server
 
 from gridmap import store
+from gridmap.access.roles import Access
 from gridmap.build.demo import build_demo
 
 DEMO_TODAY = date(2026, 11, 27)
@@ -255,6 +257,30 @@ def client_for(app, role: str | None):
     if role is not None:
         c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ROLE_TOKENS[role]}"
     return c
+
+
+def as_stored(ws: store.Workspace, layer: str, role: str, served: Iterable[Any]) -> list[int]:
+    """Return the stored ids of features ``role`` was served as ``served`` (their ids in a
+    reply: a masked reader's opaque ids; the demo and its served copies share one key)."""
+    from gridmap.service import feature_ids
+
+    who = Access.of(f"test-{role}", role)
+    given = [str(i) for i in served]
+    out: list[int] = []
+    for at in range(0, len(given), feature_ids.MAX_IDS):  # as many as a request may send
+        found = feature_ids.stored_ids(ws, layer, who, given[at : at + feature_ids.MAX_IDS])
+        out += [int(i) for i in found or ()]
+    return out
+
+
+def as_served(ws: store.Workspace, layer: str, role: str | None, fid: int) -> int | str:
+    """Return the id ``role`` is served for stored feature ``fid`` (a masked reader's opaque id;
+    nobody signed in reads no register: the stored id, which a 401 answers anyway)."""
+    from gridmap.service import feature_ids
+
+    if role is None:
+        return int(fid)
+    return feature_ids.served_ids(ws, layer, Access.of(f"test-{role}", role), [fid])[0]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from gridmap.cli.common import cli_user
 from gridmap.cli.main import main
 from gridmap.store import GeoPackageWorkspace, open_workspace
 from gridmap.store.conditions import Compare
@@ -236,13 +237,13 @@ def test_cli_grids_where_and_as(demo_path, tmp_path, capsys):
         where={"grid_code": code, "households": Compare(">=", 10), "levels": Compare(">=", 2)},
     )
     assert sorted(r[0] for r in rows[1:]) == sorted(stored["osm_id"])
-    # --as: the account's role and grids
+    # --as: the account's role and grids; unmasked rows only with --personal
     mine = sorted(ws.get_user("demo-worker").grids)
     out = tmp_path / "mine.csv"
-    assert (
-        main(["-q", "export", str(demo_path), "households", "--as", "demo-worker", "-o", str(out)])
-        == 0
-    )
+    worker = ["-q", "export", str(demo_path), "households", "--as", "demo-worker", "-o", str(out)]
+    assert main(worker) == 2 and not out.exists()
+    assert "add --personal" in capsys.readouterr().err
+    assert main([*worker, "--personal"]) == 0
     got = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert {r["grid_code"] for r in got} == set(mine) and "head_name" in got[0]
     assert len(got) == ws.count("households", where={"grid_code": mine})
@@ -260,10 +261,27 @@ def test_cli_grids_where_and_as(demo_path, tmp_path, capsys):
     assert main([*args, "-o", str(out)]) == 2
     assert "your view leaves it out" in capsys.readouterr().err and not out.exists()
     assert main(["export", str(demo_path), "households", "--as", "nobody", "-o", str(out)]) == 2
-    assert (
-        main(["export", str(demo_path), "cameras", "--as", "admin", "--personal", "-o", str(out)])
-        == 2
-    )
+    planner = ["export", str(demo_path), "households", "--role", "planner", "-o", str(out)]
+    assert main([*planner, "--personal"]) == 2 and not out.exists()
+    assert "sees it masked" in capsys.readouterr().err
+    both = ["export", str(demo_path), "cameras", "--as", "admin", "--role", "admin"]
+    assert main([*both, "-o", str(out)]) == 2 and "not both" in capsys.readouterr().err
+
+
+def test_cli_export_as_an_account_records_who_acted(writable_demo, tmp_path, capsys):
+    """--as USER reads as that account, but the access log names the operating-system user
+    who ran the command, for that account."""
+    out = tmp_path / "h.csv"
+    args = ["-q", "export", str(writable_demo.path), "households", "-o", str(out)]
+    assert main([*args, "--as", "admin"]) == 2  # unmasked: only with --personal
+    assert "add --personal" in capsys.readouterr().err and not out.exists()
+    before = len(writable_demo.read_log())
+    assert main([*args, "--as", "admin", "--personal"]) == 0
+    log = writable_demo.read_log(limit=1).iloc[0]
+    assert len(writable_demo.read_log()) == before + 1
+    assert log["user"] == f"{cli_user()} as admin" and log["role"] == "admin"
+    assert main([*args, "--role", "grid_worker"]) == 2  # a worker by role names the grids
+    assert "--grids" in capsys.readouterr().err
 
 
 def test_cli_export_is_recorded_with_what_was_asked(writable_demo, tmp_path):

@@ -33,7 +33,7 @@ from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.schema import LAYERS
 from gridmap.service import ogc_params as params
-from tests.conftest import ROLE_TOKENS, client_for
+from tests.conftest import ROLE_TOKENS, as_stored, client_for
 from web.app import create_app
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -117,10 +117,12 @@ def test_datetime_instants_intervals_and_open_ends():
 
 
 def test_feature_ids_are_positive_64_bit():
-    assert params.parse_feature_id("1") == 1
-    assert params.parse_feature_id(str(2**63 - 1)) == 2**63 - 1
-    for text in (str(2**63), "99999999999999999999999", "0", "-1", "1.5", "x", "+1"):
-        assert params.parse_feature_id(text) is None
+    from gridmap.service.feature_ids import parse_fid
+
+    assert parse_fid("1") == 1
+    assert parse_fid(str(2**63 - 1)) == 2**63 - 1
+    for text in (str(2**63), "99999999999999999999999", "0", "-1", "1.5", "x", "+1", "١"):
+        assert parse_fid(text) is None
 
 
 def test_limit_is_clamped_not_refused():
@@ -190,7 +192,10 @@ def test_paging_walks_every_feature_once(client, demo_workspace):
         pages += 1
         assert pages < 10
     assert pages == 3
-    assert seen == demo_workspace.read("buildings").index.tolist()
+    # an analyst sees the buildings masked: opaque ids, in their own order (not the stored one)
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    fids = as_stored(demo_workspace, "buildings", "analyst", seen)
+    assert sorted(fids) == demo_workspace.read("buildings").index.tolist() != fids
 
 
 class CountingWorkspace(store.GeoPackageWorkspace):
@@ -297,13 +302,19 @@ def test_405_carries_allow(client, method):
     assert options.status_code == 200 and "GET" in options.headers["Allow"]
 
 
-def test_a_feature_has_self_and_collection_links(client):
-    one = get(client, "/ogc/collections/buildings/items/5")
+def test_a_feature_has_self_and_collection_links(client, client_as):
+    one = get(client_as("admin"), "/ogc/collections/buildings/items/5")
     assert one["id"] == 5
     links = rels(one)
     assert links["self"].endswith("/ogc/collections/buildings/items/5")
     assert links["collection"].endswith("/ogc/collections/buildings")
     assert all("type" in link for link in one["links"])
+    # an analyst names a building by the opaque id they were served; a stored id names none
+    (first,) = get(client, "/ogc/collections/buildings/items?limit=1")["features"]
+    token = first["id"]
+    one = get(client, f"/ogc/collections/buildings/items/{token}")
+    assert one["id"] == token and rels(one)["self"].endswith(f"/items/{token}")
+    assert client.get("/ogc/collections/buildings/items/5").status_code == 404
 
 
 def test_datetime_filters_the_time_column(client_as, demo_workspace):
@@ -373,7 +384,8 @@ def test_other_crs_are_refused(client):
 def test_property_filters_filter(client, demo_workspace):
     buildings = demo_workspace.read("buildings")
     doc = get(client, "/ogc/collections/buildings/items?building=yes&limit=10000")
-    assert {f["id"] for f in doc["features"]} == set(buildings.index[buildings.building == "yes"])
+    fids = as_stored(demo_workspace, "buildings", "analyst", [f["id"] for f in doc["features"]])
+    assert set(fids) == set(buildings.index[buildings.building == "yes"])
     assert all(f["properties"]["building"] == "yes" for f in doc["features"])
     cams = demo_workspace.read("cameras")
     domes = get(client, "/ogc/collections/cameras/items?kind=dome")

@@ -25,6 +25,7 @@ import pytest
 import shapely
 from PIL import Image
 
+from gridmap import store
 from gridmap.access.roles import Access
 from gridmap.cli import main
 from gridmap.errors import FeatureNotFoundError, InputError
@@ -426,15 +427,30 @@ def test_gridmap_print_in_english_on_a3_portrait_html(demo_path, two_codes, tmp_
     assert html.count('class="map-svg"') == 1
 
 
-def test_the_cli_refuses_unknown_grids_and_a_worker_without_grids(demo_path, tmp_path) -> None:
+def test_the_cli_refuses_unknown_grids_and_a_worker_without_grids(
+    demo_path, tmp_path, capsys
+) -> None:
     out = tmp_path / "x.pdf"
     assert main(["print", str(demo_path), "--grids", "999", "-o", str(out)]) == 2
-    assert (
-        main(["print", str(demo_path), "--grids", "all", "--as", "grid_worker", "-o", str(out)])
-        == 2
-    )
+    every = ["print", str(demo_path), "--grids", "all", "-o", str(out)]
+    assert main([*every, "--role", "grid_worker"]) == 2
+    assert "--grids CODES" in capsys.readouterr().err
+    # --as names an account (as export and search take it); a role goes with --role
+    assert main([*every, "--as", "grid_worker"]) == 2
+    assert "--role grid_worker" in capsys.readouterr().err
     assert main(["print", str(demo_path), "--grids", "all", "-o", str(tmp_path / "x.docx")]) == 2
     assert not out.exists() and not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_the_cli_prints_as_an_account(demo_path, tmp_path) -> None:
+    """--as USER: the account's role and grids; another grid than theirs is not found."""
+    out = tmp_path / "mine.html"
+    mine = sorted(
+        store.GeoPackageWorkspace(demo_path, read_only=True).get_user("demo-worker").grids
+    )
+    args = ["print", str(demo_path), "--as", "demo-worker", "-q", "-o", str(out)]
+    assert main([*args, "--grids", mine[0]]) == 0 and out.exists()
+    assert main([*args, "--grids", "320102001005003"]) == 2  # not one of theirs
 
 
 def test_parse_grids() -> None:

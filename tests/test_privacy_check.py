@@ -25,7 +25,7 @@ from gridmap.access.roles import Access
 from gridmap.cli import main
 from gridmap.cli.privacy import render
 from gridmap.errors import InputError
-from gridmap.service import privacy_check
+from gridmap.service import feature_ids, privacy_check, privacy_order
 from tests.conftest import DEMO_TODAY
 
 # -- the pieces, on tiny frames ------------------------------------------------------------------
@@ -178,6 +178,34 @@ def test_the_demo_register_passes(demo_path, capsys):
     assert groups["households"]["k"] == 2 and groups["households"]["unique_share"] == 0
     assert groups["people"]["rows"] == 0
     assert groups["visits"]["by"] == ["grid_code"] and groups["visits"]["k"] == 316
+    # the ids masked roles are served, and the order of their rows, place nothing
+    orders = {(o["view"], o["hidden"]): o for o in view["orders"]}
+    assert set(orders) == {(k.view, k.hidden) for k in privacy_order.LINKS}
+    for o in orders.values():
+        assert o["verdict"] == "pass", o
+        assert abs(o["rho"]) < o["rho_bound"] and o["closeness"] < o["closeness_bound"]
+    assert orders["visits", "household"]["rows"] == 32744
+
+
+def test_plain_ids_would_give_the_households_away(demo_workspace, monkeypatch):
+    """The id-order attack catches the leak it was made for: served as stored, a masked
+    visit's id names its household (a neighbour in the served order is a neighbour in the
+    register: 1 rank apart, against about 56 by chance), a household's its room."""
+    stored = privacy_check.read_register(demo_workspace)
+    analyst = Access.of("ann", "analyst")
+    monkeypatch.setattr(feature_ids, "opaque", lambda layer, access: False)
+    served = privacy_check.served_register(demo_workspace, stored, analyst, today=DEMO_TODAY)
+    orders = {
+        (o.view, o.hidden): o
+        for o in privacy_order.order_checks(stored, served.frames(), served.ids)
+    }
+    visits = orders["visits", "household"]
+    assert visits.verdict == "fail" and visits.closeness is not None and visits.closeness > 0.9
+    assert visits.gap is not None and visits.chance_gap is not None
+    assert visits.gap <= 3 < 40 < visits.chance_gap
+    rooms = orders["households", "room"]
+    assert rooms.verdict == "fail" and rooms.rho is not None and rooms.rho > 0.99
+    assert orders["buildings", "residents"].verdict == "fail"  # neighbours on the map
 
 
 def test_the_check_is_the_proof_of_test_privacy(demo_workspace):
@@ -230,8 +258,10 @@ def test_a_planted_correlation_fails_and_names_its_clue(planted):
     assert "FAIL 不通过" in lines["hardship"] and "0.98" in lines["hardship"]
     assert "strongest single clue 最强线索: building_households" in out
     assert "from buildings.households: households in the household's building" in out
-    assert out.count("pass 通过") == 9  # every other flag
+    flag_lines = [line for line in out.splitlines() if line.startswith("  ") and "  " in line[2:]]
+    assert sum("pass 通过" in line for line in flag_lines if "→" not in line) == 9  # other flags
     assert "FAIL 不通过: a masked role can read back hardship." in out
+    assert out.count("→") == 4 and "the ids masked roles are served" not in out  # ids: pass
 
 
 def test_the_exit_status_reaches_the_shell(tmp_path):

@@ -411,8 +411,16 @@ def test_the_routes_rules(app):
 
 def test_ids_pick_a_selection(client_as, demo_workspace):
     fids = [int(i) for i in demo_workspace.read("incidents", columns=("kind",)).index[[3, 9, 27]]]
-    doc = rows_of(client_as("patrol_lead"), "incidents", "ids=" + ",".join(map(str, fids)))
+    doc = rows_of(client_as("admin"), "incidents", "ids=" + ",".join(map(str, fids)))
     assert [r["id"] for r in doc["rows"]] == sorted(fids) and doc["numberMatched"] == 3
+    # a patrol lead reads incidents masked: they select by the ids they were served
+    lead = client_as("patrol_lead")
+    served = [r["id"] for r in rows_of(lead, "incidents", "limit=30")["rows"]]
+    chosen = [served[3], served[9], served[27]]
+    doc = rows_of(lead, "incidents", "ids=" + ",".join(chosen))
+    assert sorted(r["id"] for r in doc["rows"]) == sorted(chosen) and doc["numberMatched"] == 3
+    status, _ = get(lead, "/api/layers/incidents/rows?ids=" + ",".join(map(str, fids)))
+    assert status == 400  # a stored id names nothing for them
 
 
 def test_rows_of_a_public_layer_for_nobody(anon_client):

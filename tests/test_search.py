@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ import shapely
 
 from gridmap import store
 from gridmap.access.roles import ALL_ROLES, Access
+from gridmap.cli.common import cli_user
 from gridmap.errors import AuthenticationError, InputError, LayerNotFoundError
+from gridmap.service import feature_ids
 from gridmap.service import search as search_service
 from gridmap.service.search_index import normalise
 from gridmap.store.gpkg import encoding as geopackage
@@ -191,6 +194,18 @@ def test_a_planner_never_finds_a_household(ws) -> None:
     assert found(ws, "一号楼", PLANNER) == {"buildings": ["一号楼"]}
 
 
+def stored(ws: store.GeoPackageWorkspace, groups: tuple[Any, ...]) -> list[Any]:
+    """The groups of a planner's search with each hit's id as the stored id it stands for."""
+    return [
+        (
+            g.layer,
+            g.matched,
+            [replace(h, id=feature_ids.stored_id(ws, h.layer, PLANNER, str(h.id))) for h in g.hits],
+        )
+        for g in groups
+    ]
+
+
 def test_a_planners_results_do_not_depend_on_the_households(ws, tmp_path: Path) -> None:
     """No hit, count or order of a masked reader changes when the register does."""
     layers = find_layers()
@@ -201,7 +216,8 @@ def test_a_planners_results_do_not_depend_on_the_households(ws, tmp_path: Path) 
         for query in ("H1", "一号楼", "1单元", "长江路", "302", "cam", "第"):
             a = search_service.search(ws, query, access=PLANNER)
             b = search_service.search(without, query, access=PLANNER)
-            assert a.groups == b.groups, query
+            # the same hits; a building's opaque id is the workspace's own (its own key)
+            assert stored(ws, a.groups) == stored(without, b.groups), query
     finally:
         without.close()
 
@@ -254,6 +270,19 @@ def test_a_search_showing_households_is_in_the_access_log(ws) -> None:
         1,
     )
     assert '"H1"' in row["filter"]
+
+
+def test_an_id_number_searched_for_is_logged_masked(ws) -> None:
+    """A register keyed by the head's ID number: the log keeps the query masked, not in clear."""
+    one = ws.read("households", limit=1, system=False)
+    one["household_id"] = "32010219500102123X"
+    ws.append("households", one)
+    hits = found(ws, "32010219500102123X", ADMIN, layers=["households"])
+    assert len(hits["households"]) == 1
+    row = ws.read_log(limit=1).iloc[0]
+    assert row["action"] == "search" and json.loads(row["filter"]) == {"q": "32***************X"}
+    search_service.search(ws, "电话13812345678", access=ADMIN)  # found nothing: not logged
+    assert ws.read_log(limit=1).iloc[0]["id"] == row["id"]
 
 
 def test_layers_and_bad_requests(ws) -> None:
@@ -438,14 +467,30 @@ def test_gridmap_search_command(ws, capsys) -> None:
     accounts.add_user(ws, "wang", "grid_worker", password="a-long-password-1", grids=[GRID_A])
     assert main(["search", str(ws.path), "H1"]) == 0  # as a masked reader: no household
     assert capsys.readouterr().out.startswith("Nothing found for 'H1'.")
-    assert main(["search", str(ws.path), "H", "--as", "wang"]) == 0
+    # as a grid worker, households show unmasked: only with --personal, and logged as the
+    # operating-system user acting for the account
+    assert main(["search", str(ws.path), "H", "--as", "wang"]) == 2
+    assert "--personal" in capsys.readouterr().err
+    assert main(["search", str(ws.path), "H", "--as", "wang", "--personal"]) == 0
     out = capsys.readouterr().out
     assert "住户 Households (1):" in out and "一号楼1单元302室" in out and "H2" not in out
+    (row,) = ws.read_log(limit=1).to_dict("records")
+    assert row["user"] == f"{cli_user()} as wang" and row["role"] == "grid_worker"
+    # without households among the layers searched, nothing shows unmasked
+    assert main(["search", str(ws.path), "一号楼", "--as", "wang", "--layers", "buildings"]) == 0
+    capsys.readouterr()
+    assert main(["search", str(ws.path), "H", "--role", "grid_worker", "--grids", GRID_A]) == 2
+    assert main(["search", str(ws.path), "H", "--role", "planner", "--personal"]) == 2
+    assert "sees it masked" in capsys.readouterr().err
+    assert main(["search", str(ws.path), "H1", "--role", "planner"]) == 0
+    assert capsys.readouterr().out.startswith("Nothing found for 'H1'.")
     assert main(["search", str(ws.path), "cam1", "--json", "--layers", "cameras"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert [h["label"] for h in hits] == ["CAM1", "CAM10", "XCAM1"]
     assert main(["search", str(ws.path), "x", "--as", "nobody"]) == 2
     assert "nobody" in capsys.readouterr().err
+    assert main(["search", str(ws.path), "x", "--as", "wang", "--role", "admin"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_a_code_is_found_without_its_leading_zeros(demo_workspace) -> None:

@@ -68,7 +68,10 @@ FILTERS = [
         "name": "ids",
         "in": "query",
         "required": False,
-        "description": "Feature ids, comma-separated: only these features (a selection)",
+        "description": "Feature ids, comma-separated: only these features (a selection). "
+        "The ids as the caller is served them: stored ids, or for a reader of a masked view "
+        "with opaque ids (households, visits: planner, patrol lead, analyst) their 16-character "
+        "tokens",
         "schema": {"type": "string"},
         "example": "12,40",
     },
@@ -101,7 +104,11 @@ add_schemas(
             "required": ["type", "geometry", "properties"],
             "properties": {
                 "type": {"const": "Feature"},
-                "id": {"type": "integer"},
+                "id": {
+                    "type": ["integer", "string"],
+                    "description": "The feature id; for a reader of a masked view with opaque "
+                    "ids (households, visits) a 16-character token",
+                },
                 "geometry": {
                     "anyOf": [
                         {"type": "null"},

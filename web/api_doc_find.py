@@ -37,7 +37,11 @@ add_schemas(
             "required": ["layer", "id", "label", "detail", "bbox", "lon", "lat"],
             "properties": {
                 "layer": {"enum": list(SPECS)},
-                "id": {"type": "integer", "description": "the feature id"},
+                "id": {
+                    "type": ["integer", "string"],
+                    "description": "the feature id as the caller is served it (a masked "
+                    "reader's opaque id for buildings)",
+                },
                 "label": {"type": "string"},
                 "detail": {"type": "string"},
                 "bbox": _BOX,
@@ -102,9 +106,9 @@ add_schemas(
                 "building": {
                     "type": "object",
                     "description": "The building as the buildings layer serves it to the "
-                    "caller, with id, bbox, lon and lat",
+                    "caller, with id (a masked reader's opaque id), bbox, lon and lat",
                     "required": ["id"],
-                    "properties": {"id": {"type": "integer"}, "bbox": _BOX},
+                    "properties": {"id": {"type": ["integer", "string"]}, "bbox": _BOX},
                 },
                 "read": {
                     "enum": ["full", "own", "totals"],
@@ -243,7 +247,9 @@ REGISTER: dict[str, Any] = {
     "description": "Listed for readers who see households (admin; a grid worker in a building "
     "of their grids), with counts per unit and floor, and recorded in the access log; "
     "everyone else gets the building's totals as the buildings layer serves them. Units, "
-    "floors and rooms are read from the addresses. Paged in room order.",
+    "floors and rooms are read from the addresses. Paged in room order. The building is "
+    "named by its id as the caller is served it: the stored id for the admin, the opaque id "
+    "of the buildings layer for everyone else.",
     "tags": ["search"],
     "parameters": [
         _limit(register_service.DEFAULT_LIMIT, register_service.MAX_LIMIT, "Households per page"),

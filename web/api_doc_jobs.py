@@ -145,11 +145,12 @@ add_schemas(
                     ],
                 },
                 "ids": {
-                    "description": "Feature ids: only these features (a selection)",
+                    "description": "Feature ids as the caller is served them (a masked "
+                    "reader's opaque ids are text): only these features (a selection)",
                     "anyOf": [
                         {"type": "null"},
                         {"type": "string"},
-                        {"type": "array", "items": {"type": "integer"}},
+                        {"type": "array", "items": {"type": ["integer", "string"]}},
                     ],
                 },
             },

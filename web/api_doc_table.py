@@ -61,7 +61,11 @@ add_schemas(
             "title": "One row: its feature id, its bounding box where it has a place, its values",
             "required": ["id"],
             "properties": {
-                "id": {"type": "integer"},
+                "id": {
+                    "type": ["integer", "string"],
+                    "description": "The feature id; for a reader of a masked view with opaque "
+                    "ids (households, visits) a 16-character token",
+                },
                 "bbox": {
                     "type": "array",
                     "description": "minlon, minlat, maxlon, maxlat in degrees (EPSG:4326)",

@@ -3,11 +3,12 @@
 ``POST /api/layers/<name>/features`` (a GeoJSON Feature; for ``people`` ``{"properties": …}``)
 answers 201 with the stored feature, its ``ETag`` (the feature's version, ``"1"``) and
 ``Location``. ``GET /api/layers/<name>/features/<fid>`` answers the feature of any readable
-layer with its ETag. ``PATCH`` (the properties to change and/or a new geometry) and ``DELETE``
-need ``If-Match: "<version>"``: 428 without it, 400 when it is no entity tag, 412 when it is
-a tag that names no version (``*``, ``W/"3"``), and 409
-with ``{"error": {…}, "current": <the feature as it is now>}`` when the feature changed since
-that version. Bodies are JSON (``application/json``, ``application/geo+json`` or
+layer with its ETag. ``fid`` is the id the caller is served: a stored id, or for a reader of a
+masked view its opaque id (a patrol lead's incidents: :mod:`gridmap.service.feature_ids`).
+``PATCH`` (the properties to change and/or a new geometry) and ``DELETE`` need
+``If-Match: "<version>"``: 428 without it, 400 when it is no entity tag, 412 when it is a tag
+that names no version (``*``, ``W/"3"``), and 409 with ``{"error": {…}, "current": <the
+feature as it is now>}`` when the feature changed since that version. Bodies are JSON (``application/json``, ``application/geo+json`` or
 ``application/merge-patch+json``; else 415) of at most
 :data:`~gridmap.service.feature_body.MAX_FEATURE_BYTES` (else 413). Geometry is GeoJSON:
 longitude/latitude degrees, EPSG:4326.
@@ -46,8 +47,9 @@ bp = Blueprint("edit", __name__, url_prefix="/api/layers")
 BODY_TYPES = ("application/json", "application/geo+json", "application/merge-patch+json")
 #: Every role that writes some layer (the route's rule; the layer's own is checked inside).
 WRITER_ROLES: frozenset[str] = frozenset().union(*WRITERS.values())
-#: A feature id in a URL (one beyond SQLite's 64 bits is simply not found).
-FID = "<int:fid>"
+#: A feature id in a URL, as the caller is served it: a stored id (one beyond SQLite's 64 bits
+#: is simply not found), or a masked reader's opaque id (gridmap.service.feature_ids).
+FID = "<fid>"
 _VERSION = re.compile(r'\s*"(\d{1,18})"\s*')
 #: What an If-Match header may be (RFC 9110): ``*`` or a list of entity tags.
 ETAGS = re.compile(
@@ -125,7 +127,7 @@ def _reply(feature: edit.Feature, status: int = 200) -> Response:
     return resp
 
 
-def _conflict(name: str, fid: int, exc: ConflictError) -> Response:
+def _conflict(name: str, fid: str, exc: ConflictError) -> Response:
     doc, current = edit.conflict_document(workspace(), name, fid, exc, access=access())
     resp = Response(json.dumps(doc, ensure_ascii=False), status=409, mimetype="application/json")
     if current is not None and current.version is not None:
@@ -159,7 +161,7 @@ def create(name: str) -> Response:
     edit.require_writer(who, name)
     feature = edit.create_feature(workspace(), name, _body(), access=who)
     resp = _reply(feature, 201)
-    resp.headers["Location"] = url_for("edit.feature", name=name, fid=feature.fid)
+    resp.headers["Location"] = url_for("edit.feature", name=name, fid=feature.doc["id"])
     return resp
 
 
@@ -178,8 +180,11 @@ def _read_doc(name: str) -> dict[str, Any]:
 @bp.get("/<name>/features/" + FID)
 @allow(EVERYONE)
 @describe(_read_doc, each={"name": LAYER_ORDER})
-def feature(name: str, fid: int) -> Response:
-    """One feature with its version as ETag (304 for ``If-None-Match`` of that version)."""
+def feature(name: str, fid: str) -> Response:
+    """One feature with its version as ETag (304 for ``If-None-Match`` of that version).
+
+    ``fid`` is the id the caller is served: a reader of a masked view with opaque ids names
+    the feature by its token (:mod:`gridmap.service.feature_ids`); what names none is 404."""
     found = edit.read_feature(workspace(), name, fid, access=access())
     if found.version is not None and request.if_none_match.contains(str(found.version)):
         resp = Response(status=304)
@@ -217,7 +222,7 @@ def _update_doc(name: str) -> dict[str, Any]:
 @bp.patch(f"/{EDITABLE}/features/{FID}")
 @allow(WRITER_ROLES)
 @describe(_update_doc, each={"name": EDITABLE_LAYERS})
-def update(name: str, fid: int) -> Response:
+def update(name: str, fid: str) -> Response:
     """Change a feature read at the version ``If-Match`` names; 409 with it when stale."""
     who = access()
     edit.require_writer(who, name)
@@ -251,7 +256,7 @@ def _delete_doc(name: str) -> dict[str, Any]:
 @bp.delete(f"/{EDITABLE}/features/{FID}")
 @allow(WRITER_ROLES)
 @describe(_delete_doc, each={"name": EDITABLE_LAYERS})
-def delete(name: str, fid: int) -> Response:
+def delete(name: str, fid: str) -> Response:
     """Delete a feature read at the version ``If-Match`` names; 409 with it when stale."""
     who = access()
     edit.require_writer(who, name)

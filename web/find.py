@@ -82,11 +82,12 @@ def search() -> Response:
     )
 
 
-@bp.get("/buildings/<int:fid>/register")
+@bp.get("/buildings/<fid>/register")
 @allow(EVERYONE)
 @describe(REGISTER)
-def building_register(fid: int) -> Response:
-    """A building's households by unit, floor and room: ``?offset=&limit=``."""
+def building_register(fid: str) -> Response:
+    """A building's households by unit, floor and room: ``?offset=&limit=`` (``fid`` as the
+    caller is served it: every role but the admin names the building by its opaque id)."""
     limit = parse_int("limit", register_service.DEFAULT_LIMIT)
     doc = register_service.building_register(
         workspace(),

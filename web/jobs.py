@@ -1,7 +1,7 @@
 """Background jobs over HTTP (``/api/jobs``): start an export, follow it, download, cancel.
 
 ``POST /api/jobs`` ``{"kind": "export", "layer": …, "format": …, "lang": …, "bbox": …,
-"where": [COLUMN<op>VALUE, …], "grids": "A,B" or [codes], "ids": "1,2" or [ids]}`` answers 202 with the job and its ``Location``; ``GET /api/jobs/<id>`` its state and progress;
+"where": [COLUMN<op>VALUE, …], "grids": "A,B" or [codes], "ids": "1,2" or [ids, as served]}`` answers 202 with the job and its ``Location``; ``GET /api/jobs/<id>`` its state and progress;
 ``GET /api/jobs/<id>/result`` the file once the state is ``done``; ``DELETE /api/jobs/<id>``
 cancels it (or discards a finished one with its file); ``GET /api/jobs`` lists the caller's
 jobs. Every route is for signed-in users; a job is its user's alone (another's is 404). The
@@ -100,7 +100,7 @@ def _selection(body: dict[str, Any]) -> job_service.Selection:
     if where is not None and not isinstance(where, str | list):
         raise InputError("where must be a condition or a list of them: COLUMN=VALUE.")
     return job_service.Selection.of(
-        where, _listed(body, "grids", (str,)), _listed(body, "ids", (int,))
+        where, _listed(body, "grids", (str,)), _listed(body, "ids", (int, str))
     )
 
 

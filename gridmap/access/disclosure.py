@@ -1,6 +1,6 @@
 """Measure what a masked view gives away: group sizes, and how well a flag can be guessed.
 
-Two measures, both on plain frames (numpy and pandas only):
+Three measures, all on plain frames (numpy and pandas only):
 
 * :func:`anonymity` — k-anonymity of a table on its visible quasi-identifiers: the smallest
   group of rows that look alike, and the share of rows alone in their group.
@@ -8,6 +8,9 @@ Two measures, both on plain frames (numpy and pandas only):
   hidden yes/no flag for rows it was not trained on. Its held-out AUC (0.5 is chance) and
   accuracy (against always guessing the commoner answer) say whether the flag can be read
   back. :func:`null_auc_sd` gives the spread of that AUC when nothing is to be learnt.
+* :func:`id_order` — the id-order attack: sort the rows by the ids they were served (or by
+  their place in the reply) and read a hidden order off them — a visit's household, a
+  household's room — within the groups the reader sees anyway (the grid, the building).
 
 The classifiers are deliberately simple and strong on this kind of data: a group-rate lookup
 table (the flag's rate among training rows with the same feature values, smoothed towards the
@@ -39,6 +42,10 @@ AUC_FLOOR = 0.03
 #: How much better than always giving the commoner answer a held-out guess may be (a share of
 #: the rows: 40 of 20,913 households).
 ACCURACY_MARGIN = 0.002
+#: The least rank correlation :func:`id_order` counts as an order read back, whatever the
+#: number of rows: the same margin above chance as :data:`AUC_FLOOR` (a Spearman correlation
+#: of r moves the AUC of a median split by about r / 3, so 0.03 is the stricter of the two).
+RHO_FLOOR = 0.03
 
 
 @dataclass(frozen=True)
@@ -316,4 +323,147 @@ def attack(
         best=best,
         null_sd=null_auc_sd(positives, len(y) - positives),
         features=tuple(sorted(alone.items(), key=lambda t: -t[1])),
+    )
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """How well the order of served ids places rows on an order the reader should not see.
+
+    Two ways to read an order back, both within the groups the reader sees anyway: the served
+    order follows the hidden one (``rho``), or rows next to each other in the served order are
+    next to each other in the hidden one too (``closeness``: a register written in several
+    passes — visits month after month, each month household by household — is not in
+    household order overall, but its neighbours are neighbours).
+
+    Attributes
+    ----------
+    link
+        What was guessed (``visits → household``).
+    rows
+        Rows in groups of two or more (the only ones an order can place).
+    groups
+        Such groups.
+    rho
+        The Spearman correlation, within groups and pooled, of the served order and the
+        hidden one (0 is chance, 1 the same order).
+    rho_sd
+        Its standard deviation when the served order is random (exact for pooled groups).
+    closeness
+        1 - (mean hidden distance between neighbours in the served order) / (the same in a
+        random order): 0 is chance, 1 every neighbour a next-door one.
+    closeness_sd
+        Its spread over random orders (shuffled within groups).
+    gap
+        The median distance, in ranks of the hidden order, between neighbours in the served
+        order (``visit ids 1-8 belong to household ranks 8, 11, 14, 15, …``: about 3).
+    chance_gap
+        The same in a random order.
+    """
+
+    link: str
+    rows: int
+    groups: int
+    rho: float
+    rho_sd: float
+    closeness: float
+    closeness_sd: float
+    gap: float
+    chance_gap: float
+
+    @property
+    def rho_bound(self) -> float:
+        """Return the largest correlation that is still chance: max(Z_BOUND sd, RHO_FLOOR)."""
+        return max(Z_BOUND * self.rho_sd, RHO_FLOOR)
+
+    @property
+    def closeness_bound(self) -> float:
+        """Return the largest closeness that is still chance: max(Z_BOUND sd, RHO_FLOOR)."""
+        return max(Z_BOUND * self.closeness_sd, RHO_FLOOR)
+
+    @property
+    def read_back(self) -> bool:
+        """Return whether the served order gives the hidden one away, either way."""
+        return abs(self.rho) >= self.rho_bound or self.closeness >= self.closeness_bound
+
+
+def _gaps(
+    order: np.ndarray, group: np.ndarray, hidden: np.ndarray, span: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hidden distance between neighbours of ``order`` in one group: in ranks, and
+    as a share of the group's span."""
+    g, h, w = group[order], hidden[order], span[order]
+    same = g[1:] == g[:-1]
+    gap = np.abs(h[1:] - h[:-1])[same]
+    return gap, gap / w[1:][same]
+
+
+def id_order(
+    served: Sequence[object] | pd.Series,
+    hidden: Sequence[object] | pd.Series,
+    groups: Sequence[object] | pd.Series | None = None,
+    *,
+    link: str = "",
+    seed: int = 0,
+    shuffles: int = 20,
+) -> OrderResult:
+    """Measure how well the order of ``served`` gives away the order of ``hidden``.
+
+    Parameters
+    ----------
+    served
+        What the reader can sort the rows by: the ids they were served (numbers sort as
+        numbers, text as text) or each row's place in the reply.
+    hidden
+        A value per row the reader must not learn the order of (the row's household, its
+        room), sortable; rows may share one (visits of one household).
+    groups
+        What the reader already knows of each row (its grid, its building): the attack only
+        has to place rows within their group. None: one group.
+    link
+        A name for the result.
+    seed, shuffles
+        The random orders that give the spread of :attr:`OrderResult.closeness` and the
+        chance gap.
+    """
+    s = pd.Series(list(served))
+    h = pd.Series(list(hidden))
+    g = pd.Series(list(groups)) if groups is not None else pd.Series(np.zeros(len(s), dtype=int))
+    if not len(s) == len(h) == len(g):
+        raise InputError("id_order needs one served id, one hidden value and one group per row.")
+    g = g.astype(str)
+    kept = (g.map(g.value_counts()) > 1).to_numpy()
+    s, h, g = s[kept].reset_index(drop=True), h[kept].reset_index(drop=True), g[kept]
+    g = g.reset_index(drop=True)
+    n, k = len(s), int(g.nunique())
+    if n - k < 2:
+        return OrderResult(link, n, k, 0.0, math.inf, 0.0, math.inf, 0.0, 0.0)
+    rs = s.groupby(g).rank(method="average")
+    rh = h.groupby(g).rank(method="average")
+    cs = rs - rs.groupby(g).transform("mean")
+    ch = rh - rh.groupby(g).transform("mean")
+    ss, sh = (cs * cs).groupby(g).sum(), (ch * ch).groupby(g).sum()
+    den = math.sqrt(float(ss.sum()) * float(sh.sum()))
+    rho = float((cs * ch).sum()) / den if den > 0 else 0.0
+    m = g.value_counts().reindex(ss.index)
+    rho_sd = math.sqrt(float((ss * sh / (m - 1)).sum())) / den if den > 0 else math.inf
+    group = pd.factorize(g)[0]
+    dense = (h.groupby(g).rank(method="dense") - 1).to_numpy(dtype=float)
+    span = np.maximum(h.groupby(g).transform("nunique").to_numpy(dtype=float) - 1, 1)
+    ranked = s.rank(method="first").to_numpy()
+    gap, share = _gaps(np.lexsort((ranked, group)), group, dense, span)
+    rng = np.random.default_rng(seed)
+    null = [_gaps(np.lexsort((rng.random(n), group)), group, dense, span) for _ in range(shuffles)]
+    means = np.array([x[1].mean() for x in null])
+    chance = float(means.mean())
+    return OrderResult(
+        link=link,
+        rows=n,
+        groups=k,
+        rho=rho,
+        rho_sd=rho_sd,
+        closeness=1 - float(share.mean()) / chance if chance > 0 else 0.0,
+        closeness_sd=float((means / chance).std(ddof=1)) if chance > 0 else math.inf,
+        gap=float(np.median(gap)),
+        chance_gap=float(np.median(np.concatenate([x[0] for x in null]))),
     )

@@ -68,6 +68,44 @@ def mask_text(value: Any, column: str) -> Any:
     return MASK
 
 
+#: ID numbers (17 digits and a check digit or X) and phone numbers (a mobile, with or without
+#: +86; a landline with its area code) standing on their own in any text (not inside a code
+#: such as H0265043743-008), and runs of 16 digits or more (longer than any code of gridmap's:
+#: grid codes have 15).
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_LONG_DIGITS = re.compile(r"(?<!\d)\d{16,}(?!\d)")
+_MOBILE = re.compile(r"(?<![0-9A-Za-z+])(?:\+?86[-\s]?)?1[3-9]\d{9}(?![0-9A-Za-z])")
+_LANDLINE = re.compile(r"(?<![0-9A-Za-z])0\d{2,3}[-\s]?\d{7,8}(?![0-9A-Za-z])")
+
+
+def masked_text(text: str) -> str:
+    """Return ``text`` with every ID number and phone number in it masked by :func:`mask_text`.
+
+    For what users type that is kept (the access log's search queries and filter values):
+    ``身份证 32010219500102123X`` becomes ``身份证 32***************X``, ``13812345678``
+    ``138****5678``. Grid and community codes (15 and 12 digits) stay as they are.
+    """
+    text = _ID_NUMBER.sub(lambda m: mask_text(m.group(0), "id_number"), text)
+    text = _LONG_DIGITS.sub(lambda m: mask_text(m.group(0), "id_number"), text)
+    text = _MOBILE.sub(lambda m: mask_text(m.group(0), "phone"), text)
+    return _LANDLINE.sub(lambda m: mask_text(m.group(0), "phone"), text)
+
+
+def logged_value(layer: str | Layer, column: str, value: str) -> str:
+    """Return a value typed for ``column`` of ``layer`` as the access log keeps it.
+
+    On a personal column (names, ID numbers, phones, the six flags, free text) the value is
+    masked as :func:`mask_text` masks it (an ID number keeps its province and check
+    character, a name its surname, anything else becomes ``***``); on any other column ID and
+    phone numbers inside it are masked (:func:`masked_text`) and the rest is kept.
+    """
+    schema = layer if isinstance(layer, Layer) else get_layer(layer)
+    found = {c.name: c for c in schema.columns}.get(column)
+    if found is not None and found.personal:
+        return str(mask_text(value, column)) if value else value
+    return masked_text(value)
+
+
 #: Where the unit or room part of an address starts: "1单元", "502室", "3层", "12户", "Room 5",
 #: or a "2-3-502" building-unit-room triple.
 _UNIT_OR_ROOM = re.compile(
@@ -117,7 +155,9 @@ class MaskedView:
     ``keep`` columns are served as stored, ``coarsen`` ones through their function (as text,
     marked personal so that nothing filters or sorts on them); every other column is dropped,
     ``dropped`` says why for the columns of today's schema. ``rows`` False: the view has no
-    rows. ``geometry`` False: the rows have no place on the map.
+    rows. ``geometry`` False: the rows have no place on the map. Every masked view serves
+    opaque ids instead of the stored feature ids, and its rows in their order
+    (:mod:`gridmap.access.ids`).
     """
 
     keep: tuple[str, ...]
@@ -251,6 +291,27 @@ def _masked(layer: Layer, access: Access) -> MaskedView | None:
     if not layer.has_personal_data and layer.name not in VIEWS:
         return None
     return _view(layer)
+
+
+def opaque_ids(layer: str | Layer, access: Access) -> bool:
+    """Return whether ``access`` is served opaque ids of ``layer`` instead of its feature ids.
+
+    True for every masked view (households, people, visits, incidents, buildings, and the view
+    of any layer with personal data added later): a stored id counts rows in the order they
+    were written, which for the register is the order of the households (a visit's id names
+    its household within a few ranks, a household's its room), and for any layer may follow a
+    column the view hides. Those readers also get the rows in token order
+    (:mod:`gridmap.access.ids`), and nothing they send names a feature by its stored id. Level
+    NONE raises PermissionDeniedError.
+    """
+    schema = layer if isinstance(layer, Layer) else get_layer(layer)
+    return _masked(schema, access) is not None
+
+
+def has_opaque_ids(layer: str | Layer) -> bool:
+    """Return whether some reader (a masked one) is served opaque ids of ``layer``."""
+    schema = layer if isinstance(layer, Layer) else get_layer(layer)
+    return schema.has_personal_data or schema.name in VIEWS
 
 
 def served_layer(layer: str | Layer, access: Access) -> Layer:

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from gridmap import store
+from gridmap.access import ids
 from gridmap.build.init import metric_crs, osm_meta, sjoin_code
 from gridmap.build.synthetic import activity, addresses, identity, places, register
 from gridmap.errors import InputError
@@ -246,6 +247,7 @@ def build_demo(
         )
         tx.set_meta("title", title or default_title)
         tx.set_meta("synthetic", True)
+        ws.secret(ids.SECRET)  # the key of masked readers' opaque feature ids
         tx.set_meta(
             "synthetic_note",
             {

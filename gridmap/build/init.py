@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from gridmap import store
+from gridmap.access import ids
 from gridmap.geo.crs import utm_crs
 from gridmap.io.osm import Bbox, OsmExtract, read_osm
 
@@ -79,4 +80,5 @@ def init_workspace(
             tx.set_meta(key, value)
         tx.set_meta("title", title or src.name.split(".")[0])
         tx.set_meta("synthetic", False)
+        ws.secret(ids.SECRET)  # the key of masked readers' opaque feature ids
     return Path(path)

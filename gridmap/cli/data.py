@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli.common import Progress, Subparsers, cli_user, parse_bbox
+from gridmap.cli.common import Progress, Subparsers, add_reader_options, parse_bbox, reader
 from gridmap.errors import InputError
 
 
@@ -53,24 +53,21 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Export one layer (or the part of it asked for) to a file."""
-    from gridmap.access.roles import ADMIN, ANALYST, Access
     from gridmap.errors import PermissionDeniedError
     from gridmap.io.export_notes import left_out
-    from gridmap.service import accounts, scope
+    from gridmap.schema import get_layer
+    from gridmap.service import scope
+    from gridmap.service.filters import parse_grids
     from gridmap.service.jobs import Selection, export_file
     from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
-    if args.as_user and args.personal:
-        raise InputError("Give --as USER or --personal, not both: --as exports as USER sees it.")
-    if args.as_user:
-        access = accounts.access_of(ws, accounts.user(ws, args.as_user))
-    else:
-        access = Access.of(cli_user(), ADMIN if args.personal else ANALYST)
+    get_layer(args.layer)  # an unknown layer first
+    access = reader(ws, args, shows=[args.layer], grids=parse_grids(args.grids), what="export")
     try:
         scope.require(access, args.layer)
     except PermissionDeniedError as exc:
-        if args.as_user:
+        if args.as_user or args.role:
             raise
         raise PermissionDeniedError(
             f"Without --personal, '{args.layer}' is exported as masked readers see it: {exc} "
@@ -147,14 +144,6 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         metavar="COLUMN=VALUE",
         help="only rows meeting a condition (=, !=, <, <=, >, >=, ~ contains); repeatable",
     )
-    p.add_argument("--ids", help="only these feature ids: ID[,ID…]")
-    p.add_argument(
-        "--as",
-        dest="as_user",
-        metavar="USER",
-        help="export as this account sees the layer (its role, a grid worker's grids)",
-    )
-    p.add_argument(
-        "--personal", action="store_true", help="include personal data unmasked (needs authority)"
-    )
+    p.add_argument("--ids", help="only these feature ids, as the reader is served them: ID[,ID…]")
+    add_reader_options(p, "export", personal=True)
     p.set_defaults(func=cmd_export)

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from gridmap.cli.common import Progress, Subparsers, cli_user
+from gridmap.cli.common import Progress, Subparsers, add_reader_options, reader
 from gridmap.errors import InputError
 
 
@@ -28,7 +28,6 @@ class _Report:
 
 def cmd_print(args: argparse.Namespace) -> None:
     """Print grid sheets of a workspace to a PDF or HTML file."""
-    from gridmap.access.roles import GRID_WORKER, Access, check_role
     from gridmap.print.grids import choose_grids, grid_sheet, parse_grids
     from gridmap.print.render import render_html, render_pdf
     from gridmap.store import open_workspace
@@ -37,14 +36,12 @@ def cmd_print(args: argparse.Namespace) -> None:
     fmt = args.format or out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "html"):
         raise InputError(f"Print to a .pdf or .html file (or give --format), not '{out.name}'.")
-    role = check_role(args.role)
     codes = parse_grids(args.grids)
-    if role == GRID_WORKER and codes is None:
-        raise InputError("As a grid worker, name the grids to print: --grids CODES.")
-    access = Access.of(cli_user(), role, grids=codes or ())
     quiet = bool(getattr(args, "quiet", False))
     report = _Report(quiet, args.lang)
     with open_workspace(args.workspace, read_only=True) as ws:
+        # a grid sheet shows no personal data (the register is never drawn): no --personal
+        access = reader(ws, args, grids=codes or (), what="print")
         choice = choose_grids(ws, access, args.grids)
         report(0.0, f"Printing {len(choice.codes)} grid(s)", f"正在打印 {len(choice.codes)} 个网格")
         sheet = grid_sheet(ws, access, args.grids, lang=args.lang, progress=report)
@@ -91,12 +88,5 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("--paper", choices=["A4", "A3"], default="A4")
     p.add_argument("--orientation", choices=["landscape", "portrait"], default="landscape")
     p.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="default: zh-CN")
-    p.add_argument(
-        "--as",
-        dest="role",
-        default="analyst",
-        metavar="ROLE",
-        help="print what this role sees (admin, planner, patrol_lead, grid_worker, analyst; "
-        "default analyst); a grid worker prints the grids named",
-    )
+    add_reader_options(p, "print", personal=False)  # default: what an analyst sees
     p.set_defaults(func=cmd_print)

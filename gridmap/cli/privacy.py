@@ -1,9 +1,10 @@
 """``gridmap privacy``: can a masked role read a hidden flag back from the register it is served?
 
 Runs :func:`gridmap.service.privacy_check.check` on the workspace and prints one line per
-hidden flag (English, with Chinese titles), or the report as JSON with ``--json``. Exit status
-0 when every flag passes, 1 when one can be read back (the line names the clue to look at),
-2 on errors.
+hidden flag (English, with Chinese titles) and per order the ids could give away (a visit's
+household, a household's room), or the report as JSON with ``--json``. Exit status 0 when
+everything passes, 1 when a flag or an order can be read back (the line names the clue to look
+at), 2 on errors.
 """
 
 from __future__ import annotations
@@ -91,8 +92,29 @@ def render(report: PrivacyReport) -> str:
                     f"{', '.join(g.by)}"
                 )
             lines.append(f"    {g.view:<11} {text}")
+        if c.orders:
+            lines += ["", "  Id order 编号顺序 (the ids served, and the order of the rows):"]
+        for o in c.orders:
+            what = f"{o.view} → {o.hidden}, within {o.within}"
+            verdict = _VERDICTS.get(o.verdict, o.verdict)
+            if o.rho is None or o.closeness is None:
+                lines.append(f"    {_pad(what, 50)} {verdict}")
+                continue
+            lines.append(
+                f"    {_pad(what, 50)} rho {o.rho:+.3f} (bound {_number(o.rho_bound)}), "
+                f"neighbours {o.closeness:+.3f} (bound {_number(o.closeness_bound)}), "
+                f"{o.gap:,.0f} ranks apart (chance {o.chance_gap:,.0f}), by {o.by}  {verdict}"
+            )
     lines.append("")
     failed = report.failed
+    orders = [o for c in report.checks for o in c.failed_orders]
+    if orders:
+        names = ", ".join(sorted({f"{o.view} → {o.hidden}" for o in orders}))
+        lines.append(
+            f"FAIL 不通过: the ids masked roles are served, or the order of their rows, give "
+            f"away {names}: every masked view must serve opaque ids in their own order "
+            "(gridmap/access/ids.py). See docs/privacy.md, 'Feature ids'."
+        )
     if failed:
         names = ", ".join(sorted({f.flag for _, f in failed}))
         lines.append(
@@ -100,7 +122,7 @@ def render(report: PrivacyReport) -> str:
             "the masked view (or the figures) must drop or coarsen them. See docs/privacy.md, "
             "'Check your own register'."
         )
-    else:
+    elif not orders:
         unjudged = sum(f.verdict == NOT_JUDGED for c in report.checks for f in c.flags)
         judged = sum(len(c.flags) for c in report.checks) - unjudged
         if judged:
@@ -117,7 +139,7 @@ def render(report: PrivacyReport) -> str:
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
-    """Run the privacy check; exit status 1 when a flag can be read back."""
+    """Run the privacy check; exit status 1 when a flag (or an order) can be read back."""
     from gridmap.service.privacy_check import check
     from gridmap.store import open_workspace
 

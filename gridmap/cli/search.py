@@ -1,39 +1,41 @@
 """``gridmap search WORKSPACE QUERY``: the map's search box on the command line.
 
-Finds as one reader finds: ``--as NAME`` searches as that account of the workspace (its role
-and, for a grid worker, its grids); without it, as a masked reader (an analyst), so that no
-household is found. A search that shows households unmasked is recorded in the access log,
-as in the browser. One line per hit, grouped by layer; ``--json`` prints the hits as JSON.
+Finds as one reader finds (:func:`gridmap.cli.common.reader`): ``--as USER`` searches as that
+account of the workspace (its role and, for a grid worker, its grids), ``--role ROLE`` as that
+role; without either, as a masked reader (an analyst), so that no household is found. A search
+that would show households unmasked needs ``--personal`` and is recorded in the access log
+under the operating-system user who ran it, as in the browser. One line per hit, grouped by
+layer; ``--json`` prints the hits as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from gridmap.cli.common import Subparsers, cli_user
-from gridmap.errors import InputError
+from gridmap.cli.common import Subparsers, add_reader_options, reader
+
+if TYPE_CHECKING:
+    from gridmap.access.roles import Access
 
 
 def cmd_search(args: argparse.Namespace) -> None:
     """Print what ``args.query`` finds in the workspace for the reader of ``--as``."""
     from gridmap import store
-    from gridmap.access.roles import ANALYST, Access
     from gridmap.schema import get_layer
-    from gridmap.service import accounts
     from gridmap.service import search as search_service
+    from gridmap.service.filters import parse_grids
 
     with store.open_workspace(args.workspace) as ws:
-        if args.as_user:
-            record = ws.get_user(args.as_user)
-            if record is None:
-                raise InputError(
-                    f"There is no account '{args.as_user}'. (没有账户 '{args.as_user}'。)"
-                )
-            access = accounts.access_of(ws, record)
-        else:
-            access = Access.of(cli_user(), ANALYST)
         layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
+        for name in layers or ():
+            get_layer(name)  # an unknown layer first
+
+        def shows(who: Access) -> list[str]:
+            return [n for n in search_service.searchable(who) if layers is None or n in layers]
+
+        access = reader(ws, args, shows=shows, grids=parse_grids(args.grids), what="search")
         result = search_service.search(
             ws, args.query, access=access, limit=args.limit, layers=layers, lang=args.lang
         )
@@ -65,12 +67,8 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("workspace")
     p.add_argument("query")
-    p.add_argument(
-        "--as",
-        dest="as_user",
-        metavar="NAME",
-        help="search as this account (default: as a masked reader, no households)",
-    )
+    add_reader_options(p, "search", personal=True)
+    p.add_argument("--grids", help="with --role grid_worker: the worker's grids, CODE[,CODE…]")
     p.add_argument("--layers", help="comma-separated layers to search (default: all)")
     p.add_argument("--limit", type=int, default=10, help="hits per layer (1 to 50)")
     p.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")

@@ -25,7 +25,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmap.access import privacy
+from gridmap.access import ids, privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.io import geojson
@@ -213,6 +213,8 @@ def export_layer(
     access
         Who asks: personal data as their role may see it. The caller has checked the read
         and narrowed ``where`` to the reader's rows (:func:`gridmap.service.scope.scoped_where`).
+        Files hold no feature ids; a reader of a view with opaque ids gets the rows in token
+        order (:mod:`gridmap.access.ids`), not in the stored order that would place them.
     lang
         "en" or "zh-CN": the column titles, values (是/否, 已隐藏, coded titles) and notes of
         CSV and Excel files, and the notes of every format.
@@ -249,6 +251,8 @@ def export_layer(
     frame = ws.read(layer, bbox=bbox, where=where, system=False)  # version etc. stay there
     if keep is not None:
         frame = frame[keep(frame).to_numpy(dtype=bool)]
+    if privacy.opaque_ids(schema, access) and len(frame):  # the stored order would place rows
+        frame = frame.iloc[ids.order(ids.tokens(ws.secret(ids.SECRET), layer, frame.index))]
     frame = frame.reset_index(drop=True)  # feature ids stay in the workspace
     rows = len(frame)
     step(0.1, f"Preparing {rows:,} rows", f"正在整理 {rows:,} 行")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -76,9 +77,20 @@ def records(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> li
     return [dict(zip(columns, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
-def features(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> list[str]:
-    """Return one GeoJSON Feature string per row, with the frame's index as ``id``."""
+def features(
+    frame: pd.DataFrame,
+    columns: list[str],
+    tz: str = DEFAULT_TZ,
+    *,
+    ids: Sequence[int | str] | None = None,
+) -> list[str]:
+    """Return one GeoJSON Feature string per row, with ``ids`` (default: the index) as ``id``.
+
+    An id is written as a number, or as a string where ``ids`` are text (the opaque ids of
+    :mod:`gridmap.access.ids`).
+    """
     props = records(frame, columns, tz)
+    names = frame.index.tolist() if ids is None else list(ids)
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = np.asarray(frame.geometry.values, dtype=object)
         geoms = shapely.set_precision(geoms, COORD_PRECISION, mode="pointwise")
@@ -86,12 +98,20 @@ def features(frame: pd.DataFrame, columns: list[str], tz: str = DEFAULT_TZ) -> l
     else:
         geo = [None] * len(frame)
     out = []
-    for fid, g, p in zip(frame.index.tolist(), geo, props, strict=True):
+    for fid, g, p in zip(names, geo, props, strict=True):
+        key = _id_text(fid)
         out.append(
-            f'{{"type":"Feature","id":{int(fid)},"geometry":{g if g is not None else "null"},'
+            f'{{"type":"Feature","id":{key},"geometry":{g if g is not None else "null"},'
             f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
         )
     return out
+
+
+def _id_text(fid: Any) -> str:
+    """Return a feature id as JSON: a number, or a string (plain ones without escaping)."""
+    if not isinstance(fid, str):
+        return str(int(fid))
+    return f'"{fid}"' if fid.isascii() and fid.isalnum() else json.dumps(fid)
 
 
 def feature_collection(
@@ -100,10 +120,14 @@ def feature_collection(
     *,
     extra: dict[str, Any] | None = None,
     tz: str = DEFAULT_TZ,
+    ids: Sequence[int | str] | None = None,
 ) -> str:
-    """Return a GeoJSON FeatureCollection; ``extra`` members (links, counts) come first."""
+    """Return a GeoJSON FeatureCollection; ``extra`` members (links, counts) come first.
+
+    ``ids``: the features' ids, one per row (default: the frame's index).
+    """
     head = "".join(
         f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False)}," for k, v in (extra or {}).items()
     )
-    body = ",".join(features(frame, columns, tz))
+    body = ",".join(features(frame, columns, tz, ids=ids))
     return f'{{"type":"FeatureCollection",{head}"features":[{body}]}}'

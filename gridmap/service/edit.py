@@ -45,7 +45,7 @@ from gridmap.errors import (
 )
 from gridmap.io import geojson
 from gridmap.schema import STORAGE_CRS, Layer, get_layer
-from gridmap.service import scope
+from gridmap.service import feature_ids, scope
 from gridmap.service.feature_body import Change, parse_feature, show
 from gridmap.store import Transaction, Workspace
 
@@ -126,13 +126,17 @@ def _scoped(access: Access, layer: str) -> bool:
 # -- reading and writing ---------------------------------------------------------------------
 
 
-def read_feature(ws: Workspace, layer: str, fid: int, *, access: Access) -> Feature:
+def read_feature(ws: Workspace, layer: str, fid: int | str, *, access: Access) -> Feature:
     """Return feature ``fid`` of ``layer`` as ``access`` may see it (404 when not theirs).
 
     Any readable layer; a grid worker finds only register rows of their own grids. A read
-    that shows personal data unmasked is recorded in the access log.
+    that shows personal data unmasked is recorded in the access log. ``fid`` is a stored id,
+    or text naming the feature as ``access`` is served it (a URL's: a masked reader's opaque
+    id, :func:`gridmap.service.feature_ids.stored_id`).
     """
     get_layer(layer)
+    scope.require(access, layer)  # a refused layer is 401/403 before any id is looked up
+    fid = stored_fid(ws, layer, fid, access)
     _check_fid(layer, fid)
     where = scope.scoped_where(ws, access, layer, {"fid": int(fid)})
     frame = ws.read(layer, where=where)
@@ -180,10 +184,25 @@ def create_feature(ws: Workspace, layer: str, body: Any, *, access: Access) -> F
     return _reply(ws, layer, stored, access)
 
 
-def parse_change(layer: str, fid: int, body: Any) -> Change:
-    """Return the change a PATCH body asks of feature ``fid`` (its ``id``, if given, must be it)."""
+def stored_fid(ws: Workspace, layer: str, fid: int | str, access: Access) -> int:
+    """Return the stored id of feature ``fid``: a stored id, or text naming the feature as
+    ``access`` is served it (:func:`gridmap.service.feature_ids.stored_id`); 404 for none."""
+    if not isinstance(fid, str):
+        return int(fid)
+    found = feature_ids.stored_id(ws, layer, access, fid)
+    if found is None:
+        raise FeatureNotFoundError(f"Layer '{layer}' has no feature '{fid}'.")
+    return found
+
+
+def parse_change(layer: str, fid: int | str, body: Any) -> Change:
+    """Return the change a PATCH body asks of feature ``fid`` (its ``id``, if given, must be it).
+
+    ``fid`` as the URL names it: the stored id, or a masked writer's opaque id (a patrol lead's
+    incident); the body's ``id`` is compared as text."""
     change = parse_feature(layer, body, partial=True)
-    if isinstance(body, dict) and body.get("id") not in (None, fid):
+    given = body.get("id") if isinstance(body, dict) else None
+    if given is not None and (isinstance(given, bool) or str(given) != str(fid)):
         raise InputError(
             f"The body is feature {show(body['id'])}, but the URL names feature {fid}: send "
             "the change to the feature's own URL."
@@ -194,7 +213,7 @@ def parse_change(layer: str, fid: int, body: Any) -> Change:
 def update_feature(
     ws: Workspace,
     layer: str,
-    fid: int,
+    fid: int | str,
     body: Any,
     *,
     expected_version: int,
@@ -207,11 +226,12 @@ def update_feature(
     (their ``If-Match``): when the feature has changed since,
     :class:`gridmap.errors.ConflictError` is raised and nothing is written
     (:func:`conflict_document` gives the reply with the current feature). A change that
-    changes nothing keeps the version.
+    changes nothing keeps the version. ``fid``: as :func:`stored_fid` takes it.
     """
     require_writer(access, layer)
     schema = get_layer(layer)
     change = body if isinstance(body, Change) else parse_change(layer, fid, body)
+    fid = stored_fid(ws, layer, fid, access)
     values = dict(change.values)
     if change.geometry is not None:
         values["geometry"] = change.geometry
@@ -228,23 +248,24 @@ def update_feature(
 
 
 def delete_feature(
-    ws: Workspace, layer: str, fid: int, *, expected_version: int, access: Access
+    ws: Workspace, layer: str, fid: int | str, *, expected_version: int, access: Access
 ) -> None:
     """Delete feature ``fid`` of ``layer`` if it is still at ``expected_version``.
 
     A stale version raises :class:`gridmap.errors.ConflictError`; a household still named by
     visits is refused (:class:`gridmap.errors.ConstraintError`); a household's people go
-    with it.
+    with it. ``fid``: as :func:`stored_fid` takes it.
     """
     require_writer(access, layer)
     schema = get_layer(layer)
+    fid = stored_fid(ws, layer, fid, access)
     with ws.transaction(user=access.who, action=f"edit {layer}") as tx:
         _stored(tx, access, schema, fid)
         tx.delete(layer, [fid], expected_versions={int(fid): int(expected_version)})
 
 
 def conflict_document(
-    ws: Workspace, layer: str, fid: int, error: ConflictError, *, access: Access
+    ws: Workspace, layer: str, fid: int | str, error: ConflictError, *, access: Access
 ) -> tuple[dict[str, Any], Feature | None]:
     """Return the reply to a stale write: ``{"error": {…}, "current": <feature or null>}``.
 
@@ -337,7 +358,8 @@ def served(ws: Workspace, layer: str, frame: pd.DataFrame, *, access: Access) ->
     shown = privacy.present(frame.iloc[:1], schema, access)
     columns = [c.name for c in privacy.served_layer(schema, access).columns]
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    doc: dict[str, Any] = json.loads(geojson.features(shown, columns, tz)[0])
+    served_id = feature_ids.served_ids(ws, layer, access, frame.index[:1])  # a token if masked
+    doc: dict[str, Any] = json.loads(geojson.features(shown, columns, tz, ids=served_id)[0])
     row = frame.iloc[0]
     masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
     version: int | None = int(row["version"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridmap.access import privacy
 from gridmap.schema import Column, Layer, get_layer
 from gridmap.service.feature_body import GEOJSON_TYPES, READ_ONLY_MEMBERS
 
@@ -172,7 +173,7 @@ def served_schema(layer: str | Layer, views: list[Layer]) -> dict[str, Any]:
         "required": ["type", "id", "geometry", "properties"],
         "properties": {
             "type": {"const": "Feature"},
-            "id": {"type": "integer", "description": "feature id, stable for the feature's life"},
+            "id": _id_schema(schema),
             "geometry": geometry,
             "properties": {"type": "object", "properties": props},
             "version": {"type": "integer", "minimum": 1, "description": "the ETag, for If-Match"},
@@ -190,3 +191,14 @@ def _types(doc: dict[str, Any]) -> list[str]:
 def _served_geometry(layer: Layer) -> dict[str, Any]:
     kind = {"POINT": "Point", "LINESTRING": "LineString", "MULTIPOLYGON": "MultiPolygon"}
     return geometry_schema(kind[layer.geometry or "POINT"])
+
+
+def _id_schema(schema: Layer) -> dict[str, Any]:
+    """The schema of a served feature id: a number, or a masked reader's token where some get one."""
+    if not privacy.has_opaque_ids(schema):
+        return {"type": "integer", "description": "feature id, stable for the feature's life"}
+    return {
+        "type": ["integer", "string"],
+        "description": "feature id, stable for the feature's life: the stored id, or for a "
+        "reader of the masked view its opaque id (16 letters and digits)",
+    }

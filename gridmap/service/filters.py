@@ -81,10 +81,26 @@ class LayerFilter:
         return inside
 
     def describe(self) -> dict[str, Any]:
-        """Return what was asked, for the access log and file names (empty parts left out)."""
+        """Return what was asked, for the access log and file notes (empty parts left out).
+
+        Each condition keeps its column and operator; its value is masked on a personal column
+        (``id_number=32***************X``, ``hardship=***``) and anywhere it holds an ID or
+        phone number (:func:`gridmap.access.privacy.logged_value`), so that the log of
+        unmasked reads holds no personal value as typed. Feature ids are counted, not listed.
+        """
         out: dict[str, Any] = {}
         if self.conditions:
-            out["where"] = list(self.conditions)
+            logged = []
+            for text in self.conditions:
+                found = _CONDITION.match(text)
+                if found is None:  # never: conditions were checked
+                    logged.append(privacy.MASK)
+                    continue
+                name, op, raw = found.groups()
+                parts = _SPLIT.split(raw) if op in ("=", "!=") else [raw]
+                value = ",".join(privacy.logged_value(self.layer, name, v) for v in parts)
+                logged.append(f"{name}{op}{value}")
+            out["where"] = logged
         if self.grids:
             out["grids"] = list(self.grids)
         if self.ids:

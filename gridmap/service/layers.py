@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gridmap.access.roles import Access, audited
 from gridmap.schema import get_layer
-from gridmap.service import filters, scope, stamps
+from gridmap.service import feature_ids, filters, scope, stamps
 from gridmap.service.query import Page, layer_page
 from gridmap.store import Bbox, Workspace
 
@@ -96,7 +96,8 @@ def page(
         Who asks: personal data as their role may see it (a grid worker: own grids only).
     where, grids, sort, ids
         Conditions, grid codes, sort order and feature ids as :func:`gridmap.service.filters.layer_filter`
-        takes them (only columns the reader's view serves as stored).
+        takes them (only columns the reader's view serves as stored; ids as the reader is
+        served them: :mod:`gridmap.service.feature_ids`).
 
     Returns
     -------
@@ -105,5 +106,6 @@ def page(
     """
     get_layer(layer)
     scope.require(access, layer)
-    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, sort=sort, ids=ids)
+    asked = feature_ids.stored_ids(ws, layer, access, ids)  # a masked reader's tokens
+    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, sort=sort, ids=asked)
     return layer_page(ws, layer, bbox=bbox, limit=limit, offset=offset, access=access, filter=flt)

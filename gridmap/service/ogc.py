@@ -35,9 +35,9 @@ from gridmap.errors import (
 )
 from gridmap.io import geojson
 from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer
+from gridmap.service import feature_ids, ogc_schema, scope, stamps
 from gridmap.service import ogc_params as params
-from gridmap.service import ogc_schema, scope, stamps
-from gridmap.service.query import encode_page, read_page, swap_axes
+from gridmap.service.query import FramePage, encode_page, read_page, swap_axes
 from gridmap.store import LayerInfo, Workspace
 
 JSON = "application/json"
@@ -352,9 +352,22 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
         column = params.time_column(layer)
         assert column is not None  # datetime is only accepted on layers with one
         keep = _period_filter(period, column.name)
-    page = read_page(
-        ws, cid, boxes=boxes, where=where or None, keep=keep, limit=limit, offset=offset
-    )
+    if feature_ids.opaque(cid, req.access):  # ids and order that tell nothing hidden
+        rows, matched = feature_ids.served_page(
+            ws,
+            cid,
+            access=req.access,
+            boxes=boxes,
+            where=where or None,
+            keep=keep,
+            limit=limit,
+            offset=offset,
+        )
+        page = FramePage(rows, matched, offset + len(rows) < matched)
+    else:
+        page = read_page(
+            ws, cid, boxes=boxes, where=where or None, keep=keep, limit=limit, offset=offset
+        )
     frame = placed(ws, layer, page.frame)
 
     url = f"{req.base}/collections/{cid}/items"
@@ -378,7 +391,11 @@ def items(ws: Workspace, req: OgcRequest, cid: str) -> OgcResponse:
     text = encode_page(
         ws, cid, frame, access=req.access, members=members, crs_swap=crs == params.EPSG4326
     )
-    scope.record(ws, req.access, cid, len(page.frame), action="ogc items", filter=given)
+    logged = {  # a personal value asked for is kept masked in the access log
+        k: privacy.logged_value(layer, k, v) if k in layer.column_names else v
+        for k, v in given.items()
+    }
+    scope.record(ws, req.access, cid, len(page.frame), action="ogc items", filter=logged)
     queryables_link = _link(
         f"{req.base}/collections/{cid}/queryables", REL_QUERYABLES, SCHEMA_JSON, "Queryables"
     )
@@ -420,19 +437,21 @@ def item(ws: Workspace, req: OgcRequest, cid: str, fid_text: str) -> OgcResponse
     layer = _layer(cid, req.access)
     given = params.check_known(req.args, ("crs",))
     crs = params.parse_crs(given.get("crs"))
-    fid = params.parse_feature_id(fid_text)
+    fid = feature_ids.stored_id(ws, cid, req.access, fid_text)  # a masked reader's token
     where = scope.scoped_where(ws, req.access, cid, {"fid": fid})
     frame = ws.read(cid, where=where, system=False) if fid is not None else None
     if frame is None or frame.empty:
         raise FeatureNotFoundError(f"Collection '{cid}' has no feature '{fid_text}'.")
     scope.record(ws, req.access, cid, 1, action="ogc item", filter={"fid": fid})
+    served_id = feature_ids.served_ids(ws, cid, req.access, frame.index)
     frame = privacy.present(placed(ws, layer, frame), layer, req.access)
     if crs == params.EPSG4326:
         frame = swap_axes(frame)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    text = geojson.features(frame, privacy.served_layer(layer, req.access).column_names, tz)[0]
+    columns = privacy.served_layer(layer, req.access).column_names
+    text = geojson.features(frame, columns, tz, ids=served_id)[0]
     url = f"{req.base}/collections/{cid}"
-    own = f"{url}/items/{fid}" + (f"?{urlencode({'crs': crs})}" if "crs" in given else "")
+    own = f"{url}/items/{served_id[0]}" + (f"?{urlencode({'crs': crs})}" if "crs" in given else "")
     links = [
         _link(own, "self", GEOJSON, "This feature"),
         _link(url, "collection", JSON, layer.en),

@@ -102,7 +102,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["type", "geometry", "properties"],
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"type": "integer"},
+            "id": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
             "geometry": {"type": "object", "nullable": True},
             "properties": {"type": "object", "nullable": True},
             "links": _LINKS,
@@ -183,7 +183,8 @@ _PARAMETERS: dict[str, Any] = {
         "name": "featureId",
         "in": "path",
         "required": True,
-        "description": "Feature id (a positive 64-bit integer).",
+        "description": "Feature id (a positive 64-bit integer; for a reader of a masked view "
+        "with opaque ids, the 16-character token the features carry).",
         "schema": {"type": "string"},
     },
 }

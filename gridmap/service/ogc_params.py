@@ -315,15 +315,3 @@ def items_params(layer: Layer, access: Access) -> list[str]:
     """Return every query parameter an items request of ``layer`` accepts for ``access``."""
     extra = ["datetime"] if time_column(layer) else []
     return [*ITEMS_PARAMS, *extra, *filter_names(layer, access)]
-
-
-def parse_feature_id(text: str) -> int | None:
-    """Return a feature id from a URL path segment, or None when it cannot name a feature.
-
-    Ids are positive 64-bit integers (GeoPackage fids); anything else (2^63 or more, signs,
-    letters) names no feature, which is a 404, not an error of the server.
-    """
-    if not re.fullmatch(r"\d{1,19}", text):
-        return None
-    value = int(text)
-    return value if 0 < value <= INT64_MAX else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from gridmap.access import privacy
+from gridmap.access import ids, privacy
 from gridmap.access.roles import Access
 from gridmap.schema import Column, Layer
 from gridmap.service.ogc_params import queryables, time_column
@@ -75,13 +75,18 @@ def property_schema(column: Column, *, nullable: bool = True) -> dict[str, Any]:
 
 def feature_schema(layer: Layer, url: str, access: Access) -> dict[str, Any]:
     """Return the JSON Schema (Part 5 style) of the features of ``layer`` at ``url``."""
+    opaque = privacy.opaque_ids(layer, access)
     layer = privacy.served_layer(layer, access)
+    ident: dict[str, Any] = (
+        {"type": "string", "pattern": f"^[a-z2-7]{{{ids.TOKEN_LENGTH}}}$"}
+        if opaque  # a masked reader's opaque id (gridmap.access.ids)
+        else {"type": "integer", "format": "int64"}
+    )
     props: dict[str, Any] = {
         "id": {
             "title": "Feature id",
             "description": "要素编号: stable for the life of the feature",
-            "type": "integer",
-            "format": "int64",
+            **ident,
             "x-ogc-role": "id",
             "readOnly": True,
         },

@@ -11,8 +11,9 @@ households with cross-validated classifiers (:func:`gridmap.access.disclosure.at
 A flag passes when the best held-out AUC stays below its bound (0.5 + max(4 null sd, 0.03))
 and no guess beats always giving the commoner answer by more than
 :data:`gridmap.access.disclosure.ACCURACY_MARGIN`. A flag with fewer than
-:data:`MIN_ROWS` households on either side is not judged. tests/test_privacy.py proves the
-demo with the same functions.
+:data:`MIN_ROWS` households on either side is not judged. The ids each view is served, and
+the order of its rows, are attacked too (:mod:`gridmap.service.privacy_order`: a visit's
+household, a household's room). tests/test_privacy.py proves the demo with the same functions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gridmap.access.roles import ROLES, Access, Level, read_level
 from gridmap.errors import InputError
 from gridmap.schema import VISIT_CATEGORIES, get_layer
 from gridmap.schema.titles import CHOICE_TITLES
+from gridmap.service import privacy_order
 from gridmap.service.figures import category_figures, register_figures
 from gridmap.store import Workspace
 
@@ -112,6 +114,9 @@ class Served:
         ``community_code``); see :func:`gridmap.access.linkage.household_clues`.
     grids
         The grids layer (``code``, ``community_code``), served to every role as it is.
+    ids
+        Per layer, the ids the reader is served, in the order of a reply (indexed by stored id,
+        as the frames are: the checker knows which row is which, the reader only these ids).
     """
 
     households: pd.DataFrame
@@ -120,11 +125,20 @@ class Served:
     buildings: pd.DataFrame
     figures: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     grids: pd.DataFrame | None = None
+    ids: Mapping[str, pd.Series] = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Return the served layers by name."""
+        return {n: getattr(self, n) for n in ("households", "people", "visits", "buildings")}
 
     def same_as(self, other: Served) -> bool:
-        """Return whether ``other`` holds exactly the same rows, columns and figures."""
-        frames = ("households", "people", "visits", "buildings")
-        if any(not getattr(self, n).equals(getattr(other, n)) for n in frames):
+        """Return whether ``other`` holds exactly the same rows, columns, ids and figures."""
+        mine, theirs = self.frames(), other.frames()
+        if any(not mine[n].equals(theirs[n]) for n in mine):
+            return False
+        if set(self.ids) != set(other.ids) or any(
+            not self.ids[k].equals(other.ids[k]) for k in self.ids
+        ):
             return False
         if set(self.figures) != set(other.figures):
             return False
@@ -140,16 +154,16 @@ def served_register(
     figures are counted on.
     """
     grids = stored["grids"]
+    layers = ("households", "people", "visits", "buildings")
+    shown = {name: privacy.present(stored[name], name, access) for name in layers}
     return Served(
-        households=privacy.present(stored["households"], "households", access),
-        people=privacy.present(stored["people"], "people", access),
-        visits=privacy.present(stored["visits"], "visits", access),
-        buildings=privacy.present(stored["buildings"], "buildings", access),
+        **shown,
         figures={
             "grid_code": register_figures(ws, access, today=today),
             "community_code": category_figures(ws, access),
         },
         grids=pd.DataFrame(grids.drop(columns="geometry", errors="ignore")),
+        ids={n: privacy_order.served_ids(ws, n, access, shown[n]) for n in layers},
     )
 
 
@@ -217,11 +231,17 @@ class RoleCheck:
     roles: tuple[str, ...]
     flags: tuple[FlagResult, ...]
     groups: tuple[GroupSizes, ...]
+    orders: tuple[privacy_order.OrderCheck, ...] = ()
 
     @property
     def failed(self) -> list[FlagResult]:
         """Return the flags that can be read back."""
         return [f for f in self.flags if f.verdict == FAIL]
+
+    @property
+    def failed_orders(self) -> list[privacy_order.OrderCheck]:
+        """Return the orders the served ids or rows give away."""
+        return [o for o in self.orders if o.verdict == privacy_order.FAIL]
 
 
 @dataclass(frozen=True)
@@ -243,8 +263,8 @@ class PrivacyReport:
 
     @property
     def passed(self) -> bool:
-        """Return whether no flag can be read back (flags not judged do not fail)."""
-        return not self.failed
+        """Return whether no flag and no order can be read back (those not judged do not fail)."""
+        return not self.failed and not any(c.failed_orders for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data (no NaN: missing is None)."""
@@ -390,7 +410,8 @@ def check(
     -------
     PrivacyReport
         Per distinct masked view (roles served identical rows and figures share one) the
-        verdict on each flag of :data:`FLAGS`, and the group sizes of the view.
+        verdict on each flag of :data:`FLAGS`, the group sizes of the view, and the verdict on
+        each order its ids could give away (:data:`gridmap.service.privacy_order.LINKS`).
 
     Raises
     ------
@@ -427,7 +448,11 @@ def check(
         for i, (name, y) in enumerate(flags.items(), 1):
             say(f"guessing '{name}' ({i} of {len(flags)})")
             results.append(_judge(name, y.loc[table.index], table))
-        checks.append(RoleCheck(tuple(roles), tuple(results), tuple(group_sizes(served))))
+        say(f"sorting what {', '.join(roles)} are served by its ids")
+        orders = privacy_order.order_checks(stored, served.frames(), served.ids)
+        checks.append(
+            RoleCheck(tuple(roles), tuple(results), tuple(group_sizes(served)), tuple(orders))
+        )
     return PrivacyReport(
         workspace=ws.name,
         today=day,

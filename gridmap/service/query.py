@@ -16,7 +16,7 @@ from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.schema import get_layer
-from gridmap.service import scope
+from gridmap.service import feature_ids, scope
 from gridmap.service.filters import LayerFilter
 from gridmap.store import Bbox, Workspace
 
@@ -48,7 +48,8 @@ def layer_page(
     A grid worker gets only the register rows of their own grids; a read that shows personal
     data unmasked is recorded in the access log. ``numberMatched`` and ``numberReturned`` are
     added to the collection, then ``extra``. ``filter`` (checked by
-    :func:`gridmap.service.filters.layer_filter`) narrows and sorts the rows.
+    :func:`gridmap.service.filters.layer_filter`) narrows and sorts the rows. A reader served
+    opaque ids gets them in token order (ties of the sort too: :mod:`gridmap.access.ids`).
     """
     get_layer(layer)  # an unknown layer is 404 first
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
@@ -61,7 +62,20 @@ def layer_page(
     where = scope.scoped_where(ws, access, layer, flt.where)
     scope.check_bbox(access, layer, bbox)
     keep = flt.keep()
-    if keep is None:
+    if feature_ids.opaque(layer, access):  # ids and order that tell nothing hidden
+        box = bbox if keep is None else (bbox or tuple(flt.area.bounds))
+        frame, matched = feature_ids.served_page(
+            ws,
+            layer,
+            access=access,
+            boxes=[box] if box else None,
+            where=where,
+            keep=keep,
+            order=flt.order,
+            limit=limit,
+            offset=offset,
+        )
+    elif keep is None:
         frame = ws.read(
             layer, bbox=bbox, where=where, limit=limit, offset=offset, system=False, order=flt.order
         )
@@ -166,16 +180,18 @@ def encode_page(
 ) -> str:
     """Return ``frame`` as ``access`` may see it as a GeoJSON FeatureCollection with ``members``.
 
+    Features have the ids ``access`` is served (:func:`gridmap.service.feature_ids.served_ids`).
     ``crs_swap`` writes coordinates latitude first (EPSG:4326 axis order) instead of GeoJSON's
     longitude first.
     """
     schema = get_layer(layer)
+    ids = feature_ids.served_ids(ws, layer, access, frame.index)
     frame = privacy.present(frame, schema, access)
     served = privacy.served_layer(schema, access)
     if crs_swap:
         frame = swap_axes(frame)
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
-    return geojson.feature_collection(frame, served.column_names, extra=members, tz=tz)
+    return geojson.feature_collection(frame, served.column_names, extra=members, tz=tz, ids=ids)
 
 
 def swap_axes(frame: pd.DataFrame) -> pd.DataFrame:

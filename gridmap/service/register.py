@@ -11,9 +11,9 @@
   grid; nobody signed in, where an admin opened the buildings) gets the building's totals
   only, as the buildings layer serves them to that reader (households; residents only where
   served). Not counts per unit or floor: the masked households view leaves the unit and room
-  out on purpose, and its rows keep their feature ids, which number a building's households
-  in room order, so counts per unit would put each masked row back in its unit
-  (docs/find.md).
+  out on purpose. (Its rows carry opaque ids in token order, not the stored ids that number a
+  building's households in room order; counts per unit are still left out, since they would
+  tell how the building's households divide into units, docs/find.md.)
 
 Unit, floor and room come from the household's ``address`` (:func:`gridmap.io.address.parse_room`),
 since a street office's register seldom has them as columns. Households are paged in room
@@ -32,7 +32,7 @@ from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import FeatureNotFoundError, InputError
 from gridmap.io import geojson
 from gridmap.io.address import parse_room
-from gridmap.service import scope
+from gridmap.service import feature_ids, scope
 from gridmap.store import Workspace
 
 #: The largest feature id (SQLite's largest integer).
@@ -59,11 +59,14 @@ def _floor_key(value: int | None) -> tuple[int, int]:
     return (1, 0) if value is None else (0, int(value))
 
 
-def _building(ws: Workspace, fid: int, access: Access) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _building(ws: Workspace, fid: int | str, access: Access) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the stored building row and the building as ``access`` is served it."""
     scope.require(access, "buildings")
-    found = 0 < int(fid) <= MAX_FID  # a feature id is a positive SQLite integer
-    stored = ws.read("buildings", where={"fid": int(fid) if found else 0}, system=False)
+    if isinstance(fid, str):  # as served: a stored id, or a masked reader's opaque id
+        stored_fid = feature_ids.stored_id(ws, "buildings", access, fid)
+    else:
+        stored_fid = int(fid) if 0 < int(fid) <= MAX_FID else None
+    stored = ws.read("buildings", where={"fid": stored_fid or 0}, system=False)
     if stored.empty:
         raise FeatureNotFoundError(f"There is no building {fid}. (没有编号为 {fid} 的楼栋。)")
     served = privacy.present(stored, "buildings", access)
@@ -71,7 +74,7 @@ def _building(ws: Workspace, fid: int, access: Access) -> tuple[pd.DataFrame, di
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     doc: dict[str, Any] = geojson.records(served, columns, tz)[0]
     geom = stored.geometry.iloc[0]
-    doc["id"] = int(fid)
+    doc["id"] = feature_ids.served_ids(ws, "buildings", access, stored.index)[0]
     if geom is not None and not geom.is_empty:
         point = geom.representative_point()
         doc["bbox"] = [float(v) for v in geom.bounds]
@@ -102,7 +105,7 @@ def _totals_only(building: dict[str, Any], reason: str) -> dict[str, Any]:
 
 def building_register(
     ws: Workspace,
-    fid: int,
+    fid: int | str,
     *,
     access: Access,
     offset: int = 0,
@@ -115,7 +118,9 @@ def building_register(
     ws
         The workspace.
     fid
-        The building's feature id (FeatureNotFoundError if there is none).
+        The building's stored feature id, or text naming it as ``access`` is served it (a
+        URL's: every role but the admin gets the buildings' opaque ids,
+        :mod:`gridmap.service.feature_ids`). FeatureNotFoundError if it names none.
     access
         Who asks. Refused (401/403) when they may not read buildings at all.
     offset, limit
@@ -154,7 +159,10 @@ def building_register(
         return _totals_only(building, REASON_OTHER_GRID)
     if households is None:
         households = ws.read("households", where={"fid": -1}, system=False)
-    return _listing(ws, access, building, households, level, offset=offset, limit=limit)
+    building_fid = int(stored.index[0])
+    return _listing(
+        ws, access, building, households, level, offset=offset, limit=limit, fid=building_fid
+    )
 
 
 def _listing(
@@ -166,8 +174,12 @@ def _listing(
     *,
     offset: int,
     limit: int,
+    fid: int,
 ) -> dict[str, Any]:
-    """Return the register of the households read: tree, counts, one page with people."""
+    """Return the register of the households read: tree, counts, one page with people.
+
+    ``fid`` is the building's stored id, for the access log (the reader may have named it by
+    its opaque id)."""
     tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
     parts = [parse_room(a) for a in households["address"].tolist()]
     order = sorted(
@@ -229,7 +241,7 @@ def _listing(
             item["people"] = by_household.get(str(record.get("household_id")), [])
         listed.append(item)
 
-    shown = {"building": building["id"], "offset": offset or None, "limit": limit}
+    shown = {"building": fid, "offset": offset or None, "limit": limit}
     shown = {k: v for k, v in shown.items() if v is not None}
     scope.record(ws, access, "households", len(listed), action="read", filter=shown)
     if with_people:

@@ -30,7 +30,7 @@ from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.io import geojson
 from gridmap.schema import Column, Layer, choice_titles, get_layer
-from gridmap.service import filters, scope
+from gridmap.service import feature_ids, filters, scope
 from gridmap.service.filters import LayerFilter
 from gridmap.store import Bbox, Workspace
 
@@ -158,14 +158,16 @@ def rows_page(
     Returns
     -------
     RowsPage
-        The rows (``id``, ``bbox`` in degrees where the view has a place, the served values
+        The rows (``id`` as the reader is served it, :mod:`gridmap.service.feature_ids`;
+        ``bbox`` in degrees where the view has a place, the served values
         as ``/api/layers`` serves them: times in the workspace's time zone, codes as codes,
         masked values as the masked view has them) and how many rows matched.
     """
     schema = get_layer(layer)
     scope.require(access, layer)
     limit = _check_page(limit, offset)
-    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, sort=sort, ids=ids)
+    asked = feature_ids.stored_ids(ws, layer, access, ids)  # a masked reader's tokens
+    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, sort=sort, ids=asked)
     stored_where = scope.scoped_where(ws, access, layer, flt.where)
     scope.check_bbox(access, layer, bbox)
     frame, matched = _read(ws, schema, access, flt, stored_where, bbox, limit, offset)
@@ -175,8 +177,9 @@ def rows_page(
     values = geojson.records(shown, served.column_names, tz)
     boxes = _boxes(ws, schema, served, frame)
     rows = []
-    for fid, box, row in zip(frame.index.tolist(), boxes, values, strict=True):
-        head: dict[str, Any] = {"id": int(fid)}
+    served_ids = feature_ids.served_ids(ws, layer, access, frame.index)
+    for fid, box, row in zip(served_ids, boxes, values, strict=True):
+        head: dict[str, Any] = {"id": fid}
         if box is not None:
             head["bbox"] = box
         rows.append({**head, **row})
@@ -210,6 +213,20 @@ def _read(
     """
     columns = _stored_columns(schema, access)
     keep = flt.keep()
+    if feature_ids.opaque(schema, access):  # token order: the stored order would place rows
+        box = bbox if keep is None else (bbox or tuple(flt.area.bounds))
+        return feature_ids.served_page(
+            ws,
+            schema.name,
+            access=access,
+            boxes=[box] if box else None,
+            where=where,
+            keep=keep,
+            order=flt.order,
+            limit=limit,
+            offset=offset,
+            columns=columns,
+        )
     if keep is not None:
         box = bbox or tuple(flt.area.bounds)
         frame = ws.read(
@@ -375,7 +392,8 @@ def column_values(
         raise InputError(
             f"limit must be between 1 and {MAX_VALUES} values. (取值个数应在 1 到 {MAX_VALUES} 之间。)"
         )
-    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, ids=ids)
+    asked = feature_ids.stored_ids(ws, layer, access, ids)  # a masked reader's tokens
+    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, ids=asked)
     stored_where = scope.scoped_where(ws, access, layer, flt.where)
     scope.check_bbox(access, layer, bbox)
     keep = flt.keep()

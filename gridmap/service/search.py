@@ -6,7 +6,8 @@ the rows their scope allows. So a planner, whose households are masked, never fi
 household (their ids and room addresses are exactly what the masked view leaves out) and no
 hit, count or order depends on anything hidden from them; a grid worker finds the households
 of their own grids only; nobody signed in finds only in the layers an admin opened. A search
-that shows households unmasked is written to the access log (:func:`gridmap.service.scope.record`).
+that shows households unmasked is written to the access log (:func:`gridmap.service.scope.record`),
+with an ID or phone number in the query masked (:func:`gridmap.access.privacy.masked_text`).
 
 Matching is on :func:`~gridmap.service.search_index.normalise`\\ d text (NFKC, case folded,
 spaces and hyphens removed): substring matching, ranked exact > prefix > substring, then the
@@ -33,7 +34,7 @@ from gridmap.access import privacy
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import AuthenticationError, InputError
 from gridmap.schema import LAYER_ORDER, get_layer
-from gridmap.service import scope, stamps
+from gridmap.service import feature_ids, scope, stamps
 from gridmap.service.search_index import LANGS, SPECS, LayerIndex, build_index, normalise
 from gridmap.store import Workspace
 
@@ -53,6 +54,9 @@ _ANY_LEVEL = frozenset({Level.FULL, Level.OWN, Level.MASKED})
 class Hit:
     """One found feature: its layer, feature id, two lines of text and its place (EPSG:4326).
 
+    ``id`` is the id the reader is served (a masked reader's opaque id for the buildings:
+    :mod:`gridmap.service.feature_ids`).
+
     ``bbox`` is minlon, minlat, maxlon, maxlat; ``lon``/``lat`` a point on the feature (all
     None for a feature without geometry); ``key`` its layer's key (a grid's code) or None. A
     street's hit stands for every edge of that name: its box holds them all, its id is the
@@ -60,7 +64,7 @@ class Hit:
     """
 
     layer: str
-    id: int
+    id: int | str
     label: str
     detail: str
     bbox: tuple[float, float, float, float] | None
@@ -259,24 +263,28 @@ def search(
         found = index.rank(text, limit=limit, lang=lang, allowed=mask)
         if not found.matched:
             continue
-        hits = tuple(_hit(index, int(row), lang) for row in found.rows)
+        served = feature_ids.served_ids(ws, name, access, index.fids[found.rows].tolist())
+        hits = tuple(
+            _hit(index, int(row), lang, fid) for row, fid in zip(found.rows, served, strict=True)
+        )
         first = int(found.rows[0])
         best = (int(found.tiers[0]), int(found.priorities[0]), len(index.labels[lang][first]))
         ranked.append(((*best, order), Group(name, found.matched, hits)))
     ranked.sort(key=lambda pair: pair[0])
     result = Result(query, text, tuple(g for _, g in ranked), tuple(open_layers))
+    logged = {"q": privacy.masked_text(query)}  # an ID or phone number typed is kept masked
     for group in result.groups:
-        scope.record(ws, access, group.layer, len(group.hits), action="search", filter={"q": query})
+        scope.record(ws, access, group.layer, len(group.hits), action="search", filter=logged)
     return result
 
 
-def _hit(index: LayerIndex, row: int, lang: str) -> Hit:
+def _hit(index: LayerIndex, row: int, lang: str, fid: int | str) -> Hit:
     box = index.bboxes[row]
     lon, lat = index.points[row]
     placed = not np.isnan(box).any() and not np.isnan([lon, lat]).any()
     return Hit(
         layer=index.layer,
-        id=int(index.fids[row]),
+        id=fid,
         label=index.labels[lang][row],
         detail=index.details[lang][row],
         bbox=(float(box[0]), float(box[1]), float(box[2]), float(box[3])) if placed else None,

@@ -32,6 +32,7 @@ guarantees:
 from __future__ import annotations
 
 import contextlib
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -189,6 +190,7 @@ class Workspace(ABC):
         columns: Iterable[str] | None = None,
         system: bool = True,
         order: Sequence[tuple[str, bool]] | None = None,
+        geometry: bool = True,
     ) -> pd.DataFrame:
         """Read features of ``layer`` as a GeoDataFrame in EPSG:4326 indexed by feature id.
 
@@ -216,11 +218,15 @@ class Workspace(ABC):
         order
             Sort by these ``(column, descending)`` pairs first, missing values last; the
             feature id breaks ties (and is the only order without them).
+        geometry
+            False: leave the geometry out (a plain DataFrame), for reading ids and sort keys
+            without decoding every shape.
 
         Returns
         -------
-        A GeoDataFrame (a plain DataFrame for ``people``) with the layer's columns and, with
-        ``system``, the system columns ``version``, ``updated_at``, ``updated_by``.
+        A GeoDataFrame (a plain DataFrame for ``people`` or without ``geometry``) with the
+        layer's columns and, with ``system``, the system columns ``version``, ``updated_at``,
+        ``updated_by``.
         """
 
     @abstractmethod
@@ -391,6 +397,29 @@ class Workspace(ABC):
         """Return one workspace setting."""
         return self.meta().get(key, default)
 
+    def secret(self, name: str) -> bytes:
+        """Return the workspace's own random key for ``name`` (32 bytes), made on first use.
+
+        Kept in the settings as ``secret:<name>`` (hex), so that what it keys (the opaque
+        feature ids of :mod:`gridmap.access.ids`) stays the same across restarts and for every
+        program serving the file. The key is made inside a write transaction that looks again
+        first, so two programs asking at once get the same one. A read-only workspace without
+        one gets a key of its own for the life of this object.
+        """
+        key = f"{SECRET_PREFIX}{name}"
+        found = _secret_bytes(self.get_meta(key))
+        if found is not None:
+            return found
+        made: dict[str, bytes] = self.__dict__.setdefault("_made_secrets", {})
+        if getattr(self, "read_only", False):
+            return made.setdefault(key, secrets.token_bytes(SECRET_BYTES))
+        with self.transaction(user="system", action=f"settings {key}") as tx:
+            found = _secret_bytes(self.get_meta(key))  # under the write lock: one key, ever
+            if found is None:
+                found = secrets.token_bytes(SECRET_BYTES)
+                tx.set_meta(key, found.hex())
+        return found
+
     def bounds(self) -> Bbox:
         """Return the extent of the workspace (degrees): the community layer, else every layer."""
         infos = {li.name: li for li in self.layers()}
@@ -430,3 +459,19 @@ class Workspace(ABC):
         """Append rows to a layer in its own transaction; see :meth:`Transaction.append`."""
         with self.transaction(user=user, action=action) as tx:
             return tx.append(layer, frame)
+
+
+#: Settings that hold keys (:meth:`Workspace.secret`) start with this.
+SECRET_PREFIX = "secret:"
+#: The size of a workspace key.
+SECRET_BYTES = 32
+
+
+def _secret_bytes(value: Any) -> bytes | None:
+    """Return a stored key (hex text of :data:`SECRET_BYTES` bytes), or None if it is none."""
+    if not isinstance(value, str) or len(value) != 2 * SECRET_BYTES:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None

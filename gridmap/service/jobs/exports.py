@@ -23,7 +23,7 @@ from gridmap.errors import InputError
 from gridmap.io.export import FORMATS, Format, Progress, export_format, export_layer
 from gridmap.io.geojson import DEFAULT_TZ
 from gridmap.schema import get_layer
-from gridmap.service import filters, scope
+from gridmap.service import feature_ids, filters, scope
 from gridmap.service.jobs.filenames import ascii_name, choice_of, export_name
 from gridmap.service.jobs.runner import Job, JobContext, JobOutput, JobRunner, Work
 from gridmap.service.layers import EXPORT_TYPES
@@ -35,19 +35,20 @@ class Selection:
     """What part of a layer to export: conditions, grids, feature ids (all optional).
 
     ``where`` in the syntax of :mod:`gridmap.service.filters` (all must hold); ``grids`` grid
-    codes (``A,B`` or a list); ``ids`` feature ids (``1,2`` or a list).
+    codes (``A,B`` or a list); ``ids`` feature ids as the reader is served them (``1,2`` or a
+    list; a masked reader's opaque ids: :mod:`gridmap.service.feature_ids`).
     """
 
     where: tuple[str, ...] = ()
     grids: str | Sequence[str] | None = None
-    ids: str | Sequence[int] | None = None
+    ids: str | Sequence[int | str] | None = None
 
     @classmethod
     def of(
         cls,
         where: Sequence[str] | str | None = None,
         grids: str | Sequence[str] | None = None,
-        ids: str | Sequence[int] | None = None,
+        ids: str | Sequence[int | str] | None = None,
     ) -> Selection:
         """Return a selection of request values (a single ``where`` text counts as one)."""
         conds = (where,) if isinstance(where, str) else tuple(where or ())
@@ -132,7 +133,8 @@ def _checked(
     get_layer(layer)  # an unknown layer is 404 first
     scope.require(access, layer)  # then a refused one 401/403, then a bad filter 400
     sel = selection or Selection()
-    flt = filters.layer_filter(ws, layer, access, where=sel.where, grids=sel.grids, ids=sel.ids)
+    asked = feature_ids.stored_ids(ws, layer, access, sel.ids)  # a masked reader's tokens
+    flt = filters.layer_filter(ws, layer, access, where=sel.where, grids=sel.grids, ids=asked)
     where = scope.scoped_where(ws, access, layer, flt.where)
     scope.check_bbox(access, layer, bbox)  # masked visits: never picked by the place they hide
     return flt, where

@@ -160,6 +160,7 @@ class ReadingMixin:
         columns: Iterable[str] | None = None,
         system: bool = True,
         order: Sequence[tuple[str, bool]] | None = None,
+        geometry: bool = True,
     ) -> pd.DataFrame:
         """Read features of ``layer``; see :meth:`gridmap.store.base.Workspace.read`."""
         schema = get_layer(layer)
@@ -170,7 +171,8 @@ class ReadingMixin:
             if unknown:
                 raise InputError(f"Layer '{layer}' has no column(s) {', '.join(sorted(unknown))}.")
             wanted = tuple(c for c in schema.columns if c.name in names)
-        cols = ["t.fid"] + (["t.geom"] if schema.geometry else [])
+        shaped = schema.geometry is not None and geometry
+        cols = ["t.fid"] + (["t.geom"] if shaped else [])
         cols += [f"t.{ident(c.name)}" for c in wanted]
         if system:
             cols += ["t.version", "t.updated_at", "t.updated_by"]
@@ -183,7 +185,7 @@ class ReadingMixin:
             rows = self._conn().execute(sql, params).fetchall()
         columns_ = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
         fids = pd.Index(np.asarray(columns_[0], dtype="int64"), name="fid")
-        start = 2 if schema.geometry else 1
+        start = 2 if shaped else 1
         data: dict[str, Any] = {
             c.name: column_from_sql(list(columns_[start + i]), c.type) for i, c in enumerate(wanted)
         }
@@ -192,7 +194,7 @@ class ReadingMixin:
             data["version"] = pd.array(list(columns_[tail]), dtype="Int64")
             data["updated_at"] = column_from_sql(list(columns_[tail + 1]), "datetime")
             data["updated_by"] = pd.array(list(columns_[tail + 2]), dtype=object)
-        if not schema.geometry:
+        if not shaped:
             return pd.DataFrame(data, index=fids)
         geoms = encoding.decode(list(columns_[1]))
         return gpd.GeoDataFrame(

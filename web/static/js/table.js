@@ -289,7 +289,8 @@ export class AttributeTable {
 
   // ---- rows and the map ----
   async focusRow(tr) {
-    const id = Number(tr.dataset.id);
+    // a stored id is a number, a masked reader's opaque id is text: keep it as served
+    const id = /^\d+$/.test(tr.dataset.id) ? Number(tr.dataset.id) : tr.dataset.id;
     const bbox = tr.dataset.bbox ? tr.dataset.bbox.split(",").map(Number) : undefined;
     this.current = id;
     markSelected(this);
