@@ -201,6 +201,19 @@ def test_filters_narrow_the_cells(demo_workspace):
     assert one.matched == demo_workspace.count("households", where={"grid_code": grid}) > 0
 
 
+def test_a_masked_reader_selects_by_token_never_by_stored_id(demo_workspace):
+    from gridmap.service import feature_ids
+
+    planner = _access(demo_workspace, "planner")
+    fid = int(demo_workspace.read("households", columns=("household_id",), limit=1).index[0])
+    [token] = feature_ids.served_ids(demo_workspace, "households", planner, [fid])
+    assert isinstance(token, str)
+    got = C.layer_clusters(demo_workspace, "households", access=planner, zoom=15, ids=token)
+    assert got.matched == 1
+    with pytest.raises(InputError):  # a stored id from a reader served tokens names nothing
+        C.layer_clusters(demo_workspace, "households", access=planner, zoom=15, ids=str(fid))
+
+
 def test_who_may_not_read_is_refused(demo_workspace):
     nobody = Access.anonymous()
     with pytest.raises(AuthenticationError):

@@ -33,7 +33,7 @@ from gridmap.access import privacy
 from gridmap.access.roles import Access
 from gridmap.errors import InputError, PermissionDeniedError
 from gridmap.schema import Layer, get_layer
-from gridmap.service import filters, scope
+from gridmap.service import feature_ids, filters, scope
 from gridmap.store import Bbox, Workspace
 
 #: Side of a cell in screen pixels at the zoom asked for.
@@ -347,7 +347,8 @@ def layer_clusters(
     served = require_points(layer, access)
     zoom = check_zoom(zoom)
     bbox = check_bbox(bbox)
-    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, ids=ids)
+    asked = feature_ids.stored_ids(ws, layer, access, ids)  # a masked reader's tokens
+    flt = filters.layer_filter(ws, layer, access, where=where, grids=grids, ids=asked)
     scoped = scope.scoped_where(ws, access, layer, flt.where)
     key = STACK_KEYS.get(layer)
     if key not in served.column_names:
