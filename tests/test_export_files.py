@@ -268,9 +268,11 @@ def test_a_chinese_export_reads_as_chinese(demo_workspace, tmp_path: Path):
     categories = {r[3] for r in rows[1:]}
     assert categories <= {"已隐藏", "日常走访"} and "已隐藏" in categories
     assert all(isinstance(r[2], datetime) for r in rows[1:])  # real dates, local time
-    stored = demo_workspace.read("visits", where={"grid_code": "320102001001003"}, limit=1)
-    local = stored["visited_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).iloc[0]
-    assert rows[1][2] == local.to_pydatetime()
+    stored = demo_workspace.read("visits", where={"grid_code": "320102001001003"})
+    local = stored["visited_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    # the same times; in the order of the analyst's opaque ids, not the stored one
+    assert sorted(r[2] for r in rows[1:]) == sorted(local.dt.to_pydatetime())
+    assert [r[2] for r in rows[1:]] != list(local.dt.to_pydatetime())
     notes = dict(book["说明"])
     assert notes["说明"] == "文件说明：走访记录"
     assert notes["范围"] == "网格 320102001001003；符合筛选条件的行"

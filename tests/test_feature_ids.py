@@ -145,6 +145,8 @@ def test_a_sort_breaks_its_ties_by_token(demo_workspace):
     assert grids == sorted(grids)
     first = [r["id"] for r in page.rows if r["grid_code"] == grids[0]]
     assert len(first) > 20 and first == sorted(first)
+    fids = as_stored(demo_workspace, "visits", "analyst", first)
+    assert fids != sorted(fids)  # not the stored order, which runs household by household
     # paging goes on where the page left off
     more = rows.rows_page(
         demo_workspace, "visits", access=ANALYST, sort="grid_code", limit=100, offset=350
@@ -269,3 +271,16 @@ def test_a_patrol_lead_edits_an_incident_by_its_token(writable_demo):
     assert ids.is_token(new) and made.headers["Location"].endswith(f"/features/{new}")
     gone = lead.delete(f"/api/layers/incidents/features/{new}", headers={"If-Match": '"1"'})
     assert gone.status_code == 204
+
+
+def test_a_kept_order_follows_the_workspace(writable_demo):
+    """The served order of a query is kept for its next pages, but not past a change."""
+    ws = writable_demo
+    before = rows.rows_page(ws, "incidents", access=PLANNER, limit=5, offset=5)
+    assert rows.rows_page(ws, "incidents", access=PLANNER, limit=5, offset=5).rows == before.rows
+    one = ws.read("incidents", limit=1, system=False)
+    one["incident_id"] = "E-KEPT-1"
+    (fid,) = ws.append("incidents", one)
+    after = rows.rows_page(ws, "incidents", access=PLANNER, limit=1000)
+    assert after.matched == before.matched + 1
+    assert as_served(ws, "incidents", "planner", fid) in [r["id"] for r in after.rows]

@@ -23,7 +23,10 @@ The masked views, in short:
     Everything but the description.
 
 Each view is an allow-list: a column added to a layer later stays out of the masked view until
-it is named here.
+it is named here. Every masked view also serves opaque feature ids instead of the stored ones,
+and its rows in their order (:func:`opaque_ids`, :mod:`gridmap.access.ids`): the stored ids run
+in the order the register was written, household by household. :func:`masked_text` and
+:func:`logged_value` keep what users type (filters, searches) masked in the access log.
 """
 
 from __future__ import annotations

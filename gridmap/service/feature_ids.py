@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,58 @@ def _ties(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     return np.cumsum(new)
 
 
+#: Served orders kept (per workspace stamp, layer and query): paging through a layer (QGIS and
+#: GDAL read 1,000 features a page, or 10) sorts its keys once, not once a page.
+ORDERS_KEPT = 16
+_orders: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+
+
+def _ordered(
+    ws: Workspace,
+    layer: str,
+    boxes: Sequence[Bbox] | None,
+    where: dict[str, Any] | None,
+    order: Sequence[tuple[str, bool]],
+) -> np.ndarray:
+    """Return the stored ids of every row meeting the query, in the order they are served."""
+    k = key(ws)
+    asked = (
+        ws.stamp(),
+        k,
+        layer,
+        repr(list(boxes or [])),
+        repr(sorted((where or {}).items())),
+        tuple(order),
+    )
+    with _lock:
+        if asked in _orders:
+            _orders.move_to_end(asked)
+            return _orders[asked]
+    names = [name for name, _ in order]
+    parts = [
+        ws.read(
+            layer,
+            bbox=b,
+            where=where,
+            columns=names,
+            system=False,
+            order=order or None,
+            geometry=False,  # the sort keys alone
+        )
+        for b in (boxes or [None])  # type: ignore[list-item]
+    ]
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts)
+    if len(parts) > 1:
+        frame = frame[~frame.index.duplicated()]
+    served = ids.tokens(k, layer, frame.index)
+    fids = frame.index.to_numpy()[ids.order(served, _ties(frame, names) if order else None)]
+    with _lock:
+        _orders[asked] = fids
+        while len(_orders) > ORDERS_KEPT:
+            _orders.popitem(last=False)
+    return fids
+
+
 def served_page(
     ws: Workspace,
     layer: str,
@@ -179,22 +232,19 @@ def served_page(
     (:func:`gridmap.access.ids.order`); then ``limit`` rows from ``offset`` on are returned
     (EPSG:4326 geometry, unmasked, indexed by stored id; ``columns`` as
     :meth:`~gridmap.store.Workspace.read` takes them). Several boxes only without ``order``.
-    A page of part of the matches reads the sort keys of every match, then the page's rows.
+    A page of part of the matches sorts the keys of every match (kept for the next pages
+    while the workspace is unchanged), then reads the page's rows; a whole layer, or one
+    tested by ``keep``, is read at once.
     """
+    if keep is None and not (limit is None and offset == 0):
+        ordered = _ordered(ws, layer, boxes, where, order)
+        chosen = ordered[offset : None if limit is None else offset + limit].tolist()
+        rows = ws.read(layer, where={"fid": chosen}, columns=columns, system=False)
+        # a row deleted since the order was kept is left out, not a KeyError
+        return rows.loc[[f for f in chosen if f in rows.index]], len(ordered)
     names = [name for name, _ in order]
-    whole = limit is None and offset == 0
-    full = whole or keep is not None  # read the served columns at once
-    wanted = columns if full else names
     parts = [
-        ws.read(
-            layer,
-            bbox=b,
-            where=where,
-            columns=wanted,
-            system=False,
-            order=order or None,
-            geometry=full,  # the keys alone: the page's rows are read after
-        )
+        ws.read(layer, bbox=b, where=where, columns=columns, system=False, order=order or None)
         for b in (boxes or [None])  # type: ignore[list-item]
     ]
     frame = parts[0] if len(parts) == 1 else pd.concat(parts)
@@ -204,17 +254,13 @@ def served_page(
         frame = frame[keep(frame).to_numpy(dtype=bool)]
     served = ids.tokens(key(ws), layer, frame.index)
     positions = ids.order(served, _ties(frame, names) if order else None)
-    matched = len(frame)
-    chosen = positions[offset : None if limit is None else offset + limit]
-    if full:
-        return frame.iloc[chosen], matched
-    fids = frame.index[chosen].tolist()
-    rows = ws.read(layer, where={"fid": fids}, columns=columns, system=False)
-    return rows.loc[fids], matched
+    chosen_at = positions[offset : None if limit is None else offset + limit]
+    return frame.iloc[chosen_at], len(frame)
 
 
 def clear_cache() -> None:
     """Forget the tokens looked up (tests)."""
     with _lock:
         _known.clear()
+        _orders.clear()
     ids.clear_cache()
