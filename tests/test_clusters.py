@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,12 +24,6 @@ from gridmap.errors import (
 )
 from gridmap.service import clusters as C
 from tests.conftest import ROLE_USERS
-
-#: The bad-input corpus of the read routes (queries, not bodies).
-CORPUS = json.loads(
-    (Path(__file__).with_name("bad_input") / "read_queries.json").read_text(encoding="utf-8")
-)
-
 
 # -- the pixel grid, on paper ----------------------------------------------------------------
 
@@ -276,14 +269,3 @@ def test_a_masked_reader_gets_no_personal_values(client_as):
     text = doc.get_data(as_text=True)
     for column in ("head_name", "phone", "household_id", "members", "rented"):
         assert column not in text
-
-
-@pytest.mark.parametrize("case", CORPUS["cases"], ids=[c["case"] for c in CORPUS["cases"]])
-def test_bad_queries_get_a_clear_error(client_as, anon_client, case):
-    role = case.get("role", "analyst")
-    client = anon_client if role is None else client_as(role)
-    resp = client.get(case["path"])
-    assert resp.status_code == case["status"], resp.get_data(as_text=True)
-    error = resp.get_json()["error"]
-    assert error["code"] == case["code"]
-    assert case["says"].lower() in error["message"].lower(), error["message"]

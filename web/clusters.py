@@ -26,13 +26,15 @@ def parse_zoom(text: str | None) -> int:
     low, high = cluster_service.MIN_ZOOM, cluster_service.MAX_ZOOM
     if text in (None, ""):
         raise InputError(
-            f"zoom is required: the map's zoom level, a whole number from {low} to {high}."
+            f"zoom is required: the map's zoom level, a whole number from {low} to {high}. "
+            f"(需要 zoom：地图缩放级别，{low} 到 {high} 的整数。)"
         )
     try:
         zoom = int(text)
     except ValueError as exc:
         raise InputError(
-            f"zoom must be a whole number from {low} to {high}, not '{text}'."
+            f"zoom must be a whole number from {low} to {high}, not '{text}'. "
+            f"(zoom 应为 {low} 到 {high} 的整数。)"
         ) from exc
     return cluster_service.check_zoom(zoom)
 

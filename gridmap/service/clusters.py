@@ -128,9 +128,15 @@ class Clusters:
 def check_zoom(zoom: int) -> int:
     """Return ``zoom`` if it is a whole zoom level from :data:`MIN_ZOOM` to :data:`MAX_ZOOM`."""
     if isinstance(zoom, bool) or not isinstance(zoom, int | np.integer):
-        raise InputError(f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}.")
+        raise InputError(
+            f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}. "
+            f"(zoom 应为 {MIN_ZOOM} 到 {MAX_ZOOM} 的整数。)"
+        )
     if not MIN_ZOOM <= zoom <= MAX_ZOOM:
-        raise InputError(f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}, not {zoom}.")
+        raise InputError(
+            f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}, not {zoom}. "
+            f"(zoom 应为 {MIN_ZOOM} 到 {MAX_ZOOM} 的整数。)"
+        )
     return int(zoom)
 
 
@@ -144,14 +150,20 @@ def check_bbox(bbox: Bbox | None) -> Bbox | None:
         return None
     minx, miny, maxx, maxy = bbox
     if not all(math.isfinite(v) for v in bbox):
-        raise InputError("bbox must be four finite numbers: minlon,minlat,maxlon,maxlat.")
+        raise InputError(
+            "bbox must be four finite numbers: minlon,minlat,maxlon,maxlat. (bbox 应为四个有限的数。)"
+        )
     if not (
         -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
     ):
-        raise InputError("bbox must lie within -180..180 (longitude) and -90..90 (latitude).")
+        raise InputError(
+            "bbox must lie within -180..180 (longitude) and -90..90 (latitude). "
+            "(bbox 的经度应在 -180 到 180、纬度在 -90 到 90 之间。)"
+        )
     if minx > maxx or miny > maxy:
         raise InputError(
-            "bbox must be minlon,minlat,maxlon,maxlat: a minimum is above its maximum."
+            "bbox must be minlon,minlat,maxlon,maxlat: a minimum is above its maximum. "
+            "(bbox 的最小值大于最大值。)"
         )
     return bbox
 
@@ -300,7 +312,9 @@ def require_points(layer: str, access: Access) -> Layer:
     served = privacy.served_layer(schema, access)
     if schema.geometry != "POINT":
         kind = f"is a {schema.geometry.lower()} layer" if schema.geometry else "has no geometry"
-        raise InputError(f"Clusters are made of point layers; '{layer}' {kind}.")
+        raise InputError(
+            f"Clusters are made of point layers; '{layer}' {kind}. (只有点图层可以聚合。)"
+        )
     if served.geometry is None:
         raise PermissionDeniedError(
             f"Your role ({access.role}) gets '{layer}' without their place on the map, so they "
