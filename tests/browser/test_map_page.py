@@ -437,6 +437,12 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str, signed_in) -> 
     focus(page, grid["lat"], grid["lon"], 110)
     spot = page.evaluate(OPEN_POINT_JS, "households")
     assert spot, "no household in the open part of the map"
+    # where the point is, before the popup's opening may pan the map
+    lat, lon = page.evaluate(
+        "([x, y]) => { const ll = gridmap.map.containerPointToLatLng([x, y]); "
+        "return [ll.lat, ll.lng]; }",
+        [spot["x"], spot["y"]],
+    )
     page.mouse.click(spot["x"], spot["y"])
     popup.wait_for()
     assert popup.get_attribute("data-layer") == "households"
@@ -447,11 +453,6 @@ def test_guide_screenshots_zh(browser: Browser, live_server: str, signed_in) -> 
     assert popup.locator('[data-column="grid_code"] td').inner_text()
     # The admin, over the API, gets the real heads and phones of that building's households:
     # none of them is on the planner's page.
-    lat, lon = page.evaluate(
-        "([x, y]) => { const ll = gridmap.map.containerPointToLatLng([x, y]); "
-        "return [ll.lat, ll.lng]; }",
-        [spot["x"], spot["y"]],
-    )
     d = 3 / 111_320  # degrees: a few metres around the building's point
     box = f"{lon - d:.7f},{lat - d:.7f},{lon + d:.7f},{lat + d:.7f}"
     status, doc = api_get(live_server, f"/api/layers/households?bbox={box}", ROLE_TOKENS["admin"])

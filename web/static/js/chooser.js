@@ -77,14 +77,12 @@ export function install(app) {
     return !legend || legend.classList.contains("collapsed") || !legend.offsetWidth ? 0 : legend.offsetWidth + 12;
   };
 
-  // The bars over the top of the map (the selection bar): a popup opens below them.
-  const topClear = () => {
-    const mapTop = map.getContainer().getBoundingClientRect().top;
-    let bottom = 0;
-    for (const el of document.querySelectorAll(".gm-pick-selection:not([hidden])")) {
-      bottom = Math.max(bottom, el.getBoundingClientRect().bottom - mapTop);
-    }
-    return Math.max(10, Math.ceil(bottom) + 10);
+  // The selection bar at the foot of the map: a popup pans clear of it.
+  const bottomClear = () => {
+    const bar = document.querySelector(".gm-pick-selection:not([hidden])");
+    if (!bar) return 10;
+    const mapBottom = map.getContainer().getBoundingClientRect().bottom;
+    return Math.max(10, Math.ceil(mapBottom - bar.getBoundingClientRect().top) + 10);
   };
 
   function popupOptions() {
@@ -92,8 +90,8 @@ export function install(app) {
     // An opening popup pans clear of the panel (left) and the legend card (right) as they are
     // then, collapsed or not.
     Object.defineProperties(options, {
-      autoPanPaddingTopLeft: { get: () => L.point((app.panel?.coveredWidth?.() || 0) + 10, topClear()), enumerable: true },
-      autoPanPaddingBottomRight: { get: () => L.point(legendWidth() + 10, 10), enumerable: true },
+      autoPanPaddingTopLeft: { get: () => L.point((app.panel?.coveredWidth?.() || 0) + 10, 10), enumerable: true },
+      autoPanPaddingBottomRight: { get: () => L.point(legendWidth() + 10, bottomClear()), enumerable: true },
     });
     return options;
   }
@@ -378,9 +376,12 @@ export function install(app) {
 
   function renderBar() {
     const layers = app.selectedLayers();
+    const wasHidden = bar.hidden;
     bar.replaceChildren();
     bar.hidden = !layers.length;
     if (!layers.length) return;
+    // the bar appears over the top of the map: an open popup pans clear of it
+    if (wasHidden && popup && map.hasLayer(popup)) requestAnimationFrame(() => map.hasLayer(popup) && popup.update());
     const grids = app.selectedGrids();
     const what = grids.length ? grids.map(gridName).join("、") : app.t("pick.selection.features");
     bar.append(h("span", { class: "gm-pick-selection-title", text: app.t("pick.selection", { what }) }));
