@@ -10,9 +10,19 @@ workbench fetches the layer again. What the page draws is checked against the wo
 from __future__ import annotations
 
 import pytest
+import shapely
 from playwright.sync_api import Browser, Page
 
-from tests.browser.kit import SETTLE_JS, drawn, focus, new_context, open_map, set_layer
+from tests.browser.kit import (
+    SETTLE_JS,
+    api_get,
+    drawn,
+    focus,
+    new_context,
+    open_map,
+    set_layer,
+)
+from tests.conftest import ROLE_TOKENS
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +46,22 @@ MARKERS_JS = """
 
 
 def idle(page: Page) -> None:
+    """Wait until the map has stopped moving (a popup's auto-pan) and what that view needs
+    is loaded and drawn."""
+    page.evaluate(SETTLE_JS)
     page.evaluate("() => gridmap.loader.idle()")
     page.evaluate(SETTLE_JS)
 
 
 def markers(page: Page, name: str) -> list[dict]:
     return page.evaluate(MARKERS_JS, name)
+
+
+def served(base: str, query: str) -> dict:
+    """Households as the live server serves them to the admin (``/api/layers/households?…``)."""
+    status, doc = api_get(base, f"/api/layers/households?{query}", ROLE_TOKENS["admin"])
+    assert status == 200, doc
+    return doc
 
 
 def at_spot(found: list[dict], spot) -> list[dict]:
@@ -67,8 +87,10 @@ def test_bubbles_stacks_and_filters(
     editor = page.get_attribute('meta[name="gridmap-editor-js"]', "content") or ""
     assert editor.startswith("/vendor/@geoman-io/leaflet-geoman-free/") and "?v=" in editor
 
-    # The whole area: 21,686 households as bubbles with counts, every one of them counted.
-    total = demo_workspace.count("households")
+    # The whole area: 21,686 households as bubbles with counts, every one of them counted
+    # (against what the server holds: other tests may have changed the shared copy).
+    total = served(live_server, "limit=0")["numberMatched"]
+    assert total == demo_workspace.count("households")
     set_layer(page, "households", True)
     idle(page)
     assert loaded(page, "households")["kind"] == "clusters"
@@ -91,11 +113,10 @@ def test_bubbles_stacks_and_filters(
 
     # Zoomed in on the building with the most households: one point, a badge, all of them.
     frame = demo_workspace.read("households", columns=("building_osm_id",), system=False)
-    per_building = frame.groupby("building_osm_id").size()
-    building = int(per_building.idxmax())
-    mine = frame[frame["building_osm_id"] == building]
-    expected = {int(i) for i in mine.index}
-    spot = mine.geometry.iloc[0]
+    building = int(frame.groupby("building_osm_id").size().idxmax())
+    mine = served(live_server, f"where=building_osm_id={building}&limit=1000")["features"]
+    expected = {f["id"] for f in mine}
+    spot = shapely.geometry.shape(mine[0]["geometry"])
     focus(page, spot.y, spot.x, 40)
     idle(page)
     assert loaded(page, "households")["kind"] == "features"
@@ -107,6 +128,7 @@ def test_bubbles_stacks_and_filters(
     # its chooser lists every household of the building
     page.mouse.click(stack["x"], stack["y"])
     page.wait_for_selector(POPUP)
+    idle(page)  # the popup pans into view: the window may follow
     listed = page.evaluate(
         "() => gridmap.chooser.hits().filter((h) => h.layer === 'households').map((h) => h.id)"
     )
@@ -114,6 +136,7 @@ def test_bubbles_stacks_and_filters(
     items = page.locator(f'{POPUP} .gm-pick-item[data-item-layer="households"]')
     assert items.count() == len(expected)
     page.keyboard.press("Escape")
+    idle(page)
 
     # A filter on the workbench: the layer is fetched again and draws only what passes.
     before = loaded(page, "households")["requests"]
@@ -127,8 +150,9 @@ def test_bubbles_stacks_and_filters(
         " return out; }"
     )
     assert rented and all(r is True for r in rented)
-    stored = demo_workspace.read("households", where={"building_osm_id": building, "rented": True})
-    assert sum(m["count"] for m in at_spot(markers(page, "households"), spot)) == len(stored)
+    query = f"where=building_osm_id={building}&where=rented=true&limit=0"
+    stored = served(live_server, query)["numberMatched"]
+    assert sum(m["count"] for m in at_spot(markers(page, "households"), spot)) == stored
     # cleared: the window kept from before draws again, without asking the server
     page.evaluate("() => gridmap.app.setFilter('households', [])")
     idle(page)
