@@ -240,6 +240,9 @@ def test_the_log_keeps_columns_and_operators_not_personal_values(tiny_workspace)
         tiny_workspace, "households", ADMIN, where=["address~13812345678", "grid_code=X1"]
     )
     assert other.describe()["where"] == ["address~138****5678", "grid_code=X1"]
+    # a visit's category names one of the six (困难群众 …): masked as a personal value
+    visits = filters.layer_filter(tiny_workspace, "visits", ADMIN, where=["category=hardship"])
+    assert visits.describe()["where"] == ["category=***"]
 
 
 def test_an_admins_filter_on_an_id_number_is_logged_masked(client_as, demo_workspace):

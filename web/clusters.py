@@ -46,10 +46,10 @@ def clusters(name: str) -> Response:
     """Cells of a point layer: ``?zoom=&bbox=&where=&grids=&ids=`` (counts, centroids, stacks)."""
     ws, who = workspace(), access()
     query = request.query_string.decode(errors="replace")
+    cluster_service.require_points(name, who)  # refused before its parameters (and any 304)
     etag = layer_service.layer_etag(ws, name, access=who, query=f"clusters?{query}")
     if etag_current(etag):
         return Response(status=304)
-    cluster_service.require_points(name, who)  # refused before its parameters are read
     found = cluster_service.layer_clusters(
         ws,
         name,

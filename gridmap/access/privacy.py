@@ -104,7 +104,7 @@ def logged_value(layer: str | Layer, column: str, value: str) -> str:
     """
     schema = layer if isinstance(layer, Layer) else get_layer(layer)
     found = {c.name: c for c in schema.columns}.get(column)
-    if found is not None and found.personal:
+    if found is not None and (found.personal or found.personal_values):
         return str(mask_text(value, column)) if value else value
     return masked_text(value)
 

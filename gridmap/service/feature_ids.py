@@ -27,6 +27,7 @@ from gridmap.access import ids, privacy
 from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.schema import Layer, get_layer
+from gridmap.service import stamps
 from gridmap.service.filters import MAX_VALUES
 from gridmap.store import Bbox, Workspace
 
@@ -79,9 +80,9 @@ def _lookup(ws: Workspace, layer: str, tokens: Sequence[str]) -> dict[str, int]:
     with _lock:
         known = _known.setdefault((k, layer), _Known())
         missing = any(t not in known.fids for t in tokens)
-        stale = missing and known.stamp != ws.stamp()
+        stale = missing and known.stamp != stamps.content(ws)
     if stale:
-        stamp = ws.stamp()
+        stamp = stamps.content(ws)
         fids = ws.read(layer, columns=(), system=False, geometry=False).index
         fresh = _Known(stamp, dict(zip(ids.tokens(k, layer, fids), fids.tolist(), strict=True)))
         with _lock:
@@ -175,7 +176,7 @@ def _ordered(
     """Return the stored ids of every row meeting the query, in the order they are served."""
     k = key(ws)
     asked = (
-        ws.stamp(),
+        stamps.content(ws),  # the access log's rows do not empty it
         k,
         layer,
         repr(list(boxes or [])),
