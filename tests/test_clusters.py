@@ -243,7 +243,7 @@ def test_the_route_answers_the_cells(client_as, demo_workspace):
     assert doc["numberMatched"] == demo_workspace.count("households")
     assert doc["layer"] == "households" and doc["stack_key"] == "building_osm_id"
     assert sum(c["count"] for c in doc["clusters"]) == doc["numberMatched"]
-    assert resp.headers["Cache-Control"] == "no-cache" and resp.headers["ETag"]
+    assert resp.headers["Cache-Control"] == "private, no-cache" and resp.headers["ETag"]
     again = client_as("analyst").get(
         URL.format("households"), headers={"If-None-Match": resp.headers["ETag"]}
     )

@@ -78,7 +78,7 @@ def test_cache_rules_hashed_files_immutable_api_replies_revalidated(client, clie
     unhashed = fetch(client, "/static/js/loader.js")
     assert "immutable" not in (unhashed.headers.get("Cache-Control") or "")
     grids = client.get("/api/layers/grids")
-    assert grids.headers["Cache-Control"] == "no-cache" and grids.headers["ETag"]
+    assert grids.headers["Cache-Control"] == "private, no-cache" and grids.headers["ETag"]
     again = client.get("/api/layers/grids", headers={"If-None-Match": grids.headers["ETag"]})
     assert again.status_code == 304
     register = client_as("admin").get("/api/layers/households?limit=1")

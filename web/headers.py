@@ -46,8 +46,9 @@ from web.auth import route_roles
 PERSONAL_CACHE_CONTROL = "private, no-store"
 #: The Cache-Control of a file whose URL names its content hash (``?v=``): it never changes.
 IMMUTABLE = "public, max-age=31536000, immutable"
-#: The Cache-Control of an API reply with an ETag: keep it, but ask each time (a 304).
-REVALIDATE = "no-cache"
+#: The Cache-Control of an API reply with an ETag: the browser keeps it and asks each time (a
+#: 304); no shared cache keeps it, since what a reply holds depends on who asks.
+REVALIDATE = "private, no-cache"
 #: URL prefixes of the files served under content-hashed URLs.
 HASHED_PREFIXES = ("/static/", "/vendor/")
 
