@@ -491,6 +491,9 @@ def test_gridmap_search_command(ws, capsys) -> None:
     assert "nobody" in capsys.readouterr().err
     assert main(["search", str(ws.path), "x", "--as", "wang", "--role", "admin"]) == 2
     assert "not both" in capsys.readouterr().err
+    accounts.set_disabled(ws, "wang", True)  # a disabled account reads nothing here either
+    assert main(["search", str(ws.path), "H", "--as", "wang", "--personal"]) == 2
+    assert "disabled" in capsys.readouterr().err
 
 
 def test_a_code_is_found_without_its_leading_zeros(demo_workspace) -> None:

@@ -135,6 +135,11 @@ def reader(
                 f"(没有账户“{as_user}”；按角色请用 --role {as_user}。)"
             )
         record = accounts.user(ws, as_user)
+        if record.disabled:  # a disabled account reads nothing, in the browser or here
+            raise InputError(
+                f"The account '{as_user}' is disabled: an administrator can enable it again. "
+                f"(账户“{as_user}”已停用。)"
+            )
         who = Access.of(
             f"{cli_user()} as {record.name}",
             record.role,

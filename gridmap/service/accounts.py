@@ -54,7 +54,9 @@ def user(ws: Workspace, name: str) -> UserRecord:
     """Return the account ``name`` or raise a clear InputError."""
     found = ws.get_user(name)
     if found is None:
-        raise InputError(f"There is no user called '{name}' (gridmap users list shows them).")
+        raise InputError(
+            f"There is no user called '{name}' (gridmap users list shows them). (没有用户“{name}”。)"
+        )
     return found
 
 
