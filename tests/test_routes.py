@@ -152,6 +152,12 @@ PINNED = {
     "find.building_register": "everyone",
     "print.start": "signed in",
     "print.download": "signed in",
+    "planning.edit": {"admin", "planner"},
+    "planning.undo": {"admin", "planner"},
+    "planning.redo": {"admin", "planner"},
+    "planning.restore": {"admin", "planner"},
+    "planning.versions": "signed in",
+    "planning.version": "signed in",
 }
 
 

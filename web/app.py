@@ -32,6 +32,7 @@ from web import (
     ogc,
     openapi,
     pages,
+    planning,
     table,
 )
 from web import print as printing
@@ -99,6 +100,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(printing.bp)
     app.register_blueprint(find.bp)
     app.register_blueprint(clusters.bp)
+    app.register_blueprint(planning.bp)
     register_routes(app)
     return app
 

@@ -25,7 +25,7 @@ from gridmap.build.init import metric_crs, osm_meta, sjoin_code
 from gridmap.build.synthetic import activity, addresses, identity, places, register
 from gridmap.errors import InputError
 from gridmap.grids import GridPartition
-from gridmap.grids.codes import storage_polygon
+from gridmap.grids.codes import storage_polygons
 from gridmap.grids.problem import UNIT_MAX, UNIT_TARGET
 from gridmap.io.osm import OsmExtract, read_osm
 from gridmap.schema import STORAGE_CRS
@@ -233,10 +233,10 @@ def build_demo(
         ws.transaction(action="build demo") as tx,
     ):
         for name, frame in layers.items():
-            if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
+            if name in ("community", "grids"):  # one coverage on the storage grid, borders shared
+                frame = storage_polygons(frame)
+            elif isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
                 frame = frame.to_crs(STORAGE_CRS)
-            if name in ("community", "grids"):  # projecting can pinch thin slivers: snap to 1 mm
-                frame.geometry = [storage_polygon(g) for g in frame.geometry.values]
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():
             tx.set_meta(key, value)

@@ -34,11 +34,15 @@ def metric_crs(extract: OsmExtract):
 def sjoin_code(
     points: gpd.GeoSeries, polygons: gpd.GeoDataFrame, column: str = "code"
 ) -> np.ndarray:
-    """Return the ``column`` of the polygon each point falls in (None outside all)."""
+    """Return the ``column`` of the polygon each point falls in (None outside all).
+
+    A point on a border (a camera on the street two grids meet at) goes to the first polygon
+    that holds it, as :func:`gridmap.service.relocate.codes_at` keeps it later.
+    """
     tree = shapely.STRtree(polygons.geometry.values)
-    pi, gi = tree.query(points.values, predicate="within")
+    pi, gi = tree.query(points.values, predicate="intersects")
     out = np.full(len(points), None, dtype=object)
-    out[pi] = polygons[column].to_numpy()[gi]
+    out[pi[::-1]] = polygons[column].to_numpy()[gi[::-1]]
     return out
 
 

@@ -71,7 +71,15 @@ def storage_polygon(geom: BaseGeometry) -> shapely.MultiPolygon:
 
 
 def storage_polygons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return a polygon layer projected to EPSG:4326 with :func:`storage_polygon` geometry."""
+    """Return a coverage (grids, communities) projected to EPSG:4326 on the storage grid.
+
+    Each outline is made valid (:func:`storage_polygon`), then the whole layer is cleaned as
+    one coverage (:func:`gridmap.grids.topology.clean`), so that a border two areas share is
+    the same chain of vertices in both — which snapping each outline on its own does not keep.
+    """
+    from gridmap.grids.plan import clean
+
     out = frame.to_crs(STORAGE_CRS)
-    out.geometry = [storage_polygon(g) for g in out.geometry.values]
+    valid = [storage_polygon(g) for g in out.geometry.values]
+    out.geometry = list(clean(valid, STORAGE_PRECISION_DEG))
     return out

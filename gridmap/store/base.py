@@ -77,6 +77,9 @@ class Transaction(ABC):
     :func:`gridmap.schema.rules.check_rows` and never changed.
     """
 
+    #: The audit-log row of this transaction once it has written (None before).
+    tx_id: int | None = None
+
     @abstractmethod
     def read(
         self,

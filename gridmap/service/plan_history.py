@@ -1,0 +1,160 @@
+"""The plan's versions: every save of the grids, undo and redo per planner, restore.
+
+Each planning edit is one transaction (:mod:`gridmap.service.planning`), so a version of the
+plan is an audit-log row that changed the ``grids`` layer. A planner's undo takes back their
+latest edit not yet undone (the store's :meth:`~gridmap.store.Workspace.undo`, itself a new
+transaction); redo takes back that undo. A new edit empties the redo list, as in any editor.
+An undo that would overwrite someone else's later change is refused with
+:class:`gridmap.errors.ConflictError` (409), nothing changed.
+
+Restoring an old version writes the grids as they were then in a new transaction (so it can be
+undone too), with every ``grid_code`` and figure recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+
+from gridmap.access.roles import Access
+from gridmap.errors import ConflictError, InputError
+from gridmap.service.edit import require_writer
+from gridmap.service.grids import _metric as metric_crs
+from gridmap.service.relocate import relocate
+from gridmap.store import Workspace
+
+#: Audit rows looked at to find a planner's undo and redo lists.
+LOOK_BACK = 2000
+
+
+@dataclass(frozen=True)
+class Version:
+    """One saved version of the plan: an audit-log row that changed the grids."""
+
+    tx: int
+    at: str
+    user: str
+    action: str
+    grids: int
+
+
+def versions(ws: Workspace, *, limit: int = 50) -> list[Version]:
+    """Return the newest versions of the plan, newest first."""
+    log = ws.audit_log(limit=LOOK_BACK)
+    out = []
+    for row in log.itertuples():
+        layers = str(row.layers or "").split(",")
+        if "grids" not in layers:
+            continue
+        detail = _detail(row.detail)
+        out.append(
+            Version(
+                int(row.fid),
+                str(row.at),
+                str(row.user),
+                str(row.action),
+                int(detail.get("grids", 0)),
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _detail(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _stacks(ws: Workspace, user: str) -> tuple[list[int], list[int]]:
+    """Return the user's undo list and redo list of transactions (last: the next to take)."""
+    log = ws.audit_log(limit=LOOK_BACK)
+    rows = [
+        r
+        for r in log.itertuples()
+        if str(r.user) == user and "grids" in str(r.layers or "").split(",")
+    ]
+    rows.sort(key=lambda r: int(r.fid))
+    undo: list[int] = []
+    redo: list[int] = []
+    for r in rows:
+        action = str(r.action)
+        tx = int(r.fid)
+        if action.startswith("undo "):
+            target = action.split(" ", 1)[1].strip()
+            target_tx = int(target) if target.isdigit() else None
+            if undo and undo[-1] == target_tx:
+                undo.pop()
+                redo.append(tx)
+                continue
+            if redo and redo[-1] == target_tx:
+                redo.pop()
+                undo.append(tx)
+                continue
+        undo.append(tx)
+        redo.clear()
+    return undo, redo
+
+
+def undo(ws: Workspace, *, access: Access) -> tuple[int, int]:
+    """Take back the caller's latest plan edit; return (the undo's tx, the tx undone)."""
+    require_writer(access, "grids")
+    todo, _ = _stacks(ws, access.who)
+    if not todo:
+        raise ConflictError(
+            "There is nothing of yours to undo. (没有可撤销的操作。)", layer="grids"
+        )
+    return _undo(ws, todo[-1], access), todo[-1]
+
+
+def redo(ws: Workspace, *, access: Access) -> tuple[int, int]:
+    """Take back the caller's latest undo; return (the redo's tx, the undo taken back)."""
+    require_writer(access, "grids")
+    _, todo = _stacks(ws, access.who)
+    if not todo:
+        raise ConflictError("There is nothing to redo. (没有可重做的操作。)", layer="grids")
+    return _undo(ws, todo[-1], access), todo[-1]
+
+
+def _undo(ws: Workspace, tx: int, access: Access) -> int:
+    try:
+        return ws.undo(tx, user=access.who)
+    except ConflictError as exc:
+        raise ConflictError(
+            f"{exc.message} Someone changed these grids since: undo is refused so that their "
+            "change is not lost. (他人已修改这些网格，无法撤销，以免覆盖其修改。)",
+            layer="grids",
+        ) from None
+
+
+def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:
+    """Return the grids as they were right after transaction ``tx`` (EPSG:4326)."""
+    if not isinstance(tx, int) or isinstance(tx, bool) or tx < 1:
+        raise InputError(f"A version is a transaction number, not {tx!r}. (版本应为事务编号。)")
+    if tx not in {v.tx for v in versions(ws, limit=LOOK_BACK)}:
+        raise InputError(
+            f"Transaction {tx} is not a version of the plan (it did not change the grids). "
+            f"(事务 {tx} 未修改网格，不是规划版本。)"
+        )
+    return ws.as_of("grids", tx)
+
+
+def restore(ws: Workspace, tx: int, *, access: Access) -> int:
+    """Make the grids what they were after ``tx``, in a new transaction; return its id."""
+    require_writer(access, "grids")
+    old = grids_at(ws, tx)
+    crs = metric_crs(ws)
+    with ws.transaction(user=access.who, action=f"grids restore {tx}") as t:
+        moved = relocate(t, old, metric_crs=crs, region=None, grids_changed=set(old["code"]))
+        frame = old.drop(columns=[c for c in ("version", "updated_at", "updated_by") if c in old])
+        for column in ("households", "residents", "buildings", "area_m2"):
+            frame[column] = [moved.figures[c][column] for c in frame["code"]]
+        t.replace("grids", frame)
+        new_tx = t.tx_id or 0
+    return new_tx

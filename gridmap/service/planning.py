@@ -1,0 +1,403 @@
+"""Grid planning edits: one request, one checked operation, one transaction.
+
+The planning page (and anything else through ``POST /api/grids/edit``) sends an operation —
+draw, reshape, split, merge, delete, give, paint — as JSON; :func:`edit_grids` parses it, reads
+the grids under the write lock, runs the operation of :mod:`gridmap.grids.topology` (which
+keeps shared borders shared by construction), writes every grid it changed, recomputes the
+``grid_code`` of what lies there and the figures of the grids concerned
+(:func:`gridmap.service.relocate.relocate`) and records which old codes became which new ones,
+all in one transaction: one version of the plan in the history, undone as one.
+
+A stale edit is refused: the operation names the versions of the grids it was made from
+(``versions``: ``{code: version}``); when one of them changed since, nothing is written and
+:class:`gridmap.errors.ConflictError` (409) names the grid.
+
+Geometry travels as GeoJSON (EPSG:4326 degrees); operations run on the storage grid
+(:mod:`gridmap.grids.topology` says why), areas are measured in the workspace's UTM zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.access.roles import Access
+from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
+from gridmap.grids import topology
+from gridmap.grids.codes import sequence_code
+from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
+from gridmap.service.edit import require_writer
+from gridmap.service.feature_body import parse_geometry, show
+from gridmap.service.grids import _metric as metric_crs
+from gridmap.service.relocate import changed_figures, relocate
+from gridmap.store import Transaction, Workspace
+
+#: The operations of ``POST /api/grids/edit`` and the members each takes besides ``op``.
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "draw": ("geometry", "name", "worker", "worker_phone", "community_code"),
+    "reshape": ("code", "geometry"),
+    "split": ("code", "line", "name"),
+    "merge": ("codes",),
+    "delete": ("code", "to"),
+    "give": ("geometry", "to"),
+    "paint": ("to", "buildings"),
+}
+#: Members every operation may carry.
+COMMON = ("op", "versions")
+#: The workspace setting that keeps which grid codes became which.
+LINEAGE_KEY = "grid_lineage"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A parsed planning operation (geometry in EPSG:4326 degrees)."""
+
+    op: str
+    code: str | None = None
+    codes: tuple[str, ...] = ()
+    geometry: BaseGeometry | None = None
+    line: BaseGeometry | None = None
+    to: str | None = None
+    buildings: tuple[int, ...] = ()
+    props: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def named(self) -> list[str]:
+        """The grids the operation names (whose versions a client should send)."""
+        out = [c for c in (self.code, self.to, *self.codes) if c and c != "neighbours"]
+        return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class PlanEdit:
+    """What :func:`edit_grids` wrote.
+
+    Attributes
+    ----------
+    tx
+        The transaction (the audit-log row: the plan's new version).
+    changed, added, removed
+        Codes of grids whose outline changed, of new grids, of grids that are gone.
+    lineage
+        Which old codes became which new ones (split, merge).
+    notes
+        ``(English, Chinese)`` remarks (ground left as a gap, parts outside the community …).
+    moved
+        Rows whose ``grid_code`` changed, by layer.
+    """
+
+    tx: int
+    changed: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    lineage: tuple[dict[str, Any], ...]
+    notes: tuple[tuple[str, str], ...]
+    moved: dict[str, int]
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _text(doc: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = doc.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            f"'{name}' must be a grid code as text, not {show(value)}. (“{name}”应为网格编码。)"
+        )
+    return value.strip()
+
+
+def parse_operation(doc: Any) -> Operation:
+    """Return the operation a request body asks for, or raise InputError saying what is wrong."""
+    if not isinstance(doc, dict):
+        raise InputError(
+            'The body must be a JSON object such as {"op": "merge", "codes": [...]}. '
+            "(请求体应为 JSON 对象。)"
+        )
+    op = doc.get("op")
+    if op not in OPERATIONS:
+        raise InputError(
+            f"'op' must be one of {', '.join(OPERATIONS)}, not {show(op)}. "
+            f"(op 应为 {'、'.join(OPERATIONS)} 之一。)"
+        )
+    unknown = sorted(set(doc) - set(OPERATIONS[op]) - set(COMMON))
+    if unknown:
+        raise InputError(
+            f"A {op} takes {', '.join(OPERATIONS[op])}, not {', '.join(unknown)}. "
+            f"(操作 {op} 不接受 {'、'.join(unknown)}。)"
+        )
+    versions = doc.get("versions") or {}
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
+        for k, v in versions.items()
+    ):
+        raise InputError(
+            "'versions' must map grid codes to the versions you edited, such as "
+            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
+        )
+    grids, streets = get_layer("grids"), get_layer("streets")
+    kw: dict[str, Any] = {"op": op, "versions": dict(versions)}
+    if "code" in OPERATIONS[op]:
+        kw["code"] = _text(doc, "code")
+    if op in ("draw", "reshape", "give"):
+        kw["geometry"] = topology.ensure_polygon(
+            parse_geometry(doc.get("geometry"), grids), "outline"
+        )
+    if op == "split":
+        kw["line"] = parse_geometry(doc.get("line"), streets)
+    if op == "merge":
+        codes = doc.get("codes")
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise InputError(
+                "'codes' must be a list of grid codes to merge. (codes 应为要合并的网格编码列表。)"
+            )
+        kw["codes"] = tuple(c.strip() for c in codes)
+    if op in ("give", "paint"):
+        kw["to"] = _text(doc, "to")
+    if op == "delete":
+        to = doc.get("to")
+        if to not in (None, "neighbours"):
+            raise InputError(
+                f"'to' of a delete is \"neighbours\" (give its ground to them) or absent (leave "
+                f"a gap), not {show(to)}. (to 应为 neighbours 或省略。)"
+            )
+        kw["to"] = to
+    if op == "paint":
+        fids = doc.get("buildings")
+        if (
+            not isinstance(fids, list)
+            or not fids
+            or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in fids)
+        ):
+            raise InputError(
+                "'buildings' must be a list of building ids to move. (buildings 应为楼栋编号列表。)"
+            )
+        kw["buildings"] = tuple(fids)
+    props = {k: doc[k] for k in ("name", "worker", "worker_phone", "community_code") if k in doc}
+    for k, v in props.items():
+        if v is not None and not isinstance(v, str):
+            raise InputError(f"'{k}' must be text, not {show(v)}. (“{k}”应为文本。)")
+    kw["props"] = props
+    return Operation(**kw)
+
+
+# -- the plan as the transaction sees it -------------------------------------------------------
+
+
+def read_plan(reader: Transaction | Workspace, crs: Any) -> tuple[topology.Plan, gpd.GeoDataFrame]:
+    """Return the grids and communities as a :class:`~gridmap.grids.topology.Plan`, and the
+    grids' rows (indexed by feature id)."""
+    grids = reader.read("grids")
+    communities = reader.read("community")
+    plan = topology.Plan(
+        grids={str(r.code): r.geometry for r in grids.itertuples()},
+        community_of={
+            str(r.code): (None if pd.isna(r.community_code) else str(r.community_code))
+            for r in grids.itertuples()
+        },
+        communities={str(r.code): r.geometry for r in communities.itertuples()},
+        metric_crs=crs,
+        grid_size=STORAGE_PRECISION_DEG,
+    )
+    return plan, grids
+
+
+def _check_versions(op: Operation, grids: gpd.GeoDataFrame) -> None:
+    """Refuse an operation made from an older version of a grid it names (409)."""
+    by_code = {str(r.code): (int(fid), int(r.version)) for fid, r in grids.iterrows()}
+    for code in op.named:
+        if code not in by_code:
+            raise FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
+    for code, version in op.versions.items():
+        if code not in by_code:
+            raise ConflictError(
+                f"Grid {code} was deleted since you read it. (网格 {code} 已被他人删除。)",
+                layer="grids",
+                expected=version,
+            )
+        fid, actual = by_code[code]
+        if actual != version:
+            raise ConflictError(
+                f"Grid {code} was changed by someone else since you read it (your version "
+                f"{version}, now {actual}): look at their change, then edit again. "
+                f"(网格 {code} 在您读取后已被他人修改，请查看后重新编辑。)",
+                layer="grids",
+                fid=fid,
+                expected=version,
+                actual=actual,
+            )
+
+
+def _community_of(plan: topology.Plan, shape: BaseGeometry, given: str | None) -> str | None:
+    if given:
+        if given not in plan.communities:
+            raise InputError(f"There is no community '{given}'. (没有编码为“{given}”的社区。)")
+        return given
+    best, most = None, 0.0
+    for code, geom in plan.communities.items():
+        shared = shapely.intersection(shape, geom).area
+        if shared > most:
+            best, most = code, shared
+    if best is None:
+        raise InputError(
+            "The drawn grid lies in no community: draw it inside a community's boundary. "
+            "(所画网格不在任何社区内。)"
+        )
+    return best
+
+
+def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | None) -> str:
+    """Return the next unused grid code of ``community``: its 12 digits + a 3-digit sequence.
+
+    Codes are never reused: those in the lineage (split, merged, deleted away) count as used,
+    so a code always names one grid through the plan's history.
+    """
+    prefix = community or "000000000000"
+    used = {c for c in plan.grids if c.startswith(prefix)}
+    for entry in ws_meta.get(LINEAGE_KEY) or []:
+        used.update(
+            c for c in (*entry.get("from", []), *entry.get("to", [])) if c.startswith(prefix)
+        )
+    seqs = [int(c[len(prefix) :]) for c in used if c[len(prefix) :].isdigit()]
+    return sequence_code(prefix, max(seqs, default=0) + 1)
+
+
+def _building_ground(tx: Transaction, fids: tuple[int, ...]) -> list[BaseGeometry]:
+    frame = tx.read("buildings", where={"fid": list(fids)})
+    missing = sorted(set(fids) - set(int(f) for f in frame.index))
+    if missing:
+        raise FeatureNotFoundError(
+            f"There is no building {', '.join(map(str, missing[:5]))}. (楼栋不存在。)"
+        )
+    return list(frame.geometry.values)
+
+
+def _run(
+    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any]
+) -> topology.Edit:
+    if op.op == "reshape":
+        assert op.code and op.geometry is not None
+        return topology.reshape(plan, op.code, op.geometry)
+    if op.op == "draw":
+        assert op.geometry is not None
+        community = _community_of(plan, op.geometry, op.props.get("community_code"))
+        return topology.draw(plan, next_code(meta, plan, community), op.geometry, community)
+    if op.op == "split":
+        assert op.code and op.line is not None
+        return topology.split(
+            plan, op.code, op.line, next_code(meta, plan, plan.community_of.get(op.code))
+        )
+    if op.op == "merge":
+        return topology.merge(plan, list(op.codes))
+    if op.op == "delete":
+        assert op.code
+        return topology.delete(plan, op.code, to_neighbours=op.to == "neighbours")
+    if op.op == "give":
+        assert op.to and op.geometry is not None
+        return topology.give(plan, op.geometry, op.to)
+    assert op.op == "paint" and op.to
+    return topology.paint(plan, _building_ground(tx, op.buildings), op.to)
+
+
+def _new_row(op: Operation, result: topology.Edit, code: str, tx: Transaction) -> dict[str, Any]:
+    """Return the row of a new grid: the drawn grid's given properties, or a name made up."""
+    community = result.community_of.get(code)
+    props = op.props if op.op == "draw" else {"name": op.props.get("name")}
+    name = props.get("name")
+    if not name:
+        found = tx.read("community", where={"code": community}) if community else None
+        prefix = str(found.iloc[0]["name"]) if found is not None and len(found) else ""
+        name = f"{prefix}第{int(code[-3:])}网格"
+    return {
+        "code": code,
+        "name": name,
+        "community_code": community,
+        "worker": props.get("worker"),
+        "worker_phone": props.get("worker_phone"),
+        "source": "user",
+        "geometry": result.changed[code],
+    }
+
+
+def _after(grids: gpd.GeoDataFrame, result: topology.Edit) -> gpd.GeoDataFrame:
+    """Return every grid (code, geometry) as the edit leaves them."""
+    rows = [
+        (code, result.changed.get(code, geom))
+        for code, geom in zip(grids["code"].tolist(), grids.geometry.values, strict=True)
+        if code not in result.removed
+    ]
+    rows += [(c, result.changed[c]) for c in result.added]
+    return gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_CRS
+    )
+
+
+def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
+    """Parse and apply one planning operation in one transaction; see the module.
+
+    Raises InputError/GeometryError (400) for a bad operation, FeatureNotFoundError (404) for
+    a grid or building that is not there, ConflictError (409) for a stale version,
+    PermissionDeniedError (403) for a role that may not plan. Nothing is written then.
+    """
+    require_writer(access, "grids")
+    op = parse_operation(doc)
+    crs = metric_crs(ws)
+    with ws.transaction(
+        user=access.who, action=f"grids {op.op} {' '.join(op.named)}".strip()
+    ) as tx:
+        plan, grids = read_plan(tx, crs)
+        _check_versions(op, grids)
+        meta = ws.meta()
+        result = _run(op, plan, tx, meta)
+        fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
+        region = shapely.union_all(
+            [shapely.box(*g.bounds) for g in result.changed.values()]
+            + [
+                shapely.box(*plan.grids[c].bounds)
+                for c in (*result.changed, *result.removed)
+                if c in plan.grids
+            ]
+        )
+        after = _after(grids, result)
+        moved = relocate(
+            tx, after, metric_crs=crs, region=region, grids_changed=set(result.changed)
+        )
+        if result.removed:
+            tx.delete("grids", [fid_of[c] for c in result.removed])
+        kept = grids[~grids["code"].isin(result.removed)]
+        updates = changed_figures(kept, moved.figures)
+        for c, g in result.changed.items():
+            if c in fid_of:
+                updates.setdefault(fid_of[c], {})["geometry"] = g
+        if updates:
+            tx.update_many("grids", updates)
+        if result.added:
+            rows = [
+                _new_row(op, result, code, tx) | moved.figures.get(code, {})
+                for code in result.added
+            ]
+            tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+        if result.lineage:
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            entries = [{**e, "at": now, "user": access.who} for e in result.lineage]
+            tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
+        tx_id = tx.tx_id or 0
+    return PlanEdit(
+        tx=tx_id,
+        changed=tuple(c for c in result.changed if c not in result.added),
+        added=result.added,
+        removed=result.removed,
+        lineage=result.lineage,
+        notes=result.notes,
+        moved=moved.codes,
+    )

@@ -1,0 +1,323 @@
+"""Grid planning through ``/api/grids/…`` on a copy of the real demo (central Nanjing).
+
+Each edit is checked the way a planner would check it: the grids still tile the communities
+(no overlap, no gap), shared borders are still shared vertex for vertex (a valid coverage),
+what lies in the grids names its new grid, the figures follow, and a refused edit leaves the
+workspace exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import mapping, shape
+
+from gridmap import store
+from gridmap.grids.checks import tiling
+from tests.test_write_api import _copy, client_of, state, ws_of
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+METRIC = "EPSG:32650"
+
+
+@pytest.fixture(scope="module")
+def papp(demo_path, tmp_path_factory) -> Iterator[Any]:
+    from web.app import create_app
+
+    ws = _copy(demo_path, tmp_path_factory.mktemp("planning"))
+    yield create_app({"WORKSPACE": ws, "TESTING": True})
+    ws.close()
+
+
+@pytest.fixture()
+def planner(papp, role_tokens):
+    return client_of(papp, role_tokens, "planner")
+
+
+def grids(ws: store.Workspace) -> Any:
+    return ws.read("grids").set_index("code")
+
+
+def assert_coverage(ws: store.Workspace) -> None:
+    """The grids tile the communities: no overlap, no gap, edge-matched (GEOS's coverage)."""
+    g = ws.read("grids")
+    assert shapely.coverage_is_valid(np.asarray(g.geometry.values, dtype=object))
+    area = shapely.union_all(ws.read("community").to_crs(METRIC).geometry.values)
+    assert tiling(np.asarray(g.to_crs(METRIC).geometry.values, dtype=object), area) == []
+
+
+def assert_codes_follow(ws: store.Workspace) -> None:
+    """Every building's grid_code is the grid holding its inner point; figures are the sums."""
+    g = ws.read("grids")
+    b = ws.read("buildings")
+    inner = shapely.point_on_surface(np.asarray(b.geometry.values, dtype=object))
+    tree = shapely.STRtree(np.asarray(g.geometry.values, dtype=object))
+    pi, gi = tree.query(inner, predicate="intersects")
+    holders: dict[int, set[str]] = {}
+    for p, i in zip(pi.tolist(), gi.tolist(), strict=True):
+        holders.setdefault(p, set()).add(g["code"].iloc[i])
+    for pos, code in enumerate(b["grid_code"].tolist()):
+        assert code in holders.get(pos, {None}), (b.index[pos], code, holders.get(pos))
+    sums = b.groupby("grid_code")["households"].sum()
+    for row in g.itertuples():
+        assert int(row.households) == int(sums.get(row.code, 0)), row.code
+    hh = ws.read("households")
+    by_building = dict(zip(b["osm_id"], b["grid_code"], strict=True))
+    assert (hh["grid_code"] == hh["building_osm_id"].map(by_building)).all()
+
+
+def shared_vertex(ws: store.Workspace, a: str, b: str) -> tuple[float, float]:
+    g = grids(ws)
+    va = set(map(tuple, shapely.get_coordinates(g.geometry[a]).tolist()))
+    vb = set(map(tuple, shapely.get_coordinates(g.geometry[b]).tolist()))
+    both = sorted(va & vb)
+    assert len(both) >= 3, "the grids share a border"
+    return both[len(both) // 2]
+
+
+def moved(geom: Any, old: tuple[float, float], new: tuple[float, float]) -> dict[str, Any]:
+    coords = shapely.get_coordinates(geom)
+    hit = np.all(coords == np.asarray(old), axis=1)
+    assert hit.any()
+    coords[hit] = new
+    return mapping(shapely.set_coordinates(geom, coords))
+
+
+def as_json(geom: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(geom))
+
+
+def edit(client: Any, body: dict[str, Any]) -> Any:
+    return client.post("/api/grids/edit", json=body)
+
+
+def test_moving_a_shared_vertex_moves_it_for_the_neighbour(papp, planner):
+    ws = ws_of(papp)
+    before = grids(ws)
+    a, b = "320102001001001", "320102001001003"
+    x, y = shared_vertex(ws, a, b)
+    new = (x + 0.00003, y + 0.00002)  # about 3 m east, 2 m north
+    body = {
+        "op": "reshape",
+        "code": a,
+        "geometry": as_json(moved(before.geometry[a], (x, y), new)),
+        "versions": {a: int(before.version[a])},
+    }
+    resp = edit(planner, body)
+    assert resp.status_code == 200, resp.get_json()
+    doc = resp.get_json()
+    assert set(doc["changed"]) == {a, b}
+    after = grids(ws)
+    for code in (a, b):
+        coords = set(map(tuple, shapely.get_coordinates(after.geometry[code]).tolist()))
+        assert (x, y) not in coords and new in coords, code
+        assert int(after.version[code]) == int(before.version[code]) + 1  # one version a save
+        assert after.area_m2[code] != before.area_m2[code]
+    served = {f["properties"]["code"]: f for f in doc["grids"]["features"]}
+    assert set(served) == {a, b} and served[a]["version"] == int(after.version[a])
+    assert_coverage(ws)
+    assert_codes_follow(ws)
+
+
+def test_a_split_makes_a_new_grid_with_the_next_code_and_keeps_the_households(papp, planner):
+    ws = ws_of(papp)
+    before = grids(ws)
+    code = "320102001002003"
+    geom = before.geometry[code]
+    minx, miny, maxx, maxy = geom.bounds
+    mid = (minx + maxx) / 2
+    line = {"type": "LineString", "coordinates": [[mid, miny - 0.001], [mid, maxy + 0.001]]}
+    resp = edit(planner, {"op": "split", "code": code, "line": line})
+    assert resp.status_code == 200, resp.get_json()
+    doc = resp.get_json()
+    (new,) = doc["added"]
+    used = [c for c in before.index if c.startswith("320102001002")]
+    assert new == f"320102001002{max(int(c[-3:]) for c in used) + 1:03d}"
+    assert doc["lineage"] == [{"op": "split", "from": [code], "to": [code, new]}]
+    after = grids(ws)
+    total = int(after.households[code]) + int(after.households[new])
+    assert total == int(before.households[code])
+    assert after.buildings[code] + after.buildings[new] == before.buildings[code]
+    assert after.name[new].startswith("中山东路社区") and after.source[new] == "user"
+    lineage = ws.get_meta("grid_lineage")
+    assert lineage[-1]["from"] == [code] and lineage[-1]["user"] == "demo-planner"
+    assert_coverage(ws)
+    assert_codes_follow(ws)
+
+
+def test_a_merge_of_neighbours_and_undo_and_redo(papp, planner):
+    ws = ws_of(papp)
+    before = grids(ws)
+    a, b = "320102001003001", "320102001003002"
+    assert shapely.intersection(before.geometry[a], before.geometry[b]).length > 0
+    resp = edit(planner, {"op": "merge", "codes": [a, b]})
+    assert resp.status_code == 200, resp.get_json()
+    after = grids(ws)
+    assert b not in after.index
+    assert int(after.households[a]) == int(before.households[a]) + int(before.households[b])
+    assert (ws.read("buildings")["grid_code"] != b).all()
+    assert_coverage(ws)
+
+    resp = planner.post("/api/grids/undo", json={})
+    assert resp.status_code == 200, resp.get_json()
+    undone = grids(ws)
+    assert b in undone.index
+    assert shapely.equals(undone.geometry[a], before.geometry[a])
+    assert int(undone.households[b]) == int(before.households[b])
+    assert_codes_follow(ws)
+
+    resp = planner.post("/api/grids/redo", json={})
+    assert resp.status_code == 200, resp.get_json()
+    assert b not in grids(ws).index
+    planner.post("/api/grids/undo", json={})  # leave the demo's grids for the next tests
+    assert b in grids(ws).index
+
+
+def test_painting_a_building_moves_it_and_its_households(papp, planner):
+    ws = ws_of(papp)
+    g = grids(ws)
+    b = ws.read("buildings")
+    a, other = "320102001001002", "320102001001001"
+    # a building of grid a that touches grid other's border region: the nearest to it
+    mine = b[b["grid_code"] == a]
+    gaps = shapely.distance(np.asarray(mine.geometry.values, dtype=object), g.geometry[other])
+    nearest = mine.index[int(np.argmin(gaps))]
+    households = int(b.households[nearest])
+    resp = edit(planner, {"op": "paint", "buildings": [int(nearest)], "to": other})
+    assert resp.status_code == 200, resp.get_json()
+    after = grids(ws)
+    assert ws.read("buildings").grid_code[nearest] == other
+    assert int(after.households[other]) == int(g.households[other]) + households
+    assert int(after.households[a]) == int(g.households[a]) - households
+    hh = ws.read("households")
+    assert (hh[hh["building_osm_id"] == b.osm_id[nearest]]["grid_code"] == other).all()
+    assert_coverage(ws)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        (
+            {
+                "op": "draw",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            [118.784, 32.048],
+                            [118.786, 32.050],
+                            [118.786, 32.048],
+                            [118.784, 32.050],
+                            [118.784, 32.048],
+                        ]
+                    ],
+                },
+            },
+            400,
+            "cross itself",
+        ),
+        (
+            {
+                "op": "split",
+                "code": "320102001001001",
+                "line": {"type": "LineString", "coordinates": [[118.70, 32.00], [118.71, 32.01]]},
+            },
+            400,
+            "does not cut",
+        ),
+        ({"op": "merge", "codes": ["320102001001001", "320102001001011"]}, 400, "border"),
+        ({"op": "merge", "codes": ["320102001001001"]}, 400, "two grids"),
+        ({"op": "merge", "codes": ["320102001001001", "nope"]}, 404, "no grid"),
+        ({"op": "fold", "code": "320102001001001"}, 400, "op"),
+        ({"op": "delete", "code": "320102001001001", "to": "river"}, 400, "neighbours"),
+        ({"op": "paint", "buildings": [99999999], "to": "320102001001001"}, 404, "building"),
+        ({"op": "reshape", "code": "320102001001001"}, 400, "geometry"),
+        (
+            {
+                "op": "draw",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[116.30, 39.90], [116.31, 39.90], [116.31, 39.91], [116.30, 39.90]]
+                    ],
+                },
+            },
+            400,
+            "community",
+        ),
+        ({"op": "merge", "codes": ["320102001001001", "320102001002001"]}, 400, "communit"),
+        ([1, 2], 400, "object"),
+    ],
+    ids=lambda v: v if isinstance(v, str | int) else None,
+)
+def test_a_bad_edit_gets_a_clear_message_and_changes_nothing(papp, planner, body, status, says):
+    ws = ws_of(papp)
+    was = state(ws)
+    resp = edit(planner, body)
+    assert resp.status_code == status, resp.get_json()
+    message = resp.get_json()["error"]["message"]
+    assert says.lower() in message.lower(), message
+    assert HAN.search(message), message
+    assert state(ws) == was
+
+
+def test_a_stale_edit_is_refused_with_the_other_planners_change(papp, planner, role_tokens):
+    ws = ws_of(papp)
+    g = grids(ws)
+    code = "320102001004001"
+    version = int(g.version[code])
+    admin = client_of(papp, role_tokens, "admin")
+    first = edit(admin, {"op": "delete", "code": "320102001004002", "to": "neighbours"})
+    assert first.status_code == 200, first.get_json()
+    assert code in first.get_json()["changed"] or "320102001004003" in first.get_json()["changed"]
+    changed = first.get_json()["changed"][0]
+    was = state(ws)
+    resp = edit(
+        planner,
+        {"op": "delete", "code": changed, "versions": {changed: int(g.version[changed])}},
+    )
+    assert resp.status_code == 409
+    doc = resp.get_json()
+    assert doc["error"]["code"] == "edit_conflict" and HAN.search(doc["error"]["message"])
+    (current,) = doc["current"]["features"]
+    assert current["properties"]["code"] == changed and current["updated_by"] == "admin"
+    assert state(ws) == was
+    assert version  # the planner's own grid was read
+
+
+def test_only_planners_edit_and_everyone_signed_in_sees_the_versions(papp, role_tokens):
+    body = {"op": "merge", "codes": ["320102001001001", "320102001001002"]}
+    for role in ("analyst", "patrol_lead", "grid_worker"):
+        resp = edit(client_of(papp, role_tokens, role), body)
+        assert resp.status_code == 403, role
+    assert edit(papp.test_client(), body).status_code in (400, 401)
+    analyst = client_of(papp, role_tokens, "analyst")
+    versions = analyst.get("/api/grids/versions").get_json()["versions"]
+    assert versions and all(v["grids"] >= 1 for v in versions)
+    oldest = versions[-1]["tx"]
+    then = analyst.get(f"/api/grids/versions/{oldest}").get_json()
+    assert len(then["features"]) == 52
+    assert analyst.get("/api/grids/versions/999999").status_code == 400
+
+
+def test_restoring_the_first_version_brings_back_the_demo(papp, role_tokens, demo_workspace):
+    ws = ws_of(papp)
+    admin = client_of(papp, role_tokens, "admin")
+    first = min(v["tx"] for v in admin.get("/api/grids/versions?limit=500").get_json()["versions"])
+    resp = admin.post("/api/grids/restore", json={"tx": first})
+    assert resp.status_code == 200, resp.get_json()
+    now = grids(ws)
+    demo = demo_workspace.read("grids").set_index("code")
+    assert sorted(now.index) == sorted(demo.index)
+    for code in demo.index:
+        assert shapely.equals(now.geometry[code], demo.geometry[code]), code
+        assert int(now.households[code]) == int(demo.households[code])
+    assert_codes_follow(ws)
+    assert shape(resp.get_json()["grids"]["features"][0]["geometry"]).is_valid

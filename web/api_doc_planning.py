@@ -1,0 +1,204 @@
+"""OpenAPI descriptions of grid planning (:mod:`web.planning`): edit, undo, redo, versions.
+
+Geometry is GeoJSON, longitude/latitude degrees (EPSG:4326). An edit names the versions of the
+grids it was made from; a stale one answers 409 with the grids as they are now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridmap.service.planning import OPERATIONS
+from web.openapi import add_schemas, errors, json_body, json_reply
+
+_CODE = {"type": "string", "minLength": 1, "description": "a grid code (15 digits)"}
+_POSITION = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3}
+_RING = {"type": "array", "items": _POSITION, "minItems": 4}
+_POLYGON = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"enum": ["Polygon", "MultiPolygon"]},
+        "coordinates": {"type": "array", "minItems": 1},
+    },
+    "description": "a GeoJSON Polygon or MultiPolygon, degrees (EPSG:4326)",
+}
+_LINE = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"const": "LineString"},
+        "coordinates": {"type": "array", "items": _POSITION, "minItems": 2},
+    },
+    "description": "a GeoJSON LineString, degrees (EPSG:4326)",
+}
+_VERSIONS = {
+    "type": "object",
+    "additionalProperties": {"type": "integer", "minimum": 1},
+    "description": "the version of each grid the edit was made from (409 when one is stale)",
+}
+_TEXT = {"type": ["string", "null"]}
+_MEMBERS: dict[str, dict[str, Any]] = {
+    "geometry": _POLYGON,
+    "code": _CODE,
+    "line": _LINE,
+    "codes": {"type": "array", "items": _CODE, "minItems": 2},
+    "to": _CODE,
+    "buildings": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+    "name": _TEXT,
+    "worker": _TEXT,
+    "worker_phone": _TEXT,
+    "community_code": _TEXT,
+}
+_REQUIRED = {
+    "draw": ["geometry"],
+    "reshape": ["code", "geometry"],
+    "split": ["code", "line"],
+    "merge": ["codes"],
+    "delete": ["code"],
+    "give": ["geometry", "to"],
+    "paint": ["buildings", "to"],
+}
+
+
+def _operation(op: str) -> dict[str, Any]:
+    props: dict[str, Any] = {"op": {"const": op}, "versions": _VERSIONS}
+    for name in OPERATIONS[op]:
+        props[name] = _MEMBERS[name]
+    if op == "delete":
+        props["to"] = {"enum": ["neighbours", None], "description": "absent: leave a gap"}
+    return {
+        "type": "object",
+        "title": f"{op} grids",
+        "required": ["op", *_REQUIRED[op]],
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+_FC = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
+}
+_CODES = {"type": "array", "items": {"type": "string"}}
+
+add_schemas(
+    {
+        "PlanOperation": {
+            "oneOf": [_operation(op) for op in OPERATIONS],
+            "description": "One planning operation; see the operation descriptions.",
+        },
+        "PlanEdit": {
+            "type": "object",
+            "required": ["tx", "changed", "added", "removed", "lineage", "notes", "moved", "grids"],
+            "properties": {
+                "tx": {"type": "integer", "description": "the transaction: the plan's version"},
+                "changed": _CODES,
+                "added": _CODES,
+                "removed": _CODES,
+                "lineage": {"type": "array", "items": {"type": "object"}},
+                "notes": {"type": "array", "items": {"type": "object"}},
+                "moved": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "grids": _FC,
+            },
+        },
+        "PlanUndo": {
+            "type": "object",
+            "required": ["tx", "undone", "grids"],
+            "properties": {"tx": {"type": "integer"}, "undone": {"type": "integer"}, "grids": _FC},
+        },
+        "PlanVersions": {
+            "type": "object",
+            "required": ["versions"],
+            "properties": {
+                "versions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["tx", "at", "user", "action", "grids"],
+                        "properties": {
+                            "tx": {"type": "integer"},
+                            "at": {"type": "string"},
+                            "user": {"type": "string"},
+                            "action": {"type": "string"},
+                            "grids": {"type": "integer", "description": "grid rows it changed"},
+                        },
+                    },
+                }
+            },
+        },
+    }
+)
+
+EDIT = {
+    "summary": "Edit the grids: draw, reshape, split, merge, delete, give, paint",
+    "description": "One operation in one transaction. Shared borders stay shared: a grid that "
+    "takes ground takes it from its neighbours, ground it gives up goes to the neighbour it "
+    "borders most; outlines are cut to the grid's community. Every grid_code of buildings, "
+    "households, facilities and cameras there and the grids' figures are recomputed in the "
+    "same transaction. 409 with `current` (the grids now) when a grid in `versions` changed.",
+    "tags": ["planning"],
+    "requestBody": json_body("PlanOperation"),
+    "responses": {
+        "200": json_reply("What the edit changed, and the changed grids", "PlanEdit"),
+        "409": json_reply("A grid changed since you read it: the grids as they are now", {}),
+        **errors(400, 403, 404),
+    },
+}
+UNDO = {
+    "summary": "Undo your latest plan edit",
+    "description": "A new transaction that takes back your latest edit of the grids; 409 when "
+    "there is none, or when someone changed those grids since.",
+    "tags": ["planning"],
+    "responses": {
+        "200": json_reply("The undo and every grid now", "PlanUndo"),
+        **errors(403, 409),
+    },
+}
+REDO = {
+    **UNDO,
+    "summary": "Redo: take back your latest undo",
+    "description": "409 when there is nothing to redo (a new edit empties the list).",
+}
+VERSIONS = {
+    "summary": "The plan's versions, newest first",
+    "tags": ["planning"],
+    "parameters": [
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+            "description": "how many (default 50)",
+        }
+    ],
+    "responses": {"200": json_reply("The versions", "PlanVersions"), **errors(400)},
+}
+VERSION = {
+    "summary": "The grids as they were after one version",
+    "tags": ["planning"],
+    "parameters": [
+        {"name": "tx", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    ],
+    "responses": {
+        "200": json_reply("The grids then", _FC, media="application/json"),
+        **errors(400),
+    },
+}
+RESTORE = {
+    "summary": "Restore an old version of the plan, as a new version",
+    "tags": ["planning"],
+    "requestBody": json_body(
+        {
+            "type": "object",
+            "required": ["tx"],
+            "properties": {"tx": {"type": "integer", "minimum": 1}},
+        }
+    ),
+    "responses": {
+        "200": json_reply("The restore and every grid now", "PlanUndo"),
+        **errors(400, 403),
+    },
+}
+
+__all__ = ["EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]

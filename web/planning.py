@@ -1,0 +1,150 @@
+"""Grid planning over HTTP: ``/api/grids/edit``, undo, redo, versions, restore.
+
+Thin views over :mod:`gridmap.service.planning` and :mod:`gridmap.service.plan_history`:
+planners and the admin edit; every signed-in user may list the versions (what changed, who,
+when — no personal data). Replies carry the grids the edit changed as GeoJSON (EPSG:4326),
+each with its ``version`` for the next edit's ``versions``. A stale edit answers 409 with the
+grids as they are now (``current``), so the page can show the other planner's change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, Response, jsonify, request
+
+from gridmap.access.roles import ADMIN, PLANNER
+from gridmap.errors import ConflictError, InputError
+from gridmap.service import plan_history, planning
+from gridmap.service.edit import served
+from web.api_doc_planning import EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
+from web.auth import SIGNED_IN, access, allow
+from web.common import parse_int, workspace
+from web.openapi import describe
+
+bp = Blueprint("planning", __name__, url_prefix="/api/grids")
+
+#: Who plans grids: the roles that write the grids layer.
+PLANNERS = frozenset({ADMIN, PLANNER})
+#: The most versions one request lists.
+MAX_VERSIONS = 500
+
+
+def _collection(frame: pd.DataFrame, codes: Iterable[str] | None = None) -> dict[str, Any]:
+    """Return the grids of ``frame`` (all, or those of ``codes``) as the caller is served them."""
+    ws, who = workspace(), access()
+    if codes is not None:
+        wanted = set(codes)
+        frame = frame[frame["code"].isin(wanted)]
+    features = [served(ws, "grids", frame.loc[[fid]], access=who).doc for fid in frame.index]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _json(doc: dict[str, Any], status: int = 200) -> Response:
+    resp = Response(json.dumps(doc, ensure_ascii=False), status=status, mimetype="application/json")
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def _conflict(exc: ConflictError, codes: Iterable[str]) -> Response:
+    doc: dict[str, Any] = dict(exc.to_dict())
+    doc["current"] = _collection(workspace().read("grids"), codes)
+    return _json(doc, 409)
+
+
+def _body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InputError(
+            'Send the operation as JSON, such as {"op": "merge", "codes": ["…", "…"]}. '
+            "(请以 JSON 发送操作。)"
+        )
+    return body
+
+
+@bp.post("/edit")
+@allow(PLANNERS)
+@describe(EDIT)
+def edit() -> Response:
+    """Apply one planning operation (draw, reshape, split, merge, delete, give, paint)."""
+    body = _body()
+    ws = workspace()
+    try:
+        done = planning.edit_grids(ws, body, access=access())
+    except ConflictError as exc:
+        named = planning.parse_operation(body).named
+        return _conflict(exc, [*named, *(body.get("versions") or {})])
+    grids = ws.read("grids")
+    doc = {
+        "tx": done.tx,
+        "changed": list(done.changed),
+        "added": list(done.added),
+        "removed": list(done.removed),
+        "lineage": list(done.lineage),
+        "notes": [{"en": en, "zh-CN": zh} for en, zh in done.notes],
+        "moved": done.moved,
+        "grids": _collection(grids, [*done.changed, *done.added]),
+    }
+    return _json(doc)
+
+
+def _undo_reply(tx: int, undone: int) -> Response:
+    return _json({"tx": tx, "undone": undone, "grids": _collection(workspace().read("grids"))})
+
+
+@bp.post("/undo")
+@allow(PLANNERS)
+@describe(UNDO)
+def undo() -> Response:
+    """Take back the caller's latest plan edit."""
+    tx, undone = plan_history.undo(workspace(), access=access())
+    return _undo_reply(tx, undone)
+
+
+@bp.post("/redo")
+@allow(PLANNERS)
+@describe(REDO)
+def redo() -> Response:
+    """Take back the caller's latest undo."""
+    tx, undone = plan_history.redo(workspace(), access=access())
+    return _undo_reply(tx, undone)
+
+
+@bp.get("/versions")
+@allow(SIGNED_IN)
+@describe(VERSIONS)
+def versions() -> Response:
+    """List the plan's versions, newest first: ``?limit=`` (default 50)."""
+    limit = parse_int("limit", 50)
+    limit = 50 if limit is None else limit
+    if not 1 <= limit <= MAX_VERSIONS:
+        raise InputError(
+            f"limit must be 1 to {MAX_VERSIONS}, not {limit}. (limit 应为 1 到 {MAX_VERSIONS}。)"
+        )
+    found = plan_history.versions(workspace(), limit=limit)
+    return jsonify({"versions": [v.__dict__ for v in found]})
+
+
+@bp.get("/versions/<int:tx>")
+@allow(SIGNED_IN)
+@describe(VERSION)
+def version(tx: int) -> Response:
+    """The grids as they were right after transaction ``tx``."""
+    frame = plan_history.grids_at(workspace(), tx)
+    return _json(_collection(frame))
+
+
+@bp.post("/restore")
+@allow(PLANNERS)
+@describe(RESTORE)
+def restore() -> Response:
+    """Make the grids what they were after ``{"tx": N}``, as a new version."""
+    body = _body()
+    tx = body.get("tx") if isinstance(body, dict) else None
+    if not isinstance(tx, int) or isinstance(tx, bool):
+        raise InputError('Send {"tx": N}: the version to restore. (请发送要恢复的版本 tx。)')
+    new = plan_history.restore(workspace(), tx, access=access())
+    return _undo_reply(new, tx)
