@@ -8,8 +8,10 @@ workspace exactly as it was.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -201,66 +203,17 @@ def test_painting_a_building_moves_it_and_its_households(papp, planner):
     assert_coverage(ws)
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "says"),
-    [
-        (
-            {
-                "op": "draw",
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [
-                        [
-                            [118.784, 32.048],
-                            [118.786, 32.050],
-                            [118.786, 32.048],
-                            [118.784, 32.050],
-                            [118.784, 32.048],
-                        ]
-                    ],
-                },
-            },
-            400,
-            "cross itself",
-        ),
-        (
-            {
-                "op": "split",
-                "code": "320102001001001",
-                "line": {"type": "LineString", "coordinates": [[118.70, 32.00], [118.71, 32.01]]},
-            },
-            400,
-            "does not cut",
-        ),
-        ({"op": "merge", "codes": ["320102001001001", "320102001001011"]}, 400, "border"),
-        ({"op": "merge", "codes": ["320102001001001"]}, 400, "two grids"),
-        ({"op": "merge", "codes": ["320102001001001", "nope"]}, 404, "no grid"),
-        ({"op": "fold", "code": "320102001001001"}, 400, "op"),
-        ({"op": "delete", "code": "320102001001001", "to": "river"}, 400, "neighbours"),
-        ({"op": "paint", "buildings": [99999999], "to": "320102001001001"}, 404, "building"),
-        ({"op": "reshape", "code": "320102001001001"}, 400, "geometry"),
-        (
-            {
-                "op": "draw",
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [
-                        [[116.30, 39.90], [116.31, 39.90], [116.31, 39.91], [116.30, 39.90]]
-                    ],
-                },
-            },
-            400,
-            "community",
-        ),
-        ({"op": "merge", "codes": ["320102001001001", "320102001002001"]}, 400, "communit"),
-        ([1, 2], 400, "object"),
-    ],
-    ids=lambda v: v if isinstance(v, str | int) else None,
+PLAN_EDITS = json.loads(
+    (Path(__file__).with_name("bad_input") / "plan_edits.json").read_text(encoding="utf-8")
 )
-def test_a_bad_edit_gets_a_clear_message_and_changes_nothing(papp, planner, body, status, says):
+
+
+@pytest.mark.parametrize("case", PLAN_EDITS["cases"], ids=[c["case"] for c in PLAN_EDITS["cases"]])
+def test_a_bad_edit_gets_a_clear_message_and_changes_nothing(papp, planner, case):
     ws = ws_of(papp)
     was = state(ws)
-    resp = edit(planner, body)
+    resp = edit(planner, case["body"])
+    status, says = case["status"], case["says"]
     assert resp.status_code == status, resp.get_json()
     message = resp.get_json()["error"]["message"]
     assert says.lower() in message.lower(), message

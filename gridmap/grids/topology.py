@@ -105,27 +105,39 @@ def _take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeo
 
 
 def _release(
-    plan: Plan, ground: BaseGeometry, changed: dict[str, BaseGeometry], skip: Iterable[str]
+    plan: Plan,
+    ground: BaseGeometry,
+    changed: dict[str, BaseGeometry],
+    skip: Iterable[str],
+    *,
+    outline: BaseGeometry | None = None,
 ) -> list[tuple[str, str]]:
     """Give each piece of ``ground`` to the grid (not in ``skip``) it borders most.
 
-    A piece bordering no grid (on the community's edge, or a grid deleted among no neighbours)
-    is left as a gap; the notes say so, and the plan's checks report it with a fix.
+    With ``outline`` (the edited grid's old outline), a piece goes to a neighbour only where
+    at least half of the old outline around it was shared with neighbours: a border moved
+    inward gives the neighbour what it gave up, but a grid shrunk away from the community's
+    edge leaves a gap there instead of handing a thin strip to whoever touches its end.
+    A piece left over is a gap; the notes say so, and the plan's checks report it with a fix.
     """
     notes: list[tuple[str, str]] = []
     skip = set(skip)
     left = 0.0
     for piece in shapely.get_parts(_polygons(plan, ground)):
-        best, best_len = None, MIN_SHARED_M
+        edge = piece.boundary
+        if outline is not None:
+            old = shapely.intersection(edge, outline.boundary, grid_size=plan.grid_size)
+            if plan.length_m(old) >= MIN_SHARED_M:
+                edge = old
+        best, best_len, total = None, MIN_SHARED_M, 0.0
         for other in _neighbours(plan, piece, skip=skip):
             current = changed.get(other, plan.grids[other])
-            shared = shapely.intersection(
-                piece.boundary, current.boundary, grid_size=plan.grid_size
-            )
+            shared = shapely.intersection(edge, current.boundary, grid_size=plan.grid_size)
             length = plan.length_m(shared)
+            total += length
             if length >= best_len:
                 best, best_len = other, length
-        if best is None:
+        if best is None or (outline is not None and total < 0.5 * plan.length_m(edge)):
             left += plan.area_m2(piece)
             continue
         current = changed.get(best, plan.grids[best])
@@ -216,7 +228,7 @@ def reshape(plan: Plan, code: str, shape: BaseGeometry) -> Edit:
     changed: dict[str, BaseGeometry] = {}
     _take(plan, code, shape, changed)
     notes += _release(
-        plan, shapely.difference(old, shape, grid_size=plan.grid_size), changed, [code]
+        plan, shapely.difference(old, shape, grid_size=plan.grid_size), changed, [code], outline=old
     )
     return _result(plan, changed, notes=notes)
 
