@@ -274,3 +274,70 @@ def test_restoring_the_first_version_brings_back_the_demo(papp, role_tokens, dem
         assert int(now.households[code]) == int(demo.households[code])
     assert_codes_follow(ws)
     assert shape(resp.get_json()["grids"]["features"][0]["geometry"]).is_valid
+
+
+def test_a_grid_moved_through_the_write_api_takes_its_buildings_along(papp, role_tokens):
+    ws = ws_of(papp)
+    g = ws.read("grids")
+    row = g[g["code"] == "320102001005001"].iloc[0]
+    fid = int(g.index[g["code"] == "320102001005001"][0])
+    admin = client_of(papp, role_tokens, "admin")
+    other = g[g["code"] == "320102001005002"]
+    grown = shapely.union(row.geometry, other.geometry.iloc[0])
+    resp = admin.delete(
+        f"/api/layers/grids/features/{int(other.index[0])}",
+        headers={"If-Match": f'"{int(other.version.iloc[0])}"'},
+    )
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    b = ws.read("buildings")
+    assert not (b["grid_code"] == "320102001005002").any()  # they lie in no grid now
+    assert int(ws.feature("grids", fid)["version"].iloc[0]) == int(row.version)  # untouched
+    resp = admin.patch(
+        f"/api/layers/grids/features/{fid}",
+        json={"geometry": as_json(mapping(grown))},
+        headers={"If-Match": f'"{int(row.version)}"'},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    b = ws.read("buildings")
+    inside = b[shapely.within(shapely.point_on_surface(b.geometry.values), grown)]
+    assert (inside["grid_code"] == "320102001005001").all() and len(inside)
+    now = grids(ws)
+    assert int(now.households["320102001005001"]) == int(inside["households"].sum())
+    assert resp.get_json()["properties"]["households"] == int(inside["households"].sum())
+
+
+def test_an_import_of_grids_recomputes_codes_and_figures(demo_path, tmp_path):
+    from gridmap.cli import main
+    from tests.test_write_api import _copy
+
+    ws = _copy(demo_path, tmp_path)
+    g = ws.read("grids")
+    merged = g[g["code"] != "320102001001002"].copy()
+    one = merged["code"] == "320102001001001"
+    both = shapely.union(
+        g.geometry[g["code"] == "320102001001001"].iloc[0],
+        g.geometry[g["code"] == "320102001001002"].iloc[0],
+    )
+    merged.loc[one, "geometry"] = both
+    merged.loc[one, "households"] = 0  # a stale figure in the file: the import recomputes it
+    path = tmp_path / "grids.geojson"
+    merged.drop(columns=["version", "updated_at", "updated_by"]).to_file(path, driver="GeoJSON")
+    ws.close()
+    main(
+        [
+            "import",
+            str(tmp_path / "demo.gpkg"),
+            "grids",
+            str(path),
+            "--replace",
+        ]
+    )
+    ws = store.GeoPackageWorkspace(tmp_path / "demo.gpkg")
+    now = grids(ws)
+    before = g.set_index("code")
+    assert int(now.households["320102001001001"]) == int(
+        before.households["320102001001001"]
+    ) + int(before.households["320102001001002"])
+    assert not (ws.read("buildings")["grid_code"] == "320102001001002").any()
+    assert not (ws.read("households")["grid_code"] == "320102001001002").any()
+    ws.close()

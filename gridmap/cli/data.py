@@ -13,7 +13,11 @@ from gridmap.errors import InputError
 def cmd_import(args: argparse.Namespace) -> None:
     """Import a file into one layer, in one transaction."""
     from gridmap.io.importer import erased_personal_columns, load_file
+    from gridmap.service.grids import metric_crs
+    from gridmap.service.relocate import PLACED_LAYERS, refigure
     from gridmap.store import open_workspace
+
+    PLACING_LAYERS = ("grids", *PLACED_LAYERS)
 
     ws = open_workspace(args.workspace)
     reference = None
@@ -45,10 +49,16 @@ def cmd_import(args: argparse.Namespace) -> None:
             n = tx.replace(args.layer, result.frame)
         else:
             n = len(tx.append(args.layer, result.frame))
+        moved = None
+        if args.layer in PLACING_LAYERS:  # grid codes and figures follow, in the same commit
+            moved = refigure(tx, metric_crs=metric_crs(ws), region=None)
     print(
         f"{'Replaced' if args.replace else 'Appended'} {n} row(s) in '{args.layer}' "
         f"(format {result.format}, encoding {result.encoding_used or '-'}, coordinates {result.crs_used or '-'})."
     )
+    if moved is not None:
+        codes = ", ".join(f"{k} {v}" for k, v in moved.codes.items() if v) or "none"
+        print(f"Grid codes recomputed (changed: {codes}); figures of {len(moved.figures)} grid(s).")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.access import privacy
@@ -180,6 +181,8 @@ def create_feature(ws: Workspace, layer: str, body: Any, *, access: Access) -> F
         if _scoped(access, layer) and not _own_grid(tx, access, schema, values):
             raise _not_your_grid(schema, access)
         fid = tx.append(layer, _frame(schema, values, change.geometry))[0]
+        if layer == "grids":
+            _grids_moved(ws, tx, [change.geometry], values.get("code"))
         stored = tx.feature(layer, fid)
     return _reply(ws, layer, stored, access)
 
@@ -243,6 +246,9 @@ def update_feature(
             if not _own_grid(tx, access, schema, after):
                 raise _not_your_grid(schema, access)
         tx.update(layer, fid, values, expected_version=expected_version)
+        if layer == "grids" and ("geometry" in values or "code" in values):
+            code = values.get("code", before["code"].iloc[0])
+            _grids_moved(ws, tx, [before.geometry.iloc[0], values.get("geometry")], code)
         stored = tx.feature(layer, fid)
     return _reply(ws, layer, stored, access)
 
@@ -260,8 +266,25 @@ def delete_feature(
     schema = get_layer(layer)
     fid = stored_fid(ws, layer, fid, access)
     with ws.transaction(user=access.who, action=f"edit {layer}") as tx:
-        _stored(tx, access, schema, fid)
+        before = _stored(tx, access, schema, fid)
         tx.delete(layer, [fid], expected_versions={int(fid): int(expected_version)})
+        if layer == "grids":
+            _grids_moved(ws, tx, [before.geometry.iloc[0]])
+
+
+def _grids_moved(ws: Workspace, tx: Transaction, outlines: list[Any], code: Any = None) -> None:
+    """Recompute what lies where the grids changed, and the figures of the grids there, in
+    the write's transaction (:func:`gridmap.service.relocate.refigure`)."""
+    from gridmap.service.grids import metric_crs
+    from gridmap.service.relocate import refigure
+
+    shapes = [g for g in outlines if g is not None and not getattr(g, "is_empty", True)]
+    if shapes:
+        refigure(
+            tx,
+            metric_crs=metric_crs(ws),
+            region=shapely.union_all([shapely.box(*g.bounds) for g in shapes]),
+        )
 
 
 def conflict_document(

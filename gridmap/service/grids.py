@@ -59,7 +59,7 @@ class AutoGrids:
     written: bool = False
 
 
-def _metric(ws: Workspace) -> Any:
+def metric_crs(ws: Workspace) -> Any:
     """Return the workspace's metric CRS (its setting, else the UTM zone of its centre)."""
     text = ws.get_meta("metric_crs")
     if text:
@@ -161,7 +161,7 @@ def auto_grids(
             f"{where[0].upper()}{where[1:]} has {len(mine)} grid(s) already: add --replace to "
             "draw them anew (the old ones stay in the history)."
         )
-    crs = _metric(ws)
+    crs = metric_crs(ws)
     say("reading buildings and streets")
     buildings = ws.read("buildings")
     problem = GridPartition.from_frames(

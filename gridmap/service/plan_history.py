@@ -22,7 +22,7 @@ import geopandas as gpd
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
-from gridmap.service.grids import _metric as metric_crs
+from gridmap.service.grids import metric_crs
 from gridmap.service.relocate import relocate
 from gridmap.store import Workspace
 

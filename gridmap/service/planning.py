@@ -35,7 +35,7 @@ from gridmap.grids.codes import sequence_code
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
 from gridmap.service.edit import require_writer
 from gridmap.service.feature_body import parse_geometry, show
-from gridmap.service.grids import _metric as metric_crs
+from gridmap.service.grids import metric_crs
 from gridmap.service.relocate import changed_figures, relocate
 from gridmap.store import Transaction, Workspace
 

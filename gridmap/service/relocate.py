@@ -204,25 +204,23 @@ def changed_figures(
     return out
 
 
-def refigure(tx: Transaction, *, metric_crs: Any, region: BaseGeometry | None = None) -> Relocated:
+def refigure(
+    tx: Transaction,
+    *,
+    metric_crs: Any,
+    region: BaseGeometry | None = None,
+    codes: set[str] | None = None,
+) -> Relocated:
     """Relocate what lies in ``region`` and write the figures of the grids as stored now.
 
-    For writers that changed grids through the store directly (an import, the write API's
-    PATCH of a grid): their grid rows get one more version, with the figures.
+    For writers that changed grids through the store directly (an import, the write API):
+    the grids ``codes`` (whose outline they changed) and those that gained or lost members
+    get their figures — one more version of those rows. ``region`` None: everything.
     """
     grids = tx.read("grids")
-    done = relocate(
-        tx,
-        grids,
-        metric_crs=metric_crs,
-        region=region,
-        grids_changed=None if region is None else set(),
-    )
+    done = relocate(tx, grids, metric_crs=metric_crs, region=region, grids_changed=codes)
     if region is None:
         done.figures = figures(tx, grids, metric_crs=metric_crs)
-    else:
-        inside = grids[grids.intersects(region)] if len(grids) else grids
-        done.figures |= figures(tx, grids, metric_crs=metric_crs, codes=set(inside["code"]))
     updates = changed_figures(grids, done.figures)
     if updates:
         tx.update_many(
