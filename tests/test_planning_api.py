@@ -341,3 +341,41 @@ def test_an_import_of_grids_recomputes_codes_and_figures(demo_path, tmp_path):
     assert not (ws.read("buildings")["grid_code"] == "320102001001002").any()
     assert not (ws.read("households")["grid_code"] == "320102001001002").any()
     ws.close()
+
+
+def test_painting_a_street_block_moves_it_whole(papp, planner):
+    ws = ws_of(papp)
+    blocks = planner.get("/api/grids/blocks").get_json()["features"]
+    assert blocks and all(f["properties"]["grid_code"] for f in blocks)
+    g = grids(ws)
+
+    # a block with households on the border of its grid a with another grid b
+    def neighbour(f: dict[str, Any]) -> str | None:
+        outline = shape(f["geometry"]).boundary
+        for code, geom in g.geometry.items():
+            same_community = code[:12] == code_of(f)[:12]
+            touching = shapely.intersection(outline, geom.boundary).length > 1e-4  # ~10 m
+            if code != code_of(f) and same_community and touching:
+                return str(code)
+        return None
+
+    def code_of(f: dict[str, Any]) -> str:
+        return str(f["properties"]["grid_code"])
+
+    block, b = next(
+        (f, n) for f in blocks if f["properties"]["households"] > 0 and (n := neighbour(f))
+    )
+    a = code_of(block)
+    before = ws.read("buildings")
+    inner = shapely.point_on_surface(np.asarray(before.geometry.values, dtype=object))
+    held = before[shapely.within(inner, shape(block["geometry"]))]
+    moving = int(held[held["grid_code"] != b]["households"].sum())
+    assert moving > 0 and a in set(held["grid_code"])
+    resp = edit(planner, {"op": "paint", "blocks": [block["id"]], "to": b})
+    assert resp.status_code == 200, resp.get_json()
+    after = grids(ws)
+    assert (ws.read("buildings").loc[held.index, "grid_code"] == b).all()
+    assert int(after.households[b]) == int(g.households[b]) + moving
+    assert len(shapely.get_parts(after.geometry[b])) == 1  # no hair-line strip left behind
+    assert_coverage(ws)
+    assert_codes_follow(ws)

@@ -158,6 +158,7 @@ PINNED = {
     "planning.restore": {"admin", "planner"},
     "planning.versions": "signed in",
     "planning.version": "signed in",
+    "planning.blocks": "signed in",
 }
 
 

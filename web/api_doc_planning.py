@@ -44,7 +44,12 @@ _MEMBERS: dict[str, dict[str, Any]] = {
     "line": _LINE,
     "codes": {"type": "array", "items": _CODE, "minItems": 2},
     "to": _CODE,
-    "buildings": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+    "buildings": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    "blocks": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "description": "street block ids of GET /api/grids/blocks",
+    },
     "name": _TEXT,
     "worker": _TEXT,
     "worker_phone": _TEXT,
@@ -57,7 +62,7 @@ _REQUIRED = {
     "merge": ["codes"],
     "delete": ["code"],
     "give": ["geometry", "to"],
-    "paint": ["buildings", "to"],
+    "paint": ["to"],
 }
 
 
@@ -182,7 +187,7 @@ VERSION = {
     ],
     "responses": {
         "200": json_reply("The grids then", _FC, media="application/json"),
-        **errors(400),
+        **errors(400, 404),
     },
 }
 RESTORE = {
@@ -201,4 +206,13 @@ RESTORE = {
     },
 }
 
-__all__ = ["EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]
+BLOCKS = {
+    "summary": "The street blocks a planner paints into grids",
+    "description": "Faces the streets cut each community into, numbered from 1 in reading "
+    "order (north to south, west to east); each with its community, the grid holding it, and "
+    "its buildings and households. Send their ids as `blocks` of a paint.",
+    "tags": ["planning"],
+    "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
+}
+
+__all__ = ["BLOCKS", "EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]

@@ -18,9 +18,11 @@ from flask import Blueprint, Response, jsonify, request
 
 from gridmap.access.roles import ADMIN, PLANNER
 from gridmap.errors import ConflictError, InputError
+from gridmap.io import geojson
+from gridmap.service import blocks as block_service
 from gridmap.service import plan_history, planning
 from gridmap.service.edit import served
-from web.api_doc_planning import EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
+from web.api_doc_planning import BLOCKS, EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
 from web.auth import SIGNED_IN, access, allow
 from web.common import parse_int, workspace
 from web.openapi import describe
@@ -135,6 +137,18 @@ def version(tx: int) -> Response:
     """The grids as they were right after transaction ``tx``."""
     frame = plan_history.grids_at(workspace(), tx)
     return _json(_collection(frame))
+
+
+@bp.get("/blocks")
+@allow(SIGNED_IN)
+@describe(BLOCKS)
+def blocks() -> Response:
+    """The street blocks, with their grid, buildings and households: what a planner paints."""
+    frame = block_service.blocks_with_figures(workspace())
+    columns = ["community_code", "grid_code", "buildings", "households"]
+    resp = Response(geojson.feature_collection(frame, columns), mimetype="application/geo+json")
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 @bp.post("/restore")

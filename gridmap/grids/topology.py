@@ -390,10 +390,21 @@ def give(plan: Plan, ground: BaseGeometry, to: str) -> Edit:
     return _result(plan, changed, notes=notes)
 
 
-def paint(plan: Plan, units: Iterable[BaseGeometry], to: str) -> Edit:
-    """Move painted units (street blocks, building cells) to grid ``to``: :func:`give` of their union."""
+def paint(plan: Plan, units: Iterable[BaseGeometry], to: str, *, snap: float = 0.0) -> Edit:
+    """Move painted units (street blocks, building cells) to grid ``to``: :func:`give` of their
+    union.
+
+    Units computed from other layers (blocks from the streets) run along the grids' borders
+    up to rounding; ``snap`` (in the plan's CRS, e.g. 5e-6° ≈ 0.5 m) first moves their
+    vertices onto the vertices of the grids nearby, so that no hair-line strip is left between.
+    """
     parts = [u for u in units if u is not None and not u.is_empty]
     if not parts:
         raise InputError("Paint at least one block or building. (请至少选择一个街区或楼栋。)")
     ground = shapely.union_all(parts, grid_size=plan.grid_size)
+    if snap > 0:
+        near = [plan.grids[c] for c in _neighbours(plan, ground.buffer(snap))]
+        if near:
+            points = shapely.multipoints(shapely.get_coordinates(shapely.boundary(near)))
+            ground = shapely.make_valid(shapely.snap(ground, points, snap))
     return give(plan, ground, to)

@@ -33,6 +33,7 @@ from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
 from gridmap.grids.codes import sequence_code
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
+from gridmap.service import blocks
 from gridmap.service.edit import require_writer
 from gridmap.service.feature_body import parse_geometry, show
 from gridmap.service.grids import metric_crs
@@ -47,10 +48,12 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "merge": ("codes",),
     "delete": ("code", "to"),
     "give": ("geometry", "to"),
-    "paint": ("to", "buildings"),
+    "paint": ("to", "buildings", "blocks"),
 }
 #: Members every operation may carry.
 COMMON = ("op", "versions")
+#: Painted blocks and cells snap onto the grids' vertices this close (degrees, about 0.5 m).
+PAINT_SNAP_DEG = 5e-6
 #: The workspace setting that keeps which grid codes became which.
 LINEAGE_KEY = "grid_lineage"
 
@@ -66,6 +69,7 @@ class Operation:
     line: BaseGeometry | None = None
     to: str | None = None
     buildings: tuple[int, ...] = ()
+    blocks: tuple[int, ...] = ()
     props: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
 
@@ -125,7 +129,7 @@ def parse_operation(doc: Any) -> Operation:
             "(请求体应为 JSON 对象。)"
         )
     op = doc.get("op")
-    if op not in OPERATIONS:
+    if not isinstance(op, str) or op not in OPERATIONS:
         raise InputError(
             f"'op' must be one of {', '.join(OPERATIONS)}, not {show(op)}. "
             f"(op 应为 {'、'.join(OPERATIONS)} 之一。)"
@@ -173,16 +177,23 @@ def parse_operation(doc: Any) -> Operation:
             )
         kw["to"] = to
     if op == "paint":
-        fids = doc.get("buildings")
-        if (
-            not isinstance(fids, list)
-            or not fids
-            or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in fids)
+        for name, what, zh in (
+            ("buildings", "building", "楼栋"),
+            ("blocks", "street block", "街区"),
         ):
+            ids = doc.get(name, [])
+            if not isinstance(ids, list) or not all(
+                isinstance(f, int) and not isinstance(f, bool) and 0 < f < 2**62 for f in ids
+            ):
+                raise InputError(
+                    f"'{name}' must be a list of {what} ids to move. ({name} 应为{zh}编号列表。)"
+                )
+            kw[name] = tuple(ids)
+        if not kw["buildings"] and not kw["blocks"]:
             raise InputError(
-                "'buildings' must be a list of building ids to move. (buildings 应为楼栋编号列表。)"
+                "Paint at least one building or street block: 'buildings' or 'blocks'. "
+                "(请至少选择一个楼栋或街区。)"
             )
-        kw["buildings"] = tuple(fids)
     props = {k: doc[k] for k in ("name", "worker", "worker_phone", "community_code") if k in doc}
     for k, v in props.items():
         if v is not None and not isinstance(v, str):
@@ -272,18 +283,8 @@ def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | 
     return sequence_code(prefix, max(seqs, default=0) + 1)
 
 
-def _building_ground(tx: Transaction, fids: tuple[int, ...]) -> list[BaseGeometry]:
-    frame = tx.read("buildings", where={"fid": list(fids)})
-    missing = sorted(set(fids) - set(int(f) for f in frame.index))
-    if missing:
-        raise FeatureNotFoundError(
-            f"There is no building {', '.join(map(str, missing[:5]))}. (楼栋不存在。)"
-        )
-    return list(frame.geometry.values)
-
-
 def _run(
-    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any]
+    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any], ws: Workspace
 ) -> topology.Edit:
     if op.op == "reshape":
         assert op.code and op.geometry is not None
@@ -306,7 +307,9 @@ def _run(
         assert op.to and op.geometry is not None
         return topology.give(plan, op.geometry, op.to)
     assert op.op == "paint" and op.to
-    return topology.paint(plan, _building_ground(tx, op.buildings), op.to)
+    units = blocks.buildings_ground(ws, tx, op.buildings) if op.buildings else []
+    units += blocks.blocks_ground(ws, op.blocks) if op.blocks else []
+    return topology.paint(plan, units, op.to, snap=PAINT_SNAP_DEG)
 
 
 def _new_row(op: Operation, result: topology.Edit, code: str, tx: Transaction) -> dict[str, Any]:
@@ -358,7 +361,7 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         plan, grids = read_plan(tx, crs)
         _check_versions(op, grids)
         meta = ws.meta()
-        result = _run(op, plan, tx, meta)
+        result = _run(op, plan, tx, meta, ws)
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]

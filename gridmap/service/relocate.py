@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.schema import STORAGE_CRS
 from gridmap.store import Transaction
+from gridmap.store.conditions import Missing
 
 #: The layers whose ``grid_code`` says where a thing is now.
 PLACED_LAYERS = ("buildings", "households", "facilities", "cameras")
@@ -135,8 +136,21 @@ def relocate(
     out = Relocated()
     building_codes: dict[Any, Any] = {}
     touched: set[str] = set(grids_changed or ())
+    moved_buildings: list[Any] = []
     for layer in PLACED_LAYERS:
-        frame = tx.read(layer, bbox=bbox)
+        if layer == "households" and bbox is not None:
+            # a household goes with its building: read those of the buildings that moved, and
+            # those of no building in the region (tens of rows, not the region's thousands)
+            frame = pd.concat(
+                [
+                    tx.read(layer, where={"building_osm_id": moved_buildings})
+                    if moved_buildings
+                    else tx.read(layer, limit=0),
+                    tx.read(layer, bbox=bbox, where={"building_osm_id": Missing()}),
+                ]
+            )
+        else:
+            frame = tx.read(layer, bbox=bbox)
         if not len(frame):
             continue
         computed = codes_at(frame.geometry.values, grids, frame["grid_code"].to_numpy(dtype=object))
@@ -147,6 +161,9 @@ def relocate(
             known = frame["building_osm_id"].isin(list(building_codes))
             computed = np.where(known.to_numpy(), by_building.to_numpy(dtype=object), computed)
         changes = _changes(frame, computed)
+        if layer == "buildings":
+            moved_buildings = [frame.at[fid, "osm_id"] for fid in changes]
+            moved_buildings = [i for i in moved_buildings if i is not None and not pd.isna(i)]
         if changes:
             versions = frame["version"]
             tx.update_many(

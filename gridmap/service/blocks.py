@@ -1,0 +1,139 @@
+"""Street blocks and building cells of a workspace, for painting grids.
+
+Blocks are the faces the streets cut each community into (:func:`gridmap.grids.blocks.
+street_blocks`), numbered in reading order (north to south, west to east) within the
+workspace; a building's cell is its share of its block (:mod:`gridmap.grids.cells`). Both are
+computed in the workspace's metric CRS and served in EPSG:4326, and kept while the layers'
+content stays the same (:func:`gridmap.service.stamps.content`).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.errors import FeatureNotFoundError
+from gridmap.grids.blocks import locate, street_blocks
+from gridmap.grids.cells import building_cells
+from gridmap.schema import STORAGE_CRS
+from gridmap.service import stamps
+from gridmap.service.grids import metric_crs
+from gridmap.service.relocate import codes_at
+from gridmap.store import Transaction, Workspace
+
+_LOCK = threading.Lock()
+_MEMO: weakref.WeakKeyDictionary[Any, tuple[str, gpd.GeoDataFrame]] = weakref.WeakKeyDictionary()
+
+
+def _blocks(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the blocks of every community (metric frames in, metric frame out)."""
+    lines = np.asarray(streets.geometry.values, dtype=object)
+    rows: list[tuple[str, BaseGeometry]] = []
+    for community in communities.itertuples():
+        for face in street_blocks(community.geometry, lines):
+            rows.append((str(community.code), face))
+    frame = gpd.GeoDataFrame(
+        {"community_code": [r[0] for r in rows]},
+        geometry=[r[1] for r in rows],
+        crs=communities.crs,
+    )
+    if len(frame):  # reading order: rows of 100 m from the north, west to east in a row
+        inner = shapely.get_coordinates(shapely.point_on_surface(frame.geometry.values))
+        order = np.lexsort((inner[:, 0], -np.floor(inner[:, 1] / 100.0)))
+        frame = frame.iloc[order].reset_index(drop=True)
+    frame.index = frame.index + 1
+    frame.index.name = "id"
+    return frame
+
+
+def workspace_blocks(ws: Workspace) -> gpd.GeoDataFrame:
+    """Return the street blocks of ``ws`` (index: block id from 1; metric CRS), memoised."""
+    key = stamps.content(ws)
+    with _LOCK:
+        memo = _MEMO.get(ws)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    crs = metric_crs(ws)
+    found = _blocks(ws.read("community").to_crs(crs), ws.read("streets").to_crs(crs))
+    with _LOCK:
+        _MEMO[ws] = (key, found)
+    return found
+
+
+def blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
+    """Return the blocks (EPSG:4326) with the community, the grid holding each block's inner
+    point (``grid_code``), and its buildings and households, for the planning page."""
+    blocks = workspace_blocks(ws)
+    crs = blocks.crs
+    out = blocks.copy()
+    geoms = np.asarray(blocks.geometry.values, dtype=object)
+    buildings = ws.read("buildings").to_crs(crs)
+    if not len(geoms) or not len(buildings):
+        out["buildings"], out["households"], out["grid_code"] = 0, 0, None
+        return out.to_crs(STORAGE_CRS)
+    where = locate(np.asarray(buildings.geometry.values, dtype=object), geoms)
+    by = pd.Series(blocks.index.to_numpy()[where], index=buildings.index)
+    households = pd.to_numeric(buildings["households"], errors="coerce").fillna(0)
+    out["buildings"] = by.value_counts().reindex(blocks.index, fill_value=0).astype(int)
+    out["households"] = households.groupby(by).sum().reindex(blocks.index, fill_value=0).astype(int)
+    grids = ws.read("grids").to_crs(crs)
+    out["grid_code"] = codes_at(geoms, grids)
+    return out.to_crs(STORAGE_CRS)
+
+
+def blocks_ground(ws: Workspace, ids: Iterable[int]) -> list[BaseGeometry]:
+    """Return the outlines (EPSG:4326) of the blocks ``ids``; 404 for an id that is none."""
+    blocks = workspace_blocks(ws)
+    wanted = list(ids)
+    missing = [i for i in wanted if i not in blocks.index]
+    if missing:
+        raise FeatureNotFoundError(
+            f"There is no street block {', '.join(map(str, missing[:5]))}. (街区不存在。)"
+        )
+    return list(blocks.loc[wanted].to_crs(STORAGE_CRS).geometry.values)
+
+
+def buildings_ground(ws: Workspace, tx: Transaction, fids: Iterable[int]) -> list[BaseGeometry]:
+    """Return each building's cell (EPSG:4326): what moves with it to another grid.
+
+    404 (FeatureNotFoundError) for a building id that is not there.
+    """
+    wanted = sorted(set(fids))
+    found = tx.read("buildings", where={"fid": wanted})
+    missing = sorted(set(wanted) - {int(f) for f in found.index})
+    if missing:
+        raise FeatureNotFoundError(
+            f"There is no building {', '.join(map(str, missing[:5]))}. (楼栋不存在。)"
+        )
+    crs = metric_crs(ws)
+    blocks = workspace_blocks(ws)
+    if not len(blocks):  # no streets or communities: the footprints alone
+        return list(found.geometry.values)
+    block_geoms = np.asarray(blocks.geometry.values, dtype=object)
+    mine = found.to_crs(crs)
+    where = locate(np.asarray(mine.geometry.values, dtype=object), block_geoms)
+    out: list[BaseGeometry] = []
+    for b in sorted(set(where.tolist())):
+        block = block_geoms[b]
+        near = tx.read("buildings", bbox=_degrees_bbox(block, crs)).to_crs(crs)
+        near_geoms = np.asarray(near.geometry.values, dtype=object)
+        held = near_geoms[locate(near_geoms, block_geoms) == b]
+        ids = near.index[locate(near_geoms, block_geoms) == b]
+        cells = building_cells(block, held)
+        for fid, cell in zip(ids.tolist(), cells, strict=True):
+            if int(fid) in wanted:
+                out.append(cell)
+    return list(gpd.GeoSeries(out, crs=crs).to_crs(STORAGE_CRS).values)
+
+
+def _degrees_bbox(geom: BaseGeometry, crs: Any) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = gpd.GeoSeries([geom], crs=crs).to_crs(STORAGE_CRS).total_bounds
+    return (float(minx), float(miny), float(maxx), float(maxy))
