@@ -379,3 +379,38 @@ def test_painting_a_street_block_moves_it_whole(papp, planner):
     assert len(shapely.get_parts(after.geometry[b])) == 1  # no hair-line strip left behind
     assert_coverage(ws)
     assert_codes_follow(ws)
+
+
+def test_checks_locate_a_gap_and_its_fix_closes_it(papp, planner, role_tokens):
+    ws = ws_of(papp)
+    analyst = client_of(papp, role_tokens, "analyst")
+    clean = analyst.get("/api/grids/checks").get_json()
+    assert [f for f in clean["findings"] if f["kind"] in ("gap", "overlap")] == []
+    assert len(clean["figures"]) == ws.count("grids")
+    assert {"street_length_m", "cameras", "incidents_12m", "deviation"} <= set(clean["figures"][0])
+    code = "320102001004005"
+    assert edit(planner, {"op": "delete", "code": code}).status_code == 200
+    found = analyst.get("/api/grids/checks").get_json()["findings"]
+    (gap,) = [f for f in found if f["kind"] == "gap"]
+    assert gap["grids"] and gap["fixes"][0] == {"op": "give", "to": gap["grids"][0]}
+    assert HAN.search(gap["message_zh"]) and gap["value"] > 1000
+    fix = {**gap["fixes"][0], "geometry": gap["geometry"]}
+    assert edit(planner, fix).status_code == 200
+    after = analyst.get("/api/grids/checks").get_json()["findings"]
+    assert [f for f in after if f["kind"] in ("gap", "overlap")] == []
+    assert analyst.get("/api/grids/checks?min=x").status_code == 400
+    assert analyst.get("/api/grids/checks?community=nope").status_code == 404
+
+
+def test_grids_validate_exits_1_on_findings(demo_path, tmp_path, capsys):
+    from gridmap.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["grids", "validate", str(demo_path), "--lang", "en"])
+    assert done.value.code == 0
+    assert "52 grids, 52 within 300-500 households; 0 finding(s)." in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["grids", "validate", str(demo_path), "--max", "450", "--json"])
+    assert done.value.code == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] and all(f["kind"] == "households_range" for f in doc["findings"])

@@ -206,6 +206,52 @@ RESTORE = {
     },
 }
 
+
+def _number(name: str, default: int, text: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "schema": {"type": "number", "minimum": 0, "default": default},
+        "description": text,
+    }
+
+
+CHECKS = {
+    "summary": "Check the plan: findings located on the map, with fixes, and each grid's figures",
+    "description": "Overlaps, gaps inside a community, parts outside every community, grids in "
+    "several pieces, buildings cut by a border (the share on each side), buildings in no grid, "
+    "grids outside the household range, grids not inside exactly one community. Each finding "
+    "has its geometry (GeoJSON, EPSG:4326), a point `at`, messages in English and Chinese and "
+    "fixes as planning operations (a give needs the finding's geometry). Figures per grid: "
+    "households, residents, buildings, area (m²), street length (m), cameras, facilities, "
+    "incidents of the last 12 months, deviation from the middle of the range.",
+    "tags": ["planning"],
+    "parameters": [
+        _number("min", 300, "fewest households a grid should hold"),
+        _number("max", 500, "most households a grid should hold"),
+        {
+            "name": "community",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "check only this community (its code)",
+        },
+    ],
+    "responses": {
+        "200": json_reply(
+            "Findings and figures",
+            {
+                "type": "object",
+                "required": ["findings", "figures"],
+                "properties": {
+                    "findings": {"type": "array", "items": {"type": "object"}},
+                    "figures": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        ),
+        **errors(400, 404),
+    },
+}
+
 BLOCKS = {
     "summary": "The street blocks a planner paints into grids",
     "description": "Faces the streets cut each community into, numbered from 1 in reading "
@@ -215,4 +261,4 @@ BLOCKS = {
     "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
 }
 
-__all__ = ["BLOCKS", "EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]
+__all__ = ["BLOCKS", "CHECKS", "EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]

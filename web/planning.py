@@ -20,9 +20,9 @@ from gridmap.access.roles import ADMIN, PLANNER
 from gridmap.errors import ConflictError, InputError
 from gridmap.io import geojson
 from gridmap.service import blocks as block_service
-from gridmap.service import plan_history, planning
+from gridmap.service import grid_checks, plan_history, planning
 from gridmap.service.edit import served
-from web.api_doc_planning import BLOCKS, EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
+from web.api_doc_planning import BLOCKS, CHECKS, EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
 from web.auth import SIGNED_IN, access, allow
 from web.common import parse_int, workspace
 from web.openapi import describe
@@ -137,6 +137,32 @@ def version(tx: int) -> Response:
     """The grids as they were right after transaction ``tx``."""
     frame = plan_history.grids_at(workspace(), tx)
     return _json(_collection(frame))
+
+
+def _float(name: str, default: float) -> float:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(
+            f"{name} must be a number, not '{text[:40]}'. ({name} 应为数字。)"
+        ) from None
+    if not 0 <= value < 1e9:
+        raise InputError(f"{name} must be 0 or more, not {text[:40]}. ({name} 应为非负数。)")
+    return value
+
+
+@bp.get("/checks")
+@allow(SIGNED_IN)
+@describe(CHECKS)
+def checks() -> Response:
+    """Check the plan: ``?min=300&max=500&community=``; findings located, and the figures."""
+    lo, hi = _float("min", 300), _float("max", 500)
+    community = request.args.get("community") or None
+    found = grid_checks.validate(workspace(), bounds=(lo, hi), community=community)
+    return _json({"findings": found.findings_json(), "figures": found.figures_json()})
 
 
 @bp.get("/blocks")

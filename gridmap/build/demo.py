@@ -28,7 +28,7 @@ from gridmap.grids import GridPartition
 from gridmap.grids.codes import storage_polygons
 from gridmap.grids.problem import UNIT_MAX, UNIT_TARGET
 from gridmap.io.osm import OsmExtract, read_osm
-from gridmap.schema import STORAGE_CRS
+from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 
 Progress = Callable[[str], None]
 
@@ -228,14 +228,27 @@ def build_demo(
         "visits": visits,
         "incidents": incidents,
     }
+    # the grids as one coverage on the storage grid (borders shared vertex for vertex), and
+    # each community the union of its grids, so that grids and communities meet exactly
+    layers["grids"] = storage_polygons(layers["grids"])
+    layers["community"] = layers["community"].to_crs(STORAGE_CRS)
+    layers["community"].geometry = [
+        shapely.MultiPolygon(
+            shapely.get_parts(
+                shapely.union_all(
+                    layers["grids"].geometry[layers["grids"]["community_code"] == code].values,
+                    grid_size=STORAGE_PRECISION_DEG,
+                )
+            )
+        )
+        for code in layers["community"]["code"]
+    ]
     with (
         store.building(path, overwrite=overwrite) as ws,
         ws.transaction(action="build demo") as tx,
     ):
         for name, frame in layers.items():
-            if name in ("community", "grids"):  # one coverage on the storage grid, borders shared
-                frame = storage_polygons(frame)
-            elif isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
+            if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
                 frame = frame.to_crs(STORAGE_CRS)
             tx.replace(name, frame)
         for key, value in osm_meta(src, ext).items():

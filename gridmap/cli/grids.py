@@ -1,4 +1,4 @@
-"""``gridmap grids ...``: grids drawn automatically (``auto``); editing commands come next."""
+"""``gridmap grids ...``: grids drawn automatically (``auto``) and checked (``validate``)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,53 @@ def cmd_auto(args: argparse.Namespace) -> None:
         print(f"Dry run: nothing written (grid codes that would change: {changed}).")
 
 
+def _lang(args: argparse.Namespace) -> str:
+    """Return the language of the report: --lang, else zh when the locale ($LANG) is Chinese."""
+    import os
+
+    if args.lang:
+        return str(args.lang)
+    return "zh" if os.environ.get("LANG", "").lower().startswith("zh") else "en"
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    """Check the grids of a workspace; exit 1 when something is found."""
+    import json
+    import sys
+
+    from gridmap.service.grid_checks import validate
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    found = validate(ws, bounds=(args.min, args.max), community=args.community)
+    findings = found.findings_json()
+    if args.json:
+        doc = {"findings": findings, "figures": found.figures_json()}
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        zh = _lang(args) == "zh"
+        for f in findings:
+            where = f"  ({f['at'][0]:.6f}, {f['at'][1]:.6f})" if f["at"] else ""
+            print(f"{f['kind']}: {f['message_zh'] if zh else f['message_en']}{where}")
+        n, grids = len(findings), len(found.figures)
+        in_range = int(found.figures["in_range"].sum()) if grids else 0
+        if zh:
+            print(
+                f"共 {grids} 个网格，{in_range} 个在 {args.min:g}–{args.max:g} 户范围内；发现问题 {n} 项。"
+            )
+        else:
+            print(
+                f"{grids} grids, {in_range} within {args.min:g}-{args.max:g} households; "
+                f"{n} finding(s)."
+            )
+    sys.exit(1 if findings else 0)
+
+
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``grids auto`` to the ``gridmap`` command."""
-    group = sub.add_parser("grids", help="grids: draw them automatically (auto)")
+    group = sub.add_parser(
+        "grids", help="grids: draw them automatically (auto), check them (validate)"
+    )
     actions = group.add_subparsers(dest="grids_command", required=True, metavar="ACTION")
     p = actions.add_parser(
         "auto",
@@ -108,3 +152,16 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("-o", "--output", help="also write the new grids to this GeoJSON file")
     p.add_argument("--user", default="cli", help="name recorded in the audit log")
     p.set_defaults(func=cmd_auto)
+    v = actions.add_parser(
+        "validate",
+        parents=parents,
+        help="check the grids: overlaps, gaps, parts outside, pieces, cut and orphan buildings, "
+        "household range, communities (exit 1 when anything is found)",
+    )
+    v.add_argument("workspace")
+    v.add_argument("--json", action="store_true", help="print findings and figures as JSON")
+    v.add_argument("--min", type=float, default=300, help="fewest households (default 300)")
+    v.add_argument("--max", type=float, default=500, help="most households (default 500)")
+    v.add_argument("--community", help="check only this community's grids (its 12-digit code)")
+    v.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
+    v.set_defaults(func=cmd_validate)

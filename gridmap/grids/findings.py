@@ -1,0 +1,322 @@
+"""Checks of a plan of grids that a planner can act on: what is wrong, where, and a fix.
+
+:func:`check_plan` looks at the grids as a whole — overlaps, gaps inside a community, parts
+outside every community, grids in several pieces, buildings cut by a border, buildings in no
+grid, grids outside the household range, grids not inside exactly one community — and returns
+a :class:`Finding` for each, located (its geometry) and, for the common ones, with one-click
+fixes in the shape of a planning operation (``{"op": "give", …}``). Findings warn; they never
+block an edit (a half-drawn plan is normal).
+
+Geometry in a metric CRS (the area's UTM zone); areas in m². Plain data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+#: Overlaps, gaps and parts smaller than this are digitising noise, square metres.
+MIN_AREA_M2 = 1.0
+#: A building is cut when more than this share of it (and 0.5 m²) lies outside its main grid.
+CUT_SHARE = 0.01
+#: Pieces of one grid that touch at a point (or closer than this, m) count as one piece.
+TOUCH_M = 0.01
+#: The order of kinds in a report, most serious first.
+KINDS = (
+    "overlap",
+    "outside",
+    "community",
+    "gap",
+    "orphan_building",
+    "cut_building",
+    "multipart",
+    "households_range",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a plan (see the module)."""
+
+    kind: str
+    grids: tuple[str, ...]
+    geometry: BaseGeometry
+    value: float
+    message_en: str
+    message_zh: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    fixes: tuple[dict[str, Any], ...] = ()
+
+
+def _gives(codes: Iterable[str]) -> tuple[dict[str, Any], ...]:
+    """Return the fixes that give a finding's ground to each of ``codes`` (the page sends the
+    finding's geometry with the chosen one)."""
+    return tuple({"op": "give", "to": c} for c in codes)
+
+
+def _overlaps(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    out = []
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        both = shapely.intersection(geoms[i], geoms[j])
+        area = float(shapely.area(both))
+        if area >= MIN_AREA_M2:
+            a, b = str(codes[i]), str(codes[j])
+            out.append(
+                Finding(
+                    "overlap",
+                    (a, b),
+                    both,
+                    area,
+                    f"Grids {a} and {b} overlap by {area:.0f} m².",
+                    f"网格 {a} 与 {b} 重叠 {area:.0f} 平方米。",
+                    fixes=_gives((a, b)),
+                )
+            )
+    return out
+
+
+def _around(piece: BaseGeometry, codes: np.ndarray, geoms: np.ndarray) -> list[str]:
+    """Return the grids that border ``piece``, longest shared border first."""
+    near = shapely.dwithin(geoms, piece, TOUCH_M * 10)
+    shared = [
+        (
+            float(shapely.length(shapely.intersection(piece.boundary, geoms[i].boundary))),
+            str(codes[i]),
+        )
+        for i in np.flatnonzero(near)
+    ]
+    return [c for length, c in sorted(shared, reverse=True) if length > 0]
+
+
+def _gaps(
+    codes: np.ndarray, geoms: np.ndarray, community_of: np.ndarray, communities: gpd.GeoDataFrame
+) -> list[Finding]:
+    out = []
+    for row in communities.itertuples():
+        mine = geoms[community_of == row.code]
+        covered = shapely.union_all(mine) if len(mine) else shapely.Polygon()
+        left = shapely.difference(row.geometry, covered)
+        for piece in shapely.get_parts(left):
+            area = float(piece.area)
+            if area < MIN_AREA_M2 or piece.geom_type != "Polygon":
+                continue
+            around = _around(piece, codes, geoms)
+            out.append(
+                Finding(
+                    "gap",
+                    tuple(around),
+                    piece,
+                    area,
+                    f"{area:.0f} m² of community {row.code} belong to no grid.",
+                    f"社区 {row.code} 有 {area:.0f} 平方米不属于任何网格。",
+                    {"community": str(row.code)},
+                    _gives(around),
+                )
+            )
+    return out
+
+
+def _outside(codes: np.ndarray, geoms: np.ndarray, area: BaseGeometry) -> list[Finding]:
+    out = []
+    for code, geom in zip(codes, geoms, strict=True):
+        spill = shapely.difference(geom, area)
+        value = float(spill.area)
+        if value >= MIN_AREA_M2:
+            out.append(
+                Finding(
+                    "outside",
+                    (str(code),),
+                    spill,
+                    value,
+                    f"Grid {code} reaches {value:.0f} m² outside every community.",
+                    f"网格 {code} 有 {value:.0f} 平方米超出社区范围。",
+                )
+            )
+    return out
+
+
+def _communities(
+    codes: np.ndarray, geoms: np.ndarray, community_of: np.ndarray, communities: gpd.GeoDataFrame
+) -> list[Finding]:
+    out = []
+    cgeoms = np.asarray(communities.geometry.values, dtype=object)
+    ccodes = communities["code"].astype(str).to_numpy()
+    for code, geom, named in zip(codes, geoms, community_of, strict=True):
+        shares = shapely.area(shapely.intersection(cgeoms, geom))
+        holding = [str(c) for c, a in zip(ccodes, shares, strict=True) if a >= MIN_AREA_M2]
+        if len(holding) == 1 and (named is None or str(named) == holding[0]):
+            continue
+        if not holding:
+            en, zh = f"Grid {code} lies in no community.", f"网格 {code} 不在任何社区内。"
+        elif len(holding) > 1:
+            en = f"Grid {code} spans {len(holding)} communities ({', '.join(holding)})."
+            zh = f"网格 {code} 跨越 {len(holding)} 个社区（{'、'.join(holding)}）。"
+        else:
+            en = f"Grid {code} lies in community {holding[0]}, not in {named} as it says."
+            zh = f"网格 {code} 位于社区 {holding[0]}，而非其所属的 {named}。"
+        out.append(
+            Finding(
+                "community",
+                (str(code),),
+                geom,
+                float(len(holding)),
+                en,
+                zh,
+                {"communities": holding},
+            )
+        )
+    return out
+
+
+def _multipart(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
+    out = []
+    for code, geom in zip(codes, geoms, strict=True):
+        pieces = [
+            p for p in shapely.get_parts(shapely.buffer(geom, TOUCH_M)) if p.area > MIN_AREA_M2
+        ]
+        if len(pieces) <= 1:
+            continue
+        pieces.sort(key=lambda p: p.area, reverse=True)
+        extra = shapely.intersection(shapely.union_all(pieces[1:]), geom)
+        out.append(
+            Finding(
+                "multipart",
+                (str(code),),
+                extra,
+                float(extra.area),
+                f"Grid {code} is in {len(pieces)} pieces; the smaller ones cover "
+                f"{extra.area:.0f} m².",
+                f"网格 {code} 分为 {len(pieces)} 块，较小部分共 {extra.area:.0f} 平方米。",
+                {"pieces": len(pieces)},
+            )
+        )
+    return out
+
+
+def _buildings(
+    codes: np.ndarray, geoms: np.ndarray, buildings: gpd.GeoDataFrame
+) -> tuple[list[Finding], np.ndarray]:
+    """Return findings for cut and orphan buildings, and each building's grid (or None)."""
+    out: list[Finding] = []
+    foot = np.asarray(buildings.geometry.values, dtype=object)
+    owner = np.full(len(foot), None, dtype=object)
+    if not len(foot):
+        return out, owner
+    tree = shapely.STRtree(geoms)
+    bi, gi = tree.query(foot, predicate="intersects")
+    shares: dict[int, dict[str, float]] = {}
+    for b, g in zip(bi.tolist(), gi.tolist(), strict=True):
+        area = float(shapely.area(shapely.intersection(foot[b], geoms[g])))
+        if area > 0:
+            shares.setdefault(b, {})[str(codes[g])] = area
+    inner = shapely.point_on_surface(foot)
+    pi, pg = tree.query(inner, predicate="intersects")
+    owner[pi[::-1]] = codes[pg[::-1]]
+    ids = buildings.index.to_numpy()
+    for b in range(len(foot)):
+        total = float(foot[b].area)
+        got = shares.get(b, {})
+        if not got or owner[b] is None:
+            out.append(
+                Finding(
+                    "orphan_building",
+                    (),
+                    foot[b],
+                    total,
+                    f"Building {ids[b]} lies in no grid.",
+                    f"楼栋 {ids[b]} 不在任何网格内。",
+                    {"building": int(ids[b])},
+                    tuple(
+                        {"op": "paint", "buildings": [int(ids[b])], "to": c}
+                        for c in _around(foot[b], codes, geoms)[:3]
+                    ),
+                )
+            )
+            continue
+        main = max(got, key=lambda c: got[c])
+        outside = total - got[main]
+        if len(got) > 1 and outside > max(CUT_SHARE * total, 0.5):
+            part = {c: round(a / total, 3) for c, a in sorted(got.items(), key=lambda kv: -kv[1])}
+            text = ", ".join(f"{c} {s:.0%}" for c, s in part.items())
+            out.append(
+                Finding(
+                    "cut_building",
+                    tuple(part),
+                    foot[b],
+                    round(outside / total, 3),
+                    f"Building {ids[b]} is cut by a grid border: {text}.",
+                    f"楼栋 {ids[b]} 被网格边界切开：{text}。",
+                    {"building": int(ids[b]), "shares": part},
+                    ({"op": "paint", "buildings": [int(ids[b])], "to": main},),
+                )
+            )
+    return out, owner
+
+
+def check_plan(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    bounds: tuple[float, float] = (300, 500),
+    only: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Return every finding of the plan, most serious first (see the module).
+
+    Parameters
+    ----------
+    grids
+        ``code``, ``community_code`` and geometry, metric CRS.
+    communities
+        ``code`` and geometry, same CRS.
+    buildings
+        Footprints with ``households``, indexed by building id, same CRS.
+    bounds
+        The household range a grid should hold.
+    only
+        Codes of the grids to report on (an edit's re-check): findings naming none of them
+        are left out.
+    """
+    codes = grids["code"].astype(str).to_numpy()
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    community_of = grids["community_code"].to_numpy(dtype=object)
+    area = shapely.union_all(np.asarray(communities.geometry.values, dtype=object))
+    found = _overlaps(codes, geoms)
+    found += _gaps(codes, geoms, community_of, communities)
+    found += _outside(codes, geoms, area)
+    found += _communities(codes, geoms, community_of, communities)
+    found += _multipart(codes, geoms)
+    cut, owner = _buildings(codes, geoms, buildings)
+    found += cut
+    households = buildings["households"].fillna(0).astype(float).to_numpy()
+    lo, hi = bounds
+    for code, geom in zip(codes, geoms, strict=True):
+        n = float(households[owner == code].sum())
+        if not lo <= n <= hi:
+            word, zh = ("fewer", "少于") if n < lo else ("more", "多于")
+            limit = lo if n < lo else hi
+            found.append(
+                Finding(
+                    "households_range",
+                    (str(code),),
+                    geom,
+                    n,
+                    f"Grid {code} holds {n:.0f} households, {word} than {limit:g}.",
+                    f"网格 {code} 有 {n:.0f} 户，{zh} {limit:g} 户。",
+                    {"min": lo, "max": hi},
+                )
+            )
+    if only is not None:
+        wanted = set(only)
+        found = [f for f in found if not f.grids or wanted & set(f.grids)]
+    return sorted(found, key=lambda f: (KINDS.index(f.kind), -f.value))

@@ -1,0 +1,165 @@
+"""The checks and figures of a plan, for ``gridmap grids validate`` and ``GET /api/grids/checks``.
+
+:func:`validate` reads the grids, communities and buildings, projects them to the workspace's
+metric CRS, runs :func:`gridmap.grids.findings.check_plan` and returns the findings with their
+geometry in EPSG:4326 (GeoJSON), and the figures of each grid (:func:`plan_figures`). No
+personal data: counts of households, buildings, cameras and incidents only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import mapping
+
+from gridmap.errors import FeatureNotFoundError, InputError
+from gridmap.grids.findings import Finding, check_plan
+from gridmap.schema import STORAGE_CRS
+from gridmap.service.grids import metric_crs
+from gridmap.store import Workspace
+
+#: Incidents of this many days count as "the last 12 months".
+INCIDENT_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The findings (geometry in the metric CRS) and the figures of a plan."""
+
+    findings: list[Finding]
+    figures: pd.DataFrame
+    crs: Any
+
+    def findings_json(self) -> list[dict[str, Any]]:
+        """Return the findings as JSON values, geometry as GeoJSON (EPSG:4326 degrees)."""
+        if not self.findings:
+            return []
+        shapes = gpd.GeoSeries([f.geometry for f in self.findings], crs=self.crs).to_crs(
+            STORAGE_CRS
+        )
+        out = []
+        for f, geom in zip(self.findings, shapes.values, strict=True):
+            point = shapely.point_on_surface(geom) if not geom.is_empty else None
+            out.append(
+                {
+                    "kind": f.kind,
+                    "grids": list(f.grids),
+                    "value": round(float(f.value), 3),
+                    "message_en": f.message_en,
+                    "message_zh": f.message_zh,
+                    "detail": f.detail,
+                    "fixes": list(f.fixes),
+                    "at": None if point is None else [round(point.x, 7), round(point.y, 7)],
+                    "geometry": None
+                    if geom.is_empty
+                    else mapping(shapely.set_precision(geom, 1e-7)),
+                }
+            )
+        return out
+
+    def figures_json(self) -> list[dict[str, Any]]:
+        """Return the figures as JSON rows, one per grid."""
+        rows = self.figures.reset_index().to_dict("records")
+        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
+
+
+def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = bounds
+    if not 0 <= lo <= hi:
+        raise InputError(
+            f"The household range must be 0 ≤ min ≤ max, not {lo:g}–{hi:g}. "
+            "(户数范围应满足 0 ≤ 最小 ≤ 最大。)"
+        )
+    return lo, hi
+
+
+def plan_figures(
+    ws: Workspace, grids: gpd.GeoDataFrame, *, crs: Any, target: float, bounds: tuple[float, float]
+) -> pd.DataFrame:
+    """Return per grid (index: code): households, residents, buildings, area_m2,
+    street_length_m, cameras, facilities, incidents_12m, deviation and in_range.
+
+    Households, residents and buildings as stored with the grid (kept right by every edit);
+    the rest counted by geometry in the metric CRS ``crs`` (streets clipped to the grid, each
+    two-way street once).
+    """
+    from gridmap.network.graph import unique_edges
+
+    out = grids.set_index("code")[["households", "residents", "buildings", "area_m2"]].copy()
+    out = out.apply(pd.to_numeric, errors="coerce").fillna(0)
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    codes = grids["code"].to_numpy(dtype=object)
+    tree = shapely.STRtree(geoms)
+    streets = ws.read("streets")
+    lengths = np.zeros(len(geoms))
+    if len(streets):
+        lines = np.asarray(unique_edges(streets).to_crs(crs).geometry.values, dtype=object)
+        li, gi = tree.query(lines, predicate="intersects")
+        if len(li):
+            parts = shapely.length(shapely.intersection(lines[li], geoms[gi]))
+            np.add.at(lengths, gi, parts)
+    out["street_length_m"] = np.round(lengths, 1)
+    since = datetime.now(UTC) - timedelta(days=INCIDENT_DAYS)
+    for layer, column in (
+        ("cameras", "cameras"),
+        ("facilities", "facilities"),
+        ("incidents", "incidents_12m"),
+    ):
+        frame = ws.read(layer)
+        if layer == "incidents" and len(frame) and "occurred_at" in frame:
+            when = pd.to_datetime(frame["occurred_at"], utc=True, errors="coerce")
+            frame = frame[when >= since]
+        counts = np.zeros(len(geoms), dtype=int)
+        if len(frame):
+            pts = np.asarray(frame.to_crs(crs).geometry.values, dtype=object)
+            pi, gi = tree.query(pts, predicate="intersects")
+            first = pd.Series(gi).groupby(pi).min()  # a point on a border counts once
+            np.add.at(counts, first.to_numpy(), 1)
+        out[column] = counts
+    out["deviation"] = out["households"] - target
+    lo, hi = bounds
+    out["in_range"] = (out["households"] >= lo) & (out["households"] <= hi)
+    out.index = pd.Index([str(c) for c in codes], name="code")
+    for column in ("households", "residents", "buildings"):
+        out[column] = out[column].astype(int)
+    return out
+
+
+def validate(
+    ws: Workspace,
+    *,
+    bounds: tuple[float, float] = (300, 500),
+    target: float | None = None,
+    community: str | None = None,
+) -> Validation:
+    """Check the workspace's grids (or one community's) and figure them; see the module."""
+    lo, hi = _bounds(bounds)
+    crs = metric_crs(ws)
+    grids = ws.read("grids")
+    communities = ws.read("community")
+    if community is not None:
+        if community not in set(communities["code"].astype(str)):
+            raise FeatureNotFoundError(
+                f"There is no community '{community}'. (没有编码为“{community}”的社区。)"
+            )
+        communities = communities[communities["code"].astype(str) == community]
+        grids = grids[grids["community_code"].astype(str) == community]
+    grids_m = grids.to_crs(crs)
+    communities_m = communities.to_crs(crs)
+    box = tuple(communities.total_bounds) if len(communities) else None
+    buildings = ws.read("buildings", bbox=box).to_crs(crs)
+    if community is not None and len(buildings):
+        inner = shapely.point_on_surface(np.asarray(buildings.geometry.values, dtype=object))
+        area = shapely.union_all(np.asarray(communities_m.geometry.values, dtype=object))
+        buildings = buildings[shapely.intersects(inner, area)]
+    findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi))
+    figures = plan_figures(
+        ws, grids_m, crs=crs, target=(lo + hi) / 2 if target is None else target, bounds=(lo, hi)
+    )
+    return Validation(findings, figures, crs)
