@@ -182,7 +182,15 @@ def _clean(plan: Plan, changed: dict[str, BaseGeometry], removed: Iterable[str])
         plan.community_of.get(c) for c in gone
     }
     after = {c: g for c, g in plan.grids.items() if c not in gone} | changed
-    codes = [c for c in after if plan.community_of.get(c, None) in communities or c in changed]
+    # ... with the grids of other communities that touch a changed grid: a split line or a
+    # new outline can put a vertex on the border two communities share
+    edited = [g for g in changed.values() if not g.is_empty]
+    touching = {c for g in edited for c in _neighbours(plan, g, skip=changed) if c not in gone}
+    codes = [
+        c
+        for c in after
+        if plan.community_of.get(c, None) in communities or c in changed or c in touching
+    ]
     cleaned = clean([after[c] for c in codes], plan.grid_size)
     for code, geom in zip(codes, cleaned, strict=True):
         before = plan.grids.get(code)
