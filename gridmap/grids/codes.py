@@ -1,11 +1,23 @@
 """Codes and names of communities and grids, and grid polygons ready for storage.
 
-Codes follow DB11/T 2157 in spirit: district 6 digits (GB/T 2260) + street 3 + community 3 +
-grid 3, numbered west to east in rows from north to south
+Grid codes come in two forms, chosen per workspace (setting ``grid_code_form``):
+
+``db11`` (default, 15 digits)
+    DB11/T 2157 in spirit: district 6 digits (GB/T 2260) + street 3 + community 3 + grid 3.
+``cjt349`` (20 digits)
+    CJ/T 349-2010 (数字社区管理与服务 网格划分与编码规则): management/service object 6
+    (CJ/T 348; setting ``grid_code_object``, 000000 when unset) + district 6 + street 3 +
+    community 3 + grid 2 (00: a community that is not subdivided).
+
+Grids are numbered west to east in rows from north to south
 (:func:`gridmap.grids.partition.reading_order`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -83,3 +95,158 @@ def storage_polygons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     valid = [storage_polygon(g) for g in out.geometry.values]
     out.geometry = list(clean(valid, STORAGE_PRECISION_DEG))
     return out
+
+
+# -- code forms ----------------------------------------------------------------------------------
+
+#: The workspace settings that choose the form of new grid codes and CJ/T 349's object code.
+FORM_KEY = "grid_code_form"
+OBJECT_KEY = "grid_code_object"
+#: ``db11``: DB11/T 2157 style, 15 digits; ``cjt349``: CJ/T 349-2010, 20 digits.
+FORMS = ("db11", "cjt349")
+DEFAULT_FORM = "db11"
+#: CJ/T 349's management/service object code (CJ/T 348) when the workspace sets none.
+DEFAULT_OBJECT = "000000"
+#: Digits of each form, and of its sequence number.
+LENGTHS = {"db11": 15, "cjt349": 20}
+SEQUENCE_DIGITS = {"db11": 3, "cjt349": 2}
+#: The community part of a grid that belongs to no community.
+NO_COMMUNITY = "000000000000"
+
+
+@dataclass(frozen=True)
+class GridCode:
+    """A grid code taken apart.
+
+    Attributes
+    ----------
+    form
+        ``db11`` or ``cjt349``.
+    community
+        The 12-digit community code: district 6 (GB/T 2260) + street 3 + community 3.
+    sequence
+        The grid's number in its community (0 only in CJ/T 349: a community not subdivided).
+    object_code
+        CJ/T 349's 6-digit management/service object code (CJ/T 348); ``""`` in db11.
+    """
+
+    form: str
+    community: str
+    sequence: int
+    object_code: str = ""
+
+
+def check_form(form: str) -> str:
+    """Return ``form`` if it is a known code form, else raise InputError (bilingual)."""
+    if form not in FORMS:
+        raise InputError(
+            f"Unknown grid code form '{form}': use one of {', '.join(FORMS)}. "
+            f"(未知的网格编码格式“{form}”，可选：{'、'.join(FORMS)}。)"
+        )
+    return form
+
+
+def _digits(value: str, n: int, what: str, what_zh: str) -> str:
+    if not (isinstance(value, str) and len(value) == n and value.isdigit()):
+        raise InputError(
+            f"The {what} must be {n} digits, not '{value}'. ({what_zh}应为{n}位数字，而不是“{value}”。)"
+        )
+    return value
+
+
+def code_form(meta: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the workspace's ``(form, object_code)`` from its settings (defaults: db11, 000000)."""
+    form = check_form(str(meta.get(FORM_KEY) or DEFAULT_FORM))
+    obj = _digits(str(meta.get(OBJECT_KEY) or DEFAULT_OBJECT), 6, "object code", "对象代码")
+    return form, obj
+
+
+def code_prefix(community: str | None, form: str = DEFAULT_FORM, object_code: str = "") -> str:
+    """Return what every grid code of ``community`` starts with in ``form``.
+
+    ``community`` is the 12-digit community code (None: a grid in no community, 12 zeros).
+    """
+    community = _digits(community or NO_COMMUNITY, 12, "community code", "社区编码")
+    if check_form(form) == "cjt349":
+        return _digits(object_code or DEFAULT_OBJECT, 6, "object code", "对象代码") + community
+    return community
+
+
+def make_code(
+    community: str | None, sequence: int, form: str = DEFAULT_FORM, object_code: str = ""
+) -> str:
+    """Return the code of grid number ``sequence`` (1-based) of ``community`` in ``form``.
+
+    db11: community 12 + sequence 3 (at most 999 grids); cjt349: object 6 + community 12 +
+    sequence 2 (at most 99 grids; 0 is allowed there and means "community not subdivided").
+    """
+    prefix = code_prefix(community, form, object_code)
+    digits = SEQUENCE_DIGITS[form]
+    lowest = 0 if form == "cjt349" else 1
+    if not lowest <= sequence <= 10**digits - 1:
+        raise InputError(
+            f"A {form} grid code numbers at most {10**digits - 1} grids in a community; "
+            f"grid number {sequence} does not fit. Use the db11 form or fewer grids. "
+            f"({form} 格式每个社区最多 {10**digits - 1} 个网格，第 {sequence} 个无法编码。)"
+        )
+    return f"{prefix}{sequence:0{digits}d}"
+
+
+def parse_code(code: str, form: str | None = None) -> GridCode:
+    """Take a grid code apart; ``form`` None: told by its length (15 db11, 20 cjt349).
+
+    Raises InputError (bilingual) for anything else.
+    """
+    text = str(code).strip()
+    if form is None:
+        form = next((f for f, n in LENGTHS.items() if n == len(text)), None)
+        if form is None:
+            raise InputError(
+                f"'{code}' is not a grid code: 15 digits (db11) or 20 digits (cjt349) expected. "
+                f"(“{code}”不是网格编码：应为15位（db11）或20位（cjt349）数字。)"
+            )
+    n = LENGTHS[check_form(form)]
+    _digits(text, n, f"{form} grid code", f"{form} 网格编码")
+    if form == "cjt349":
+        return GridCode(form, text[6:18], int(text[18:]), text[:6])
+    sequence = int(text[12:])
+    if sequence == 0:
+        raise InputError(
+            f"'{code}': db11 grid numbers start at 001. (“{code}”：db11 网格顺序码从001开始。)"
+        )
+    return GridCode(form, text[:12], sequence)
+
+
+def convert_code(code: str, to: str, object_code: str = "") -> str:
+    """Return ``code`` (either form) written in form ``to``.
+
+    db11 → cjt349 puts ``object_code`` in front and keeps the sequence (refused above 99);
+    cjt349 → db11 drops the object code; sequence 00 (community not subdivided) becomes 001.
+    """
+    parts = parse_code(code)
+    if parts.form == check_form(to):
+        return str(code).strip()
+    sequence = max(parts.sequence, 1) if to == "db11" else parts.sequence
+    return make_code(parts.community, sequence, to, object_code or parts.object_code)
+
+
+def next_code(prefix_codes: Iterable[str], prefix: str, form: str = DEFAULT_FORM) -> str:
+    """Return ``prefix`` + the sequence after the highest one among ``prefix_codes``.
+
+    ``prefix_codes`` are the codes counted as used (a code is never reused); those not
+    starting with ``prefix`` or not of ``form``'s length are ignored.
+    """
+    n = LENGTHS[check_form(form)]
+    seqs = [
+        int(c[len(prefix) :])
+        for c in prefix_codes
+        if c.startswith(prefix) and len(c) == n and c[len(prefix) :].isdigit()
+    ]
+    digits = SEQUENCE_DIGITS[form]
+    following = max(seqs, default=0) + 1
+    if following > 10**digits - 1:
+        raise InputError(
+            f"Codes under {prefix} number at most {10**digits - 1} grids; "
+            f"{following} do not fit. (编码 {prefix} 下最多 {10**digits - 1} 个网格。)"
+        )
+    return f"{prefix}{following:0{digits}d}"

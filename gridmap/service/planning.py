@@ -31,7 +31,6 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
-from gridmap.grids.codes import sequence_code
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
 from gridmap.service import blocks
 from gridmap.service.edit import require_writer
@@ -268,19 +267,19 @@ def _community_of(plan: topology.Plan, shape: BaseGeometry, given: str | None) -
 
 
 def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | None) -> str:
-    """Return the next unused grid code of ``community``: its 12 digits + a 3-digit sequence.
+    """Return the next unused grid code of ``community`` in the workspace's code form.
 
     Codes are never reused: those in the lineage (split, merged, deleted away) count as used,
     so a code always names one grid through the plan's history.
     """
-    prefix = community or "000000000000"
-    used = {c for c in plan.grids if c.startswith(prefix)}
+    from gridmap.grids import codes
+
+    form, obj = codes.code_form(ws_meta)
+    prefix = codes.code_prefix(community, form, obj)
+    used = set(plan.grids)
     for entry in ws_meta.get(LINEAGE_KEY) or []:
-        used.update(
-            c for c in (*entry.get("from", []), *entry.get("to", [])) if c.startswith(prefix)
-        )
-    seqs = [int(c[len(prefix) :]) for c in used if c[len(prefix) :].isdigit()]
-    return sequence_code(prefix, max(seqs, default=0) + 1)
+        used.update((*entry.get("from", []), *entry.get("to", [])))
+    return codes.next_code(used, prefix, form)
 
 
 def _run(
