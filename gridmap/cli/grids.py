@@ -114,10 +114,57 @@ def cmd_validate(args: argparse.Namespace) -> None:
     sys.exit(1 if findings else 0)
 
 
+def cmd_renumber(args: argparse.Namespace) -> None:
+    """Renumber grids in reading order (and code form); print the old → new codes."""
+    import json
+
+    from gridmap.service.renumber import renumber
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    done = renumber(
+        ws, form=args.form, community=args.community, dry_run=args.dry_run, user=args.user
+    )
+    if args.json:
+        doc = {
+            "form": done.form,
+            "dry_run": args.dry_run,
+            "tx": done.tx,
+            "changes": [{"from": o, "to": n, "community": c} for o, n, c in done.changes],
+            "moved": done.moved,
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    zh = _lang(args) == "zh"
+    print("原编码 -> 新编码 (社区)" if zh else "old code -> new code (community)")
+    for old, new, community in done.changes:
+        print(f"{old} -> {new} ({community or '-'})")
+    n = len(done.changes)
+    if args.dry_run:
+        print(
+            f"试运行：{n} 个网格将改编码，未写入。"
+            if zh
+            else f"Dry run: {n} grid code(s) would change; nothing written."
+        )
+    elif not n:
+        print(
+            f"网格已按顺序编号（{done.form}），未作修改。"
+            if zh
+            else f"Grids are already numbered in order ({done.form}); nothing written."
+        )
+    else:
+        rows = ", ".join(f"{k} {v}" for k, v in done.moved.items())
+        print(
+            f"已重新编号 {n} 个网格（{done.form}，版本 {done.tx}）：{rows}。"
+            if zh
+            else f"Renumbered {n} grid(s) ({done.form}, version {done.tx}): {rows}."
+        )
+
+
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``grids auto`` to the ``gridmap`` command."""
     group = sub.add_parser(
-        "grids", help="grids: draw them automatically (auto), check them (validate)"
+        "grids", help="grids: draw them automatically (auto), check them (validate), renumber them"
     )
     actions = group.add_subparsers(dest="grids_command", required=True, metavar="ACTION")
     p = actions.add_parser(
@@ -165,3 +212,19 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     v.add_argument("--community", help="check only this community's grids (its 12-digit code)")
     v.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
     v.set_defaults(func=cmd_validate)
+    r = actions.add_parser(
+        "renumber",
+        parents=parents,
+        help="renumber grids west to east, north to south (optionally in another code form), "
+        "rewriting every layer's grid_code in one undoable version",
+    )
+    r.add_argument("workspace")
+    r.add_argument(
+        "--form", choices=["db11", "cjt349"], help="code form (default: the workspace's, db11)"
+    )
+    r.add_argument("--community", help="renumber only this community's grids (its 12-digit code)")
+    r.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    r.add_argument("--json", action="store_true", help="print the changes as JSON")
+    r.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
+    r.add_argument("--user", default="cli", help="name recorded in the audit log")
+    r.set_defaults(func=cmd_renumber)
