@@ -55,6 +55,8 @@ def test_next_code_skips_used_codes_of_the_form():
     prefix = codes.code_prefix(COMMUNITY, "cjt349")
     assert codes.next_code(used, prefix, "cjt349") == "00000032010200100510"
     assert codes.code_form({}) == ("db11", "000000")
+    assert codes.code_form({}, ["01010032010200100507"]) == ("cjt349", "010100")
+    assert codes.code_form({codes.FORM_KEY: "cjt349"}, ["320102001005007"])[0] == "db11"
     assert codes.code_form({codes.FORM_KEY: "cjt349", codes.OBJECT_KEY: "010100"}) == (
         "cjt349",
         "010100",
@@ -101,6 +103,8 @@ def test_renumber_follows_every_layer_is_stable_and_undoable(writable_demo):
     ws.undo(done.tx, user="test")
     assert sorted(ws.read("grids")["code"]) == sorted(geom_of)
     assert _coded(ws) == coded
+    # the setting is not versioned, but the grids' codes tell the form: db11 again
+    assert codes.code_form(ws.meta(), ws.read("grids")["code"])[0] == "db11"
 
 
 def test_renumber_orders_west_to_east_and_refuses_collisions(writable_demo):

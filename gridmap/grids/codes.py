@@ -154,11 +154,21 @@ def _digits(value: str, n: int, what: str, what_zh: str) -> str:
     return value
 
 
-def code_form(meta: Mapping[str, Any]) -> tuple[str, str]:
-    """Return the workspace's ``(form, object_code)`` from its settings (defaults: db11, 000000)."""
+def code_form(meta: Mapping[str, Any], present: Iterable[str] = ()) -> tuple[str, str]:
+    """Return the workspace's ``(form, object_code)`` (defaults: db11, 000000).
+
+    When the ``present`` grid codes are all of one form, that form wins over the setting:
+    settings are not versioned, so an undone renumbering leaves the setting behind while
+    the grids' codes go back.
+    """
     form = check_form(str(meta.get(FORM_KEY) or DEFAULT_FORM))
+    present = [str(c) for c in present]
+    lengths = {len(c) for c in present}
+    found = [f for f, n in LENGTHS.items() if lengths == {n}]
     obj = _digits(str(meta.get(OBJECT_KEY) or DEFAULT_OBJECT), 6, "object code", "对象代码")
-    return form, obj
+    if found and found[0] == "cjt349":
+        obj = present[0][:6] if OBJECT_KEY not in meta else obj
+    return (found[0] if found else form), obj
 
 
 def code_prefix(community: str | None, form: str = DEFAULT_FORM, object_code: str = "") -> str:

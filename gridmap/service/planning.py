@@ -274,7 +274,7 @@ def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | 
     """
     from gridmap.grids import codes
 
-    form, obj = codes.code_form(ws_meta)
+    form, obj = codes.code_form(ws_meta, plan.grids)
     prefix = codes.code_prefix(community, form, obj)
     used = set(plan.grids)
     for entry in ws_meta.get(LINEAGE_KEY) or []:

@@ -140,7 +140,7 @@ def renumber(
     would collide, or more grids than the form numbers; nothing is written then.
     """
     meta = ws.meta()
-    current, obj = codes.code_form(meta)
+    current, obj = codes.code_form(meta, ws.read("grids")["code"].astype(str))
     form = codes.check_form(form or current)
     if community is not None and form != current:
         raise InputError(
@@ -164,7 +164,7 @@ def renumber(
                 for o, n, _ in changes
             ]
             tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
-        if form != current:
+        if form != meta.get(codes.FORM_KEY, codes.DEFAULT_FORM):
             tx.set_meta(codes.FORM_KEY, form)
         tx_id = tx.tx_id
     return Renumbered(form, changes, moved, tx_id)
