@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import shapely
 
@@ -140,3 +142,9 @@ def test_cli_renumber_prints_a_table(writable_demo, capsys):
     assert out.startswith("old code -> new code") and "would change" in out
     main(["grids", "renumber", path, "--lang", "zh"])
     assert "已按顺序编号" in capsys.readouterr().out
+    main(["grids", "renumber", path, "--form", "cjt349", "--object", "010100", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["changes"] and all(c["to"].startswith("010100") for c in doc["changes"])
+    assert writable_demo.meta()[codes.OBJECT_KEY] == "010100"
+    assert main(["grids", "renumber", path, "--object", "12345"]) != 0
+    assert "对象代码应为6位数字" in capsys.readouterr().err

@@ -123,7 +123,12 @@ def cmd_renumber(args: argparse.Namespace) -> None:
 
     ws = open_workspace(args.workspace)
     done = renumber(
-        ws, form=args.form, community=args.community, dry_run=args.dry_run, user=args.user
+        ws,
+        form=args.form,
+        community=args.community,
+        object_code=args.object,
+        dry_run=args.dry_run,
+        user=args.user,
     )
     if args.json:
         doc = {
@@ -223,6 +228,11 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         "--form", choices=["db11", "cjt349"], help="code form (default: the workspace's, db11)"
     )
     r.add_argument("--community", help="renumber only this community's grids (its 12-digit code)")
+    r.add_argument(
+        "--object",
+        help="cjt349: the 6-digit management/service object code (CJ/T 348) the codes start "
+        "with (kept as the workspace's setting; default 000000)",
+    )
     r.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     r.add_argument("--json", action="store_true", help="print the changes as JSON")
     r.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")

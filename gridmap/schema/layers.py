@@ -88,7 +88,9 @@ _add(
         "Grids",
         "网格",
         "Grids (网格), the unit of daily work. Code: 15 digits, DB11/T 2157 style — district 6, "
-        "street 3, community 3, sequence 3 — numbered west to east, north to south.",
+        "street 3, community 3, sequence 3 — or, with setting grid_code_form = cjt349, 20 digits "
+        "(CJ/T 349-2010: object 6 + district 6 + street 3 + community 3 + sequence 2); numbered "
+        "west to east, north to south.",
         (
             Column("code", "str", "Grid code (15 digits)", "网格编码（15位）", required=True),
             Column("name", "str", "Grid name", "网格名称", required=True),

@@ -116,6 +116,7 @@ def renumber(
     *,
     form: str | None = None,
     community: str | None = None,
+    object_code: str | None = None,
     dry_run: bool = False,
     user: str = "cli",
 ) -> Renumbered:
@@ -131,6 +132,9 @@ def renumber(
     community
         The 12-digit code of the only community to renumber; the form must then stay the
         workspace's (one workspace, one form).
+    object_code
+        CJ/T 349's 6-digit management/service object code (CJ/T 348) for cjt349 codes; it
+        becomes the setting ``grid_code_object``. None: the setting, else 000000.
     dry_run
         Compute and return the changes, write nothing.
     user
@@ -142,6 +146,8 @@ def renumber(
     meta = ws.meta()
     current, obj = codes.code_form(meta, ws.read("grids")["code"].astype(str))
     form = codes.check_form(form or current)
+    if object_code is not None:
+        obj = codes.code_prefix(None, "cjt349", object_code)[:6]
     if community is not None and form != current:
         raise InputError(
             f"The workspace's grid codes are {current}: renumber the whole workspace to change "
@@ -164,6 +170,8 @@ def renumber(
                 for o, n, _ in changes
             ]
             tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
+        if object_code is not None and object_code != meta.get(codes.OBJECT_KEY):
+            tx.set_meta(codes.OBJECT_KEY, object_code)
         if form != meta.get(codes.FORM_KEY, codes.DEFAULT_FORM):
             tx.set_meta(codes.FORM_KEY, form)
         tx_id = tx.tx_id
