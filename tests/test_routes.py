@@ -159,6 +159,7 @@ PINNED = {
     "planning.versions": "signed in",
     "planning.version": "signed in",
     "planning.blocks": "signed in",
+    "planning.plan": "signed in",
     "planning.checks": "signed in",
 }
 

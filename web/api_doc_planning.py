@@ -252,6 +252,31 @@ CHECKS = {
     },
 }
 
+PLAN = {
+    "summary": "The plan to edit: every grid with its version, and the plan's latest version",
+    "description": "What the planning page loads: the grids as the caller may see them, each "
+    "with its `version` (send it in an edit's `versions`), `tx` (the plan's latest version, null "
+    "before any) and the default household range of the checks.",
+    "tags": ["planning"],
+    "responses": {
+        "200": json_reply(
+            "The plan",
+            {
+                "type": "object",
+                "required": ["tx", "range", "grids"],
+                "properties": {
+                    "tx": {"type": ["integer", "null"]},
+                    "range": {
+                        "type": "object",
+                        "properties": {"min": {"type": "number"}, "max": {"type": "number"}},
+                    },
+                    "grids": _FC,
+                },
+            },
+        )
+    },
+}
+
 BLOCKS = {
     "summary": "The street blocks a planner paints into grids",
     "description": "Faces the streets cut each community into, numbered from 1 in reading "
@@ -261,4 +286,4 @@ BLOCKS = {
     "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
 }
 
-__all__ = ["BLOCKS", "CHECKS", "EDIT", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]
+__all__ = ["BLOCKS", "CHECKS", "EDIT", "PLAN", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]

@@ -22,7 +22,17 @@ from gridmap.io import geojson
 from gridmap.service import blocks as block_service
 from gridmap.service import grid_checks, plan_history, planning
 from gridmap.service.edit import served
-from web.api_doc_planning import BLOCKS, CHECKS, EDIT, REDO, RESTORE, UNDO, VERSION, VERSIONS
+from web.api_doc_planning import (
+    BLOCKS,
+    CHECKS,
+    EDIT,
+    PLAN,
+    REDO,
+    RESTORE,
+    UNDO,
+    VERSION,
+    VERSIONS,
+)
 from web.auth import SIGNED_IN, access, allow
 from web.common import parse_int, workspace
 from web.openapi import describe
@@ -113,6 +123,21 @@ def redo() -> Response:
     """Take back the caller's latest undo."""
     tx, undone = plan_history.redo(workspace(), access=access())
     return _undo_reply(tx, undone)
+
+
+@bp.get("/plan")
+@allow(SIGNED_IN)
+@describe(PLAN)
+def plan() -> Response:
+    """Every grid as the caller is served it, each with its ``version``, and the plan's version."""
+    ws = workspace()
+    latest = plan_history.versions(ws, limit=1)
+    doc = {
+        "tx": latest[0].tx if latest else None,
+        "range": {"min": grid_checks.DEFAULT_RANGE[0], "max": grid_checks.DEFAULT_RANGE[1]},
+        "grids": _collection(ws.read("grids")),
+    }
+    return _json(doc)
 
 
 @bp.get("/versions")

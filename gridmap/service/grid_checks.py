@@ -131,10 +131,14 @@ def plan_figures(
     return out
 
 
+#: The household range a grid should hold unless the planner sets another (domain.md: 300–500).
+DEFAULT_RANGE: tuple[float, float] = (300, 500)
+
+
 def validate(
     ws: Workspace,
     *,
-    bounds: tuple[float, float] = (300, 500),
+    bounds: tuple[float, float] = DEFAULT_RANGE,
     target: float | None = None,
     community: str | None = None,
 ) -> Validation:

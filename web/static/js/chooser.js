@@ -193,6 +193,7 @@ export function install(app) {
     if (state) map.closePopup(state.popup);
   }
 
+  app.on("mode", () => app.mode && close());
   map.on("popupclose", (e) => {
     if (state && e.popup === state.popup) {
       state = null;
@@ -202,6 +203,7 @@ export function install(app) {
 
   const seen = new WeakSet();
   map.on("click", (e) => {
+    if (app.mode) return; // a tool holds the map's clicks (grid planning)
     const ev = e.originalEvent;
     if (ev) {
       if (seen.has(ev)) return;

@@ -3,8 +3,9 @@
 import * as building from "./building.js";
 import * as chooser from "./chooser.js";
 import * as exportMenu from "./download.js";
+import * as planning from "./planning.js";
 import * as print from "./print.js";
 import * as search from "./search.js";
 import * as table from "./table.js";
 
-export const PLUGINS = [chooser, search, building, exportMenu, table, print];
+export const PLUGINS = [chooser, search, building, exportMenu, table, print, planning];

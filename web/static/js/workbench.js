@@ -29,6 +29,11 @@
 //     app.addPopupAction(layer, {id, label: () => text, run: (feature) => …, when?: (feature) => bool})
 //     app.popupActions(layer, feature) -> the actions to show (the popup renderer asks)
 //
+//   Mode: a tool that takes over the map's clicks (grid planning) says so; the chooser then
+//   opens no popup on a click
+//     app.setMode(name | null);  app.mode -> the name, or null when the map is browsed
+//     event "mode" {detail: {mode}}
+//
 //   app.on(type, fn) / app.off(type, fn): the events above, plus "language" when it changes
 //
 // A tool's strings go in web/static/i18n/tools/<tool>.json ({"zh-CN": {…}, "en": {…}}, merged
@@ -57,6 +62,15 @@ export class Workbench extends EventTarget {
     this._filters = new Map(); // layer -> [wheres]
     this._provided = new Map();
     this._actions = new Map(); // layer -> [actions]
+    this.mode = null;
+  }
+
+  // ---- mode ----
+  setMode(name) {
+    const mode = name || null;
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.emit("mode", { mode });
   }
 
   // ---- popup actions ----
