@@ -37,8 +37,7 @@ function button(id, key, attrs = {}) {
 export class PlanCard {
   /**
    * @param {object} on callbacks: tool(name), merge(), remove(), undo(), redo(), save(), cancel(),
-   *   lasso(), paintApply(), paintClear(), deleteAs(mode), attrs({name, worker, worker_phone}),
-   *   range(min, max), pickGrid(code), finding(i), fix(i, j), compare(tx), restore(tx), close()
+   *   attrs({name, worker, worker_phone}), range(min, max), pickGrid(code, add), finding(i), fix(i, j), compare(tx), restore(tx), close()
    */
   constructor(on) {
     this.on = on;
@@ -263,7 +262,7 @@ export class PlanCard {
           h("th", { scope: "row", title: this.names.get(r.code) || r.code, text: shortCode(r.code) }),
           ...COLUMNS.map(([k, , d]) => h("td", { text: r[k] === null || r[k] === undefined ? "—" : (k === "deviation" && r[k] > 0 ? "+" : "") + formatNumber(r[k], d) })),
         );
-        tr.addEventListener("click", () => this.on.pickGrid(r.code));
+        tr.addEventListener("click", (e) => this.on.pickGrid(r.code, e.shiftKey || e.ctrlKey || e.metaKey));
         return tr;
       }),
     );

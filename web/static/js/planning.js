@@ -21,11 +21,14 @@
 // the card's hooks (plan_card.js).
 
 /* global L */
-import { apiFetch, describeError, getJSON, postJSON } from "./api.js";
+import { describeError, getJSON } from "./api.js";
 import { loadEditor } from "./editor.js";
-import { getLang, onLangChange, t } from "./i18n.js";
+import { onLangChange, t } from "./i18n.js";
 import { addMapButton } from "./map_button.js";
 import { PlanCard } from "./plan_card.js";
+import { Editing } from "./plan_edit.js";
+import { History } from "./plan_history.js";
+import { Painting } from "./plan_paint.js";
 import {
   BLOCK_STYLE,
   BUILDING_STYLE,
@@ -37,9 +40,7 @@ import {
   VertexFollow,
   deviationClass,
   gridStyle,
-  pointInGeometry,
   shortCode,
-  viewBbox,
 } from "./plan_map.js";
 
 const ICON =
@@ -48,16 +49,6 @@ const PLANNERS = new Set(["admin", "planner"]);
 const RANGE_KEY = "gridmap.plan.range";
 /** Snapping: how near (pixels) a vertex snaps to a street, a building corner, another grid. */
 const SNAP_PX = 12;
-/** Below this zoom the view holds too many buildings to paint or snap to one by one. */
-const DETAIL_ZOOM = 16;
-
-/** The grids an operation names: the versions it must send. */
-function named(op) {
-  if (op.op === "merge") return op.codes;
-  if (op.op === "give" || op.op === "paint") return [op.to];
-  if (op.code) return [op.code];
-  return [];
-}
 
 function storedRange() {
   try {
@@ -88,7 +79,7 @@ class PlanTool {
       redo: () => this.history("redo"),
       attrs: (values) => this.saveAttrs(values),
       range: (min, max) => this.setRange(min, max),
-      pickGrid: (code) => this.pickGrid(code, { fit: true }),
+      pickGrid: (code, add) => this.pickGrid(code, { add, fit: !add }),
       finding: (i) => this.showFinding(i),
       fix: (i, j) => this.fix(i, j),
       compare: (tx) => this.compare(tx),
@@ -442,246 +433,6 @@ class PlanTool {
     this.card.say("info", t("plan.delete_ask", { code }));
   }
 
-  // ---- painting ----
-  setPaintTarget(code) {
-    this.paintTo = code;
-    const select = document.getElementById("plan-paint-to");
-    if (select && select.value !== code) select.value = code;
-    this.state.selected = [code];
-    this.plan.restyle();
-    this.plan.get(code)?.bringToFront();
-    this.card.setSelected(this.state.selected, this.state.grids);
-    this.blockLayer.group.bringToFront();
-    this.buildingLayer.group.bringToFront();
-  }
-
-  async startPaintBlocks() {
-    if (this.state.selected.length) this.paintTo = this.state.selected[0];
-    await this.busy(
-      getJSON("api/grids/blocks")
-        .then((fc) => {
-          if (this.state.tool !== "paint-blocks") return;
-          this.blocks = fc.features;
-          this.blockLayer.set(fc.features);
-          this.blockLayer.show(true);
-          this.blockLayer.group.bringToFront();
-        })
-        .catch((err) => this.card.say("error", describeError(err))),
-    );
-  }
-
-  async startPaintBuildings() {
-    if (this.state.selected.length) this.paintTo = this.state.selected[0];
-    await this.loadBuildings();
-  }
-
-  async loadBuildings() {
-    if (this.state.tool !== "paint-buildings") return;
-    if (this.map.getZoom() < DETAIL_ZOOM) {
-      this.buildingLayer.set([]);
-      this.card.say("info", t("plan.zoom_in"));
-      return;
-    }
-    await this.busy(
-      getJSON(`api/layers/buildings?bbox=${viewBbox(this.map, 0.1)}&limit=5000`)
-        .then((fc) => {
-          if (this.state.tool !== "paint-buildings") return;
-          this.buildingLayer.set(fc.features);
-          this.buildingLayer.show(true);
-          this.buildingLayer.group.bringToFront();
-        })
-        .catch((err) => this.card.say("error", describeError(err))),
-    );
-  }
-
-  togglePick(id) {
-    if (this.picked.has(id)) this.picked.delete(id);
-    else this.picked.add(id);
-    (this.state.tool === "paint-blocks" ? this.blockLayer : this.buildingLayer).restyleOne(id);
-    this.showActions();
-  }
-
-  lassoPick(geometry) {
-    const layer = this.state.tool === "paint-blocks" ? this.blockLayer : this.buildingLayer;
-    for (const [id, l] of layer.byKey) {
-      const c = l.getCenter();
-      if (pointInGeometry(c.lng, c.lat, geometry)) this.picked.add(id);
-    }
-    layer.restyle();
-    this.showActions();
-  }
-
-  clearPicked() {
-    this.picked.clear();
-    this.blockLayer.restyle();
-    this.buildingLayer.restyle();
-    this.showActions();
-  }
-
-  paint() {
-    const to = this.paintTo;
-    if (!to || !this.picked.size) return;
-    const ids = [...this.picked].map(Number);
-    const op = this.state.tool === "paint-blocks" ? { op: "paint", to, blocks: ids } : { op: "paint", to, buildings: ids };
-    this.picked.clear();
-    this.edit(op).then(() => {
-      if (this.state.tool === "paint-blocks") this.startPaintBlocks();
-      else this.loadBuildings();
-      this.showActions();
-    });
-  }
-
-  viewMoved() {
-    if (!this.card.open) return;
-    if (this.state.tool === "paint-buildings") this.loadBuildings();
-    if (this.guides.group && this.map.hasLayer(this.guides.group)) this.showGuides();
-  }
-
-  /** Streets and building outlines of the view, for the editor to snap to. */
-  async showGuides() {
-    if (this.map.getZoom() < DETAIL_ZOOM - 1) {
-      this.guides.show(false);
-      return;
-    }
-    const bbox = viewBbox(this.map, 0.3);
-    if (bbox === this.guideBox && this.map.hasLayer(this.guides.group)) return;
-    this.guideBox = bbox;
-    try {
-      const [streets, buildings] = await Promise.all([getJSON(`api/layers/streets?bbox=${bbox}&limit=5000`), getJSON(`api/layers/buildings?bbox=${bbox}&limit=5000`)]);
-      const tag = (fc, layer) => fc.features.map((f) => ({ ...f, properties: { layer } }));
-      this.guides.set([...tag(streets, "streets"), ...tag(buildings, "buildings")]);
-      for (const l of this.guides.byKey.values()) l.options.snapIgnore = false;
-      this.guides.show(true);
-      this.guides.group.bringToBack();
-    } catch (err) {
-      this.card.say("error", describeError(err));
-    }
-  }
-
-  // ---- the server ----
-  /** Send one operation; on success draw what changed and refresh the checks. */
-  async edit(op) {
-    const versions = {};
-    for (const code of named(op)) {
-      const v = this.state.grids.get(code)?.version;
-      if (v !== undefined) versions[code] = v;
-    }
-    const run = async () => {
-      try {
-        const reply = await postJSON("api/grids/edit", { ...op, versions });
-        for (const code of reply.removed) this.state.grids.delete(code);
-        for (const f of reply.grids.features) this.state.grids.set(f.properties.code, f);
-        if (reply.added.length) this.state.selected = [...reply.added];
-        else this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
-        this.drawPlan();
-        this.afterSelection();
-        const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
-        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
-        await Promise.all([this.refreshChecks(), this.refreshVersions()]);
-      } catch (err) {
-        await this.failed(err);
-      }
-    };
-    return this.busy(run());
-  }
-
-  async failed(err) {
-    if (err?.status === 409) {
-      this.card.say("conflict", t("plan.conflict", { msg: describeError(err) }));
-      await this.reload().catch(() => null);
-    } else {
-      this.card.say("error", t("plan.refused", { msg: describeError(err) }));
-    }
-  }
-
-  history(which) {
-    if (this.state.tool === "reshape") return;
-    const run = async () => {
-      try {
-        await postJSON(`api/grids/${which}`, {});
-        await this.reload();
-        this.card.say("ok", t(`plan.done.${which}`));
-      } catch (err) {
-        await this.failed(err);
-      }
-    };
-    return this.busy(run());
-  }
-
-  restore(tx) {
-    const run = async () => {
-      try {
-        await postJSON("api/grids/restore", { tx });
-        this.compare(null);
-        await this.reload();
-        this.card.say("ok", t("plan.done.restore", { tx }));
-      } catch (err) {
-        await this.failed(err);
-      }
-    };
-    return this.busy(run());
-  }
-
-  async compare(tx) {
-    if (tx === null || this.comparing === tx) {
-      this.comparing = null;
-      this.versionLayer.show(false);
-    } else {
-      this.comparing = tx;
-      const fc = await this.busy(getJSON(`api/grids/versions/${tx}`)).catch((err) => {
-        this.card.say("error", describeError(err));
-        return null;
-      });
-      if (!fc) return;
-      this.versionLayer.set(fc.features);
-      this.versionLayer.show(true);
-      this.versionLayer.group.bringToFront();
-      this.card.say("info", t("plan.comparing", { tx }));
-    }
-    this.card.setVersions(this.versions || [], this.comparing);
-  }
-
-  saveAttrs(values) {
-    const code = this.state.selected[0];
-    const f = this.state.grids.get(code);
-    if (!f) return;
-    const run = async () => {
-      try {
-        const resp = await apiFetch(`api/layers/grids/features/${encodeURIComponent(f.id)}`, {
-          method: "PATCH",
-          headers: { "If-Match": `"${f.version}"` },
-          json: { type: "Feature", properties: values },
-        });
-        const doc = await resp.json();
-        this.state.grids.set(code, doc);
-        this.card.setSelected(this.state.selected, this.state.grids);
-        this.card.say("ok", t("plan.done.attrs", { code: shortCode(code) }));
-        await this.refreshVersions();
-      } catch (err) {
-        await this.failed(err);
-      }
-    };
-    return this.busy(run());
-  }
-
-  // ---- findings ----
-  showFinding(i) {
-    const f = this.findings[i];
-    if (!f) return;
-    const layer = this.findingLayer.get(String(i));
-    if (layer) this.map.fitBounds(layer.getBounds(), { maxZoom: 19, padding: [80, 80] });
-    else if (f.at) this.map.setView([f.at[1], f.at[0]], Math.max(this.map.getZoom(), 18));
-    for (const li of document.querySelectorAll("#plan-findings li")) li.classList.toggle("current", li === document.querySelectorAll("#plan-findings li")[i]);
-  }
-
-  fix(i, j) {
-    const f = this.findings[i];
-    const fix = f?.fixes?.[j];
-    if (!fix) return;
-    const op = fix.op === "give" ? { ...fix, geometry: f.geometry } : { ...fix };
-    return this.edit(op);
-  }
-
   // ---- keys ----
   key(e) {
     if (!this.card.open) return;
@@ -702,6 +453,8 @@ class PlanTool {
     }
   }
 }
+
+Object.assign(PlanTool.prototype, Editing, Painting, History);
 
 export function install(app) {
   const role = app.session?.role;

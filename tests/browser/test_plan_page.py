@@ -1,0 +1,324 @@
+"""Grid planning in chromium, as a planner uses it: the Plan grids button, a shared vertex dragged
+with the neighbour following, a split along a drawn line, a merge, undo with Ctrl+Z, a street
+block painted into another grid, a gap left by a delete and closed by its one-click fix, a stale
+edit answered with the plan as it is now; who gets no planning button.
+
+Each test writes, so each has its own server over a copy of the demo (``own_server``); what the
+page did is checked in the workspace too.
+
+Screenshots for docs/planner.md: planner-plan.png (the card and the grids coloured by
+households), planner-plan-reshape.png (a vertex dragged), planner-plan-checks.png (a gap found).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+import shapely.ops
+from playwright.sync_api import Browser, Page
+from shapely.geometry import LineString, shape
+
+from gridmap import store
+from gridmap.service import grid_checks
+from tests.browser.kit import READY, new_context, shoot, submit_sign_in, watched_page
+from tests.conftest import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+# A vertex of the selected grid shared with another grid, whose ring neighbours lie at least
+# 40 px away (so the drag takes the vertex, not an edge's middle marker), in the open map.
+SHARED_VERTEX_JS = """
+() => {
+  const P = window.gridmap.planning, map = window.gridmap.map;
+  const code = P.state.selected[0];
+  const key = (ll) => ll.lat.toFixed(7) + ',' + ll.lng.toFixed(7);
+  const others = new Map();
+  for (const [c, l] of P.plan.byKey) if (c !== code) for (const ll of l.getLatLngs().flat(3)) others.set(key(ll), c);
+  const card = document.querySelector('#plan-card').getBoundingClientRect();
+  const panel = document.querySelector('#panel').getBoundingClientRect();
+  const ring = P.plan.get(code).getLatLngs().flat(1)[0];
+  const px = (ll) => map.latLngToContainerPoint(ll);
+  for (let i = 0; i < ring.length; i++) {
+    const c = others.get(key(ring[i]));
+    if (!c) continue;
+    const p = px(ring[i]);
+    const a = px(ring[(i - 1 + ring.length) % ring.length]), b = px(ring[(i + 1) % ring.length]);
+    if (p.distanceTo(a) < 40 || p.distanceTo(b) < 40) continue;
+    if (p.x > panel.right + 40 && p.x < card.left - 40 && p.y > 60 && p.y < 700)
+      return {x: p.x, y: p.y, neighbour: c, key: key(ring[i])};
+  }
+  return null;
+}
+"""
+
+# The page pixel of a longitude/latitude.
+PIXEL_JS = """
+([lng, lat]) => {
+  const p = window.gridmap.map.latLngToContainerPoint([lat, lng]);
+  return {x: p.x, y: p.y};
+}
+"""
+
+
+def sign_in_planner(browser: Browser, base: str, locale: str = "en") -> tuple[Page, object]:
+    context, watch = new_context(browser, locale)
+    page = watched_page(context, watch)
+    page.goto(base + "/login")
+    submit_sign_in(page, "demo-planner", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+    return page, watch
+
+
+def idle(page: Page) -> None:
+    page.evaluate("() => window.gridmap.planning.idle()")
+    page.wait_for_timeout(200)
+
+
+def open_plan(page: Page) -> None:
+    page.click("#plan-button")
+    page.wait_for_selector("#plan-card:not([hidden]) #plan-figures", timeout=30_000)
+    idle(page)
+
+
+def select(page: Page, code: str) -> None:
+    page.click(f'#plan-figures tr[data-code="{code}"]')
+    idle(page)
+    assert page.evaluate("() => window.gridmap.planning.state.selected") == [code]
+
+
+def grids_of(path) -> dict:
+    with store.GeoPackageWorkspace(path, read_only=True) as ws:
+        frame = ws.read("grids")
+    return {str(r.code): r for r in frame.itertuples()}
+
+
+def status(page: Page) -> tuple[str, str]:
+    el = page.locator("#plan-status")
+    return el.get_attribute("data-kind") or "", el.inner_text()
+
+
+def test_a_planner_drags_a_shared_vertex_and_the_neighbour_follows(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    assert page.locator("#plan-figures tbody tr").count() == 52
+    assert page.evaluate("() => window.gridmap.app.mode") == "plan"
+    shoot(page, "planner-plan.png")
+    before = grids_of(writable_demo.path)
+    code = sorted(before)[0]
+    select(page, code)
+    page.click('[data-plan-tool="reshape"]')
+    page.wait_for_selector("#plan-save")
+    v = page.evaluate(SHARED_VERTEX_JS)
+    assert v, "no shared vertex in view"
+    page.mouse.move(v["x"], v["y"])
+    page.mouse.down()
+    page.mouse.move(v["x"] + 12, v["y"] + 9, steps=4)
+    page.mouse.move(v["x"] + 24, v["y"] + 16, steps=4)
+    page.mouse.up()
+    # the neighbour's copy moved with it (before any save)
+    still = page.evaluate(
+        "(v) => window.gridmap.planning.plan.get(v.neighbour).getLatLngs().flat(3)"
+        ".some((ll) => ll.lat.toFixed(7) + ',' + ll.lng.toFixed(7) === v.key)",
+        v,
+    )
+    assert not still, "the neighbour kept the old vertex while it was dragged"
+    shoot(page, "planner-plan-reshape.png")
+    page.keyboard.press("Enter")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "ok", text
+    after = grids_of(writable_demo.path)
+    assert after[code].version > before[code].version
+    assert after[v["neighbour"]].version > before[v["neighbour"]].version
+    # one coverage still: no overlap and no gap
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        found = grid_checks.validate(ws)
+    assert not [f for f in found.findings if f.kind in ("overlap", "gap")]
+    shared = shapely.intersection(after[code].geometry, after[v["neighbour"]].geometry)
+    assert shared.length > 0 and shared.area < 1e-12  # they meet along a line
+    watch.assert_clean()
+
+
+def _split_line(geom) -> LineString | None:
+    """A north–south line through the grid's middle, past its edges, that cuts it in two."""
+    minx, miny, maxx, maxy = geom.bounds
+    for f in (0.5, 0.4, 0.6, 0.3, 0.7):
+        x = minx + (maxx - minx) * f
+        line = LineString([(x, maxy + (maxy - miny) * 0.1), (x, miny - (maxy - miny) * 0.1)])
+        if len(shapely.get_parts(shapely.ops.split(geom, line))) == 2:
+            return line
+    return None
+
+
+def test_split_merge_and_undo_from_the_keyboard(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    grids = grids_of(writable_demo.path)
+    code = next(c for c in sorted(grids) if _split_line(grids[c].geometry))
+    select(page, code)
+    page.click(f'#plan-figures tr[data-code="{code}"]')  # fit the map to it
+    idle(page)
+    line = _split_line(grids[code].geometry)
+    (x0, y0), (x1, y1) = line.coords
+    page.click('[data-plan-tool="split"]')
+    a = page.evaluate(PIXEL_JS, [x0, y0])
+    b = page.evaluate(PIXEL_JS, [x1, y1])
+    page.mouse.click(a["x"], a["y"])
+    page.mouse.dblclick(b["x"], b["y"])
+    idle(page)
+    kind, text = status(page)
+    assert kind == "ok", text
+    after = grids_of(writable_demo.path)
+    assert len(after) == len(grids) + 1
+    new = page.evaluate("() => window.gridmap.planning.state.selected")
+    assert len(new) == 1 and new[0] not in grids
+    # merge the two pieces again: the new one is selected, Shift+click adds the old
+    layer_point = page.evaluate(
+        "(c) => { const l = window.gridmap.planning.plan.get(c);"
+        " const p = window.gridmap.map.latLngToContainerPoint(l.getCenter()); return {x: p.x, y: p.y}; }",
+        code,
+    )
+    page.keyboard.down("Shift")
+    page.mouse.click(layer_point["x"], layer_point["y"])
+    page.keyboard.up("Shift")
+    assert sorted(page.evaluate("() => window.gridmap.planning.state.selected")) == sorted(
+        [code, new[0]]
+    )
+    page.click("#plan-merge")
+    idle(page)
+    assert status(page)[0] == "ok", status(page)
+    assert len(grids_of(writable_demo.path)) == len(grids)
+    # Ctrl+Z takes the merge back
+    page.locator("#map").focus()
+    page.keyboard.press("Control+z")
+    idle(page)
+    assert status(page)[0] == "ok", status(page)
+    assert len(grids_of(writable_demo.path)) == len(grids) + 1
+    assert page.locator("#plan-figures tbody tr").count() == len(grids) + 1
+    watch.assert_clean()
+
+
+def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base, locale="zh-CN")
+    open_plan(page)
+    # a street block held by one grid, beside another grid of the same community
+    blocks = json.loads(page.evaluate("() => fetch('api/grids/blocks').then((r) => r.text())"))
+    grids = grids_of(writable_demo.path)
+    target = block = None
+    for f in blocks["features"]:
+        holder = f["properties"]["grid_code"]
+        if not holder or not f["properties"]["buildings"]:
+            continue
+        geom = shape(f["geometry"])
+        for c, r in grids.items():
+            if c != holder and r.community_code == grids[holder].community_code:
+                if r.geometry.intersection(geom.buffer(1e-6)).length > 0 or r.geometry.touches(
+                    geom
+                ):
+                    target, block = c, f
+                    break
+        if target:
+            break
+    assert target, "no block beside another grid"
+    select(page, target)
+    page.click('[data-plan-tool="paint-blocks"]')
+    idle(page)
+    page.evaluate(
+        "(id) => { window.gridmap.planning.blockLayer.get(String(id)).fire('click'); }",
+        block["id"],
+    )
+    page.click("#plan-paint-apply")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "ok", text
+    blocks_after = json.loads(
+        page.evaluate("() => fetch('api/grids/blocks').then((r) => r.text())")
+    )
+    now = {f["id"]: f["properties"]["grid_code"] for f in blocks_after["features"]}
+    assert now[block["id"]] == target
+    # delete a grid leaving a gap: the checks find it, its fix gives it to a neighbour
+    page.click('[data-plan-tool="select"]')
+    victim = next(c for c in sorted(grids) if c != target)
+    select(page, victim)
+    page.click("#plan-delete")
+    page.click("#plan-delete-gap")
+    idle(page)
+    page.click('[data-plan-tab="checks"]')
+    page.wait_for_selector('#plan-findings li[data-kind="gap"]')
+    shoot(page, "planner-plan-checks.png")
+    page.click('#plan-findings li[data-kind="gap"] .plan-fix')
+    idle(page)
+    assert status(page)[0] == "ok", status(page)
+    assert page.locator('#plan-findings li[data-kind="gap"]').count() == 0
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        found = grid_checks.validate(ws)
+    assert not [f for f in found.findings if f.kind in ("gap", "overlap")]
+    watch.assert_clean()
+
+
+def test_a_stale_edit_is_refused_and_the_plan_reloaded(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    from gridmap.access.roles import Access
+    from gridmap.service import planning
+
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    grids = grids_of(writable_demo.path)
+    a, b = sorted(grids)[:2]
+    select(page, a)
+    # another planner changes grid a meanwhile
+    with store.GeoPackageWorkspace(writable_demo.path) as ws:
+        other = Access(user="demo-planner-2", role="planner")
+        geom = grids[a].geometry
+        planning.edit_grids(
+            ws,
+            {
+                "op": "give",
+                "to": b,
+                "geometry": json.loads(
+                    shapely.to_geojson(geom.intersection(geom.representative_point().buffer(2e-5)))
+                ),
+                "versions": {b: int(grids[b].version)},
+            },
+            access=other,
+        )
+    page.keyboard.down("Shift")
+    page.click(f'#plan-figures tr[data-code="{b}"]')
+    page.keyboard.up("Shift")
+    page.click("#plan-merge")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "conflict", text
+    page.wait_for_timeout(300)
+    v = page.evaluate(f"() => window.gridmap.planning.state.grids.get('{a}').version")
+    assert v == grids_of(writable_demo.path)[a].version  # the page shows the grid as it is now
+    assert len(grids_of(writable_demo.path)) == len(grids)  # nothing merged
+    watch.http_errors.clear()
+    watch.console.clear()
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("role", ["grid_worker", "analyst", "patrol_lead"])
+def test_who_may_not_plan_has_no_planning_button(
+    browser: Browser, signed_in, live_server, role
+) -> None:
+    from tests.browser.kit import open_map
+
+    context, watch = new_context(browser, "en", signed_in(role))
+    page = open_map(context, watch, live_server + "/")
+    assert page.locator("#plan-button").count() == 0
+    watch.assert_clean()
+    context.close()

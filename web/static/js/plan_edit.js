@@ -1,0 +1,95 @@
+// Changes the planning tool sends (a mixin of planning.js's PlanTool): one operation of
+// POST api/grids/edit naming the versions of the grids it was made from; a grid's name and
+// worker through the write API (PATCH with If-Match); the one-click fixes of the checks. A stale
+// change (409) loads the plan as it is now and says so.
+
+import { apiFetch, describeError, postJSON } from "./api.js";
+import { getLang, t } from "./i18n.js";
+import { shortCode } from "./plan_map.js";
+
+/** The grids an operation names: the versions it must send. */
+export function named(op) {
+  if (op.op === "merge") return op.codes;
+  if (op.op === "give" || op.op === "paint") return [op.to];
+  if (op.code) return [op.code];
+  return [];
+}
+
+export const Editing = {
+  /** Send one operation; on success draw what changed and refresh the checks. */
+  async edit(op) {
+    const versions = {};
+    for (const code of named(op)) {
+      const v = this.state.grids.get(code)?.version;
+      if (v !== undefined) versions[code] = v;
+    }
+    const run = async () => {
+      try {
+        const reply = await postJSON("api/grids/edit", { ...op, versions });
+        for (const code of reply.removed) this.state.grids.delete(code);
+        for (const f of reply.grids.features) this.state.grids.set(f.properties.code, f);
+        if (reply.added.length) this.state.selected = [...reply.added];
+        else this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
+        this.drawPlan();
+        this.afterSelection();
+        const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
+        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
+        await Promise.all([this.refreshChecks(), this.refreshVersions()]);
+      } catch (err) {
+        await this.failed(err);
+      }
+    };
+    return this.busy(run());
+  },
+
+  async failed(err) {
+    if (err?.status === 409) {
+      this.card.say("conflict", t("plan.conflict", { msg: describeError(err) }));
+      await this.reload().catch(() => null);
+    } else {
+      this.card.say("error", t("plan.refused", { msg: describeError(err) }));
+    }
+  },
+
+  saveAttrs(values) {
+    const code = this.state.selected[0];
+    const f = this.state.grids.get(code);
+    if (!f) return;
+    const run = async () => {
+      try {
+        const resp = await apiFetch(`api/layers/grids/features/${encodeURIComponent(f.id)}`, {
+          method: "PATCH",
+          headers: { "If-Match": `"${f.version}"` },
+          json: { type: "Feature", properties: values },
+        });
+        const doc = await resp.json();
+        this.state.grids.set(code, doc);
+        this.card.setSelected(this.state.selected, this.state.grids);
+        this.card.say("ok", t("plan.done.attrs", { code: shortCode(code) }));
+        await this.refreshVersions();
+      } catch (err) {
+        await this.failed(err);
+      }
+    };
+    return this.busy(run());
+  },
+
+  // ---- findings ----
+  showFinding(i) {
+    const f = this.findings[i];
+    if (!f) return;
+    const layer = this.findingLayer.get(String(i));
+    if (layer) this.map.fitBounds(layer.getBounds(), { maxZoom: 19, padding: [80, 80] });
+    else if (f.at) this.map.setView([f.at[1], f.at[0]], Math.max(this.map.getZoom(), 18));
+    for (const li of document.querySelectorAll("#plan-findings li")) li.classList.toggle("current", li === document.querySelectorAll("#plan-findings li")[i]);
+  },
+
+  fix(i, j) {
+    const f = this.findings[i];
+    const fix = f?.fixes?.[j];
+    if (!fix) return;
+    const op = fix.op === "give" ? { ...fix, geometry: f.geometry } : { ...fix };
+    return this.edit(op);
+  },
+
+};

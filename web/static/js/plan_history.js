@@ -1,0 +1,55 @@
+// The plan's history in the planning tool (a mixin of planning.js's PlanTool): undo and redo
+// of one's own edits, an old version drawn over the plan to compare, a version restored.
+
+import { describeError, getJSON, postJSON } from "./api.js";
+import { t } from "./i18n.js";
+
+export const History = {
+  history(which) {
+    if (this.state.tool === "reshape") return;
+    const run = async () => {
+      try {
+        await postJSON(`api/grids/${which}`, {});
+        await this.reload();
+        this.card.say("ok", t(`plan.done.${which}`));
+      } catch (err) {
+        await this.failed(err);
+      }
+    };
+    return this.busy(run());
+  },
+
+  restore(tx) {
+    const run = async () => {
+      try {
+        await postJSON("api/grids/restore", { tx });
+        this.compare(null);
+        await this.reload();
+        this.card.say("ok", t("plan.done.restore", { tx }));
+      } catch (err) {
+        await this.failed(err);
+      }
+    };
+    return this.busy(run());
+  },
+
+  async compare(tx) {
+    if (tx === null || this.comparing === tx) {
+      this.comparing = null;
+      this.versionLayer.show(false);
+    } else {
+      this.comparing = tx;
+      const fc = await this.busy(getJSON(`api/grids/versions/${tx}`)).catch((err) => {
+        this.card.say("error", describeError(err));
+        return null;
+      });
+      if (!fc) return;
+      this.versionLayer.set(fc.features);
+      this.versionLayer.show(true);
+      this.versionLayer.group.bringToFront();
+      this.card.say("info", t("plan.comparing", { tx }));
+    }
+    this.card.setVersions(this.versions || [], this.comparing);
+  },
+
+};
