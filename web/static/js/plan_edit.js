@@ -33,7 +33,7 @@ export const Editing = {
         this.drawPlan();
         this.afterSelection();
         const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
-        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
+        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed, ...reply.removed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
         await Promise.all([this.refreshChecks(), this.refreshVersions()]);
       } catch (err) {
         await this.failed(err);
