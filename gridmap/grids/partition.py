@@ -417,6 +417,8 @@ def _one_piece(
 
         pieces = [p for p in shapely.get_parts(polys[g]) if p.area > MIN_PART_M2]
         parts = sorted(pieces, key=load, reverse=True)
+        if not parts:  # the region vanished (all given away, or only slivers): nothing to do
+            continue
         keep = [parts[0]]
         for part in parts[1:]:
             ring = part.buffer(0.05)
