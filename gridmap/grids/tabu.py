@@ -256,6 +256,8 @@ def tabu_regions(
     patience: int = PATIENCE,
     max_iterations: int = MAX_ITERATIONS,
     swaps: bool = True,
+    isolate: bool = True,
+    vanish: bool = True,
     stop: Stop | None = None,
 ) -> TabuResult:
     """Improve a partition of units into connected regions by tabu search; see the module.
@@ -283,6 +285,11 @@ def tabu_regions(
         The tabu tenure, and when to stop (see the module).
     swaps
         Also try swaps of two border units (off: moves only, faster).
+    isolate
+        Put each tower alone in a region first (off: towers stay where they are, unmoved).
+    vanish
+        Let a region give away its last unit. Off, the labels returned keep the numbering
+        of ``compact_labels(labels)`` (the rebalance maps them back to its grids).
     """
     w = np.asarray(weights, dtype=float)
     n = len(w)
@@ -290,7 +297,8 @@ def tabu_regions(
         return TabuResult(np.zeros(0, dtype=int), 0.0, 0.0, 0, (), ())
     lo, hi = bounds
     start = compact_labels(np.asarray(labels))
-    start = isolate_towers(start, w, adjacency, bounds)
+    if isolate:
+        start = isolate_towers(start, w, adjacency, bounds)
     towers = tuple(towers_of(w, bounds).tolist())
     fixed = set(towers)
 
@@ -340,8 +348,8 @@ def tabu_regions(
                     if v < u or v in fixed or int(s.labels[v]) != b:
                         continue  # each swap once, from its smaller unit
                     dw = wu - w[v]
-                    if dw == 0:
-                        continue
+                    if dw == 0 and compactness == 0:
+                        continue  # changes nothing the score sees
                     back_v = move_cost * (int(b == origin[v]) - int(a == origin[v]))
                     d = (
                         c1(la - dw)
@@ -363,6 +371,8 @@ def tabu_regions(
             if is_tabu and current + d >= best - 1e-9:
                 continue
             if v < 0:
+                if len(s.members[a]) == 1 and not vanish:
+                    continue
                 if len(s.members[a]) > 1 and u in s.articulation(a):
                     continue
             else:
@@ -386,7 +396,7 @@ def tabu_regions(
             best, best_labels, since = current, s.labels.copy(), 0
         else:
             since += 1
-    out = compact_labels(best_labels)
+    out = compact_labels(best_labels) if vanish else best_labels
     loads = np.bincount(out, weights=w)
     return TabuResult(
         labels=out,
