@@ -417,7 +417,11 @@ def _one_piece(
 
         pieces = [p for p in shapely.get_parts(polys[g]) if p.area > MIN_PART_M2]
         parts = sorted(pieces, key=load, reverse=True)
-        if not parts:  # the region vanished (all given away, or only slivers): nothing to do
+        if not parts:  # the region vanished (only slivers left): its buildings go where they lie
+            polys[g] = shapely.Polygon()
+            for b in np.flatnonzero(mine).tolist():
+                holder = [j for j, q in enumerate(polys) if j != g and q.covers(points[b])]
+                building_region[b] = holder[0] if holder else g
             continue
         keep = [parts[0]]
         for part in parts[1:]:

@@ -390,7 +390,12 @@ class GridPartition(Problem[GridPartitionResult]):
         c_polys, _ = partition.region_polygons(
             units, c_unit, every, self.footprints[bidx], self.area, w
         )
-        c_order = partition.reading_order(c_polys)
+        # a piece of one community's ground may have gone to a neighbour with its blocks
+        # (partition._one_piece): a block belongs to the community that holds it now
+        whole = [c for c, q in enumerate(c_polys) if not q.is_empty]
+        held = blocks.locate(units.polygons, np.asarray([c_polys[c] for c in whole], dtype=object))
+        c_unit = np.asarray(whole)[held]
+        c_order = [whole[i] for i in partition.reading_order([c_polys[c] for c in whole])]
         names = codes.community_names([c_polys[c] for c in c_order], self.streets)
         say(f"communities: {len(c_order)}")
         assert self.code_prefix is not None  # from_frames insists
