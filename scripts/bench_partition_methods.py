@@ -92,7 +92,7 @@ def gerrychain_labels(w: np.ndarray, nbrs: list[set[int]]) -> np.ndarray | None:
             bipartition_tree_fn=functools.partial(bipartition_tree, max_attempts=2000),
             rng=0,
         )
-    except Exception as exc:  # noqa: BLE001 - gerrychain raises several kinds when it gives up
+    except Exception as exc:  # gerrychain raises several kinds when it gives up
         print(f"  gerrychain gave up: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
         return None
     return np.asarray([found[u] for u in range(len(w))], dtype=int)
