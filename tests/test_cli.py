@@ -479,3 +479,25 @@ def test_grids_auto_keeps_edits_made_while_it_draws(demo_copy, monkeypatch, caps
     )
     assert main(args) == 2
     assert "changed while gridmap drew them" in capsys.readouterr().err
+
+
+def test_grids_rebalance_proposes_then_applies_undoably(writable_demo, tmp_path, capsys):
+    ws = str(writable_demo.path)
+    out = tmp_path / "moves.geojson"
+    args = ["grids", "rebalance", ws, "--tolerance", "0.2", "--json"]
+    assert main([*args, "-o", str(out)]) == 0
+    proposal = json.loads(capsys.readouterr().out)
+    assert proposal["outside_after"] <= proposal["outside_before"]
+    assert len(json.loads(out.read_text())["features"]) == len(proposal["moves"])
+    before = len(writable_demo.read_log(limit=100))
+    assert proposal["applied"] == []  # nothing written without --apply
+    assert len(writable_demo.read_log(limit=100)) == before
+    assert main([*args, "--apply"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert bool(applied["applied"]) == bool(applied["moves"])
+    assert main(args) == 0  # the plan now has the households the proposal said
+    again = json.loads(capsys.readouterr().out)
+    after = {g["code"]: g["after"] for g in applied["grids"]}
+    assert {g["code"]: g["before"] for g in again["grids"]} == after
+    assert main(["grids", "rebalance", ws, "--lang", "zh"]) == 0
+    assert "个网格" in capsys.readouterr().out

@@ -166,10 +166,72 @@ def cmd_renumber(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_rebalance(args: argparse.Namespace) -> None:
+    """Propose (and with --apply, paint) the fewest block moves that bring grids into range."""
+    import json
+
+    from gridmap.access.roles import PLANNER, Access
+    from gridmap.service import rebalance
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    plan = rebalance.propose(
+        ws, target=args.households, tolerance=args.tolerance, community=args.community
+    )
+    if args.apply and plan.moves:
+        rebalance.apply(ws, plan, access=Access.of(args.user, PLANNER))
+    if args.output:
+        rebalance.write_proposal(plan, args.output)
+    if args.json:
+        print(json.dumps(plan.to_json(), ensure_ascii=False, indent=1))
+        return
+    zh = _lang(args) == "zh"
+    lo, hi = plan.bounds
+    before, after, n = plan.outside("before"), plan.outside("after"), len(plan.grids)
+    for m in plan.moves:
+        if zh:
+            print(f"街区 {m['block']}：{m['from']} → {m['to']}（{m['households']} 户）")
+        else:
+            print(f"block {m['block']}: {m['from']} -> {m['to']} ({m['households']} households)")
+    changed = {m["from"] for m in plan.moves} | {m["to"] for m in plan.moves}
+    for g in plan.grids:
+        if g["code"] in changed or not lo <= g["after"] <= hi:
+            print(f"  {g['code']}: {g['before']} -> {g['after']}")
+    towers = ", ".join(plan.towers)
+    if zh:
+        print(
+            f"共 {n} 个网格：调整前 {before} 个、调整后 {after} 个不在 {lo:g}–{hi:g} 户范围内；"
+            f"移动街区 {len(plan.moves)} 个（方法 {plan.method}）。"
+        )
+        if towers:
+            print(f"以下网格含有超过上限的单个街区，无法通过移动街区调整：{towers}")
+        if args.output:
+            print(f"方案已写入 {args.output}")
+        print(
+            "已应用（可用 gridmap undo 撤销）。" if plan.applied else "未写入（加 --apply 应用）。"
+        )
+    else:
+        print(
+            f"{n} grids: {before} outside {lo:g}-{hi:g} households before, {after} after; "
+            f"{len(plan.moves)} block move(s) (method {plan.method})."
+        )
+        if towers:
+            print(f"These grids hold a block above the range that no move can fix: {towers}")
+        if args.output:
+            print(f"Proposal written to {args.output}")
+        print(
+            f"Applied in {len(plan.applied)} paint edit(s) (`gridmap undo` takes them back)."
+            if plan.applied
+            else "Nothing written (add --apply to paint the moves)."
+        )
+
+
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``grids auto`` to the ``gridmap`` command."""
     group = sub.add_parser(
-        "grids", help="grids: draw them automatically (auto), check them (validate), renumber them"
+        "grids",
+        help="grids: draw them automatically (auto), check them (validate), fix their households "
+        "(rebalance), renumber them",
     )
     actions = group.add_subparsers(dest="grids_command", required=True, metavar="ACTION")
     p = actions.add_parser(
@@ -238,3 +300,21 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     r.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
     r.add_argument("--user", default="cli", help="name recorded in the audit log")
     r.set_defaults(func=cmd_renumber)
+    r = actions.add_parser(
+        "rebalance",
+        parents=parents,
+        help="propose the fewest street-block moves that bring every grid into range "
+        "(--apply paints them)",
+    )
+    r.add_argument("workspace")
+    r.add_argument("--households", type=float, default=400, help="households per grid (400)")
+    r.add_argument(
+        "--tolerance", type=float, default=0.2, help="allowed share off --households (0.2)"
+    )
+    r.add_argument("--community", help="only this community's grids (its 12-digit code)")
+    r.add_argument("-o", "--output", help="write the moved blocks to this GeoJSON file")
+    r.add_argument("--json", action="store_true", help="print moves and figures as JSON")
+    r.add_argument("--apply", action="store_true", help="paint the moves (undo-able)")
+    r.add_argument("--user", default="cli", help="name recorded in the history")
+    r.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
+    r.set_defaults(func=cmd_rebalance)

@@ -141,9 +141,7 @@ def settle(
     grids: list[BaseGeometry] = []
     for g, region in enumerate(raw):
         own = shapely.union_all(buildings[labels == g])
-        grids.append(
-            shapely.intersection(shapely.union(shapely.difference(region, everything), own), area)
-        )
+        grids.append(_clip(shapely.union(shapely.difference(region, everything), own), area))
     grids = _reassign_orphans(grids, [buildings[labels == g] for g in range(len(raw))])
     taken = shapely.Polygon()
     out = []
@@ -151,6 +149,23 @@ def settle(
         out.append(shapely.make_valid(shapely.difference(g, taken)))
         taken = shapely.union(taken, g)
     return out
+
+
+def _clip(shape: BaseGeometry, area: BaseGeometry) -> BaseGeometry:
+    """Return ``shape`` within ``area``. GEOS's overlay can fail on nearly coincident edges and
+    return a bare outline (seen on Xinjiekou: a block of 8 ha left as lines); when almost
+    nothing is left of a shape whose inner point lies in the area, the overlay is redone on a
+    1 mm grid."""
+    inside = shapely.intersection(shape, area)
+    if inside.area < 0.01 * shape.area and shapely.covers(area, shapely.point_on_surface(shape)):
+        polygonal = shapely.union_all([q for q in shapely.get_parts(shape) if q.area > 0])
+        try:
+            snapped = shapely.intersection(polygonal, area, grid_size=1e-3)
+        except shapely.errors.GEOSException:
+            return inside
+        if snapped.area > inside.area:
+            return snapped
+    return inside
 
 
 def _reassign_orphans(grids: list[BaseGeometry], members: list[np.ndarray]) -> list[BaseGeometry]:
@@ -417,6 +432,12 @@ def _one_piece(
 
         pieces = [p for p in shapely.get_parts(polys[g]) if p.area > MIN_PART_M2]
         parts = sorted(pieces, key=load, reverse=True)
+        if not parts:  # the region vanished (only slivers left): its buildings go where they lie
+            polys[g] = shapely.Polygon()
+            for b in np.flatnonzero(mine).tolist():
+                holder = [j for j, q in enumerate(polys) if j != g and q.covers(points[b])]
+                building_region[b] = holder[0] if holder else g
+            continue
         keep = [parts[0]]
         for part in parts[1:]:
             ring = part.buffer(0.05)

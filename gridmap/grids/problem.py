@@ -34,7 +34,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InputError
-from gridmap.grids import blocks, codes, exact, inputs, objective, partition
+from gridmap.grids import blocks, codes, exact, improve, inputs, objective, partition
 from gridmap.grids.result import GridPartitionResult, GridSolution
 from gridmap.solve import (
     ABS_TOLERANCE,
@@ -212,6 +212,7 @@ class GridPartition(Problem[GridPartitionResult]):
         progress: Progress | None = None,
         method: str = "heuristic",
         restarts: int = 0,
+        tabu: bool = True,
     ) -> GridPartitionResult:
         """Draw the grids and return the checked result.
 
@@ -231,6 +232,9 @@ class GridPartition(Problem[GridPartitionResult]):
             :data:`gridmap.grids.exact.MAX_UNITS` units; optimal when it finishes).
         restarts
             Extra randomised starts per grid count (heuristic).
+        tabu
+            Improve the heuristic's grids by tabu search (:mod:`gridmap.grids.improve`),
+            kept only where their polygons score better.
         """
         if method not in METHODS:
             raise InputError(f"Unknown method '{method}': use {' or '.join(METHODS)}.")
@@ -246,13 +250,23 @@ class GridPartition(Problem[GridPartitionResult]):
         rows: list[dict[str, Any]] = []
         geoms: list[BaseGeometry] = []
         per: list[dict[str, Any]] = []
+        notes: list[str] = []
+        improved = 0
         for n, c in enumerate(comms):
             labels, exact_bound = self._regions(c, method, restarts, rng, deadline)
             w = self.weights[c.buildings]
-            polys, b_region = partition.region_polygons(
-                c.units, labels, c.members, self.footprints[c.buildings], c.polygon, w
-            )
-            order = partition.reading_order(polys)
+            fig = (self.footprints[c.buildings], c.polygon, w, self.target, self.bounds)
+            drawn = improve.draw(c.units, labels, c.members, *fig, self.penalty)
+            if tabu and method == "heuristic":
+                drawn = improve.improve(c.units, drawn, c.members, *fig, self.penalty, stop)
+                improved += drawn.improved
+                if drawn.towers:
+                    notes.append(
+                        f"{c.name}: " + improve.tower_note(c.units, drawn.towers, self.weight_name)
+                    )
+            labels, polys, b_region = drawn.labels, drawn.polygons, drawn.building_region
+            whole = [g for g, p in enumerate(polys) if not p.is_empty]  # a vanished one: skip
+            order = [whole[i] for i in partition.reading_order([polys[g] for g in whole])]
             loads = []
             for m, g in enumerate(order):
                 code = codes.sequence_code(c.code, m + 1)
@@ -305,7 +319,8 @@ class GridPartition(Problem[GridPartitionResult]):
             status = Status.TIME_LIMIT
         else:
             status = Status.FEASIBLE
-        notes = []
+        if tabu and method == "heuristic":
+            say(f"tabu search improved the grids of {improved} of {len(comms)} communities")
         if self.communities is None:
             notes.append("communities drawn first; objective and bound are for grids within them")
         if (~inside).any():
@@ -320,7 +335,9 @@ class GridPartition(Problem[GridPartitionResult]):
             objective=total,
             bound=bound,
             status=status,
-            method=method if not restarts else f"{method}+{restarts} restarts",
+            method=method
+            + (f"+{restarts} restarts" if restarts else "")
+            + ("+tabu" if tabu and method == "heuristic" else ""),
             seconds=deadline.elapsed(),
             seed=seed,
             notes=tuple(notes),
@@ -373,7 +390,12 @@ class GridPartition(Problem[GridPartitionResult]):
         c_polys, _ = partition.region_polygons(
             units, c_unit, every, self.footprints[bidx], self.area, w
         )
-        c_order = partition.reading_order(c_polys)
+        # a piece of one community's ground may have gone to a neighbour with its blocks
+        # (partition._one_piece): a block belongs to the community that holds it now
+        whole = [c for c, q in enumerate(c_polys) if not q.is_empty]
+        held = blocks.locate(units.polygons, np.asarray([c_polys[c] for c in whole], dtype=object))
+        c_unit = np.asarray(whole)[held]
+        c_order = [whole[i] for i in partition.reading_order([c_polys[c] for c in whole])]
         names = codes.community_names([c_polys[c] for c in c_order], self.streets)
         say(f"communities: {len(c_order)}")
         assert self.code_prefix is not None  # from_frames insists

@@ -1,0 +1,121 @@
+"""The improvement stage of a community's grids: tabu search on its units, kept only if the
+polygons it makes score better than the heuristic's.
+
+The tabu search (:mod:`gridmap.grids.tabu`) works on unit weights; the polygons then hold
+whole buildings, and a building spanning two units goes with one of them, so the households
+of the final grids can differ from the units' sums. Both partitions are therefore turned into
+polygons (:func:`gridmap.grids.partition.region_polygons`) and scored on what the polygons
+hold: :func:`gridmap.grids.objective.objective` of their households plus
+:data:`gridmap.grids.tabu.COMPACTNESS` per metre of border between grids. Geometry is in the
+community's metric CRS (metres).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.grids import objective, partition, tabu
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A community's grids: unit labels, polygons, each building's grid, and the score."""
+
+    labels: np.ndarray
+    polygons: list[BaseGeometry]
+    building_region: np.ndarray
+    score: float
+    towers: tuple[int, ...] = ()
+    improved: bool = False
+
+
+def draw(
+    units: partition.Units,
+    labels: np.ndarray,
+    members: np.ndarray,
+    buildings: np.ndarray,
+    area: BaseGeometry,
+    weights: np.ndarray,
+    target: float,
+    bounds: tuple[float, float],
+    penalty: float,
+) -> Drawn:
+    """Return the polygons of ``labels`` (one per unit of ``members``) and their score."""
+    polys, b_region = partition.region_polygons(units, labels, members, buildings, area, weights)
+    loads = np.asarray(
+        [float(weights[b_region == g].sum()) for g, p in enumerate(polys) if not p.is_empty],
+        dtype=float,
+    )
+    value = objective.objective(loads, target, bounds, penalty)
+    perimeter = float(sum(p.length for p in polys))
+    inner = max(0.0, (perimeter - area.boundary.length) / 2.0)
+    return Drawn(labels, polys, b_region, value + tabu.COMPACTNESS * inner)
+
+
+def improve(
+    units: partition.Units,
+    start: Drawn,
+    members: np.ndarray,
+    buildings: np.ndarray,
+    area: BaseGeometry,
+    weights: np.ndarray,
+    target: float,
+    bounds: tuple[float, float],
+    penalty: float,
+    stop: tabu.Stop | None = None,
+) -> Drawn:
+    """Return the tabu search's grids from ``start`` if their polygons score better, else
+    ``start`` (its towers noted either way).
+
+    Parameters
+    ----------
+    units, members
+        The street units and the community's ones (``start.labels`` is per member).
+    buildings, weights
+        Footprints (metric CRS) and households of the community's buildings.
+    area
+        The community's outline (metric CRS).
+    target, bounds, penalty
+        As for :func:`gridmap.grids.objective.objective`.
+    stop
+        Ends the search early (the best so far is used).
+    """
+    local = {int(u): i for i, u in enumerate(members)}
+    nbrs = [{local[v] for v in units.neighbours[u] if v in local} for u in members.tolist()]
+    lengths = tabu.shared_lengths(units.polygons[members], nbrs)
+    found = tabu.tabu_regions(
+        units.weights[members],
+        nbrs,
+        start.labels,
+        target,
+        bounds,
+        penalty=penalty,
+        lengths=lengths,
+        stop=stop,
+    )
+    towers = tuple(int(members[t]) for t in found.towers)
+    if np.array_equal(found.labels, start.labels):
+        return Drawn(start.labels, start.polygons, start.building_region, start.score, towers)
+    drawn = draw(units, found.labels, members, buildings, area, weights, target, bounds, penalty)
+    if drawn.score < start.score - 1e-9:
+        return Drawn(drawn.labels, drawn.polygons, drawn.building_region, drawn.score, towers, True)
+    return Drawn(start.labels, start.polygons, start.building_region, start.score, towers)
+
+
+def tower_note(units: partition.Units, towers: tuple[int, ...], weight: str) -> str:
+    """Return the note that says which units are towers: alone in a grid, over the range."""
+    loads = ", ".join(f"{units.weights[t]:g}" for t in towers[:5])
+    more = "" if len(towers) <= 5 else f" (+{len(towers) - 5} more)"
+    where = shapely.get_coordinates(shapely.point_on_surface(units.polygons[list(towers[:1])]))
+    at = f" the first at ({where[0][0]:.0f}, {where[0][1]:.0f})" if len(where) else ""
+    return (
+        f"{len(towers)} street unit(s) hold more {weight} than a grid may ({loads}{more}):"
+        f" each is a grid of its own;{at}"
+    )
+
+
+__all__ = ["Drawn", "draw", "improve", "tower_note"]

@@ -1,0 +1,250 @@
+"""Rebalance a workspace's plan: the fewest street-block moves that bring every grid into range.
+
+The plan as units (:func:`plan_units`): each street block
+(:func:`gridmap.service.blocks.workspace_blocks`, numbered as the planning page numbers them)
+in one grid is a unit; a block that several grids share gives each its buildings there as a
+unit, so a grid's households are those of its buildings.
+Blocks move only between grids of one community. The moves come from
+:func:`gridmap.grids.rebalance.fewest_moves` (metric CRS of the workspace; households). Applying
+them paints the blocks into their new grids through
+:func:`gridmap.service.planning.edit_grids` (op ``paint``), one edit per grid that receives
+blocks, so each is in the history and ``undo`` takes it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.access.roles import Access
+from gridmap.errors import InputError
+from gridmap.grids import rebalance
+from gridmap.grids.blocks import adjacency, locate
+from gridmap.schema import STORAGE_CRS
+from gridmap.service.blocks import workspace_blocks
+from gridmap.service.grids import metric_crs
+from gridmap.service.relocate import codes_at
+from gridmap.store import Workspace
+
+
+@dataclass(frozen=True)
+class RebalancePlan:
+    """Proposed block moves and the grids' households before and after (block sums).
+
+    Attributes
+    ----------
+    moves
+        One dict per move: ``block`` (its number), ``from``, ``to`` (grid codes),
+        ``households``, ``buildings`` (ids, when only the grid's share of the block moves).
+    grids
+        Per grid: ``code``, ``community_code``, ``before``, ``after`` (households).
+    method
+        ``exhaustive``, ``tabu`` or ``none`` (:class:`gridmap.grids.rebalance.Rebalance`).
+    towers
+        Codes of grids that hold a block heavier than the range: no move can fix them.
+    blocks
+        The moved blocks (metric CRS), for the proposal file.
+    applied
+        Audit transactions of the paint edits when applied.
+    """
+
+    moves: list[dict[str, Any]]
+    grids: list[dict[str, Any]]
+    bounds: tuple[float, float]
+    target: float
+    method: str
+    towers: list[str]
+    blocks: gpd.GeoDataFrame
+    applied: list[int] = field(default_factory=list)
+
+    def outside(self, when: str) -> int:
+        """Return how many grids are outside the range ``before`` or ``after`` the moves."""
+        lo, hi = self.bounds
+        return sum(1 for g in self.grids if not lo <= g[when] <= hi)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return moves and figures as plain JSON-ready data."""
+        return {
+            "moves": self.moves,
+            "grids": self.grids,
+            "method": self.method,
+            "towers": self.towers,
+            "target": self.target,
+            "bounds": list(self.bounds),
+            "outside_before": self.outside("before"),
+            "outside_after": self.outside("after"),
+            "applied": self.applied,
+        }
+
+
+def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
+    """Return the plan as units (metric CRS): each street block's share of each grid.
+
+    A block wholly in one grid is one unit; a block its grids' border crosses (a big compound
+    cut between buildings) gives one unit per grid, holding that grid's buildings there.
+    Columns: ``block`` (its number), ``community_code``, ``grid_code`` (of the buildings, or
+    the grid at the inner point of a block without any), ``households``, ``fids`` (building
+    ids), ``whole`` (the unit is the whole block). Blocks in no grid are left out.
+    """
+    blocks = workspace_blocks(ws)
+    if community is not None:
+        blocks = blocks[blocks["community_code"] == community]
+        if not len(blocks):
+            raise InputError(
+                f"Community {community} has no street blocks (is the code right?). "
+                f"(社区 {community} 没有街区，请检查编码。)"
+            )
+    crs = blocks.crs or metric_crs(ws)
+    geoms = np.asarray(blocks.geometry.values, dtype=object)
+    grids = ws.read("grids").to_crs(crs)
+    shape_of = dict(zip(grids["code"].astype(str), grids.geometry.values, strict=True))
+    at = codes_at(geoms, grids)
+    buildings = ws.read("buildings").to_crs(crs)
+    where = (
+        locate(np.asarray(buildings.geometry.values, dtype=object), geoms)
+        if len(buildings) and len(geoms)
+        else np.zeros(0, dtype=int)
+    )
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    code = buildings["grid_code"].to_numpy() if len(buildings) else np.zeros(0, dtype=object)
+    rows: list[dict[str, Any]] = []
+    shapes: list[Any] = []
+    ids = blocks.index.to_numpy()
+    for b in range(len(geoms)):
+        mine = np.flatnonzero((where == b) & pd.notna(code))
+        parts = sorted({str(c) for c in code[mine]}) or ([str(at[b])] if at[b] else [])
+        for c in parts:
+            held = mine[code[mine] == c] if len(mine) else mine
+            piece = geoms[b]
+            if len(parts) > 1 and c in shape_of:
+                cut = shapely.intersection(geoms[b], shape_of[c])
+                piece = cut if cut.area > 1.0 else geoms[b]
+            rows.append(
+                {
+                    "block": int(ids[b]),
+                    "community_code": str(blocks["community_code"].iloc[b]),
+                    "grid_code": c,
+                    "households": float(hh[held].sum()),
+                    "fids": [int(f) for f in buildings.index.to_numpy()[held]],
+                    "whole": len(parts) == 1,
+                }
+            )
+            shapes.append(piece)
+    return gpd.GeoDataFrame(rows, geometry=shapes, crs=crs)
+
+
+def _neighbours(units: gpd.GeoDataFrame) -> list[set[int]]:
+    """Units that touch along a side, of one community; pieces of one block touch each other."""
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    comm = units["community_code"].to_numpy()
+    block = units["block"].to_numpy()
+    out = [{v for v in near if comm[v] == comm[u]} for u, near in enumerate(adjacency(geoms))]
+    for u in range(len(out)):
+        out[u] |= {int(v) for v in np.flatnonzero(block == block[u]) if v != u}
+    return out
+
+
+def propose(
+    ws: Workspace,
+    *,
+    target: float = 400,
+    tolerance: float = 0.2,
+    community: str | None = None,
+) -> RebalancePlan:
+    """Return the fewest block moves that bring every grid of ``ws`` into target x (1 ± tolerance)."""
+    if not target > 0 or not 0 <= tolerance < 1:
+        raise InputError(
+            f"Households per grid must be positive and the tolerance between 0 and 1 "
+            f"(got {target:g} and {tolerance:g}). (户数须为正数，容差须在 0 到 1 之间。)"
+        )
+    bounds = (target * (1 - tolerance), target * (1 + tolerance))
+    units = plan_units(ws, community).reset_index(drop=True)
+    codes = sorted(set(units["grid_code"]))
+    if not codes:
+        raise InputError("There are no grids to rebalance. (没有可调整的网格。)")
+    label_of = {c: i for i, c in enumerate(codes)}
+    labels = np.asarray([label_of[c] for c in units["grid_code"]], dtype=int)
+    w = units["households"].to_numpy(dtype=float)
+    found = rebalance.fewest_moves(w, _neighbours(units), labels, target, bounds)
+    moves = [
+        {
+            "block": int(units["block"].iloc[m.unit]),
+            "from": codes[m.source],
+            "to": codes[m.target],
+            "households": _count(m.weight),
+            "buildings": [] if units["whole"].iloc[m.unit] else units["fids"].iloc[m.unit],
+        }
+        for m in found.moves
+    ]
+    community_of = units.drop_duplicates("grid_code").set_index("grid_code")["community_code"]
+    grids = [
+        {
+            "code": c,
+            "community_code": str(community_of[c]),
+            "before": _count(found.before[i]),
+            "after": _count(found.after[i]),
+        }
+        for i, c in enumerate(codes)
+    ]
+    picked = [m.unit for m in found.moves]
+    moved = units.iloc[picked][["block", "community_code", "households", "geometry"]].copy()
+    moved["from"] = [m["from"] for m in moves]
+    moved["to"] = [m["to"] for m in moves]
+    return RebalancePlan(
+        moves=moves,
+        grids=grids,
+        bounds=bounds,
+        target=float(target),
+        method=found.method,
+        towers=[codes[t] for t in found.towers],
+        blocks=gpd.GeoDataFrame(moved, geometry="geometry", crs=units.crs),
+    )
+
+
+def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
+    """Paint the plan's blocks into their new grids (one ``paint`` edit per receiving grid, in
+    the order of the moves); return the audit transactions."""
+    from gridmap.service.planning import edit_grids
+
+    order: dict[str, dict[str, list[int]]] = {}
+    for m in plan.moves:
+        paint = order.setdefault(m["to"], {"blocks": [], "buildings": []})
+        if m["buildings"]:  # the grid's share of a block it shares: its buildings' cells
+            paint["buildings"].extend(m["buildings"])
+        else:
+            paint["blocks"].append(m["block"])
+    done = []
+    for to, paint in order.items():
+        doc = {"op": "paint", "to": to, **{k: v for k, v in paint.items() if v}}
+        done.append(edit_grids(ws, doc, access=access).tx)
+    plan.applied.extend(done)
+    return done
+
+
+def write_proposal(plan: RebalancePlan, path: str | os.PathLike[str]) -> Path:
+    """Write the moved blocks (EPSG:4326) with block, community, households, from and to."""
+    out = Path(path)
+    frame = plan.blocks.to_crs(STORAGE_CRS).reset_index(drop=True)
+    doc = (
+        json.loads(frame.to_json(drop_id=True))
+        if len(frame)
+        else {"type": "FeatureCollection", "features": []}
+    )
+    doc["rebalance"] = {k: v for k, v in plan.to_json().items() if k not in ("moves",)}
+    out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def _count(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+__all__ = ["RebalancePlan", "apply", "plan_units", "propose", "write_proposal"]

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Issue 8: compare ways of making grids from the same street units, community by community.
+
+For each extract (the demo's, Xinjiekou and the others in ../shared/geodata) the buildings get
+the demo's household estimate and communities are drawn once (GridPartition's first stage);
+then, on the same communities and the same street units, per method:
+
+- ``heuristic``: region growing and bisection polished by border moves (``tabu=False``);
+- ``heuristic+tabu``: the same followed by the tabu search (gridmap.grids.tabu, the default);
+- ``+10 restarts`` of each (what ``gridmap grids auto`` runs);
+- ``gerrychain``: ``recursive_tree_part`` on the unit graph, k = round(households / 400),
+  epsilon 0.2 (it fails where a tower or the graph make the range impossible: then the
+  heuristic's grids are kept for that community and the failure counted);
+- ``pymetis``: METIS k-way on the unit graph (unit weights = households) with contiguity
+  repaired (each part keeps its heaviest piece, others go to the lightest neighbour).
+
+All are scored the same way: polygons through gridmap.grids.improve.draw (whole buildings),
+grids in range 300-500, largest deviation from 400, the objective of gridmap.grids.objective and
+its gap to the analytic lower bound (objective.lower_bound), wall-clock seconds of the
+partition of units (street units and communities excluded, made once).
+
+Needs the optional ``bench`` group (gerrychain, pymetis). Run by hand, not in CI:
+.venv/bin/python scripts/bench_partition_methods.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gridmap.build.demo import DEMO_OSM, demo_buildings  # noqa: E402
+from gridmap.build.init import metric_crs  # noqa: E402
+from gridmap.grids import GridPartition, improve, objective, partition, regions  # noqa: E402
+from gridmap.grids.codes import storage_polygons  # noqa: E402
+from gridmap.io.osm import read_osm  # noqa: E402
+
+TARGET, BOUNDS, PENALTY = 400, (300, 500), objective.OUTSIDE_PENALTY
+SHARED = next(
+    (p / "shared" / "geodata" for p in ROOT.parents if (p / "shared" / "geodata").is_dir()),
+    ROOT.parent / "shared" / "geodata",
+)
+EXTRACTS = {
+    "demo (长江路)": DEMO_OSM,
+    "Xinjiekou (新街口)": SHARED / "nanjing_xuanwu_xinjiekou_2021.osm.bz2",
+    "Haidian CAU east": SHARED / "beijing_haidian_cau_east_2026.osm.bz2",
+}
+
+
+def graph_of(c) -> tuple[np.ndarray, list[set[int]]]:
+    local = {int(u): i for i, u in enumerate(c.members)}
+    nbrs = [{local[v] for v in c.units.neighbours[u] if v in local} for u in c.members.tolist()]
+    return c.units.weights[c.members], nbrs
+
+
+def gerrychain_labels(w: np.ndarray, nbrs: list[set[int]]) -> np.ndarray | None:
+    import functools
+
+    import networkx as nx
+    from gerrychain import Graph
+    from gerrychain.partition import recursive_tree_part
+    from gerrychain.tree import bipartition_tree
+
+    k = partition.grid_count(int(w.sum()), TARGET)
+    if k == 1:
+        return np.zeros(len(w), dtype=int)
+    g = nx.Graph()
+    for u in range(len(w)):
+        g.add_node(u, pop=float(w[u]))
+    for u, near in enumerate(nbrs):
+        for v in near:
+            g.add_edge(u, v)
+    if not nx.is_connected(g):
+        return None
+    try:
+        found = recursive_tree_part(
+            Graph.from_networkx(g),
+            range(k),
+            w.sum() / k,
+            "pop",
+            0.2,
+            node_repeats=0,
+            bipartition_tree_fn=functools.partial(bipartition_tree, max_attempts=2000),
+            rng=0,
+        )
+    except Exception as exc:  # gerrychain raises several kinds when it gives up
+        print(f"  gerrychain gave up: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
+        return None
+    return np.asarray([found[u] for u in range(len(w))], dtype=int)
+
+
+def metis_labels(w: np.ndarray, nbrs: list[set[int]]) -> np.ndarray:
+    import pymetis
+
+    k = partition.grid_count(int(w.sum()), TARGET)
+    if k == 1 or len(w) <= k:
+        return np.arange(len(w)) if len(w) <= k else np.zeros(len(w), dtype=int)
+    _, member = pymetis.part_graph(
+        k, adjacency=[sorted(n) for n in nbrs], vweights=[max(1, int(x)) for x in w]
+    )
+    labels = regions.make_connected(np.asarray(member, dtype=int), w, nbrs)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
+    ext = read_osm(osm)
+    crs = metric_crs(ext)
+    b, area = demo_buildings(ext, crs)
+    streets = ext.streets.to_crs(crs)
+    drawn = GridPartition.from_frames(area, streets, b, code_prefix="320102001")
+    # the first stage alone (the whole drawn solve can fail its check on Xinjiekou: a gap)
+    drawn_comms = drawn._communities(drawn._inside(), lambda _m: None, lambda: False)
+    comm = gpd.GeoDataFrame(
+        {"code": [c.code for c in drawn_comms], "name": [c.name for c in drawn_comms]},
+        geometry=[c.polygon for c in drawn_comms],
+        crs=crs,
+    )
+    comm = storage_polygons(comm).to_crs(crs)
+    p = GridPartition.from_frames(None, streets, b, communities=comm)
+    comms = p._communities(p._inside(), lambda _m: None, lambda: False)
+    units = sum(len(c.members) for c in comms)
+    print(
+        f"\n## {label}: {len(b)} buildings, {int(b['households'].sum()):,} households, "
+        f"{len(comms)} communities, {units} street units",
+        flush=True,
+    )
+    bound = 0.0
+    for c in comms:
+        bound += objective.lower_bound(
+            p.weights[c.buildings], TARGET, BOUNDS, len(c.members), PENALTY
+        )[0]
+    rows = []
+    for name, kw in (
+        ("heuristic", {"tabu": False}),
+        ("heuristic+tabu", {"tabu": True}),
+        (f"heuristic+{restarts} restarts", {"tabu": False, "restarts": restarts}),
+        (f"heuristic+{restarts} restarts+tabu", {"tabu": True, "restarts": restarts}),
+    ):
+        t = time.perf_counter()
+        r = p.solve(**kw)
+        s = time.perf_counter() - t
+        rows.append(score(name, s, r.solution.grids["households"].to_numpy(), bound))
+    for name, make in (
+        ("gerrychain recursive_tree_part", gerrychain_labels),
+        ("pymetis k-way + repair", metis_labels),
+    ):
+        loads: list[float] = []
+        failed, s = 0, 0.0
+        for c in comms:
+            w, nbrs = graph_of(c)
+            t = time.perf_counter()
+            labels = make(w, nbrs)
+            s += time.perf_counter() - t
+            if labels is None:
+                failed += 1
+                labels = partition.best_regions(c.units, c.members, TARGET, BOUNDS)
+            hh = p.weights[c.buildings]
+            d = improve.draw(
+                c.units,
+                labels,
+                c.members,
+                p.footprints[c.buildings],
+                c.polygon,
+                hh,
+                TARGET,
+                BOUNDS,
+                PENALTY,
+            )
+            loads += [
+                float(hh[d.building_region == g].sum())
+                for g, q in enumerate(d.polygons)
+                if not q.is_empty
+            ]
+        note = f" ({failed} of {len(comms)} communities failed: heuristic kept)" if failed else ""
+        rows.append(score(name + note, s, np.asarray(loads), bound))
+    show(rows, bound)
+    return rows
+
+
+def score(name: str, seconds: float, loads: np.ndarray, bound: float) -> dict[str, Any]:
+    lo, hi = BOUNDS
+    value = objective.objective(loads, TARGET, BOUNDS, PENALTY)
+    return {
+        "method": name,
+        "s": seconds,
+        "grids": len(loads),
+        "inside": int(((loads >= lo) & (loads <= hi)).sum()),
+        "maxdev": int(np.abs(loads - TARGET).max()),
+        "objective": value,
+        "gap": (value - bound) / value if value else 0.0,
+    }
+
+
+def show(rows: list[dict[str, Any]], bound: float) -> None:
+    print("| method | s | grids in 300-500 | max deviation | objective | gap to bound |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['method']} | {r['s']:.2f} | {r['inside']} of {r['grids']} | {r['maxdev']} "
+            f"| {r['objective']:,.0f} | {r['gap']:.0%} |"
+        )
+    print(f"lower bound: {bound:,.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--only", help="run only the extracts whose label contains this")
+    args = parser.parse_args()
+    print(f"# bench_partition_methods on {platform.node()}, Python {platform.python_version()}")
+    for label, osm in EXTRACTS.items():
+        if args.only and args.only not in label:
+            continue
+        if not osm.exists():
+            print(f"\n(skipped {label}: {osm} not found)")
+            continue
+        run(label, osm, args.restarts)
+
+
+if __name__ == "__main__":
+    main()
