@@ -105,7 +105,7 @@ def test_moving_a_shared_vertex_moves_it_for_the_neighbour(papp, planner):
     before = grids(ws)
     a, b = "320102001001001", "320102001001003"
     x, y = shared_vertex(ws, a, b)
-    new = (x + 0.00003, y + 0.00002)  # about 3 m east, 2 m north
+    new = (round(x + 0.00003, 7), round(y + 0.00002, 7))  # about 3 m east, 2 m north (storage grid)
     body = {
         "op": "reshape",
         "code": a,

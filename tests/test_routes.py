@@ -160,6 +160,7 @@ PINNED = {
     "planning.version": "signed in",
     "planning.blocks": "signed in",
     "planning.plan": "signed in",
+    "planning.rebalance_proposal": {"admin", "planner"},
     "planning.checks": "signed in",
 }
 

@@ -277,6 +277,56 @@ PLAN = {
     },
 }
 
+REBALANCE = {
+    "summary": "Propose the fewest street-block moves that bring every grid into range",
+    "description": "Nothing is written: the page shows the moves and sends them as paint "
+    "edits when the planner accepts. Range: households × (1 ± tolerance). Each move names the "
+    "block (the ids of GET /api/grids/blocks), the grids it leaves and joins, its households "
+    "and, when only a grid's share of a block moves, the buildings. `towers`: grids holding a "
+    "block above the range, which no move can fix.",
+    "tags": ["planning"],
+    "parameters": [
+        _number("households", 400, "households a grid should hold (the middle of the range)"),
+        {
+            "name": "tolerance",
+            "in": "query",
+            "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.2},
+            "description": "the share off `households` a grid may be",
+        },
+        {
+            "name": "community",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "only this community (its code)",
+        },
+    ],
+    "responses": {
+        "200": json_reply(
+            "The proposal",
+            {
+                "type": "object",
+                "required": [
+                    "moves",
+                    "grids",
+                    "method",
+                    "towers",
+                    "outside_before",
+                    "outside_after",
+                ],
+                "properties": {
+                    "moves": {"type": "array", "items": {"type": "object"}},
+                    "grids": {"type": "array", "items": {"type": "object"}},
+                    "method": {"type": "string"},
+                    "towers": {"type": "array", "items": {"type": "string"}},
+                    "outside_before": {"type": "integer"},
+                    "outside_after": {"type": "integer"},
+                },
+            },
+        ),
+        **errors(400, 403),
+    },
+}
+
 BLOCKS = {
     "summary": "The street blocks a planner paints into grids",
     "description": "Faces the streets cut each community into, numbered from 1 in reading "
@@ -286,4 +336,15 @@ BLOCKS = {
     "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
 }
 
-__all__ = ["BLOCKS", "CHECKS", "EDIT", "PLAN", "REDO", "RESTORE", "UNDO", "VERSION", "VERSIONS"]
+__all__ = [
+    "BLOCKS",
+    "CHECKS",
+    "EDIT",
+    "PLAN",
+    "REBALANCE",
+    "REDO",
+    "RESTORE",
+    "UNDO",
+    "VERSION",
+    "VERSIONS",
+]

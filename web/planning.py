@@ -20,13 +20,14 @@ from gridmap.access.roles import ADMIN, PLANNER
 from gridmap.errors import ConflictError, InputError
 from gridmap.io import geojson
 from gridmap.service import blocks as block_service
-from gridmap.service import grid_checks, plan_history, planning
+from gridmap.service import grid_checks, plan_history, planning, rebalance
 from gridmap.service.edit import served
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
     EDIT,
     PLAN,
+    REBALANCE,
     REDO,
     RESTORE,
     UNDO,
@@ -188,6 +189,18 @@ def checks() -> Response:
     community = request.args.get("community") or None
     found = grid_checks.validate(workspace(), bounds=(lo, hi), community=community)
     return _json({"findings": found.findings_json(), "figures": found.figures_json()})
+
+
+@bp.get("/rebalance")
+@allow(PLANNERS)
+@describe(REBALANCE)
+def rebalance_proposal() -> Response:
+    """Propose the fewest street-block moves into ``households`` × (1 ± ``tolerance``); no write."""
+    target = _float("households", 400)
+    tolerance = _float("tolerance", 0.2)
+    community = request.args.get("community") or None
+    plan = rebalance.propose(workspace(), target=target, tolerance=tolerance, community=community)
+    return _json(plan.to_json())
 
 
 @bp.get("/blocks")

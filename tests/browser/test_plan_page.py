@@ -322,3 +322,38 @@ def test_who_may_not_plan_has_no_planning_button(
     assert page.locator("#plan-button").count() == 0
     watch.assert_clean()
     context.close()
+
+
+def test_a_rebalance_is_proposed_shown_and_applied(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    # a narrower range than the demo was drawn for: some grids fall outside it
+    page.fill("#plan-min", "380")
+    page.fill("#plan-max", "470")
+    page.locator("#plan-max").dispatch_event("change")
+    idle(page)
+    outside = page.locator("#plan-figures tbody tr.out").count()
+    assert outside > 0
+    page.click("#plan-rebalance")
+    page.wait_for_selector("#plan-rebalance-apply", timeout=60_000)
+    idle(page)
+    proposal = page.evaluate("() => window.gridmap.planning.proposal")
+    assert proposal["moves"] and proposal["outside_after"] < proposal["outside_before"]
+    assert page.evaluate("() => window.gridmap.planning.picked.size") == len(
+        {m["block"] for m in proposal["moves"]}
+    )
+    page.click("#plan-rebalance-apply")
+    page.wait_for_function(
+        "() => document.querySelector('#plan-status').dataset.kind === 'ok'"
+        " && !window.gridmap.planning.proposal",
+        timeout=60_000,
+    )
+    idle(page)
+    assert page.locator("#plan-figures tbody tr.out").count() == proposal["outside_after"]
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        found = grid_checks.validate(ws, bounds=(380, 470))
+    assert not [f for f in found.findings if f.kind in ("gap", "overlap")]
+    watch.assert_clean()

@@ -37,7 +37,7 @@ function button(id, key, attrs = {}) {
 export class PlanCard {
   /**
    * @param {object} on callbacks: tool(name), merge(), remove(), undo(), redo(), save(), cancel(),
-   *   attrs({name, worker, worker_phone}), range(min, max), pickGrid(code, add), finding(i), fix(i, j), compare(tx), restore(tx), close()
+   *   attrs({name, worker, worker_phone}), range(min, max), pickGrid(code, add), rebalance(), finding(i), fix(i, j), compare(tx), restore(tx), close()
    */
   constructor(on) {
     this.on = on;
@@ -267,10 +267,12 @@ export class PlanCard {
       }),
     );
     const inRange = this.figures.filter((r) => r.in_range).length;
+    const propose = h("button", { type: "button", id: "plan-rebalance", class: "plan-btn", text: t("plan.rebalance") });
+    propose.addEventListener("click", () => this.on.rebalance());
     pane.replaceChildren(
       h("div", { class: "plan-range" }, h("label", {}, t("plan.range_min"), min), h("label", {}, t("plan.range_max"), max)),
       legend,
-      h("p", { class: "plan-summary", id: "plan-summary", text: t("plan.summary", { n: this.figures.length, ok: inRange }) }),
+      h("p", { class: "plan-summary", id: "plan-summary", text: t("plan.summary", { n: this.figures.length, ok: inRange }) }, " ", propose),
       h("div", { class: "plan-table-wrap" }, h("table", { id: "plan-figures", class: "plan-table" }, h("thead", {}, head), body)),
     );
   }

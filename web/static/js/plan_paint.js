@@ -125,4 +125,54 @@ export const Painting = {
     }
   },
 
+
+  // ---- a rebalance proposal: the fewest block moves into the range ----
+  async proposeRebalance() {
+    const { min, max } = this.range;
+    const households = (min + max) / 2;
+    const tolerance = max + min > 0 ? (max - min) / (max + min) : 0;
+    const params = new URLSearchParams({ households, tolerance });
+    const doc = await this.busy(getJSON(`api/grids/rebalance?${params}`)).catch((err) => {
+      this.card.say("error", describeError(err));
+      return null;
+    });
+    if (!doc) return;
+    if (!doc.moves.length) {
+      this.card.say("ok", t("plan.rebalance_none", { n: doc.outside_before }));
+      return;
+    }
+    this.setTool("paint-blocks");
+    await this.idle();
+    this.proposal = doc;
+    for (const m of doc.moves) this.picked.add(String(m.block));
+    this.blockLayer.restyle();
+    this.card.setActions([
+      { id: "plan-rebalance-apply", key: "plan.rebalance_apply", vars: { n: doc.moves.length }, primary: true, run: () => this.applyRebalance() },
+      { id: "plan-rebalance-discard", key: "plan.rebalance_discard", run: () => this.setTool("select") },
+    ]);
+    const towers = doc.towers.length ? ` ${t("plan.rebalance_towers", { codes: doc.towers.join(", ") })}` : "";
+    this.card.say("info", t("plan.rebalance_shown", { n: doc.moves.length, before: doc.outside_before, after: doc.outside_after }) + towers);
+  },
+
+  /** Paint the proposal's moves: one edit per grid that receives blocks (each undoable). */
+  async applyRebalance() {
+    const doc = this.proposal;
+    if (!doc) return;
+    this.proposal = null;
+    const into = new Map();
+    for (const m of doc.moves) {
+      if (!into.has(m.to)) into.set(m.to, { blocks: [], buildings: [] });
+      if (m.buildings?.length) into.get(m.to).buildings.push(...m.buildings);
+      else into.get(m.to).blocks.push(m.block);
+    }
+    this.setTool("select");
+    for (const [to, what] of into) {
+      const op = { op: "paint", to };
+      if (what.blocks.length) op.blocks = what.blocks;
+      if (what.buildings.length) op.buildings = what.buildings;
+      await this.edit(op);
+      if (this.card.status.dataset.kind !== "ok") return; // refused: stop, the plan is reloaded
+    }
+    this.card.say("ok", t("plan.rebalance_done", { n: doc.moves.length }));
+  },
 };

@@ -80,6 +80,7 @@ class PlanTool {
       attrs: (values) => this.saveAttrs(values),
       range: (min, max) => this.setRange(min, max),
       pickGrid: (code, add) => this.pickGrid(code, { add, fit: !add }),
+      rebalance: () => this.proposeRebalance(),
       finding: (i) => this.showFinding(i),
       fix: (i, j) => this.fix(i, j),
       compare: (tx) => this.compare(tx),
