@@ -222,12 +222,10 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
             continue
         geom = shape(f["geometry"])
         for c, r in grids.items():
-            if c != holder and r.community_code == grids[holder].community_code:
-                if r.geometry.intersection(geom.buffer(1e-6)).length > 0 or r.geometry.touches(
-                    geom
-                ):
-                    target, block = c, f
-                    break
+            same = c != holder and r.community_code == grids[holder].community_code
+            if same and r.geometry.intersection(geom.buffer(1e-6)).length > 0:
+                target, block = c, f
+                break
         if target:
             break
     assert target, "no block beside another grid"
