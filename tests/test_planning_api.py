@@ -96,7 +96,27 @@ def as_json(geom: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(geom))
 
 
-def edit(client: Any, body: dict[str, Any]) -> Any:
+def named(body: dict[str, Any]) -> list[str]:
+    """The grids an operation names (whose versions it must send)."""
+    if not isinstance(body, dict):
+        return []
+    out = [body.get("code"), body.get("to"), *(body.get("codes") or [])]
+    return [c for c in out if isinstance(c, str) and c != "neighbours"]
+
+
+def with_versions(ws: store.Workspace, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the current versions of the grids it names, as the planning page sends."""
+    if not isinstance(body, dict):
+        return body
+    g = grids(ws)
+    seen = {c: int(g.version[c]) for c in named(body) if c in g.index}
+    return {**body, "versions": {**seen, **body.get("versions", {})}}
+
+
+def edit(client: Any, body: dict[str, Any], *, fill: bool = True) -> Any:
+    """POST the operation; ``fill``: add the current versions when the body has none."""
+    if fill and "versions" not in body:
+        body = with_versions(ws_of(client.application), body)
     return client.post("/api/grids/edit", json=body)
 
 
@@ -212,7 +232,8 @@ PLAN_EDITS = json.loads(
 def test_a_bad_edit_gets_a_clear_message_and_changes_nothing(papp, planner, case):
     ws = ws_of(papp)
     was = state(ws)
-    resp = edit(planner, case["body"])
+    body = with_versions(ws, case["body"]) if case.get("fill_versions") else case["body"]
+    resp = edit(planner, body, fill=False)
     status, says = case["status"], case["says"]
     assert resp.status_code == status, resp.get_json()
     message = resp.get_json()["error"]["message"]

@@ -157,6 +157,10 @@ class Transaction(ABC):
     def set_meta(self, key: str, value: Any) -> None:
         """Set a workspace setting (any JSON value)."""
 
+    @abstractmethod
+    def meta(self) -> dict[str, Any]:
+        """Return every workspace setting as this transaction sees it (its own writes too)."""
+
     def feature(self, layer: str, fid: int) -> pd.DataFrame:
         """Return the feature ``fid`` as a one-row frame, as this transaction sees it."""
         frame = self.read(layer, where={"fid": int(fid)})
