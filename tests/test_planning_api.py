@@ -275,6 +275,10 @@ def test_only_planners_edit_and_everyone_signed_in_sees_the_versions(papp, role_
     analyst = client_of(papp, role_tokens, "analyst")
     versions = analyst.get("/api/grids/versions").get_json()["versions"]
     assert versions and all(v["grids"] >= 1 for v in versions)
+    logins = {u.name for u in ws_of(papp).users()}
+    planner_sees = client_of(papp, role_tokens, "planner").get("/api/grids/versions").get_json()
+    assert {v["user"] for v in planner_sees["versions"]} & logins  # planners see who
+    assert not {v["user"] for v in versions} & logins  # an analyst sees a role, not a login
     oldest = versions[-1]["tx"]
     then = analyst.get(f"/api/grids/versions/{oldest}").get_json()
     assert len(then["features"]) == 52
@@ -435,3 +439,45 @@ def test_grids_validate_exits_1_on_findings(demo_path, tmp_path, capsys):
     assert done.value.code == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["findings"] and all(f["kind"] == "households_range" for f in doc["findings"])
+
+
+def test_undo_takes_back_only_the_planners_own_planning_edits_however_old(demo_path, tmp_path):
+    from gridmap.access.roles import Access
+    from gridmap.service import plan_history, planning
+    from tests.test_write_api import _copy
+
+    ws = _copy(demo_path, tmp_path)
+    me = Access.of("planner1", "planner")
+    a, b = "320102001001001", "320102001001002"
+    done = planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    # a later grids change of another kind by the same planner, on a grid elsewhere
+    far = "320102001004001"
+    with ws.transaction(user="planner1", action="grids auto (demo)") as tx:
+        g = ws.read("grids")
+        tx.update("grids", int(g.index[g["code"] == far][0]), {"name": "auto"})
+    # more than 2,000 transactions of someone else since
+    for i in range(2100):
+        with ws.transaction(user="other", action="settings") as tx:
+            tx.set_meta("bench_note", i)
+    _, target = plan_history.undo(ws, access=me)
+    assert target == done.tx  # the merge, not the auto plan, and not lost in the window
+    assert b in set(ws.read("grids")["code"])
+    ws.close()
+
+
+def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
+    from gridmap.access.roles import Access
+    from gridmap.errors import ConflictError
+    from gridmap.service import plan_history, planning
+    from tests.test_write_api import _copy
+
+    ws = _copy(demo_path, tmp_path)
+    me, other = Access.of("planner1", "planner"), Access.of("planner2", "planner")
+    a, b = "320102001001001", "320102001001002"
+    planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    planning.edit_grids(ws, with_versions(ws, {"op": "delete", "code": a}), access=other)
+    with pytest.raises(ConflictError) as err:
+        plan_history.undo(ws, access=me)
+    assert a in err.value.message and "layer" not in err.value.message
+    assert HAN.search(err.value.message)
+    ws.close()

@@ -257,8 +257,14 @@ class Workspace(ABC):
         """Return every workspace setting."""
 
     @abstractmethod
-    def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
-        """Return the newest audit-log rows (one per transaction), newest first."""
+    def audit_log(
+        self, *, limit: int | None = 100, user: str | None = None, layer: str | None = None
+    ) -> pd.DataFrame:
+        """Return the newest audit-log rows (one per transaction), newest first.
+
+        ``user``: only that user's transactions; ``layer``: only those that changed that
+        layer; ``limit`` None: all of them.
+        """
 
     @abstractmethod
     def history(
