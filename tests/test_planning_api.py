@@ -96,7 +96,27 @@ def as_json(geom: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(geom))
 
 
-def edit(client: Any, body: dict[str, Any]) -> Any:
+def named(body: dict[str, Any]) -> list[str]:
+    """The grids an operation names (whose versions it must send)."""
+    if not isinstance(body, dict):
+        return []
+    out = [body.get("code"), body.get("to"), *(body.get("codes") or [])]
+    return [c for c in out if isinstance(c, str) and c != "neighbours"]
+
+
+def with_versions(ws: store.Workspace, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the current versions of the grids it names, as the planning page sends."""
+    if not isinstance(body, dict):
+        return body
+    g = grids(ws)
+    seen = {c: int(g.version[c]) for c in named(body) if c in g.index}
+    return {**body, "versions": {**seen, **body.get("versions", {})}}
+
+
+def edit(client: Any, body: dict[str, Any], *, fill: bool = True) -> Any:
+    """POST the operation; ``fill``: add the current versions when the body has none."""
+    if fill and "versions" not in body:
+        body = with_versions(ws_of(client.application), body)
     return client.post("/api/grids/edit", json=body)
 
 
@@ -212,7 +232,8 @@ PLAN_EDITS = json.loads(
 def test_a_bad_edit_gets_a_clear_message_and_changes_nothing(papp, planner, case):
     ws = ws_of(papp)
     was = state(ws)
-    resp = edit(planner, case["body"])
+    body = with_versions(ws, case["body"]) if case.get("fill_versions") else case["body"]
+    resp = edit(planner, body, fill=False)
     status, says = case["status"], case["says"]
     assert resp.status_code == status, resp.get_json()
     message = resp.get_json()["error"]["message"]
@@ -254,6 +275,17 @@ def test_only_planners_edit_and_everyone_signed_in_sees_the_versions(papp, role_
     analyst = client_of(papp, role_tokens, "analyst")
     versions = analyst.get("/api/grids/versions").get_json()["versions"]
     assert versions and all(v["grids"] >= 1 for v in versions)
+    role_of = {u.name: u.role for u in ws_of(papp).users()}
+    planner = client_of(papp, role_tokens, "planner")
+    assert edit(planner, body).status_code == 200  # a version by a login, taken back
+    assert planner.post("/api/grids/undo", json={}).status_code == 200
+    seen = planner.get("/api/grids/versions").get_json()["versions"]
+    analyst_sees = {
+        v["tx"]: v["user"] for v in analyst.get("/api/grids/versions").get_json()["versions"]
+    }
+    assert {v["user"] for v in seen} & set(role_of)  # planners see who
+    for v in seen:  # an analyst sees the role, not the login
+        assert analyst_sees[v["tx"]] == role_of.get(v["user"], v["user"]), v
     oldest = versions[-1]["tx"]
     then = analyst.get(f"/api/grids/versions/{oldest}").get_json()
     assert len(then["features"]) == 52
@@ -414,3 +446,45 @@ def test_grids_validate_exits_1_on_findings(demo_path, tmp_path, capsys):
     assert done.value.code == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["findings"] and all(f["kind"] == "households_range" for f in doc["findings"])
+
+
+def test_undo_takes_back_only_the_planners_own_planning_edits_however_old(demo_path, tmp_path):
+    from gridmap.access.roles import Access
+    from gridmap.service import plan_history, planning
+    from tests.test_write_api import _copy
+
+    ws = _copy(demo_path, tmp_path)
+    me = Access.of("planner1", "planner")
+    a, b = "320102001001001", "320102001001002"
+    done = planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    # a later grids change of another kind by the same planner, on a grid elsewhere
+    far = "320102001004001"
+    with ws.transaction(user="planner1", action="grids auto (demo)") as tx:
+        g = ws.read("grids")
+        tx.update("grids", int(g.index[g["code"] == far][0]), {"name": "auto"})
+    # more than 2,000 transactions of someone else since
+    for i in range(2100):
+        with ws.transaction(user="other", action="settings") as tx:
+            tx.set_meta("bench_note", i)
+    _, target = plan_history.undo(ws, access=me)
+    assert target == done.tx  # the merge, not the auto plan, and not lost in the window
+    assert b in set(ws.read("grids")["code"])
+    ws.close()
+
+
+def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
+    from gridmap.access.roles import Access
+    from gridmap.errors import ConflictError
+    from gridmap.service import plan_history, planning
+    from tests.test_write_api import _copy
+
+    ws = _copy(demo_path, tmp_path)
+    me, other = Access.of("planner1", "planner"), Access.of("planner2", "planner")
+    a, b = "320102001001001", "320102001001002"
+    planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    planning.edit_grids(ws, with_versions(ws, {"op": "delete", "code": a}), access=other)
+    with pytest.raises(ConflictError) as err:
+        plan_history.undo(ws, access=me)
+    assert a in err.value.message and "layer" not in err.value.message
+    assert HAN.search(err.value.message)
+    ws.close()

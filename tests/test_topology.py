@@ -267,3 +267,38 @@ def test_random_edits_never_open_an_overlap_or_a_gap(ops):
         assert abs(overlap) < 0.05, (kind, overlap)
         assert gap < 0.05, (kind, gap)
         assert shapely.coverage_is_valid(np.asarray(list(p.grids.values()), dtype=object)), kind
+
+
+def two_communities() -> T.Plan:
+    """Community K (x 0..2D) tiled by A | B, community L (x 2D..3D) by E; B touches E."""
+    a = box(X, Y, X + D, Y + D)
+    b = box(X + D, Y, X + 2 * D, Y + D)
+    e = box(X + 2 * D, Y, X + 3 * D, Y + D)
+    return T.Plan(
+        {"A": snap(a), "B": snap(b), "E": snap(e)},
+        {"A": "K", "B": "K", "E": "L"},
+        {"K": snap(box(X, Y, X + 2 * D, Y + D)), "L": snap(e)},
+        "EPSG:32650",
+    )
+
+
+def test_released_ground_goes_only_to_a_grid_of_the_same_community():
+    p = two_communities()
+    # B borders E (another community) and A equally: its ground may only go to A
+    edit = T.delete(p, "B", to_neighbours=True)
+    assert "E" not in edit.changed
+    after = edit.apply(p)
+    assert shapely.equals_exact(
+        shapely.normalize(after.grids["E"]), shapely.normalize(p.grids["E"]), 0
+    )
+    assert after.area_m2(after.grids["A"]) == pytest.approx(p.area_m2(p.communities["K"]), rel=1e-6)
+
+
+def test_a_grid_shrunk_from_a_community_border_leaves_a_gap_of_its_own_community():
+    p = two_communities()
+    # B shrinks away from E: only E borders the freed strip, so it stays a gap of K
+    edit = T.reshape(p, "B", box(X + D, Y, X + 1.5 * D, Y + D))
+    assert "E" not in edit.changed
+    after = edit.apply(p)
+    assert after.area_m2(shapely.difference(after.grids["E"], p.grids["E"])) < 0.01
+    assert any("gap" in en for en, _ in edit.notes)

@@ -35,7 +35,8 @@ _LINE = {
 _VERSIONS = {
     "type": "object",
     "additionalProperties": {"type": "integer", "minimum": 1},
-    "description": "the version of each grid the edit was made from (409 when one is stale)",
+    "description": "the version of each grid the edit was made from, required for every grid "
+    "the operation names (code, codes, to): 400 when one is missing, 409 when one is stale",
 }
 _TEXT = {"type": ["string", "null"]}
 _MEMBERS: dict[str, dict[str, Any]] = {
@@ -75,7 +76,7 @@ def _operation(op: str) -> dict[str, Any]:
     return {
         "type": "object",
         "title": f"{op} grids",
-        "required": ["op", *_REQUIRED[op]],
+        "required": ["op", *_REQUIRED[op], *(["versions"] if op != "draw" else [])],
         "properties": props,
         "additionalProperties": False,
     }

@@ -152,7 +152,7 @@ def versions() -> Response:
         raise InputError(
             f"limit must be 1 to {MAX_VERSIONS}, not {limit}. (limit 应为 1 到 {MAX_VERSIONS}。)"
         )
-    found = plan_history.versions(workspace(), limit=limit)
+    found = plan_history.versions(workspace(), limit=limit, access=access())
     return jsonify({"versions": [v.__dict__ for v in found]})
 
 

@@ -111,8 +111,14 @@ def _release(
     skip: Iterable[str],
     *,
     outline: BaseGeometry | None = None,
+    community: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Give each piece of ``ground`` to the grid (not in ``skip``) it borders most.
+    """Give each piece of ``ground`` to the grid (not in ``skip``) of ``community`` it
+    borders most (the community of the grid that gave it up).
+
+    Only a grid of the same community may receive it: ground of one community handed to a
+    grid of another would move the community border; where no same-community grid borders a
+    piece, it is left as a gap of its own community.
 
     With ``outline`` (the edited grid's old outline), a piece goes to a neighbour only where
     at least half of the old outline around it was shared with neighbours: a border moved
@@ -131,6 +137,8 @@ def _release(
                 edge = old
         best, best_len, total = None, MIN_SHARED_M, 0.0
         for other in _neighbours(plan, piece, skip=skip):
+            if plan.community_of.get(other) != community:
+                continue
             current = changed.get(other, plan.grids[other])
             shared = shapely.intersection(edge, current.boundary, grid_size=plan.grid_size)
             length = plan.length_m(shared)
@@ -236,7 +244,12 @@ def reshape(plan: Plan, code: str, shape: BaseGeometry) -> Edit:
     changed: dict[str, BaseGeometry] = {}
     _take(plan, code, shape, changed)
     notes += _release(
-        plan, shapely.difference(old, shape, grid_size=plan.grid_size), changed, [code], outline=old
+        plan,
+        shapely.difference(old, shape, grid_size=plan.grid_size),
+        changed,
+        [code],
+        outline=old,
+        community=plan.community_of.get(code),
     )
     return _result(plan, changed, notes=notes)
 
@@ -377,7 +390,7 @@ def delete(plan: Plan, code: str, *, to_neighbours: bool = False) -> Edit:
             plan.crs,
             plan.grid_size,
         )
-        notes = _release(rest, grid, changed, [code])
+        notes = _release(rest, grid, changed, [code], community=plan.community_of.get(code))
     return _result(plan, changed, removed=(code,), notes=notes)
 
 

@@ -31,6 +31,7 @@ from gridmap.store import Transaction, Workspace
 
 _LOCK = threading.Lock()
 _MEMO: weakref.WeakKeyDictionary[Any, tuple[str, gpd.GeoDataFrame]] = weakref.WeakKeyDictionary()
+_TX_MEMO: dict[str, gpd.GeoDataFrame] = {}
 
 
 def _blocks(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -68,6 +69,31 @@ def workspace_blocks(ws: Workspace) -> gpd.GeoDataFrame:
     return found
 
 
+def transaction_blocks(tx: Transaction, crs: Any) -> gpd.GeoDataFrame:
+    """Return the street blocks as the open transaction ``tx`` sees the communities and
+    streets (index: block id from 1; metric CRS ``crs``), so that a write committed by
+    someone else cannot slip in between; memoised by those layers' content."""
+    communities, streets = tx.read("community"), tx.read("streets")
+    key = (
+        "tx|"
+        + "|".join(
+            f"{len(f)},{int(f.index.max()) if len(f) else 0},"
+            f"{int(pd.to_numeric(f.get('version', pd.Series(dtype=float))).sum())}"
+            for f in (communities, streets)
+        )
+        + f"|{crs}"
+    )
+    with _LOCK:
+        memo = _TX_MEMO.get(key)
+    if memo is not None:
+        return memo
+    found = _blocks(communities.to_crs(crs), streets.to_crs(crs))
+    with _LOCK:
+        _TX_MEMO.clear()
+        _TX_MEMO[key] = found
+    return found
+
+
 def blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
     """Return the blocks (EPSG:4326) with the community, the grid holding each block's inner
     point (``grid_code``), and its buildings and households, for the planning page."""
@@ -89,9 +115,10 @@ def blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
     return out.to_crs(STORAGE_CRS)
 
 
-def blocks_ground(ws: Workspace, ids: Iterable[int]) -> list[BaseGeometry]:
-    """Return the outlines (EPSG:4326) of the blocks ``ids``; 404 for an id that is none."""
-    blocks = workspace_blocks(ws)
+def blocks_ground(tx: Transaction, crs: Any, ids: Iterable[int]) -> list[BaseGeometry]:
+    """Return the outlines (EPSG:4326) of the blocks ``ids`` as the transaction ``tx`` sees
+    them (``crs``: the workspace's metric CRS); 404 for an id that is none."""
+    blocks = transaction_blocks(tx, crs)
     wanted = list(ids)
     missing = [i for i in wanted if i not in blocks.index]
     if missing:
@@ -101,8 +128,9 @@ def blocks_ground(ws: Workspace, ids: Iterable[int]) -> list[BaseGeometry]:
     return list(blocks.loc[wanted].to_crs(STORAGE_CRS).geometry.values)
 
 
-def buildings_ground(ws: Workspace, tx: Transaction, fids: Iterable[int]) -> list[BaseGeometry]:
-    """Return each building's cell (EPSG:4326): what moves with it to another grid.
+def buildings_ground(tx: Transaction, crs: Any, fids: Iterable[int]) -> list[BaseGeometry]:
+    """Return each building's cell (EPSG:4326): what moves with it to another grid, read
+    through the open transaction ``tx`` (cells built in the metric CRS ``crs``).
 
     404 (FeatureNotFoundError) for a building id that is not there.
     """
@@ -113,8 +141,7 @@ def buildings_ground(ws: Workspace, tx: Transaction, fids: Iterable[int]) -> lis
         raise FeatureNotFoundError(
             f"There is no building {', '.join(map(str, missing[:5]))}. (楼栋不存在。)"
         )
-    crs = metric_crs(ws)
-    blocks = workspace_blocks(ws)
+    blocks = transaction_blocks(tx, crs)
     if not len(blocks):  # no streets or communities: the footprints alone
         return list(found.geometry.values)
     block_geoms = np.asarray(blocks.geometry.values, dtype=object)

@@ -19,15 +19,13 @@ from typing import Any
 
 import geopandas as gpd
 
-from gridmap.access.roles import Access
+from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
 from gridmap.service.grids import metric_crs
+from gridmap.service.planning import OPERATIONS
 from gridmap.service.relocate import relocate
 from gridmap.store import Workspace
-
-#: Audit rows looked at to find a planner's undo and redo lists.
-LOOK_BACK = 2000
 
 
 @dataclass(frozen=True)
@@ -41,20 +39,32 @@ class Version:
     grids: int
 
 
-def versions(ws: Workspace, *, limit: int = 50) -> list[Version]:
-    """Return the newest versions of the plan, newest first."""
-    log = ws.audit_log(limit=LOOK_BACK)
+def _shown(ws: Workspace, user: str, access: Access | None, roles: dict[str, str]) -> str:
+    """Return the login of ``user`` for the admin and planners, else only their role's name."""
+    if access is None or access.role in (ADMIN, PLANNER):
+        return user
+    if user not in roles:
+        record = ws.get_user(user)
+        roles[user] = record.role if record is not None else "system"
+    return roles[user]
+
+
+def versions(ws: Workspace, *, limit: int = 50, access: Access | None = None) -> list[Version]:
+    """Return the newest versions of the plan, newest first.
+
+    ``access``: who asks; only the admin and planners see who made a version by login, the
+    other roles see that person's role (a login names a person). None: everything (CLI).
+    """
+    log = ws.audit_log(limit=limit, layer="grids")
     out = []
+    roles: dict[str, str] = {}
     for row in log.itertuples():
-        layers = str(row.layers or "").split(",")
-        if "grids" not in layers:
-            continue
         detail = _detail(row.detail)
         out.append(
             Version(
                 int(row.fid),
                 str(row.at),
-                str(row.user),
+                _shown(ws, str(row.user), access, roles),
                 str(row.action),
                 int(detail.get("grids", 0)),
             )
@@ -72,15 +82,25 @@ def _detail(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _is_planning(action: str) -> bool:
+    """Whether an audit action is a planning edit or a restore (not an import, not auto)."""
+    words = action.split()
+    return (
+        len(words) >= 2
+        and words[0] == "grids"
+        and (words[1] in OPERATIONS or words[1] == "restore")
+    )
+
+
 def _stacks(ws: Workspace, user: str) -> tuple[list[int], list[int]]:
-    """Return the user's undo list and redo list of transactions (last: the next to take)."""
-    log = ws.audit_log(limit=LOOK_BACK)
-    rows = [
-        r
-        for r in log.itertuples()
-        if str(r.user) == user and "grids" in str(r.layers or "").split(",")
-    ]
-    rows.sort(key=lambda r: int(r.fid))
+    """Return the user's undo list and redo list of transactions (last: the next to take).
+
+    Only the user's own planning edits and restores count (imports, ``grids auto --apply``
+    and other kinds of change are not undone from the planning page), with their undos and
+    redos of those; every such transaction of theirs is read, however old.
+    """
+    log = ws.audit_log(limit=None, user=user, layer="grids")
+    rows = sorted(log.itertuples(), key=lambda r: int(r.fid))
     undo: list[int] = []
     redo: list[int] = []
     for r in rows:
@@ -92,11 +112,12 @@ def _stacks(ws: Workspace, user: str) -> tuple[list[int], list[int]]:
             if undo and undo[-1] == target_tx:
                 undo.pop()
                 redo.append(tx)
-                continue
-            if redo and redo[-1] == target_tx:
+            elif redo and redo[-1] == target_tx:
                 redo.pop()
                 undo.append(tx)
-                continue
+            continue  # an undo of something else is not a planning edit
+        if not _is_planning(action):
+            continue
         undo.append(tx)
         redo.clear()
     return undo, redo
@@ -122,13 +143,31 @@ def redo(ws: Workspace, *, access: Access) -> tuple[int, int]:
     return _undo(ws, todo[-1], access), todo[-1]
 
 
+def _grids_of(ws: Workspace, tx: int) -> list[str]:
+    """Return the codes of the grids transaction ``tx`` changed (an undo: what it undid)."""
+    rows = ws.history(layer="grids", tx=tx, limit=None)
+    log = ws.audit_log(limit=None, layer="grids")
+    action = " ".join(log.loc[log["fid"] == tx, "action"].astype(str).tolist())
+    if action.startswith("undo ") and action.split()[1].isdigit():
+        return _grids_of(ws, int(action.split()[1]))
+    codes = [w for w in action.split()[2:] if w.isdigit() and len(w) >= 12]
+    for row in rows.itertuples():
+        for side in (row.after, row.before):
+            if isinstance(side, dict) and side.get("code"):
+                codes.append(str(side["code"]))
+    return list(dict.fromkeys(codes))
+
+
 def _undo(ws: Workspace, tx: int, access: Access) -> int:
     try:
         return ws.undo(tx, user=access.who)
-    except ConflictError as exc:
+    except ConflictError:
+        codes = _grids_of(ws, tx)
+        shown = ", ".join(codes[:10]) + (" …" if len(codes) > 10 else "")
         raise ConflictError(
-            f"{exc.message} Someone changed these grids since: undo is refused so that their "
-            "change is not lost. (他人已修改这些网格，无法撤销，以免覆盖其修改。)",
+            f"Someone changed grid(s) {shown} (or what lies in them) after your edit: undo is "
+            "refused so that their change is not lost; look at the versions and edit again. "
+            f"(他人已修改网格 {'、'.join(codes[:10])}，无法撤销，以免覆盖其修改。)",
             layer="grids",
         ) from None
 
@@ -137,7 +176,7 @@ def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:
     """Return the grids as they were right after transaction ``tx`` (EPSG:4326)."""
     if not isinstance(tx, int) or isinstance(tx, bool) or tx < 1:
         raise InputError(f"A version is a transaction number, not {tx!r}. (版本应为事务编号。)")
-    if tx not in {v.tx for v in versions(ws, limit=LOOK_BACK)}:
+    if tx not in set(ws.audit_log(limit=None, layer="grids")["fid"].astype(int).tolist()):
         raise InputError(
             f"Transaction {tx} is not a version of the plan (it did not change the grids). "
             f"(事务 {tx} 未修改网格，不是规划版本。)"

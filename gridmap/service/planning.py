@@ -9,8 +9,9 @@ keeps shared borders shared by construction), writes every grid it changed, reco
 all in one transaction: one version of the plan in the history, undone as one.
 
 A stale edit is refused: the operation names the versions of the grids it was made from
-(``versions``: ``{code: version}``); when one of them changed since, nothing is written and
-:class:`gridmap.errors.ConflictError` (409) names the grid.
+(``versions``: ``{code: version}``), required for every grid it names (a missing one is an
+:class:`gridmap.errors.InputError`, 400); when one of them changed since, nothing is written
+and :class:`gridmap.errors.ConflictError` (409) names the grid.
 
 Geometry travels as GeoJSON (EPSG:4326 degrees); operations run on the storage grid
 (:mod:`gridmap.grids.topology` says why), areas are measured in the workspace's UTM zone.
@@ -228,6 +229,14 @@ def _check_versions(op: Operation, grids: gpd.GeoDataFrame) -> None:
     for code in op.named:
         if code not in by_code:
             raise FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
+    missing = [code for code in op.named if code not in op.versions]
+    if missing:
+        listed = ", ".join(missing)
+        raise InputError(
+            f"Send the versions of the grids you edited: 'versions' lacks {listed} "
+            f'(such as {{"{missing[0]}": 3}}), so that a save cannot overwrite a change you '
+            f"did not see. (请在 versions 中提供所编辑网格 {'、'.join(missing)} 的版本号。)"
+        )
     for code, version in op.versions.items():
         if code not in by_code:
             raise ConflictError(
@@ -283,7 +292,7 @@ def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | 
 
 
 def _run(
-    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any], ws: Workspace
+    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any], crs: Any
 ) -> topology.Edit:
     if op.op == "reshape":
         assert op.code and op.geometry is not None
@@ -306,8 +315,8 @@ def _run(
         assert op.to and op.geometry is not None
         return topology.give(plan, op.geometry, op.to)
     assert op.op == "paint" and op.to
-    units = blocks.buildings_ground(ws, tx, op.buildings) if op.buildings else []
-    units += blocks.blocks_ground(ws, op.blocks) if op.blocks else []
+    units = blocks.buildings_ground(tx, crs, op.buildings) if op.buildings else []
+    units += blocks.blocks_ground(tx, crs, op.blocks) if op.blocks else []
     return topology.paint(plan, units, op.to, snap=PAINT_SNAP_DEG)
 
 
@@ -359,8 +368,8 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
     ) as tx:
         plan, grids = read_plan(tx, crs)
         _check_versions(op, grids)
-        meta = ws.meta()
-        result = _run(op, plan, tx, meta, ws)
+        meta = tx.meta()
+        result = _run(op, plan, tx, meta, crs)
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]

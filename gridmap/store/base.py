@@ -157,6 +157,10 @@ class Transaction(ABC):
     def set_meta(self, key: str, value: Any) -> None:
         """Set a workspace setting (any JSON value)."""
 
+    @abstractmethod
+    def meta(self) -> dict[str, Any]:
+        """Return every workspace setting as this transaction sees it (its own writes too)."""
+
     def feature(self, layer: str, fid: int) -> pd.DataFrame:
         """Return the feature ``fid`` as a one-row frame, as this transaction sees it."""
         frame = self.read(layer, where={"fid": int(fid)})
@@ -253,8 +257,14 @@ class Workspace(ABC):
         """Return every workspace setting."""
 
     @abstractmethod
-    def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
-        """Return the newest audit-log rows (one per transaction), newest first."""
+    def audit_log(
+        self, *, limit: int | None = 100, user: str | None = None, layer: str | None = None
+    ) -> pd.DataFrame:
+        """Return the newest audit-log rows (one per transaction), newest first.
+
+        ``user``: only that user's transactions; ``layer``: only those that changed that
+        layer; ``limit`` None: all of them.
+        """
 
     @abstractmethod
     def history(

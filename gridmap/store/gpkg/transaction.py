@@ -455,6 +455,11 @@ class GpkgTransaction(Transaction):
 
     # -- settings and the end -------------------------------------------------------------------
 
+    def meta(self) -> dict[str, Any]:
+        """Return every workspace setting as this transaction sees it (its own writes too)."""
+        rows = self.conn.execute(f"SELECT key, value FROM {ident(META_TABLE)}").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
     def set_meta(self, key: str, value: Any) -> None:
         """Set a workspace setting (any JSON value)."""
         self.asked = True

@@ -304,13 +304,23 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
                     )
         return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
-    def audit_log(self, *, limit: int = 100) -> pd.DataFrame:
-        """Return the newest audit-log rows, newest first."""
+    def audit_log(
+        self, *, limit: int | None = 100, user: str | None = None, layer: str | None = None
+    ) -> pd.DataFrame:
+        """Return the newest audit-log rows, newest first (of ``user``, changing ``layer``)."""
+        where, args = [], []
+        if user is not None:
+            where.append("user = ?")
+            args.append(user)
+        if layer is not None:
+            where.append("(',' || coalesce(layers, '') || ',') LIKE ?")
+            args.append(f"%,{layer},%")
+        sql_where = f"WHERE {' AND '.join(where)} " if where else ""
         with sql_errors(self.path):
             rows = self._conn().execute(
                 f"SELECT fid, at, user, action, layers, rows, detail FROM {ident(ddl.AUDIT_TABLE)} "
-                "ORDER BY fid DESC LIMIT ?",
-                (int(limit),),
+                f"{sql_where}ORDER BY fid DESC LIMIT ?",
+                (*args, -1 if limit is None else int(limit)),
             )
             names = [d[0] for d in rows.description]
             return pd.DataFrame(rows.fetchall(), columns=names)
