@@ -52,6 +52,9 @@ class RebalancePlan:
         Codes of grids that hold a block heavier than the range: no move can fix them.
     blocks
         The moved blocks (metric CRS), for the proposal file.
+    versions
+        Each grid's version when the proposal was made: applying it is refused (409) when a grid
+        it paints into was changed since.
     applied
         Audit transactions of the paint edits when applied.
     """
@@ -63,6 +66,7 @@ class RebalancePlan:
     method: str
     towers: list[str]
     blocks: gpd.GeoDataFrame
+    versions: dict[str, int] = field(default_factory=dict)
     applied: list[int] = field(default_factory=list)
 
     def outside(self, when: str) -> int:
@@ -166,6 +170,8 @@ def propose(
             f"(got {target:g} and {tolerance:g}). (户数须为正数，容差须在 0 到 1 之间。)"
         )
     bounds = (target * (1 - tolerance), target * (1 + tolerance))
+    seen = ws.read("grids", columns=["code"])
+    versions = {str(c): int(v) for c, v in zip(seen["code"], seen["version"], strict=True)}
     units = plan_units(ws, community).reset_index(drop=True)
     codes = sorted(set(units["grid_code"]))
     if not codes:
@@ -206,12 +212,17 @@ def propose(
         method=found.method,
         towers=[codes[t] for t in found.towers],
         blocks=gpd.GeoDataFrame(moved, geometry="geometry", crs=units.crs),
+        versions=versions,
     )
 
 
 def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
     """Paint the plan's blocks into their new grids (one ``paint`` edit per receiving grid, in
-    the order of the moves); return the audit transactions."""
+    the order of the moves); return the audit transactions.
+
+    Raises :class:`gridmap.errors.ConflictError` when a grid the plan paints into was changed
+    by someone else since the proposal was made (the edits before it stay, each undoable).
+    """
     from gridmap.service.planning import edit_grids
 
     order: dict[str, dict[str, list[int]]] = {}
@@ -221,10 +232,16 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
             paint["buildings"].extend(m["buildings"])
         else:
             paint["blocks"].append(m["block"])
+    versions = dict(plan.versions)
     done = []
     for to, paint in order.items():
-        doc = {"op": "paint", "to": to, **{k: v for k, v in paint.items() if v}}
-        done.append(edit_grids(ws, doc, access=access).tx)
+        doc = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
+        doc.update({k: v for k, v in paint.items() if v})
+        edit = edit_grids(ws, doc, access=access)
+        done.append(edit.tx)
+        # This plan's own edits change grids it paints into next: their new versions.
+        now = ws.read("grids", where={"code": list(edit.changed)}, columns=["code"])
+        versions.update(zip(now["code"].astype(str), now["version"].astype(int), strict=True))
     plan.applied.extend(done)
     return done
 

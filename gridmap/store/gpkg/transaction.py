@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -36,18 +35,13 @@ from gridmap.store.base import Bbox, Transaction
 from gridmap.store.gpkg import encoding
 from gridmap.store.gpkg import rows as stored_rows
 from gridmap.store.gpkg.ddl import AUDIT_TABLE, HISTORY_TABLE, META_TABLE
-from gridmap.store.gpkg.values import column_to_sql, ident
+from gridmap.store.gpkg.values import column_to_sql, ident, now_text
 
 if TYPE_CHECKING:
     from gridmap.store.gpkg.workspace import GeoPackageWorkspace
 
 #: From this many rows on, an insert fills the R-tree itself instead of through the trigger.
 BULK_ROWS = 64
-
-
-def now_text() -> str:
-    """Return the current UTC time as stored (ISO 8601, milliseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class GpkgTransaction(Transaction):

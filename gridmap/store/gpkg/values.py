@@ -6,6 +6,7 @@ Dates are stored as ``YYYY-MM-DD`` text, times as UTC ISO 8601 text with millise
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -74,3 +75,8 @@ def column_from_sql(values: list[Any], kind: str) -> pd.Series:
             pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce"
         ).array
     return pd.array(values, dtype=object)
+
+
+def now_text() -> str:
+    """Return the current UTC time as stored (ISO 8601, milliseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
