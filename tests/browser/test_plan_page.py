@@ -265,6 +265,76 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     watch.assert_clean()
 
 
+def _square_in(geom, side_m: float = 60.0):
+    """A square of about ``side_m`` metres (in degrees, Nanjing's latitude) inside ``geom``."""
+    p = geom.representative_point()
+    dy = side_m / 2 / 111_320
+    dx = dy / 0.83  # cos(32°)
+    square = shapely.box(p.x - dx, p.y - dy, p.x + dx, p.y + dy)
+    return square if geom.contains(square) else None
+
+
+def _draw_with_mouse(page: Page, ring) -> None:
+    """Click the ring's corners in the draw tool and close it on the first one."""
+    page.click('[data-plan-tool="draw"]')
+    corners = [page.evaluate(PIXEL_JS, list(xy)) for xy in list(ring.exterior.coords)[:-1]]
+    for c in corners:
+        page.mouse.click(c["x"], c["y"])
+        page.wait_for_timeout(80)
+    page.mouse.click(corners[0]["x"], corners[0]["y"])
+    idle(page)
+
+
+def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    grids = grids_of(writable_demo.path)
+    code, square = next(
+        (c, sq) for c in sorted(grids) if (sq := _square_in(grids[c].geometry)) is not None
+    )
+    page.click(f'#plan-figures tr[data-code="{code}"]')  # fit the map to it
+    idle(page)
+    page.evaluate("() => { window.gridmap.map.setZoom(18, {animate: false}); }")
+    page.evaluate(
+        "([lng, lat]) => { window.gridmap.map.panTo([lat, lng], {animate: false}); }",
+        [square.centroid.x, square.centroid.y],
+    )
+    idle(page)
+    _draw_with_mouse(page, square)
+    kind, text = status(page)
+    assert kind == "ok", text
+    after = grids_of(writable_demo.path)
+    (new,) = set(after) - set(grids)
+    assert after[new].community_code == grids[code].community_code
+    # the drawn square, snapped a little perhaps, taken from the grid it was drawn in
+    drawn = after[new].geometry
+    assert drawn.intersection(square).area > 0.8 * square.area
+    assert after[code].geometry.intersection(square).area < 0.2 * square.area
+    assert page.locator(f'#plan-figures tr[data-code="{new}"]').count() == 1
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        found = grid_checks.validate(ws)
+    assert not [f for f in found.findings if f.kind in ("overlap", "gap")]
+    # a grid drawn off the community is refused, said in the page, nothing saved
+    _, miny, maxx, _ = shapely.union_all([r.geometry for r in after.values()]).bounds
+    off = shapely.box(maxx + 0.002, miny, maxx + 0.0028, miny + 0.0006)
+    page.evaluate(
+        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 17, {animate: false}); }",
+        [off.centroid.x, off.centroid.y],
+    )
+    idle(page)
+    _draw_with_mouse(page, off)
+    kind, text = status(page)
+    assert kind == "error", (kind, text)
+    assert "community" in text, text
+    assert set(grids_of(writable_demo.path)) == set(after)
+    watch.http_errors.clear()  # the refused save's 400, said in the page
+    watch.console.clear()
+    watch.assert_clean()
+
+
 def test_a_stale_edit_is_refused_and_the_plan_reloaded(
     browser: Browser, own_server, writable_demo
 ) -> None:
