@@ -35,6 +35,7 @@ KINDS = (
     "gap",
     "orphan_building",
     "cut_building",
+    "off_street",
     "multipart",
     "households_range",
 )
@@ -319,4 +320,9 @@ def check_plan(
     if only is not None:
         wanted = set(only)
         found = [f for f in found if not f.grids or wanted & set(f.grids)]
-    return sorted(found, key=lambda f: (KINDS.index(f.kind), -f.value))
+    return sorted(found, key=order)
+
+
+def order(finding: Finding) -> tuple[int, float]:
+    """The sort key of a report: most serious kind first, then the largest."""
+    return (KINDS.index(finding.kind), -finding.value)

@@ -1,7 +1,8 @@
 """The checks and figures of a plan, for ``gridmap grids validate`` and ``GET /api/grids/checks``.
 
 :func:`validate` reads the grids, communities and buildings, projects them to the workspace's
-metric CRS, runs :func:`gridmap.grids.findings.check_plan` and returns the findings with their
+metric CRS, runs :func:`gridmap.grids.findings.check_plan` and
+:func:`gridmap.grids.street_borders.off_street` and returns the findings with their
 geometry in EPSG:4326 (GeoJSON), and the figures of each grid (:func:`plan_figures`). No
 personal data: counts of households, buildings, cameras and incidents only.
 """
@@ -19,7 +20,8 @@ import shapely
 from shapely.geometry import mapping
 
 from gridmap.errors import FeatureNotFoundError, InputError
-from gridmap.grids.findings import Finding, check_plan
+from gridmap.grids.findings import Finding, check_plan, order
+from gridmap.grids.street_borders import off_street
 from gridmap.schema import STORAGE_CRS
 from gridmap.service.grids import metric_crs
 from gridmap.store import Workspace
@@ -131,6 +133,16 @@ def plan_figures(
     return out
 
 
+def _street_lines(ws: Workspace, crs: Any, box: Any) -> np.ndarray:
+    """Return the street centre lines in ``box`` (each two-way street once), metric CRS."""
+    from gridmap.network.graph import unique_edges
+
+    streets = ws.read("streets", bbox=box)
+    if not len(streets):
+        return np.zeros(0, dtype=object)
+    return np.asarray(unique_edges(streets).to_crs(crs).geometry.values, dtype=object)
+
+
 #: The household range a grid should hold unless the planner sets another (domain.md: 300–500).
 DEFAULT_RANGE: tuple[float, float] = (300, 500)
 
@@ -163,6 +175,7 @@ def validate(
         area = shapely.union_all(np.asarray(communities_m.geometry.values, dtype=object))
         buildings = buildings[shapely.intersects(inner, area)]
     findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi))
+    findings = sorted([*findings, *off_street(grids_m, _street_lines(ws, crs, box))], key=order)
     figures = plan_figures(
         ws, grids_m, crs=crs, target=(lo + hi) / 2 if target is None else target, bounds=(lo, hi)
     )
