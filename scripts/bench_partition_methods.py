@@ -34,6 +34,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -133,6 +134,10 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
         f"{len(comms)} communities, {units} street units",
         flush=True,
     )
+    # where a border may run: within 5 m of a street centre line or the community edge
+    edges = [*streets.geometry.values, *shapely.boundary(np.asarray(comm.geometry.values))]
+    near = shapely.buffer(shapely.union_all(edges), 5.0)
+    shapely.prepare(near)
     bound = 0.0
     for c in comms:
         bound += objective.lower_bound(
@@ -148,12 +153,15 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
         t = time.perf_counter()
         r = p.solve(**kw)
         s = time.perf_counter() - t
-        rows.append(score(name, s, r.solution.grids["households"].to_numpy(), bound))
+        grids = r.solution.grids.to_crs(crs)
+        row = score(name, s, grids["households"].to_numpy(), bound)
+        rows.append(row | shapes(np.asarray(grids.geometry.values, dtype=object), near))
     for name, make in (
         ("gerrychain recursive_tree_part", gerrychain_labels),
         ("pymetis k-way + repair", metis_labels),
     ):
         loads: list[float] = []
+        polys: list[Any] = []
         failed, s = 0, 0.0
         for c in comms:
             w, nbrs = graph_of(c)
@@ -180,8 +188,10 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
                 for g, q in enumerate(d.polygons)
                 if not q.is_empty
             ]
+            polys += [q for q in d.polygons if not q.is_empty]
         note = f" ({failed} of {len(comms)} communities failed: heuristic kept)" if failed else ""
-        rows.append(score(name + note, s, np.asarray(loads), bound))
+        row = score(name + note, s, np.asarray(loads), bound)
+        rows.append(row | shapes(np.asarray(polys, dtype=object), near))
     show(rows, bound)
     return rows
 
@@ -200,13 +210,27 @@ def score(name: str, seconds: float, loads: np.ndarray, bound: float) -> dict[st
     }
 
 
+def shapes(polys: np.ndarray, near: Any) -> dict[str, float]:
+    """Share of the grids' border length within 5 m of a street or the community edge
+    (``near``), and the mean Polsby-Popper compactness 4πA/P² (1 for a disc), metric CRS."""
+    rings = shapely.boundary(polys)
+    total = float(shapely.length(rings).sum())
+    on = float(shapely.length(shapely.intersection(rings, near)).sum())
+    pp = 4 * np.pi * shapely.area(polys) / np.maximum(shapely.length(rings), 1e-9) ** 2
+    return {"on_street": on / total if total else 0.0, "polsby_popper": float(pp.mean())}
+
+
 def show(rows: list[dict[str, Any]], bound: float) -> None:
-    print("| method | s | grids in 300-500 | max deviation | objective | gap to bound |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| method | s | grids in 300-500 | max deviation | objective | gap to bound "
+        "| border on street | Polsby-Popper |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
             f"| {r['method']} | {r['s']:.2f} | {r['inside']} of {r['grids']} | {r['maxdev']} "
-            f"| {r['objective']:,.0f} | {r['gap']:.0%} |"
+            f"| {r['objective']:,.0f} | {r['gap']:.0%} | {r['on_street']:.0%} "
+            f"| {r['polsby_popper']:.2f} |"
         )
     print(f"lower bound: {bound:,.0f}")
 
