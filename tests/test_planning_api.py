@@ -212,7 +212,13 @@ def test_painting_a_building_moves_it_and_its_households(papp, planner):
     gaps = shapely.distance(np.asarray(mine.geometry.values, dtype=object), g.geometry[other])
     nearest = mine.index[int(np.argmin(gaps))]
     households = int(b.households[nearest])
-    resp = edit(planner, {"op": "paint", "buildings": [int(nearest)], "to": other})
+    # a planner is served the buildings by opaque ids, and paints by them
+    from gridmap.access.roles import Access
+    from gridmap.service import feature_ids
+
+    (token,) = feature_ids.served_ids(ws, "buildings", Access(user="p", role="planner"), [nearest])
+    assert isinstance(token, str)
+    resp = edit(planner, {"op": "paint", "buildings": [token], "to": other})
     assert resp.status_code == 200, resp.get_json()
     after = grids(ws)
     assert ws.read("buildings").grid_code[nearest] == other

@@ -20,7 +20,7 @@ from gridmap.access.roles import ADMIN, PLANNER
 from gridmap.errors import ConflictError, InputError
 from gridmap.io import geojson
 from gridmap.service import blocks as block_service
-from gridmap.service import grid_checks, plan_history, planning, rebalance
+from gridmap.service import grid_checks, plan_history, plan_ids, planning, rebalance
 from gridmap.service.edit import served
 from web.api_doc_planning import (
     BLOCKS,
@@ -83,8 +83,8 @@ def _body() -> Any:
 @describe(EDIT)
 def edit() -> Response:
     """Apply one planning operation (draw, reshape, split, merge, delete, give, paint)."""
-    body = _body()
     ws = workspace()
+    body = plan_ids.stored_paint(ws, access(), _body())
     try:
         done = planning.edit_grids(ws, body, access=access())
     except ConflictError as exc:
@@ -187,8 +187,10 @@ def checks() -> Response:
     """Check the plan: ``?min=300&max=500&community=``; findings located, and the figures."""
     lo, hi = _float("min", 300), _float("max", 500)
     community = request.args.get("community") or None
-    found = grid_checks.validate(workspace(), bounds=(lo, hi), community=community)
-    return _json({"findings": found.findings_json(), "figures": found.figures_json()})
+    ws = workspace()
+    found = grid_checks.validate(ws, bounds=(lo, hi), community=community)
+    findings = plan_ids.served_findings(ws, access(), found.findings_json())
+    return _json({"findings": findings, "figures": found.figures_json()})
 
 
 @bp.get("/rebalance")
@@ -199,8 +201,9 @@ def rebalance_proposal() -> Response:
     target = _float("households", 400)
     tolerance = _float("tolerance", 0.2)
     community = request.args.get("community") or None
-    plan = rebalance.propose(workspace(), target=target, tolerance=tolerance, community=community)
-    return _json(plan.to_json())
+    ws = workspace()
+    plan = rebalance.propose(ws, target=target, tolerance=tolerance, community=community)
+    return _json(plan_ids.served_moves(ws, access(), plan.to_json()))
 
 
 @bp.get("/blocks")

@@ -232,10 +232,16 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     select(page, target)
     page.click('[data-plan-tool="paint-blocks"]')
     idle(page)
+    # a click on the block, where the grid around it would have taken it before
+    inner = shape(block["geometry"]).representative_point()
     page.evaluate(
-        "(id) => { window.gridmap.planning.blockLayer.get(String(id)).fire('click'); }",
-        block["id"],
+        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 17, {animate: false}); }",
+        [inner.x, inner.y],
     )
+    idle(page)
+    at = page.evaluate(PIXEL_JS, [inner.x, inner.y])
+    page.mouse.click(at["x"], at["y"])
+    assert page.evaluate("() => [...window.gridmap.planning.picked]") == [str(block["id"])]
     page.click("#plan-paint-apply")
     idle(page)
     kind, text = status(page)
@@ -332,6 +338,54 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     assert set(grids_of(writable_demo.path)) == set(after)
     watch.http_errors.clear()  # the refused save's 400, said in the page
     watch.console.clear()
+    watch.assert_clean()
+
+
+def test_a_planner_paints_a_building_by_clicking_it(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    """Planners are served opaque building ids: the click, the paint and the save go by them."""
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    grids = grids_of(writable_demo.path)
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        buildings = ws.read("buildings")
+    # a building of one grid beside another grid of its community, the target
+    target = building = None
+    for fid, b in buildings.iterrows():
+        holder = grids.get(str(b["grid_code"]))
+        if holder is None or not b["households"]:
+            continue
+        for c, r in grids.items():
+            same = c != holder.code and r.community_code == holder.community_code
+            if same and r.geometry.distance(b.geometry) < 2e-4:
+                target, building = c, (fid, b)
+                break
+        if target:
+            break
+    assert target, "no building beside another grid"
+    fid, b = building
+    select(page, target)
+    page.click('[data-plan-tool="paint-buildings"]')
+    inner = b.geometry.representative_point()
+    page.evaluate(
+        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 18, {animate: false}); }",
+        [inner.x, inner.y],
+    )
+    idle(page)
+    page.wait_for_function("() => window.gridmap.planning.buildingLayer.byKey.size > 0")
+    at = page.evaluate(PIXEL_JS, [inner.x, inner.y])
+    page.mouse.click(at["x"], at["y"])
+    picked = page.evaluate("() => [...window.gridmap.planning.picked]")
+    assert len(picked) == 1 and not picked[0].isdigit(), picked  # a token, not the stored id
+    assert page.evaluate("() => window.gridmap.planning.paintTo") == target
+    page.click("#plan-paint-apply")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "ok", text
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        assert ws.read("buildings", where={"fid": [int(fid)]})["grid_code"].iloc[0] == target
     watch.assert_clean()
 
 

@@ -88,8 +88,11 @@ export const Painting = {
   paint() {
     const to = this.paintTo;
     if (!to || !this.picked.size) return;
-    const ids = [...this.picked].map(Number);
-    const op = this.state.tool === "paint-blocks" ? { op: "paint", to, blocks: ids } : { op: "paint", to, buildings: ids };
+    // blocks are numbered; buildings come with the ids the map was given (text for every role
+    // but the admin), sent back as they are
+    const picked = [...this.picked];
+    const fid = (k) => this.buildingLayer.byKey.get(k)?.feature?.id ?? k;
+    const op = this.state.tool === "paint-blocks" ? { op: "paint", to, blocks: picked.map(Number) } : { op: "paint", to, buildings: picked.map(fid) };
     this.picked.clear();
     this.edit(op).then(() => {
       if (this.state.tool === "paint-blocks") this.startPaintBlocks();

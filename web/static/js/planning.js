@@ -252,8 +252,6 @@ class PlanTool {
     if (tool === "select") {
       const add = e?.originalEvent?.shiftKey || e?.originalEvent?.ctrlKey || e?.originalEvent?.metaKey;
       this.pickGrid(code, { add });
-    } else if (tool === "paint-blocks" || tool === "paint-buildings") {
-      this.setPaintTarget(code);
     }
   }
 
@@ -294,6 +292,9 @@ class PlanTool {
     this.stopTool();
     this.state.tool = name;
     this.picked.clear();
+    // painting: a click goes to the block or building under it, not to the grid around it
+    // (the grid it goes to is chosen in the card)
+    this.svg._container?.classList.toggle("plan-passive", name.startsWith("paint"));
     this.card.setTool(name, this.state.busy > 0);
     if (name === "draw") this.startDraw("Polygon", "draw");
     else if (name === "split") this.startDraw("Line", "split");
