@@ -267,8 +267,14 @@ def propose_partition(
         },
     }
     return PartitionProposal(
-        community, target, tol, bounds, grids, versions, fids, figures, tuple(r.notes)
+        community, target, tol, bounds, grids, versions, fids, figures, _notes(r.notes)
     )
+
+
+def _notes(notes: Any) -> tuple[str, ...]:
+    """The solve's notes that concern this community (not the buildings of the others, which
+    a one-community solve leaves out by design)."""
+    return tuple(str(n) for n in notes if "outside the communities drawn" not in str(n))
 
 
 def _check_versions(proposal: PartitionProposal, mine: gpd.GeoDataFrame) -> None:
