@@ -296,5 +296,5 @@ def test_schemathesis(case, role_tokens, sapp):
             excluded_checks=[positive_data_acceptance, ignored_auth],
         )
     finally:
-        if case.path.startswith("/api/jobs"):
+        if case.path.startswith(("/api/jobs", "/api/grids/partition")):
             _end_jobs(sapp, FUZZ_ADMIN)

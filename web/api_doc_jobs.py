@@ -33,7 +33,7 @@ add_schemas(
             "required": ["id", "kind", "state", "progress", "message", "url", "result"],
             "properties": {
                 "id": {"type": "string"},
-                "kind": {"enum": ["export", "print"]},
+                "kind": {"enum": ["export", "print", "partition"]},
                 "state": {"enum": [QUEUED, RUNNING, DONE, FAILED, CANCELLED]},
                 "progress": {"type": "number", "minimum": 0, "maximum": 1},
                 "message": {
@@ -52,6 +52,9 @@ add_schemas(
                     "anyOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]
                 },
                 "ids": {"type": "integer", "minimum": 0, "description": "How many ids"},
+                "community": {"type": "string", "description": "A partition's community"},
+                "households": {"type": "number", "description": "A partition's target"},
+                "tolerance": {"type": "number", "description": "A partition's tolerance"},
                 "created_at": _TIME,
                 "started_at": _TIME,
                 "finished_at": _TIME,

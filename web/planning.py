@@ -14,18 +14,27 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from gridmap.access.roles import ADMIN, PLANNER
 from gridmap.errors import ConflictError, InputError
 from gridmap.io import geojson
 from gridmap.service import blocks as block_service
-from gridmap.service import grid_checks, plan_history, plan_ids, planning, rebalance
+from gridmap.service import (
+    grid_checks,
+    partition_proposal,
+    plan_history,
+    plan_ids,
+    planning,
+    rebalance,
+)
 from gridmap.service.edit import served
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
     EDIT,
+    PARTITION,
+    PARTITION_ACCEPT,
     PLAN,
     REBALANCE,
     REDO,
@@ -36,6 +45,7 @@ from web.api_doc_planning import (
 )
 from web.auth import SIGNED_IN, access, allow
 from web.common import parse_int, workspace
+from web.jobs import job_document, runner_of
 from web.openapi import describe
 
 bp = Blueprint("planning", __name__, url_prefix="/api/grids")
@@ -90,8 +100,13 @@ def edit() -> Response:
     except ConflictError as exc:
         named = planning.parse_operation(body).named
         return _conflict(exc, [*named, *(body.get("versions") or {})])
-    grids = ws.read("grids")
-    doc = {
+    return _json(_edit_reply(done))
+
+
+def _edit_reply(done: planning.PlanEdit) -> dict[str, Any]:
+    """The reply of a saved edit: what changed, and the grids it changed or added."""
+    grids = workspace().read("grids")
+    return {
         "tx": done.tx,
         "changed": list(done.changed),
         "added": list(done.added),
@@ -101,7 +116,6 @@ def edit() -> Response:
         "moved": done.moved,
         "grids": _collection(grids, [*done.changed, *done.added]),
     }
-    return _json(doc)
 
 
 def _undo_reply(tx: int, undone: int) -> Response:
@@ -204,6 +218,62 @@ def rebalance_proposal() -> Response:
     ws = workspace()
     plan = rebalance.propose(ws, target=target, tolerance=tolerance, community=community)
     return _json(plan_ids.served_moves(ws, access(), plan.to_json()))
+
+
+@bp.post("/partition")
+@allow(PLANNERS)
+@describe(PARTITION)
+def partition() -> tuple[Response, int]:
+    """Start computing a partition proposal of one community (a job; nothing is written)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError(
+            'Send the proposal as JSON: {"community": "…", "households": 400, "tolerance": 0.2}.'
+            " (请以 JSON 发送。)"
+        )
+    job = partition_proposal.start_partition(
+        runner_of(),
+        workspace(),
+        community=body.get("community"),
+        households=body.get("households", 400),
+        tolerance=body.get("tolerance", 0.2),
+        access=access(),
+    )
+    resp = jsonify(job_document(job))
+    resp.headers["Location"] = url_for("jobs.job_state", job_id=job.id)
+    return resp, 202
+
+
+@bp.post("/partition/accept")
+@allow(PLANNERS)
+@describe(PARTITION_ACCEPT)
+def partition_accept() -> Response:
+    """Replace the community's grids with a finished proposal ``{"job": ID}``: one edit."""
+    body = _body()
+    job_id = body.get("job") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise InputError(
+            'Send {"job": ID}: the partition job whose proposal to accept. '
+            "(请发送要采用的自动划分任务 job。)"
+        )
+    runner, who = runner_of(), access()
+    job = runner.get(who.owner, job_id)
+    if job.kind != "partition":
+        raise InputError(
+            f"Job {job_id} is not a partition proposal. (任务 {job_id} 不是自动划分方案。)"
+        )
+    out = runner.result(who.owner, job_id)
+    proposal = partition_proposal.PartitionProposal.from_geojson(
+        json.loads(out.path.read_text(encoding="utf-8"))
+    )
+    ws = workspace()
+    try:
+        done = partition_proposal.accept_partition(ws, proposal, access=who)
+    except ConflictError as exc:
+        now = ws.read("grids")
+        mine = now.loc[now["community_code"] == proposal.community, "code"].astype(str)
+        return _conflict(exc, [*proposal.versions, *mine])
+    return _json(_edit_reply(done))
 
 
 @bp.get("/blocks")

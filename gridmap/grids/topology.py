@@ -54,6 +54,7 @@ __all__ = [
     "give",
     "merge",
     "paint",
+    "replace",
     "reshape",
     "split",
 ]
@@ -429,3 +430,46 @@ def paint(plan: Plan, units: Iterable[BaseGeometry], to: str, *, snap: float = 0
             points = shapely.multipoints(shapely.get_coordinates(shapely.boundary(near)))
             ground = shapely.make_valid(shapely.snap(ground, points, snap))
     return give(plan, ground, to)
+
+
+def replace(plan: Plan, community: str, shapes: dict[str, BaseGeometry]) -> Edit:
+    """Replace every grid of ``community`` with ``shapes`` (code → outline, degrees): an
+    accepted automatic partition.
+
+    The new outlines are cut to the ground the community's grids hold now (else the
+    community's), so its outer border stays the chain of vertices its neighbours share; the
+    coverage is then cleaned with the neighbours (a hair-line between the new outer border
+    and the old goes to the grid beside it). Old codes not among ``shapes`` are removed.
+    """
+    old = [c for c, k in plan.community_of.items() if k == community]
+    if old:
+        ground = shapely.union_all([plan.grids[c] for c in old], grid_size=plan.grid_size)
+    elif community in plan.communities:
+        ground = plan.communities[community]
+    else:
+        raise InputError(f"There is no community '{community}'. (没有编码为“{community}”的社区。)")
+    added = tuple(c for c in shapes if c not in plan.grids)
+    plan = Plan(
+        {**plan.grids, **{c: shapely.MultiPolygon() for c in added}},
+        {**plan.community_of, **{c: community for c in shapes}},
+        plan.communities,
+        plan.metric_crs,
+        plan.crs,
+        plan.grid_size,
+    )
+    changed: dict[str, BaseGeometry] = {}
+    for code, shape in shapes.items():
+        shape = shapely.set_precision(shapely.make_valid(shape), plan.grid_size)
+        changed[code] = _polygons(
+            plan, shapely.intersection(shape, ground, grid_size=plan.grid_size)
+        )
+    removed = tuple(c for c in old if c not in shapes)
+    lineage = ({"op": "partition", "from": sorted(old), "to": list(shapes)},)
+    return _result(
+        plan,
+        changed,
+        removed=removed,
+        added=added,
+        lineage=lineage,
+        community_of={c: community for c in shapes},
+    )

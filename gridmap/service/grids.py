@@ -78,8 +78,12 @@ def _point_codes(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _keep_workers(new: gpd.GeoDataFrame, old: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Give each new grid the worker of the old grid covering most of it (at least half)."""
+def keep_workers(new: gpd.GeoDataFrame, old: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Give each new grid the worker of the old grid covering most of it (at least half).
+
+    ``new`` and ``old`` in one metric CRS (areas in m²); returns ``new`` with ``worker`` and
+    ``worker_phone``.
+    """
     new = new.copy()
     new["worker"] = None
     new["worker_phone"] = None
@@ -188,9 +192,7 @@ def auto_grids(
     new["residents"] = (
         new["code"].map(residents.groupby(building_code).sum()).fillna(0).astype(int).to_numpy()
     )
-    new = _keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine).to_crs(
-        STORAGE_CRS
-    )
+    new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine).to_crs(STORAGE_CRS)
     new["source"] = "user"
     columns = [c for c in get_layer("grids").column_names if c in new.columns]
     new = gpd.GeoDataFrame(new[columns], geometry=new.geometry, crs=STORAGE_CRS)

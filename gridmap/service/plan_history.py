@@ -83,12 +83,13 @@ def _detail(text: Any) -> dict[str, Any]:
 
 
 def _is_planning(action: str) -> bool:
-    """Whether an audit action is a planning edit or a restore (not an import, not auto)."""
+    """Whether an audit action is a planning edit, a restore or an accepted partition
+    proposal (not an import, not ``grids auto --apply``)."""
     words = action.split()
     return (
         len(words) >= 2
         and words[0] == "grids"
-        and (words[1] in OPERATIONS or words[1] == "restore")
+        and (words[1] in OPERATIONS or words[1] in ("restore", "accept"))
     )
 
 

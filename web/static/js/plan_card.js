@@ -6,7 +6,7 @@
 // paint-blocks|paint-buildings], #plan-merge, #plan-delete, #plan-undo, #plan-redo, #plan-status
 // [data-kind=info|ok|error|conflict], #plan-actions (#plan-save, #plan-cancel, #plan-lasso,
 // #plan-paint-to, #plan-paint-apply, #plan-paint-clear, #plan-delete-gap, #plan-delete-give),
-// #plan-selected, #plan-name, #plan-worker, #plan-phone, #plan-attrs-save, tabs
+// #plan-rebalance, #plan-auto, #plan-selected, #plan-name, #plan-worker, #plan-phone, #plan-attrs-save, tabs
 // [data-plan-tab=figures|checks|versions], #plan-min, #plan-max, #plan-figures tr[data-code],
 // #plan-findings li[data-kind] .plan-fix, #plan-versions li[data-tx] .plan-compare/.plan-restore.
 
@@ -37,7 +37,7 @@ function button(id, key, attrs = {}) {
 export class PlanCard {
   /**
    * @param {object} on callbacks: tool(name), merge(), remove(), undo(), redo(), save(), cancel(),
-   *   attrs({name, worker, worker_phone}), range(min, max), pickGrid(code, add), rebalance(), finding(i), fix(i, j), compare(tx), restore(tx), close()
+   *   attrs({name, worker, worker_phone}), range(min, max), pickGrid(code, add), rebalance(), partition(), finding(i), fix(i, j), compare(tx), restore(tx), close()
    */
   constructor(on) {
     this.on = on;
@@ -269,10 +269,12 @@ export class PlanCard {
     const inRange = this.figures.filter((r) => r.in_range).length;
     const propose = h("button", { type: "button", id: "plan-rebalance", class: "plan-btn", text: t("plan.rebalance") });
     propose.addEventListener("click", () => this.on.rebalance());
+    const partition = h("button", { type: "button", id: "plan-auto", class: "plan-btn", text: t("plan.auto") });
+    partition.addEventListener("click", () => this.on.partition());
     pane.replaceChildren(
       h("div", { class: "plan-range" }, h("label", {}, t("plan.range_min"), min), h("label", {}, t("plan.range_max"), max)),
       legend,
-      h("p", { class: "plan-summary", id: "plan-summary", text: t("plan.summary", { n: this.figures.length, ok: inRange }) }, " ", propose),
+      h("p", { class: "plan-summary", id: "plan-summary", text: t("plan.summary", { n: this.figures.length, ok: inRange }) }, " ", propose, " ", partition),
       h("div", { class: "plan-table-wrap" }, h("table", { id: "plan-figures", class: "plan-table" }, h("thead", {}, head), body)),
     );
   }

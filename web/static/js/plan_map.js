@@ -194,6 +194,8 @@ export const PICKED_STYLE = { color: ACCENT, weight: 2.5, fillColor: ACCENT, fil
 export const BUILDING_STYLE = { color: "#6c757d", weight: 0.8, fillColor: "#adb5bd", fillOpacity: 0.6, opacity: 1 };
 export const FINDING_STYLE = { color: "#c92a2a", weight: 3, fillColor: "#c92a2a", fillOpacity: 0.35, opacity: 1 };
 export const VERSION_STYLE = { color: "#7048e8", weight: 2.5, dashArray: "6 4", fill: false, opacity: 0.95 };
+/** A partition proposal, drawn over the plan: thick teal dashes, a teal veil. */
+export const PROPOSAL_STYLE = { color: "#0b7285", weight: 4, dashArray: "10 6", fillColor: "#15aabf", fillOpacity: 0.22, opacity: 1 };
 export const GUIDE_STYLE = { color: "#868e96", weight: 1, opacity: 0.25, fill: false, interactive: false };
 
 /** The drawing of one GeoJSON FeatureCollection, each feature's layer kept by a key. */

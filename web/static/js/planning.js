@@ -18,13 +18,14 @@
 //
 // Hooks for tests: window.gridmap.planning (the PlanTool): open(), close(), state (tool,
 // selected, grids: Map code → feature), idle() (resolves when no request is in flight); and
-// the card's hooks (plan_card.js).
+// the card's hooks (plan_card.js); the partition proposal's (plan_auto.js).
 
 /* global L */
 import { describeError, getJSON } from "./api.js";
 import { loadEditor } from "./editor.js";
 import { onLangChange, t } from "./i18n.js";
 import { addMapButton } from "./map_button.js";
+import { Partition } from "./plan_auto.js";
 import { PlanCard } from "./plan_card.js";
 import { Editing } from "./plan_edit.js";
 import { History } from "./plan_history.js";
@@ -81,6 +82,7 @@ class PlanTool {
       range: (min, max) => this.setRange(min, max),
       pickGrid: (code, add) => this.pickGrid(code, { add, fit: !add }),
       rebalance: () => this.proposeRebalance(),
+      partition: () => this.proposePartition(),
       finding: (i) => this.showFinding(i),
       fix: (i, j) => this.fix(i, j),
       compare: (tx) => this.compare(tx),
@@ -153,6 +155,7 @@ class PlanTool {
   close() {
     if (!this.card.open) return;
     this.stopTool();
+    this.discardPartition({ quiet: true });
     this.card.show(false);
     this.button.setAttribute("aria-expanded", "false");
     for (const l of [this.plan, this.blockLayer, this.buildingLayer, this.findingLayer, this.versionLayer, this.guides]) l?.show(false);
@@ -456,7 +459,7 @@ class PlanTool {
   }
 }
 
-Object.assign(PlanTool.prototype, Editing, Painting, History);
+Object.assign(PlanTool.prototype, Editing, Painting, History, Partition);
 
 export function install(app) {
   const role = app.session?.role;

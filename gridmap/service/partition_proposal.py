@@ -1,0 +1,446 @@
+"""The automatic partition of one community as a proposal: computed without writing, accepted
+as one planning edit.
+
+:func:`propose_partition` draws the community's grids anew with
+:func:`gridmap.service.grids.auto_grids` (a dry run: nothing is written) and numbers them in
+reading order in the workspace's code form (:func:`gridmap.service.renumber.new_codes`), with
+their figures and the versions of the community's grids it was made from. In the web app it
+runs as a job (:func:`start_partition`, kind ``partition``), whose file is the proposal as
+GeoJSON (:meth:`PartitionProposal.to_geojson`).
+
+:func:`accept_partition` replaces the community's grids with the proposed ones in one
+transaction — the ``grid_code`` of buildings, households, facilities and cameras and every
+grid's figures recomputed (:func:`gridmap.service.relocate.relocate`), the lineage recorded,
+each new grid keeping the worker of the old grid covering most of it — refused (409) when a
+grid of the community changed since the proposal was computed. Its audit action is
+``grids accept COMMUNITY``: a planning edit, which the planner's undo takes back as one.
+Visits and incidents keep the grid code they were recorded with (records of the past).
+
+Storage and geometry in EPSG:4326; areas and reading order in the workspace's UTM zone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gridmap.access.roles import Access
+from gridmap.errors import ConflictError, FeatureNotFoundError, GridmapError, InputError
+from gridmap.grids import codes as grid_codes
+from gridmap.grids import topology
+from gridmap.schema import STORAGE_CRS
+from gridmap.service.edit import require_writer
+from gridmap.service.grids import auto_grids, keep_workers, metric_crs
+from gridmap.service.jobs.runner import Job, JobContext, JobOutput, JobRunner
+from gridmap.service.planning import LINEAGE_KEY, PlanEdit, read_plan
+from gridmap.service.relocate import changed_figures, relocate
+from gridmap.service.renumber import new_codes
+from gridmap.store import Transaction, Workspace
+
+#: Random restarts of the solve (as ``gridmap grids auto``'s default; 1 to 2 s a community of
+#: the demo).
+RESTARTS = 10
+#: The columns of a proposed grid.
+COLUMNS = ("code", "name", "community_code", "households", "residents", "buildings", "area_m2")
+#: The media type of a proposal file.
+MEDIA_TYPE = "application/geo+json"
+
+
+class _Cancelled(GridmapError):
+    """The job was cancelled between two steps of the solve (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class PartitionProposal:
+    """A community's grids drawn anew, not written.
+
+    Attributes
+    ----------
+    community
+        The community's 12-digit code.
+    target, tolerance, bounds
+        Households a grid should hold, the share off it allowed, and the range (households).
+    grids
+        The proposed grids (EPSG:4326): code (reading order, the workspace's code form),
+        name, community_code, households, residents, buildings, area_m2 (m², UTM).
+    versions
+        ``{code: version}`` of the community's grids when the proposal was computed.
+    fids
+        ``{code: feature id}`` of those grids (a code may name a new grid since, whose version
+        starts again at 1).
+    figures
+        grids, in_range, outside, min, max, max_deviation (households off ``target``),
+        objective, bound, gap, status, method, seconds; ``current``: grids, in_range and
+        max_deviation of the community's grids as they are.
+    notes
+        Remarks of the solve (a building above the range made a grid of its own …).
+    """
+
+    community: str
+    target: float
+    tolerance: float
+    bounds: tuple[float, float]
+    grids: gpd.GeoDataFrame
+    versions: dict[str, int]
+    fids: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_geojson(self) -> dict[str, Any]:
+        """Return the proposal as a GeoJSON FeatureCollection with a ``proposal`` member."""
+        frame = self.grids.reset_index(drop=True)
+        features = json.loads(frame[[*COLUMNS, "geometry"]].to_json(drop_id=True))["features"]
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "proposal": {
+                "community": self.community,
+                "households": self.target,
+                "tolerance": self.tolerance,
+                "bounds": list(self.bounds),
+                "versions": self.versions,
+                "fids": self.fids,
+                "figures": self.figures,
+                "notes": list(self.notes),
+            },
+        }
+
+    @classmethod
+    def from_geojson(cls, doc: Any) -> PartitionProposal:
+        """Return the proposal of :meth:`to_geojson`'s document (InputError when it is not)."""
+        try:
+            about = doc["proposal"]
+            grids = gpd.GeoDataFrame.from_features(doc["features"], crs=STORAGE_CRS)
+            return cls(
+                community=str(about["community"]),
+                target=float(about["households"]),
+                tolerance=float(about["tolerance"]),
+                bounds=(float(about["bounds"][0]), float(about["bounds"][1])),
+                grids=grids,
+                versions={str(k): int(v) for k, v in about["versions"].items()},
+                fids={str(k): int(v) for k, v in about["fids"].items()},
+                figures=dict(about["figures"]),
+                notes=tuple(str(n) for n in about["notes"]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise InputError(
+                "This is not a partition proposal of gridmap. (这不是 gridmap 的自动划分方案。)"
+            ) from None
+
+
+def check_request(
+    ws: Workspace, community: Any, households: Any, tolerance: Any
+) -> tuple[str, float, float]:
+    """Return ``(community, households, tolerance)`` checked, or raise saying what is wrong.
+
+    InputError (400) for a missing community code, households not a positive number or a
+    tolerance not in [0, 1); FeatureNotFoundError (404) for a community that is not there.
+    """
+    if not isinstance(community, str) or not community.strip():
+        raise InputError(
+            "Name the community to draw anew: 'community', its 12-digit code. "
+            "(请提供要自动划分的社区编码 community。)"
+        )
+    numbers = []
+    for name, value in (("households", households), ("tolerance", tolerance)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{name} must be a number, not {value!r}. ({name} 应为数字。)")
+        numbers.append(float(value))
+    target, tol = numbers
+    if not 0 < target < 1e7 or not 0 <= tol < 1:
+        raise InputError(
+            f"households must be positive and the tolerance between 0 and 1 (got {target:g} "
+            f"and {tol:g}). (户数须为正数，容差须在 0 到 1 之间。)"
+        )
+    code = community.strip()
+    if not len(ws.read("community", where={"code": code}, columns=["code"])):
+        raise FeatureNotFoundError(
+            f"There is no community '{code[:40]}'. (没有编码为“{code[:40]}”的社区。)"
+        )
+    return code, target, tol
+
+
+def _in_range(households: pd.Series, bounds: tuple[float, float]) -> int:
+    lo, hi = bounds
+    values = pd.to_numeric(households, errors="coerce").fillna(0)
+    return int(((values >= lo) & (values <= hi)).sum())
+
+
+def _numbered(
+    reader: Workspace | Transaction,
+    grids: gpd.GeoDataFrame,
+    community: str,
+    crs: Any,
+    present: pd.Series,
+) -> gpd.GeoDataFrame:
+    """Return ``grids`` of ``community`` coded 1..N in reading order (``crs``, metres) in the
+    workspace's code form (``present``: the grid codes there now), and named after their
+    community (…第N网格), in code order."""
+    form, obj = grid_codes.code_form(reader.meta(), present.astype(str))
+    out = grids.copy()
+    out["community_code"] = community
+    mapping = new_codes(out, crs, form, obj, community)
+    out["code"] = out["code"].astype(str).map(mapping)
+    out = out.sort_values("code").reset_index(drop=True)
+    found = reader.read("community", where={"code": community})
+    prefix = str(found.iloc[0]["name"]) if len(found) else ""
+    out["name"] = [f"{prefix}第{n}网格" for n in range(1, len(out) + 1)]
+    return out
+
+
+def propose_partition(
+    ws: Workspace,
+    *,
+    community: str,
+    households: float = 400,
+    tolerance: float = 0.2,
+    restarts: int = RESTARTS,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> PartitionProposal:
+    """Draw the grids of ``community`` anew into ``households`` × (1 ± ``tolerance``); write
+    nothing.
+
+    Parameters
+    ----------
+    ws
+        The workspace (storage EPSG:4326; the solve runs in its UTM zone, metres).
+    community
+        The 12-digit code of the community.
+    households, tolerance
+        Households a grid should hold and the share off it a grid may be.
+    restarts, seed
+        As for :func:`gridmap.service.grids.auto_grids` (the solve is deterministic per seed).
+    progress
+        Called with a line per step of the solve; it may raise to stop it.
+
+    Returns
+    -------
+    PartitionProposal
+        The proposed grids, their figures and the versions they were made from.
+    """
+    community, target, tol = check_request(ws, community, households, tolerance)
+    bounds = (target * (1 - tol), target * (1 + tol))
+    grids_now = ws.read("grids")
+    mine = grids_now[grids_now["community_code"] == community]
+    versions = {str(c): int(v) for c, v in zip(mine["code"], mine["version"], strict=True)}
+    fids = {str(c): int(f) for c, f in zip(mine["code"], mine.index, strict=True)}
+    outcome = auto_grids(
+        ws,
+        community=community,
+        target=target,
+        bounds=bounds,
+        seed=seed,
+        restarts=restarts,
+        dry_run=True,
+        progress=progress,
+    )
+    grids = _numbered(ws, outcome.grids, community, metric_crs(ws), grids_now["code"])
+    grids = gpd.GeoDataFrame(grids[list(COLUMNS)], geometry=grids.geometry, crs=STORAGE_CRS)
+    f = outcome.result.figures()
+    r = outcome.result
+    hh = pd.to_numeric(mine["households"], errors="coerce").fillna(0) if len(mine) else None
+    figures = {
+        "grids": int(f["grids"]),
+        "in_range": _in_range(grids["households"], bounds),
+        "outside": int(f["outside_bounds"]),
+        "min": int(f["min"]),
+        "max": int(f["max"]),
+        "max_deviation": float(f["max_deviation"]),
+        "objective": float(r.objective),
+        "bound": float(r.bound),
+        "gap": float(r.gap),
+        "status": str(r.status),
+        "method": str(r.method),
+        "seconds": round(float(r.seconds), 2),
+        "current": {
+            "grids": len(mine),
+            "in_range": _in_range(hh, bounds) if hh is not None else 0,
+            "max_deviation": float((hh - target).abs().max()) if hh is not None else 0.0,
+        },
+    }
+    return PartitionProposal(
+        community, target, tol, bounds, grids, versions, fids, figures, _notes(r.notes)
+    )
+
+
+def _notes(notes: Any) -> tuple[str, ...]:
+    """The solve's notes that concern this community (not the buildings of the others, which
+    a one-community solve leaves out by design)."""
+    return tuple(str(n) for n in notes if "outside the communities drawn" not in str(n))
+
+
+def _check_versions(proposal: PartitionProposal, mine: gpd.GeoDataFrame) -> None:
+    """Refuse (409) when a grid of the community changed, came or went since the proposal."""
+    now = {
+        str(c): (int(fid), int(v))
+        for fid, c, v in zip(mine.index, mine["code"], mine["version"], strict=True)
+    }
+    for code, version in sorted(proposal.versions.items()):
+        if code not in now:
+            raise ConflictError(
+                f"Grid {code} was deleted since the proposal was computed: propose again. "
+                f"(方案计算后网格 {code} 已被删除，请重新计算。)",
+                layer="grids",
+                expected=version,
+            )
+        fid, actual = now[code]
+        if actual != version or fid != proposal.fids.get(code, fid):
+            raise ConflictError(
+                f"Grid {code} was changed since the proposal was computed (version {version}, "
+                f"now {actual}): look at the change, then propose again. "
+                f"(方案计算后网格 {code} 已被修改，请查看后重新计算。)",
+                layer="grids",
+                fid=fid,
+                expected=version,
+                actual=actual,
+            )
+    extra = sorted(set(now) - set(proposal.versions))
+    if extra:
+        raise ConflictError(
+            f"Grid {extra[0]} was added to community {proposal.community} since the proposal "
+            f"was computed: propose again. (方案计算后社区新增了网格 {extra[0]}，请重新计算。)",
+            layer="grids",
+            fid=now[extra[0]][0],
+        )
+
+
+def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Access) -> PlanEdit:
+    """Replace the community's grids with the proposed ones in one transaction (see module).
+
+    The outlines are fitted to the community's present outer border
+    (:func:`gridmap.grids.topology.replace`), so the plan stays one coverage. A code the
+    community had and the proposal has again keeps its feature (a new outline, version + 1).
+
+    Raises PermissionDeniedError (403) for a role that may not plan, ConflictError (409)
+    when a grid of the community changed since the proposal; nothing is written then.
+    """
+    require_writer(access, "grids")
+    crs = metric_crs(ws)
+    community = proposal.community
+    with ws.transaction(user=access.who, action=f"grids accept {community}") as tx:
+        plan, grids = read_plan(tx, crs)
+        mine = grids[grids["community_code"] == community]
+        _check_versions(proposal, mine)
+        new = _numbered(tx, proposal.grids, community, crs, grids["code"])
+        new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine)
+        new = new.to_crs(STORAGE_CRS).set_index("code", drop=False)
+        result = topology.replace(
+            plan, community, dict(zip(new["code"], new.geometry.values, strict=True))
+        )
+        fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
+        region = shapely.union_all(
+            [shapely.box(*g.bounds) for g in (*mine.geometry.values, *result.changed.values())]
+        )
+        kept = [
+            (c, g)
+            for c, g in zip(grids["code"], grids.geometry.values, strict=True)
+            if c not in result.removed
+        ]
+        after = gpd.GeoDataFrame(
+            {"code": [c for c, _ in kept] + list(result.added)},
+            geometry=[result.changed.get(c, g) for c, g in kept]
+            + [result.changed[c] for c in result.added],
+            crs=STORAGE_CRS,
+        )
+        moved = relocate(
+            tx, after, metric_crs=crs, region=region, grids_changed=set(result.changed)
+        )
+        if result.removed:
+            tx.delete("grids", [fid_of[c] for c in result.removed])
+        updates = changed_figures(grids[~grids["code"].isin(result.removed)], moved.figures)
+        props = ("name", "worker", "worker_phone")
+        for c, g in result.changed.items():
+            if c in fid_of:
+                row = updates.setdefault(fid_of[c], {})
+                row["geometry"] = g
+                if c in new.index:  # a grid of the proposal under a code the community had
+                    row.update({k: _value(new.at[c, k]) for k in props})
+        if updates:
+            tx.update_many("grids", updates)
+        if result.added:
+            rows = [
+                {
+                    "code": c,
+                    "community_code": community,
+                    "source": "user",
+                    **{k: _value(new.at[c, k]) for k in props},
+                    **moved.figures.get(c, {}),
+                    "geometry": result.changed[c],
+                }
+                for c in result.added
+            ]
+            tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        entries = [{**e, "at": now, "user": access.who} for e in result.lineage]
+        tx.set_meta(LINEAGE_KEY, [*(tx.meta().get(LINEAGE_KEY) or []), *entries])
+        tx_id = tx.tx_id or 0
+    ours = set(new["code"])
+    return PlanEdit(
+        tx=tx_id,
+        changed=tuple(c for c in result.changed if c not in result.added),
+        added=result.added,
+        removed=tuple(c for c in result.removed if c not in ours),
+        lineage=result.lineage,
+        notes=result.notes,
+        moved=moved.codes,
+    )
+
+
+def _value(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+# -- the job -------------------------------------------------------------------------------------
+
+
+def start_partition(
+    runner: JobRunner,
+    ws: Workspace,
+    *,
+    community: Any,
+    households: Any = 400,
+    tolerance: Any = 0.2,
+    access: Access,
+) -> Job:
+    """Check the request, then queue the proposal as a job of ``access``'s user (kind
+    ``partition``); its file is the proposal as GeoJSON. Nothing is written to ``ws``."""
+    require_writer(access, "grids")
+    community, target, tol = check_request(ws, community, households, tolerance)
+
+    def work(ctx: JobContext) -> JobOutput:
+        steps = [0.1]
+
+        def say(line: str) -> None:
+            if ctx.cancelled():
+                raise _Cancelled("Cancelled. (已取消。)")
+            steps[0] = min(0.9, steps[0] + 0.15)
+            ctx.progress(steps[0], f"Drawing the grids: {line}", "正在自动划分网格…")
+
+        ctx.progress(0.05, "Reading the community", "正在读取社区数据")
+        found = propose_partition(
+            ws, community=community, households=target, tolerance=tol, progress=say
+        )
+        path = ctx.folder / f"partition-{community}.geojson"
+        path.write_text(json.dumps(found.to_geojson(), ensure_ascii=False), encoding="utf-8")
+        ctx.progress(1.0, "Proposal ready", "方案已生成")
+        return JobOutput(path, path.name, MEDIA_TYPE)
+
+    params = {"community": community, "households": target, "tolerance": tol}
+    return runner.submit(access.owner, "partition", work, params=params)
+
+
+__all__ = [
+    "PartitionProposal",
+    "accept_partition",
+    "check_request",
+    "propose_partition",
+    "start_partition",
+]
