@@ -78,8 +78,8 @@ class InputError(GridmapError, ValueError):
             where.append(f"column '{column}'")
         full = f"{', '.join(where)}: {message}" if where else message
         super().__init__(full)
-        self.row = row
-        self.column = column
+        self.row = None if row is None else int(row)  # a numpy integer would not go to JSON
+        self.column = None if column is None else str(column)
         self.source = source
 
     def details(self) -> dict[str, object]:
@@ -182,21 +182,29 @@ class ConflictError(GridmapError):
         fid: int | None = None,
         expected: int | None = None,
         actual: int | None = None,
+        changed_by: str | None = None,
+        changed_at: str | None = None,
     ) -> None:
         super().__init__(message)
         self.layer = layer
         self.fid = fid
         self.expected = expected
         self.actual = actual
+        self.changed_by = changed_by
+        self.changed_at = changed_at
 
     def details(self) -> dict[str, object]:
-        """Return the layer, feature id and the expected and actual versions, where known."""
-        return {
+        """Return the layer, feature id, the expected and actual versions and who changed it
+        when (ISO 8601 UTC), where known."""
+        out: dict[str, object] = {
             "layer": self.layer,
             "fid": self.fid,
             "expected_version": self.expected,
             "actual_version": self.actual,
         }
+        if self.changed_by is not None:
+            out["changed_by"], out["changed_at"] = self.changed_by, self.changed_at
+        return out
 
 
 class BusyError(WorkspaceError):

@@ -85,6 +85,8 @@ _ERROR_SCHEMA: dict[str, Any] = {
                 "fid": {"type": "integer"},
                 "expected_version": {"type": "integer"},
                 "actual_version": {"type": "integer"},
+                "changed_by": {"type": "string", "description": "who changed it (a 409)"},
+                "changed_at": {"type": "string", "description": "when, ISO 8601 UTC (a 409)"},
             },
         }
     },

@@ -102,6 +102,7 @@ _add(
                 "Grid worker's phone",
                 "网格员电话",
                 doc="posted on the grid's public notice board (网格公示牌), so not masked",
+                format="phone",
             ),
             Column("households", "int", "Households in the grid", "户数", unit="households"),
             Column("residents", "int", "Residents in the grid", "人口", unit="persons"),
@@ -212,7 +213,7 @@ _add(
             Column("osm_id", "int", "OpenStreetMap id", "OSM 编号"),
             Column("osm_tag", "str", "OSM tag it came from (key=value)", "OSM 标签"),
             Column("address", "str", "Address", "地址"),
-            Column("phone", "str", "Public phone number", "电话"),
+            Column("phone", "str", "Public phone number", "电话", format="phone"),
             Column("grid_code", "str", "Grid the facility lies in", "所属网格"),
             SOURCE,
         ),
@@ -313,7 +314,7 @@ _add(
             Column("grid_code", "str", "Grid", "所属网格"),
             Column("address", "str", "Address: building, unit, room", "地址"),
             Column("head_name", "str", "Head of household", "户主姓名", personal=True),
-            Column("phone", "str", "Contact phone", "联系电话", personal=True),
+            Column("phone", "str", "Contact phone", "联系电话", personal=True, format="phone"),
             Column("members", "int", "Members", "人数", unit="persons"),
             Column("rented", "bool", "Rented home (出租屋)", "出租屋"),
             Column(
@@ -353,7 +354,7 @@ _add(
             Column("id_number", "str", "Resident ID number (18 digits)", "身份证号", personal=True),
             Column("gender", "str", "F or M", "性别", choices=("F", "M")),
             Column("birth_date", "date", "Date of birth", "出生日期", personal=True),
-            Column("phone", "str", "Phone", "电话", personal=True),
+            Column("phone", "str", "Phone", "电话", personal=True, format="phone"),
             Column("relation", "str", "Relation to head of household", "与户主关系"),
             Column(
                 "registered_here", "bool", "Household registration (户籍) is here", "户籍在本地"

@@ -35,6 +35,8 @@ class Column:
     #: ``"cascade"``: deleting the referred row deletes this one too (people of a household);
     #: ``"restrict"``: the referred row cannot be deleted while this one names it (visit log).
     on_delete: Literal["cascade", "restrict"] = "restrict"
+    #: A text format every write is checked against: ``"phone"`` (:mod:`gridmap.schema.phones`).
+    format: Literal["phone"] | None = None
 
 
 @dataclass(frozen=True)

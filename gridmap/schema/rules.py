@@ -24,6 +24,7 @@ from gridmap.schema import (
     Column,
     Layer,
     choice_titles,
+    phones,
     provenance,
 )
 from gridmap.schema import validate as v
@@ -221,6 +222,8 @@ def check_rows(
         else:
             values = pd.Series([None] * len(frame), index=frame.index, dtype=object)
             values = v.coerce_column(values, column, source=source)
+        if column.format == "phone":
+            values = phones.check_phones(values, column, source=source)
         if column.name == "source" and not partial:
             values = values.astype(object).where(values.notna(), default_source)
         if column.required:
@@ -229,7 +232,7 @@ def check_rows(
                 rows = frame.index[empty]
                 raise SchemaError(
                     f"{column.zh} ({column.name}) is empty, but every row needs one"
-                    f"{v._also(list(rows))}.",
+                    f"{v._also(list(rows))}. ({column.zh}不能为空。)",
                     row=rows[0],
                     column=column.name,
                     source=source,

@@ -246,14 +246,20 @@ def _check_versions(op: Operation, grids: gpd.GeoDataFrame) -> None:
             )
         fid, actual = by_code[code]
         if actual != version:
+            row = grids.loc[fid]
+            by = str(row.get("updated_by") or "?")
+            at = str(row.get("updated_at") or "")[:16]
+            when = at.replace("T", " ") + " UTC" if at else "?"
             raise ConflictError(
-                f"Grid {code} was changed by someone else since you read it (your version "
+                f"Grid {code} was changed by {by} at {when} since you read it (your version "
                 f"{version}, now {actual}): look at their change, then edit again. "
-                f"(网格 {code} 在您读取后已被他人修改，请查看后重新编辑。)",
+                f"(网格 {code} 在您读取后已被 {by} 于 {when} 修改，请查看后重新编辑。)",
                 layer="grids",
                 fid=fid,
                 expected=version,
                 actual=actual,
+                changed_by=by,
+                changed_at=at or None,
             )
 
 

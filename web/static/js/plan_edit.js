@@ -44,8 +44,14 @@ export const Editing = {
 
   async failed(err) {
     if (err?.status === 409) {
-      this.card.say("conflict", t("plan.conflict", { msg: describeError(err) }));
+      const by = err.error?.changed_by;
+      const msg = by ? t("plan.changed_by", { by, at: (err.error.changed_at || "").replace("T", " ") }) : describeError(err);
+      this.card.say("conflict", t("plan.conflict", { msg }));
       await this.reload().catch(() => null);
+    } else if (err?.status === 404 && err.code === "feature_not_found") {
+      // a grid this page still shows was deleted or merged away by someone else meanwhile
+      await this.reload().catch(() => null);
+      this.card.say("conflict", t("plan.gone", { msg: describeError(err) }));
     } else {
       this.card.say("error", t("plan.refused", { msg: describeError(err) }));
     }
