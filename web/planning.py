@@ -21,7 +21,7 @@ from gridmap.errors import ConflictError, InputError
 from gridmap.io import geojson
 from gridmap.service import blocks as block_service
 from gridmap.service import grid_checks, plan_history, planning, rebalance
-from gridmap.service.edit import served
+from gridmap.service.edit import served_docs
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
@@ -52,8 +52,7 @@ def _collection(frame: pd.DataFrame, codes: Iterable[str] | None = None) -> dict
     if codes is not None:
         wanted = set(codes)
         frame = frame[frame["code"].isin(wanted)]
-    features = [served(ws, "grids", frame.loc[[fid]], access=who).doc for fid in frame.index]
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": served_docs(ws, "grids", frame, access=who)}
 
 
 def _json(doc: dict[str, Any], status: int = 200) -> Response:
@@ -105,7 +104,26 @@ def edit() -> Response:
 
 
 def _undo_reply(tx: int, undone: int) -> Response:
-    return _json({"tx": tx, "undone": undone, "grids": _collection(workspace().read("grids"))})
+    """Reply to an undo or redo with what it changed, as an edit's reply does: the grids it
+    wrote (with their new versions) and the codes of those it removed. ``all`` true: the
+    grids are every grid (it rewrote the layer), to be drawn in place of the plan."""
+    ws = workspace()
+    change = plan_history.changed_by(ws, tx)
+    frame = ws.read("grids") if change.grids is None else change.grids
+    doc = {
+        "tx": tx,
+        "undone": undone,
+        "all": change.grids is None,
+        "changed": [str(c) for c in frame["code"]],
+        "removed": list(change.removed),
+        "grids": _collection(frame),
+    }
+    return _json(doc)
+
+
+def _all_reply(tx: int, undone: int) -> Response:
+    doc = {"tx": tx, "undone": undone, "all": True, "changed": [], "removed": []}
+    return _json(doc | {"grids": _collection(workspace().read("grids"))})
 
 
 @bp.post("/undo")
@@ -225,4 +243,4 @@ def restore() -> Response:
     if not isinstance(tx, int) or isinstance(tx, bool):
         raise InputError('Send {"tx": N}: the version to restore. (请发送要恢复的版本 tx。)')
     new = plan_history.restore(workspace(), tx, access=access())
-    return _undo_reply(new, tx)
+    return _all_reply(new, tx)
