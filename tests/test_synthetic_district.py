@@ -90,3 +90,27 @@ def test_bad_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="合成区"):
         build_district(tmp_path / "x.gpkg", grids=0)
     assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_the_recheck_of_an_edit_reports_what_the_whole_check_says_of_its_grids(
+    district: Path, tmp_path: Path
+) -> None:
+    copy = store.GeoPackageWorkspace(district, read_only=True).backup(tmp_path / "d.gpkg")
+    ws = store.GeoPackageWorkspace(copy)
+    g = ws.read("grids").sort_values("code")
+    a, b = g["code"].iloc[0], g["code"].iloc[1]
+    done = planning.edit_grids(
+        ws, {"op": "merge", "codes": [a, b], "versions": {a: 1, b: 1}}, access=WHO
+    )
+    # a vertex of the merged grid pulled in: a gap (no grid) and a too-big grid (a)
+    whole = grid_checks.validate(ws)
+    kinds = {f.kind for f in whole.findings}
+    assert "households_range" in kinds
+    part = grid_checks.validate(ws, grids=list(done.changed))
+    expected = [f for f in whole.findings if not f.grids or set(f.grids) & set(done.changed)]
+    assert [(f.kind, f.grids, round(f.value, 3)) for f in part.findings] == [
+        (f.kind, f.grids, round(f.value, 3)) for f in expected
+    ]
+    assert list(part.figures.index) == list(done.changed)
+    assert part.figures.loc[a].to_dict() == whole.figures.loc[a].to_dict()
+    ws.close()
