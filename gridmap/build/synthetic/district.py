@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -108,7 +109,7 @@ def _streets(blocks: set[tuple[int, int]], nx: int) -> tuple[gpd.GeoDataFrame, g
         corners = [(bi, bj), (bi + 1, bj), (bi + 1, bj + 1), (bi, bj + 1)]
         for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
             segments.add((min(a, b), max(a, b)))
-    edges = []
+    edges: list[dict[str, Any]] = []
     for a, b in sorted(segments):
         main = (a[1] == b[1] and a[1] % MAIN_ROAD_EVERY == 0) or (
             a[0] == b[0] and a[0] % MAIN_ROAD_EVERY == 0
