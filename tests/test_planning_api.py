@@ -191,6 +191,12 @@ def test_a_merge_of_neighbours_and_undo_and_redo(papp, planner):
     assert resp.status_code == 200, resp.get_json()
     undone = grids(ws)
     assert b in undone.index
+    # the reply carries only the grids the undo wrote (both back), with their new versions
+    reply = resp.get_json()
+    assert reply["all"] is False and reply["removed"] == []
+    served = {f["properties"]["code"]: f for f in reply["grids"]["features"]}
+    assert set(served) == set(reply["changed"]) == {a, b}
+    assert all(served[c]["version"] == int(undone.version[c]) for c in (a, b))
     assert shapely.equals(undone.geometry[a], before.geometry[a])
     assert int(undone.households[b]) == int(before.households[b])
     assert_codes_follow(ws)
@@ -198,6 +204,9 @@ def test_a_merge_of_neighbours_and_undo_and_redo(papp, planner):
     resp = planner.post("/api/grids/redo", json={})
     assert resp.status_code == 200, resp.get_json()
     assert b not in grids(ws).index
+    reply = resp.get_json()
+    assert reply["removed"] == [b] and reply["changed"] == [a]
+    assert [f["properties"]["code"] for f in reply["grids"]["features"]] == [a]
     planner.post("/api/grids/undo", json={})  # leave the demo's grids for the next tests
     assert b in grids(ws).index
 

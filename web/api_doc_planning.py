@@ -111,8 +111,18 @@ add_schemas(
         },
         "PlanUndo": {
             "type": "object",
-            "required": ["tx", "undone", "grids"],
-            "properties": {"tx": {"type": "integer"}, "undone": {"type": "integer"}, "grids": _FC},
+            "required": ["tx", "undone", "all", "changed", "removed", "grids"],
+            "properties": {
+                "tx": {"type": "integer"},
+                "undone": {"type": "integer"},
+                "all": {
+                    "type": "boolean",
+                    "description": "true: grids holds every grid (draw it in place of the plan)",
+                },
+                "changed": {"type": "array", "items": {"type": "string"}},
+                "removed": {"type": "array", "items": {"type": "string"}},
+                "grids": _FC,
+            },
         },
         "PlanVersions": {
             "type": "object",
@@ -158,7 +168,7 @@ UNDO = {
     "there is none, or when someone changed those grids since.",
     "tags": ["planning"],
     "responses": {
-        "200": json_reply("The undo and every grid now", "PlanUndo"),
+        "200": json_reply("The undo and the grids it changed", "PlanUndo"),
         **errors(403, 409),
     },
 }

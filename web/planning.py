@@ -28,7 +28,7 @@ from gridmap.service import (
     planning,
     rebalance,
 )
-from gridmap.service.edit import served
+from gridmap.service.edit import served_docs
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
@@ -62,8 +62,7 @@ def _collection(frame: pd.DataFrame, codes: Iterable[str] | None = None) -> dict
     if codes is not None:
         wanted = set(codes)
         frame = frame[frame["code"].isin(wanted)]
-    features = [served(ws, "grids", frame.loc[[fid]], access=who).doc for fid in frame.index]
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": served_docs(ws, "grids", frame, access=who)}
 
 
 def _json(doc: dict[str, Any], status: int = 200) -> Response:
@@ -119,7 +118,26 @@ def _edit_reply(done: planning.PlanEdit) -> dict[str, Any]:
 
 
 def _undo_reply(tx: int, undone: int) -> Response:
-    return _json({"tx": tx, "undone": undone, "grids": _collection(workspace().read("grids"))})
+    """Reply to an undo or redo with what it changed, as an edit's reply does: the grids it
+    wrote (with their new versions) and the codes of those it removed. ``all`` true: the
+    grids are every grid (it rewrote the layer), to be drawn in place of the plan."""
+    ws = workspace()
+    change = plan_history.changed_by(ws, tx)
+    frame = ws.read("grids") if change.grids is None else change.grids
+    doc = {
+        "tx": tx,
+        "undone": undone,
+        "all": change.grids is None,
+        "changed": [str(c) for c in frame["code"]],
+        "removed": list(change.removed),
+        "grids": _collection(frame),
+    }
+    return _json(doc)
+
+
+def _all_reply(tx: int, undone: int) -> Response:
+    doc = {"tx": tx, "undone": undone, "all": True, "changed": [], "removed": []}
+    return _json(doc | {"grids": _collection(workspace().read("grids"))})
 
 
 @bp.post("/undo")
@@ -298,4 +316,4 @@ def restore() -> Response:
     if not isinstance(tx, int) or isinstance(tx, bool):
         raise InputError('Send {"tx": N}: the version to restore. (请发送要恢复的版本 tx。)')
     new = plan_history.restore(workspace(), tx, access=access())
-    return _undo_reply(new, tx)
+    return _all_reply(new, tx)

@@ -18,6 +18,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -64,10 +65,13 @@ def _gives(codes: Iterable[str]) -> tuple[dict[str, Any], ...]:
 def _overlaps(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    # neighbours in a coverage share only their border: no interior in common, no overlap
+    inner = shapely.relate_pattern(geoms[left], geoms[right], "T********")
+    left, right = left[inner], right[inner]
     out = []
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
-        if i >= j:
-            continue
         both = shapely.intersection(geoms[i], geoms[j])
         area = float(shapely.area(both))
         if area >= MIN_AREA_M2:
@@ -129,7 +133,9 @@ def _gaps(
 
 def _outside(codes: np.ndarray, geoms: np.ndarray, area: BaseGeometry) -> list[Finding]:
     out = []
-    for code, geom in zip(codes, geoms, strict=True):
+    shapely.prepare(area)
+    covered = shapely.covers(area, geoms)  # nothing outside: skip the difference
+    for code, geom in zip(codes[~covered], geoms[~covered], strict=True):
         spill = shapely.difference(geom, area)
         value = float(spill.area)
         if value >= MIN_AREA_M2:
@@ -152,9 +158,20 @@ def _communities(
     out = []
     cgeoms = np.asarray(communities.geometry.values, dtype=object)
     ccodes = communities["code"].astype(str).to_numpy()
+    tree = shapely.STRtree(cgeoms)
+    shapely.prepare(cgeoms)
     for code, geom, named in zip(codes, geoms, community_of, strict=True):
-        shares = shapely.area(shapely.intersection(cgeoms, geom))
-        holding = [str(c) for c, a in zip(ccodes, shares, strict=True) if a >= MIN_AREA_M2]
+        # only communities whose interior meets the grid's hold a share of it (the others
+        # around it touch it at most); one that covers it holds all of it
+        near = tree.query(geom, predicate="intersects")
+        near = near[shapely.relate_pattern(cgeoms[near], geom, "T********")]
+        shares = np.where(
+            shapely.covers(cgeoms[near], geom),
+            shapely.area(geom),
+            shapely.area(shapely.intersection(cgeoms[near], geom)),
+        )
+        holding = [str(ccodes[k]) for k, a in zip(near, shares, strict=True) if a >= MIN_AREA_M2]
+        holding.sort(key=lambda c: int(np.flatnonzero(ccodes == c)[0]))
         if len(holding) == 1 and (named is None or str(named) == holding[0]):
             continue
         if not holding:
@@ -181,7 +198,8 @@ def _communities(
 
 def _multipart(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
     out = []
-    for code, geom in zip(codes, geoms, strict=True):
+    several = shapely.get_num_geometries(geoms) > 1  # one polygon is one piece
+    for code, geom in zip(codes[several], geoms[several], strict=True):
         pieces = [
             p for p in shapely.get_parts(shapely.buffer(geom, TOUCH_M)) if p.area > MIN_AREA_M2
         ]
@@ -215,16 +233,26 @@ def _buildings(
         return out, owner
     tree = shapely.STRtree(geoms)
     bi, gi = tree.query(foot, predicate="intersects")
-    shares: dict[int, dict[str, float]] = {}
-    for b, g in zip(bi.tolist(), gi.tolist(), strict=True):
-        area = float(shapely.area(shapely.intersection(foot[b], geoms[g])))
-        if area > 0:
-            shares.setdefault(b, {})[str(codes[g])] = area
+    # a footprint inside a grid has all its area there: intersect only those on a border
+    shapely.prepare(geoms)
+    inside = shapely.contains_properly(geoms[gi], foot[bi])
+    area = shapely.area(foot[bi])
+    area[~inside] = shapely.area(shapely.intersection(foot[bi[~inside]], geoms[gi[~inside]]))
+    positive = area > 0
     inner = shapely.point_on_surface(foot)
     pi, pg = tree.query(inner, predicate="intersects")
     owner[pi[::-1]] = codes[pg[::-1]]
+    # only a building in no grid, or sharing its area with two grids or more, can be a finding
+    grids_of = np.bincount(bi[positive], minlength=len(foot))
+    todo = np.flatnonzero((grids_of != 1) | pd.isna(owner))
+    shares: dict[int, dict[str, float]] = {int(b): {} for b in todo}
+    for b, g, a in zip(
+        bi[positive].tolist(), gi[positive].tolist(), area[positive].tolist(), strict=True
+    ):
+        if b in shares:
+            shares[b][str(codes[g])] = a
     ids = buildings.index.to_numpy()
-    for b in range(len(foot)):
+    for b in todo.tolist():
         total = float(foot[b].area)
         got = shares.get(b, {})
         if not got or owner[b] is None:
@@ -301,8 +329,9 @@ def check_plan(
     found += cut
     households = buildings["households"].fillna(0).astype(float).to_numpy()
     lo, hi = bounds
+    held = pd.Series(households).groupby(pd.Series(owner, dtype=object)).sum()
     for code, geom in zip(codes, geoms, strict=True):
-        n = float(households[owner == code].sum())
+        n = float(held.get(code, 0.0))
         if not lo <= n <= hi:
             word, zh = ("fewer", "少于") if n < lo else ("more", "多于")
             limit = lo if n < lo else hi

@@ -55,6 +55,25 @@ class Plan:
     crs: Any = "EPSG:4326"
     grid_size: float = 1e-7
     _to_metric: pyproj.Transformer | None = field(default=None, init=False, repr=False)
+    _tree: tuple[int, list[str], shapely.STRtree] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    def near(self, geom: BaseGeometry, distance: float) -> list[str]:
+        """Return the codes of the grids within ``distance`` (units of :attr:`crs`) of
+        ``geom``, in the order of :attr:`grids`.
+
+        One :class:`shapely.STRtree` of the grids is built per plan, on first use (again if
+        grids were added or removed since), so that finding a grid's neighbours does not look
+        at every grid of the district.
+        """
+        if self._tree is None or self._tree[0] != len(self.grids):
+            codes = list(self.grids)
+            geoms = np.asarray([self.grids[c] for c in codes], dtype=object)
+            self._tree = (len(codes), codes, shapely.STRtree(geoms))
+        _n, codes, tree = self._tree
+        hits = tree.query(geom, predicate="dwithin", distance=distance)
+        return [codes[i] for i in sorted(hits.tolist())]
 
     def metric(self, geom: BaseGeometry) -> BaseGeometry:
         """Return ``geom`` in :attr:`metric_crs` (metres)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -82,12 +81,7 @@ def _known(plan: Plan, code: str) -> BaseGeometry:
 def _neighbours(plan: Plan, geom: BaseGeometry, skip: Iterable[str] = ()) -> list[str]:
     """Return the codes of grids that touch or overlap ``geom`` (not in ``skip``)."""
     skip = set(skip)
-    codes = [c for c in plan.grids if c not in skip]
-    if not codes:
-        return []
-    geoms = np.asarray([plan.grids[c] for c in codes], dtype=object)
-    near = shapely.dwithin(geoms, geom, plan.grid_size * 5)
-    return [c for c, hit in zip(codes, near.tolist(), strict=True) if hit]
+    return [c for c in plan.near(geom, plan.grid_size * 5) if c not in skip]
 
 
 def _take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeometry]) -> None:

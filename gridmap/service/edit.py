@@ -394,3 +394,32 @@ def served(ws: Workspace, layer: str, frame: pd.DataFrame, *, access: Access) ->
         doc["updated_at"] = geojson.json_value(row.get("updated_at"), tz)
         doc["updated_by"] = geojson.json_value(row.get("updated_by"), tz)
     return Feature(layer, int(frame.index[0]), version, doc)
+
+
+def served_docs(
+    ws: Workspace, layer: str, frame: pd.DataFrame, *, access: Access
+) -> list[dict[str, Any]]:
+    """Return every row of ``frame`` (as read, with system columns) served to ``access``, as
+    GeoJSON features (EPSG:4326): what :func:`served` gives for one row, for all in one batch
+    (one masking pass, one id lookup, one encoding) rather than row by row."""
+    if not len(frame):
+        return []
+    schema = get_layer(layer)
+    shown = privacy.present(frame, schema, access)
+    columns = [c.name for c in privacy.served_layer(schema, access).columns]
+    tz = ws.get_meta("timezone", geojson.DEFAULT_TZ)
+    served_id = feature_ids.served_ids(ws, layer, access, frame.index)
+    docs = [json.loads(text) for text in geojson.features(shown, columns, tz, ids=served_id)]
+    masked = schema.has_personal_data and read_level(access, layer) is Level.MASKED
+    versions = frame["version"].tolist()
+    stamps = [
+        frame[c].tolist() if c in frame else [None] * len(frame)
+        for c in ("updated_at", "updated_by")
+    ]
+    for k, doc in enumerate(docs):
+        if not masked or may_write(access, layer):
+            doc["version"] = int(versions[k])
+        if not masked:
+            doc["updated_at"] = geojson.json_value(stamps[0][k], tz)
+            doc["updated_by"] = geojson.json_value(stamps[1][k], tz)
+    return docs

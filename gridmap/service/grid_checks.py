@@ -82,14 +82,21 @@ def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
 
 
 def plan_figures(
-    ws: Workspace, grids: gpd.GeoDataFrame, *, crs: Any, target: float, bounds: tuple[float, float]
+    ws: Workspace,
+    grids: gpd.GeoDataFrame,
+    *,
+    crs: Any,
+    target: float,
+    bounds: tuple[float, float],
+    lines: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Return per grid (index: code): households, residents, buildings, area_m2,
     street_length_m, cameras, facilities, incidents_12m, deviation and in_range.
 
     Households, residents and buildings as stored with the grid (kept right by every edit);
     the rest counted by geometry in the metric CRS ``crs`` (streets clipped to the grid, each
-    two-way street once).
+    two-way street once; ``lines``: those centre lines already read, metric CRS). Points
+    are read in the grids' bounding box only.
     """
     from gridmap.network.graph import unique_edges
 
@@ -98,10 +105,16 @@ def plan_figures(
     geoms = np.asarray(grids.geometry.values, dtype=object)
     codes = grids["code"].to_numpy(dtype=object)
     tree = shapely.STRtree(geoms)
-    streets = ws.read("streets")
+    box = _storage_box(grids)
+    if lines is None:
+        streets = ws.read("streets", bbox=box)
+        lines = (
+            np.asarray(unique_edges(streets).to_crs(crs).geometry.values, dtype=object)
+            if len(streets)
+            else np.zeros(0, dtype=object)
+        )
     lengths = np.zeros(len(geoms))
-    if len(streets):
-        lines = np.asarray(unique_edges(streets).to_crs(crs).geometry.values, dtype=object)
+    if len(lines):
         li, gi = tree.query(lines, predicate="intersects")
         if len(li):
             parts = shapely.length(shapely.intersection(lines[li], geoms[gi]))
@@ -113,7 +126,7 @@ def plan_figures(
         ("facilities", "facilities"),
         ("incidents", "incidents_12m"),
     ):
-        frame = ws.read(layer)
+        frame = ws.read(layer, bbox=box)
         if layer == "incidents" and len(frame) and "occurred_at" in frame:
             when = pd.to_datetime(frame["occurred_at"], utc=True, errors="coerce")
             frame = frame[when >= since]
@@ -131,6 +144,15 @@ def plan_figures(
     for column in ("households", "residents", "buildings"):
         out[column] = out[column].astype(int)
     return out
+
+
+def _storage_box(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """Return the bounding box of ``frame`` in EPSG:4326, a metre wider, or None if empty."""
+    if not len(frame):
+        return None
+    minx, miny, maxx, maxy = frame.to_crs(STORAGE_CRS).total_bounds
+    pad = 1e-5
+    return (minx - pad, miny - pad, maxx + pad, maxy + pad)
 
 
 def _street_lines(ws: Workspace, crs: Any, box: Any) -> np.ndarray:
@@ -153,30 +175,58 @@ def validate(
     bounds: tuple[float, float] = DEFAULT_RANGE,
     target: float | None = None,
     community: str | None = None,
+    grids: list[str] | None = None,
 ) -> Validation:
-    """Check the workspace's grids (or one community's) and figure them; see the module."""
+    """Check the workspace's grids (or one community's) and figure them; see the module.
+
+    ``grids``: the codes of the grids to report on (an edit's re-check, in milliseconds at the
+    size of a district): only their communities, the grids around them and the buildings
+    there are read, and only findings naming one of them (or none, found there) and their
+    figures return.
+    """
     lo, hi = _bounds(bounds)
     crs = metric_crs(ws)
-    grids = ws.read("grids")
     communities = ws.read("community")
+    if grids is not None:
+        wanted = [str(c) for c in grids]
+        mine = ws.read("grids", where={"code": wanted}) if wanted else ws.read("grids", limit=0)
+        held = sorted({str(c) for c in mine["community_code"].dropna()})
+        communities = communities[communities["code"].astype(str).isin(held)]
+        box = _storage_box(
+            pd.concat([mine[["geometry"]], communities[["geometry"]]]).pipe(
+                gpd.GeoDataFrame, crs=STORAGE_CRS
+            )
+        )
+        # every grid there (a coverage of the box), so that each building there has its grid
+        frame = ws.read("grids", bbox=box) if box is not None else mine
+    else:
+        frame = ws.read("grids")
     if community is not None:
         if community not in set(communities["code"].astype(str)):
             raise FeatureNotFoundError(
                 f"There is no community '{community}'. (没有编码为“{community}”的社区。)"
             )
         communities = communities[communities["code"].astype(str) == community]
-        grids = grids[grids["community_code"].astype(str) == community]
-    grids_m = grids.to_crs(crs)
+        frame = frame[frame["community_code"].astype(str) == community]
+    grids_m = frame.to_crs(crs)
     communities_m = communities.to_crs(crs)
-    box = tuple(communities.total_bounds) if len(communities) else None
+    if grids is None:
+        box = tuple(communities.total_bounds) if len(communities) else None
     buildings = ws.read("buildings", bbox=box).to_crs(crs)
     if community is not None and len(buildings):
         inner = shapely.point_on_surface(np.asarray(buildings.geometry.values, dtype=object))
         area = shapely.union_all(np.asarray(communities_m.geometry.values, dtype=object))
         buildings = buildings[shapely.intersects(inner, area)]
-    findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi))
-    findings = sorted([*findings, *off_street(grids_m, _street_lines(ws, crs, box))], key=order)
+    only = None if grids is None else set(wanted)
+    lines = _street_lines(ws, crs, box)
+    findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi), only=only)
+    findings = sorted([*findings, *off_street(grids_m, lines, only=only)], key=order)
     figures = plan_figures(
-        ws, grids_m, crs=crs, target=(lo + hi) / 2 if target is None else target, bounds=(lo, hi)
+        ws,
+        grids_m if only is None else grids_m[grids_m["code"].isin(only)],
+        crs=crs,
+        target=(lo + hi) / 2 if target is None else target,
+        bounds=(lo, hi),
+        lines=lines,
     )
     return Validation(findings, figures, crs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
@@ -171,6 +172,57 @@ def _undo(ws: Workspace, tx: int, access: Access) -> int:
             f"(他人已修改网格 {'、'.join(codes[:10])}，无法撤销，以免覆盖其修改。)",
             layer="grids",
         ) from None
+
+
+#: An undo or redo that wrote more grids than this is answered with every grid (a restore's).
+MAX_CHANGED = 200
+
+
+@dataclass(frozen=True)
+class Changed:
+    """The grids one transaction wrote and removed (what an undo's reply carries).
+
+    Attributes
+    ----------
+    grids
+        The grids it inserted or updated, as they are now (EPSG:4326, with system columns);
+        None when it wrote more than :data:`MAX_CHANGED` or removed grids it does not name
+        (a whole layer replaced): the caller then sends every grid.
+    removed
+        Codes of the grids it deleted.
+    """
+
+    grids: gpd.GeoDataFrame | None
+    removed: tuple[str, ...]
+
+
+def changed_by(ws: Workspace, tx: int) -> Changed:
+    """Return the grids transaction ``tx`` wrote and the codes of those it deleted.
+
+    Read from the change history of ``tx`` (a few rows for a planning edit or its undo), so
+    that answering an undo does not read and serve every grid of the district.
+    """
+    rows = ws.history(layer="grids", tx=tx, limit=None)
+    written: list[int] = []
+    removed: list[str] = []
+    whole = False
+    for row in rows.itertuples():
+        last = row.fid_last if row.fid_last is not None and not pd.isna(row.fid_last) else row.fid
+        fids = range(int(row.fid), int(last) + 1)
+        if row.op == "delete":
+            code = row.before.get("code") if isinstance(row.before, dict) else None
+            if code is None or len(fids) > 1:
+                whole = True
+            else:
+                removed.append(str(code))
+        else:
+            written += fids
+    written = sorted(set(written))
+    if whole or len(written) > MAX_CHANGED:
+        return Changed(None, tuple(dict.fromkeys(removed)))
+    frames = [ws.feature("grids", fid) for fid in written]
+    frame = pd.concat(frames) if frames else ws.read("grids", limit=0)
+    return Changed(frame, tuple(dict.fromkeys(removed)))
 
 
 def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:

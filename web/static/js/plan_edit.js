@@ -26,11 +26,10 @@ export const Editing = {
     const run = async () => {
       try {
         const reply = await postJSON("api/grids/edit", { ...op, versions });
-        for (const code of reply.removed) this.state.grids.delete(code);
-        for (const f of reply.grids.features) this.state.grids.set(f.properties.code, f);
+        // a reshape moved vertices of the neighbours' layers in the page: draw them all anew
+        this.drawChanged(reply.grids.features, reply.removed, op.op === "reshape");
         if (reply.added.length) this.state.selected = [...reply.added];
         else this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
-        this.drawPlan();
         this.afterSelection();
         const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
         this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed, ...reply.removed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());

@@ -9,8 +9,8 @@ export const History = {
     if (this.state.tool === "reshape") return;
     const run = async () => {
       try {
-        await postJSON(`api/grids/${which}`, {});
-        await this.reload();
+        const reply = await postJSON(`api/grids/${which}`, {});
+        await this.applyReply(reply);
         this.card.say("ok", t(`plan.done.${which}`));
       } catch (err) {
         await this.failed(err);
@@ -22,15 +22,38 @@ export const History = {
   restore(tx) {
     const run = async () => {
       try {
-        await postJSON("api/grids/restore", { tx });
+        const reply = await postJSON("api/grids/restore", { tx });
         this.compare(null);
-        await this.reload();
+        await this.applyReply(reply);
         this.card.say("ok", t("plan.done.restore", { tx }));
       } catch (err) {
         await this.failed(err);
       }
     };
     return this.busy(run());
+  },
+
+  /** Draw what an undo, redo or restore changed: only the grids it names (all: every grid). */
+  async applyReply(reply) {
+    if (reply.all) this.state.grids = new Map();
+    this.drawChanged(reply.grids.features, reply.removed || [], reply.all);
+    this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
+    this.card.setSelected(this.state.selected, this.state.grids);
+    await Promise.all([this.refreshChecks(), this.refreshVersions()]);
+  },
+
+  /** Take the changed grids into the plan and redraw only them (all: the whole plan). */
+  drawChanged(features, removed, all = false) {
+    for (const code of removed) this.state.grids.delete(code);
+    for (const f of features) this.state.grids.set(f.properties.code, f);
+    if (all) {
+      this.drawPlan();
+      return;
+    }
+    this.plan.update(features, removed);
+    this.plan.show(true);
+    this.card.setNames(new Map([...this.state.grids].map(([c, f]) => [c, f.properties.name || c])));
+    this.findingLayer.group.bringToFront();
   },
 
   async compare(tx) {

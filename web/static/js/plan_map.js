@@ -232,6 +232,16 @@ export class KeyedLayer {
     this.group.addData({ type: "FeatureCollection", features });
   }
 
+  /** Replace only the layers of ``features`` (by key) and drop those of ``removed`` keys. */
+  update(features, removed = []) {
+    for (const key of [...removed, ...features.map((f) => this.keyOf(f))]) {
+      const layer = this.byKey.get(key);
+      if (layer) this.group.removeLayer(layer);
+      this.byKey.delete(key);
+    }
+    if (features.length) this.group.addData({ type: "FeatureCollection", features });
+  }
+
   restyle() {
     for (const layer of this.byKey.values()) layer.setStyle(this.styleOf(layer.feature));
   }
