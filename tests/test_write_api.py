@@ -225,8 +225,14 @@ def test_the_manifest_names_existing_files_and_distinct_cases():
     named = {c["body"] for c in cases if c["body"] and not c["body"].startswith("<")}
     files = {p.name for p in CORPUS.iterdir() if p.name != "manifest.json"}
     assert named <= files
-    # sent by test_formula_strings_are_text; the read routes' queries: tests/test_bad_queries.py
-    assert files - named == {"formula_name.json", "read_queries.json", "plan_edits.json"}
+    # sent by test_formula_strings_are_text; the read routes' queries: tests/test_bad_queries.py;
+    # planning edits: tests/test_planning_api.py; partition proposals: tests/test_plan_partition.py
+    assert files - named == {
+        "formula_name.json",
+        "read_queries.json",
+        "plan_edits.json",
+        "partition_requests.json",
+    }
 
 
 @pytest.mark.parametrize("case", MANIFEST["cases"], ids=[c["case"] for c in MANIFEST["cases"]])
