@@ -488,3 +488,35 @@ def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
     assert a in err.value.message and "layer" not in err.value.message
     assert HAN.search(err.value.message)
     ws.close()
+
+
+def test_a_corner_dragged_into_its_grid_gives_the_ground_to_the_same_community_neighbour(
+    writable_demo,
+):
+    """2-007's corner shared with 2-006 and 4-003 (another community) dragged 55 m into 2-007:
+    the freed triangle borders 2-006 and 4-003; it goes to 2-006, not a gap, and 4-003 is
+    not rewritten."""
+    from gridmap.access.roles import Access
+    from gridmap.service import planning
+
+    ws = writable_demo
+    a, b, c = "320102001002007", "320102001002006", "320102001004003"
+    before = grids(ws)
+    corner = (118.7903285, 32.0414879)
+    assert all(
+        corner in set(map(tuple, shapely.get_coordinates(before.geometry[k]).tolist()))
+        for k in (a, b, c)
+    )
+    body = {"op": "reshape", "code": a}
+    body["geometry"] = as_json(moved(before.geometry[a], corner, (corner[0], corner[1] + 5e-4)))
+    freed = shapely.difference(before.geometry[a], shape(body["geometry"]))
+    done = planning.edit_grids(ws, with_versions(ws, body), access=Access.of("planner1", "planner"))
+    assert done.notes == ()  # no "left as a gap"
+    assert set(done.changed) == {a, b}
+    after = grids(ws)
+    assert int(after.version[c]) == int(before.version[c])
+    assert shapely.equals_exact(after.geometry[c], before.geometry[c], 0)
+    gained = shapely.intersection(after.geometry[b], freed).area
+    assert gained == pytest.approx(freed.area, rel=1e-3)
+    assert_coverage(ws)
+    assert_codes_follow(ws)

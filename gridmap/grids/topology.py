@@ -44,6 +44,9 @@ from gridmap.grids.plan import (
 )
 from gridmap.grids.plan import polygons as _polygons
 
+#: Grids this many grid cells apart (5e-7°, about 5 cm) touch; borders this close are shared.
+TOUCH_CELLS = 5
+
 __all__ = [
     "Edit",
     "Plan",
@@ -85,8 +88,13 @@ def _neighbours(plan: Plan, geom: BaseGeometry, skip: Iterable[str] = ()) -> lis
     if not codes:
         return []
     geoms = np.asarray([plan.grids[c] for c in codes], dtype=object)
-    near = shapely.dwithin(geoms, geom, plan.grid_size * 5)
+    near = shapely.dwithin(geoms, geom, plan.grid_size * TOUCH_CELLS)
     return [c for c, hit in zip(codes, near.tolist(), strict=True) if hit]
+
+
+def _within(plan: Plan, line: BaseGeometry, other: BaseGeometry) -> BaseGeometry:
+    """Return the part of ``line`` within :data:`TOUCH_CELLS` grid cells of ``other`` (a line)."""
+    return shapely.intersection(line, shapely.buffer(other, plan.grid_size * TOUCH_CELLS))
 
 
 def _take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeometry]) -> None:
@@ -121,10 +129,16 @@ def _release(
     piece, it is left as a gap of its own community.
 
     With ``outline`` (the edited grid's old outline), a piece goes to a neighbour only where
-    at least half of the old outline around it was shared with neighbours: a border moved
-    inward gives the neighbour what it gave up, but a grid shrunk away from the community's
-    edge leaves a gap there instead of handing a thin strip to whoever touches its end.
+    at least half of the old outline around it that did not face another community's grid
+    was shared with grids of ``community``: a border moved inward gives the neighbour what it
+    gave up, but a grid shrunk away from the community's open edge leaves a gap there instead
+    of handing a thin strip to whoever touches its end. The border with another community
+    counts neither way (that ground may not go across, and it is no open edge either).
     A piece left over is a gap; the notes say so, and the plan's checks report it with a fix.
+
+    Shared borders are measured within :data:`TOUCH_CELLS` grid cells (:func:`_within`), the
+    tolerance :func:`_neighbours` finds neighbours with, not by an exact intersection on the
+    grid, which misses a border whose two copies are a cell or two apart.
     """
     notes: list[tuple[str, str]] = []
     skip = set(skip)
@@ -132,20 +146,20 @@ def _release(
     for piece in shapely.get_parts(_polygons(plan, ground)):
         edge = piece.boundary
         if outline is not None:
-            old = shapely.intersection(edge, outline.boundary, grid_size=plan.grid_size)
+            old = _within(plan, edge, outline.boundary)
             if plan.length_m(old) >= MIN_SHARED_M:
                 edge = old
-        best, best_len, total = None, MIN_SHARED_M, 0.0
+        best, best_len, total, across = None, MIN_SHARED_M, 0.0, 0.0
         for other in _neighbours(plan, piece, skip=skip):
-            if plan.community_of.get(other) != community:
-                continue
             current = changed.get(other, plan.grids[other])
-            shared = shapely.intersection(edge, current.boundary, grid_size=plan.grid_size)
-            length = plan.length_m(shared)
+            length = plan.length_m(_within(plan, edge, current.boundary))
+            if plan.community_of.get(other) != community:
+                across += length
+                continue
             total += length
             if length >= best_len:
                 best, best_len = other, length
-        if best is None or (outline is not None and total < 0.5 * plan.length_m(edge)):
+        if best is None or (outline is not None and total < 0.5 * (plan.length_m(edge) - across)):
             left += plan.area_m2(piece)
             continue
         current = changed.get(best, plan.grids[best])
@@ -202,19 +216,31 @@ def _clean(plan: Plan, changed: dict[str, BaseGeometry], removed: Iterable[str])
     cleaned = clean([after[c] for c in codes], plan.grid_size)
     for code, geom in zip(codes, cleaned, strict=True):
         before = plan.grids.get(code)
-        if (
-            code in changed
-            or before is None
-            or not shapely.equals_exact(shapely.normalize(geom), shapely.normalize(before), 0)
-        ):
+        if code in changed or not _same(before, geom):
             changed[code] = _polygons(plan, geom)
 
 
+def _same(before: BaseGeometry | None, after: BaseGeometry) -> bool:
+    """Whether ``after`` is ``before`` vertex for vertex (a Polygon and its MultiPolygon too)."""
+    if before is None:
+        return False
+    a, b = (shapely.normalize(shapely.MultiPolygon(shapely.get_parts(g))) for g in (before, after))
+    return bool(shapely.equals_exact(a, b, 0))
+
+
 def _result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
-    """Return the Edit of ``changed``, moving grids left with no ground to ``removed``."""
+    """Return the Edit of ``changed``, moving grids left with no ground to ``removed``.
+
+    A grid whose outline comes out exactly as it was (same vertices) is not in the result:
+    nothing is written for it, its version stays.
+    """
     _clean(plan, changed, kw.get("removed", ()))
     emptied = tuple(c for c, g in changed.items() if g.is_empty and c not in kw.get("added", ()))
-    kept = {c: g for c, g in changed.items() if not g.is_empty}
+    kept = {
+        c: g
+        for c, g in changed.items()
+        if not g.is_empty and (c in kw.get("added", ()) or not _same(plan.grids.get(c), g))
+    }
     notes = list(kw.pop("notes", ()))
     for c in emptied:
         notes.append(
