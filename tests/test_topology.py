@@ -156,6 +156,21 @@ def test_a_split_adds_the_cut_vertex_to_the_neighbour_across_the_border():
     [
         (LineString([(X + 3 * D, Y), (X + 3 * D, Y + 3 * D)]), "does not cut"),
         (LineString([(X + 0.2 * D, Y + 0.2 * D), (X + 0.8 * D, Y + 0.8 * D)]), "does not cut"),
+        # cuts A's south-west corner off (5 m by 5 m), then turns back in and ends inside
+        (
+            LineString(
+                [
+                    (X - 0.05 * D, Y + 0.1 * D),
+                    (X + 0.1 * D, Y - 0.05 * D),
+                    (X + 0.5 * D, Y + 0.5 * D),
+                ]
+            ),
+            "ends inside",
+        ),
+        # across the corner, edge to edge, but only 13 m² of a 10,500 m² grid
+        (LineString([(X - 0.01 * D, Y + 0.06 * D), (X + 0.06 * D, Y - 0.01 * D)]), "cuts only"),
+        # edge to edge, 88 m²: under 1 % of the grid (105 m²)
+        (LineString([(X - 0.01 * D, Y + 0.14 * D), (X + 0.14 * D, Y - 0.01 * D)]), "cuts only"),
         (
             LineString(
                 [

@@ -44,6 +44,10 @@ from gridmap.grids.plan import (
 )
 from gridmap.grids.plan import polygons as _polygons
 
+#: Each part of a split holds at least this share of the grid's area ...
+MIN_SPLIT_SHARE = 0.01
+#: ... and at least this many square metres.
+MIN_SPLIT_M2 = 100.0
 #: Grids this many grid cells apart (5e-7°, about 5 cm) touch; borders this close are shared.
 TOUCH_CELLS = 5
 
@@ -308,7 +312,10 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
     """Cut grid ``code`` in two along ``line``; the larger side keeps the code.
 
     The line must cross the grid from one side to the other and cut it into exactly two
-    pieces (a line that zig-zags into more pieces is refused: draw one cut at a time).
+    pieces (a line that zig-zags into more pieces is refused: draw one cut at a time), each
+    at least :data:`MIN_SPLIT_SHARE` of the grid and :data:`MIN_SPLIT_M2`; a line that ends
+    inside the grid (a loose end longer than :data:`~gridmap.grids.plan.MIN_SHARED_M`) is
+    refused too. Refusals are :class:`~gridmap.errors.GeometryError` (an InputError).
     """
     grid = _known(plan, code)
     if line is None or line.is_empty or line.geom_type not in ("LineString", "MultiLineString"):
@@ -321,13 +328,20 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         if inside.is_empty:
             continue
         noded = shapely.union(shapely.boundary(part), inside, grid_size=plan.grid_size)
+        polys, _, loose, _ = shapely.polygonize_full(shapely.get_parts(noded))
         faces = [
             shapely.set_precision(f, plan.grid_size)
-            for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+            for f in shapely.get_parts(polys)
             if part.contains(f.representative_point())
         ]
         faces = [f for f in faces if plan.area_m2(f) >= NOTHING_M2]
         if len(faces) > 1:
+            if plan.length_m(loose) >= MIN_SHARED_M:
+                raise GeometryError(
+                    f"The split line ends inside grid {code}: draw it across the whole grid, "
+                    f"from outside on one side to outside on the other. (拆分线在网格 {code} "
+                    "内部结束：请从网格一侧外部画起，穿过整个网格，到另一侧外部结束。)"
+                )
             cut.append(faces)
     if not cut:
         raise GeometryError(
@@ -343,6 +357,15 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         )
     faces = cut[0]
     faces.sort(key=plan.area_m2, reverse=True)
+    least = max(MIN_SPLIT_M2, MIN_SPLIT_SHARE * plan.area_m2(grid))
+    if plan.area_m2(faces[1]) < least:
+        raise GeometryError(
+            f"The line cuts only {plan.area_m2(faces[1]):.0f} m² off grid {code}; each part "
+            f"of a split must hold at least {least:.0f} m² ({MIN_SPLIT_SHARE:.0%} of the grid, "
+            f"{MIN_SPLIT_M2:.0f} m² at least): draw the line across the grid. (拆分线只从网格 "
+            f"{code} 切下 {plan.area_m2(faces[1]):.0f} 平方米；拆分后每部分至少应有 "
+            f"{least:.0f} 平方米，请让拆分线横穿网格。)"
+        )
     new = _polygons(plan, shapely.intersection(faces[1], grid, grid_size=plan.grid_size))
     keep = _polygons(plan, shapely.difference(grid, new, grid_size=plan.grid_size))
     if new_code in plan.grids:
