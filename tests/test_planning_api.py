@@ -503,3 +503,77 @@ def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
     assert a in err.value.message and "layer" not in err.value.message
     assert HAN.search(err.value.message)
     ws.close()
+
+
+def test_a_corner_dragged_into_its_grid_gives_the_ground_to_the_same_community_neighbour(
+    writable_demo,
+):
+    """2-007's corner shared with 2-006 and 4-003 (another community) dragged 55 m into 2-007:
+    the freed triangle borders 2-006 and 4-003; it goes to 2-006, not a gap, and 4-003 is
+    not rewritten."""
+    from gridmap.access.roles import Access
+    from gridmap.service import planning
+
+    ws = writable_demo
+    a, b, c = "320102001002007", "320102001002006", "320102001004003"
+    before = grids(ws)
+    corner = (118.7903285, 32.0414879)
+    assert all(
+        corner in set(map(tuple, shapely.get_coordinates(before.geometry[k]).tolist()))
+        for k in (a, b, c)
+    )
+    body = {"op": "reshape", "code": a}
+    body["geometry"] = as_json(moved(before.geometry[a], corner, (corner[0], corner[1] + 5e-4)))
+    freed = shapely.difference(before.geometry[a], shape(body["geometry"]))
+    done = planning.edit_grids(ws, with_versions(ws, body), access=Access.of("planner1", "planner"))
+    assert done.notes == ()  # no "left as a gap"
+    assert set(done.changed) == {a, b}
+    after = grids(ws)
+    assert int(after.version[c]) == int(before.version[c])
+    assert shapely.equals_exact(after.geometry[c], before.geometry[c], 0)
+    gained = shapely.intersection(after.geometry[b], freed).area
+    assert gained == pytest.approx(freed.area, rel=1e-3)
+    assert_coverage(ws)
+    assert_codes_follow(ws)
+
+
+def split_across(ws: store.Workspace, code: str) -> dict[str, Any]:
+    """A split of ``code`` along the east-west line through its inner point, end to end."""
+    geom = grids(ws).geometry[code]
+    x0, _, x1, _ = geom.bounds
+    y = shapely.point_on_surface(geom).y
+    line = {"type": "LineString", "coordinates": [[x0 - 1e-4, y], [x1 + 1e-4, y]]}
+    return with_versions(ws, {"op": "split", "code": code, "line": line})
+
+
+def test_a_code_a_restore_removed_is_never_given_again(writable_demo):
+    from gridmap.access.roles import Access
+    from gridmap.service import plan_history, planning
+
+    ws, me = writable_demo, Access.of("planner1", "planner")
+    version = int(ws.audit_log(limit=1, layer="grids")["fid"].iloc[0])  # the plan as built
+    inner = shapely.point_on_surface(grids(ws).geometry["320102001001011"])
+    drawn = mapping(shapely.box(inner.x - 1e-4, inner.y - 1e-4, inner.x + 1e-4, inner.y + 1e-4))
+    first = planning.edit_grids(ws, {"op": "draw", "geometry": as_json(drawn)}, access=me)
+    assert first.added == ("320102001001012",)  # a draw leaves no lineage entry
+    # back to the plan before the draw: grid 1-012 is gone, only the history knows it
+    plan_history.restore(ws, version, access=me)
+    assert "320102001001012" not in set(ws.read("grids")["code"])
+    again = planning.edit_grids(ws, split_across(ws, "320102001001011"), access=me)
+    assert again.added == ("320102001001013",)
+
+
+def test_a_split_line_that_ends_inside_the_grid_is_refused_and_nothing_is_saved(writable_demo):
+    from gridmap.access.roles import Access
+    from gridmap.errors import InputError
+    from gridmap.service import planning
+
+    ws = writable_demo
+    case = next(c for c in PLAN_EDITS["cases"] if "ends inside" in c["case"])
+    was = state(ws)
+    with pytest.raises(InputError, match="ends inside") as err:
+        planning.edit_grids(
+            ws, with_versions(ws, case["body"]), access=Access.of("planner1", "planner")
+        )
+    assert HAN.search(err.value.message)
+    assert state(ws) == was

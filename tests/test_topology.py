@@ -108,7 +108,8 @@ def test_shrinking_at_the_community_edge_leaves_a_gap_and_says_so():
 def test_an_outline_reaching_outside_the_community_is_cut_to_it():
     p = plan()
     edit = T.reshape(p, "A", box(X - D, Y - D, X + D, Y + D))
-    assert shapely.equals(edit.changed["A"], p.grids["A"])
+    # cut to the community it is A as it was: nothing to write
+    assert "A" not in edit.changed
     assert any("outside the community" in en for en, _ in edit.notes)
 
 
@@ -155,6 +156,21 @@ def test_a_split_adds_the_cut_vertex_to_the_neighbour_across_the_border():
     [
         (LineString([(X + 3 * D, Y), (X + 3 * D, Y + 3 * D)]), "does not cut"),
         (LineString([(X + 0.2 * D, Y + 0.2 * D), (X + 0.8 * D, Y + 0.8 * D)]), "does not cut"),
+        # cuts A's south-west corner off (5 m by 5 m), then turns back in and ends inside
+        (
+            LineString(
+                [
+                    (X - 0.05 * D, Y + 0.1 * D),
+                    (X + 0.1 * D, Y - 0.05 * D),
+                    (X + 0.5 * D, Y + 0.5 * D),
+                ]
+            ),
+            "ends inside",
+        ),
+        # across the corner, edge to edge, but only 13 m² of a 10,500 m² grid
+        (LineString([(X - 0.01 * D, Y + 0.06 * D), (X + 0.06 * D, Y - 0.01 * D)]), "cuts only"),
+        # edge to edge, 88 m²: under 1 % of the grid (105 m²)
+        (LineString([(X - 0.01 * D, Y + 0.14 * D), (X + 0.14 * D, Y - 0.01 * D)]), "cuts only"),
         (
             LineString(
                 [
@@ -302,3 +318,65 @@ def test_a_grid_shrunk_from_a_community_border_leaves_a_gap_of_its_own_community
     after = edit.apply(p)
     assert after.area_m2(shapely.difference(after.grids["E"], p.grids["E"])) < 0.01
     assert any("gap" in en for en, _ in edit.notes)
+
+
+def corner_plan(b_south: list[tuple[float, float]] | None = None) -> T.Plan:
+    """A (K) with B and C (K) north of it and E (community L) east of both: the corner
+    (X+D, Y+D) is A's, B's and E's. ``b_south``: B's south edge between its two corners."""
+    a = Polygon([(X, Y), (X + D, Y), (X + D, Y + D), (X + 0.7 * D, Y + D), (X, Y + D)])
+    b = Polygon(
+        [
+            (X + 0.7 * D, Y + D),
+            *(b_south or []),
+            (X + D, Y + D),
+            (X + D, Y + 2 * D),
+            (X + 0.7 * D, Y + 2 * D),
+        ]
+    )
+    c = box(X, Y + D, X + 0.7 * D, Y + 2 * D)
+    e = Polygon([(X + D, Y), (X + 2 * D, Y), (X + 2 * D, Y + 2 * D), (X + D, Y + 2 * D)])
+    e = Polygon([*e.exterior.coords[:-1], (X + D, Y + D)])
+    return T.Plan(
+        {"A": snap(a), "B": snap(b), "C": snap(c), "E": snap(e)},
+        {"A": "K", "B": "K", "C": "K", "E": "L"},
+        {"K": snap(box(X, Y, X + D, Y + 2 * D)), "L": snap(e)},
+        "EPSG:32650",
+    )
+
+
+#: A's corner shared with B and E dragged into A: the ground freed borders E (another
+#: community) for 111 m and B for 33 m.
+CORNER_DRAGGED = Polygon(
+    [(X, Y), (X + D, Y), (X + 0.8 * D, Y + 0.6 * D), (X + 0.7 * D, Y + D), (X, Y + D)]
+)
+
+
+@pytest.mark.parametrize(
+    "b_south",
+    [None, [(X + 0.85 * D, Y + D + 3e-7)]],
+    ids=["matched", "three-cells-apart"],
+)
+def test_ground_freed_at_a_community_border_goes_to_the_same_community_neighbour(b_south):
+    p = corner_plan(b_south)
+    freed = shapely.difference(p.grids["A"], snap(CORNER_DRAGGED))
+    edit = T.reshape(p, "A", CORNER_DRAGGED)
+    assert not edit.notes  # no gap: the ground went to B, the only grid of K it borders
+    assert set(edit.changed) == {"A", "B"}  # E (and C) unchanged: not rewritten at all
+    after = edit.apply(p)
+    gained = p.area_m2(after.grids["B"]) - p.area_m2(p.grids["B"])
+    assert gained == pytest.approx(p.area_m2(freed), rel=1e-3) and gained > 1500
+    assert (
+        after.area_m2(
+            shapely.difference(
+                p.communities["K"], shapely.union_all([after.grids[c] for c in "ABC"])
+            )
+        )
+        < 0.01
+    )
+    assert shapely.coverage_is_valid(np.asarray(list(after.grids.values()), dtype=object))
+
+
+def test_a_grid_that_comes_out_as_it_was_is_not_in_the_edit():
+    p = plan()
+    edit = T.reshape(p, "A", p.grids["A"])
+    assert edit.changed == {} and not edit.notes

@@ -26,12 +26,19 @@ The plan and an edit's result are :mod:`gridmap.grids.plan`'s. Everything here i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import GeometryError, InputError
+from gridmap.grids.ground import (
+    clip,
+    known,
+    neighbours,
+    release,
+    result,
+    take,
+)
 from gridmap.grids.plan import (
     MIN_SHARED_M,
     NOTHING_M2,
@@ -42,6 +49,11 @@ from gridmap.grids.plan import (
     ensure_polygon,
 )
 from gridmap.grids.plan import polygons as _polygons
+
+#: Each part of a split holds at least this share of the grid's area ...
+MIN_SPLIT_SHARE = 0.01
+#: ... and at least this many square metres.
+MIN_SPLIT_M2 = 100.0
 
 __all__ = [
     "Edit",
@@ -59,166 +71,6 @@ __all__ = [
 ]
 
 
-def _community_area(plan: Plan, code: str) -> BaseGeometry | None:
-    """Return the ground grid ``code`` may hold: its community, else all communities, else None."""
-    community = plan.community_of.get(code)
-    if community and community in plan.communities:
-        return plan.communities[community]
-    if plan.communities:
-        return shapely.union_all(list(plan.communities.values()), grid_size=plan.grid_size)
-    return None
-
-
-def _known(plan: Plan, code: str) -> BaseGeometry:
-    try:
-        return plan.grids[code]
-    except KeyError:
-        raise InputError(
-            f"There is no grid '{code}' in this plan. (没有编码为“{code}”的网格。)"
-        ) from None
-
-
-def _neighbours(plan: Plan, geom: BaseGeometry, skip: Iterable[str] = ()) -> list[str]:
-    """Return the codes of grids that touch or overlap ``geom`` (not in ``skip``)."""
-    skip = set(skip)
-    return [c for c in plan.near(geom, plan.grid_size * 5) if c not in skip]
-
-
-def _take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeometry]) -> None:
-    """Make ``code`` hold ``shape``; every other grid loses what it had of it (into ``changed``)."""
-    changed[code] = shape
-    for other in _neighbours(plan, shape, skip=[code]):
-        current = changed.get(other, plan.grids[other])
-        if not shapely.intersects(current, shape):
-            continue
-        rest = _polygons(plan, shapely.difference(current, shape, grid_size=plan.grid_size))
-        if (
-            plan.area_m2(shapely.symmetric_difference(rest, current, grid_size=plan.grid_size))
-            >= SLIVER_M2
-        ):
-            changed[other] = rest
-
-
-def _release(
-    plan: Plan,
-    ground: BaseGeometry,
-    changed: dict[str, BaseGeometry],
-    skip: Iterable[str],
-    *,
-    outline: BaseGeometry | None = None,
-    community: str | None = None,
-) -> list[tuple[str, str]]:
-    """Give each piece of ``ground`` to the grid (not in ``skip``) of ``community`` it
-    borders most (the community of the grid that gave it up).
-
-    Only a grid of the same community may receive it: ground of one community handed to a
-    grid of another would move the community border; where no same-community grid borders a
-    piece, it is left as a gap of its own community.
-
-    With ``outline`` (the edited grid's old outline), a piece goes to a neighbour only where
-    at least half of the old outline around it was shared with neighbours: a border moved
-    inward gives the neighbour what it gave up, but a grid shrunk away from the community's
-    edge leaves a gap there instead of handing a thin strip to whoever touches its end.
-    A piece left over is a gap; the notes say so, and the plan's checks report it with a fix.
-    """
-    notes: list[tuple[str, str]] = []
-    skip = set(skip)
-    left = 0.0
-    for piece in shapely.get_parts(_polygons(plan, ground)):
-        edge = piece.boundary
-        if outline is not None:
-            old = shapely.intersection(edge, outline.boundary, grid_size=plan.grid_size)
-            if plan.length_m(old) >= MIN_SHARED_M:
-                edge = old
-        best, best_len, total = None, MIN_SHARED_M, 0.0
-        for other in _neighbours(plan, piece, skip=skip):
-            if plan.community_of.get(other) != community:
-                continue
-            current = changed.get(other, plan.grids[other])
-            shared = shapely.intersection(edge, current.boundary, grid_size=plan.grid_size)
-            length = plan.length_m(shared)
-            total += length
-            if length >= best_len:
-                best, best_len = other, length
-        if best is None or (outline is not None and total < 0.5 * plan.length_m(edge)):
-            left += plan.area_m2(piece)
-            continue
-        current = changed.get(best, plan.grids[best])
-        changed[best] = _polygons(plan, shapely.union(current, piece, grid_size=plan.grid_size))
-    if left >= NOTHING_M2:
-        notes.append(
-            (
-                f"{left:.0f} m² borders no other grid and is left as a gap.",
-                f"{left:.0f} 平方米不与其他网格相邻，留作空隙。",
-            )
-        )
-    return notes
-
-
-def _clip(plan: Plan, code: str, shape: BaseGeometry) -> tuple[BaseGeometry, list[tuple[str, str]]]:
-    """Return ``shape`` inside the ground ``code`` may hold, with a note on what was cut off."""
-    shape = shapely.set_precision(shapely.make_valid(shape), plan.grid_size)
-    area = _community_area(plan, code)
-    notes: list[tuple[str, str]] = []
-    if area is not None:
-        inside = shapely.intersection(shape, area, grid_size=plan.grid_size)
-        outside = plan.area_m2(shapely.difference(shape, area, grid_size=plan.grid_size))
-        if outside >= NOTHING_M2:
-            notes.append(
-                (
-                    f"{outside:.0f} m² outside the community were left out.",
-                    f"社区范围以外的 {outside:.0f} 平方米未纳入。",
-                )
-            )
-        shape = inside
-    return _polygons(plan, shape), notes
-
-
-def _clean(plan: Plan, changed: dict[str, BaseGeometry], removed: Iterable[str]) -> None:
-    """Clean the coverage of every community an edit touched (see :func:`clean`).
-
-    Grids the cleaning changes (a neighbour that gets a vertex where the edited border meets
-    it) join ``changed``.
-    """
-    gone = set(removed)
-    communities = {plan.community_of.get(c) for c in changed} | {
-        plan.community_of.get(c) for c in gone
-    }
-    after = {c: g for c, g in plan.grids.items() if c not in gone} | changed
-    # ... with the grids of other communities that touch a changed grid: a split line or a
-    # new outline can put a vertex on the border two communities share
-    edited = [g for g in changed.values() if not g.is_empty]
-    touching = {c for g in edited for c in _neighbours(plan, g, skip=changed) if c not in gone}
-    codes = [
-        c
-        for c in after
-        if plan.community_of.get(c, None) in communities or c in changed or c in touching
-    ]
-    cleaned = clean([after[c] for c in codes], plan.grid_size)
-    for code, geom in zip(codes, cleaned, strict=True):
-        before = plan.grids.get(code)
-        if (
-            code in changed
-            or before is None
-            or not shapely.equals_exact(shapely.normalize(geom), shapely.normalize(before), 0)
-        ):
-            changed[code] = _polygons(plan, geom)
-
-
-def _result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
-    """Return the Edit of ``changed``, moving grids left with no ground to ``removed``."""
-    _clean(plan, changed, kw.get("removed", ()))
-    emptied = tuple(c for c, g in changed.items() if g.is_empty and c not in kw.get("added", ()))
-    kept = {c: g for c, g in changed.items() if not g.is_empty}
-    notes = list(kw.pop("notes", ()))
-    for c in emptied:
-        notes.append(
-            (f"Grid {c} is left with no ground and is removed.", f"网格 {c} 已无范围，被删除。")
-        )
-    removed = tuple(kw.pop("removed", ())) + emptied
-    return Edit(kept, removed=removed, notes=tuple(notes), **kw)
-
-
 # -- the operations ------------------------------------------------------------------------------
 
 
@@ -229,16 +81,16 @@ def reshape(plan: Plan, code: str, shape: BaseGeometry) -> Edit:
     neighbour it borders most (a gap where it borders none). The outline is cut to the grid's
     community.
     """
-    old = _known(plan, code)
-    shape, notes = _clip(plan, code, ensure_polygon(shape, "grid outline"))
+    old = known(plan, code)
+    shape, notes = clip(plan, code, ensure_polygon(shape, "grid outline"))
     if shape.is_empty:
         raise GeometryError(
             f"The new outline of grid {code} holds no ground inside its community. "
             f"(网格 {code} 的新边界不在社区范围内。)"
         )
     changed: dict[str, BaseGeometry] = {}
-    _take(plan, code, shape, changed)
-    notes += _release(
+    take(plan, code, shape, changed)
+    notes += release(
         plan,
         shapely.difference(old, shape, grid_size=plan.grid_size),
         changed,
@@ -246,7 +98,7 @@ def reshape(plan: Plan, code: str, shape: BaseGeometry) -> Edit:
         outline=old,
         community=plan.community_of.get(code),
     )
-    return _result(plan, changed, notes=notes)
+    return result(plan, changed, notes=notes)
 
 
 def draw(plan: Plan, code: str, shape: BaseGeometry, community: str | None) -> Edit:
@@ -262,24 +114,27 @@ def draw(plan: Plan, code: str, shape: BaseGeometry, community: str | None) -> E
         plan.grid_size,
     )
     plan.grids[code] = shapely.MultiPolygon()
-    shape, notes = _clip(plan, code, ensure_polygon(shape, "drawn grid"))
+    shape, notes = clip(plan, code, ensure_polygon(shape, "drawn grid"))
     if plan.area_m2(shape) < NOTHING_M2:
         raise GeometryError(
             "The drawn grid holds no ground inside the community: draw it inside the "
             "community's boundary. (所画网格不在社区范围内。)"
         )
     changed: dict[str, BaseGeometry] = {}
-    _take(plan, code, shape, changed)
-    return _result(plan, changed, added=(code,), notes=notes, community_of={code: community})
+    take(plan, code, shape, changed)
+    return result(plan, changed, added=(code,), notes=notes, community_of={code: community})
 
 
 def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
     """Cut grid ``code`` in two along ``line``; the larger side keeps the code.
 
     The line must cross the grid from one side to the other and cut it into exactly two
-    pieces (a line that zig-zags into more pieces is refused: draw one cut at a time).
+    pieces (a line that zig-zags into more pieces is refused: draw one cut at a time), each
+    at least :data:`MIN_SPLIT_SHARE` of the grid and :data:`MIN_SPLIT_M2`; a line that ends
+    inside the grid (a loose end longer than :data:`~gridmap.grids.plan.MIN_SHARED_M`) is
+    refused too. Refusals are :class:`~gridmap.errors.GeometryError` (an InputError).
     """
-    grid = _known(plan, code)
+    grid = known(plan, code)
     if line is None or line.is_empty or line.geom_type not in ("LineString", "MultiLineString"):
         raise GeometryError("A split needs a line. (拆分需要一条线。)")
     if not line.is_simple:
@@ -290,13 +145,20 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         if inside.is_empty:
             continue
         noded = shapely.union(shapely.boundary(part), inside, grid_size=plan.grid_size)
+        polys, _, loose, _ = shapely.polygonize_full(shapely.get_parts(noded))
         faces = [
             shapely.set_precision(f, plan.grid_size)
-            for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+            for f in shapely.get_parts(polys)
             if part.contains(f.representative_point())
         ]
         faces = [f for f in faces if plan.area_m2(f) >= NOTHING_M2]
         if len(faces) > 1:
+            if plan.length_m(loose) >= MIN_SHARED_M:
+                raise GeometryError(
+                    f"The split line ends inside grid {code}: draw it across the whole grid, "
+                    f"from outside on one side to outside on the other. (拆分线在网格 {code} "
+                    "内部结束：请从网格一侧外部画起，穿过整个网格，到另一侧外部结束。)"
+                )
             cut.append(faces)
     if not cut:
         raise GeometryError(
@@ -312,13 +174,22 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         )
     faces = cut[0]
     faces.sort(key=plan.area_m2, reverse=True)
+    least = max(MIN_SPLIT_M2, MIN_SPLIT_SHARE * plan.area_m2(grid))
+    if plan.area_m2(faces[1]) < least:
+        raise GeometryError(
+            f"The line cuts only {plan.area_m2(faces[1]):.0f} m² off grid {code}; each part "
+            f"of a split must hold at least {least:.0f} m² ({MIN_SPLIT_SHARE:.0%} of the grid, "
+            f"{MIN_SPLIT_M2:.0f} m² at least): draw the line across the grid. (拆分线只从网格 "
+            f"{code} 切下 {plan.area_m2(faces[1]):.0f} 平方米；拆分后每部分至少应有 "
+            f"{least:.0f} 平方米，请让拆分线横穿网格。)"
+        )
     new = _polygons(plan, shapely.intersection(faces[1], grid, grid_size=plan.grid_size))
     keep = _polygons(plan, shapely.difference(grid, new, grid_size=plan.grid_size))
     if new_code in plan.grids:
         raise InputError(
             f"A grid with code {new_code} exists already. (网格编码 {new_code} 已存在。)"
         )
-    return _result(
+    return result(
         plan,
         {code: keep, new_code: new},
         added=(new_code,),
@@ -336,7 +207,7 @@ def merge(plan: Plan, codes: list[str]) -> Edit:
     codes = list(dict.fromkeys(codes))
     if len(codes) < 2:
         raise InputError("Choose two grids or more to merge. (请选择两个以上网格合并。)")
-    geoms = [_known(plan, c) for c in codes]
+    geoms = [known(plan, c) for c in codes]
     communities = {plan.community_of.get(c) for c in codes}
     if len(communities) > 1:
         raise InputError(
@@ -363,7 +234,7 @@ def merge(plan: Plan, codes: list[str]) -> Edit:
             "网格没有共同边界，不能合并。)"
         )
     union = _polygons(plan, shapely.union_all(geoms, grid_size=plan.grid_size))
-    return _result(
+    return result(
         plan,
         {codes[0]: union},
         removed=tuple(codes[1:]),
@@ -373,7 +244,7 @@ def merge(plan: Plan, codes: list[str]) -> Edit:
 
 def delete(plan: Plan, code: str, *, to_neighbours: bool = False) -> Edit:
     """Remove grid ``code``; its ground becomes a gap, or goes to its neighbours."""
-    grid = _known(plan, code)
+    grid = known(plan, code)
     changed: dict[str, BaseGeometry] = {}
     notes: list[tuple[str, str]] = []
     if to_neighbours:
@@ -385,8 +256,8 @@ def delete(plan: Plan, code: str, *, to_neighbours: bool = False) -> Edit:
             plan.crs,
             plan.grid_size,
         )
-        notes = _release(rest, grid, changed, [code], community=plan.community_of.get(code))
-    return _result(plan, changed, removed=(code,), notes=notes)
+        notes = release(rest, grid, changed, [code], community=plan.community_of.get(code))
+    return result(plan, changed, removed=(code,), notes=notes)
 
 
 def give(plan: Plan, ground: BaseGeometry, to: str) -> Edit:
@@ -394,16 +265,16 @@ def give(plan: Plan, ground: BaseGeometry, to: str) -> Edit:
 
     The ground is cut to ``to``'s community; every other grid loses what it had of it.
     """
-    target = _known(plan, to)
-    ground, notes = _clip(plan, to, ensure_polygon(ground, "ground to give"))
+    target = known(plan, to)
+    ground, notes = clip(plan, to, ensure_polygon(ground, "ground to give"))
     if plan.area_m2(ground) < SLIVER_M2:
         raise GeometryError(
             f"That ground lies outside grid {to}'s community. (该范围不在网格 {to} 所在社区内。)"
         )
     shape = _polygons(plan, shapely.union(target, ground, grid_size=plan.grid_size))
     changed: dict[str, BaseGeometry] = {}
-    _take(plan, to, shape, changed)
-    return _result(plan, changed, notes=notes)
+    take(plan, to, shape, changed)
+    return result(plan, changed, notes=notes)
 
 
 def paint(plan: Plan, units: Iterable[BaseGeometry], to: str, *, snap: float = 0.0) -> Edit:
@@ -419,7 +290,7 @@ def paint(plan: Plan, units: Iterable[BaseGeometry], to: str, *, snap: float = 0
         raise InputError("Paint at least one block or building. (请至少选择一个街区或楼栋。)")
     ground = shapely.union_all(parts, grid_size=plan.grid_size)
     if snap > 0:
-        near = [plan.grids[c] for c in _neighbours(plan, ground.buffer(snap))]
+        near = [plan.grids[c] for c in neighbours(plan, ground.buffer(snap))]
         if near:
             points = shapely.multipoints(shapely.get_coordinates(shapely.boundary(near)))
             ground = shapely.make_valid(shapely.snap(ground, points, snap))
@@ -459,7 +330,7 @@ def replace(plan: Plan, community: str, shapes: dict[str, BaseGeometry]) -> Edit
         )
     removed = tuple(c for c in old if c not in shapes)
     lineage = ({"op": "partition", "from": sorted(old), "to": list(shapes)},)
-    return _result(
+    return result(
         plan,
         changed,
         removed=removed,

@@ -19,7 +19,7 @@ Geometry travels as GeoJSON (EPSG:4326 degrees); operations run on the storage g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -281,24 +281,45 @@ def _community_of(plan: topology.Plan, shape: BaseGeometry, given: str | None) -
     return best
 
 
-def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | None) -> str:
+def codes_ever(ws: Workspace) -> set[str]:
+    """Return every grid code the workspace's history shows (grids deleted, restored away,
+    recoded: the ``code`` before and after each change of the grids layer)."""
+    seen: set[str] = set()
+    for values in ws.history(layer="grids", limit=None)[["before", "after"]].to_numpy().ravel():
+        if isinstance(values, dict) and isinstance(values.get("code"), str):
+            seen.add(values["code"])
+    return seen
+
+
+def next_code(
+    ws_meta: Mapping[str, Any],
+    plan: topology.Plan,
+    community: str | None,
+    ever: Iterable[str] = (),
+) -> str:
     """Return the next unused grid code of ``community`` in the workspace's code form.
 
-    Codes are never reused: those in the lineage (split, merged, deleted away) count as used,
-    so a code always names one grid through the plan's history.
+    Codes are never reused: those in the lineage (split, merged, deleted away) and ``ever``
+    (every code the history shows, :func:`codes_ever`: a grid an undo or a restore removed)
+    count as used, so a code always names one grid through the plan's history.
     """
     from gridmap.grids import codes
 
     form, obj = codes.code_form(ws_meta, plan.grids)
     prefix = codes.code_prefix(community, form, obj)
-    used = set(plan.grids)
+    used = set(plan.grids) | set(ever)
     for entry in ws_meta.get(LINEAGE_KEY) or []:
         used.update((*entry.get("from", []), *entry.get("to", [])))
     return codes.next_code(used, prefix, form)
 
 
 def _run(
-    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any], crs: Any
+    op: Operation,
+    plan: topology.Plan,
+    tx: Transaction,
+    meta: Mapping[str, Any],
+    crs: Any,
+    ever: Iterable[str] = (),
 ) -> topology.Edit:
     if op.op == "reshape":
         assert op.code and op.geometry is not None
@@ -306,12 +327,11 @@ def _run(
     if op.op == "draw":
         assert op.geometry is not None
         community = _community_of(plan, op.geometry, op.props.get("community_code"))
-        return topology.draw(plan, next_code(meta, plan, community), op.geometry, community)
+        return topology.draw(plan, next_code(meta, plan, community, ever), op.geometry, community)
     if op.op == "split":
         assert op.code and op.line is not None
-        return topology.split(
-            plan, op.code, op.line, next_code(meta, plan, plan.community_of.get(op.code))
-        )
+        new_code = next_code(meta, plan, plan.community_of.get(op.code), ever)
+        return topology.split(plan, op.code, op.line, new_code)
     if op.op == "merge":
         return topology.merge(plan, list(op.codes))
     if op.op == "delete":
@@ -375,7 +395,8 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         plan, grids = read_plan(tx, crs)
         _check_versions(op, grids)
         meta = tx.meta()
-        result = _run(op, plan, tx, meta, crs)
+        ever = codes_ever(ws) if op.op in ("draw", "split") else set()
+        result = _run(op, plan, tx, meta, crs, ever)
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]
