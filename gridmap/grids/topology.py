@@ -34,6 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import GeometryError, InputError
 from gridmap.grids.plan import (
+    HAIRLINE_CELLS,
     MIN_SHARED_M,
     NOTHING_M2,
     SLIVER_M2,
@@ -89,6 +90,15 @@ def _neighbours(plan: Plan, geom: BaseGeometry, skip: Iterable[str] = ()) -> lis
     return [c for c, hit in zip(codes, near.tolist(), strict=True) if hit]
 
 
+def _lines(geom: BaseGeometry) -> BaseGeometry:
+    """Return the linear parts of ``geom`` as a MultiLineString (an intersection of two
+    boundaries can also hold points, and GEOS refuses a mixed collection in an overlay)."""
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return shapely.MultiLineString(
+        [p for p in parts if p.geom_type == "LineString" and not p.is_empty]
+    )
+
+
 def _take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeometry]) -> None:
     """Make ``code`` hold ``shape``; every other grid loses what it had of it (into ``changed``)."""
     changed[code] = shape
@@ -132,7 +142,7 @@ def _release(
     for piece in shapely.get_parts(_polygons(plan, ground)):
         edge = piece.boundary
         if outline is not None:
-            old = shapely.intersection(edge, outline.boundary, grid_size=plan.grid_size)
+            old = _lines(shapely.intersection(edge, outline.boundary, grid_size=plan.grid_size))
             if plan.length_m(old) >= MIN_SHARED_M:
                 edge = old
         best, best_len, total = None, MIN_SHARED_M, 0.0
@@ -210,9 +220,61 @@ def _clean(plan: Plan, changed: dict[str, BaseGeometry], removed: Iterable[str])
             changed[code] = _polygons(plan, geom)
 
 
+def _keep_ground(
+    plan: Plan,
+    changed: dict[str, BaseGeometry],
+    removed: Iterable[str],
+    community_of: dict[str, str | None],
+) -> None:
+    """Give the crumbs of ground an edit would leave in no grid, unseen, to a grid.
+
+    Set operations drop slivers (:data:`SLIVER_M2`), a border moved by a few grid cells leaves
+    a strip along the community's edge that the cleaner does not close (it closes gaps between
+    grids only), and a grid grown into a gap can leave a splinter of it. A piece of the edited
+    grids' communities (or of their old ground) that is in no grid after the edit and is
+    smaller than :data:`NOTHING_M2` (the plan's checks report gaps from 1 m²) or thinner than
+    :data:`HAIRLINE_CELLS` cells goes to the grid of its community it shares the longest
+    border with. A gap the edit means to leave (a deleted grid, ground no neighbour takes) is
+    larger and stays, and the checks report it.
+    """
+    gone = set(removed)
+    codes = [*changed, *gone]
+    of = {**plan.community_of, **community_of}
+    g = plan.grid_size
+    homes = {of.get(c) for c in codes} & set(plan.communities)
+    ground = [plan.grids[c] for c in codes if c in plan.grids]
+    ground += [plan.communities[k] for k in homes]  # type: ignore[index]
+    if not ground:
+        return
+    area = shapely.union_all(ground, grid_size=g)
+    after = {c: x for c, x in plan.grids.items() if c not in gone} | changed
+    near = [x for x in after.values() if shapely.intersects(x, area)]
+    lost = shapely.difference(area, shapely.union_all(near, grid_size=g), grid_size=g)
+    for piece in shapely.get_parts(shapely.get_parts(lost)):
+        if piece.geom_type != "Polygon" or not (
+            plan.area_m2(piece) < NOTHING_M2
+            or shapely.buffer(piece, -g * HAIRLINE_CELLS / 2).is_empty
+        ):
+            continue
+        inside = shapely.point_on_surface(piece)
+        home = next((k for k, x in plan.communities.items() if x.intersects(inside)), None)
+        best, most = None, 0.0
+        for code, x in after.items():
+            if (home is not None and of.get(code) != home) or not shapely.dwithin(x, piece, g * 5):
+                continue
+            border = shapely.intersection(piece.boundary, x.boundary, grid_size=g).length
+            if border > most:
+                best, most = code, border
+        if best is not None:
+            changed[best] = after[best] = _polygons(
+                plan, shapely.union(after[best], piece, grid_size=g)
+            )
+
+
 def _result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
     """Return the Edit of ``changed``, moving grids left with no ground to ``removed``."""
     _clean(plan, changed, kw.get("removed", ()))
+    _keep_ground(plan, changed, kw.get("removed", ()), kw.get("community_of", {}))
     emptied = tuple(c for c, g in changed.items() if g.is_empty and c not in kw.get("added", ()))
     kept = {c: g for c, g in changed.items() if not g.is_empty}
     notes = list(kw.pop("notes", ()))
@@ -291,7 +353,7 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         raise GeometryError("The split line crosses itself. (拆分线自相交。)")
     cut: list[list[BaseGeometry]] = []
     for part in shapely.get_parts(grid):
-        inside = shapely.intersection(line, part, grid_size=plan.grid_size)
+        inside = _lines(shapely.intersection(line, part, grid_size=plan.grid_size))
         if inside.is_empty:
             continue
         noded = shapely.union(shapely.boundary(part), inside, grid_size=plan.grid_size)
