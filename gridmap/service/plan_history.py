@@ -9,6 +9,12 @@ An undo that would overwrite someone else's later change is refused with
 
 Restoring an old version writes the grids as they were then in a new transaction (so it can be
 undone too), with every ``grid_code`` and figure recomputed.
+
+The lineage (which codes became which, workspace setting ``grid_lineage``) keeps every entry
+ever made, each with the transaction that made it; :func:`lineage` returns those in effect:
+an entry of an undone split is not (until it is redone), nor one of an edit a restore took
+back (until the restore is undone). So whichever way a version is taken back — the planning
+page, ``gridmap undo``, a restore — the lineage says what the grids now are.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
 from gridmap.service.grids import metric_crs
-from gridmap.service.planning import OPERATIONS
+from gridmap.service.planning import LINEAGE_KEY, OPERATIONS
 from gridmap.service.relocate import relocate
 from gridmap.store import Workspace
 
@@ -170,6 +176,40 @@ def _undo(ws: Workspace, tx: int, access: Access) -> int:
             f"(他人已修改网格 {'、'.join(codes[:10])}，无法撤销，以免覆盖其修改。)",
             layer="grids",
         ) from None
+
+
+def lineage(ws: Workspace) -> list[dict[str, Any]]:
+    """Return the lineage entries in effect, oldest first (see the module).
+
+    Each transaction's effect on the set of lineage-making transactions in effect is replayed
+    from the audit log: an edit that made entries adds itself, a restore of version ``n``
+    makes the set what it was right after ``n``, and an undo applies the inverse of what it
+    undoes (so a redo, an undo of an undo, puts back what the undo took out). Entries without
+    a ``tx`` (made before entries carried one) stay in effect.
+    """
+    entries = ws.meta().get(LINEAGE_KEY) or []
+    makers = {int(e["tx"]) for e in entries if isinstance(e.get("tx"), int)}
+    if not makers:
+        return list(entries)
+    live: set[int] = set()
+    effect: dict[int, tuple[set[int], set[int]]] = {}  # tx → (put in, taken out)
+    at: dict[int, set[int]] = {0: set()}  # tx → the makers in effect right after it
+    log = ws.audit_log(limit=None, layer="grids")
+    for row in sorted(log.itertuples(), key=lambda r: int(r.fid)):
+        tx, words = int(row.fid), str(row.action).split()
+        gain: set[int] = set()
+        loss: set[int] = set()
+        if tx in makers:
+            gain = {tx}
+        elif words[:2] == ["grids", "restore"] and len(words) > 2 and words[2].isdigit():
+            then = at[max((t for t in at if t <= int(words[2])), default=0)]
+            gain, loss = then - live, live - then
+        elif words[:1] == ["undo"] and len(words) > 1 and words[1].isdigit():
+            loss, gain = effect.get(int(words[1]), (set(), set()))
+        live = (live - loss) | gain
+        effect[tx] = (gain, loss)
+        at[tx] = set(live)
+    return [e for e in entries if not isinstance(e.get("tx"), int) or int(e["tx"]) in live]
 
 
 def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:

@@ -54,7 +54,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 COMMON = ("op", "versions")
 #: Painted blocks and cells snap onto the grids' vertices this close (degrees, about 0.5 m).
 PAINT_SNAP_DEG = 5e-6
-#: The workspace setting that keeps which grid codes became which.
+#: The workspace setting that keeps which grid codes became which: every entry ever made, each
+#: with the transaction (``tx``) that made it; the entries still in effect after undo, redo
+#: and restore are :func:`gridmap.service.plan_history.lineage`'s.
 LINEAGE_KEY = "grid_lineage"
 
 
@@ -398,11 +400,11 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
                 for code in result.added
             ]
             tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+        tx_id = tx.tx_id or 0
         if result.lineage:
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            entries = [{**e, "at": now, "user": access.who} for e in result.lineage]
+            entries = [{**e, "at": now, "user": access.who, "tx": tx_id} for e in result.lineage]
             tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
-        tx_id = tx.tx_id or 0
     return PlanEdit(
         tx=tx_id,
         changed=tuple(c for c in result.changed if c not in result.added),
