@@ -23,6 +23,11 @@ def split_body(ws) -> dict:
     return with_versions(ws, {"op": "split", "code": CODE, "line": line})
 
 
+def seen(ws) -> dict[str, int]:
+    g = ws.read("grids")
+    return {str(c): int(v) for c, v in zip(g["code"], g["version"], strict=True)}
+
+
 def splits(ws) -> list[tuple[list[str], list[str]]]:
     return [(e["from"], e["to"]) for e in plan_history.lineage(ws) if e["op"] == "split"]
 
@@ -62,12 +67,12 @@ def test_a_restore_takes_back_the_lineage_of_the_edits_after_the_version(demo_pa
     merged = planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
     assert len(plan_history.lineage(ws)) == len(before) + 2
     # back to the version right after the split: the merge's lineage goes, the split's stays
-    restored = plan_history.restore(ws, done.tx, access=me)
+    restored = plan_history.restore(ws, done.tx, access=me, versions=seen(ws))
     assert b in set(ws.read("grids")["code"])
     assert splits(ws) == [([CODE], [CODE, new])]
     assert all(e.get("tx") != merged.tx for e in plan_history.lineage(ws))
     # back to the first version: neither
-    plan_history.restore(ws, first, access=me)
+    plan_history.restore(ws, first, access=me, versions=seen(ws))
     assert plan_history.lineage(ws) == before
     # undoing that restore brings back the split's, undoing the first restore the merge's
     plan_history.undo(ws, access=me)

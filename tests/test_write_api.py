@@ -226,7 +226,12 @@ def test_the_manifest_names_existing_files_and_distinct_cases():
     files = {p.name for p in CORPUS.iterdir() if p.name != "manifest.json"}
     assert named <= files
     # sent by test_formula_strings_are_text; the read routes' queries: tests/test_bad_queries.py
-    assert files - named == {"formula_name.json", "read_queries.json", "plan_edits.json"}
+    assert files - named == {
+        "formula_name.json",
+        "read_queries.json",
+        "plan_edits.json",
+        "plan_restores.json",
+    }
 
 
 @pytest.mark.parametrize("case", MANIFEST["cases"], ids=[c["case"] for c in MANIFEST["cases"]])

@@ -8,7 +8,8 @@ An undo that would overwrite someone else's later change is refused with
 :class:`gridmap.errors.ConflictError` (409), nothing changed.
 
 Restoring an old version writes the grids as they were then in a new transaction (so it can be
-undone too), with every ``grid_code`` and figure recomputed.
+undone too), with every ``grid_code`` and figure recomputed. Like an edit it names the versions
+the caller saw, and is refused (409) when a grid it would change was changed since.
 
 The lineage (which codes became which, workspace setting ``grid_lineage``) keeps every entry
 ever made, each with the transaction that made it; :func:`lineage` returns those in effect:
@@ -20,6 +21,7 @@ page, ``gridmap undo``, a restore — the lineage says what the grids now are.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,12 +226,45 @@ def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:
     return ws.as_of("grids", tx)
 
 
-def restore(ws: Workspace, tx: int, *, access: Access) -> int:
-    """Make the grids what they were after ``tx``, in a new transaction; return its id."""
+def _check_restore(now: gpd.GeoDataFrame, old: gpd.GeoDataFrame, seen: Mapping[str, int]) -> None:
+    """Refuse (409) a restore that would overwrite a change the caller did not see.
+
+    The grids a restore changes are those changed since the version (their version now is not
+    the one they had then), new since, or deleted since. Each must be as the caller saw it:
+    ``seen`` (``{code: version}``, the versions of the plan the caller looked at) holds its
+    version now, or, for a grid deleted since, does not name it.
+    """
+    then = dict(zip(old["code"].astype(str), old["version"].astype(int), strict=True))
+    current = {str(r.code): (int(fid), int(r.version)) for fid, r in now.iterrows()}
+    changed = {c for c in {*then, *current} if then.get(c) != current.get(c, (0, None))[1]}
+    stale = sorted(c for c in changed if seen.get(c) != current.get(c, (0, None))[1])
+    if stale:
+        shown = ", ".join(stale[:10]) + (" …" if len(stale) > 10 else "")
+        first = current.get(stale[0])
+        raise ConflictError(
+            f"Grid(s) {shown} changed since you loaded the plan: the restore is refused so "
+            "that the change is not lost; look at the plan as it is now, then restore again. "
+            f"(网格 {'、'.join(stale[:10])} 在您读取后已被修改，恢复被拒绝，以免覆盖他人修改；"
+            "请查看最新规划后再恢复。)",
+            layer="grids",
+            fid=None if first is None else first[0],
+            expected=seen.get(stale[0]),
+            actual=None if first is None else first[1],
+        )
+
+
+def restore(ws: Workspace, tx: int, *, access: Access, versions: Mapping[str, int]) -> int:
+    """Make the grids what they were after ``tx``, in a new transaction; return its id.
+
+    ``versions``: ``{code: version}`` of the grids as the caller saw them; a restore that
+    would overwrite a grid changed since is refused with ConflictError (409) naming the
+    grids, nothing written (see :func:`_check_restore`).
+    """
     require_writer(access, "grids")
     old = grids_at(ws, tx)
     crs = metric_crs(ws)
     with ws.transaction(user=access.who, action=f"grids restore {tx}") as t:
+        _check_restore(t.read("grids"), old, versions)
         moved = relocate(t, old, metric_crs=crs, region=None, grids_changed=set(old["code"]))
         frame = old.drop(columns=[c for c in ("version", "updated_at", "updated_by") if c in old])
         for column in ("households", "residents", "buildings", "area_m2"):

@@ -123,6 +123,19 @@ def _text(doc: Mapping[str, Any], name: str, *, required: bool = True) -> str | 
     return value.strip()
 
 
+def parse_versions(versions: Any) -> dict[str, int]:
+    """Return ``{grid code: version}`` as sent, or raise InputError saying what it should be."""
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
+        for k, v in versions.items()
+    ):
+        raise InputError(
+            "'versions' must map grid codes to the versions you edited, such as "
+            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
+        )
+    return dict(versions)
+
+
 def parse_operation(doc: Any) -> Operation:
     """Return the operation a request body asks for, or raise InputError saying what is wrong."""
     if not isinstance(doc, dict):
@@ -142,15 +155,7 @@ def parse_operation(doc: Any) -> Operation:
             f"A {op} takes {', '.join(OPERATIONS[op])}, not {', '.join(unknown)}. "
             f"(操作 {op} 不接受 {'、'.join(unknown)}。)"
         )
-    versions = doc.get("versions") or {}
-    if not isinstance(versions, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
-        for k, v in versions.items()
-    ):
-        raise InputError(
-            "'versions' must map grid codes to the versions you edited, such as "
-            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
-        )
+    versions = parse_versions(doc.get("versions") or {})
     grids, streets = get_layer("grids"), get_layer("streets")
     kw: dict[str, Any] = {"op": op, "versions": dict(versions)}
     if "code" in OPERATIONS[op]:

@@ -235,7 +235,7 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
     versions = dict(plan.versions)
     done = []
     for to, paint in order.items():
-        doc = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
+        doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
         doc.update({k: v for k, v in paint.items() if v})
         edit = edit_grids(ws, doc, access=access)
         done.append(edit.tx)
