@@ -311,7 +311,9 @@ def test_restoring_the_first_version_brings_back_the_demo(papp, role_tokens, dem
     ws = ws_of(papp)
     admin = client_of(papp, role_tokens, "admin")
     first = min(v["tx"] for v in admin.get("/api/grids/versions?limit=500").get_json()["versions"])
-    resp = admin.post("/api/grids/restore", json={"tx": first})
+    g = ws.read("grids")
+    versions = {str(c): int(v) for c, v in zip(g["code"], g["version"], strict=True)}
+    resp = admin.post("/api/grids/restore", json={"tx": first, "versions": versions})
     assert resp.status_code == 200, resp.get_json()
     now = grids(ws)
     demo = demo_workspace.read("grids").set_index("code")

@@ -232,6 +232,7 @@ def test_the_manifest_names_existing_files_and_distinct_cases():
         "read_queries.json",
         "plan_edits.json",
         "partition_requests.json",
+        "plan_restores.json",
     }
 
 

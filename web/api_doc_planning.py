@@ -207,13 +207,23 @@ RESTORE = {
     "requestBody": json_body(
         {
             "type": "object",
-            "required": ["tx"],
-            "properties": {"tx": {"type": "integer", "minimum": 1}},
+            "required": ["tx", "versions"],
+            "properties": {
+                "tx": {"type": "integer", "minimum": 1},
+                "versions": {
+                    "type": "object",
+                    "description": "The version of every grid as the caller saw it (grid code "
+                    "→ version); a grid the restore would change that was changed since "
+                    "refuses the restore with 409.",
+                    "additionalProperties": {"type": "integer", "minimum": 1},
+                },
+            },
+            "additionalProperties": False,
         }
     ),
     "responses": {
         "200": json_reply("The restore and every grid now", "PlanUndo"),
-        **errors(400, 403),
+        **errors(400, 403, 409),
     },
 }
 

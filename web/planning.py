@@ -314,6 +314,21 @@ def restore() -> Response:
     body = _body()
     tx = body.get("tx") if isinstance(body, dict) else None
     if not isinstance(tx, int) or isinstance(tx, bool):
-        raise InputError('Send {"tx": N}: the version to restore. (请发送要恢复的版本 tx。)')
-    new = plan_history.restore(workspace(), tx, access=access())
+        raise InputError(
+            'Send {"tx": N, "versions": {...}}: the version to restore. (请发送要恢复的版本 tx。)'
+        )
+    unknown = sorted(set(body) - {"tx", "versions"})
+    if unknown:
+        raise InputError(
+            f"A restore takes tx and versions, not {', '.join(unknown)}. "
+            f"(恢复不接受 {'、'.join(unknown)}。)"
+        )
+    if "versions" not in body:
+        raise InputError(
+            "Send the versions of the grids you looked at: 'versions' such as "
+            '{"320102001001001": 3}, so that a restore cannot overwrite a change you did not '
+            "see. (请在 versions 中提供您所见网格的版本号。)"
+        )
+    versions = planning.parse_versions(body["versions"])
+    new = plan_history.restore(workspace(), tx, access=access(), versions=versions)
     return _all_reply(new, tx)

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InputError
 from gridmap.grids.plan import (
+    HAIRLINE_CELLS,
     MIN_SHARED_M,
     NOTHING_M2,
     SLIVER_M2,
@@ -58,6 +59,15 @@ def neighbours(plan: Plan, geom: BaseGeometry, skip: Iterable[str] = ()) -> list
 def within(plan: Plan, line: BaseGeometry, other: BaseGeometry) -> BaseGeometry:
     """Return the part of ``line`` within :data:`TOUCH_CELLS` grid cells of ``other`` (a line)."""
     return shapely.intersection(line, shapely.buffer(other, plan.grid_size * TOUCH_CELLS))
+
+
+def lines(geom: BaseGeometry) -> BaseGeometry:
+    """Return the linear parts of ``geom`` as a MultiLineString (an intersection of two
+    boundaries can also hold points, and GEOS refuses a mixed collection in an overlay)."""
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return shapely.MultiLineString(
+        [p for p in parts if p.geom_type == "LineString" and not p.is_empty]
+    )
 
 
 def take(plan: Plan, code: str, shape: BaseGeometry, changed: dict[str, BaseGeometry]) -> None:
@@ -109,7 +119,7 @@ def release(
     for piece in shapely.get_parts(_polygons(plan, ground)):
         edge = piece.boundary
         if outline is not None:
-            old = within(plan, edge, outline.boundary)
+            old = lines(within(plan, edge, outline.boundary))
             if plan.length_m(old) >= MIN_SHARED_M:
                 edge = old
         best, best_len, total, across = None, MIN_SHARED_M, 0.0, 0.0
@@ -191,6 +201,59 @@ def same(before: BaseGeometry | None, after: BaseGeometry) -> bool:
     return bool(shapely.equals_exact(a, b, 0))
 
 
+def keep_ground(
+    plan: Plan,
+    changed: dict[str, BaseGeometry],
+    removed: Iterable[str],
+    community_of: dict[str, str | None],
+) -> None:
+    """Give the crumbs of ground an edit would leave in no grid, unseen, to a grid.
+
+    Set operations drop slivers (:data:`SLIVER_M2`), a border moved by a few grid cells leaves
+    a strip along the community's edge that the cleaner does not close (it closes gaps between
+    grids only), and a grid grown into a gap can leave a splinter of it. A piece of the edited
+    grids' communities (or of their old ground) that is in no grid after the edit and is
+    smaller than :data:`NOTHING_M2` (the plan's checks report gaps from 1 m²) or thinner than
+    :data:`HAIRLINE_CELLS` cells goes to the grid of its community it shares the longest
+    border with. A gap the edit means to leave (a deleted grid, ground no neighbour takes) is
+    larger and stays, and the checks report it.
+    """
+    gone = set(removed)
+    codes = [*changed, *gone]
+    of = {**plan.community_of, **community_of}
+    g = plan.grid_size
+    homes = {of.get(c) for c in codes} & set(plan.communities)
+    ground = [plan.grids[c] for c in codes if c in plan.grids]
+    ground += [plan.communities[k] for k in homes]  # type: ignore[index]
+    if not ground:
+        return
+    area = shapely.union_all(ground, grid_size=g)
+    after = {c: x for c, x in plan.grids.items() if c not in gone} | changed
+    near = [x for x in after.values() if shapely.intersects(x, area)]
+    lost = shapely.difference(area, shapely.union_all(near, grid_size=g), grid_size=g)
+    for piece in shapely.get_parts(shapely.get_parts(lost)):
+        if piece.geom_type != "Polygon" or not (
+            plan.area_m2(piece) < NOTHING_M2
+            or shapely.buffer(piece, -g * HAIRLINE_CELLS / 2).is_empty
+        ):
+            continue
+        inside = shapely.point_on_surface(piece)
+        home = next((k for k, x in plan.communities.items() if x.intersects(inside)), None)
+        best, most = None, 0.0
+        for code, x in after.items():
+            if (home is not None and of.get(code) != home) or not shapely.dwithin(
+                x, piece, g * TOUCH_CELLS
+            ):
+                continue
+            border = shapely.intersection(piece.boundary, x.boundary, grid_size=g).length
+            if border > most:
+                best, most = code, border
+        if best is not None:
+            changed[best] = after[best] = _polygons(
+                plan, shapely.union(after[best], piece, grid_size=g)
+            )
+
+
 def result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
     """Return the Edit of ``changed``, moving grids left with no ground to ``removed``.
 
@@ -198,6 +261,7 @@ def result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
     nothing is written for it, its version stays.
     """
     clean_touched(plan, changed, kw.get("removed", ()))
+    keep_ground(plan, changed, kw.get("removed", ()), kw.get("community_of", {}))
     emptied = tuple(c for c, g in changed.items() if g.is_empty and c not in kw.get("added", ()))
     kept = {
         c: g

@@ -34,6 +34,7 @@ from gridmap.errors import GeometryError, InputError
 from gridmap.grids.ground import (
     clip,
     known,
+    lines,
     neighbours,
     release,
     result,
@@ -141,7 +142,7 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
         raise GeometryError("The split line crosses itself. (拆分线自相交。)")
     cut: list[list[BaseGeometry]] = []
     for part in shapely.get_parts(grid):
-        inside = shapely.intersection(line, part, grid_size=plan.grid_size)
+        inside = lines(shapely.intersection(line, part, grid_size=plan.grid_size))
         if inside.is_empty:
             continue
         noded = shapely.union(shapely.boundary(part), inside, grid_size=plan.grid_size)

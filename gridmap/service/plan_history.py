@@ -8,12 +8,20 @@ An undo that would overwrite someone else's later change is refused with
 :class:`gridmap.errors.ConflictError` (409), nothing changed.
 
 Restoring an old version writes the grids as they were then in a new transaction (so it can be
-undone too), with every ``grid_code`` and figure recomputed.
+undone too), with every ``grid_code`` and figure recomputed. Like an edit it names the versions
+the caller saw, and is refused (409) when a grid it would change was changed since.
+
+The lineage (which codes became which, workspace setting ``grid_lineage``) keeps every entry
+ever made, each with the transaction that made it; :func:`lineage` returns those in effect:
+an entry of an undone split is not (until it is redone), nor one of an edit a restore took
+back (until the restore is undone). So whichever way a version is taken back — the planning
+page, ``gridmap undo``, a restore — the lineage says what the grids now are.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +32,7 @@ from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
 from gridmap.service.grids import metric_crs
-from gridmap.service.planning import OPERATIONS
+from gridmap.service.planning import LINEAGE_KEY, OPERATIONS
 from gridmap.service.relocate import relocate
 from gridmap.store import Workspace
 
@@ -225,6 +233,40 @@ def changed_by(ws: Workspace, tx: int) -> Changed:
     return Changed(frame, tuple(dict.fromkeys(removed)))
 
 
+def lineage(ws: Workspace) -> list[dict[str, Any]]:
+    """Return the lineage entries in effect, oldest first (see the module).
+
+    Each transaction's effect on the set of lineage-making transactions in effect is replayed
+    from the audit log: an edit that made entries adds itself, a restore of version ``n``
+    makes the set what it was right after ``n``, and an undo applies the inverse of what it
+    undoes (so a redo, an undo of an undo, puts back what the undo took out). Entries without
+    a ``tx`` (made before entries carried one) stay in effect.
+    """
+    entries = ws.meta().get(LINEAGE_KEY) or []
+    makers = {int(e["tx"]) for e in entries if isinstance(e.get("tx"), int)}
+    if not makers:
+        return list(entries)
+    live: set[int] = set()
+    effect: dict[int, tuple[set[int], set[int]]] = {}  # tx → (put in, taken out)
+    at: dict[int, set[int]] = {0: set()}  # tx → the makers in effect right after it
+    log = ws.audit_log(limit=None, layer="grids")
+    for row in sorted(log.itertuples(), key=lambda r: int(r.fid)):
+        tx, words = int(row.fid), str(row.action).split()
+        gain: set[int] = set()
+        loss: set[int] = set()
+        if tx in makers:
+            gain = {tx}
+        elif words[:2] == ["grids", "restore"] and len(words) > 2 and words[2].isdigit():
+            then = at[max((t for t in at if t <= int(words[2])), default=0)]
+            gain, loss = then - live, live - then
+        elif words[:1] == ["undo"] and len(words) > 1 and words[1].isdigit():
+            loss, gain = effect.get(int(words[1]), (set(), set()))
+        live = (live - loss) | gain
+        effect[tx] = (gain, loss)
+        at[tx] = set(live)
+    return [e for e in entries if not isinstance(e.get("tx"), int) or int(e["tx"]) in live]
+
+
 def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:
     """Return the grids as they were right after transaction ``tx`` (EPSG:4326)."""
     if not isinstance(tx, int) or isinstance(tx, bool) or tx < 1:
@@ -237,12 +279,45 @@ def grids_at(ws: Workspace, tx: int) -> gpd.GeoDataFrame:
     return ws.as_of("grids", tx)
 
 
-def restore(ws: Workspace, tx: int, *, access: Access) -> int:
-    """Make the grids what they were after ``tx``, in a new transaction; return its id."""
+def _check_restore(now: gpd.GeoDataFrame, old: gpd.GeoDataFrame, seen: Mapping[str, int]) -> None:
+    """Refuse (409) a restore that would overwrite a change the caller did not see.
+
+    The grids a restore changes are those changed since the version (their version now is not
+    the one they had then), new since, or deleted since. Each must be as the caller saw it:
+    ``seen`` (``{code: version}``, the versions of the plan the caller looked at) holds its
+    version now, or, for a grid deleted since, does not name it.
+    """
+    then = dict(zip(old["code"].astype(str), old["version"].astype(int), strict=True))
+    current = {str(r.code): (int(fid), int(r.version)) for fid, r in now.iterrows()}
+    changed = {c for c in {*then, *current} if then.get(c) != current.get(c, (0, None))[1]}
+    stale = sorted(c for c in changed if seen.get(c) != current.get(c, (0, None))[1])
+    if stale:
+        shown = ", ".join(stale[:10]) + (" …" if len(stale) > 10 else "")
+        first = current.get(stale[0])
+        raise ConflictError(
+            f"Grid(s) {shown} changed since you loaded the plan: the restore is refused so "
+            "that the change is not lost; look at the plan as it is now, then restore again. "
+            f"(网格 {'、'.join(stale[:10])} 在您读取后已被修改，恢复被拒绝，以免覆盖他人修改；"
+            "请查看最新规划后再恢复。)",
+            layer="grids",
+            fid=None if first is None else first[0],
+            expected=seen.get(stale[0]),
+            actual=None if first is None else first[1],
+        )
+
+
+def restore(ws: Workspace, tx: int, *, access: Access, versions: Mapping[str, int]) -> int:
+    """Make the grids what they were after ``tx``, in a new transaction; return its id.
+
+    ``versions``: ``{code: version}`` of the grids as the caller saw them; a restore that
+    would overwrite a grid changed since is refused with ConflictError (409) naming the
+    grids, nothing written (see :func:`_check_restore`).
+    """
     require_writer(access, "grids")
     old = grids_at(ws, tx)
     crs = metric_crs(ws)
     with ws.transaction(user=access.who, action=f"grids restore {tx}") as t:
+        _check_restore(t.read("grids"), old, versions)
         moved = relocate(t, old, metric_crs=crs, region=None, grids_changed=set(old["code"]))
         frame = old.drop(columns=[c for c in ("version", "updated_at", "updated_by") if c in old])
         for column in ("households", "residents", "buildings", "area_m2"):

@@ -54,7 +54,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 COMMON = ("op", "versions")
 #: Painted blocks and cells snap onto the grids' vertices this close (degrees, about 0.5 m).
 PAINT_SNAP_DEG = 5e-6
-#: The workspace setting that keeps which grid codes became which.
+#: The workspace setting that keeps which grid codes became which: every entry ever made, each
+#: with the transaction (``tx``) that made it; the entries still in effect after undo, redo
+#: and restore are :func:`gridmap.service.plan_history.lineage`'s.
 LINEAGE_KEY = "grid_lineage"
 
 
@@ -121,6 +123,19 @@ def _text(doc: Mapping[str, Any], name: str, *, required: bool = True) -> str | 
     return value.strip()
 
 
+def parse_versions(versions: Any) -> dict[str, int]:
+    """Return ``{grid code: version}`` as sent, or raise InputError saying what it should be."""
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
+        for k, v in versions.items()
+    ):
+        raise InputError(
+            "'versions' must map grid codes to the versions you edited, such as "
+            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
+        )
+    return dict(versions)
+
+
 def parse_operation(doc: Any) -> Operation:
     """Return the operation a request body asks for, or raise InputError saying what is wrong."""
     if not isinstance(doc, dict):
@@ -140,15 +155,7 @@ def parse_operation(doc: Any) -> Operation:
             f"A {op} takes {', '.join(OPERATIONS[op])}, not {', '.join(unknown)}. "
             f"(操作 {op} 不接受 {'、'.join(unknown)}。)"
         )
-    versions = doc.get("versions") or {}
-    if not isinstance(versions, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
-        for k, v in versions.items()
-    ):
-        raise InputError(
-            "'versions' must map grid codes to the versions you edited, such as "
-            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
-        )
+    versions = parse_versions(doc.get("versions") or {})
     grids, streets = get_layer("grids"), get_layer("streets")
     kw: dict[str, Any] = {"op": op, "versions": dict(versions)}
     if "code" in OPERATIONS[op]:
@@ -425,11 +432,11 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
                 for code in result.added
             ]
             tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+        tx_id = tx.tx_id or 0
         if result.lineage:
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            entries = [{**e, "at": now, "user": access.who} for e in result.lineage]
+            entries = [{**e, "at": now, "user": access.who, "tx": tx_id} for e in result.lineage]
             tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
-        tx_id = tx.tx_id or 0
     return PlanEdit(
         tx=tx_id,
         changed=tuple(c for c in result.changed if c not in result.added),

@@ -166,7 +166,7 @@ def renumber(
             moved = _rewrite(tx, mapping)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             entries = [
-                {"op": "renumber", "from": [o], "to": [n], "at": now, "user": user}
+                {"op": "renumber", "from": [o], "to": [n], "at": now, "user": user, "tx": tx.tx_id}
                 for o, n, _ in changes
             ]
             tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])

@@ -22,7 +22,11 @@ export const History = {
   restore(tx) {
     const run = async () => {
       try {
-        const reply = await postJSON("api/grids/restore", { tx });
+        // the versions of the grids as this page shows them: a grid someone changed since
+        // refuses the restore (409), and failed() loads the plan as it is now and says so
+        const versions = {};
+        for (const [code, f] of this.state.grids) if (f.version !== undefined) versions[code] = f.version;
+        const reply = await postJSON("api/grids/restore", { tx, versions });
         this.compare(null);
         await this.applyReply(reply);
         this.card.say("ok", t("plan.done.restore", { tx }));
