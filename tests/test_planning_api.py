@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import mapping, shape
@@ -200,6 +201,36 @@ def test_a_merge_of_neighbours_and_undo_and_redo(papp, planner):
     assert b not in grids(ws).index
     planner.post("/api/grids/undo", json={})  # leave the demo's grids for the next tests
     assert b in grids(ws).index
+
+
+def test_a_merge_after_a_split_keeps_the_older_grids_code_name_and_worker(papp, planner):
+    ws = ws_of(papp)
+    old = "320102001002003"
+    geom = grids(ws).geometry[old]
+    minx, miny, maxx, maxy = geom.bounds
+    cut = minx + (maxx - minx) * 0.6  # the new (eastern) grid holds fewer households
+    line = {"type": "LineString", "coordinates": [[cut, miny - 0.001], [cut, maxy + 0.001]]}
+    resp = edit(planner, {"op": "split", "code": old, "line": line})
+    assert resp.status_code == 200, resp.get_json()
+    (new,) = resp.get_json()["added"]
+    before = grids(ws)
+    assert before.households[old] > before.households[new]  # the old grid is the larger
+    assert before.worker[old] and pd.isna(before.worker[new])
+    # the new grid selected first, the old one added with Shift: the old one stays
+    resp = edit(planner, {"op": "merge", "codes": [new, old]})
+    assert resp.status_code == 200, resp.get_json()
+    doc = resp.get_json()
+    assert doc["removed"] == [new] and old in doc["changed"]
+    assert doc["lineage"] == [{"op": "merge", "from": [new, old], "to": [old]}]
+    after = grids(ws)
+    assert new not in after.index
+    for column in ("name", "worker", "worker_phone"):
+        assert after[column][old] == before[column][old], column
+    assert int(after.households[old]) == int(before.households[old] + before.households[new])
+    assert_coverage(ws)
+    for _ in range(2):  # leave the demo's grids for the next tests
+        assert planner.post("/api/grids/undo", json={}).status_code == 200
+    assert grids(ws).households[old] == before.households[old] + before.households[new]
 
 
 def test_painting_a_building_moves_it_and_its_households(papp, planner):
@@ -481,7 +512,8 @@ def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
     ws = _copy(demo_path, tmp_path)
     me, other = Access.of("planner1", "planner"), Access.of("planner2", "planner")
     a, b = "320102001001001", "320102001001002"
-    planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    done = planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    (a,) = done.lineage[0]["to"]  # the grid with more households keeps its code
     planning.edit_grids(ws, with_versions(ws, {"op": "delete", "code": a}), access=other)
     with pytest.raises(ConflictError) as err:
         plan_history.undo(ws, access=me)

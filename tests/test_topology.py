@@ -191,6 +191,17 @@ def test_a_merge_of_neighbours_and_of_grids_that_only_touch_at_a_corner():
         T.merge(corner, [west_south, east_north])
 
 
+def test_a_merge_keeps_the_code_of_the_grid_with_the_most_households_whichever_came_first():
+    p = plan()
+    edit = T.merge(p, ["B", "A"], {"A": 300, "B": 120})
+    assert edit.removed == ("B",) and set(edit.changed) >= {"A"} and "B" not in edit.changed
+    assert edit.lineage[0] == {"op": "merge", "from": ["B", "A"], "to": ["A"]}
+    assert T.merge(p, ["A", "B"], {"A": 100, "B": 120}).lineage[0]["to"] == ["B"]
+    # as many households (or none known): the lowest code, the oldest grid
+    assert T.merge(p, ["B", "A"], {"A": 200, "B": 200}).lineage[0]["to"] == ["A"]
+    assert T.merge(p, ["B", "A"]).removed == ("B",)
+
+
 def test_delete_leaves_a_gap_or_gives_the_ground_to_the_neighbours():
     p = plan()
     gap = T.delete(p, "B").apply(p)

@@ -292,7 +292,12 @@ def next_code(ws_meta: Mapping[str, Any], plan: topology.Plan, community: str | 
 
 
 def _run(
-    op: Operation, plan: topology.Plan, tx: Transaction, meta: Mapping[str, Any], crs: Any
+    op: Operation,
+    plan: topology.Plan,
+    tx: Transaction,
+    meta: Mapping[str, Any],
+    crs: Any,
+    households: Mapping[str, float],
 ) -> topology.Edit:
     if op.op == "reshape":
         assert op.code and op.geometry is not None
@@ -307,7 +312,7 @@ def _run(
             plan, op.code, op.line, next_code(meta, plan, plan.community_of.get(op.code))
         )
     if op.op == "merge":
-        return topology.merge(plan, list(op.codes))
+        return topology.merge(plan, list(op.codes), households)
     if op.op == "delete":
         assert op.code
         return topology.delete(plan, op.code, to_neighbours=op.to == "neighbours")
@@ -369,7 +374,11 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         plan, grids = read_plan(tx, crs)
         _check_versions(op, grids)
         meta = tx.meta()
-        result = _run(op, plan, tx, meta, crs)
+        households = {
+            str(c): float(h) if pd.notna(h) else 0.0
+            for c, h in zip(grids["code"], grids["households"], strict=True)
+        }
+        result = _run(op, plan, tx, meta, crs, households)
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]

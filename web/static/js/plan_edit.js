@@ -33,7 +33,9 @@ export const Editing = {
         this.drawPlan();
         this.afterSelection();
         const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
-        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed, ...reply.removed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
+        // a merge names the grid it kept (the one with the most households), not every grid
+        const codes = op.op === "merge" && reply.lineage?.length ? reply.lineage[0].to : [...reply.added, ...reply.changed, ...reply.removed];
+        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: codes.map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
         await Promise.all([this.refreshChecks(), this.refreshVersions()]);
       } catch (err) {
         await this.failed(err);
