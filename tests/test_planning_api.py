@@ -406,6 +406,34 @@ def test_an_import_of_grids_recomputes_codes_and_figures(demo_path, tmp_path):
     ws.close()
 
 
+def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planner):
+    ws = ws_of(papp)
+    g = grids(ws)
+    blocks = planner.get("/api/grids/blocks").get_json()["features"]
+    # a block wholly inside its grid, and a building of that grid
+    block = next(
+        f
+        for f in blocks
+        if shape(f["geometry"]).difference(g.geometry[f["properties"]["grid_code"]]).area < 1e-12
+    )
+    to = block["properties"]["grid_code"]
+    building = int(ws.read("buildings", where={"grid_code": to}).index[0])
+    was = state(ws)
+    versions = len(planner.get("/api/grids/versions").get_json()["versions"])
+    for body in (
+        {"op": "paint", "blocks": [block["id"]], "to": to},
+        {"op": "paint", "buildings": [building], "to": to},
+    ):
+        resp = edit(planner, body)
+        assert resp.status_code == 200, resp.get_json()
+        doc = resp.get_json()
+        assert doc["tx"] == 0 and doc["changed"] == doc["added"] == doc["removed"] == []
+        (note,) = doc["notes"]
+        assert "already" in note["en"] and to in note["en"] and HAN.search(note["zh-CN"])
+        assert state(ws) == was  # no version, no audit row
+    assert len(planner.get("/api/grids/versions").get_json()["versions"]) == versions
+
+
 def test_painting_a_street_block_moves_it_whole(papp, planner):
     ws = ws_of(papp)
     blocks = planner.get("/api/grids/blocks").get_json()["features"]

@@ -99,7 +99,12 @@ add_schemas(
             "type": "object",
             "required": ["tx", "changed", "added", "removed", "lineage", "notes", "moved", "grids"],
             "properties": {
-                "tx": {"type": "integer", "description": "the transaction: the plan's version"},
+                "tx": {
+                    "type": "integer",
+                    "description": "the transaction: the plan's version; 0 when the edit changed "
+                    "nothing (ground painted into the grid that holds it already): no version "
+                    "is written, and a note says so",
+                },
                 "changed": _CODES,
                 "added": _CODES,
                 "removed": _CODES,

@@ -258,6 +258,22 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     )
     now = {f["id"]: f["properties"]["grid_code"] for f in blocks_after["features"]}
     assert now[block["id"]] == target
+    # painted again into the grid that holds it now: nothing saved, and the page says so
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        newest = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    page.wait_for_function(
+        "(id) => window.gridmap.planning.blockLayer.get(String(id))", arg=block["id"]
+    )
+    page.evaluate(
+        "(id) => { window.gridmap.planning.blockLayer.get(String(id)).fire('click'); }",
+        block["id"],
+    )
+    page.click("#plan-paint-apply")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "info" and "未作改动" in text and short(target) in text, (kind, text)
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        assert int(ws.audit_log(limit=1)["fid"].iloc[0]) == newest  # no version written
     # delete a grid leaving a gap: the checks find it, its fix gives it to a neighbour
     page.click('[data-plan-tool="select"]')
     victim = next(c for c in sorted(grids) if c != target)

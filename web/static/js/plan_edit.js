@@ -26,6 +26,11 @@ export const Editing = {
     const run = async () => {
       try {
         const reply = await postJSON("api/grids/edit", { ...op, versions });
+        if (reply.tx === 0) {
+          // nothing changed (painted into the grid that holds it already): no version saved
+          this.card.say("info", op.to ? t("plan.unchanged_to", { to: shortCode(op.to) }) : t("plan.unchanged"));
+          return;
+        }
         for (const code of reply.removed) this.state.grids.delete(code);
         for (const f of reply.grids.features) this.state.grids.set(f.properties.code, f);
         if (reply.added.length) this.state.selected = [...reply.added];
