@@ -164,7 +164,7 @@ def test_a_split_adds_the_cut_vertex_to_the_neighbour_across_the_border():
                     (X + 0.6 * D, Y - D),
                 ]
             ),
-            "3 pieces",
+            "must cross grid A once, from edge to edge: .* into 3 pieces",
         ),
     ],
 )

@@ -313,8 +313,10 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
     pieces = sum(len(f) for f in cut) - len(cut) + 1
     if pieces > 2:
         raise GeometryError(
-            f"The line cuts grid {code} into {pieces} pieces: draw one cut at a time. "
-            f"(拆分线把网格 {code} 分成了 {pieces} 块：请一次只切一刀。)"
+            f"The line must cross grid {code} once, from edge to edge: this one crosses it "
+            f"more often and cuts it into {pieces} pieces. Draw one cut at a time. "
+            f"(拆分线须从网格 {code} 的一边穿到另一边，只穿过一次：此线多次穿过网格，把它分成了 "
+            f"{pieces} 块，请一次只切一刀。)"
         )
     faces = cut[0]
     faces.sort(key=plan.area_m2, reverse=True)

@@ -13,6 +13,7 @@ households), planner-plan-reshape.png (a vertex dragged), planner-plan-checks.pn
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import shapely
@@ -26,6 +27,8 @@ from tests.browser.kit import READY, new_context, shoot, submit_sign_in, watched
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # A vertex of the selected grid shared with another grid, whose ring neighbours lie at least
 # 40 px away (so the drag takes the vertex, not an edge's middle marker), in the open map.
@@ -358,6 +361,8 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     kind, text = status(page)
     assert kind == "error", (kind, text)
     assert "community" in text, text
+    # the server's message in the page's language only (it answers in both)
+    assert not HAN.search(text), text
     assert set(grids_of(writable_demo.path)) == set(after)
     watch.http_errors.clear()  # the refused save's 400, said in the page
     watch.console.clear()
@@ -399,6 +404,8 @@ def test_a_stale_edit_is_refused_and_the_plan_reloaded(
     idle(page)
     kind, text = status(page)
     assert kind == "conflict", text
+    # one sentence naming the grid someone else changed, in English only
+    assert short(a) in text and text.count("load") == 1 and not HAN.search(text), text
     page.wait_for_timeout(300)
     v = page.evaluate(f"() => window.gridmap.planning.state.grids.get('{a}').version")
     assert v == grids_of(writable_demo.path)[a].version  # the page shows the grid as it is now

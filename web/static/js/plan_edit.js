@@ -3,8 +3,8 @@
 // worker through the write API (PATCH with If-Match); the one-click fixes of the checks. A stale
 // change (409) loads the plan as it is now and says so.
 
-import { apiFetch, describeError, postJSON } from "./api.js";
-import { getLang, t } from "./i18n.js";
+import { apiFetch, postJSON, refusalMessage } from "./api.js";
+import { getLang, t, tn } from "./i18n.js";
 import { shortCode } from "./plan_map.js";
 
 /** The grids an operation names: the versions it must send. */
@@ -43,18 +43,26 @@ export const Editing = {
         this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: codes.map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
         await Promise.all([this.refreshChecks(), this.refreshVersions()]);
       } catch (err) {
-        await this.failed(err);
+        await this.failed(err, versions);
       }
     };
     return this.busy(run());
   },
 
-  async failed(err) {
+  /**
+   * Say why a change was refused, in the page's language. A stale change (409): load the plan
+   * as it is now and name the grids (of `versions`, code → the version the change was made
+   * from) that someone else changed meanwhile, in one sentence.
+   */
+  async failed(err, versions = {}) {
     if (err?.status === 409) {
-      this.card.say("conflict", t("plan.conflict", { msg: describeError(err) }));
       await this.reload().catch(() => null);
+      const changed = Object.entries(versions)
+        .filter(([code, v]) => this.state.grids.get(code)?.version !== v)
+        .map(([code]) => shortCode(code));
+      this.card.say("conflict", changed.length ? tn("plan.conflict", changed.length, { codes: changed.join(", ") }) : t("plan.conflict_any"));
     } else {
-      this.card.say("error", t("plan.refused", { msg: describeError(err) }));
+      this.card.say("error", t("plan.refused", { msg: refusalMessage(err) }));
     }
   },
 
@@ -75,7 +83,7 @@ export const Editing = {
         this.card.say("ok", t("plan.done.attrs", { code: shortCode(code) }));
         await this.refreshVersions();
       } catch (err) {
-        await this.failed(err);
+        await this.failed(err, { [code]: f.version });
       }
     };
     return this.busy(run());
