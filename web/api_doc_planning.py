@@ -296,8 +296,9 @@ REBALANCE = {
         {
             "name": "tolerance",
             "in": "query",
-            "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.2},
-            "description": "the share off `households` a grid may be",
+            "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.25},
+            "description": "the share off `households` a grid may be (by default 400 ± 25 %: "
+            "300–500, the range of the checks)",
         },
         {
             "name": "community",
