@@ -1,7 +1,8 @@
 // Changes the planning tool sends (a mixin of planning.js's PlanTool): one operation of
 // POST api/grids/edit naming the versions of the grids it was made from; a grid's name and
-// worker through the write API (PATCH with If-Match); the one-click fixes of the checks. A stale
-// change (409) loads the plan as it is now and says so.
+// worker through the write API (PATCH with If-Match); the one-click fixes of the checks; a fit
+// of the map to what is shown, beside the left panel and the card. A stale change (409) loads
+// the plan as it is now and says so.
 
 import { apiFetch, postJSON, refusalMessage } from "./api.js";
 import { getLang, t, tn } from "./i18n.js";
@@ -89,12 +90,36 @@ export const Editing = {
     return this.busy(run());
   },
 
+  // ---- the view ----
+  /** Fit the map to `bounds` within the part of it that the left panel and the card leave. */
+  fitTo(bounds, maxZoom) {
+    const box = this.map.getContainer().getBoundingClientRect();
+    const shown = (el) => {
+      const r = el && !el.hidden ? el.getBoundingClientRect() : null;
+      return r && r.width > 0 && r.height > 0 ? r : null;
+    };
+    const cover = { left: 0, right: 0, top: 0, bottom: 0 };
+    const panel = shown(document.getElementById("panel"));
+    if (panel && panel.left < box.left + box.width / 2 && panel.right > box.left) cover.left = panel.right - box.left;
+    const card = shown(this.card.root);
+    if (card && card.left > box.left + box.width / 2) cover.right = box.right - card.left;
+    else if (card && card.top > box.top + box.height / 2) cover.bottom = box.bottom - card.top;
+    if (cover.left + cover.right > box.width * 0.8) cover.left = cover.right = 0; // a narrow screen
+    if (cover.bottom > box.height * 0.8) cover.bottom = 0;
+    const pad = 24;
+    this.map.fitBounds(bounds, {
+      maxZoom,
+      paddingTopLeft: [cover.left + pad, cover.top + pad],
+      paddingBottomRight: [cover.right + pad, cover.bottom + pad],
+    });
+  },
+
   // ---- findings ----
   showFinding(i) {
     const f = this.findings[i];
     if (!f) return;
     const layer = this.findingLayer.get(String(i));
-    if (layer) this.map.fitBounds(layer.getBounds(), { maxZoom: 19, padding: [80, 80] });
+    if (layer) this.fitTo(layer.getBounds(), 19);
     else if (f.at) this.map.setView([f.at[1], f.at[0]], Math.max(this.map.getZoom(), 18));
     for (const li of document.querySelectorAll("#plan-findings li")) li.classList.toggle("current", li === document.querySelectorAll("#plan-findings li")[i]);
   },
