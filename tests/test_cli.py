@@ -501,3 +501,53 @@ def test_grids_rebalance_proposes_then_applies_undoably(writable_demo, tmp_path,
     assert {g["code"]: g["before"] for g in again["grids"]} == after
     assert main(["grids", "rebalance", ws, "--lang", "zh"]) == 0
     assert "个网格" in capsys.readouterr().out
+
+
+def test_grids_rebalance_takes_the_range_of_validate_and_says_it(demo_path, capsys):
+    from gridmap.cli import grids as cli_grids
+    from gridmap.service import grid_checks, rebalance
+
+    assert cli_grids.DEFAULT_RANGE == grid_checks.DEFAULT_RANGE
+    assert (rebalance.DEFAULT_HOUSEHOLDS, rebalance.DEFAULT_TOLERANCE) == (400, 0.25)
+    assert main(["grids", "rebalance", str(demo_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bounds"] == [300, 500]
+    assert main(["grids", "rebalance", str(demo_path), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("household range: 300-500 (400 ± 25%)\n")
+    assert "outside 300-500 households before" in out
+    assert main(["grids", "rebalance", str(demo_path), "--lang", "zh", "--tolerance", "0.1"]) == 0
+    assert capsys.readouterr().out.startswith("户数范围：360–440（400 ± 10%）\n")
+
+
+def test_grids_validate_titles_the_kinds_in_its_language(demo_path, capsys):
+    args = ["grids", "validate", str(demo_path), "--max", "450"]
+    with pytest.raises(SystemExit):
+        main([*args, "--lang", "zh"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("户数超范围：") for line in lines[:-1])
+    assert "households_range" not in "\n".join(lines)
+    with pytest.raises(SystemExit):
+        main([*args, "--lang", "en"])
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("Households out of range: ") for line in lines[:-1])
+
+
+def test_grids_auto_with_o_and_no_replace_writes_a_preview_only(demo_copy, tmp_path, capsys):
+    before = _state(demo_copy)
+    stamp = open_workspace(demo_copy).stamp()
+    preview = tmp_path / "preview.geojson"
+    args = ["-q", "grids", "auto", str(demo_copy), "--community", COMMUNITY, "-o", str(preview)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"Preview written to {preview}" in out
+    assert f"Preview only: Community {COMMUNITY} has 10 grid(s) already" in out
+    assert "nothing written" in out and "--replace" in out
+    # the buildings of the other communities: said to lie outside the one chosen
+    assert re.search(rf"note: \d+ building\(s\) lie outside community {COMMUNITY} ", out), out
+    _assert_same(before, _state(demo_copy))
+    assert open_workspace(demo_copy).stamp() == stamp
+    assert json.loads(preview.read_text(encoding="utf-8"))["features"]
+    # without -o the refusal says how to look first, in both languages
+    assert main(args[:-2]) == 2
+    err = capsys.readouterr().err
+    assert "--replace" in err and "-o FILE.geojson" in err and "先预览" in err

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import mapping, shape
@@ -211,6 +212,36 @@ def test_a_merge_of_neighbours_and_undo_and_redo(papp, planner):
     assert b in grids(ws).index
 
 
+def test_a_merge_after_a_split_keeps_the_older_grids_code_name_and_worker(papp, planner):
+    ws = ws_of(papp)
+    old = "320102001002003"
+    geom = grids(ws).geometry[old]
+    minx, miny, maxx, maxy = geom.bounds
+    cut = minx + (maxx - minx) * 0.6  # the new (eastern) grid holds fewer households
+    line = {"type": "LineString", "coordinates": [[cut, miny - 0.001], [cut, maxy + 0.001]]}
+    resp = edit(planner, {"op": "split", "code": old, "line": line})
+    assert resp.status_code == 200, resp.get_json()
+    (new,) = resp.get_json()["added"]
+    before = grids(ws)
+    assert before.households[old] > before.households[new]  # the old grid is the larger
+    assert before.worker[old] and pd.isna(before.worker[new])
+    # the new grid selected first, the old one added with Shift: the old one stays
+    resp = edit(planner, {"op": "merge", "codes": [new, old]})
+    assert resp.status_code == 200, resp.get_json()
+    doc = resp.get_json()
+    assert doc["removed"] == [new] and old in doc["changed"]
+    assert doc["lineage"] == [{"op": "merge", "from": [new, old], "to": [old]}]
+    after = grids(ws)
+    assert new not in after.index
+    for column in ("name", "worker", "worker_phone"):
+        assert after[column][old] == before[column][old], column
+    assert int(after.households[old]) == int(before.households[old] + before.households[new])
+    assert_coverage(ws)
+    for _ in range(2):  # leave the demo's grids for the next tests
+        assert planner.post("/api/grids/undo", json={}).status_code == 200
+    assert grids(ws).households[old] == before.households[old] + before.households[new]
+
+
 def test_painting_a_building_moves_it_and_its_households(papp, planner):
     ws = ws_of(papp)
     g = grids(ws)
@@ -392,6 +423,34 @@ def test_an_import_of_grids_recomputes_codes_and_figures(demo_path, tmp_path):
     ws.close()
 
 
+def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planner):
+    ws = ws_of(papp)
+    g = grids(ws)
+    blocks = planner.get("/api/grids/blocks").get_json()["features"]
+    # a block wholly inside its grid, and a building of that grid
+    block = next(
+        f
+        for f in blocks
+        if shape(f["geometry"]).difference(g.geometry[f["properties"]["grid_code"]]).area < 1e-12
+    )
+    to = block["properties"]["grid_code"]
+    building = int(ws.read("buildings", where={"grid_code": to}).index[0])
+    was = state(ws)
+    versions = len(planner.get("/api/grids/versions").get_json()["versions"])
+    for body in (
+        {"op": "paint", "blocks": [block["id"]], "to": to},
+        {"op": "paint", "buildings": [building], "to": to},
+    ):
+        resp = edit(planner, body)
+        assert resp.status_code == 200, resp.get_json()
+        doc = resp.get_json()
+        assert doc["tx"] == 0 and doc["changed"] == doc["added"] == doc["removed"] == []
+        (note,) = doc["notes"]
+        assert "already" in note["en"] and to in note["en"] and HAN.search(note["zh-CN"])
+        assert state(ws) == was  # no version, no audit row
+    assert len(planner.get("/api/grids/versions").get_json()["versions"]) == versions
+
+
 def test_painting_a_street_block_moves_it_whole(papp, planner):
     ws = ws_of(papp)
     blocks = planner.get("/api/grids/blocks").get_json()["features"]
@@ -498,7 +557,8 @@ def test_a_refused_undo_names_the_grids(demo_path, tmp_path):
     ws = _copy(demo_path, tmp_path)
     me, other = Access.of("planner1", "planner"), Access.of("planner2", "planner")
     a, b = "320102001001001", "320102001001002"
-    planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    done = planning.edit_grids(ws, with_versions(ws, {"op": "merge", "codes": [a, b]}), access=me)
+    (a,) = done.lineage[0]["to"]  # the grid with more households keeps its code
     planning.edit_grids(ws, with_versions(ws, {"op": "delete", "code": a}), access=other)
     with pytest.raises(ConflictError) as err:
         plan_history.undo(ws, access=me)

@@ -180,7 +180,7 @@ def test_a_split_adds_the_cut_vertex_to_the_neighbour_across_the_border():
                     (X + 0.6 * D, Y - D),
                 ]
             ),
-            "3 pieces",
+            "must cross grid A once, from edge to edge: .* into 3 pieces",
         ),
     ],
 )
@@ -205,6 +205,17 @@ def test_a_merge_of_neighbours_and_of_grids_that_only_touch_at_a_corner():
     east_north = next(c for c in ("C", "D") if corner.grids[c].bounds[0] > X + 0.5 * D)
     with pytest.raises(InputError, match="share a border"):
         T.merge(corner, [west_south, east_north])
+
+
+def test_a_merge_keeps_the_code_of_the_grid_with_the_most_households_whichever_came_first():
+    p = plan()
+    edit = T.merge(p, ["B", "A"], {"A": 300, "B": 120})
+    assert edit.removed == ("B",) and set(edit.changed) >= {"A"} and "B" not in edit.changed
+    assert edit.lineage[0] == {"op": "merge", "from": ["B", "A"], "to": ["A"]}
+    assert T.merge(p, ["A", "B"], {"A": 100, "B": 120}).lineage[0]["to"] == ["B"]
+    # as many households (or none known): the lowest code, the oldest grid
+    assert T.merge(p, ["B", "A"], {"A": 200, "B": 200}).lineage[0]["to"] == ["A"]
+    assert T.merge(p, ["B", "A"]).removed == ("B",)
 
 
 def test_delete_leaves_a_gap_or_gives_the_ground_to_the_neighbours():

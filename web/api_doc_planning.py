@@ -99,7 +99,12 @@ add_schemas(
             "type": "object",
             "required": ["tx", "changed", "added", "removed", "lineage", "notes", "moved", "grids"],
             "properties": {
-                "tx": {"type": "integer", "description": "the transaction: the plan's version"},
+                "tx": {
+                    "type": "integer",
+                    "description": "the transaction: the plan's version; 0 when the edit changed "
+                    "nothing (ground painted into the grid that holds it already): no version "
+                    "is written, and a note says so",
+                },
                 "changed": _CODES,
                 "added": _CODES,
                 "removed": _CODES,
@@ -311,8 +316,9 @@ REBALANCE = {
         {
             "name": "tolerance",
             "in": "query",
-            "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.2},
-            "description": "the share off `households` a grid may be",
+            "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.25},
+            "description": "the share off `households` a grid may be (by default 400 ± 25 %: "
+            "300–500, the range of the checks)",
         },
         {
             "name": "community",

@@ -230,8 +230,8 @@ def checks() -> Response:
 @describe(REBALANCE)
 def rebalance_proposal() -> Response:
     """Propose the fewest street-block moves into ``households`` × (1 ± ``tolerance``); no write."""
-    target = _float("households", 400)
-    tolerance = _float("tolerance", 0.2)
+    target = _float("households", rebalance.DEFAULT_HOUSEHOLDS)
+    tolerance = _float("tolerance", rebalance.DEFAULT_TOLERANCE)
     community = request.args.get("community") or None
     ws = workspace()
     plan = rebalance.propose(ws, target=target, tolerance=tolerance, community=community)

@@ -10,6 +10,14 @@ from gridmap.cli.common import Progress, Subparsers
 if TYPE_CHECKING:
     from gridmap.service.grids import AutoGrids
 
+#: Households a grid may hold by default, in ``auto``, ``validate`` and ``rebalance``: the range
+#: of the checks and the planning page (:data:`gridmap.service.grid_checks.DEFAULT_RANGE`, which
+#: a test keeps equal; not imported, so that ``gridmap --help`` does not load geopandas).
+DEFAULT_RANGE = (300, 500)
+#: ``rebalance`` takes the range as its middle and the share off it: 400 ± 25 %.
+DEFAULT_HOUSEHOLDS = (DEFAULT_RANGE[0] + DEFAULT_RANGE[1]) / 2
+DEFAULT_TOLERANCE = (DEFAULT_RANGE[1] - DEFAULT_RANGE[0]) / (DEFAULT_RANGE[1] + DEFAULT_RANGE[0])
+
 #: Random restarts by default: on the demo and Xinjiekou extracts 10 of them cut the
 #: households off target by a third to a half for about one more second
 #: (scripts/bench_partition.py).
@@ -36,32 +44,52 @@ def _figures(outcome: AutoGrids) -> list[str]:
 
 def cmd_auto(args: argparse.Namespace) -> None:
     """Draw the grids of a workspace automatically, from street blocks and households."""
+    from gridmap.errors import GridsExistError
     from gridmap.service.grids import auto_grids, write_preview
     from gridmap.store import open_workspace
 
     ws = open_workspace(args.workspace)
     say = Progress(args.quiet)
-    outcome = auto_grids(
-        ws,
-        community=args.community,
-        target=args.target,
-        bounds=(args.min, args.max),
-        time_limit=args.time_limit,
-        seed=args.seed,
-        method=args.method,
-        restarts=args.restarts,
-        replace=args.replace,
-        dry_run=args.dry_run,
-        user=args.user,
-        progress=say,
-    )
+
+    def draw(dry_run: bool) -> AutoGrids:
+        return auto_grids(
+            ws,
+            community=args.community,
+            target=args.target,
+            bounds=(args.min, args.max),
+            time_limit=args.time_limit,
+            seed=args.seed,
+            method=args.method,
+            restarts=args.restarts,
+            replace=args.replace,
+            dry_run=dry_run,
+            user=args.user,
+            progress=say,
+        )
+
+    preview_only = False
+    try:
+        outcome = draw(args.dry_run)
+    except GridsExistError:
+        if not args.output:
+            raise
+        # -o without --replace where grids are: a preview of the new grids, the old ones kept
+        preview_only = True
+        outcome = draw(True)
     for line in _figures(outcome):
         print(line)
     if args.output:
         path = write_preview(outcome, args.output)
         print(f"Preview written to {path}")
     changed = ", ".join(f"{n} {layer}" for layer, n in outcome.changed.items() if n) or "none"
-    if outcome.written:
+    if preview_only:
+        where = f"Community {args.community}" if args.community else "The workspace"
+        print(
+            f"Preview only: {where} has {outcome.replaced} grid(s) already and they stay as "
+            f"they are; nothing written (grid codes that would change: {changed}). Add "
+            "--replace to write the new grids."
+        )
+    elif outcome.written:
         replaced = f", replacing {outcome.replaced}" if outcome.replaced else ""
         print(f"Wrote {len(outcome.grids)} grids{replaced}; grid codes changed: {changed}.")
         print(
@@ -86,6 +114,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
     import json
     import sys
 
+    from gridmap.grids.findings import KIND_TITLES
     from gridmap.service.grid_checks import validate
     from gridmap.store import open_workspace
 
@@ -99,7 +128,11 @@ def cmd_validate(args: argparse.Namespace) -> None:
         zh = _lang(args) == "zh"
         for f in findings:
             where = f"  ({f['at'][0]:.6f}, {f['at'][1]:.6f})" if f["at"] else ""
-            print(f"{f['kind']}: {f['message_zh'] if zh else f['message_en']}{where}")
+            en, zh_title = KIND_TITLES.get(f["kind"], (f["kind"], f["kind"]))
+            if zh:
+                print(f"{zh_title}：{f['message_zh']}{where}")
+            else:
+                print(f"{en}: {f['message_en']}{where}")
         n, grids = len(findings), len(found.figures)
         in_range = int(found.figures["in_range"].sum()) if grids else 0
         if zh:
@@ -188,6 +221,10 @@ def cmd_rebalance(args: argparse.Namespace) -> None:
     zh = _lang(args) == "zh"
     lo, hi = plan.bounds
     before, after, n = plan.outside("before"), plan.outside("after"), len(plan.grids)
+    share = f"{plan.target:g} ± {args.tolerance:.0%}"
+    print(
+        f"户数范围：{lo:g}–{hi:g}（{share}）" if zh else f"household range: {lo:g}-{hi:g} ({share})"
+    )
     for m in plan.moves:
         if zh:
             print(f"街区 {m['block']}：{m['from']} → {m['to']}（{m['households']} 户）")
@@ -242,8 +279,18 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("workspace")
     p.add_argument("--community", help="draw only this community's grids (its 12-digit code)")
     p.add_argument("--target", type=float, default=400, help="households per grid (default 400)")
-    p.add_argument("--min", type=float, default=300, help="fewest households (default 300)")
-    p.add_argument("--max", type=float, default=500, help="most households (default 500)")
+    p.add_argument(
+        "--min",
+        type=float,
+        default=DEFAULT_RANGE[0],
+        help=f"fewest households (default {DEFAULT_RANGE[0]})",
+    )
+    p.add_argument(
+        "--max",
+        type=float,
+        default=DEFAULT_RANGE[1],
+        help=f"most households (default {DEFAULT_RANGE[1]})",
+    )
     p.add_argument(
         "--time-limit", type=float, help="seconds for the search (default: until it finishes)"
     )
@@ -263,7 +310,12 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--replace", action="store_true", help="replace the grids there already")
     p.add_argument("--dry-run", action="store_true", help="solve and report, write nothing")
-    p.add_argument("-o", "--output", help="also write the new grids to this GeoJSON file")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="also write the new grids to this GeoJSON file; without --replace where there are "
+        "grids already, only this preview is written",
+    )
     p.add_argument("--user", default="cli", help="name recorded in the audit log")
     p.set_defaults(func=cmd_auto)
     v = actions.add_parser(
@@ -274,8 +326,18 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     )
     v.add_argument("workspace")
     v.add_argument("--json", action="store_true", help="print findings and figures as JSON")
-    v.add_argument("--min", type=float, default=300, help="fewest households (default 300)")
-    v.add_argument("--max", type=float, default=500, help="most households (default 500)")
+    v.add_argument(
+        "--min",
+        type=float,
+        default=DEFAULT_RANGE[0],
+        help=f"fewest households (default {DEFAULT_RANGE[0]})",
+    )
+    v.add_argument(
+        "--max",
+        type=float,
+        default=DEFAULT_RANGE[1],
+        help=f"most households (default {DEFAULT_RANGE[1]})",
+    )
     v.add_argument("--community", help="check only this community's grids (its 12-digit code)")
     v.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
     v.set_defaults(func=cmd_validate)
@@ -307,9 +369,20 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         "(--apply paints them)",
     )
     r.add_argument("workspace")
-    r.add_argument("--households", type=float, default=400, help="households per grid (400)")
     r.add_argument(
-        "--tolerance", type=float, default=0.2, help="allowed share off --households (0.2)"
+        "--households",
+        type=float,
+        default=DEFAULT_HOUSEHOLDS,
+        help=f"households per grid, the middle of the range ({DEFAULT_HOUSEHOLDS:g})",
+    )
+    r.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"allowed share off --households ({DEFAULT_TOLERANCE:g}: "
+        f"{DEFAULT_HOUSEHOLDS * (1 - DEFAULT_TOLERANCE):g}-"
+        f"{DEFAULT_HOUSEHOLDS * (1 + DEFAULT_TOLERANCE):g}, the range of validate and the "
+        "planning page)",
     )
     r.add_argument("--community", help="only this community's grids (its 12-digit code)")
     r.add_argument("-o", "--output", help="write the moved blocks to this GeoJSON file")

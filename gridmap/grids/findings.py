@@ -40,6 +40,19 @@ KINDS = (
     "multipart",
     "households_range",
 )
+#: Each kind's title in a report, (English, Chinese) — the planning page's labels
+#: (web/static/i18n/tools/plan.json ``plan.kind.*``) say the same in Chinese.
+KIND_TITLES: dict[str, tuple[str, str]] = {
+    "overlap": ("Overlap", "重叠"),
+    "outside": ("Outside the community", "超出社区"),
+    "community": ("Not in one community", "跨社区"),
+    "gap": ("Gap", "空隙"),
+    "orphan_building": ("Building in no grid", "楼栋无网格"),
+    "cut_building": ("Cut building", "切分楼栋"),
+    "off_street": ("Border off the street", "偏离街道"),
+    "multipart": ("In pieces", "不连续"),
+    "households_range": ("Households out of range", "户数超范围"),
+}
 
 
 @dataclass(frozen=True)

@@ -324,9 +324,13 @@ class GridPartition(Problem[GridPartitionResult]):
         if self.communities is None:
             notes.append("communities drawn first; objective and bound are for grids within them")
         if (~inside).any():
+            where = (
+                f"community {comms[0].code} {comms[0].name}, the one drawn,"
+                if len(comms) == 1
+                else f"the {len(comms)} communities drawn"
+            )
             notes.append(
-                f"{int((~inside).sum())} building(s) lie outside the communities drawn and were "
-                "left out"
+                f"{int((~inside).sum())} building(s) lie outside {where} and were left out"
             )
         return GridPartitionResult(
             solution=GridSolution(grids, community, building_grid),

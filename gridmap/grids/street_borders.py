@@ -159,7 +159,8 @@ def off_street(
             mine, other = (codes[i_k], codes[j_k]) if side == 0 else (codes[j_k], codes[i_k])
             area = float(shapely.area(strip))
             run = float(shapely.length(shapely.intersection(shapely.boundary(strip), shared[k])))
-            width = area / run if run else 0.0
+            run = run if np.isfinite(run) else 0.0  # (NaN: no boundary; JSON has no NaN)
+            width = area / run if run > 0 else 0.0
             out.append(
                 Finding(
                     "off_street",

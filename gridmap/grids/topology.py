@@ -25,7 +25,7 @@ The plan and an edit's result are :mod:`gridmap.grids.plan`'s. Everything here i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -65,6 +65,7 @@ __all__ = [
     "ensure_polygon",
     "give",
     "merge",
+    "merge_keeper",
     "paint",
     "replace",
     "reshape",
@@ -170,8 +171,10 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
     pieces = sum(len(f) for f in cut) - len(cut) + 1
     if pieces > 2:
         raise GeometryError(
-            f"The line cuts grid {code} into {pieces} pieces: draw one cut at a time. "
-            f"(拆分线把网格 {code} 分成了 {pieces} 块：请一次只切一刀。)"
+            f"The line must cross grid {code} once, from edge to edge: this one crosses it "
+            f"more often and cuts it into {pieces} pieces. Draw one cut at a time. "
+            f"(拆分线须从网格 {code} 的一边穿到另一边，只穿过一次：此线多次穿过网格，把它分成了 "
+            f"{pieces} 块，请一次只切一刀。)"
         )
     faces = cut[0]
     faces.sort(key=plan.area_m2, reverse=True)
@@ -199,15 +202,30 @@ def split(plan: Plan, code: str, line: BaseGeometry, new_code: str) -> Edit:
     )
 
 
-def merge(plan: Plan, codes: list[str]) -> Edit:
-    """Merge adjacent grids into the first of ``codes``; the others are removed.
+def merge_keeper(codes: Iterable[str], households: Mapping[str, float] | None = None) -> str:
+    """Return the grid whose code (name, worker and phone) a merge of ``codes`` keeps.
 
-    The grids must form one piece (each shares a border with another, not just a corner) and
-    belong to one community.
+    The grid with the most households (counts missing from ``households`` are 0); of grids with
+    as many, the lowest code — the oldest, since codes are given out in order and never reused.
+    Which grid was selected first does not matter: merging a new grid into an old one keeps the
+    old one's code and worker.
+    """
+    households = households or {}
+    return min(codes, key=lambda c: (-float(households.get(c) or 0), c))
+
+
+def merge(plan: Plan, codes: list[str], households: Mapping[str, float] | None = None) -> Edit:
+    """Merge adjacent grids into one; the others are removed.
+
+    The merged grid keeps the code of :func:`merge_keeper` (the grid with the most
+    ``households``, ties to the lowest code); the lineage records ``from`` in the order given
+    and ``to`` the kept code. The grids must form one piece (each shares a border with another,
+    not just a corner) and belong to one community.
     """
     codes = list(dict.fromkeys(codes))
     if len(codes) < 2:
         raise InputError("Choose two grids or more to merge. (请选择两个以上网格合并。)")
+    keep = merge_keeper(codes, households)
     geoms = [known(plan, c) for c in codes]
     communities = {plan.community_of.get(c) for c in codes}
     if len(communities) > 1:
@@ -237,9 +255,9 @@ def merge(plan: Plan, codes: list[str]) -> Edit:
     union = _polygons(plan, shapely.union_all(geoms, grid_size=plan.grid_size))
     return result(
         plan,
-        {codes[0]: union},
-        removed=tuple(codes[1:]),
-        lineage=({"op": "merge", "from": codes, "to": [codes[0]]},),
+        {keep: union},
+        removed=tuple(c for c in codes if c != keep),
+        lineage=({"op": "merge", "from": codes, "to": [keep]},),
     )
 
 

@@ -161,9 +161,13 @@ def auto_grids(
     mine = old[old["community_code"].isin(codes)] if len(old) else old
     if len(mine) and not (replace or dry_run):
         where = f"community {community}" if community else "the workspace"
+        zh_where = f"社区 {community}" if community else "工作区"
         raise GridsExistError(
             f"{where[0].upper()}{where[1:]} has {len(mine)} grid(s) already: add --replace to "
-            "draw them anew (the old ones stay in the history)."
+            "draw them anew (the old ones stay in the history), or -o FILE.geojson without "
+            "--replace to see the new ones first. "
+            f"({zh_where}已有 {len(mine)} 个网格：加 --replace 重新划分（旧网格保留在历史中），"
+            "或只加 -o 文件.geojson 先预览新网格。)"
         )
     crs = metric_crs(ws)
     say("reading buildings and streets")

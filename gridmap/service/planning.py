@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
+from gridmap.grids.plan import SLIVER_M2
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
 from gridmap.service import blocks
 from gridmap.service.edit import require_writer
@@ -89,7 +90,8 @@ class PlanEdit:
     Attributes
     ----------
     tx
-        The transaction (the audit-log row: the plan's new version).
+        The transaction (the audit-log row: the plan's new version); 0 when the edit changed
+        nothing (ground painted into the grid that holds it already) and nothing was written.
     changed, added, removed
         Codes of grids whose outline changed, of new grids, of grids that are gone.
     lineage
@@ -326,6 +328,7 @@ def _run(
     tx: Transaction,
     meta: Mapping[str, Any],
     crs: Any,
+    households: Mapping[str, float],
     ever: Iterable[str] = (),
 ) -> topology.Edit:
     if op.op == "reshape":
@@ -340,7 +343,7 @@ def _run(
         new_code = next_code(meta, plan, plan.community_of.get(op.code), ever)
         return topology.split(plan, op.code, op.line, new_code)
     if op.op == "merge":
-        return topology.merge(plan, list(op.codes))
+        return topology.merge(plan, list(op.codes), households)
     if op.op == "delete":
         assert op.code
         return topology.delete(plan, op.code, to_neighbours=op.to == "neighbours")
@@ -386,6 +389,33 @@ def _after(grids: gpd.GeoDataFrame, result: topology.Edit) -> gpd.GeoDataFrame:
     )
 
 
+def _unchanged(plan: topology.Plan, result: topology.Edit) -> bool:
+    """Whether ``result`` changes no grid by a sliver or more (ground painted or given to the
+    grid that holds it already, an outline saved as it was)."""
+    if result.added or result.removed:
+        return False
+    for code, geom in result.changed.items():
+        before = plan.grids.get(code)
+        if before is None:
+            return False
+        moved = shapely.symmetric_difference(geom, before, grid_size=plan.grid_size)
+        if plan.area_m2(moved) >= SLIVER_M2:
+            return False
+    return True
+
+
+def _nothing(op: Operation) -> PlanEdit:
+    """The answer to an edit that changes nothing: no version written (``tx`` 0), a note."""
+    if op.to and op.op in ("paint", "give"):
+        note = (
+            f"Nothing changed: that ground is in grid {op.to} already; nothing was saved.",
+            f"未作改动：所选范围已在网格 {op.to} 内，未保存。",
+        )
+    else:
+        note = ("Nothing changed; nothing was saved.", "未作改动，未保存。")
+    return PlanEdit(tx=0, changed=(), added=(), removed=(), lineage=(), notes=(note,), moved={})
+
+
 def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
     """Parse and apply one planning operation in one transaction; see the module.
 
@@ -403,7 +433,13 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         _check_versions(op, grids)
         meta = tx.meta()
         ever = codes_ever(ws) if op.op in ("draw", "split") else set()
-        result = _run(op, plan, tx, meta, crs, ever)
+        households = {
+            str(c): float(h) if pd.notna(h) else 0.0
+            for c, h in zip(grids["code"], grids["households"], strict=True)
+        }
+        result = _run(op, plan, tx, meta, crs, households, ever)
+        if _unchanged(plan, result):
+            return _nothing(op)
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]

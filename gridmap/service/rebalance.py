@@ -30,9 +30,15 @@ from gridmap.grids import rebalance
 from gridmap.grids.blocks import adjacency, locate
 from gridmap.schema import STORAGE_CRS
 from gridmap.service.blocks import workspace_blocks
+from gridmap.service.grid_checks import DEFAULT_RANGE
 from gridmap.service.grids import metric_crs
 from gridmap.service.relocate import codes_at
 from gridmap.store import Workspace
+
+#: The range by default is the checks' and the planning page's (:data:`DEFAULT_RANGE`,
+#: 300–500 households): its middle, and the share off it, 400 ± 25 %.
+DEFAULT_HOUSEHOLDS = (DEFAULT_RANGE[0] + DEFAULT_RANGE[1]) / 2
+DEFAULT_TOLERANCE = (DEFAULT_RANGE[1] - DEFAULT_RANGE[0]) / (DEFAULT_RANGE[1] + DEFAULT_RANGE[0])
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,8 @@ def _neighbours(units: gpd.GeoDataFrame) -> list[set[int]]:
 def propose(
     ws: Workspace,
     *,
-    target: float = 400,
-    tolerance: float = 0.2,
+    target: float = DEFAULT_HOUSEHOLDS,
+    tolerance: float = DEFAULT_TOLERANCE,
     community: str | None = None,
 ) -> RebalancePlan:
     """Return the fewest block moves that bring every grid of ``ws`` into target x (1 ± tolerance)."""
@@ -238,7 +244,8 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
         doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
         doc.update({k: v for k, v in paint.items() if v})
         edit = edit_grids(ws, doc, access=access)
-        done.append(edit.tx)
+        if edit.tx:  # (0: nothing to move after all, nothing written)
+            done.append(edit.tx)
         # This plan's own edits change grids it paints into next: their new versions.
         now = ws.read("grids", where={"code": list(edit.changed)}, columns=["code"])
         versions.update(zip(now["code"].astype(str), now["version"].astype(int), strict=True))

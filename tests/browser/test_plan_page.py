@@ -13,6 +13,7 @@ households), planner-plan-reshape.png (a vertex dragged), planner-plan-checks.pn
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import shapely
@@ -26,6 +27,8 @@ from tests.browser.kit import READY, new_context, shoot, submit_sign_in, watched
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # A vertex of the selected grid shared with another grid, whose ring neighbours lie at least
 # 40 px away (so the drag takes the vertex, not an edge's middle marker), in the open map.
@@ -50,6 +53,21 @@ SHARED_VERTEX_JS = """
       return {x: p.x, y: p.y, neighbour: c, key: key(ring[i])};
   }
   return null;
+}
+"""
+
+# Where the selected grid lies on the page, and the left panel's right edge and the card's left.
+FREE_VIEW_JS = """
+(code) => {
+  const P = window.gridmap.planning, map = window.gridmap.map;
+  const b = P.plan.get(code).getBounds(), r = map.getContainer().getBoundingClientRect();
+  const nw = map.latLngToContainerPoint(b.getNorthWest());
+  const se = map.latLngToContainerPoint(b.getSouthEast());
+  return {
+    left: r.left + nw.x, right: r.left + se.x,
+    panel: document.querySelector('#panel').getBoundingClientRect().right,
+    card: document.querySelector('#plan-card').getBoundingClientRect().left,
+  };
 }
 """
 
@@ -94,6 +112,11 @@ def grids_of(path) -> dict:
     return {str(r.code): r for r in frame.itertuples()}
 
 
+def short(code: str) -> str:
+    """The page's short form of a grid code (plan_map.js shortCode): 1-007."""
+    return f"{int(code[-6:-3])}-{code[-3:]}"
+
+
 def status(page: Page) -> tuple[str, str]:
     el = page.locator("#plan-status")
     return el.get_attribute("data-kind") or "", el.inner_text()
@@ -111,6 +134,18 @@ def test_a_planner_drags_a_shared_vertex_and_the_neighbour_follows(
     before = grids_of(writable_demo.path)
     code = sorted(before)[0]
     select(page, code)
+    page.wait_for_timeout(600)  # the fit's animation
+    # the row's click fitted the grid into the map beside the left panel and the card
+    box = page.evaluate(FREE_VIEW_JS, code)
+    assert box["left"] >= box["panel"] - 1 and box["right"] <= box["card"] + 1, box
+    # the figures table fits the card in English (short headers, the full name as a tooltip)
+    widths = page.evaluate(
+        "() => { const w = document.querySelector('.plan-table-wrap');"
+        " return [w.scrollWidth, w.clientWidth]; }"
+    )
+    assert widths[0] <= widths[1], widths
+    last = page.locator("#plan-figures thead th").last
+    assert last.inner_text() == "Dev." and "Deviation" in (last.get_attribute("title") or "")
     page.click('[data-plan-tool="reshape"]')
     page.wait_for_selector("#plan-save")
     v = page.evaluate(SHARED_VERTEX_JS)
@@ -194,8 +229,16 @@ def test_split_merge_and_undo_from_the_keyboard(
     )
     page.click("#plan-merge")
     idle(page)
-    assert status(page)[0] == "ok", status(page)
-    assert len(grids_of(writable_demo.path)) == len(grids)
+    kind, text = status(page)
+    assert kind == "ok", text
+    merged = grids_of(writable_demo.path)
+    assert len(merged) == len(grids)
+    # the grid with more households keeps its code (ties: the lower), whichever came first;
+    # the status names that one only
+    keep = min((code, new[0]), key=lambda c: (-after[c].households, c))
+    gone = new[0] if keep == code else code
+    assert keep in merged and gone not in merged
+    assert short(keep) in text and short(gone) not in text, text
     # Ctrl+Z takes the merge back
     page.locator("#map").focus()
     page.keyboard.press("Control+z")
@@ -251,6 +294,22 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     )
     now = {f["id"]: f["properties"]["grid_code"] for f in blocks_after["features"]}
     assert now[block["id"]] == target
+    # painted again into the grid that holds it now: nothing saved, and the page says so
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        newest = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    page.wait_for_function(
+        "(id) => window.gridmap.planning.blockLayer.get(String(id))", arg=block["id"]
+    )
+    page.evaluate(
+        "(id) => { window.gridmap.planning.blockLayer.get(String(id)).fire('click'); }",
+        block["id"],
+    )
+    page.click("#plan-paint-apply")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "info" and "未作改动" in text and short(target) in text, (kind, text)
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        assert int(ws.audit_log(limit=1)["fid"].iloc[0]) == newest  # no version written
     # delete a grid leaving a gap: the checks find it, its fix gives it to a neighbour
     page.click('[data-plan-tool="select"]')
     victim = next(c for c in sorted(grids) if c != target)
@@ -335,6 +394,8 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     kind, text = status(page)
     assert kind == "error", (kind, text)
     assert "community" in text, text
+    # the server's message in the page's language only (it answers in both)
+    assert not HAN.search(text), text
     assert set(grids_of(writable_demo.path)) == set(after)
     watch.http_errors.clear()  # the refused save's 400, said in the page
     watch.console.clear()
@@ -424,6 +485,8 @@ def test_a_stale_edit_is_refused_and_the_plan_reloaded(
     idle(page)
     kind, text = status(page)
     assert kind == "conflict", text
+    # one sentence naming the grid someone else changed, in English only
+    assert short(a) in text and text.count("load") == 1 and not HAN.search(text), text
     page.wait_for_timeout(300)
     v = page.evaluate(f"() => window.gridmap.planning.state.grids.get('{a}').version")
     assert v == grids_of(writable_demo.path)[a].version  # the page shows the grid as it is now
@@ -507,4 +570,70 @@ def test_a_rebalance_is_proposed_shown_and_applied(
     with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
         found = grid_checks.validate(ws, bounds=(380, 470))
     assert not [f for f in found.findings if f.kind in ("gap", "overlap")]
+    watch.assert_clean()
+
+
+def test_the_card_speaks_the_pages_language_and_asks_before_it_restores(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base, locale="zh-CN")
+    open_plan(page)
+    grids = grids_of(writable_demo.path)
+    victim = sorted(grids)[5]
+    # a delete cancelled: the question goes, nothing is deleted
+    select(page, victim)
+    page.click("#plan-delete")
+    assert "删除网格" in status(page)[1]
+    page.click("#plan-cancel")
+    kind, text = status(page)
+    assert "？" not in text and "未删除" in text and short(victim) in text, text
+    assert page.locator("#plan-delete-gap").count() == 0
+    # a narrower range: the checks name grids by their short codes, as the card does
+    page.fill("#plan-min", "400")
+    page.locator("#plan-min").dispatch_event("change")
+    idle(page)
+    page.click('[data-plan-tab="checks"]')
+    page.wait_for_selector('#plan-findings li[data-kind="households_range"]')
+    messages = page.locator("#plan-findings .plan-message").all_inner_texts()
+    assert messages and not any(re.search(r"\d{15}", m) for m in messages), messages[:3]
+    assert any(re.search(r"\d+-\d{3}", m) for m in messages), messages[:3]
+    # numbers from 10 up have room (the list has more than ten findings)
+    assert page.locator("#plan-findings > li").count() >= 10
+    pad = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector('#plan-findings')).paddingLeft)"
+    )
+    assert pad >= 30, pad
+    # the range inputs stay in view when the figures table scrolls
+    page.click('[data-plan-tab="figures"]')
+    page.evaluate("() => { document.querySelector('.plan-table-wrap').scrollTop = 10000; }")
+    tabs = page.locator(".plan-tabs").bounding_box()
+    field = page.locator("#plan-min").bounding_box()
+    assert field["y"] >= tabs["y"] + tabs["height"] - 1, (field, tabs)
+    # an edit, then the versions: each one's operation in Chinese with short codes and its number
+    page.click("#plan-delete")
+    page.click("#plan-delete-gap")
+    idle(page)
+    assert status(page)[0] == "ok", status(page)
+    page.click('[data-plan-tab="versions"]')
+    first = page.locator("#plan-versions li").first
+    tx = int(first.get_attribute("data-tx"))
+    text = first.inner_text()
+    assert f"版本 {tx}" in text and f"删除 {short(victim)}" in text, text
+    assert "grids" not in text and victim not in text, text
+    # restore asks first; cancelled, nothing happens; confirmed, the status names a listed number
+    older = page.locator("#plan-versions li").nth(1)
+    old_tx = int(older.get_attribute("data-tx"))
+    older.locator(".plan-restore").click()
+    assert f"恢复版本 {old_tx}？" in status(page)[1]
+    page.click("#plan-cancel")
+    assert "未恢复" in status(page)[1]
+    assert victim not in grids_of(writable_demo.path)
+    older.locator(".plan-restore").click()
+    page.click("#plan-restore-yes")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "ok" and f"已恢复版本 {old_tx}" in text, text
+    assert victim in grids_of(writable_demo.path)
+    assert page.locator(f'#plan-versions li[data-tx="{old_tx}"]').count() == 1
     watch.assert_clean()

@@ -1,7 +1,7 @@
 // Talking to the gridmap server. URLs are relative to the page, so the app works when it is
 // mounted under a path prefix on the intranet server.
 
-import { has, t } from "./i18n.js";
+import { getLang, has, t } from "./i18n.js";
 
 /**
  * A reply that was not OK. The server answers errors in one shape,
@@ -30,16 +30,55 @@ async function errorOf(resp) {
   }
 }
 
+const HAN = /[\u4e00-\u9fff]/;
+
+/**
+ * One language of a bilingual server message. The server writes "English. (中文。)": the
+ * English sentence, then the Chinese one in a closing pair of brackets. Returns the Chinese part
+ * for a zh page, the English part otherwise; a message not of that form comes back as it is.
+ * @param {string} message
+ * @param {string} [lang] the page's language (default: getLang())
+ */
+export function oneLanguage(message, lang = getLang()) {
+  const text = String(message ?? "").trim();
+  if (!text.endsWith(")") && !text.endsWith("）")) return text;
+  let depth = 0;
+  for (let i = text.length - 1; i >= 0; i -= 1) {
+    const c = text[i];
+    if (c === ")" || c === "）") depth += 1;
+    else if (c === "(" || c === "（") depth -= 1;
+    if (depth === 0) {
+      const zh = text.slice(i + 1, -1).trim();
+      const en = text.slice(0, i).trim();
+      if (!en || !HAN.test(zh)) return text;
+      return lang === "zh-CN" ? zh : en;
+    }
+  }
+  return text;
+}
+
 /**
  * What went wrong, in the page's language: the UI's sentence for a known error code (which may
- * quote the server's message as `{msg}`), else the server's own message.
+ * quote the server's message, in the page's language only, as `{msg}`), else the server's own
+ * message in the page's language.
  */
 export function describeError(err) {
   // fetch rejects with a TypeError when the server cannot be reached at all
   if (err instanceof TypeError && has("error.offline")) return t("error.offline");
   const key = err?.code ? `error.code.${err.code}` : null;
-  if (key && has(key)) return t(key, { msg: err.message, seconds: err.retryAfter ?? "" });
-  return err?.message ?? String(err);
+  const msg = err?.message === undefined ? undefined : oneLanguage(err.message);
+  if (key && has(key)) return t(key, { msg, seconds: err.retryAfter ?? "" });
+  return msg ?? String(err);
+}
+
+/**
+ * The server's own message about a refused request (400, 404, 409, 422: it says exactly what
+ * was wrong), in the page's language; for other failures (offline, busy, a server fault) the
+ * UI's sentence of describeError.
+ */
+export function refusalMessage(err) {
+  const own = err instanceof HttpError && [400, 404, 409, 422].includes(err.status) && err.error?.message;
+  return own ? oneLanguage(own) : describeError(err);
 }
 
 function apiUrl(path) {

@@ -102,6 +102,15 @@ export function t(key, vars = null, fallback = undefined) {
   return s;
 }
 
+/**
+ * Translate `key` for a count `n` (also given to the text as `{n}` unless `vars` has one):
+ * `key.one` when `n` is 1 and there is that form (English "1 street block"), else `key`.
+ */
+export function tn(key, n, vars = null) {
+  const one = `${key}.one`;
+  return t(n === 1 && has(one) ? one : key, { n, ...(vars || {}) });
+}
+
 /** Pick the current language's text from a `{"en": ..., "zh-CN": ...}` object from the server. */
 export function pick(texts, fallback = "") {
   if (texts == null) return fallback;

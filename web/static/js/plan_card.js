@@ -5,13 +5,16 @@
 // Hooks for tests: #plan-card[data-tool][data-busy], [data-plan-tool=select|draw|reshape|split|
 // paint-blocks|paint-buildings], #plan-merge, #plan-delete, #plan-undo, #plan-redo, #plan-status
 // [data-kind=info|ok|error|conflict], #plan-actions (#plan-save, #plan-cancel, #plan-lasso,
-// #plan-paint-to, #plan-paint-apply, #plan-paint-clear, #plan-delete-gap, #plan-delete-give),
-// #plan-rebalance, #plan-auto, #plan-selected, #plan-name, #plan-worker, #plan-phone, #plan-attrs-save, tabs
+// #plan-paint-to, #plan-paint-apply, #plan-paint-clear, #plan-delete-gap, #plan-delete-give,
+// #plan-restore-yes), #plan-rebalance, #plan-auto, #plan-selected, #plan-name, #plan-worker,
+// #plan-phone, #plan-attrs-save, tabs
 // [data-plan-tab=figures|checks|versions], #plan-min, #plan-max, #plan-figures tr[data-code],
-// #plan-findings li[data-kind] .plan-fix, #plan-versions li[data-tx] .plan-compare/.plan-restore.
+// #plan-findings li[data-kind] .plan-fix, #plan-versions li[data-tx] .plan-vno/.plan-compare/
+// .plan-restore.
 
 import { h } from "./dom.js";
 import { formatNumber, getLang, t } from "./i18n.js";
+import { describeAction } from "./plan_history.js";
 import { DEVIATION_COLOURS, shortCode } from "./plan_map.js";
 
 export const TOOLS = ["select", "draw", "reshape", "split", "paint-blocks", "paint-buildings"];
@@ -27,6 +30,13 @@ const COLUMNS = [
   ["incidents_12m", "plan.col.incidents", 0],
   ["deviation", "plan.col.deviation", 0],
 ];
+
+/** `text` with each of the grid `codes` it names in the card's short form (1-007). */
+function shortCodes(text, codes = []) {
+  let out = String(text ?? "");
+  for (const c of [...codes].sort((a, b) => b.length - a.length)) out = out.split(c).join(shortCode(c));
+  return out;
+}
 
 function button(id, key, attrs = {}) {
   const b = h("button", { type: "button", id, class: "plan-btn", ...attrs });
@@ -241,7 +251,7 @@ export class PlanCard {
       "tr",
       {},
       ...[["code", "plan.col.grid"], ...COLUMNS.map(([k, key]) => [k, key])].map(([k, key]) => {
-        const th = h("th", { scope: "col", tabindex: "0", "aria-sort": this.sort.key === k ? (this.sort.dir > 0 ? "ascending" : "descending") : "none", text: t(key) });
+        const th = h("th", { scope: "col", tabindex: "0", title: t(`${key}.full`), "aria-label": t(`${key}.full`), "aria-sort": this.sort.key === k ? (this.sort.dir > 0 ? "ascending" : "descending") : "none", text: t(key) });
         const go = () => {
           this.sort = { key: k, dir: this.sort.key === k ? -this.sort.dir : 1 };
           this.renderFigures();
@@ -309,7 +319,7 @@ export class PlanCard {
           "li",
           { dataset: { kind: f.kind }, tabindex: "0" },
           h("span", { class: "plan-kind", text: t(`plan.kind.${f.kind}`) }),
-          h("span", { class: "plan-message", text: zh ? f.message_zh : f.message_en }),
+          h("span", { class: "plan-message", text: shortCodes(zh ? f.message_zh : f.message_en, f.grids) }),
           fixes.length ? h("span", { class: "plan-fixes" }, ...fixes) : null,
         );
         li.addEventListener("click", () => this.on.finding(i));
@@ -344,8 +354,8 @@ export class PlanCard {
         return h(
           "li",
           { dataset: { tx: String(v.tx) } },
-          h("span", { class: "plan-when", text: Number.isNaN(at.getTime()) ? v.at : at.toLocaleString(getLang()) }),
-          h("span", { class: "plan-who", text: `${v.user} · ${v.action}` }),
+          h("span", { class: "plan-when" }, h("span", { class: "plan-vno", text: t("plan.version_no", { tx: v.tx }) }), " ", Number.isNaN(at.getTime()) ? v.at : at.toLocaleString(getLang())),
+          h("span", { class: "plan-who", title: v.action, text: `${v.user} · ${describeAction(v.action)}` }),
           h("span", { class: "plan-fixes" }, compare, restore),
         );
       }),

@@ -1,10 +1,11 @@
 // Changes the planning tool sends (a mixin of planning.js's PlanTool): one operation of
 // POST api/grids/edit naming the versions of the grids it was made from; a grid's name and
-// worker through the write API (PATCH with If-Match); the one-click fixes of the checks. A stale
-// change (409) loads the plan as it is now and says so.
+// worker through the write API (PATCH with If-Match); the one-click fixes of the checks; a fit
+// of the map to what is shown, beside the left panel and the card. A stale change (409) loads
+// the plan as it is now and says so.
 
-import { apiFetch, describeError, postJSON } from "./api.js";
-import { getLang, t } from "./i18n.js";
+import { apiFetch, postJSON, refusalMessage } from "./api.js";
+import { getLang, t, tn } from "./i18n.js";
 import { shortCode } from "./plan_map.js";
 
 /** The grids an operation names: the versions it must send. */
@@ -26,33 +27,49 @@ export const Editing = {
     const run = async () => {
       try {
         const reply = await postJSON("api/grids/edit", { ...op, versions });
+        if (reply.tx === 0) {
+          // nothing changed (painted into the grid that holds it already): no version saved
+          this.card.say("info", op.to ? t("plan.unchanged_to", { to: shortCode(op.to) }) : t("plan.unchanged"));
+          return;
+        }
         // a reshape moved vertices of the neighbours' layers in the page: draw them all anew
         this.drawChanged(reply.grids.features, reply.removed, op.op === "reshape");
         if (reply.added.length) this.state.selected = [...reply.added];
         else this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
         this.afterSelection();
         const notes = (reply.notes || []).map((n) => n[getLang()] || n.en).join(" ");
-        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: [...reply.added, ...reply.changed, ...reply.removed].map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
+        // a merge names the grid it kept (the one with the most households), not every grid
+        const codes = op.op === "merge" && reply.lineage?.length ? reply.lineage[0].to : [...reply.added, ...reply.changed, ...reply.removed];
+        this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: codes.map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
         await Promise.all([this.refreshChecks(), this.refreshVersions()]);
       } catch (err) {
-        await this.failed(err);
+        await this.failed(err, versions);
       }
     };
     return this.busy(run());
   },
 
-  async failed(err) {
+  /**
+   * Say why a change was refused, in the page's language. A stale change (409): load the plan
+   * as it is now and name the grids (of `versions`, code → the version the change was made
+   * from) that someone else changed meanwhile, in one sentence.
+   */
+  async failed(err, versions = {}) {
     if (err?.status === 409) {
-      const by = err.error?.changed_by;
-      const msg = by ? t("plan.changed_by", { by, at: (err.error.changed_at || "").replace("T", " ") }) : describeError(err);
-      this.card.say("conflict", t("plan.conflict", { msg }));
       await this.reload().catch(() => null);
+      const changed = Object.entries(versions)
+        .filter(([code, v]) => this.state.grids.get(code)?.version !== v)
+        .map(([code]) => shortCode(code));
+      const said = changed.length ? tn("plan.conflict", changed.length, { codes: changed.join(", ") }) : t("plan.conflict_any");
+      const by = err.error?.changed_by;
+      const who = by ? t("plan.changed_by", { by, at: (err.error.changed_at || "").replace("T", " ") }) : "";
+      this.card.say("conflict", `${said} ${who}`.trim());
     } else if (err?.status === 404 && err.code === "feature_not_found") {
       // a grid this page still shows was deleted or merged away by someone else meanwhile
       await this.reload().catch(() => null);
-      this.card.say("conflict", t("plan.gone", { msg: describeError(err) }));
+      this.card.say("conflict", t("plan.gone", { msg: refusalMessage(err) }));
     } else {
-      this.card.say("error", t("plan.refused", { msg: describeError(err) }));
+      this.card.say("error", t("plan.refused", { msg: refusalMessage(err) }));
     }
   },
 
@@ -73,10 +90,34 @@ export const Editing = {
         this.card.say("ok", t("plan.done.attrs", { code: shortCode(code) }));
         await this.refreshVersions();
       } catch (err) {
-        await this.failed(err);
+        await this.failed(err, { [code]: f.version });
       }
     };
     return this.busy(run());
+  },
+
+  // ---- the view ----
+  /** Fit the map to `bounds` within the part of it that the left panel and the card leave. */
+  fitTo(bounds, maxZoom) {
+    const box = this.map.getContainer().getBoundingClientRect();
+    const shown = (el) => {
+      const r = el && !el.hidden ? el.getBoundingClientRect() : null;
+      return r && r.width > 0 && r.height > 0 ? r : null;
+    };
+    const cover = { left: 0, right: 0, top: 0, bottom: 0 };
+    const panel = shown(document.getElementById("panel"));
+    if (panel && panel.left < box.left + box.width / 2 && panel.right > box.left) cover.left = panel.right - box.left;
+    const card = shown(this.card.root);
+    if (card && card.left > box.left + box.width / 2) cover.right = box.right - card.left;
+    else if (card && card.top > box.top + box.height / 2) cover.bottom = box.bottom - card.top;
+    if (cover.left + cover.right > box.width * 0.8) cover.left = cover.right = 0; // a narrow screen
+    if (cover.bottom > box.height * 0.8) cover.bottom = 0;
+    const pad = 24;
+    this.map.fitBounds(bounds, {
+      maxZoom,
+      paddingTopLeft: [cover.left + pad, cover.top + pad],
+      paddingBottomRight: [cover.right + pad, cover.bottom + pad],
+    });
   },
 
   // ---- findings ----
@@ -84,7 +125,7 @@ export const Editing = {
     const f = this.findings[i];
     if (!f) return;
     const layer = this.findingLayer.get(String(i));
-    if (layer) this.map.fitBounds(layer.getBounds(), { maxZoom: 19, padding: [80, 80] });
+    if (layer) this.fitTo(layer.getBounds(), 19);
     else if (f.at) this.map.setView([f.at[1], f.at[0]], Math.max(this.map.getZoom(), 18));
     for (const li of document.querySelectorAll("#plan-findings li")) li.classList.toggle("current", li === document.querySelectorAll("#plan-findings li")[i]);
   },

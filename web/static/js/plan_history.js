@@ -3,6 +3,29 @@
 
 import { describeError, getJSON, postJSON } from "./api.js";
 import { t } from "./i18n.js";
+import { shortCode } from "./plan_map.js";
+
+const OPS = new Set(["draw", "reshape", "split", "merge", "delete", "give", "paint"]);
+
+/**
+ * A version's operation in the page's language, from its audit action ("grids paint
+ * 320102001002001", "grids restore 19", "undo 27", "edit grids", …), grid codes short (2-001).
+ */
+export function describeAction(action) {
+  const text = String(action || "").trim();
+  let m = /^grids (\w+)\s*(.*)$/.exec(text);
+  if (m && OPS.has(m[1])) {
+    const codes = m[2].split(/\s+/).filter((c) => /^\d{6,}$/.test(c));
+    return t(`plan.op.${m[1]}`, { codes: codes.map((c) => shortCode(c)).join(", ") });
+  }
+  if (m && m[1] === "restore") return t("plan.op.restore", { tx: m[2] });
+  if (m && (m[1] === "auto" || m[1] === "renumber")) return t(`plan.op.${m[1]}`);
+  if ((m = /^undo (\d+)$/.exec(text))) return t("plan.op.undo", { tx: m[1] });
+  if (text === "edit grids") return t("plan.op.edit");
+  if (text.startsWith("import ")) return t("plan.op.import");
+  if (text === "build demo" || text.startsWith("init ")) return t("plan.op.build");
+  return text;
+}
 
 export const History = {
   history(which) {
@@ -19,7 +42,20 @@ export const History = {
     return this.busy(run());
   },
 
+  /** Ask before restoring version `tx` (as a new version): the plan's current state goes. */
   restore(tx) {
+    const back = (say) => {
+      this.showActions();
+      if (say) this.card.say("info", t("plan.restore_cancelled"));
+    };
+    this.card.setActions([
+      { id: "plan-restore-yes", key: "plan.restore_yes", vars: { tx }, primary: true, run: () => (back(false), this.restoreNow(tx)) },
+      { id: "plan-cancel", key: "plan.cancel", run: () => back(true) },
+    ]);
+    this.card.say("info", t("plan.restore_ask", { tx }));
+  },
+
+  restoreNow(tx) {
     const run = async () => {
       try {
         // the versions of the grids as this page shows them: a grid someone changed since

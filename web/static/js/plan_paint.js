@@ -3,7 +3,7 @@
 // snaps to — the view's streets and building outlines, loaded when a drawing tool starts.
 
 import { describeError, getJSON } from "./api.js";
-import { t } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 import { pointInGeometry, viewBbox } from "./plan_map.js";
 
 /** Below this zoom the view holds too many buildings to paint or snap to one by one. */
@@ -141,7 +141,7 @@ export const Painting = {
     });
     if (!doc) return;
     if (!doc.moves.length) {
-      this.card.say("ok", t("plan.rebalance_none", { n: doc.outside_before }));
+      this.card.say("ok", tn("plan.rebalance_none", doc.outside_before));
       return;
     }
     this.setTool("paint-blocks");
@@ -150,11 +150,11 @@ export const Painting = {
     for (const m of doc.moves) this.picked.add(String(m.block));
     this.blockLayer.restyle();
     this.card.setActions([
-      { id: "plan-rebalance-apply", key: "plan.rebalance_apply", vars: { n: doc.moves.length }, primary: true, run: () => this.applyRebalance() },
+      { id: "plan-rebalance-apply", key: doc.moves.length === 1 ? "plan.rebalance_apply.one" : "plan.rebalance_apply", vars: { n: doc.moves.length }, primary: true, run: () => this.applyRebalance() },
       { id: "plan-rebalance-discard", key: "plan.rebalance_discard", run: () => this.setTool("select") },
     ]);
     const towers = doc.towers.length ? ` ${t("plan.rebalance_towers", { codes: doc.towers.join(", ") })}` : "";
-    this.card.say("info", t("plan.rebalance_shown", { n: doc.moves.length, before: doc.outside_before, after: doc.outside_after }) + towers);
+    this.card.say("info", tn("plan.rebalance_shown", doc.moves.length, { before: doc.outside_before, after: doc.outside_after }) + towers);
   },
 
   /** Paint the proposal's moves: one edit per grid that receives blocks (each undoable). */
@@ -176,6 +176,6 @@ export const Painting = {
       await this.edit(op);
       if (this.card.status.dataset.kind !== "ok") return; // refused: stop, the plan is reloaded
     }
-    this.card.say("ok", t("plan.rebalance_done", { n: doc.moves.length }));
+    this.card.say("ok", tn("plan.rebalance_done", doc.moves.length));
   },
 };

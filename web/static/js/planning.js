@@ -267,7 +267,7 @@ class PlanTool {
     this.afterSelection();
     if (fit) {
       const layer = this.plan.get(code);
-      if (layer) this.map.fitBounds(layer.getBounds(), { maxZoom: 18, padding: [40, 40] });
+      if (layer) this.fitTo(layer.getBounds(), 18);
     }
   }
 
@@ -433,9 +433,9 @@ class PlanTool {
     this.card.setActions([
       { id: "plan-delete-give", key: "plan.delete_give", primary: true, run: () => this.edit({ op: "delete", code, to: "neighbours" }) },
       { id: "plan-delete-gap", key: "plan.delete_gap", run: () => this.edit({ op: "delete", code }) },
-      { id: "plan-cancel", key: "plan.cancel", run: () => this.showActions() },
+      { id: "plan-cancel", key: "plan.cancel", run: () => (this.showActions(), this.card.say("info", t("plan.delete_cancelled", { code: shortCode(code) }))) },
     ]);
-    this.card.say("info", t("plan.delete_ask", { code }));
+    this.card.say("info", t("plan.delete_ask", { code: shortCode(code) }));
   }
 
   // ---- keys ----
