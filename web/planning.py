@@ -188,7 +188,8 @@ def checks() -> Response:
     lo, hi = _float("min", 300), _float("max", 500)
     community = request.args.get("community") or None
     found = grid_checks.validate(workspace(), bounds=(lo, hi), community=community)
-    return _json({"findings": found.findings_json(), "figures": found.figures_json()})
+    who = access()
+    return _json({"findings": found.findings_json(who), "figures": found.figures_json(who)})
 
 
 @bp.get("/rebalance")
@@ -208,7 +209,7 @@ def rebalance_proposal() -> Response:
 @describe(BLOCKS)
 def blocks() -> Response:
     """The street blocks, with their grid, buildings and households: what a planner paints."""
-    frame = block_service.blocks_with_figures(workspace())
+    frame = block_service.blocks_with_figures(workspace(), access())
     columns = ["community_code", "grid_code", "buildings", "households"]
     resp = Response(geojson.feature_collection(frame, columns), mimetype="application/geo+json")
     resp.headers["Cache-Control"] = "private, no-cache"
