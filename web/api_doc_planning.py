@@ -250,7 +250,9 @@ CHECKS = {
     "has its geometry (GeoJSON, EPSG:4326), a point `at`, messages in English and Chinese and "
     "fixes as planning operations (a give needs the finding's geometry). Figures per grid: "
     "households, residents, buildings, area (m²), street length (m), cameras, facilities, "
-    "incidents of the last 12 months, deviation from the middle of the range.",
+    "incidents of the last 12 months, deviation from the middle of the range. A count of "
+    "households or residents from 1 to 4 is the text `<5` (and the deviation null) for a "
+    "reader who may not count that grid's register: a grid worker, outside their own grids.",
     "tags": ["planning"],
     "parameters": [
         _number("min", 300, "fewest households a grid should hold"),
@@ -432,7 +434,9 @@ BLOCKS = {
     "summary": "The street blocks a planner paints into grids",
     "description": "Faces the streets cut each community into, numbered from 1 in reading "
     "order (north to south, west to east); each with its community, the grid holding it, and "
-    "its buildings and households. Send their ids as `blocks` of a paint.",
+    "its buildings and households. Send their ids as `blocks` of a paint. Households from 1 "
+    "to 4 are the text `<5` for a reader who may not count that grid's register (a grid "
+    "worker, outside their own grids).",
     "tags": ["planning"],
     "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
 }

@@ -221,8 +221,9 @@ def checks() -> Response:
     community = request.args.get("community") or None
     ws = workspace()
     found = grid_checks.validate(ws, bounds=(lo, hi), community=community)
-    findings = plan_ids.served_findings(ws, access(), found.findings_json())
-    return _json({"findings": findings, "figures": found.figures_json()})
+    who = access()
+    findings = plan_ids.served_findings(ws, who, found.findings_json(who))
+    return _json({"findings": findings, "figures": found.figures_json(who)})
 
 
 @bp.get("/rebalance")
@@ -299,7 +300,7 @@ def partition_accept() -> Response:
 @describe(BLOCKS)
 def blocks() -> Response:
     """The street blocks, with their grid, buildings and households: what a planner paints."""
-    frame = block_service.blocks_with_figures(workspace())
+    frame = block_service.blocks_with_figures(workspace(), access())
     columns = ["community_code", "grid_code", "buildings", "households"]
     resp = Response(geojson.feature_collection(frame, columns), mimetype="application/geo+json")
     resp.headers["Cache-Control"] = "private, no-cache"

@@ -20,6 +20,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.access.counts import shown_count
+from gridmap.access.roles import Access
 from gridmap.errors import FeatureNotFoundError
 from gridmap.grids.blocks import locate, street_blocks
 from gridmap.grids.cells import building_cells
@@ -94,9 +96,24 @@ def transaction_blocks(tx: Transaction, crs: Any) -> gpd.GeoDataFrame:
     return found
 
 
-def blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
+def blocks_with_figures(ws: Workspace, access: Access | None = None) -> gpd.GeoDataFrame:
     """Return the blocks (EPSG:4326) with the community, the grid holding each block's inner
-    point (``grid_code``), and its buildings and households, for the planning page."""
+    point (``grid_code``), and its buildings and households, for the planning page.
+
+    ``access``: who asks; a household count under 5 is ``"<5"`` for a reader who may not count
+    that grid's register (:mod:`gridmap.access.counts`). None: exact (the CLI).
+    """
+    out = _blocks_with_figures(ws)
+    if access is not None:
+        out = out.copy()
+        out["households"] = [
+            shown_count(int(n), access, [None if pd.isna(g) else str(g)])
+            for n, g in zip(out["households"], out["grid_code"], strict=True)
+        ]
+    return out
+
+
+def _blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
     blocks = workspace_blocks(ws)
     crs = blocks.crs
     out = blocks.copy()

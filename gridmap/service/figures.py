@@ -21,13 +21,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from gridmap.access.counts import SMALL_COUNT
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import FeatureNotFoundError, PermissionDeniedError
 from gridmap.schema import VISIT_CATEGORIES
 from gridmap.store import Workspace
 
-#: Counts below this (and above zero) are suppressed.
-SMALL_COUNT = 5
+# Counts below SMALL_COUNT (and above zero) are suppressed: gridmap.access.counts's threshold.
 #: Age bands in whole years: (name, first age, last age or None).
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("0_14", 0, 14),

@@ -19,6 +19,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
+from gridmap.access.counts import SMALL_COUNT, SMALL_TEXT, shown_count
+from gridmap.access.roles import Access
 from gridmap.errors import FeatureNotFoundError, InputError
 from gridmap.grids.findings import Finding, check_plan, order
 from gridmap.grids.street_borders import off_street
@@ -38,8 +40,13 @@ class Validation:
     figures: pd.DataFrame
     crs: Any
 
-    def findings_json(self) -> list[dict[str, Any]]:
-        """Return the findings as JSON values, geometry as GeoJSON (EPSG:4326 degrees)."""
+    def findings_json(self, access: Access | None = None) -> list[dict[str, Any]]:
+        """Return the findings as JSON values, geometry as GeoJSON (EPSG:4326 degrees).
+
+        ``access``: who asks; a household count under 5 (a grid outside the household range)
+        is ``"<5"`` for a reader who may not count that grid's register
+        (:mod:`gridmap.access.counts`). None: exact (the CLI).
+        """
         if not self.findings:
             return []
         shapes = gpd.GeoSeries([f.geometry for f in self.findings], crs=self.crs).to_crs(
@@ -48,13 +55,22 @@ class Validation:
         out = []
         for f, geom in zip(self.findings, shapes.values, strict=True):
             point = shapely.point_on_surface(geom) if not geom.is_empty else None
+            value: Any = round(float(f.value), 3)
+            en, zh = f.message_en, f.message_zh
+            if f.kind == "households_range" and shown_count(value, access, f.grids) != value:
+                value = SMALL_TEXT
+                few = f.value < f.detail.get("min", 0)
+                word, zh_word = ("fewer", "少于") if few else ("more", "多于")
+                limit = f.detail.get("min" if word == "fewer" else "max")
+                en = f"Grid {f.grids[0]} holds {SMALL_TEXT} households, {word} than {limit:g}."
+                zh = f"网格 {f.grids[0]} 不足 {SMALL_COUNT} 户，{zh_word} {limit:g} 户。"
             out.append(
                 {
                     "kind": f.kind,
                     "grids": list(f.grids),
-                    "value": round(float(f.value), 3),
-                    "message_en": f.message_en,
-                    "message_zh": f.message_zh,
+                    "value": value,
+                    "message_en": en,
+                    "message_zh": zh,
                     "detail": f.detail,
                     "fixes": list(f.fixes),
                     "at": None if point is None else [round(point.x, 7), round(point.y, 7)],
@@ -65,10 +81,23 @@ class Validation:
             )
         return out
 
-    def figures_json(self) -> list[dict[str, Any]]:
-        """Return the figures as JSON rows, one per grid."""
+    def figures_json(self, access: Access | None = None) -> list[dict[str, Any]]:
+        """Return the figures as JSON rows, one per grid.
+
+        ``access``: who asks; households and residents under 5 are ``"<5"`` for a reader who
+        may not count that grid's register (:mod:`gridmap.access.counts`); the deviation
+        from the target then says nothing either (None). None: exact (the CLI).
+        """
         rows = self.figures.reset_index().to_dict("records")
-        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
+        out = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
+        for row in out:
+            for column in ("households", "residents"):
+                shown = shown_count(row[column], access, [row["code"]])
+                if shown != row[column]:
+                    row[column] = shown
+                    if column == "households":
+                        row["deviation"] = None
+        return out
 
 
 def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
