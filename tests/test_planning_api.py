@@ -21,7 +21,9 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from gridmap import store
+from gridmap.access.roles import Access
 from gridmap.grids.checks import tiling
+from gridmap.service.feature_ids import served_ids
 from tests.test_write_api import _copy, client_of, state, ws_of
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -253,10 +255,7 @@ def test_painting_a_building_moves_it_and_its_households(papp, planner):
     nearest = mine.index[int(np.argmin(gaps))]
     households = int(b.households[nearest])
     # a planner is served the buildings by opaque ids, and paints by them
-    from gridmap.access.roles import Access
-    from gridmap.service import feature_ids
-
-    (token,) = feature_ids.served_ids(ws, "buildings", Access(user="p", role="planner"), [nearest])
+    (token,) = served_ids(ws, "buildings", Access(user="p", role="planner"), [nearest])
     assert isinstance(token, str)
     resp = edit(planner, {"op": "paint", "buildings": [token], "to": other})
     assert resp.status_code == 200, resp.get_json()
@@ -434,7 +433,8 @@ def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planne
         if shape(f["geometry"]).difference(g.geometry[f["properties"]["grid_code"]]).area < 1e-12
     )
     to = block["properties"]["grid_code"]
-    building = int(ws.read("buildings", where={"grid_code": to}).index[0])
+    stored = int(ws.read("buildings", where={"grid_code": to}).index[0])
+    (building,) = served_ids(ws, "buildings", Access(user="p", role="planner"), [stored])
     was = state(ws)
     versions = len(planner.get("/api/grids/versions").get_json()["versions"])
     for body in (
@@ -619,7 +619,13 @@ def test_a_code_a_restore_removed_is_never_given_again(writable_demo):
     first = planning.edit_grids(ws, {"op": "draw", "geometry": as_json(drawn)}, access=me)
     assert first.added == ("320102001001012",)  # a draw leaves no lineage entry
     # back to the plan before the draw: grid 1-012 is gone, only the history knows it
-    plan_history.restore(ws, version, access=me)
+    seen = ws.read("grids", columns=["code"])
+    plan_history.restore(
+        ws,
+        version,
+        access=me,
+        versions=dict(zip(seen["code"], seen["version"].astype(int), strict=True)),
+    )
     assert "320102001001012" not in set(ws.read("grids")["code"])
     again = planning.edit_grids(ws, split_across(ws, "320102001001011"), access=me)
     assert again.added == ("320102001001013",)
@@ -639,3 +645,27 @@ def test_a_split_line_that_ends_inside_the_grid_is_refused_and_nothing_is_saved(
         )
     assert HAN.search(err.value.message)
     assert state(ws) == was
+
+
+def test_a_save_that_would_remove_a_grid_it_does_not_name_needs_its_version(papp, planner):
+    """A draw over a whole grid removes it: refused unless its version is sent (seen), and
+    refused as stale when that grid changed since; with its version it goes through."""
+    ws = ws_of(papp)
+    g = grids(ws)
+    victim = "320102001002001"
+    outline = mapping(g.geometry[victim].buffer(2e-6))
+    body = {"op": "draw", "geometry": as_json(outline), "name": "新网格"}
+    before = state(ws)
+    resp = edit(planner, body, fill=False)
+    assert resp.status_code == 400, resp.get_json()
+    message = resp.get_json()["error"]["message"]
+    assert victim in message and "整体移除" in message
+    assert state(ws) == before
+    stale = {victim: int(g.version[victim]) - 1 or 99}
+    resp = edit(planner, {**body, "versions": stale}, fill=False)
+    assert resp.status_code == 409, resp.get_json()
+    assert state(ws) == before
+    resp = edit(planner, {**body, "versions": {victim: int(g.version[victim])}}, fill=False)
+    assert resp.status_code == 200, resp.get_json()
+    assert victim in resp.get_json()["removed"]
+    assert_coverage(ws)

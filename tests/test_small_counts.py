@@ -84,6 +84,9 @@ def test_checks_show_small_counts_per_role(small, who):
     assert (row["deviation"] is None) != exact
     (far,) = [r for r in found.figures_json(who) if r["code"] == OTHER]
     assert isinstance(far["households"], int) and far["households"] >= 5
+    # incidents are the register's: none of a grid whose register the reader may not count
+    assert (row["incidents_12m"] is None) != exact
+    assert isinstance(far["incidents_12m"], int) == exact_counts(who, OTHER)
 
 
 @pytest.mark.parametrize("who", EXACT + MASKED, ids=lambda a: f"{a.role}{sorted(a.grids)}")

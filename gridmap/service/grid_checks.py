@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from gridmap.access.counts import SMALL_COUNT, SMALL_TEXT, shown_count
+from gridmap.access.counts import SMALL_COUNT, SMALL_TEXT, exact_counts, shown_count
 from gridmap.access.roles import Access
 from gridmap.errors import FeatureNotFoundError, InputError
 from gridmap.grids.findings import Finding, check_plan, order
@@ -86,11 +86,15 @@ class Validation:
 
         ``access``: who asks; households and residents under 5 are ``"<5"`` for a reader who
         may not count that grid's register (:mod:`gridmap.access.counts`); the deviation
-        from the target then says nothing either (None). None: exact (the CLI).
+        from the target then says nothing either (None), and its incidents are None.
+        None: exact (the CLI).
         """
         rows = self.figures.reset_index().to_dict("records")
         out = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
         for row in out:
+            # incidents are the register's: none for a reader who may not count this grid's
+            if not exact_counts(access, row["code"]):
+                row["incidents_12m"] = None
             for column in ("households", "residents"):
                 shown = shown_count(row[column], access, [row["code"]])
                 if shown != row[column]:

@@ -232,9 +232,21 @@ def read_plan(reader: Transaction | Workspace, crs: Any) -> tuple[topology.Plan,
     return plan, grids
 
 
-def _check_versions(op: Operation, grids: gpd.GeoDataFrame) -> None:
-    """Refuse an operation made from an older version of a grid it names (409)."""
+def _check_versions(
+    op: Operation, grids: gpd.GeoDataFrame, codes: Iterable[str] | None = None
+) -> None:
+    """Refuse an operation made from an older version of a grid it names (409).
+
+    ``codes``: check only the versions given for these grids (those an edit's result
+    changes or removes); None: every version given, and every named grid must have one.
+    """
     by_code = {str(r.code): (int(fid), int(r.version)) for fid, r in grids.iterrows()}
+    if codes is not None:
+        wanted = set(codes)
+        for code, version in op.versions.items():
+            if code in wanted and code in by_code and by_code[code][1] != version:
+                _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
+        return
     for code in op.named:
         if code not in by_code:
             raise FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
@@ -247,29 +259,35 @@ def _check_versions(op: Operation, grids: gpd.GeoDataFrame) -> None:
             f"did not see. (请在 versions 中提供所编辑网格 {'、'.join(missing)} 的版本号。)"
         )
     for code, version in op.versions.items():
+        if code not in op.named:
+            continue  # checked against the result, if the edit changes it
         if code not in by_code:
             raise ConflictError(
                 f"Grid {code} was deleted since you read it. (网格 {code} 已被他人删除。)",
                 layer="grids",
                 expected=version,
             )
-        fid, actual = by_code[code]
-        if actual != version:
-            row = grids.loc[fid]
-            by = str(row.get("updated_by") or "?")
-            at = str(row.get("updated_at") or "")[:16]
-            when = at.replace("T", " ") + " UTC" if at else "?"
-            raise ConflictError(
-                f"Grid {code} was changed by {by} at {when} since you read it (your version "
-                f"{version}, now {actual}): look at their change, then edit again. "
-                f"(网格 {code} 在您读取后已被 {by} 于 {when} 修改，请查看后重新编辑。)",
-                layer="grids",
-                fid=fid,
-                expected=version,
-                actual=actual,
-                changed_by=by,
-                changed_at=at or None,
-            )
+        if by_code[code][1] != version:
+            _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
+
+
+def _stale(code: str, version: int, row: pd.Series, stored: tuple[int, int]) -> None:
+    """Raise the 409 of grid ``code`` edited from ``version``: who changed it, and when."""
+    fid, actual = stored
+    by = str(row.get("updated_by") or "?")
+    at = str(row.get("updated_at") or "")[:16]
+    when = at.replace("T", " ") + " UTC" if at else "?"
+    raise ConflictError(
+        f"Grid {code} was changed by {by} at {when} since you read it (your version "
+        f"{version}, now {actual}): look at their change, then edit again. "
+        f"(网格 {code} 在您读取后已被 {by} 于 {when} 修改，请查看后重新编辑。)",
+        layer="grids",
+        fid=fid,
+        expected=version,
+        actual=actual,
+        changed_by=by,
+        changed_at=at or None,
+    )
 
 
 def _community_of(plan: topology.Plan, shape: BaseGeometry, given: str | None) -> str | None:
@@ -440,6 +458,17 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         result = _run(op, plan, tx, meta, crs, households, ever)
         if _unchanged(plan, result):
             return _nothing(op)
+        # a grid the edit changes or removes without naming it was seen as it is now
+        _check_versions(op, grids, [*result.changed, *result.removed])
+        unseen = [c for c in result.removed if c not in op.named and c not in op.versions]
+        if unseen:
+            listed = ", ".join(unseen)
+            raise InputError(
+                f"This {op.op} would remove grid {listed} entirely. Send its version in "
+                f"'versions' too, to confirm you saw it; nothing was saved. "
+                f"(此操作将整体移除网格 {'、'.join(unseen)}，请在 versions 中一并提供其版本号以确认；"
+                f"未保存。)"
+            )
         fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]

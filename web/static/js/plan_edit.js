@@ -1,5 +1,5 @@
 // Changes the planning tool sends (a mixin of planning.js's PlanTool): one operation of
-// POST api/grids/edit naming the versions of the grids it was made from; a grid's name and
+// POST api/grids/edit with the versions of the grids it was made from; a grid's name and
 // worker through the write API (PATCH with If-Match); the one-click fixes of the checks; a fit
 // of the map to what is shown, beside the left panel and the card. A stale change (409) loads
 // the plan as it is now and says so.
@@ -8,22 +8,13 @@ import { apiFetch, postJSON, refusalMessage } from "./api.js";
 import { getLang, t, tn } from "./i18n.js";
 import { shortCode } from "./plan_map.js";
 
-/** The grids an operation names: the versions it must send. */
-export function named(op) {
-  if (op.op === "merge") return op.codes;
-  if (op.op === "give" || op.op === "paint") return [op.to];
-  if (op.code) return [op.code];
-  return [];
-}
-
 export const Editing = {
   /** Send one operation; on success draw what changed and refresh the checks. */
   async edit(op) {
+    // the version of every grid as the page shows it: the server checks those of the grids
+    // the edit names, changes or removes (one it would remove unseen is refused)
     const versions = {};
-    for (const code of named(op)) {
-      const v = this.state.grids.get(code)?.version;
-      if (v !== undefined) versions[code] = v;
-    }
+    for (const [code, f] of this.state.grids) if (f.version !== undefined) versions[code] = f.version;
     const run = async () => {
       try {
         const reply = await postJSON("api/grids/edit", { ...op, versions });
