@@ -48,3 +48,30 @@ def test_a_proposal_moves_blocks_only_when_it_brings_grids_into_range(
         if doc["outside_before"]:
             assert "no improvement found" in doc["note"].lower()
             assert "未找到可改进的调整" in doc["note"]
+
+
+def test_a_block_painted_away_is_brought_back_in_one_piece(writable_demo):
+    from gridmap.service.planning import edit_grids
+
+    ws = writable_demo
+    version = int(ws.read("grids", where={"code": ["320102001004006"]})["version"].iloc[0])
+    # block 63 (103 households) from 4-007 (405) to 4-006 (411): both fall out of 320-480
+    edit_grids(
+        ws,
+        {
+            "op": "paint",
+            "to": "320102001004006",
+            "blocks": [63],
+            "versions": {"320102001004006": version},
+        },
+        access=WHO,
+    )
+    before = _pieces(ws)
+    plan = rebalance.propose(ws, target=400, tolerance=0.2)
+    doc = plan.to_json()
+    assert doc["outside_before"] >= 2 and doc["outside_after"] < doc["outside_before"]
+    assert plan.moves and doc["note"] is None and plan.method != "none"
+    rebalance.apply(ws, plan, access=WHO)
+    assert _pieces(ws) <= before
+    found = grid_checks.validate(ws, bounds=plan.bounds)
+    assert sum(1 for f in found.findings if f.kind == "households_range") == doc["outside_after"]
