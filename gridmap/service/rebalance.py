@@ -40,10 +40,13 @@ from gridmap.store import Workspace
 MIN_SIDE_M = 3.0
 #: Searches of the moves, each without the units whose paint failed the check before.
 ROUNDS = 4
-NO_GAIN = (
+NO_GAIN_EN = (
     "No improvement found: no block move that keeps every grid in one piece brings fewer "
-    "grids into the range. (未找到可改进的调整：在不拆分网格的前提下，移动街区无法减少超出范围的网格。)"
+    "grids into the range."
 )
+NO_GAIN_ZH = "未找到可改进的调整：在不拆分网格的前提下，移动街区无法减少超出范围的网格。"
+#: The note of a proposal without moves though grids are outside the range.
+NO_GAIN = f"{NO_GAIN_EN} ({NO_GAIN_ZH})"
 
 
 @dataclass(frozen=True)
