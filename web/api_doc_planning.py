@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridmap.service.planning import OPERATIONS
+from gridmap.service.plan_ops import OPERATIONS
 from web.openapi import add_schemas, errors, json_body, json_reply
 
 _CODE = {"type": "string", "minLength": 1, "description": "a grid code (15 digits)"}
@@ -311,7 +311,9 @@ REBALANCE = {
     "edits when the planner accepts. Range: households × (1 ± tolerance). Each move names the "
     "block (the ids of GET /api/grids/blocks), the grids it leaves and joins, its households "
     "and, when only a grid's share of a block moves, the buildings. `towers`: grids holding a "
-    "block above the range, which no move can fix.",
+    "block above the range, which no move can fix. Every move is checked on the painted geometry: "
+    "none leaves a grid in more pieces; a proposal that would not lower the number of grids "
+    "outside the range has no moves and a `note`.",
     "tags": ["planning"],
     "parameters": [
         _number("households", 400, "households a grid should hold (the middle of the range)"),
@@ -349,6 +351,12 @@ REBALANCE = {
                     "towers": {"type": "array", "items": {"type": "string"}},
                     "outside_before": {"type": "integer"},
                     "outside_after": {"type": "integer"},
+                    "note": {
+                        "type": ["string", "null"],
+                        "description": "why there are no moves though grids are outside the "
+                        "range (no move that keeps every grid in one piece brings fewer of "
+                        "them into it), in English and Chinese; null otherwise",
+                    },
                 },
             },
         ),

@@ -25,6 +25,7 @@ from gridmap.service import (
     partition_proposal,
     plan_history,
     plan_ids,
+    plan_ops,
     planning,
     rebalance,
 )
@@ -330,6 +331,6 @@ def restore() -> Response:
             '{"320102001001001": 3}, so that a restore cannot overwrite a change you did not '
             "see. (请在 versions 中提供您所见网格的版本号。)"
         )
-    versions = planning.parse_versions(body["versions"])
+    versions = plan_ops.parse_versions(body["versions"])
     new = plan_history.restore(workspace(), tx, access=access(), versions=versions)
     return _all_reply(new, tx)

@@ -242,6 +242,8 @@ def cmd_rebalance(args: argparse.Namespace) -> None:
         )
         if towers:
             print(f"以下网格含有超过上限的单个街区，无法通过移动街区调整：{towers}")
+        if plan.note:
+            print(rebalance.NO_GAIN_ZH)
         if args.output:
             print(f"方案已写入 {args.output}")
         print(
@@ -254,6 +256,8 @@ def cmd_rebalance(args: argparse.Namespace) -> None:
         )
         if towers:
             print(f"These grids hold a block above the range that no move can fix: {towers}")
+        if plan.note:
+            print(rebalance.NO_GAIN_EN)
         if args.output:
             print(f"Proposal written to {args.output}")
         print(

@@ -42,8 +42,9 @@ def locate(points_of: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     return out
 
 
-def adjacency(polygons: np.ndarray) -> list[set[int]]:
-    """Return, for each polygon, the polygons it shares a boundary with (not just a corner)."""
+def adjacency(polygons: np.ndarray, min_shared: float = MIN_SHARED_BOUNDARY_M) -> list[set[int]]:
+    """Return, for each polygon, the polygons it shares a boundary with (not just a corner):
+    at least ``min_shared`` metres of it (metric CRS)."""
     tree = shapely.STRtree(polygons)
     left, right = tree.query(polygons, predicate="intersects")
     out: list[set[int]] = [set() for _ in range(len(polygons))]
@@ -51,7 +52,7 @@ def adjacency(polygons: np.ndarray) -> list[set[int]]:
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
         if i < j:
             shared = shapely.length(shapely.intersection(boundaries[i], boundaries[j]))
-            if shared >= MIN_SHARED_BOUNDARY_M:
+            if shared >= min_shared:
                 out[i].add(j)
                 out[j].add(i)
     return out

@@ -209,13 +209,19 @@ def _communities(
     return out
 
 
+def pieces_of(geom: BaseGeometry) -> list[BaseGeometry]:
+    """Return the pieces of a grid (metric CRS) as ``validate`` counts them: parts apart by
+    more than :data:`TOUCH_M` metres, each over :data:`MIN_AREA_M2` square metres (buffered)."""
+    if shapely.get_num_geometries(geom) <= 1:  # one polygon is one piece
+        return [geom]
+    return [p for p in shapely.get_parts(shapely.buffer(geom, TOUCH_M)) if p.area > MIN_AREA_M2]
+
+
 def _multipart(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
     out = []
     several = shapely.get_num_geometries(geoms) > 1  # one polygon is one piece
     for code, geom in zip(codes[several], geoms[several], strict=True):
-        pieces = [
-            p for p in shapely.get_parts(shapely.buffer(geom, TOUCH_M)) if p.area > MIN_AREA_M2
-        ]
+        pieces = pieces_of(geom)
         if len(pieces) <= 1:
             continue
         pieces.sort(key=lambda p: p.area, reverse=True)

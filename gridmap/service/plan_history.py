@@ -32,7 +32,8 @@ from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
 from gridmap.service.grids import metric_crs
-from gridmap.service.planning import LINEAGE_KEY, OPERATIONS
+from gridmap.service.plan_ops import OPERATIONS
+from gridmap.service.planning import LINEAGE_KEY
 from gridmap.service.relocate import relocate
 from gridmap.store import Workspace
 

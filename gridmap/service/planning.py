@@ -20,7 +20,7 @@ Geometry travels as GeoJSON (EPSG:4326 degrees); operations run on the storage g
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,54 +33,23 @@ from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
 from gridmap.grids.plan import SLIVER_M2
-from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG, get_layer
+from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.service import blocks
 from gridmap.service.edit import require_writer
-from gridmap.service.feature_body import parse_geometry, show
 from gridmap.service.grids import metric_crs
+from gridmap.service.plan_ops import (
+    Operation,
+    parse_operation,
+)
 from gridmap.service.relocate import changed_figures, relocate
 from gridmap.store import Transaction, Workspace
 
-#: The operations of ``POST /api/grids/edit`` and the members each takes besides ``op``.
-OPERATIONS: dict[str, tuple[str, ...]] = {
-    "draw": ("geometry", "name", "worker", "worker_phone", "community_code"),
-    "reshape": ("code", "geometry"),
-    "split": ("code", "line", "name"),
-    "merge": ("codes",),
-    "delete": ("code", "to"),
-    "give": ("geometry", "to"),
-    "paint": ("to", "buildings", "blocks"),
-}
-#: Members every operation may carry.
-COMMON = ("op", "versions")
 #: Painted blocks and cells snap onto the grids' vertices this close (degrees, about 0.5 m).
 PAINT_SNAP_DEG = 5e-6
 #: The workspace setting that keeps which grid codes became which: every entry ever made, each
 #: with the transaction (``tx``) that made it; the entries still in effect after undo, redo
 #: and restore are :func:`gridmap.service.plan_history.lineage`'s.
 LINEAGE_KEY = "grid_lineage"
-
-
-@dataclass(frozen=True)
-class Operation:
-    """A parsed planning operation (geometry in EPSG:4326 degrees)."""
-
-    op: str
-    code: str | None = None
-    codes: tuple[str, ...] = ()
-    geometry: BaseGeometry | None = None
-    line: BaseGeometry | None = None
-    to: str | None = None
-    buildings: tuple[int, ...] = ()
-    blocks: tuple[int, ...] = ()
-    props: dict[str, Any] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def named(self) -> list[str]:
-        """The grids the operation names (whose versions a client should send)."""
-        out = [c for c in (self.code, self.to, *self.codes) if c and c != "neighbours"]
-        return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -112,103 +81,6 @@ class PlanEdit:
 
 
 # -- parsing -----------------------------------------------------------------------------------
-
-
-def _text(doc: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = doc.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(
-            f"'{name}' must be a grid code as text, not {show(value)}. (“{name}”应为网格编码。)"
-        )
-    return value.strip()
-
-
-def parse_versions(versions: Any) -> dict[str, int]:
-    """Return ``{grid code: version}`` as sent, or raise InputError saying what it should be."""
-    if not isinstance(versions, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
-        for k, v in versions.items()
-    ):
-        raise InputError(
-            "'versions' must map grid codes to the versions you edited, such as "
-            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
-        )
-    return dict(versions)
-
-
-def parse_operation(doc: Any) -> Operation:
-    """Return the operation a request body asks for, or raise InputError saying what is wrong."""
-    if not isinstance(doc, dict):
-        raise InputError(
-            'The body must be a JSON object such as {"op": "merge", "codes": [...]}. '
-            "(请求体应为 JSON 对象。)"
-        )
-    op = doc.get("op")
-    if not isinstance(op, str) or op not in OPERATIONS:
-        raise InputError(
-            f"'op' must be one of {', '.join(OPERATIONS)}, not {show(op)}. "
-            f"(op 应为 {'、'.join(OPERATIONS)} 之一。)"
-        )
-    unknown = sorted(set(doc) - set(OPERATIONS[op]) - set(COMMON))
-    if unknown:
-        raise InputError(
-            f"A {op} takes {', '.join(OPERATIONS[op])}, not {', '.join(unknown)}. "
-            f"(操作 {op} 不接受 {'、'.join(unknown)}。)"
-        )
-    versions = parse_versions(doc.get("versions") or {})
-    grids, streets = get_layer("grids"), get_layer("streets")
-    kw: dict[str, Any] = {"op": op, "versions": dict(versions)}
-    if "code" in OPERATIONS[op]:
-        kw["code"] = _text(doc, "code")
-    if op in ("draw", "reshape", "give"):
-        kw["geometry"] = topology.ensure_polygon(
-            parse_geometry(doc.get("geometry"), grids), "outline"
-        )
-    if op == "split":
-        kw["line"] = parse_geometry(doc.get("line"), streets)
-    if op == "merge":
-        codes = doc.get("codes")
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise InputError(
-                "'codes' must be a list of grid codes to merge. (codes 应为要合并的网格编码列表。)"
-            )
-        kw["codes"] = tuple(c.strip() for c in codes)
-    if op in ("give", "paint"):
-        kw["to"] = _text(doc, "to")
-    if op == "delete":
-        to = doc.get("to")
-        if to not in (None, "neighbours"):
-            raise InputError(
-                f"'to' of a delete is \"neighbours\" (give its ground to them) or absent (leave "
-                f"a gap), not {show(to)}. (to 应为 neighbours 或省略。)"
-            )
-        kw["to"] = to
-    if op == "paint":
-        for name, what, zh in (
-            ("buildings", "building", "楼栋"),
-            ("blocks", "street block", "街区"),
-        ):
-            ids = doc.get(name, [])
-            if not isinstance(ids, list) or not all(
-                isinstance(f, int) and not isinstance(f, bool) and 0 < f < 2**62 for f in ids
-            ):
-                raise InputError(
-                    f"'{name}' must be a list of {what} ids to move. ({name} 应为{zh}编号列表。)"
-                )
-            kw[name] = tuple(ids)
-        if not kw["buildings"] and not kw["blocks"]:
-            raise InputError(
-                "Paint at least one building or street block: 'buildings' or 'blocks'. "
-                "(请至少选择一个楼栋或街区。)"
-            )
-    props = {k: doc[k] for k in ("name", "worker", "worker_phone", "community_code") if k in doc}
-    for k, v in props.items():
-        if v is not None and not isinstance(v, str):
-            raise InputError(f"'{k}' must be text, not {show(v)}. (“{k}”应为文本。)")
-    kw["props"] = props
-    return Operation(**kw)
 
 
 # -- the plan as the transaction sees it -------------------------------------------------------

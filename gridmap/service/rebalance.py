@@ -28,10 +28,12 @@ from gridmap.access.roles import Access
 from gridmap.errors import InputError
 from gridmap.grids import rebalance
 from gridmap.grids.blocks import adjacency, locate
+from gridmap.grids.cells import building_cells
 from gridmap.schema import STORAGE_CRS
 from gridmap.service.blocks import workspace_blocks
 from gridmap.service.grid_checks import DEFAULT_RANGE
 from gridmap.service.grids import metric_crs
+from gridmap.service.rebalance_check import PaintCheck, grouped
 from gridmap.service.relocate import codes_at
 from gridmap.store import Workspace
 
@@ -39,6 +41,17 @@ from gridmap.store import Workspace
 #: 300–500 households): its middle, and the share off it, 400 ± 25 %.
 DEFAULT_HOUSEHOLDS = (DEFAULT_RANGE[0] + DEFAULT_RANGE[1]) / 2
 DEFAULT_TOLERANCE = (DEFAULT_RANGE[1] - DEFAULT_RANGE[0]) / (DEFAULT_RANGE[1] + DEFAULT_RANGE[0])
+#: Border two units must share to be neighbours, metres: less is a corner, not a side.
+MIN_SIDE_M = 3.0
+#: Searches of the moves, each without the units whose paint failed the check before.
+ROUNDS = 4
+NO_GAIN_EN = (
+    "No improvement found: no block move that keeps every grid in one piece brings fewer "
+    "grids into the range."
+)
+NO_GAIN_ZH = "未找到可改进的调整：在不拆分网格的前提下，移动街区无法减少超出范围的网格。"
+#: The note of a proposal without moves though grids are outside the range.
+NO_GAIN = f"{NO_GAIN_EN} ({NO_GAIN_ZH})"
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,8 @@ class RebalancePlan:
     grids
         Per grid: ``code``, ``community_code``, ``before``, ``after`` (households).
     method
-        ``exhaustive``, ``tabu`` or ``none`` (:class:`gridmap.grids.rebalance.Rebalance`).
+        ``exhaustive``, ``tabu`` (:class:`gridmap.grids.rebalance.Rebalance`) or ``none`` (no
+        moves).
     towers
         Codes of grids that hold a block heavier than the range: no move can fix them.
     blocks
@@ -61,6 +75,9 @@ class RebalancePlan:
     versions
         Each grid's version when the proposal was made: applying it is refused (409) when a grid
         it paints into was changed since.
+    note
+        Why there are no moves though grids are outside the range (:data:`NO_GAIN`, bilingual),
+        else None.
     applied
         Audit transactions of the paint edits when applied.
     """
@@ -73,6 +90,7 @@ class RebalancePlan:
     towers: list[str]
     blocks: gpd.GeoDataFrame
     versions: dict[str, int] = field(default_factory=dict)
+    note: str | None = None
     applied: list[int] = field(default_factory=list)
 
     def outside(self, when: str) -> int:
@@ -92,14 +110,17 @@ class RebalancePlan:
             "outside_before": self.outside("before"),
             "outside_after": self.outside("after"),
             "applied": self.applied,
+            "note": self.note,
         }
 
 
 def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
     """Return the plan as units (metric CRS): each street block's share of each grid.
 
-    A block wholly in one grid is one unit; a block its grids' border crosses (a big compound
-    cut between buildings) gives one unit per grid, holding that grid's buildings there.
+    A block wholly in one grid is one unit (its outline); a block its grids' border crosses (a
+    big compound cut between buildings) gives one unit per grid, holding that grid's buildings
+    there, whose outline is their cells (:func:`gridmap.grids.cells.building_cells`): what
+    painting them moves.
     Columns: ``block`` (its number), ``community_code``, ``grid_code`` (of the buildings, or
     the grid at the inner point of a block without any), ``households``, ``fids`` (building
     ids), ``whole`` (the unit is the whole block). Blocks in no grid are left out.
@@ -114,15 +135,10 @@ def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
             )
     crs = blocks.crs or metric_crs(ws)
     geoms = np.asarray(blocks.geometry.values, dtype=object)
-    grids = ws.read("grids").to_crs(crs)
-    shape_of = dict(zip(grids["code"].astype(str), grids.geometry.values, strict=True))
-    at = codes_at(geoms, grids)
+    at = codes_at(geoms, ws.read("grids").to_crs(crs))
     buildings = ws.read("buildings").to_crs(crs)
-    where = (
-        locate(np.asarray(buildings.geometry.values, dtype=object), geoms)
-        if len(buildings) and len(geoms)
-        else np.zeros(0, dtype=int)
-    )
+    foot = np.asarray(buildings.geometry.values, dtype=object)
+    where = locate(foot, geoms) if len(buildings) and len(geoms) else np.zeros(0, dtype=int)
     hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
     code = buildings["grid_code"].to_numpy() if len(buildings) else np.zeros(0, dtype=object)
     rows: list[dict[str, Any]] = []
@@ -131,12 +147,13 @@ def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
     for b in range(len(geoms)):
         mine = np.flatnonzero((where == b) & pd.notna(code))
         parts = sorted({str(c) for c in code[mine]}) or ([str(at[b])] if at[b] else [])
+        cells = building_cells(geoms[b], foot[where == b]) if len(parts) > 1 else None
+        inside = np.flatnonzero(where == b)
         for c in parts:
             held = mine[code[mine] == c] if len(mine) else mine
             piece = geoms[b]
-            if len(parts) > 1 and c in shape_of:
-                cut = shapely.intersection(geoms[b], shape_of[c])
-                piece = cut if cut.area > 1.0 else geoms[b]
+            if cells is not None:  # what painting its buildings moves: their cells
+                piece = shapely.union_all(cells[np.isin(inside, held)])
             rows.append(
                 {
                     "block": int(ids[b]),
@@ -152,14 +169,12 @@ def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
 
 
 def _neighbours(units: gpd.GeoDataFrame) -> list[set[int]]:
-    """Units that touch along a side, of one community; pieces of one block touch each other."""
+    """Units of one community whose outlines (what is painted) share at least
+    :data:`MIN_SIDE_M` metres of border; pieces of one block only if theirs do."""
     geoms = np.asarray(units.geometry.values, dtype=object)
     comm = units["community_code"].to_numpy()
-    block = units["block"].to_numpy()
-    out = [{v for v in near if comm[v] == comm[u]} for u, near in enumerate(adjacency(geoms))]
-    for u in range(len(out)):
-        out[u] |= {int(v) for v in np.flatnonzero(block == block[u]) if v != u}
-    return out
+    near = adjacency(geoms, min_shared=MIN_SIDE_M)
+    return [{v for v in nbrs if comm[v] == comm[u]} for u, nbrs in enumerate(near)]
 
 
 def propose(
@@ -185,7 +200,18 @@ def propose(
     label_of = {c: i for i, c in enumerate(codes)}
     labels = np.asarray([label_of[c] for c in units["grid_code"]], dtype=int)
     w = units["households"].to_numpy(dtype=float)
-    found = rebalance.fewest_moves(w, _neighbours(units), labels, target, bounds)
+    found, kept = _whole_moves(ws, units, labels, w, target, bounds)
+    before = found.before
+    after = before.copy()
+    for m in kept:
+        after[m.source] -= m.weight
+        after[m.target] += m.weight
+    lo, hi = bounds
+    note = None
+    if kept and ((after < lo) | (after > hi)).sum() >= ((before < lo) | (before > hi)).sum():
+        kept, after, note = [], before.copy(), NO_GAIN  # no grid comes into range: no moves
+    elif not kept and ((before < lo) | (before > hi)).any():
+        note = NO_GAIN
     moves = [
         {
             "block": int(units["block"].iloc[m.unit]),
@@ -194,19 +220,19 @@ def propose(
             "households": _count(m.weight),
             "buildings": [] if units["whole"].iloc[m.unit] else units["fids"].iloc[m.unit],
         }
-        for m in found.moves
+        for m in kept
     ]
     community_of = units.drop_duplicates("grid_code").set_index("grid_code")["community_code"]
     grids = [
         {
             "code": c,
             "community_code": str(community_of[c]),
-            "before": _count(found.before[i]),
-            "after": _count(found.after[i]),
+            "before": _count(before[i]),
+            "after": _count(after[i]),
         }
         for i, c in enumerate(codes)
     ]
-    picked = [m.unit for m in found.moves]
+    picked = [m.unit for m in kept]
     moved = units.iloc[picked][["block", "community_code", "households", "geometry"]].copy()
     moved["from"] = [m["from"] for m in moves]
     moved["to"] = [m["to"] for m in moves]
@@ -215,11 +241,49 @@ def propose(
         grids=grids,
         bounds=bounds,
         target=float(target),
-        method=found.method,
+        method=found.method if kept else "none",
+        note=note,
         towers=[codes[t] for t in found.towers],
         blocks=gpd.GeoDataFrame(moved, geometry="geometry", crs=units.crs),
         versions=versions,
     )
+
+
+def _whole_moves(
+    ws: Workspace,
+    units: gpd.GeoDataFrame,
+    labels: np.ndarray,
+    w: np.ndarray,
+    target: float,
+    bounds: tuple[float, float],
+) -> tuple[rebalance.Rebalance, list[rebalance.Move]]:
+    """Return the search's result and those of its moves whose paint leaves no grid in more
+    pieces (:class:`gridmap.service.rebalance_check.PaintCheck`), in order.
+
+    A move that fails the check is dropped and its unit kept where it is (its edges to other
+    grids cut) for the next search, up to :data:`ROUNDS` searches.
+    """
+    nbrs = _neighbours(units)
+    check = PaintCheck(ws, units.crs)
+    ground = units.geometry.to_crs(STORAGE_CRS).values
+    codes = sorted(set(units["grid_code"]))
+    for _round in range(ROUNDS):
+        found = rebalance.fewest_moves(w, nbrs, labels, target, bounds)
+        kept: list[rebalance.Move] = []
+        failed: list[int] = []
+        for m in found.moves:
+            trial = [*kept, m]
+            if check.keeps_whole(grouped([(codes[t.target], ground[t.unit]) for t in trial])):
+                kept.append(m)
+            else:
+                failed.append(m.unit)
+        if not failed:
+            return found, kept
+        for u in failed:  # the unit stays in its grid: no side to another one
+            for v in [v for v in nbrs[u] if labels[v] != labels[u]]:
+                nbrs[u].discard(v)
+                nbrs[v].discard(u)
+    return found, kept
 
 
 def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:

@@ -525,24 +525,57 @@ def test_who_may_not_plan_has_no_planning_button(
     context.close()
 
 
-def test_a_rebalance_is_proposed_shown_and_applied(
+def _set_range(page: Page, lo: int, hi: int) -> None:
+    page.fill("#plan-min", str(lo))
+    page.fill("#plan-max", str(hi))
+    page.locator("#plan-max").dispatch_event("change")
+    idle(page)
+
+
+def test_a_rebalance_without_gain_says_so_and_offers_nothing(
     browser: Browser, own_server, writable_demo
 ) -> None:
     base, _ = own_server
     page, watch = sign_in_planner(browser, base)
     open_plan(page)
-    # a narrower range than the demo was drawn for: some grids fall outside it
-    page.fill("#plan-min", "380")
-    page.fill("#plan-max", "470")
-    page.locator("#plan-max").dispatch_event("change")
-    idle(page)
+    # a narrower range than the demo was drawn for: grids fall outside it, and no block move
+    # that keeps every grid in one piece brings fewer of them in
+    _set_range(page, 380, 470)
     outside = page.locator("#plan-figures tbody tr.out").count()
     assert outside > 0
+    page.click("#plan-rebalance")
+    page.wait_for_function(
+        "() => document.querySelector('#plan-status').textContent.includes('No improvement')",
+        timeout=60_000,
+    )
+    assert str(outside) in page.locator("#plan-status").inner_text()
+    assert page.locator("#plan-rebalance-apply").count() == 0
+    assert page.evaluate("() => window.gridmap.planning.proposal") is None
+    watch.assert_clean()
+
+
+def test_a_rebalance_is_proposed_shown_and_applied(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    from gridmap.access.roles import PLANNER, Access
+    from gridmap.service.planning import edit_grids
+
+    # block 63 (103 households) painted from 4-007 (405) into 4-006 (411): both leave 320-480
+    to = "320102001004006"
+    version = int(writable_demo.read("grids", where={"code": [to]})["version"].iloc[0])
+    op = {"op": "paint", "to": to, "blocks": [63], "versions": {to: version}}
+    edit_grids(writable_demo, op, access=Access.of("test", PLANNER))
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    _set_range(page, 320, 480)
+    assert page.locator("#plan-figures tbody tr.out").count() > 0
     page.click("#plan-rebalance")
     page.wait_for_selector("#plan-rebalance-apply", timeout=60_000)
     idle(page)
     proposal = page.evaluate("() => window.gridmap.planning.proposal")
     assert proposal["moves"] and proposal["outside_after"] < proposal["outside_before"]
+    assert proposal["note"] is None
     assert page.evaluate("() => window.gridmap.planning.picked.size") == len(
         {m["block"] for m in proposal["moves"]}
     )
@@ -555,8 +588,8 @@ def test_a_rebalance_is_proposed_shown_and_applied(
     idle(page)
     assert page.locator("#plan-figures tbody tr.out").count() == proposal["outside_after"]
     with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        found = grid_checks.validate(ws, bounds=(380, 470))
-    assert not [f for f in found.findings if f.kind in ("gap", "overlap")]
+        found = grid_checks.validate(ws, bounds=(320, 480))
+    assert not [f for f in found.findings if f.kind in ("gap", "overlap", "multipart")]
     watch.assert_clean()
 
 

@@ -140,8 +140,11 @@ export const Painting = {
       return null;
     });
     if (!doc) return;
-    if (!doc.moves.length) {
-      this.card.say("ok", tn("plan.rebalance_none", doc.outside_before));
+    if (!doc.moves.length) { // nothing to apply: the note, and no Apply button
+      this.proposal = null;
+      this.card.setActions([]);
+      const key = doc.outside_before ? "plan.rebalance_no_gain" : "plan.rebalance_none";
+      this.card.say(doc.outside_before ? "info" : "ok", t(key, { n: doc.outside_before }));
       return;
     }
     this.setTool("paint-blocks");

@@ -1,0 +1,180 @@
+"""The operations of ``POST /api/grids/edit``, parsed and checked before anything is read.
+
+:func:`parse_operation` turns a request body into an :class:`Operation` or raises
+:class:`gridmap.errors.InputError` (400) saying, in English and Chinese, what is wrong: an
+unknown operation or member, versions that are not ``{code: version}``, a geometry that is no
+polygon (or line, for a split), too many vertices, ids that are not ids. Geometry as GeoJSON,
+EPSG:4326 degrees. :mod:`gridmap.service.planning` runs what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.errors import GeometryError, InputError
+from gridmap.grids import topology
+from gridmap.schema import get_layer
+from gridmap.service.feature_body import parse_geometry, show
+
+#: The operations of ``POST /api/grids/edit`` and the members each takes besides ``op``.
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "draw": ("geometry", "name", "worker", "worker_phone", "community_code"),
+    "reshape": ("code", "geometry"),
+    "split": ("code", "line", "name"),
+    "merge": ("codes",),
+    "delete": ("code", "to"),
+    "give": ("geometry", "to"),
+    "paint": ("to", "buildings", "blocks"),
+}
+#: Members every operation may carry.
+COMMON = ("op", "versions")
+#: The most vertices a drawn outline, a split line or given ground may have: a grid's outline
+#: has hundreds; more is a mistake (or an attack) and would slow every later check.
+MAX_VERTICES = 50_000
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A parsed planning operation (geometry in EPSG:4326 degrees)."""
+
+    op: str
+    code: str | None = None
+    codes: tuple[str, ...] = ()
+    geometry: BaseGeometry | None = None
+    line: BaseGeometry | None = None
+    to: str | None = None
+    buildings: tuple[int, ...] = ()
+    blocks: tuple[int, ...] = ()
+    props: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def named(self) -> list[str]:
+        """The grids the operation names (whose versions a client should send)."""
+        out = [c for c in (self.code, self.to, *self.codes) if c and c != "neighbours"]
+        return list(dict.fromkeys(out))
+
+
+def _text(doc: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = doc.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            f"'{name}' must be a grid code as text, not {show(value)}. (“{name}”应为网格编码。)"
+        )
+    return value.strip()
+
+
+def parse_versions(versions: Any) -> dict[str, int]:
+    """Return ``{grid code: version}`` as sent, or raise InputError saying what it should be."""
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62
+        for k, v in versions.items()
+    ):
+        raise InputError(
+            "'versions' must map grid codes to the versions you edited, such as "
+            '{"320102001001001": 3}. (versions 应为“网格编码: 版本号”。)'
+        )
+    return dict(versions)
+
+
+def _geometry(doc: Mapping[str, Any], name: str, layer: Any, what: str, zh: str) -> BaseGeometry:
+    """Return member ``name`` as a geometry, or an InputError a planner reads in both languages
+    (the parser's own message, about the layer, follows it)."""
+    given = doc.get(name)
+    try:
+        geom = parse_geometry(given, layer)
+    except InputError as exc:
+        raise GeometryError(
+            f"'{name}' must be {what} as GeoJSON in longitude/latitude degrees: {exc} "
+            f"({name} 应为 GeoJSON 格式的{zh}，经纬度坐标。)"
+        ) from None
+    n = int(shapely.get_num_coordinates(geom)) if geom is not None else 0
+    if n > MAX_VERTICES:
+        raise GeometryError(
+            f"'{name}' has {n:,} vertices; at most {MAX_VERTICES:,} are taken (simplify it). "
+            f"({name} 有 {n} 个顶点，最多 {MAX_VERTICES} 个，请先简化。)"
+        )
+    return geom
+
+
+def parse_operation(doc: Any) -> Operation:
+    """Return the operation a request body asks for, or raise InputError saying what is wrong."""
+    if not isinstance(doc, dict):
+        raise InputError(
+            'The body must be a JSON object such as {"op": "merge", "codes": [...]}. '
+            "(请求体应为 JSON 对象。)"
+        )
+    op = doc.get("op")
+    if not isinstance(op, str) or op not in OPERATIONS:
+        raise InputError(
+            f"'op' must be one of {', '.join(OPERATIONS)}, not {show(op)}. "
+            f"(op 应为 {'、'.join(OPERATIONS)} 之一。)"
+        )
+    unknown = sorted(set(doc) - set(OPERATIONS[op]) - set(COMMON))
+    if unknown:
+        raise InputError(
+            f"A {op} takes {', '.join(OPERATIONS[op])}, not {', '.join(unknown)}. "
+            f"(操作 {op} 不接受 {'、'.join(unknown)}。)"
+        )
+    versions = parse_versions(doc.get("versions") or {})
+    grids, streets = get_layer("grids"), get_layer("streets")
+    kw: dict[str, Any] = {"op": op, "versions": dict(versions)}
+    if "code" in OPERATIONS[op]:
+        kw["code"] = _text(doc, "code")
+    if op in ("draw", "reshape", "give"):
+        kw["geometry"] = topology.ensure_polygon(
+            _geometry(doc, "geometry", grids, "an outline (Polygon)", "边界（多边形）"), "outline"
+        )
+    if op == "split":
+        kw["line"] = _geometry(doc, "line", streets, "a line (LineString)", "一条线（LineString）")
+    if op == "merge":
+        codes = doc.get("codes")
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise InputError(
+                "'codes' must be a list of grid codes to merge. (codes 应为要合并的网格编码列表。)"
+            )
+        kw["codes"] = tuple(c.strip() for c in codes)
+    if op in ("give", "paint"):
+        kw["to"] = _text(doc, "to")
+    if op == "delete":
+        to = doc.get("to")
+        if to not in (None, "neighbours"):
+            raise InputError(
+                f"'to' of a delete is \"neighbours\" (give its ground to them) or absent (leave "
+                f"a gap), not {show(to)}. (to 应为 neighbours 或省略。)"
+            )
+        kw["to"] = to
+    if op == "paint":
+        for name, what, zh in (
+            ("buildings", "building", "楼栋"),
+            ("blocks", "street block", "街区"),
+        ):
+            ids = doc.get(name, [])
+            if not isinstance(ids, list) or not all(
+                isinstance(f, int) and not isinstance(f, bool) and 0 < f < 2**62 for f in ids
+            ):
+                raise InputError(
+                    f"'{name}' must be a list of {what} ids to move. ({name} 应为{zh}编号列表。)"
+                )
+            kw[name] = tuple(ids)
+        if not kw["buildings"] and not kw["blocks"]:
+            raise InputError(
+                "Paint at least one building or street block: 'buildings' or 'blocks'. "
+                "(请至少选择一个楼栋或街区。)"
+            )
+    props = {k: doc[k] for k in ("name", "worker", "worker_phone", "community_code") if k in doc}
+    for k, v in props.items():
+        if v is not None and not isinstance(v, str):
+            raise InputError(f"'{k}' must be text, not {show(v)}. (“{k}”应为文本。)")
+    kw["props"] = props
+    return Operation(**kw)
+
+
+__all__ = ["COMMON", "MAX_VERTICES", "OPERATIONS", "Operation", "parse_operation", "parse_versions"]
