@@ -135,13 +135,18 @@ class PartitionProposal:
             ) from None
 
 
+#: Households a proposal may aim at per grid: below, a grid is a building or two (and the solve
+#: a long one for nothing); above, no grid worker could visit them.
+HOUSEHOLDS_RANGE = (50.0, 5000.0)
+
+
 def check_request(
     ws: Workspace, community: Any, households: Any, tolerance: Any
 ) -> tuple[str, float, float]:
     """Return ``(community, households, tolerance)`` checked, or raise saying what is wrong.
 
-    InputError (400) for a missing community code, households not a positive number or a
-    tolerance not in [0, 1); FeatureNotFoundError (404) for a community that is not there.
+    InputError (400) for a missing community code, households outside
+    :data:`HOUSEHOLDS_RANGE` or a tolerance not in [0, 1); FeatureNotFoundError (404) for a community that is not there.
     """
     if not isinstance(community, str) or not community.strip():
         raise InputError(
@@ -154,10 +159,12 @@ def check_request(
             raise InputError(f"{name} must be a number, not {value!r}. ({name} 应为数字。)")
         numbers.append(float(value))
     target, tol = numbers
-    if not 0 < target < 1e7 or not 0 <= tol < 1:
+    lo, hi = HOUSEHOLDS_RANGE
+    if not lo <= target <= hi or not 0 <= tol < 1:
         raise InputError(
-            f"households must be positive and the tolerance between 0 and 1 (got {target:g} "
-            f"and {tol:g}). (户数须为正数，容差须在 0 到 1 之间。)"
+            f"households must be {lo:g} to {hi:g} a grid and the tolerance between 0 and 1 "
+            f"(got {target:g} and {tol:g}). (每格户数须在 {lo:g} 到 {hi:g} 之间，容差须在 0 到 1 "
+            f"之间。)"
         )
     code = community.strip()
     if not len(ws.read("community", where={"code": code}, columns=["code"])):
