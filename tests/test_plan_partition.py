@@ -88,9 +88,14 @@ def test_a_proposal_is_a_job_that_writes_nothing(papp, planner):
     assert figures["in_range"] == sum(320 <= h <= 480 for h in households)
     assert figures["max_deviation"] == max(abs(h - 400) for h in households)
     assert figures["current"]["grids"] == len(before)
-    # numbered 1..N west to east, north to south, in the workspace's (db11) form
+    # numbered west to east, north to south, in the workspace's (db11) form, after every code
+    # the community ever had (no code reused: visits and incidents keep theirs)
     codes = [f["properties"]["code"] for f in features]
-    assert codes == [f"{COMMUNITY}{n:03d}" for n in range(1, len(codes) + 1)]
+    from gridmap.service.planning import codes_ever
+
+    had = {c for c in (*before, *codes_ever(ws)) if c.startswith(COMMUNITY)}
+    first = max(int(c[-3:]) for c in had) + 1
+    assert codes == [f"{COMMUNITY}{n:03d}" for n in range(first, first + len(codes))]
     import geopandas as gpd
 
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326").to_crs(METRIC)

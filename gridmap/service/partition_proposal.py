@@ -22,7 +22,7 @@ Storage and geometry in EPSG:4326; areas and reading order in the workspace's UT
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,7 @@ from gridmap.schema import STORAGE_CRS
 from gridmap.service.edit import require_writer
 from gridmap.service.grids import auto_grids, keep_workers, metric_crs
 from gridmap.service.jobs.runner import Job, JobContext, JobOutput, JobRunner
-from gridmap.service.planning import LINEAGE_KEY, PlanEdit, read_plan
+from gridmap.service.planning import LINEAGE_KEY, PlanEdit, codes_ever, read_plan
 from gridmap.service.relocate import changed_figures, relocate
 from gridmap.service.renumber import new_codes
 from gridmap.store import Transaction, Workspace
@@ -186,14 +186,30 @@ def _numbered(
     community: str,
     crs: Any,
     present: pd.Series,
+    ever: Iterable[str],
 ) -> gpd.GeoDataFrame:
-    """Return ``grids`` of ``community`` coded 1..N in reading order (``crs``, metres) in the
+    """Return ``grids`` of ``community`` coded in reading order (``crs``, metres) in the
     workspace's code form (``present``: the grid codes there now), and named after their
-    community (…第N网格), in code order."""
-    form, obj = grid_codes.code_form(reader.meta(), present.astype(str))
+    community (…第N网格), in code order.
+
+    Codes are never reused: the proposal's grids take the community's next codes after every
+    code it ever had (``ever``, :func:`gridmap.service.planning.codes_ever`, the lineage and
+    ``present``), so that the visits and incidents recorded with an old code keep naming the
+    ground they were recorded on.
+    """
+    meta = reader.meta()
+    form, obj = grid_codes.code_form(meta, present.astype(str))
     out = grids.copy()
     out["community_code"] = community
-    mapping = new_codes(out, crs, form, obj, community)
+    in_order = new_codes(out, crs, form, obj, community)  # old → 1..N in reading order
+    used = set(present.astype(str)) | set(ever)
+    for entry in meta.get(LINEAGE_KEY) or []:
+        used.update((*entry.get("from", []), *entry.get("to", [])))
+    prefix = grid_codes.code_prefix(community, form, obj)
+    mapping: dict[str, str] = {}
+    for old, _n in sorted(in_order.items(), key=lambda kv: kv[1]):
+        mapping[old] = grid_codes.next_code(used, prefix, form)
+        used.add(mapping[old])
     out["code"] = out["code"].astype(str).map(mapping)
     out = out.sort_values("code").reset_index(drop=True)
     found = reader.read("community", where={"code": community})
@@ -249,7 +265,9 @@ def propose_partition(
         dry_run=True,
         progress=progress,
     )
-    grids = _numbered(ws, outcome.grids, community, metric_crs(ws), grids_now["code"])
+    grids = _numbered(
+        ws, outcome.grids, community, metric_crs(ws), grids_now["code"], codes_ever(ws)
+    )
     grids = gpd.GeoDataFrame(grids[list(COLUMNS)], geometry=grids.geometry, crs=STORAGE_CRS)
     f = outcome.result.figures()
     r = outcome.result
@@ -332,11 +350,12 @@ def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Acce
     require_writer(access, "grids")
     crs = metric_crs(ws)
     community = proposal.community
+    ever = codes_ever(ws)
     with ws.transaction(user=access.who, action=f"grids accept {community}") as tx:
         plan, grids = read_plan(tx, crs)
         mine = grids[grids["community_code"] == community]
         _check_versions(proposal, mine)
-        new = _numbered(tx, proposal.grids, community, crs, grids["code"])
+        new = _numbered(tx, proposal.grids, community, crs, grids["code"], ever)
         new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine)
         new = new.to_crs(STORAGE_CRS).set_index("code", drop=False)
         result = topology.replace(
@@ -386,7 +405,7 @@ def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Acce
             ]
             tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        entries = [{**e, "at": now, "user": access.who} for e in result.lineage]
+        entries = [{**e, "at": now, "user": access.who, "tx": tx.tx_id} for e in result.lineage]
         tx.set_meta(LINEAGE_KEY, [*(tx.meta().get(LINEAGE_KEY) or []), *entries])
         tx_id = tx.tx_id or 0
     ours = set(new["code"])
