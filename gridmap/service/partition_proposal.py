@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 
 from gridmap.access.roles import Access
-from gridmap.errors import ConflictError, FeatureNotFoundError, GridmapError, InputError
+from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import codes as grid_codes
 from gridmap.grids import topology
 from gridmap.schema import STORAGE_CRS
@@ -53,8 +53,9 @@ COLUMNS = ("code", "name", "community_code", "households", "residents", "buildin
 MEDIA_TYPE = "application/geo+json"
 
 
-class _Cancelled(GridmapError):
-    """The job was cancelled between two steps of the solve (nothing was written)."""
+class _Cancelled(Exception):
+    """The job was cancelled between two steps of the solve (nothing was written): the job
+    runner takes any exception of a cancelled job for the cancel, not for a failure."""
 
 
 @dataclass(frozen=True)
