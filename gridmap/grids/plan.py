@@ -136,13 +136,23 @@ def polygons(plan: Plan, geom: BaseGeometry) -> BaseGeometry:
     return shapely.MultiPolygon(parts)
 
 
+#: The Chinese of the outlines :func:`ensure_polygon` names.
+_OUTLINES_ZH = {
+    "outline": "边界",
+    "grid outline": "网格边界",
+    "drawn grid": "所画网格",
+    "ground to give": "要划出的范围",
+}
+
+
 def ensure_polygon(geom: BaseGeometry | None, what: str) -> BaseGeometry:
     """Refuse an empty, non-polygonal or self-intersecting outline with a planner's message."""
+    zh = _OUTLINES_ZH.get(what, "边界")
     if geom is None or geom.is_empty:
-        raise GeometryError(f"The {what} is empty: draw an outline. ({what}为空：请画出边界。)")
+        raise GeometryError(f"The {what} is empty: draw an outline. ({zh}为空：请画出边界。)")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise GeometryError(
-            f"The {what} must be a polygon, not a {geom.geom_type}. ({what}应为多边形。)"
+            f"The {what} must be a polygon, not a {geom.geom_type}. ({zh}应为多边形。)"
         )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
