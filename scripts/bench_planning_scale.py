@@ -38,16 +38,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))
+sys.path.append(str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
+from bench_planning import naive  # noqa: E402  (the same peer as the demo's bench)
 from shapely.geometry import mapping  # noqa: E402
 
 from gridmap import store  # noqa: E402
 from gridmap.access.roles import Access  # noqa: E402
 from gridmap.service import blocks, grid_checks, plan_history, planning  # noqa: E402
-from gridmap.service.grids import metric_crs  # noqa: E402
-from gridmap.service.relocate import refigure  # noqa: E402
 
 WHO = Access.of("bench", "planner")
 SIZES = {"demo": None, "300": (300, 20_000), "2000": (2_000, 133_000)}
@@ -143,16 +143,6 @@ def with_versions(ws: store.Workspace, body: dict[str, Any]) -> dict[str, Any]:
     found = ws.read("grids", where={"code": named})
     version = dict(zip(found["code"].tolist(), found["version"].tolist(), strict=True))
     return {**body, "versions": {c: int(version[c]) for c in named if c in version}}
-
-
-def naive(ws: store.Workspace) -> float:
-    """Time the naive peer: every grid rewritten, everything relocated, one transaction."""
-    t = time.perf_counter()
-    with ws.transaction(user="bench", action="bench naive relocate") as tx:
-        grids = tx.read("grids")
-        tx.replace("grids", grids.drop(columns=["version", "updated_at", "updated_by"]))
-        refigure(tx, metric_crs=metric_crs(ws), region=None)
-    return time.perf_counter() - t
 
 
 def _app(path: Path) -> tuple[Any, store.Workspace]:

@@ -40,6 +40,12 @@ def test_what_is_no_phone_number_is_refused_naming_the_row(given):
     assert "不是有效的电话号码" in str(err.value)
 
 
+@pytest.mark.parametrize("given", ["无", "暂无", " - ", "—", "N/A"])
+def test_no_phone_in_words_is_stored_empty(given):
+    out = check_phones(pd.Series(["110", given]), PHONE, source=None)
+    assert out.iloc[0] == "110" and pd.isna(out.iloc[1])
+
+
 def test_empty_values_stay_empty():
     out = check_phones(pd.Series([None, "110"]), PHONE, source=None)
     assert pd.isna(out.iloc[0]) and out.iloc[1] == "110"

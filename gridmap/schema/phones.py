@@ -5,7 +5,7 @@ numbers separated by ``;``, ``,`` or ``/`` (an OSM facility often lists two); ea
 with spaces, ``-``, ``(``, ``)`` and a leading ``+``, and holds 3 (110, 12345) to 15 digits
 (E.164's longest). Full-width digits and punctuation typed on a Chinese keyboard are turned
 into their plain forms (NFKC) before the check, so ``１３９１２３４５６７８`` is stored as
-``13912345678``. Anything else — letters, a lone digit — is refused, naming the row.
+``13912345678``; "no phone" written as 无, 暂无, a dash or the like is stored empty. Anything else — letters, a lone digit — is refused, naming the row.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from gridmap.schema.model import Column
 _NUMBER = re.compile(r"\+?[0-9(][0-9 ()\-]*")
 _SPLIT = re.compile(r"\s*[;,/]\s*")
 MIN_DIGITS, MAX_DIGITS = 3, 15
+#: What registers write for "no phone": stored as an empty value, not refused.
+NO_PHONE = frozenset({"", "无", "暂无", "没有", "-", "--", "—", "/", "none", "None", "n/a", "N/A"})
 
 
 def _plain(text: str) -> str:
@@ -46,6 +48,13 @@ def check_phones(values: pd.Series, column: Column, *, source: str | None) -> pd
     if not present.any():
         return values
     plain = values[present].astype(str).map(_plain)
+    # registers write "no phone" in words or a dash: that is no number, stored empty
+    none = plain.isin(NO_PHONE)
+    if none.any():
+        values = values.astype(object).copy()
+        values[plain.index[none]] = None
+        present = values.notna()
+        plain = plain[~none]
     bad = plain[~plain.map(_is_phone)]
     if len(bad):
         row, text = bad.index[0], str(bad.iloc[0])[:40]

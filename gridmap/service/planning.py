@@ -112,7 +112,10 @@ def _check_versions(
     ``codes``: check only the versions given for these grids (those an edit's result
     changes or removes); None: every version given, and every named grid must have one.
     """
-    by_code = {str(r.code): (int(fid), int(r.version)) for fid, r in grids.iterrows()}
+    by_code = {
+        str(c): (int(f), int(v))
+        for c, f, v in zip(grids["code"], grids.index, grids["version"], strict=True)
+    }
     if codes is not None:
         wanted = set(codes)
         for code, version in op.versions.items():
