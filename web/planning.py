@@ -98,8 +98,14 @@ def edit() -> Response:
     try:
         done = planning.edit_grids(ws, body, access=access())
     except ConflictError as exc:
+        # the grids it names and those whose version the caller had wrong (the page sends
+        # the versions of every grid it shows: not all of them come back)
         named = planning.parse_operation(body).named
-        return _conflict(exc, [*named, *(body.get("versions") or {})])
+        now = ws.read("grids", columns=["code"])
+        current = dict(zip(now["code"].astype(str), now["version"].astype(int), strict=True))
+        sent = body.get("versions") or {}
+        stale = [c for c, v in sent.items() if c in current and current[c] != v]
+        return _conflict(exc, [*named, *stale])
     return _json(_edit_reply(done))
 
 
