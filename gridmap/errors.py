@@ -129,14 +129,26 @@ class LayerNotFoundError(GridmapError, KeyError):
 
 
 class FeatureNotFoundError(GridmapError, KeyError):
-    """No feature with that id exists in the layer."""
+    """No feature with that id exists in the layer; for one that did, ``changed_by`` and
+    ``changed_at`` (ISO 8601 UTC) say who removed it and when, where known."""
 
     code = "feature_not_found"
 
     status = 404
 
+    def __init__(
+        self, message: str, *, changed_by: str | None = None, changed_at: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
     def __str__(self) -> str:
         return self.message
+
+    def details(self) -> dict[str, object]:
+        """Return who removed the feature and when, where known."""
+        return {"changed_by": self.changed_by, "changed_at": self.changed_at}
 
 
 class WorkspaceError(GridmapError, OSError):

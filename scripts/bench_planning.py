@@ -43,7 +43,7 @@ from gridmap import store  # noqa: E402
 from gridmap.access.roles import Access  # noqa: E402
 from gridmap.build.demo import build_demo  # noqa: E402
 from gridmap.service import blocks, plan_history, planning  # noqa: E402
-from gridmap.service.grids import metric_crs  # noqa: E402
+from gridmap.service.metric import metric_crs  # noqa: E402
 from gridmap.service.relocate import refigure  # noqa: E402
 
 WHO = Access.of("bench", "planner")

@@ -283,6 +283,25 @@ def as_served(ws: store.Workspace, layer: str, role: str | None, fid: int) -> in
     return feature_ids.served_ids(ws, layer, Access.of(f"test-{role}", role), [fid])[0]
 
 
+@pytest.fixture(scope="module")
+def papp(demo_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The Flask app over a writable copy of the demo of this test module's own: the planning
+    tests of a module share it, in order (tests/planning_kit.py has their checks)."""
+    from web.app import create_app
+
+    folder = tmp_path_factory.mktemp("planning")
+    copy = store.GeoPackageWorkspace(demo_path, read_only=True).backup(folder / "demo.gpkg")
+    ws = store.GeoPackageWorkspace(copy)
+    yield create_app({"WORKSPACE": ws, "TESTING": True})
+    ws.close()
+
+
+@pytest.fixture
+def planner(papp, role_tokens):
+    """A test client of :func:`papp` with the demo planner's API token."""
+    return client_for(papp, "planner")
+
+
 @pytest.fixture
 def client(app):
     """A test client of the demo app, signed in as the analyst (personal data masked)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gridmap.access.roles import Access
 from gridmap.service import plan_history, planning
-from tests.test_planning_api import with_versions
+from tests.planning_kit import with_versions
 from tests.test_write_api import _copy
 
 CODE = "320102001002003"

@@ -9,45 +9,19 @@ community changed is refused (409); only planners and the admin propose and acce
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gridmap import store
 from gridmap.grids.partition import reading_order
-from tests.test_planning_api import HAN, METRIC, assert_codes_follow, assert_coverage
-from tests.test_write_api import _copy, client_of, state, ws_of
+from tests.planning_kit import HAN, METRIC, assert_codes_follow, assert_coverage, community_grids
+from tests.test_write_api import client_of, state, ws_of
 
 COMMUNITY = "320102001003"
 CORPUS = json.loads(
     (Path(__file__).parent / "bad_input" / "partition_requests.json").read_text(encoding="utf-8")
 )
-
-
-@pytest.fixture(scope="module")
-def papp(demo_path, tmp_path_factory) -> Iterator[Any]:
-    from web.app import create_app
-
-    ws = _copy(demo_path, tmp_path_factory.mktemp("partition"))
-    yield create_app({"WORKSPACE": ws, "TESTING": True})
-    ws.close()
-
-
-@pytest.fixture()
-def planner(papp, role_tokens):
-    return client_of(papp, role_tokens, "planner")
-
-
-def community_grids(ws: store.Workspace) -> dict[str, tuple[int, int, bytes]]:
-    """The community's grids: code → (fid, version, outline as WKB)."""
-    g = ws.read("grids")
-    g = g[g["community_code"] == COMMUNITY]
-    return {
-        str(r.code): (int(fid), int(r.version), r.geometry.wkb)
-        for fid, r in zip(g.index, g.itertuples(), strict=True)
-    }
 
 
 def propose(app: Any, client: Any, **body: Any) -> dict[str, Any]:
@@ -75,9 +49,9 @@ def propose(app: Any, client: Any, **body: Any) -> dict[str, Any]:
 
 def test_a_proposal_is_a_job_that_writes_nothing(papp, planner):
     ws = ws_of(papp)
-    before, was = community_grids(ws), state(ws)
+    before, was = community_grids(ws, COMMUNITY), state(ws)
     doc = propose(papp, planner, households=400, tolerance=0.2)
-    assert state(ws) == was and community_grids(ws) == before  # nothing written
+    assert state(ws) == was and community_grids(ws, COMMUNITY) == before  # nothing written
     about = doc["proposal"]
     assert about["community"] == COMMUNITY and about["bounds"] == [320.0, 480.0]
     assert about["versions"] == {c: v for c, (_, v, _) in before.items()}
@@ -108,7 +82,7 @@ def test_a_proposal_is_a_job_that_writes_nothing(papp, planner):
 
 def test_accepting_writes_one_undoable_planning_edit(papp, planner):
     ws = ws_of(papp)
-    before = community_grids(ws)
+    before = community_grids(ws, COMMUNITY)
     others = {
         c: v
         for c, v in ((str(r.code), int(r.version)) for r in ws.read("grids").itertuples())
@@ -120,7 +94,7 @@ def test_accepting_writes_one_undoable_planning_edit(papp, planner):
     resp = planner.post("/api/grids/partition/accept", json={"job": doc["job"]})
     assert resp.status_code == 200, resp.get_json()
     reply = resp.get_json()
-    after = community_grids(ws)
+    after = community_grids(ws, COMMUNITY)
     proposed = {f["properties"]["code"]: f["properties"] for f in doc["features"]}
     assert set(after) == set(proposed)
     saved = {*reply["changed"], *reply["added"]}
@@ -153,7 +127,7 @@ def test_accepting_writes_one_undoable_planning_edit(papp, planner):
     # one undo takes the whole acceptance back
     undo = planner.post("/api/grids/undo", json={})
     assert undo.status_code == 200, undo.get_json()
-    back = community_grids(ws)
+    back = community_grids(ws, COMMUNITY)
     assert {c: (f, w) for c, (f, _, w) in back.items()} == {
         c: (f, w) for c, (f, _, w) in before.items()
     }
@@ -164,7 +138,7 @@ def test_accepting_writes_one_undoable_planning_edit(papp, planner):
 def test_a_proposal_made_before_a_change_is_refused(papp, planner, role_tokens):
     ws = ws_of(papp)
     doc = propose(papp, planner)
-    code = sorted(community_grids(ws))[0]
+    code = sorted(community_grids(ws, COMMUNITY))[0]
     admin = client_of(papp, role_tokens, "admin")
     f = admin.get("/api/grids/plan").get_json()["grids"]["features"]
     feature = next(x for x in f if x["properties"]["code"] == code)

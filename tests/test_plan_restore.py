@@ -16,7 +16,7 @@ import pytest
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError
 from gridmap.service import plan_history, planning
-from tests.test_planning_api import HAN, grids, papp, planner, with_versions  # noqa: F401
+from tests.planning_kit import HAN, grids, with_versions
 from tests.test_write_api import _copy, client_of, state, ws_of
 
 A, B = "320102001003001", "320102001003002"
@@ -72,7 +72,7 @@ def test_a_restore_leaves_alone_what_it_does_not_change(demo_path, tmp_path):
     ws.close()
 
 
-def test_the_page_gets_409_naming_the_grid(papp, role_tokens):  # noqa: F811
+def test_the_page_gets_409_naming_the_grid(papp, role_tokens):
     ws = ws_of(papp)
     admin = client_of(papp, role_tokens, "admin")
     me = client_of(papp, role_tokens, "planner")
@@ -103,7 +103,7 @@ def _filled(ws, body: Any) -> Any:
 
 
 @pytest.mark.parametrize("case", RESTORES["cases"], ids=[c["case"] for c in RESTORES["cases"]])
-def test_a_bad_restore_gets_a_clear_message_and_changes_nothing(papp, planner, case):  # noqa: F811
+def test_a_bad_restore_gets_a_clear_message_and_changes_nothing(papp, planner, case):
     ws = ws_of(papp)
     was = state(ws)
     resp = planner.post("/api/grids/restore", json=_filled(ws, case["body"]))

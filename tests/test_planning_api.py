@@ -9,8 +9,6 @@ workspace exactly as it was.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,58 +20,9 @@ from shapely.geometry import mapping, shape
 
 from gridmap import store
 from gridmap.access.roles import Access
-from gridmap.grids.checks import tiling
 from gridmap.service.feature_ids import served_ids
+from tests.planning_kit import HAN, assert_codes_follow, assert_coverage, grids, with_versions
 from tests.test_write_api import _copy, client_of, state, ws_of
-
-HAN = re.compile(r"[\u4e00-\u9fff]")
-METRIC = "EPSG:32650"
-
-
-@pytest.fixture(scope="module")
-def papp(demo_path, tmp_path_factory) -> Iterator[Any]:
-    from web.app import create_app
-
-    ws = _copy(demo_path, tmp_path_factory.mktemp("planning"))
-    yield create_app({"WORKSPACE": ws, "TESTING": True})
-    ws.close()
-
-
-@pytest.fixture()
-def planner(papp, role_tokens):
-    return client_of(papp, role_tokens, "planner")
-
-
-def grids(ws: store.Workspace) -> Any:
-    return ws.read("grids").set_index("code")
-
-
-def assert_coverage(ws: store.Workspace) -> None:
-    """The grids tile the communities: no overlap, no gap, edge-matched (GEOS's coverage)."""
-    g = ws.read("grids")
-    assert shapely.coverage_is_valid(np.asarray(g.geometry.values, dtype=object))
-    area = shapely.union_all(ws.read("community").to_crs(METRIC).geometry.values)
-    assert tiling(np.asarray(g.to_crs(METRIC).geometry.values, dtype=object), area) == []
-
-
-def assert_codes_follow(ws: store.Workspace) -> None:
-    """Every building's grid_code is the grid holding its inner point; figures are the sums."""
-    g = ws.read("grids")
-    b = ws.read("buildings")
-    inner = shapely.point_on_surface(np.asarray(b.geometry.values, dtype=object))
-    tree = shapely.STRtree(np.asarray(g.geometry.values, dtype=object))
-    pi, gi = tree.query(inner, predicate="intersects")
-    holders: dict[int, set[str]] = {}
-    for p, i in zip(pi.tolist(), gi.tolist(), strict=True):
-        holders.setdefault(p, set()).add(g["code"].iloc[i])
-    for pos, code in enumerate(b["grid_code"].tolist()):
-        assert code in holders.get(pos, {None}), (b.index[pos], code, holders.get(pos))
-    sums = b.groupby("grid_code")["households"].sum()
-    for row in g.itertuples():
-        assert int(row.households) == int(sums.get(row.code, 0)), row.code
-    hh = ws.read("households")
-    by_building = dict(zip(b["osm_id"], b["grid_code"], strict=True))
-    assert (hh["grid_code"] == hh["building_osm_id"].map(by_building)).all()
 
 
 def shared_vertex(ws: store.Workspace, a: str, b: str) -> tuple[float, float]:
@@ -97,23 +46,6 @@ def as_json(geom: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(geom))
-
-
-def named(body: dict[str, Any]) -> list[str]:
-    """The grids an operation names (whose versions it must send)."""
-    if not isinstance(body, dict):
-        return []
-    out = [body.get("code"), body.get("to"), *(body.get("codes") or [])]
-    return [c for c in out if isinstance(c, str) and c != "neighbours"]
-
-
-def with_versions(ws: store.Workspace, body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` with the current versions of the grids it names, as the planning page sends."""
-    if not isinstance(body, dict):
-        return body
-    g = grids(ws)
-    seen = {c: int(g.version[c]) for c in named(body) if c in g.index}
-    return {**body, "versions": {**seen, **body.get("versions", {})}}
 
 
 def edit(client: Any, body: dict[str, Any], *, fill: bool = True) -> Any:
@@ -309,6 +241,58 @@ def test_a_stale_edit_is_refused_with_the_other_planners_change(papp, planner, r
     assert current["properties"]["code"] == changed and current["updated_by"] == "admin"
     assert state(ws) == was
     assert version  # the planner's own grid was read
+
+
+def test_an_edit_of_a_grid_someone_deleted_says_who_and_when(papp, planner, role_tokens):
+    ws = ws_of(papp)
+    gone = "320102001003007"
+    version = int(grids(ws).version[gone])
+    admin = client_of(papp, role_tokens, "admin")
+    first = edit(admin, {"op": "delete", "code": gone, "to": "neighbours"})
+    assert first.status_code == 200, first.get_json()
+    tx = first.get_json()["tx"]
+    at = str(ws.audit_log(limit=None).set_index("fid").loc[tx, "at"])[:16]
+    was = state(ws)
+    body = {"op": "delete", "code": gone, "versions": {gone: version}}
+    resp = edit(planner, body, fill=False)
+    assert resp.status_code == 404, resp.get_json()
+    error = resp.get_json()["error"]
+    assert error["code"] == "feature_not_found"
+    assert (error["changed_by"], error["changed_at"]) == ("admin", at)
+    when = at.replace("T", " ")
+    en, zh = error["message"].split(" (", 1)
+    assert gone in en and "admin" in en and when in en and "deleted" in en, en
+    assert "admin" in zh and when in zh and "删除" in zh, zh
+    assert state(ws) == was
+    # a grid that never was: the message as ever, no one named
+    never = "320102001003999"
+    resp = edit(planner, {"op": "delete", "code": never, "versions": {never: 1}}, fill=False)
+    assert resp.status_code == 404
+    error = resp.get_json()["error"]
+    assert error["message"] == f"There is no grid '{never}'. (没有编码为“{never}”的网格。)"
+    assert "changed_by" not in error
+
+
+def test_a_grid_renumbered_away_is_named_with_its_new_code(demo_path, tmp_path):
+    from gridmap.errors import FeatureNotFoundError
+    from gridmap.service import planning, renumber
+
+    ws = _copy(demo_path, tmp_path)
+    me = Access.of("planner1", "planner")
+    first, second = "320102001005001", "320102001005002"
+    body = {"op": "delete", "code": first, "to": "neighbours"}
+    planning.edit_grids(ws, with_versions(ws, body), access=me)
+    assert planning.removal(ws, first)[::2] == ("planner1", None)
+    done = renumber.renumber(ws, community="320102001005", user="planner2")
+    assert (second, first, "320102001005") in done.changes  # 002 is 001 now
+    last = max(done.changes)[0]
+    assert last not in set(ws.read("grids")["code"])
+    who, _, now = planning.removal(ws, last)
+    assert (who, now) == ("planner2", dict((o, n) for o, n, _ in done.changes)[last])
+    with pytest.raises(FeatureNotFoundError, match=f"renumbered it {now}"):
+        planning.edit_grids(ws, {"op": "delete", "code": last, "versions": {last: 1}}, access=me)
+    assert planning.removal(ws, "320102001005999") is None
+    ws.close()
 
 
 def test_only_planners_edit_and_everyone_signed_in_sees_the_versions(papp, role_tokens):

@@ -109,7 +109,7 @@ def test_on_the_demo_a_border_pushed_off_its_street_is_found_and_fixed(writable_
 
     from gridmap.access.roles import Access
     from gridmap.service import grid_checks, planning
-    from gridmap.service.grids import metric_crs
+    from gridmap.service.metric import metric_crs
 
     ws = writable_demo
     assert not [f for f in grid_checks.validate(ws).findings if f.kind == "off_street"]

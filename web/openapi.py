@@ -85,8 +85,14 @@ _ERROR_SCHEMA: dict[str, Any] = {
                 "fid": {"type": "integer"},
                 "expected_version": {"type": "integer"},
                 "actual_version": {"type": "integer"},
-                "changed_by": {"type": "string", "description": "who changed it (a 409)"},
-                "changed_at": {"type": "string", "description": "when, ISO 8601 UTC (a 409)"},
+                "changed_by": {
+                    "type": "string",
+                    "description": "who changed it (a 409) or removed it (a 404)",
+                },
+                "changed_at": {
+                    "type": "string",
+                    "description": "when, ISO 8601 UTC (a 409 or a 404)",
+                },
             },
         }
     },

@@ -13,7 +13,7 @@ from gridmap.errors import InputError
 def cmd_import(args: argparse.Namespace) -> None:
     """Import a file into one layer, in one transaction."""
     from gridmap.io.importer import erased_personal_columns, load_file
-    from gridmap.service.grids import metric_crs
+    from gridmap.service.metric import metric_crs
     from gridmap.service.relocate import PLACED_LAYERS, refigure
     from gridmap.store import open_workspace
 

@@ -27,7 +27,7 @@ from gridmap.grids.blocks import locate, street_blocks
 from gridmap.grids.cells import building_cells
 from gridmap.schema import STORAGE_CRS
 from gridmap.service import stamps
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.service.relocate import codes_at
 from gridmap.store import Transaction, Workspace
 

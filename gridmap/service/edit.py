@@ -275,7 +275,7 @@ def delete_feature(
 def _grids_moved(ws: Workspace, tx: Transaction, outlines: list[Any], code: Any = None) -> None:
     """Recompute what lies where the grids changed, and the figures of the grids there, in
     the write's transaction (:func:`gridmap.service.relocate.refigure`)."""
-    from gridmap.service.grids import metric_crs
+    from gridmap.service.metric import metric_crs
     from gridmap.service.relocate import refigure
 
     shapes = [g for g in outlines if g is not None and not getattr(g, "is_empty", True)]

@@ -25,7 +25,7 @@ from gridmap.errors import FeatureNotFoundError, InputError
 from gridmap.grids.findings import Finding, check_plan, order
 from gridmap.grids.street_borders import off_street
 from gridmap.schema import STORAGE_CRS
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.store import Workspace
 
 #: Incidents of this many days count as "the last 12 months".

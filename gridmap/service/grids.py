@@ -1,11 +1,14 @@
 """Draw grids automatically in a workspace: read, partition, write in one transaction.
 
 :func:`auto_grids` reads the communities, buildings and streets of a workspace, projects them to
-the area's UTM zone, runs :class:`gridmap.grids.GridPartition` and writes the new grids with
-their figures (households, residents, buildings, area), the ``grid_code`` of every building,
-household, facility and camera they hold, in one transaction: all of it or nothing. Logs keep
-the grid they were recorded in (visits, incidents). No Flask here: the CLI and the web app call
-this function.
+the area's UTM zone and runs :class:`gridmap.grids.GridPartition`. The new grids are written as
+an accepted partition proposal is, community by community in one transaction, through
+:func:`gridmap.service.plan_replace.replace_community`: fitted to each community's border as its
+neighbours have it (the plan stays one coverage), numbered after every code the community ever
+had, with their figures (households, residents, buildings, area) and the ``grid_code`` of every
+building, household, facility and camera they hold, the lineage recorded: all of it or nothing,
+one version of the plan that one undo takes back. Logs keep the grid they were recorded in
+(visits, incidents). No Flask here: the CLI and the web app call this function.
 """
 
 from __future__ import annotations
@@ -21,17 +24,17 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import ConflictError, FeatureNotFoundError, GridsExistError, InputError
-from gridmap.geo.crs import utm_crs
 from gridmap.grids import GridPartition, GridPartitionResult
 from gridmap.io import geojson
 from gridmap.schema import STORAGE_CRS, get_layer
+from gridmap.service.metric import metric_crs
+from gridmap.service.plan_replace import keep_workers, numbered, replace_community
+from gridmap.service.planning import codes_ever
 from gridmap.solve import Progress
 from gridmap.store import Workspace
 
 #: Layers whose ``grid_code`` says where a thing is now, rewritten with the grids.
 LOCATED_LAYERS = ("households", "facilities", "cameras")
-#: A new grid keeps the worker of the old grid that held at least this share of its area.
-WORKER_OVERLAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,6 @@ class AutoGrids:
     written: bool = False
 
 
-def metric_crs(ws: Workspace) -> Any:
-    """Return the workspace's metric CRS (its setting, else the UTM zone of its centre)."""
-    text = ws.get_meta("metric_crs")
-    if text:
-        return text
-    minx, miny, maxx, maxy = ws.bounds()
-    return utm_crs((minx + maxx) / 2, (miny + maxy) / 2)
-
-
 def _point_codes(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.ndarray:
     """Return the code of the grid each point (or shape's inner point) lies in, else None."""
     pts = shapely.point_on_surface(np.asarray(points.values, dtype=object))
@@ -76,31 +70,6 @@ def _point_codes(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.ndarray:
     out = np.full(len(pts), None, dtype=object)
     out[pi] = grids["code"].to_numpy()[gi]
     return out
-
-
-def keep_workers(new: gpd.GeoDataFrame, old: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Give each new grid the worker of the old grid covering most of it (at least half).
-
-    ``new`` and ``old`` in one metric CRS (areas in m²); returns ``new`` with ``worker`` and
-    ``worker_phone``.
-    """
-    new = new.copy()
-    new["worker"] = None
-    new["worker_phone"] = None
-    if not len(old) or "worker" not in old:
-        return new
-    tree = shapely.STRtree(np.asarray(old.geometry.values, dtype=object))
-    for i, geom in enumerate(new.geometry.values):
-        hits = tree.query(geom, predicate="intersects")
-        if not len(hits):
-            continue
-        shared = shapely.area(shapely.intersection(geom, old.geometry.values[hits]))
-        best = int(np.argmax(shared))
-        if shared[best] >= WORKER_OVERLAP * geom.area:
-            row = old.iloc[int(hits[best])]
-            new.iloc[i, new.columns.get_loc("worker")] = row.get("worker")
-            new.iloc[i, new.columns.get_loc("worker_phone")] = row.get("worker_phone")
-    return new
 
 
 def auto_grids(
@@ -186,8 +155,18 @@ def auto_grids(
         time_limit=time_limit, seed=seed, progress=say, method=method, restarts=restarts
     )
     frames = result.to_frames(storage=True)
-    new = frames["grids"]
-    building_code = frames["buildings"]["grid_code"]
+    # numbered as the write numbers them: each community's next codes after every code it had
+    ever = codes_ever(ws)
+    present = old["code"] if len(old) else pd.Series(dtype=str)
+    drawn = frames["grids"]
+    parts = [
+        numbered(ws, drawn[drawn["community_code"] == c], c, crs, present, ever)
+        for c in sorted(set(drawn["community_code"]))
+    ]
+    new = pd.concat(parts, ignore_index=True) if parts else drawn.iloc[:0]
+    new = gpd.GeoDataFrame(new, geometry="geometry", crs=STORAGE_CRS)
+    recoded = dict(zip(new["drawn"], new["code"], strict=True))
+    building_code = frames["buildings"]["grid_code"].map(recoded)
     residents = (
         pd.to_numeric(buildings["residents"], errors="coerce").fillna(0)
         if "residents" in buildings
@@ -196,55 +175,60 @@ def auto_grids(
     new["residents"] = (
         new["code"].map(residents.groupby(building_code).sum()).fillna(0).astype(int).to_numpy()
     )
-    new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine).to_crs(STORAGE_CRS)
     new["source"] = "user"
-    columns = [c for c in get_layer("grids").column_names if c in new.columns]
-    new = gpd.GeoDataFrame(new[columns], geometry=new.geometry, crs=STORAGE_CRS)
-
-    # grid codes of what lies in the new grids; things in no new grid that pointed at a replaced
-    # grid point at none
-    gone = set(mine["code"]) - set(new["code"]) if len(mine) else set()
-    updates: dict[str, dict[int, Any]] = {}
-    read_versions: dict[str, pd.Series] = {"buildings": buildings["version"]}
-    updates["buildings"] = _changes(buildings["grid_code"], building_code, gone)
-    for layer in LOCATED_LAYERS:
-        frame = ws.read(layer)
-        if not len(frame):
-            continue
-        codes_now = pd.Series(_point_codes(frame.geometry, new), index=frame.index)
-        updates[layer] = _changes(frame["grid_code"], codes_now, gone)
-        read_versions[layer] = frame["version"]
-    changed = {layer: len(rows) for layer, rows in updates.items()}
-    outcome = AutoGrids(result, new, changed, replaced=len(mine), written=False)
     if dry_run:
-        return outcome
-    say(f"writing {len(new)} grids and {sum(changed.values())} grid codes in one transaction")
+        return _preview(ws, result, new, mine, buildings, building_code, crs)
+    say(f"writing {len(new)} grids in one transaction")
     action = f"grids auto ({community or 'all communities'}, {len(new)} grids)"
+    moved: dict[str, int] = {}
     with ws.transaction(user=user, action=action) as tx:
         # the solve took a while: read again under the write lock, and refuse to overwrite
         # what someone changed meanwhile (the other communities' grids stay as they are now)
         now = tx.read("grids")
-        drawn = now["community_code"].isin(codes) if len(now) else pd.Series(dtype=bool)
+        mask = now["community_code"].isin(codes) if len(now) else pd.Series(dtype=bool)
         before = mine["version"] if len(mine) else pd.Series(dtype="Int64")
-        if len(now[drawn]) != len(before) or not now[drawn]["version"].equals(before):
+        if len(now[mask]) != len(before) or not now[mask]["version"].equals(before):
             raise ConflictError(
                 "The grids of the communities being drawn were changed while gridmap drew "
-                "them: run grids auto again.",
+                "them: run grids auto again. (自动划分期间，所划社区的网格已被他人修改，请重新运行 "
+                "grids auto。)",
                 layer="grids",
             )
-        others = now[~drawn] if len(now) else now
-        if len(others):
-            tx.replace("grids", pd.concat([others, new], ignore_index=True))
-        else:
-            tx.replace("grids", new)
-        for layer, rows in updates.items():
-            versions = read_versions[layer]
-            tx.update_many(
-                layer,
-                {fid: {"grid_code": code} for fid, code in rows.items()},
-                expected_versions={fid: int(versions[fid]) for fid in rows},
+        for code in sorted(codes):
+            edit = replace_community(
+                tx, code, new[new["community_code"] == code], crs=crs, ever=ever, user=user
             )
-    return AutoGrids(result, new, changed, replaced=len(mine), written=True)
+            for layer, n in edit.moved.items():
+                moved[layer] = moved.get(layer, 0) + n
+        written = tx.read("grids")
+    written = written[written["community_code"].isin(codes)].sort_values("code")
+    return AutoGrids(result, written, moved, replaced=len(mine), written=True)
+
+
+def _preview(
+    ws: Workspace,
+    result: GridPartitionResult,
+    new: gpd.GeoDataFrame,
+    mine: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    building_code: pd.Series,
+    crs: Any,
+) -> AutoGrids:
+    """Return what :func:`auto_grids` would write (nothing is): the new grids (EPSG:4326) with
+    the workers they would keep (``crs``, metres), and how many rows would change grid, by
+    layer."""
+    new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine).to_crs(STORAGE_CRS)
+    columns = [c for c in get_layer("grids").column_names if c in new.columns]
+    new = gpd.GeoDataFrame(new[columns], geometry=new.geometry, crs=STORAGE_CRS)
+    # things in no new grid that pointed at a replaced grid would point at none
+    gone = set(mine["code"]) - set(new["code"]) if len(mine) else set()
+    changed = {"buildings": len(_changes(buildings["grid_code"], building_code, gone))}
+    for layer in LOCATED_LAYERS:
+        frame = ws.read(layer, columns=["grid_code"])
+        if len(frame):
+            codes_now = pd.Series(_point_codes(frame.geometry, new), index=frame.index)
+            changed[layer] = len(_changes(frame["grid_code"], codes_now, gone))
+    return AutoGrids(result, new, changed, replaced=len(mine), written=False)
 
 
 def _changes(current: pd.Series, computed: pd.Series, gone: set[str]) -> dict[int, Any]:

@@ -2,14 +2,16 @@
 as one planning edit.
 
 :func:`propose_partition` draws the community's grids anew with
-:func:`gridmap.service.grids.auto_grids` (a dry run: nothing is written) and numbers them in
-reading order in the workspace's code form (:func:`gridmap.service.renumber.new_codes`), with
-their figures and the versions of the community's grids it was made from. In the web app it
+:func:`gridmap.service.grids.auto_grids` (a dry run: nothing is written), numbered in
+reading order in the workspace's code form as a write would number them
+(:func:`gridmap.service.plan_replace.numbered`), with their figures and the versions of the
+community's grids it was made from. In the web app it
 runs as a job (:func:`start_partition`, kind ``partition``), whose file is the proposal as
 GeoJSON (:meth:`PartitionProposal.to_geojson`).
 
 :func:`accept_partition` replaces the community's grids with the proposed ones in one
-transaction — the ``grid_code`` of buildings, households, facilities and cameras and every
+transaction, through :func:`gridmap.service.plan_replace.replace_community` (the route of
+``gridmap grids auto --replace`` too: outlines fitted to the community's border) — the ``grid_code`` of buildings, households, facilities and cameras and every
 grid's figures recomputed (:func:`gridmap.service.relocate.relocate`), the lineage recorded,
 each new grid keeping the worker of the old grid covering most of it — refused (409) when a
 grid of the community changed since the proposal was computed. Its audit action is
@@ -22,27 +24,23 @@ Storage and geometry in EPSG:4326; areas and reading order in the workspace's UT
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
-from gridmap.grids import codes as grid_codes
-from gridmap.grids import topology
 from gridmap.schema import STORAGE_CRS
 from gridmap.service.edit import require_writer
-from gridmap.service.grids import auto_grids, keep_workers, metric_crs
+from gridmap.service.grids import auto_grids
 from gridmap.service.jobs.runner import Job, JobContext, JobOutput, JobRunner
-from gridmap.service.planning import LINEAGE_KEY, PlanEdit, codes_ever, read_plan
-from gridmap.service.relocate import changed_figures, relocate
-from gridmap.service.renumber import new_codes
-from gridmap.store import Transaction, Workspace
+from gridmap.service.metric import metric_crs
+from gridmap.service.plan_replace import replace_community
+from gridmap.service.planning import PlanEdit, codes_ever
+from gridmap.store import Workspace
 
 #: Random restarts of the solve (as ``gridmap grids auto``'s default; 1 to 2 s a community of
 #: the demo).
@@ -181,44 +179,6 @@ def _in_range(households: pd.Series, bounds: tuple[float, float]) -> int:
     return int(((values >= lo) & (values <= hi)).sum())
 
 
-def _numbered(
-    reader: Workspace | Transaction,
-    grids: gpd.GeoDataFrame,
-    community: str,
-    crs: Any,
-    present: pd.Series,
-    ever: Iterable[str],
-) -> gpd.GeoDataFrame:
-    """Return ``grids`` of ``community`` coded in reading order (``crs``, metres) in the
-    workspace's code form (``present``: the grid codes there now), and named after their
-    community (…第N网格), in code order.
-
-    Codes are never reused: the proposal's grids take the community's next codes after every
-    code it ever had (``ever``, :func:`gridmap.service.planning.codes_ever`, the lineage and
-    ``present``), so that the visits and incidents recorded with an old code keep naming the
-    ground they were recorded on.
-    """
-    meta = reader.meta()
-    form, obj = grid_codes.code_form(meta, present.astype(str))
-    out = grids.copy()
-    out["community_code"] = community
-    in_order = new_codes(out, crs, form, obj, community)  # old → 1..N in reading order
-    used = set(present.astype(str)) | set(ever)
-    for entry in meta.get(LINEAGE_KEY) or []:
-        used.update((*entry.get("from", []), *entry.get("to", [])))
-    prefix = grid_codes.code_prefix(community, form, obj)
-    mapping: dict[str, str] = {}
-    for old, _n in sorted(in_order.items(), key=lambda kv: kv[1]):
-        mapping[old] = grid_codes.next_code(used, prefix, form)
-        used.add(mapping[old])
-    out["code"] = out["code"].astype(str).map(mapping)
-    out = out.sort_values("code").reset_index(drop=True)
-    found = reader.read("community", where={"code": community})
-    prefix = str(found.iloc[0]["name"]) if len(found) else ""
-    out["name"] = [f"{prefix}第{n}网格" for n in range(1, len(out) + 1)]
-    return out
-
-
 def propose_partition(
     ws: Workspace,
     *,
@@ -266,9 +226,7 @@ def propose_partition(
         dry_run=True,
         progress=progress,
     )
-    grids = _numbered(
-        ws, outcome.grids, community, metric_crs(ws), grids_now["code"], codes_ever(ws)
-    )
+    grids = outcome.grids  # numbered as a write would number them
     grids = gpd.GeoDataFrame(grids[list(COLUMNS)], geometry=grids.geometry, crs=STORAGE_CRS)
     f = outcome.result.figures()
     r = outcome.result
@@ -341,9 +299,11 @@ def _check_versions(proposal: PartitionProposal, mine: gpd.GeoDataFrame) -> None
 def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Access) -> PlanEdit:
     """Replace the community's grids with the proposed ones in one transaction (see module).
 
-    The outlines are fitted to the community's present outer border
-    (:func:`gridmap.grids.topology.replace`), so the plan stays one coverage. A code the
-    community had and the proposal has again keeps its feature (a new outline, version + 1).
+    The write is :func:`gridmap.service.plan_replace.replace_community`'s (as ``gridmap grids
+    auto --replace``'s): the outlines fitted to the community's present outer border, so the
+    plan stays one coverage, numbered anew after every code the community ever had. A code
+    the community had and the proposal has again keeps its feature (a new outline, version
+    + 1).
 
     Raises PermissionDeniedError (403) for a role that may not plan, ConflictError (409)
     when a grid of the community changed since the proposal; nothing is written then.
@@ -353,76 +313,8 @@ def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Acce
     community = proposal.community
     ever = codes_ever(ws)
     with ws.transaction(user=access.who, action=f"grids accept {community}") as tx:
-        plan, grids = read_plan(tx, crs)
-        mine = grids[grids["community_code"] == community]
-        _check_versions(proposal, mine)
-        new = _numbered(tx, proposal.grids, community, crs, grids["code"], ever)
-        new = keep_workers(new.to_crs(crs), mine.to_crs(crs) if len(mine) else mine)
-        new = new.to_crs(STORAGE_CRS).set_index("code", drop=False)
-        result = topology.replace(
-            plan, community, dict(zip(new["code"], new.geometry.values, strict=True))
-        )
-        fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
-        region = shapely.union_all(
-            [shapely.box(*g.bounds) for g in (*mine.geometry.values, *result.changed.values())]
-        )
-        kept = [
-            (c, g)
-            for c, g in zip(grids["code"], grids.geometry.values, strict=True)
-            if c not in result.removed
-        ]
-        after = gpd.GeoDataFrame(
-            {"code": [c for c, _ in kept] + list(result.added)},
-            geometry=[result.changed.get(c, g) for c, g in kept]
-            + [result.changed[c] for c in result.added],
-            crs=STORAGE_CRS,
-        )
-        moved = relocate(
-            tx, after, metric_crs=crs, region=region, grids_changed=set(result.changed)
-        )
-        if result.removed:
-            tx.delete("grids", [fid_of[c] for c in result.removed])
-        updates = changed_figures(grids[~grids["code"].isin(result.removed)], moved.figures)
-        props = ("name", "worker", "worker_phone")
-        for c, g in result.changed.items():
-            if c in fid_of:
-                row = updates.setdefault(fid_of[c], {})
-                row["geometry"] = g
-                if c in new.index:  # a grid of the proposal under a code the community had
-                    row.update({k: _value(new.at[c, k]) for k in props})
-        if updates:
-            tx.update_many("grids", updates)
-        if result.added:
-            rows = [
-                {
-                    "code": c,
-                    "community_code": community,
-                    "source": "user",
-                    **{k: _value(new.at[c, k]) for k in props},
-                    **moved.figures.get(c, {}),
-                    "geometry": result.changed[c],
-                }
-                for c in result.added
-            ]
-            tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        entries = [{**e, "at": now, "user": access.who, "tx": tx.tx_id} for e in result.lineage]
-        tx.set_meta(LINEAGE_KEY, [*(tx.meta().get(LINEAGE_KEY) or []), *entries])
-        tx_id = tx.tx_id or 0
-    ours = set(new["code"])
-    return PlanEdit(
-        tx=tx_id,
-        changed=tuple(c for c in result.changed if c not in result.added),
-        added=result.added,
-        removed=tuple(c for c in result.removed if c not in ours),
-        lineage=result.lineage,
-        notes=result.notes,
-        moved=moved.codes,
-    )
-
-
-def _value(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+        _check_versions(proposal, tx.read("grids", where={"community_code": community}))
+        return replace_community(tx, community, proposal.grids, crs=crs, ever=ever, user=access.who)
 
 
 # -- the job -------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import pandas as pd
 from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.edit import require_writer
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.service.plan_ops import OPERATIONS
 from gridmap.service.planning import LINEAGE_KEY
 from gridmap.service.relocate import relocate

@@ -36,7 +36,7 @@ from gridmap.grids.plan import SLIVER_M2
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.service import blocks
 from gridmap.service.edit import require_writer
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.service.plan_ops import (
     Operation,
     parse_operation,
@@ -105,12 +105,16 @@ def read_plan(reader: Transaction | Workspace, crs: Any) -> tuple[topology.Plan,
 
 
 def _check_versions(
-    op: Operation, grids: gpd.GeoDataFrame, codes: Iterable[str] | None = None
+    op: Operation,
+    grids: gpd.GeoDataFrame,
+    codes: Iterable[str] | None = None,
+    ws: Workspace | None = None,
 ) -> None:
     """Refuse an operation made from an older version of a grid it names (409).
 
     ``codes``: check only the versions given for these grids (those an edit's result
-    changes or removes); None: every version given, and every named grid must have one.
+    changes or removes); None: every version given, and every named grid must have one
+    (a grid not there is a 404, saying who removed it and when from ``ws``'s history).
     """
     by_code = {
         str(c): (int(f), int(v))
@@ -124,7 +128,7 @@ def _check_versions(
         return
     for code in op.named:
         if code not in by_code:
-            raise FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
+            raise _not_there(ws, code)
     missing = [code for code in op.named if code not in op.versions]
     if missing:
         listed = ", ".join(missing)
@@ -144,6 +148,53 @@ def _check_versions(
             )
         if by_code[code][1] != version:
             _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
+
+
+def removal(ws: Workspace, code: str) -> tuple[str, str, str | None] | None:
+    """Return ``(who, when, new code)`` of the newest change that took grid code ``code``
+    away, from the change history: a delete (a merge, a restore or an undo deletes too; new
+    code None) or a renumbering (the code it got). None when no grid ever had that code.
+    ``when``: ISO 8601 UTC, to the minute."""
+    rows = list(ws.history(layer="grids", limit=None).itertuples())
+    for row in rows:
+        before, after = row.before, row.after
+        if not isinstance(before, dict) or before.get("code") != code:
+            continue
+        if row.op == "delete":
+            return str(row.user), str(row.at)[:16], None
+        if isinstance(after, dict) and after.get("code") not in (None, code):
+            recoded = str(after["code"])
+            # a renumbering goes through a temporary code (~renumber-FID) in its transaction
+            for later in reversed(rows):
+                if later.tx == row.tx and _code(later.before) == recoded:
+                    recoded = _code(later.after) or recoded
+            return str(row.user), str(row.at)[:16], recoded
+    return None
+
+
+def _code(values: Any) -> str | None:
+    code = values.get("code") if isinstance(values, dict) else None
+    return str(code) if code is not None else None
+
+
+def _not_there(ws: Workspace | None, code: str) -> FeatureNotFoundError:
+    """The 404 of grid ``code``: who took it away and when, where the history says."""
+    gone = removal(ws, code) if ws is not None else None
+    if gone is None:
+        return FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
+    by, at, recoded = gone
+    when = at.replace("T", " ") + " UTC"
+    if recoded is None:
+        en = f"{by} deleted it at {when}"
+        zh = f"已被 {by} 于 {when} 删除"
+    else:
+        en = f"{by} renumbered it {recoded} at {when}"
+        zh = f"已被 {by} 于 {when} 重新编号为 {recoded}"
+    return FeatureNotFoundError(
+        f"There is no grid '{code}' any more: {en}. (网格“{code}”{zh}。)",
+        changed_by=by,
+        changed_at=at,
+    )
 
 
 def _stale(code: str, version: int, row: pd.Series, stored: tuple[int, int]) -> None:
@@ -323,7 +374,7 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
         user=access.who, action=f"grids {op.op} {' '.join(op.named)}".strip()
     ) as tx:
         plan, grids = read_plan(tx, crs)
-        _check_versions(op, grids)
+        _check_versions(op, grids, ws=ws)
         meta = tx.meta()
         ever = codes_ever(ws) if op.op in ("draw", "split") else set()
         households = {

@@ -32,7 +32,7 @@ from gridmap.grids.cells import building_cells
 from gridmap.schema import STORAGE_CRS
 from gridmap.service.blocks import workspace_blocks
 from gridmap.service.grid_checks import DEFAULT_RANGE
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.service.rebalance_check import PaintCheck, grouped
 from gridmap.service.relocate import codes_at
 from gridmap.store import Workspace

@@ -22,7 +22,7 @@ from gridmap.errors import InputError
 from gridmap.grids import codes
 from gridmap.grids.partition import reading_order
 from gridmap.schema import LAYERS
-from gridmap.service.grids import metric_crs
+from gridmap.service.metric import metric_crs
 from gridmap.service.planning import LINEAGE_KEY
 from gridmap.store import Transaction, Workspace
 

@@ -1,4 +1,5 @@
-"""Fixtures of the browser tests: one chromium per module, sessions per role, an own server."""
+"""Fixtures of the browser tests: one chromium per module, sessions per role, an own server,
+the planning card open on it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.kit import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.browser.kit import CHROMIUM, CHROMIUM_ARGS, open_plan, sign_in, sign_in_planner
 from tests.conftest import ROLE_USERS
 
 
@@ -52,3 +53,19 @@ def own_server(writable_demo) -> Iterator[tuple[str, object]]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def plan_page(browser: Browser, own_server):
+    """``plan_page(locale="en")``: the demo planner signed in through the form of this test's
+    own server (over :func:`writable_demo`), the planning card open; returns the page and its
+    :class:`~tests.browser.kit.Watch`. Call it after changing the workspace the page should
+    show."""
+    base, _ = own_server
+
+    def open_page(locale: str = "en"):
+        page, watch = sign_in_planner(browser, base, locale)
+        open_plan(page)
+        return page, watch
+
+    return open_page

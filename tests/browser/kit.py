@@ -400,3 +400,87 @@ def shoot(page: Page, name: str) -> None:
     page.evaluate(SETTLE_JS)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / name))
+
+
+# -- the planning card (tests/browser/test_plan_*.py) --------------------------------------------
+
+# The page pixel of a longitude/latitude.
+PIXEL_JS = """
+([lng, lat]) => {
+  const p = window.gridmap.map.latLngToContainerPoint([lat, lng]);
+  return {x: p.x, y: p.y};
+}
+"""
+
+
+def sign_in_planner(browser: Browser, base: str, locale: str = "en") -> tuple[Page, Watch]:
+    """Sign the demo planner in through the form of the server at ``base``; return the map
+    page and its watch."""
+    context, watch = new_context(browser, locale)
+    page = watched_page(context, watch)
+    page.goto(base + "/login")
+    submit_sign_in(page, "demo-planner", DEMO_PASSWORD)
+    page.wait_for_selector(READY, timeout=30_000)
+    return page, watch
+
+
+def idle(page: Page) -> None:
+    """Wait until the planning tool has nothing in flight."""
+    page.evaluate("() => window.gridmap.planning.idle()")
+    page.wait_for_timeout(200)
+
+
+def open_plan(page: Page) -> None:
+    """Open the planning card (the Plan grids button) and wait for its figures."""
+    page.click("#plan-button")
+    page.wait_for_selector("#plan-card:not([hidden]) #plan-figures", timeout=30_000)
+    idle(page)
+
+
+def select(page: Page, code: str) -> None:
+    """Select grid ``code`` by its row of the figures table."""
+    page.click(f'#plan-figures tr[data-code="{code}"]')
+    idle(page)
+    assert page.evaluate("() => window.gridmap.planning.state.selected") == [code]
+
+
+def status(page: Page) -> tuple[str, str]:
+    """The planning card's status line: its kind (ok, info, error, conflict) and text."""
+    el = page.locator("#plan-status")
+    return el.get_attribute("data-kind") or "", el.inner_text()
+
+
+def short(code: str) -> str:
+    """The page's short form of a grid code (plan_map.js shortCode): 1-007."""
+    return f"{int(code[-6:-3])}-{code[-3:]}"
+
+
+def show(page: Page, lng: float, lat: float, zoom: int) -> None:
+    """Centre the map on (lng, lat) at ``zoom`` without animation and wait for the tool."""
+    page.evaluate(
+        "([lng, lat, zoom]) => { window.gridmap.map.setView([lat, lng], zoom, {animate: false}); }",
+        [lng, lat, zoom],
+    )
+    idle(page)
+
+
+def grids_of(path: Path) -> dict:
+    """The grids of the workspace at ``path``, as they are stored: code → row."""
+    from gridmap import store
+
+    with store.GeoPackageWorkspace(path, read_only=True) as ws:
+        frame = ws.read("grids")
+    return {str(r.code): r for r in frame.itertuples()}
+
+
+def coverage_findings(
+    path: Path, bounds: tuple[float, float] | None = None, kinds: tuple[str, ...] = ()
+) -> list:
+    """The checks' findings of overlaps and gaps (and ``kinds``) in the workspace at ``path``
+    (none: the plan is one coverage); ``bounds``: the household range the checks take."""
+    from gridmap import store
+    from gridmap.service import grid_checks
+
+    with store.GeoPackageWorkspace(path, read_only=True) as ws:
+        found = grid_checks.validate(ws, **({"bounds": bounds} if bounds else {}))
+    return [f for f in found.findings if f.kind in ("overlap", "gap", *kinds)]

@@ -3,18 +3,18 @@ Propose a partition → choose the community → the job's progress → the prop
 plan with its figures → Discard leaves the plan as it was; → Accept replaces the community's
 grids (figures table updated) → Ctrl+Z takes the whole acceptance back.
 
-Each test writes (or may), so each has its own server over a copy of the demo; what the page
-did is checked in the workspace too. Screenshot for docs/planner.md: planner-plan-auto.png.
+Each test writes (or may), so each has its own server over a copy of the demo (``plan_page``);
+what the page did is checked in the workspace too. Screenshot for docs/planner.md: planner-plan-auto.png.
 """
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from gridmap import store
-from tests.browser.kit import shoot
-from tests.browser.test_plan_page import grids_of, idle, open_plan, select, sign_in_planner, status
+from tests.browser.kit import grids_of, idle, select, shoot, status
+from tests.planning_kit import community_grids
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +23,8 @@ COMMUNITY = "320102001003"
 
 def community_state(path) -> dict[str, tuple[int, int, bytes]]:
     """The community's grids in the workspace: code → (fid, version, outline as WKB)."""
-    return {
-        c: (0, int(r.version), r.geometry.wkb)
-        for c, r in grids_of(path).items()
-        if r.community_code == COMMUNITY
-    }
+    with store.GeoPackageWorkspace(path, read_only=True) as ws:
+        return community_grids(ws, COMMUNITY)
 
 
 def propose(page: Page, code: str) -> dict:
@@ -43,12 +40,8 @@ def propose(page: Page, code: str) -> dict:
     return page.evaluate("() => window.gridmap.planning.partition.doc")
 
 
-def test_a_proposal_is_shown_over_the_plan_and_discarded(
-    browser: Browser, own_server, writable_demo
-) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+def test_a_proposal_is_shown_over_the_plan_and_discarded(plan_page, writable_demo) -> None:
+    page, watch = plan_page()
     before = community_state(writable_demo.path)
     with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
         log = len(ws.audit_log(limit=None))
@@ -81,11 +74,9 @@ def test_a_proposal_is_shown_over_the_plan_and_discarded(
 
 
 def test_a_proposal_accepted_replaces_the_grids_and_ctrl_z_restores_them(
-    browser: Browser, own_server, writable_demo
+    plan_page, writable_demo
 ) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base, "zh-CN")
-    open_plan(page)
+    page, watch = plan_page("zh-CN")
     before = community_state(writable_demo.path)
     total = len(grids_of(writable_demo.path))
     doc = propose(page, sorted(before)[0])

@@ -3,8 +3,9 @@ with the neighbour following, a split along a drawn line, a merge, undo with Ctr
 block painted into another grid, a gap left by a delete and closed by its one-click fix, a stale
 edit answered with the plan as it is now; who gets no planning button.
 
-Each test writes, so each has its own server over a copy of the demo (``own_server``); what the
-page did is checked in the workspace too.
+Each test writes, so each has its own server over a copy of the demo (``plan_page``: the demo
+planner signed in there with the planning card open); what the page did is checked in the
+workspace too.
 
 Screenshots for docs/planner.md: planner-plan.png (the card and the grids coloured by
 households), planner-plan-reshape.png (a vertex dragged), planner-plan-checks.png (a gap found).
@@ -22,9 +23,19 @@ from playwright.sync_api import Browser, Page
 from shapely.geometry import LineString, shape
 
 from gridmap import store
-from gridmap.service import grid_checks
-from tests.browser.kit import READY, new_context, shoot, submit_sign_in, watched_page
-from tests.conftest import DEMO_PASSWORD
+from tests.browser.kit import (
+    PIXEL_JS,
+    coverage_findings,
+    expect_refused,
+    grids_of,
+    idle,
+    new_context,
+    select,
+    shoot,
+    short,
+    show,
+    status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -71,63 +82,11 @@ FREE_VIEW_JS = """
 }
 """
 
-# The page pixel of a longitude/latitude.
-PIXEL_JS = """
-([lng, lat]) => {
-  const p = window.gridmap.map.latLngToContainerPoint([lat, lng]);
-  return {x: p.x, y: p.y};
-}
-"""
-
-
-def sign_in_planner(browser: Browser, base: str, locale: str = "en") -> tuple[Page, object]:
-    context, watch = new_context(browser, locale)
-    page = watched_page(context, watch)
-    page.goto(base + "/login")
-    submit_sign_in(page, "demo-planner", DEMO_PASSWORD)
-    page.wait_for_selector(READY, timeout=30_000)
-    return page, watch
-
-
-def idle(page: Page) -> None:
-    page.evaluate("() => window.gridmap.planning.idle()")
-    page.wait_for_timeout(200)
-
-
-def open_plan(page: Page) -> None:
-    page.click("#plan-button")
-    page.wait_for_selector("#plan-card:not([hidden]) #plan-figures", timeout=30_000)
-    idle(page)
-
-
-def select(page: Page, code: str) -> None:
-    page.click(f'#plan-figures tr[data-code="{code}"]')
-    idle(page)
-    assert page.evaluate("() => window.gridmap.planning.state.selected") == [code]
-
-
-def grids_of(path) -> dict:
-    with store.GeoPackageWorkspace(path, read_only=True) as ws:
-        frame = ws.read("grids")
-    return {str(r.code): r for r in frame.itertuples()}
-
-
-def short(code: str) -> str:
-    """The page's short form of a grid code (plan_map.js shortCode): 1-007."""
-    return f"{int(code[-6:-3])}-{code[-3:]}"
-
-
-def status(page: Page) -> tuple[str, str]:
-    el = page.locator("#plan-status")
-    return el.get_attribute("data-kind") or "", el.inner_text()
-
 
 def test_a_planner_drags_a_shared_vertex_and_the_neighbour_follows(
-    browser: Browser, own_server, writable_demo
+    plan_page, writable_demo
 ) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+    page, watch = plan_page()
     assert page.locator("#plan-figures tbody tr").count() == 52
     assert page.evaluate("() => window.gridmap.app.mode") == "plan"
     shoot(page, "planner-plan.png")
@@ -171,9 +130,7 @@ def test_a_planner_drags_a_shared_vertex_and_the_neighbour_follows(
     assert after[code].version > before[code].version
     assert after[v["neighbour"]].version > before[v["neighbour"]].version
     # one coverage still: no overlap and no gap
-    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        found = grid_checks.validate(ws)
-    assert not [f for f in found.findings if f.kind in ("overlap", "gap")]
+    assert not coverage_findings(writable_demo.path)
     shared = shapely.intersection(after[code].geometry, after[v["neighbour"]].geometry)
     assert shared.length > 0 and shared.area < 1e-12  # they meet along a line
     watch.assert_clean()
@@ -190,12 +147,8 @@ def _split_line(geom) -> LineString | None:
     return None
 
 
-def test_split_merge_and_undo_from_the_keyboard(
-    browser: Browser, own_server, writable_demo
-) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+def test_split_merge_and_undo_from_the_keyboard(plan_page, writable_demo) -> None:
+    page, watch = plan_page()
     grids = grids_of(writable_demo.path)
     code = next(c for c in sorted(grids) if _split_line(grids[c].geometry))
     select(page, code)
@@ -249,12 +202,8 @@ def test_split_merge_and_undo_from_the_keyboard(
     watch.assert_clean()
 
 
-def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
-    browser: Browser, own_server, writable_demo
-) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base, locale="zh-CN")
-    open_plan(page)
+def test_a_block_is_painted_and_a_gap_is_found_and_fixed(plan_page, writable_demo) -> None:
+    page, watch = plan_page("zh-CN")
     # a street block held by one grid, beside another grid of the same community
     blocks = json.loads(page.evaluate("() => fetch('api/grids/blocks').then((r) => r.text())"))
     grids = grids_of(writable_demo.path)
@@ -277,11 +226,7 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     idle(page)
     # a click on the block, where the grid around it would have taken it before
     inner = shape(block["geometry"]).representative_point()
-    page.evaluate(
-        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 17, {animate: false}); }",
-        [inner.x, inner.y],
-    )
-    idle(page)
+    show(page, inner.x, inner.y, 17)
     at = page.evaluate(PIXEL_JS, [inner.x, inner.y])
     page.mouse.click(at["x"], at["y"])
     assert page.evaluate("() => [...window.gridmap.planning.picked]") == [str(block["id"])]
@@ -324,9 +269,7 @@ def test_a_block_is_painted_and_a_gap_is_found_and_fixed(
     idle(page)
     assert status(page)[0] == "ok", status(page)
     assert page.locator('#plan-findings li[data-kind="gap"]').count() == 0
-    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        found = grid_checks.validate(ws)
-    assert not [f for f in found.findings if f.kind in ("gap", "overlap")]
+    assert not coverage_findings(writable_demo.path)
     watch.assert_clean()
 
 
@@ -351,11 +294,9 @@ def _draw_with_mouse(page: Page, ring) -> None:
 
 
 def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
-    browser: Browser, own_server, writable_demo
+    plan_page, writable_demo
 ) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+    page, watch = plan_page()
     grids = grids_of(writable_demo.path)
     code, square = next(
         (c, sq) for c in sorted(grids) if (sq := _square_in(grids[c].geometry)) is not None
@@ -379,17 +320,11 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     assert drawn.intersection(square).area > 0.8 * square.area
     assert after[code].geometry.intersection(square).area < 0.2 * square.area
     assert page.locator(f'#plan-figures tr[data-code="{new}"]').count() == 1
-    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        found = grid_checks.validate(ws)
-    assert not [f for f in found.findings if f.kind in ("overlap", "gap")]
+    assert not coverage_findings(writable_demo.path)
     # a grid drawn off the community is refused, said in the page, nothing saved
     _, miny, maxx, _ = shapely.union_all([r.geometry for r in after.values()]).bounds
     off = shapely.box(maxx + 0.002, miny, maxx + 0.0028, miny + 0.0006)
-    page.evaluate(
-        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 17, {animate: false}); }",
-        [off.centroid.x, off.centroid.y],
-    )
-    idle(page)
+    show(page, off.centroid.x, off.centroid.y, 17)
     _draw_with_mouse(page, off)
     kind, text = status(page)
     assert kind == "error", (kind, text)
@@ -397,18 +332,13 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     # the server's message in the page's language only (it answers in both)
     assert not HAN.search(text), text
     assert set(grids_of(writable_demo.path)) == set(after)
-    watch.http_errors.clear()  # the refused save's 400, said in the page
-    watch.console.clear()
+    expect_refused(watch, "api/grids/edit")  # the refused save's 400, said in the page
     watch.assert_clean()
 
 
-def test_a_planner_paints_a_building_by_clicking_it(
-    browser: Browser, own_server, writable_demo
-) -> None:
+def test_a_planner_paints_a_building_by_clicking_it(plan_page, writable_demo) -> None:
     """Planners are served opaque building ids: the click, the paint and the save go by them."""
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+    page, watch = plan_page()
     grids = grids_of(writable_demo.path)
     with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
         buildings = ws.read("buildings")
@@ -430,11 +360,7 @@ def test_a_planner_paints_a_building_by_clicking_it(
     select(page, target)
     page.click('[data-plan-tool="paint-buildings"]')
     inner = b.geometry.representative_point()
-    page.evaluate(
-        "([lng, lat]) => { window.gridmap.map.setView([lat, lng], 18, {animate: false}); }",
-        [inner.x, inner.y],
-    )
-    idle(page)
+    show(page, inner.x, inner.y, 18)
     page.wait_for_function("() => window.gridmap.planning.buildingLayer.byKey.size > 0")
     at = page.evaluate(PIXEL_JS, [inner.x, inner.y])
     page.mouse.click(at["x"], at["y"])
@@ -450,15 +376,11 @@ def test_a_planner_paints_a_building_by_clicking_it(
     watch.assert_clean()
 
 
-def test_a_stale_edit_is_refused_and_the_plan_reloaded(
-    browser: Browser, own_server, writable_demo
-) -> None:
+def test_a_stale_edit_is_refused_and_the_plan_reloaded(plan_page, writable_demo) -> None:
     from gridmap.access.roles import Access
     from gridmap.service import planning
 
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+    page, watch = plan_page()
     grids = grids_of(writable_demo.path)
     a, b = sorted(grids)[:2]
     select(page, a)
@@ -505,10 +427,14 @@ def test_a_stale_edit_is_refused_and_the_plan_reloaded(
     idle(page)
     kind, text = status(page)
     assert kind == "conflict", text
+    # who deleted it and when, in the page's language only
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        when = str(ws.audit_log(limit=1)["at"].iloc[0])[:16].replace("T", " ")  # the delete
+    assert "demo-planner-2 deleted it at" in text and when in text, text
+    assert not HAN.search(text), text
     page.wait_for_timeout(300)
     assert page.locator(f'#plan-figures tr[data-code="{b}"]').count() == 0
-    watch.http_errors.clear()
-    watch.console.clear()
+    expect_refused(watch, "api/grids/edit")  # the 409 and the 404, said in the page
     watch.assert_clean()
 
 
@@ -532,12 +458,8 @@ def _set_range(page: Page, lo: int, hi: int) -> None:
     idle(page)
 
 
-def test_a_rebalance_without_gain_says_so_and_offers_nothing(
-    browser: Browser, own_server, writable_demo
-) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+def test_a_rebalance_without_gain_says_so_and_offers_nothing(plan_page, writable_demo) -> None:
+    page, watch = plan_page()
     # a narrower range than the demo was drawn for: grids fall outside it, and no block move
     # that keeps every grid in one piece brings fewer of them in
     _set_range(page, 380, 470)
@@ -554,9 +476,7 @@ def test_a_rebalance_without_gain_says_so_and_offers_nothing(
     watch.assert_clean()
 
 
-def test_a_rebalance_is_proposed_shown_and_applied(
-    browser: Browser, own_server, writable_demo
-) -> None:
+def test_a_rebalance_is_proposed_shown_and_applied(plan_page, writable_demo) -> None:
     from gridmap.access.roles import PLANNER, Access
     from gridmap.service.planning import edit_grids
 
@@ -565,9 +485,7 @@ def test_a_rebalance_is_proposed_shown_and_applied(
     version = int(writable_demo.read("grids", where={"code": [to]})["version"].iloc[0])
     op = {"op": "paint", "to": to, "blocks": [63], "versions": {to: version}}
     edit_grids(writable_demo, op, access=Access.of("test", PLANNER))
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base)
-    open_plan(page)
+    page, watch = plan_page()
     _set_range(page, 320, 480)
     assert page.locator("#plan-figures tbody tr.out").count() > 0
     page.click("#plan-rebalance")
@@ -587,18 +505,14 @@ def test_a_rebalance_is_proposed_shown_and_applied(
     )
     idle(page)
     assert page.locator("#plan-figures tbody tr.out").count() == proposal["outside_after"]
-    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        found = grid_checks.validate(ws, bounds=(320, 480))
-    assert not [f for f in found.findings if f.kind in ("gap", "overlap", "multipart")]
+    assert not coverage_findings(writable_demo.path, (320, 480), ("multipart",))
     watch.assert_clean()
 
 
 def test_the_card_speaks_the_pages_language_and_asks_before_it_restores(
-    browser: Browser, own_server, writable_demo
+    plan_page, writable_demo
 ) -> None:
-    base, _ = own_server
-    page, watch = sign_in_planner(browser, base, locale="zh-CN")
-    open_plan(page)
+    page, watch = plan_page("zh-CN")
     grids = grids_of(writable_demo.path)
     victim = sorted(grids)[5]
     # a delete cancelled: the question goes, nothing is deleted
