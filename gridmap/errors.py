@@ -219,6 +219,14 @@ class ConflictError(GridmapError):
         return out
 
 
+class BlocksChangedError(ConflictError):
+    """The street blocks changed since the caller read them (streets or a community boundary
+    were edited): a block id of that reading may name other ground now, so the paint is
+    refused. Read the blocks again (``GET /api/grids/blocks``) and paint again."""
+
+    code = "blocks_changed"
+
+
 class BusyError(WorkspaceError):
     """Another program holds the workspace's write lock for too long; try again shortly."""
 

@@ -114,7 +114,7 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
     ]
     x, y = pairs[int(rng.integers(len(pairs)))]
     out.append(("merge", {"op": "merge", "codes": [x, y]}))
-    frame = blocks.blocks_with_figures(ws)
+    stamp, frame = blocks.served_blocks(ws)
     inner = frame[frame["households"] > 0]
     pick = inner.iloc[int(rng.integers(len(inner)))]
     owner = pick["grid_code"]
@@ -126,7 +126,8 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
         and shapely.intersection(pick.geometry.boundary, g.geometry[c].boundary).length > 1e-4
     ]
     if nbrs:
-        out.append(("paint block", {"op": "paint", "blocks": [int(pick.name)], "to": nbrs[0]}))
+        paint = {"op": "paint", "blocks": [int(pick.name)], "to": nbrs[0], "stamp": stamp}
+        out.append(("paint block", paint))
         b = ws.read("buildings")
         mine = b[b["grid_code"] == owner]
         fid = int(mine.index[int(rng.integers(len(mine)))])

@@ -117,7 +117,7 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
             break
     k = int(rng.integers(len(left)))
     out.append(("merge", {"op": "merge", "codes": [str(codes[left[k]]), str(codes[right[k]])]}))
-    frame = blocks.blocks_with_figures(ws)
+    stamp, frame = blocks.served_blocks(ws)
     inner = frame[frame["households"] > 0]
     for _ in range(50):
         pick = inner.iloc[int(rng.integers(len(inner)))]
@@ -132,7 +132,8 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
             > 1e-4
         ]
         if nbrs:
-            out.append(("paint block", {"op": "paint", "blocks": [int(pick.name)], "to": nbrs[0]}))
+            paint = {"op": "paint", "blocks": [int(pick.name)], "to": nbrs[0], "stamp": stamp}
+            out.append(("paint block", paint))
             break
     return out
 

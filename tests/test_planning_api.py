@@ -409,7 +409,8 @@ def test_an_import_of_grids_recomputes_codes_and_figures(demo_path, tmp_path):
 def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planner):
     ws = ws_of(papp)
     g = grids(ws)
-    blocks = planner.get("/api/grids/blocks").get_json()["features"]
+    reply = planner.get("/api/grids/blocks").get_json()
+    blocks, stamp = reply["features"], reply["stamp"]
     # a block wholly inside its grid, and a building of that grid
     block = next(
         f
@@ -422,7 +423,7 @@ def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planne
     was = state(ws)
     versions = len(planner.get("/api/grids/versions").get_json()["versions"])
     for body in (
-        {"op": "paint", "blocks": [block["id"]], "to": to},
+        {"op": "paint", "blocks": [block["id"]], "to": to, "stamp": stamp},
         {"op": "paint", "buildings": [building], "to": to},
     ):
         resp = edit(planner, body)
@@ -437,7 +438,8 @@ def test_painting_ground_into_the_grid_that_holds_it_writes_nothing(papp, planne
 
 def test_painting_a_street_block_moves_it_whole(papp, planner):
     ws = ws_of(papp)
-    blocks = planner.get("/api/grids/blocks").get_json()["features"]
+    reply = planner.get("/api/grids/blocks").get_json()
+    blocks = reply["features"]
     assert blocks and all(f["properties"]["grid_code"] for f in blocks)
     g = grids(ws)
 
@@ -463,7 +465,7 @@ def test_painting_a_street_block_moves_it_whole(papp, planner):
     held = before[shapely.within(inner, shape(block["geometry"]))]
     moving = int(held[held["grid_code"] != b]["households"].sum())
     assert moving > 0 and a in set(held["grid_code"])
-    resp = edit(planner, {"op": "paint", "blocks": [block["id"]], "to": b})
+    resp = edit(planner, {"op": "paint", "blocks": [block["id"]], "to": b, "stamp": reply["stamp"]})
     assert resp.status_code == 200, resp.get_json()
     after = grids(ws)
     assert (ws.read("buildings").loc[held.index, "grid_code"] == b).all()

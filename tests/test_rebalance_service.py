@@ -7,6 +7,7 @@ import pytest
 
 from gridmap.access.roles import PLANNER, Access
 from gridmap.service import grid_checks, rebalance
+from gridmap.service.blocks import blocks_stamp
 
 WHO = Access.of("test", PLANNER)
 
@@ -63,6 +64,7 @@ def test_a_block_painted_away_is_brought_back_in_one_piece(writable_demo):
             "to": "320102001004006",
             "blocks": [63],
             "versions": {"320102001004006": version},
+            "stamp": blocks_stamp(ws),
         },
         access=WHO,
     )

@@ -122,9 +122,11 @@ def export(name: str) -> Response:
 @bp.get("/figures/<kind>")
 @allow(SIGNED_IN)
 def figures(kind: str) -> Response:
-    """Register figures: ``register`` (per grid; ``?grids=A,B``) or ``categories`` (the six
-    visit categories per community). Small counts are suppressed. ``?format=csv`` downloads
-    (``&lang=zh-CN``: Chinese titles, with the byte order mark Excel needs)."""
+    """Register figures: ``register`` (per grid; ``?grids=A,B``; the six visit categories per
+    grid for readers of the register, the households due visits rounded for the others) or
+    ``categories`` (the six visit categories per community). Small counts are suppressed.
+    ``?format=csv`` downloads (``&lang=zh-CN``: Chinese titles, with the byte order mark
+    Excel needs)."""
     from gridmap.service import figures as figures_service
     from gridmap.service.figures_export import figures_csv
 
@@ -154,6 +156,7 @@ def figures(kind: str) -> Response:
             "columns": list(table.columns),
             "rows": rows,
             "suppressed_below": figures_service.SMALL_COUNT,
+            "rounded_to": dict(table.attrs.get("rounded_to") or {}),
         }
     )
 

@@ -13,6 +13,8 @@ from gridmap.schema import LAYER_ORDER, VISIT_CATEGORIES
 from gridmap.service.figures import CATEGORY_COLUMNS, COLUMNS, SMALL_COUNT
 from gridmap.service.jobs.runner import CANCELLED, DONE, FAILED, QUEUED, RUNNING
 from gridmap.service.layers import EXPORT_TYPES
+from gridmap.service.visit_figures import CATEGORY_COLUMNS as GRID_CATEGORY_COLUMNS
+from gridmap.service.visit_figures import VISIT_ROUNDING
 from web.openapi import add_schemas, errors, json_body, json_reply, ref, register
 
 _TIME = {"type": ["string", "null"], "description": "UTC ISO 8601 time"}
@@ -234,7 +236,7 @@ register(
 _FIGURES_TEXT = {
     "register": (
         "Register figures per grid: households, residents by gender and age band, migrants, "
-        "registered here, rented homes",
+        "registered here, rented homes, households due visits",
         COLUMNS,
     ),
     "categories": (
@@ -249,14 +251,24 @@ _FIGURES_TEXT = {
 def _figures(kind: str) -> dict[str, Any]:
     summary, columns = _FIGURES_TEXT[kind]
     key = columns[0]
+    more = GRID_CATEGORY_COLUMNS if kind == "register" else ()
     row = {
         "type": "object",
         "required": list(columns),
         "properties": {
             key: {"type": "string"},
-            **{c: {"type": ["integer", "null"], "minimum": 0} for c in columns[1:]},
+            **{c: {"type": ["integer", "null"], "minimum": 0} for c in (*columns[1:], *more)},
         },
     }
+    listed: dict[str, Any] = {"const": list(columns)}
+    if more:
+        listed = {
+            "type": "array",
+            "items": {"enum": [*columns, *more]},
+            "description": f"{', '.join(columns)}; then, for a reader of the register (the "
+            "admin, a grid worker in their own grids), households and people of each visit "
+            "category: " + ", ".join(more),
+        }
     params: list[dict[str, Any]] = [
         {
             "name": "format",
@@ -289,7 +301,16 @@ def _figures(kind: str) -> dict[str, Any]:
     return {
         "summary": summary,
         "description": f"Counts from 1 to {SMALL_COUNT - 1} are suppressed (null), and the "
-        "next smallest where one would follow from a total.",
+        "next smallest where one would follow from a total."
+        + (
+            " `visit_households` (households in any of the six visit categories, visited "
+            "every month) is exact for a reader of the grid's register (the admin, a grid "
+            f"worker) and rounded to {VISIT_ROUNDING} for everyone else (`rounded_to` says "
+            "so); only a reader of the register gets each category's households and people "
+            "per grid (a grid's count of one category ranks that category's households)."
+            if kind == "register"
+            else ""
+        ),
         "tags": ["figures"],
         "parameters": params,
         "responses": {
@@ -302,9 +323,15 @@ def _figures(kind: str) -> dict[str, Any]:
                             "required": ["kind", "columns", "rows", "suppressed_below"],
                             "properties": {
                                 "kind": {"const": kind},
-                                "columns": {"const": list(columns)},
+                                "columns": listed,
                                 "rows": {"type": "array", "items": row},
                                 "suppressed_below": {"const": SMALL_COUNT},
+                                "rounded_to": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                    "description": "columns rounded for this reader, and to "
+                                    "what (empty: all exact)",
+                                },
                             },
                         }
                     },

@@ -1,5 +1,7 @@
 """OpenAPI descriptions of grid planning (:mod:`web.planning`): edit, undo, redo, versions.
 
+Partition proposals are described in :mod:`web.api_doc_partition`.
+
 Geometry is GeoJSON, longitude/latitude degrees (EPSG:4326). An edit names the versions of the
 grids it was made from; a stale one answers 409 with the grids as they are now.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gridmap.service.plan_ops import OPERATIONS
+from gridmap.service.visit_figures import CATEGORY_COLUMNS, VISIT_ROUNDING
 from web.openapi import add_schemas, errors, json_body, json_reply
 
 _CODE = {"type": "string", "minLength": 1, "description": "a grid code (15 digits)"}
@@ -49,7 +52,17 @@ _MEMBERS: dict[str, dict[str, Any]] = {
     "blocks": {
         "type": "array",
         "items": {"type": "integer", "minimum": 1},
-        "description": "street block ids of GET /api/grids/blocks",
+        "description": "street block ids of GET /api/grids/blocks (send its `stamp` with them)",
+    },
+    "stamp": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "description": "the `stamp` of GET /api/grids/blocks (or of a rebalance proposal) the "
+        "block ids come from, required with `blocks`: a block's id is its place in a list "
+        "that the streets and community boundaries number, so a paint whose stamp is not "
+        "current (the streets or a boundary changed since) is refused with 409 "
+        "`blocks_changed`; 400 when blocks come without it",
     },
     "name": _TEXT,
     "worker": _TEXT,
@@ -73,13 +86,16 @@ def _operation(op: str) -> dict[str, Any]:
         props[name] = _MEMBERS[name]
     if op == "delete":
         props["to"] = {"enum": ["neighbours", None], "description": "absent: leave a gap"}
-    return {
+    out: dict[str, Any] = {
         "type": "object",
         "title": f"{op} grids",
         "required": ["op", *_REQUIRED[op], *(["versions"] if op != "draw" else [])],
         "properties": props,
         "additionalProperties": False,
     }
+    if op == "paint":
+        out["dependentRequired"] = {"blocks": ["stamp"]}
+    return out
 
 
 _FC = {
@@ -158,12 +174,17 @@ EDIT = {
     "takes ground takes it from its neighbours, ground it gives up goes to the neighbour it "
     "borders most; outlines are cut to the grid's community. Every grid_code of buildings, "
     "households, facilities and cameras there and the grids' figures are recomputed in the "
-    "same transaction. 409 with `current` (the grids now) when a grid in `versions` changed.",
+    "same transaction. 409 with `current` (the grids now) when a grid in `versions` changed "
+    "(`edit_conflict`), or when a paint's street blocks changed since their `stamp` "
+    "(`blocks_changed`: reload GET /api/grids/blocks and paint again).",
     "tags": ["planning"],
     "requestBody": json_body("PlanOperation"),
     "responses": {
         "200": json_reply("What the edit changed, and the changed grids", "PlanEdit"),
-        "409": json_reply("A grid changed since you read it: the grids as they are now", {}),
+        "409": json_reply(
+            "A grid changed since you read it, or the street blocks did: the grids as they are now",
+            {},
+        ),
         **errors(400, 403, 404),
     },
 }
@@ -233,6 +254,32 @@ RESTORE = {
 }
 
 
+_COUNT_OR_SMALL = {"type": ["integer", "string", "null"], "description": "a count, or `<5`"}
+_FIGURE_ROW = {
+    "type": "object",
+    "required": ["code", "households", "visit_households", "visit_households_exact"],
+    "properties": {
+        "code": {"type": "string"},
+        "households": _COUNT_OR_SMALL,
+        "residents": _COUNT_OR_SMALL,
+        "visit_households": {
+            **_COUNT_OR_SMALL,
+            "description": "households in any of the six visit categories (the visits due "
+            f"each month); rounded to {VISIT_ROUNDING} unless `visit_households_exact`",
+        },
+        "visit_households_exact": {"type": "boolean"},
+        **{
+            c: {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": "null unless the reader may read this grid's register",
+            }
+            for c in CATEGORY_COLUMNS
+        },
+    },
+}
+
+
 def _number(name: str, default: int, text: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -250,9 +297,16 @@ CHECKS = {
     "has its geometry (GeoJSON, EPSG:4326), a point `at`, messages in English and Chinese and "
     "fixes as planning operations (a give needs the finding's geometry). Figures per grid: "
     "households, residents, buildings, area (m²), street length (m), cameras, facilities, "
-    "incidents of the last 12 months, deviation from the middle of the range. A count of "
-    "households or residents from 1 to 4 is the text `<5` (and the deviation null) for a "
-    "reader who may not count that grid's register: a grid worker, outside their own grids.",
+    "incidents of the last 12 months, deviation from the middle of the range, and the visits "
+    "due: `visit_households` (households in any of the six visit categories, each visited "
+    "every month). A count of households or residents from 1 to 4 is the text `<5` (and the "
+    "deviation null) for a reader who may not count that grid's register: a grid worker, "
+    "outside their own grids. Who is in which category, per grid (`hardship_households`, "
+    "`hardship_people`, … for each of the six), only a reader of that grid's register gets "
+    "(the admin; a grid worker, in their own grids); for everyone else these are null, and "
+    f"`visit_households` is rounded to {VISIT_ROUNDING} (1 to 4: `<5`; "
+    "`visit_households_exact` false), since a grid's count of one category ranks that "
+    "category's households, and exact figures around an edit count a building's.",
     "tags": ["planning"],
     "parameters": [
         _number("min", 300, "fewest households a grid should hold"),
@@ -272,7 +326,7 @@ CHECKS = {
                 "required": ["findings", "figures"],
                 "properties": {
                     "findings": {"type": "array", "items": {"type": "object"}},
-                    "figures": {"type": "array", "items": {"type": "object"}},
+                    "figures": {"type": "array", "items": _FIGURE_ROW},
                 },
             },
         ),
@@ -351,6 +405,11 @@ REBALANCE = {
                     "towers": {"type": "array", "items": {"type": "string"}},
                     "outside_before": {"type": "integer"},
                     "outside_after": {"type": "integer"},
+                    "stamp": {
+                        "type": ["string", "null"],
+                        "description": "the street blocks' stamp the moves' block ids are "
+                        "of: send it with each paint that applies them",
+                    },
                     "note": {
                         "type": ["string", "null"],
                         "description": "why there are no moves though grids are outside the "
@@ -364,97 +423,41 @@ REBALANCE = {
     },
 }
 
-add_schemas(
-    {
-        "NewPartition": {
-            "type": "object",
-            "title": "A partition proposal of one community: its grids drawn anew",
-            "required": ["community"],
-            "properties": {
-                "community": {"type": "string", "description": "the community's 12-digit code"},
-                "households": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "default": 400,
-                    "description": "households a grid should hold (the middle of the range)",
-                },
-                "tolerance": {
-                    "type": "number",
-                    "minimum": 0,
-                    "exclusiveMaximum": 1,
-                    "default": 0.2,
-                    "description": "the share off `households` a grid may be",
-                },
-            },
-        },
-        "PartitionAccept": {
-            "type": "object",
-            "required": ["job"],
-            "properties": {
-                "job": {"type": "string", "description": "the id of a done partition job"}
-            },
-        },
-    }
-)
-
-PARTITION = {
-    "summary": "Start computing a partition proposal of one community (a background job)",
-    "description": "The community's grids drawn anew from its street blocks into households × "
-    "(1 ± tolerance), as `gridmap grids auto` draws them, numbered in reading order in the "
-    "workspace's code form. Nothing is written. Follow the job (kind `partition`) at its url "
-    "(/api/jobs/{job_id}); its result is the proposal as GeoJSON: the grids (code, name, "
-    "households, residents, buildings, area_m2) and `proposal` (community, bounds, figures — "
-    "grids, in_range, max_deviation, and the same of the grids now under `current` — and the "
-    "versions of the community's grids it was made from). Accept it with "
-    "POST /api/grids/partition/accept. 404 for a community that is not there, 429 when the "
-    "caller's or the server's queue is full.",
-    "tags": ["planning"],
-    "requestBody": json_body("NewPartition"),
-    "responses": {
-        "202": json_reply(
-            "The job, queued or running",
-            "Job",
-            headers={"Location": {"schema": {"type": "string"}}},
-        ),
-        **errors(400, 403, 404, 429),
-    },
-}
-
-PARTITION_ACCEPT = {
-    "summary": "Accept a partition proposal: the community's grids replaced by the proposed ones",
-    "description": "One transaction, one version of the plan, undone as one by your undo: the "
-    "community's grids are replaced, every grid_code of buildings, households, facilities and "
-    "cameras there and the figures recomputed, the lineage recorded (old codes → new codes); "
-    "a new grid keeps the worker of the old grid covering at least half of it. 409 with "
-    "`current` (the community's grids now) when one of them changed since the proposal was "
-    "computed; 409 `job_not_ready` before the job is done; 404 for a job that is not yours or "
-    "expired.",
-    "tags": ["planning"],
-    "requestBody": json_body("PartitionAccept"),
-    "responses": {
-        "200": json_reply("What the acceptance changed, and the community's grids", "PlanEdit"),
-        "409": json_reply("A grid changed since the proposal, or the job is not done", {}),
-        **errors(400, 403, 404),
-    },
-}
-
 BLOCKS = {
     "summary": "The street blocks a planner paints into grids",
     "description": "Faces the streets cut each community into, numbered from 1 in reading "
     "order (north to south, west to east); each with its community, the grid holding it, and "
-    "its buildings and households. Send their ids as `blocks` of a paint. Households from 1 "
-    "to 4 are the text `<5` for a reader who may not count that grid's register (a grid "
-    "worker, outside their own grids).",
+    "its buildings and households. Send their ids as `blocks` of a paint, with the reply's "
+    "`stamp`: what the blocks were computed from (the streets, the community boundaries); a "
+    "paint whose stamp is no longer current is refused with 409 `blocks_changed`, since the "
+    "same id may name another block by then. Households from 1 to 4 are the text `<5` for a "
+    "reader who may not count that grid's register (a grid worker, outside their own grids).",
     "tags": ["planning"],
-    "responses": {"200": json_reply("The blocks", _FC, media="application/geo+json")},
+    "responses": {
+        "200": json_reply(
+            "The blocks",
+            {
+                "type": "object",
+                "required": ["type", "stamp", "features"],
+                "properties": {
+                    "type": {"const": "FeatureCollection"},
+                    "stamp": {
+                        "type": "string",
+                        "description": "what the blocks were computed from: send it with a "
+                        "paint of their ids",
+                    },
+                    "features": {"type": "array"},
+                },
+            },
+            media="application/geo+json",
+        )
+    },
 }
 
 __all__ = [
     "BLOCKS",
     "CHECKS",
     "EDIT",
-    "PARTITION",
-    "PARTITION_ACCEPT",
     "PLAN",
     "REBALANCE",
     "REDO",

@@ -28,14 +28,14 @@ from gridmap.service import (
     plan_ops,
     planning,
     rebalance,
+    visit_figures,
 )
 from gridmap.service.edit import served_docs
+from web.api_doc_partition import PARTITION, PARTITION_ACCEPT
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
     EDIT,
-    PARTITION,
-    PARTITION_ACCEPT,
     PLAN,
     REBALANCE,
     REDO,
@@ -230,7 +230,8 @@ def checks() -> Response:
     found = grid_checks.validate(ws, bounds=(lo, hi), community=community)
     who = access()
     findings = plan_ids.served_findings(ws, who, found.findings_json(who))
-    return _json({"findings": findings, "figures": found.figures_json(who)})
+    figures = visit_figures.with_visit_figures(ws, who, found.figures_json(who))
+    return _json({"findings": findings, "figures": figures})
 
 
 @bp.get("/rebalance")
@@ -306,10 +307,12 @@ def partition_accept() -> Response:
 @allow(SIGNED_IN)
 @describe(BLOCKS)
 def blocks() -> Response:
-    """The street blocks, with their grid, buildings and households: what a planner paints."""
-    frame = block_service.blocks_with_figures(workspace(), access())
+    """The street blocks, with their grid, buildings and households: what a planner paints;
+    ``stamp``, what they were computed from, goes back with a paint of them."""
+    stamp, frame = block_service.served_blocks(workspace(), access())
     columns = ["community_code", "grid_code", "buildings", "households"]
-    resp = Response(geojson.feature_collection(frame, columns), mimetype="application/geo+json")
+    body = geojson.feature_collection(frame, columns, extra={"stamp": stamp})
+    resp = Response(body, mimetype="application/geo+json")
     resp.headers["Cache-Control"] = "private, no-cache"
     return resp
 

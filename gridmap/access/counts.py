@@ -37,6 +37,22 @@ def exact_counts(access: Access | None, grid: str | None) -> bool:
     return level is Level.OWN and grid is not None and grid in access.grids
 
 
+def reads_register(access: Access | None, grid: str | None) -> bool:
+    """Return whether ``access`` may read the register of ``grid`` row by row, unmasked: the
+    admin, a grid worker in their own grids (None: the CLI, a trusted caller).
+
+    Such a reader may see figures that count who is in which visit category there
+    (:mod:`gridmap.service.visit_figures`); the masked view's readers may count households
+    (:func:`exact_counts`) but not who is in a category.
+    """
+    if access is None:
+        return True
+    level = read_level(access, "households")
+    if level is Level.FULL:
+        return True
+    return level is Level.OWN and grid is not None and grid in access.grids
+
+
 def is_small(count: Any) -> bool:
     """Return whether ``count`` (a number) is a small count, 1 to :data:`SMALL_COUNT` − 1."""
     try:

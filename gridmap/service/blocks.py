@@ -3,12 +3,19 @@
 Blocks are the faces the streets cut each community into (:func:`gridmap.grids.blocks.
 street_blocks`), numbered in reading order (north to south, west to east) within the
 workspace; a building's cell is its share of its block (:mod:`gridmap.grids.cells`). Both are
-computed in the workspace's metric CRS and served in EPSG:4326, and kept while the layers'
-content stays the same (:func:`gridmap.service.stamps.content`).
+computed in the workspace's metric CRS and served in EPSG:4326.
+
+A block's id is its place in that order, so it names other ground once the streets or a
+community boundary change. Blocks therefore come with a :func:`blocks_stamp` of what they were
+computed from (the ``community`` and ``streets`` layers' content, :func:`gridmap.service.
+stamps.content`, and the metric CRS); a paint of blocks sends it back, and
+:func:`check_stamp` refuses a stale one inside the paint's transaction
+(:class:`gridmap.errors.BlocksChangedError`, 409). Blocks are kept while that stamp stays.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from collections.abc import Iterable
@@ -22,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.access.counts import shown_count
 from gridmap.access.roles import Access
-from gridmap.errors import FeatureNotFoundError
+from gridmap.errors import BlocksChangedError, FeatureNotFoundError
 from gridmap.grids.blocks import locate, street_blocks
 from gridmap.grids.cells import building_cells
 from gridmap.schema import STORAGE_CRS
@@ -30,6 +37,9 @@ from gridmap.service import stamps
 from gridmap.service.metric import metric_crs
 from gridmap.service.relocate import codes_at
 from gridmap.store import Transaction, Workspace
+
+#: The layers the street blocks are computed from: a change of either renumbers them.
+BLOCK_LAYERS: tuple[str, ...] = ("community", "streets")
 
 _LOCK = threading.Lock()
 _MEMO: weakref.WeakKeyDictionary[Any, tuple[str, gpd.GeoDataFrame]] = weakref.WeakKeyDictionary()
@@ -57,43 +67,73 @@ def _blocks(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) -> gpd.Geo
     return frame
 
 
-def workspace_blocks(ws: Workspace) -> gpd.GeoDataFrame:
-    """Return the street blocks of ``ws`` (index: block id from 1; metric CRS), memoised."""
-    key = stamps.content(ws)
+def _stamp(layers_stamp: str, crs: Any) -> str:
+    return hashlib.sha1(f"blocks|{layers_stamp}|{crs}".encode()).hexdigest()[:16]
+
+
+def blocks_stamp(reader: Workspace | Transaction, crs: Any = None) -> str:
+    """Return the stamp of the street blocks as ``reader`` sees them: it changes when the
+    communities, the streets or the metric CRS ``crs`` (default: the workspace's) change.
+
+    A transaction computes it on its own connection, as it sees those layers now.
+    """
+    if isinstance(reader, Workspace):
+        return _stamp(stamps.content(reader, BLOCK_LAYERS), crs or metric_crs(reader))
+    return _stamp(reader.content_stamp(BLOCK_LAYERS), crs)
+
+
+def stamped_blocks(ws: Workspace) -> tuple[str, gpd.GeoDataFrame]:
+    """Return the street blocks of ``ws`` (index: block id from 1; metric CRS) and their
+    :func:`blocks_stamp`, memoised by it.
+
+    The stamp is taken before the layers are read: a write in between makes it older than
+    the blocks, so a paint sent with it is refused (never the other way round).
+    """
+    crs = metric_crs(ws)
+    key = blocks_stamp(ws, crs)
     with _LOCK:
         memo = _MEMO.get(ws)
     if memo is not None and memo[0] == key:
-        return memo[1]
-    crs = metric_crs(ws)
+        return key, memo[1]
     found = _blocks(ws.read("community").to_crs(crs), ws.read("streets").to_crs(crs))
     with _LOCK:
         _MEMO[ws] = (key, found)
-    return found
+    return key, found
+
+
+def workspace_blocks(ws: Workspace) -> gpd.GeoDataFrame:
+    """Return the street blocks of ``ws`` (index: block id from 1; metric CRS), memoised."""
+    return stamped_blocks(ws)[1]
 
 
 def transaction_blocks(tx: Transaction, crs: Any) -> gpd.GeoDataFrame:
     """Return the street blocks as the open transaction ``tx`` sees the communities and
     streets (index: block id from 1; metric CRS ``crs``), so that a write committed by
-    someone else cannot slip in between; memoised by those layers' content."""
-    communities, streets = tx.read("community"), tx.read("streets")
-    key = (
-        "tx|"
-        + "|".join(
-            f"{len(f)},{int(f.index.max()) if len(f) else 0},"
-            f"{int(pd.to_numeric(f.get('version', pd.Series(dtype=float))).sum())}"
-            for f in (communities, streets)
-        )
-        + f"|{crs}"
-    )
+    someone else cannot slip in between; memoised by their :func:`blocks_stamp`."""
+    key = blocks_stamp(tx, crs)
     with _LOCK:
         memo = _TX_MEMO.get(key)
     if memo is not None:
         return memo
-    found = _blocks(communities.to_crs(crs), streets.to_crs(crs))
+    found = _blocks(tx.read("community").to_crs(crs), tx.read("streets").to_crs(crs))
     with _LOCK:
         _TX_MEMO.clear()
         _TX_MEMO[key] = found
     return found
+
+
+def check_stamp(tx: Transaction, crs: Any, stamp: str) -> None:
+    """Refuse a paint made from street blocks other than those the open transaction ``tx``
+    sees (``stamp``: the :func:`blocks_stamp` the blocks were served with; ``crs``: the
+    workspace's metric CRS): :class:`gridmap.errors.BlocksChangedError` (409)."""
+    if stamp != blocks_stamp(tx, crs):
+        raise BlocksChangedError(
+            "The street blocks changed since you loaded them (someone edited the streets or a "
+            "community boundary), so their numbers may name other ground now: reload the "
+            "blocks and paint again; nothing was saved. "
+            "(街区在您加载后已变化（街道或社区边界被修改），编号可能已对应其他街区，"
+            "请重新加载街区后再划入；未保存。)"
+        )
 
 
 def blocks_with_figures(ws: Workspace, access: Access | None = None) -> gpd.GeoDataFrame:
@@ -103,25 +143,31 @@ def blocks_with_figures(ws: Workspace, access: Access | None = None) -> gpd.GeoD
     ``access``: who asks; a household count under 5 is ``"<5"`` for a reader who may not count
     that grid's register (:mod:`gridmap.access.counts`). None: exact (the CLI).
     """
-    out = _blocks_with_figures(ws)
+    return served_blocks(ws, access)[1]
+
+
+def served_blocks(ws: Workspace, access: Access | None = None) -> tuple[str, gpd.GeoDataFrame]:
+    """Return :func:`blocks_with_figures` and the :func:`blocks_stamp` of those blocks: what
+    a paint of them sends back."""
+    stamp, out = _blocks_with_figures(ws)
     if access is not None:
         out = out.copy()
         out["households"] = [
             shown_count(int(n), access, [None if pd.isna(g) else str(g)])
             for n, g in zip(out["households"], out["grid_code"], strict=True)
         ]
-    return out
+    return stamp, out
 
 
-def _blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
-    blocks = workspace_blocks(ws)
+def _blocks_with_figures(ws: Workspace) -> tuple[str, gpd.GeoDataFrame]:
+    stamp, blocks = stamped_blocks(ws)
     crs = blocks.crs
     out = blocks.copy()
     geoms = np.asarray(blocks.geometry.values, dtype=object)
     buildings = ws.read("buildings").to_crs(crs)
     if not len(geoms) or not len(buildings):
         out["buildings"], out["households"], out["grid_code"] = 0, 0, None
-        return out.to_crs(STORAGE_CRS)
+        return stamp, out.to_crs(STORAGE_CRS)
     where = locate(np.asarray(buildings.geometry.values, dtype=object), geoms)
     by = pd.Series(blocks.index.to_numpy()[where], index=buildings.index)
     households = pd.to_numeric(buildings["households"], errors="coerce").fillna(0)
@@ -129,7 +175,7 @@ def _blocks_with_figures(ws: Workspace) -> gpd.GeoDataFrame:
     out["households"] = households.groupby(by).sum().reindex(blocks.index, fill_value=0).astype(int)
     grids = ws.read("grids").to_crs(crs)
     out["grid_code"] = codes_at(geoms, grids)
-    return out.to_crs(STORAGE_CRS)
+    return stamp, out.to_crs(STORAGE_CRS)
 
 
 def blocks_ground(tx: Transaction, crs: Any, ids: Iterable[int]) -> list[BaseGeometry]:

@@ -2,10 +2,13 @@
 
 The masked view of ``people`` has no rows (:mod:`gridmap.access.privacy`); these figures answer
 what planners and analysts use the rows for. :func:`register_figures` gives, per grid, residents
-by age band and gender, migrants and rented homes; :func:`category_figures` gives, per
-community, the households of each of the six visit categories (六必访). Not per grid: a grid's
-count of, say, hardship households counts the very household one asks about, and on the demo
-that alone ranks hardship households above others 58 times in 100 (docs/privacy.md); over a
+by age band and gender, migrants, rented homes and the households due a monthly visit (in any
+of the six categories; rounded to 10 for readers of the masked view,
+:mod:`gridmap.service.visit_figures`); :func:`category_figures` gives, per community, the
+households of each of the six visit categories (六必访). Per grid only to readers of that
+grid's register (the admin, a grid worker in their own grids): a grid's count of, say,
+hardship households counts the very household one asks about, and on the demo that alone
+ranks hardship households above others 58 times in 100 (docs/privacy.md); over a
 community's ~4,000 households it stays within chance.
 
 Counts from 1 to :data:`SMALL_COUNT` − 1 are suppressed (missing), and where one age-gender
@@ -25,6 +28,15 @@ from gridmap.access.counts import SMALL_COUNT
 from gridmap.access.roles import Access, Level, read_level
 from gridmap.errors import FeatureNotFoundError, PermissionDeniedError
 from gridmap.schema import VISIT_CATEGORIES
+from gridmap.service.visit_figures import (
+    CATEGORY_COLUMNS as GRID_CATEGORY_COLUMNS,
+)
+from gridmap.service.visit_figures import (
+    VISIT_HOUSEHOLDS,
+    VISIT_ROUNDING,
+    masked_column,
+    tally,
+)
 from gridmap.store import Workspace
 
 # Counts below SMALL_COUNT (and above zero) are suppressed: gridmap.access.counts's threshold.
@@ -49,6 +61,7 @@ COLUMNS: tuple[str, ...] = (
     "migrants",
     "registered_here",
     "rented_homes",
+    VISIT_HOUSEHOLDS,
 )
 #: Every column of :func:`category_figures`, in order.
 CATEGORY_COLUMNS: tuple[str, ...] = (
@@ -121,21 +134,28 @@ def register_figures(
         One row per grid in code order with the columns of :data:`COLUMNS`: ``households``,
         ``residents`` (persons), residents per gender and age band (``female_0_14`` …
         ``male_80_plus``; age in whole years on ``today``), ``migrants`` and
-        ``registered_here`` (persons), ``rented_homes`` (households). Counts are nullable
+        ``registered_here`` (persons), ``rented_homes`` (households), ``visit_households``
+        (households in any of the six visit categories: exact for a reader of the register,
+        the admin or a grid worker; rounded to 10 for the masked view's readers, and
+        ``attrs["rounded_to"]`` says so). A reader of the register also gets
+        ``<category>_households`` and ``<category>_people`` of each category
+        (:data:`gridmap.service.visit_figures.CATEGORY_COLUMNS`). Counts are nullable
         integers: missing where suppressed.
     """
     level = read_level(access, "people")
     if level is Level.NONE:
         raise PermissionDeniedError(f"Your role ({access.role}) may not read register figures.")
     day = today or date.today()
+    personal = level in (Level.FULL, Level.OWN)  # reads the rows: who is in which category
     households = ws.read(
-        "households", columns=["household_id", "grid_code", "rented"], system=False
-    )
-    people = ws.read(
-        "people",
-        columns=["household_id", "gender", "birth_date", "migrant", "registered_here"],
+        "households",
+        columns=["household_id", "grid_code", "rented", *VISIT_CATEGORIES],
         system=False,
     )
+    columns = ["household_id", "gender", "birth_date", "migrant", "registered_here"]
+    if personal:
+        columns = list(dict.fromkeys([*columns, *VISIT_CATEGORIES]))
+    people = ws.read("people", columns=columns, system=False)
     known = set(ws.read("grids", columns=["code"], system=False)["code"].dropna())
     known |= set(households["grid_code"].dropna())
     if level is Level.OWN:
@@ -165,8 +185,17 @@ def register_figures(
     table["migrants"] = people[_flag(people, "migrant")].groupby("grid_code").size()
     table["registered_here"] = people[_flag(people, "registered_here")].groupby("grid_code").size()
     table["rented_homes"] = households[_flag(households, "rented")].groupby("grid_code").size()
+    visits = tally(households, people if personal else None)
+    for column in visits.columns:
+        table[column] = visits[column]
     table = table.fillna(0).astype(int).reset_index()
-    return _suppress(table, "grid_code")[list(COLUMNS)]
+    out = _suppress(table, "grid_code")
+    if personal:
+        return out[[*COLUMNS, *GRID_CATEGORY_COLUMNS]]
+    out = out[list(COLUMNS)].copy()
+    out[VISIT_HOUSEHOLDS] = masked_column(out)
+    out.attrs["rounded_to"] = {VISIT_HOUSEHOLDS: VISIT_ROUNDING}
+    return out
 
 
 def category_figures(

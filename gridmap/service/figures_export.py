@@ -3,7 +3,9 @@
 :mod:`gridmap.service.figures` makes the tables; this words them: Chinese column titles for
 ``zh-CN`` with the UTF-8 byte order mark that makes Excel read the file as UTF-8 (column
 names and no mark otherwise, as scripts read them), a suppressed count as 已隐藏 (hidden)
-rather than an empty cell that reads as "nothing", formulas neutralised.
+rather than an empty cell that reads as "nothing", formulas neutralised. A rounded column
+(``visit_households`` for the masked view's readers: the table's ``attrs["rounded_to"]``)
+says so in its title: ``visit_households (nearest 10)``, 六必访户数（约数，取整到10）.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _BASE_ZH = {
     "migrants": "流动人口",
     "registered_here": "本地户籍人口",
     "rented_homes": "出租房户数",
+    "visit_households": "六必访户数",
 }
 _GENDER_ZH = {"female": "女", "male": "男"}
 
@@ -40,6 +43,7 @@ def figure_titles() -> dict[str, str]:
     titles = choice_titles("visits", "category")
     for cat in VISIT_CATEGORIES:
         out[f"{cat}_households"] = f"{titles.get(cat, (cat, cat))[1]}户数"
+        out[f"{cat}_people"] = f"{titles.get(cat, (cat, cat))[1]}人数"
     return out
 
 
@@ -50,12 +54,18 @@ def figures_csv(table: pd.DataFrame, lang: str) -> bytes:
     byte order mark.
     """
     key = table.columns[0] if len(table.columns) else None
+    rounded: dict[str, int] = dict(table.attrs.get("rounded_to") or {})
     out = table.astype(object)
     word = HIDDEN["zh-CN" if lang == "zh-CN" else "en"]
     for name in out.columns:
         if name != key:
             out[name] = out[name].where(table[name].notna(), word)
-    if lang == "zh-CN":
-        out = out.rename(columns=figure_titles())
+    titles = figure_titles() if lang == "zh-CN" else {c: c for c in out.columns}
+    for name, step in rounded.items():
+        if lang == "zh-CN":
+            titles[name] = f"{titles.get(name, name)}（约数，取整到{step}）"
+        else:
+            titles[name] = f"{name} (nearest {step})"
+    out = out.rename(columns=titles)
     text: str = neutralise_formulas(out).to_csv(index=False)
     return text.encode("utf-8-sig" if lang == "zh-CN" else "utf-8")

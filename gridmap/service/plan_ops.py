@@ -29,13 +29,15 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "merge": ("codes",),
     "delete": ("code", "to"),
     "give": ("geometry", "to"),
-    "paint": ("to", "buildings", "blocks"),
+    "paint": ("to", "buildings", "blocks", "stamp"),
 }
 #: Members every operation may carry.
 COMMON = ("op", "versions")
 #: The most vertices a drawn outline, a split line or given ground may have: a grid's outline
 #: has hundreds; more is a mistake (or an attack) and would slow every later check.
 MAX_VERTICES = 50_000
+#: The longest ``stamp`` of a paint taken (the blocks' stamps are 16 characters).
+MAX_STAMP = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Operation:
     to: str | None = None
     buildings: tuple[int, ...] = ()
     blocks: tuple[int, ...] = ()
+    stamp: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
 
@@ -102,6 +105,25 @@ def _geometry(doc: Mapping[str, Any], name: str, layer: Any, what: str, zh: str)
             f"({name} 有 {n} 个顶点，最多 {MAX_VERTICES} 个，请先简化。)"
         )
     return geom
+
+
+def _stamp(stamp: Any, painting_blocks: bool) -> str | None:
+    """Return a paint's ``stamp`` (the street blocks' stamp it was made from), required when
+    it paints blocks: their ids are places in a list that changes with the streets."""
+    if stamp is None and painting_blocks:
+        raise InputError(
+            "Send the street blocks' 'stamp' with the blocks you paint (GET /api/grids/blocks "
+            "gives it with the blocks): a block's id is its place in a list that changes when "
+            "the streets or a community boundary change. "
+            "(划入街区时请一并发送街区的 stamp（随 GET /api/grids/blocks 返回）：街区编号会随街道"
+            "或社区边界的修改而变化。)"
+        )
+    if stamp is not None and (not isinstance(stamp, str) or not 0 < len(stamp) <= MAX_STAMP):
+        raise InputError(
+            f"'stamp' must be the text GET /api/grids/blocks gave with the blocks, not "
+            f"{show(stamp)}. (stamp 应为加载街区时返回的文本。)"
+        )
+    return stamp
 
 
 def parse_operation(doc: Any) -> Operation:
@@ -169,6 +191,7 @@ def parse_operation(doc: Any) -> Operation:
                 "Paint at least one building or street block: 'buildings' or 'blocks'. "
                 "(请至少选择一个楼栋或街区。)"
             )
+        kw["stamp"] = _stamp(doc.get("stamp"), bool(kw["blocks"]))
     props = {k: doc[k] for k in ("name", "worker", "worker_phone", "community_code") if k in doc}
     for k, v in props.items():
         if v is not None and not isinstance(v, str):
@@ -177,4 +200,12 @@ def parse_operation(doc: Any) -> Operation:
     return Operation(**kw)
 
 
-__all__ = ["COMMON", "MAX_VERTICES", "OPERATIONS", "Operation", "parse_operation", "parse_versions"]
+__all__ = [
+    "COMMON",
+    "MAX_STAMP",
+    "MAX_VERTICES",
+    "OPERATIONS",
+    "Operation",
+    "parse_operation",
+    "parse_versions",
+]

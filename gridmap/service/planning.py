@@ -12,6 +12,10 @@ A stale edit is refused: the operation names the versions of the grids it was ma
 (``versions``: ``{code: version}``), required for every grid it names (a missing one is an
 :class:`gridmap.errors.InputError`, 400); when one of them changed since, nothing is written
 and :class:`gridmap.errors.ConflictError` (409) names the grid.
+A paint of street blocks names them by their ids in ``GET /api/grids/blocks``, which are
+places in a list the streets and community boundaries number: it sends the ``stamp`` those
+blocks came with (required, 400 without), and when the streets or a boundary changed since,
+nothing is written and :class:`gridmap.errors.BlocksChangedError` (409) says to reload them.
 
 Geometry travels as GeoJSON (EPSG:4326 degrees); operations run on the storage grid
 (:mod:`gridmap.grids.topology` says why), areas are measured in the workspace's UTM zone.
@@ -364,8 +368,9 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
     """Parse and apply one planning operation in one transaction; see the module.
 
     Raises InputError/GeometryError (400) for a bad operation, FeatureNotFoundError (404) for
-    a grid or building that is not there, ConflictError (409) for a stale version,
-    PermissionDeniedError (403) for a role that may not plan. Nothing is written then.
+    a grid or building that is not there, ConflictError (409) for a stale version or stale
+    street blocks (BlocksChangedError), PermissionDeniedError (403) for a role that may not
+    plan. Nothing is written then.
     """
     require_writer(access, "grids")
     op = parse_operation(doc)
@@ -375,6 +380,8 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
     ) as tx:
         plan, grids = read_plan(tx, crs)
         _check_versions(op, grids, ws=ws)
+        if op.stamp is not None:  # block ids are places in a list the streets renumber
+            blocks.check_stamp(tx, crs, op.stamp)
         meta = tx.meta()
         ever = codes_ever(ws) if op.op in ("draw", "split") else set()
         households = {

@@ -30,7 +30,7 @@ from gridmap.grids import rebalance
 from gridmap.grids.blocks import adjacency, locate
 from gridmap.grids.cells import building_cells
 from gridmap.schema import STORAGE_CRS
-from gridmap.service.blocks import workspace_blocks
+from gridmap.service.blocks import blocks_stamp, workspace_blocks
 from gridmap.service.grid_checks import DEFAULT_RANGE
 from gridmap.service.metric import metric_crs
 from gridmap.service.rebalance_check import PaintCheck, grouped
@@ -75,6 +75,10 @@ class RebalancePlan:
     versions
         Each grid's version when the proposal was made: applying it is refused (409) when a grid
         it paints into was changed since.
+    stamp
+        The street blocks' stamp (:func:`gridmap.service.blocks.blocks_stamp`) the moves'
+        block ids are of: applying is refused (409) when the streets or a community boundary
+        changed since.
     note
         Why there are no moves though grids are outside the range (:data:`NO_GAIN`, bilingual),
         else None.
@@ -90,6 +94,7 @@ class RebalancePlan:
     towers: list[str]
     blocks: gpd.GeoDataFrame
     versions: dict[str, int] = field(default_factory=dict)
+    stamp: str | None = None
     note: str | None = None
     applied: list[int] = field(default_factory=list)
 
@@ -111,6 +116,7 @@ class RebalancePlan:
             "outside_after": self.outside("after"),
             "applied": self.applied,
             "note": self.note,
+            "stamp": self.stamp,
         }
 
 
@@ -193,6 +199,7 @@ def propose(
     bounds = (target * (1 - tolerance), target * (1 + tolerance))
     seen = ws.read("grids", columns=["code"])
     versions = {str(c): int(v) for c, v in zip(seen["code"], seen["version"], strict=True)}
+    stamp = blocks_stamp(ws)  # before the blocks are read: a write between makes it stale
     units = plan_units(ws, community).reset_index(drop=True)
     codes = sorted(set(units["grid_code"]))
     if not codes:
@@ -246,6 +253,7 @@ def propose(
         towers=[codes[t] for t in found.towers],
         blocks=gpd.GeoDataFrame(moved, geometry="geometry", crs=units.crs),
         versions=versions,
+        stamp=stamp,
     )
 
 
@@ -291,7 +299,8 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
     the order of the moves); return the audit transactions.
 
     Raises :class:`gridmap.errors.ConflictError` when a grid the plan paints into was changed
-    by someone else since the proposal was made (the edits before it stay, each undoable).
+    by someone else since the proposal was made, :class:`gridmap.errors.BlocksChangedError`
+    when the streets or a community boundary were (the edits before it stay, each undoable).
     """
     from gridmap.service.planning import edit_grids
 
@@ -306,6 +315,8 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
     done = []
     for to, paint in order.items():
         doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
+        if plan.stamp is not None:
+            doc["stamp"] = plan.stamp
         doc.update({k: v for k, v in paint.items() if v})
         edit = edit_grids(ws, doc, access=access)
         if edit.tx:  # (0: nothing to move after all, nothing written)

@@ -161,6 +161,12 @@ class Transaction(ABC):
     def meta(self) -> dict[str, Any]:
         """Return every workspace setting as this transaction sees it (its own writes too)."""
 
+    @abstractmethod
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
+        """Return :meth:`Workspace.content_stamp` of ``layers`` as this transaction sees them
+        (its own writes too): what a reply computed from those layers before the transaction
+        must have been stamped with to still be true now."""
+
     def feature(self, layer: str, fid: int) -> pd.DataFrame:
         """Return the feature ``fid`` as a one-row frame, as this transaction sees it."""
         frame = self.read(layer, where={"fid": int(fid)})
@@ -300,12 +306,14 @@ class Workspace(ABC):
         """Return a short text that changes whenever the workspace changes, by any program."""
 
     @abstractmethod
-    def content_stamp(self) -> str:
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
         """Return a short text that changes whenever a layer's features change, by any program.
 
         Unlike :meth:`stamp` it stays when only the access log, sessions, tokens or accounts
         change, so replies cached by it stay valid while people read. It costs a count over
         every layer (tens of milliseconds on the demo): callers memoise it by :meth:`stamp`.
+        ``layers``: only these layers count (a reply computed from them alone, such as the
+        street blocks from the streets and communities, stays valid while others change).
         """
 
     @abstractmethod

@@ -25,16 +25,20 @@ from shapely.geometry import LineString, shape
 from gridmap import store
 from tests.browser.kit import (
     PIXEL_JS,
+    READY,
     coverage_findings,
     expect_refused,
     grids_of,
     idle,
     new_context,
+    open_plan,
     select,
     shoot,
     short,
     show,
+    sign_in_planner,
     status,
+    watched_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -478,12 +482,14 @@ def test_a_rebalance_without_gain_says_so_and_offers_nothing(plan_page, writable
 
 def test_a_rebalance_is_proposed_shown_and_applied(plan_page, writable_demo) -> None:
     from gridmap.access.roles import PLANNER, Access
+    from gridmap.service.blocks import blocks_stamp
     from gridmap.service.planning import edit_grids
 
     # block 63 (103 households) painted from 4-007 (405) into 4-006 (411): both leave 320-480
     to = "320102001004006"
     version = int(writable_demo.read("grids", where={"code": [to]})["version"].iloc[0])
-    op = {"op": "paint", "to": to, "blocks": [63], "versions": {to: version}}
+    stamp = blocks_stamp(writable_demo)
+    op = {"op": "paint", "to": to, "blocks": [63], "versions": {to: version}, "stamp": stamp}
     edit_grids(writable_demo, op, access=Access.of("test", PLANNER))
     page, watch = plan_page()
     _set_range(page, 320, 480)
@@ -570,4 +576,74 @@ def test_the_card_speaks_the_pages_language_and_asks_before_it_restores(
     assert kind == "ok" and f"已恢复版本 {old_tx}" in text, text
     assert victim in grids_of(writable_demo.path)
     assert page.locator(f'#plan-versions li[data-tx="{old_tx}"]').count() == 1
+    watch.assert_clean()
+
+
+def test_a_paint_of_blocks_whose_streets_changed_is_refused_and_the_blocks_reload(
+    browser: Browser, own_server, writable_demo
+) -> None:
+    """The block ids the page holds are places in a list the streets number: when someone
+    changes the streets between the page's load and the paint, the paint is refused (409),
+    nothing is saved, the page says so and loads the blocks anew. And the figures: the visits
+    due per grid, rounded for a planner, with no category of anyone."""
+    from tests.test_blocks_stamp import BLOCK, TO, remove_a_street_north_of
+
+    base, _ = own_server
+    page, watch = sign_in_planner(browser, base)
+    open_plan(page)
+    visits = page.locator(f'#plan-figures tr[data-code="{TO}"] td').nth(2)
+    assert re.fullmatch(r"\d+0", visits.inner_text().replace(",", "")), visits.inner_text()
+    assert page.locator("#plan-figures thead th").nth(3).inner_text() == "Vis. ≈"
+    select(page, TO)
+    assert "nearest 10" in page.locator("#plan-visits-note").inner_text()
+    assert page.locator("#plan-categories").count() == 0
+    page.click('[data-plan-tool="paint-blocks"]')
+    idle(page)
+    stamp = page.evaluate("() => window.gridmap.planning.blocksStamp")
+    assert stamp
+    page.evaluate("(id) => window.gridmap.planning.togglePick(String(id))", BLOCK)
+    remove_a_street_north_of(writable_demo, BLOCK)  # someone imports streets meanwhile
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        newest = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    page.click("#plan-paint-apply")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "conflict" and "street blocks changed" in text, (kind, text)
+    page.wait_for_function(
+        "(s) => { const P = window.gridmap.planning; return P.blocksStamp && P.blocksStamp !== s"
+        " && P.state.tool === 'paint-blocks'; }",
+        arg=stamp,
+    )
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        assert int(ws.audit_log(limit=1)["fid"].iloc[0]) == newest  # nothing saved
+    expect_refused(watch, "api/grids/edit")
+    watch.assert_clean()
+
+
+def test_the_admin_sees_the_selected_grids_visit_categories(
+    browser: Browser, signed_in, live_server: str
+) -> None:
+    """A reader of the register sees the visits due exactly, and under the selected grid the
+    households and people of each visit category, as the figures give them."""
+    context, watch = new_context(browser, "zh-CN", signed_in("admin"))
+    page = watched_page(context, watch)
+    page.goto(live_server + "/")
+    page.wait_for_selector(READY, timeout=30_000)
+    open_plan(page)
+    code = "320102001001001"
+    row = page.evaluate(f"() => window.gridmap.planning.figures.get('{code}')")
+    assert row["visit_households_exact"] is True and isinstance(row["hardship_people"], int)
+    visits = page.locator(f'#plan-figures tr[data-code="{code}"] td').nth(2).inner_text()
+    assert visits.replace(",", "") == str(row["visit_households"])
+    assert page.locator("#plan-figures thead th").nth(3).inner_text() == "走访户"  # exact: no ≈
+    select(page, code)
+    page.click("#plan-categories-box summary")
+    table = page.locator("#plan-categories")
+    assert (
+        "困难群众" in table.inner_text() and "六必访" in page.locator("#plan-selected").inner_text()
+    )
+    for category in ("hardship", "migrant", "assisted"):
+        tr = table.locator(f'tr[data-category="{category}"]')
+        assert tr.locator("td.households").inner_text() == str(row[f"{category}_households"])
+        assert tr.locator("td.people").inner_text() == str(row[f"{category}_people"])
     watch.assert_clean()

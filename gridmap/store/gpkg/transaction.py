@@ -454,6 +454,10 @@ class GpkgTransaction(Transaction):
         rows = self.conn.execute(f"SELECT key, value FROM {ident(META_TABLE)}").fetchall()
         return {k: json.loads(v) for k, v in rows}
 
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
+        """Return the stamp of ``layers`` as this transaction sees them (the thread's conn)."""
+        return self.ws.content_stamp(layers)
+
     def set_meta(self, key: str, value: Any) -> None:
         """Set a workspace setting (any JSON value)."""
         self.asked = True

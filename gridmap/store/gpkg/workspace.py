@@ -19,7 +19,7 @@ import threading
 import urllib.parse
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from gridmap.errors import (
     WorkspaceError,
     WorkspaceExistsError,
 )
-from gridmap.schema import LAYER_ORDER, LAYERS
+from gridmap.schema import LAYER_ORDER, LAYERS, get_layer
 from gridmap.store.base import Transaction, Workspace
 from gridmap.store.gpkg import ddl, encoding
 from gridmap.store.gpkg.accounts import AccountsMixin
@@ -280,22 +280,29 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
                 parts += [st.st_mtime_ns, st.st_size]
         return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
-    def content_stamp(self) -> str:
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
         """Return the workspace id with each layer's count, largest id and sum of versions.
 
         An insert or delete moves the count or the largest id (ids are never reused), and an
         update moves the sum of versions: gridmap adds 1, and the version trigger does for
         edits by QGIS or GDAL. The access log and the account tables are not layers.
+        ``layers``: only these (an unknown name raises LayerNotFoundError). Read on the
+        thread's connection: inside a transaction, as the transaction sees them.
         """
         if self._id is None:
             self._id = str(self.meta().get("workspace_id") or self.path.resolve())
         parts: list[object] = [self._id]
+        names = list(LAYER_ORDER)
+        if layers is not None:
+            wanted = {get_layer(n).name for n in layers}
+            names = [n for n in LAYER_ORDER if n in wanted]
+            parts.append(",".join(names))
         with sql_errors(self.path):
             conn = self._conn()
             present = {
                 r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents").fetchall()
             }
-            for name in LAYER_ORDER:
+            for name in names:
                 if name in present:
                     parts.append(
                         conn.execute(

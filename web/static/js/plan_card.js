@@ -7,7 +7,9 @@
 // [data-kind=info|ok|error|conflict], #plan-actions (#plan-save, #plan-cancel, #plan-lasso,
 // #plan-paint-to, #plan-paint-apply, #plan-paint-clear, #plan-delete-gap, #plan-delete-give,
 // #plan-restore-yes), #plan-rebalance, #plan-auto, #plan-selected, #plan-name, #plan-worker,
-// #plan-phone, #plan-attrs-save, tabs
+// #plan-phone, #plan-attrs-save, #plan-categories-box (details: the selected grid's visit
+// categories, for a reader of its register) #plan-categories tr[data-category] td.households/
+// td.people, #plan-visits-note (for everyone else), tabs
 // [data-plan-tab=figures|checks|versions], #plan-min, #plan-max, #plan-figures tr[data-code],
 // #plan-findings li[data-kind] .plan-fix, #plan-versions li[data-tx] .plan-vno/.plan-compare/
 // .plan-restore.
@@ -17,12 +19,16 @@ import { formatNumber, getLang, t } from "./i18n.js";
 import { describeAction } from "./plan_history.js";
 import { DEVIATION_COLOURS, shortCode } from "./plan_map.js";
 
+/** The six visit categories (六必访), in the order of the server's figures. */
+export const VISIT_CATEGORIES = ["hardship", "elderly_alone", "disabled", "migrant", "veteran_party_member", "assisted"];
+
 export const TOOLS = ["select", "draw", "reshape", "split", "paint-blocks", "paint-buildings"];
 const TABS = ["figures", "checks", "versions"];
 /** The figures table's columns: key in a figure row, i18n key, digits. */
 const COLUMNS = [
   ["households", "plan.col.households", 0],
   ["residents", "plan.col.residents", 0],
+  ["visit_households", "plan.col.visits", 0],
   ["buildings", "plan.col.buildings", 0],
   ["area_m2", "plan.col.area", 0],
   ["street_length_m", "plan.col.streets", 0],
@@ -36,6 +42,15 @@ function shortCodes(text, codes = []) {
   let out = String(text ?? "");
   for (const c of [...codes].sort((a, b) => b.length - a.length)) out = out.split(c).join(shortCode(c));
   return out;
+}
+
+/** A figure as the table shows it: "—" for none, `<5` as it comes, + before a deviation. */
+function figureText(row, key, digits) {
+  const v = row[key];
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "string") return v;
+  const text = formatNumber(v, digits);
+  return key === "deviation" && v > 0 ? `+${text}` : text;
 }
 
 function button(id, key, attrs = {}) {
@@ -84,6 +99,7 @@ export class PlanCard {
     this.status = h("p", { id: "plan-status", class: "plan-status", role: "status", "aria-live": "polite" });
     this.actions = h("div", { id: "plan-actions", class: "plan-actions" });
     this.selectedBox = h("div", { id: "plan-selected", class: "plan-selected" });
+    this.categoryBox = h("div", { class: "plan-categories-wrap" });
     this.tabButtons = new Map(
       TABS.map((name) => {
         const b = h("button", { type: "button", class: "plan-tab", role: "tab", "aria-selected": "false" });
@@ -204,7 +220,9 @@ export class PlanCard {
       workerRow,
       phoneRow,
       save,
+      this.categoryBox,
     );
+    this.renderCategories();
   }
 
   // ---- tabs ----
@@ -218,6 +236,52 @@ export class PlanCard {
     this.figures = figures;
     this.range = range;
     this.renderFigures();
+    this.renderCategories();
+  }
+
+  /**
+   * The selected grid's visit categories: households and people of each, as the figures give
+   * them — only to a reader of that grid's register (the admin); for everyone else the
+   * figures hold none (null), and the box says the visits due are rounded.
+   */
+  renderCategories() {
+    const box = this.categoryBox;
+    const codes = this.selected || [];
+    const row = codes.length === 1 ? this.figures.find((r) => r.code === codes[0]) : null;
+    if (!row) {
+      box.replaceChildren();
+      return;
+    }
+    if (row.hardship_households === null || row.hardship_households === undefined) {
+      const v = row.visit_households;
+      const n = typeof v === "number" ? formatNumber(v, 0) : v ?? "—";
+      box.replaceChildren(h("p", { class: "plan-hint", id: "plan-visits-note", text: t("plan.visits_rounded", { n }) }));
+      return;
+    }
+    const head = h("tr", {}, h("th", { scope: "col", text: t("plan.cat.title") }), h("th", { scope: "col", text: t("plan.cat.households") }), h("th", { scope: "col", text: t("plan.cat.people") }));
+    const body = h(
+      "tbody",
+      {},
+      ...VISIT_CATEGORIES.map((c) =>
+        h(
+          "tr",
+          { dataset: { category: c } },
+          h("th", { scope: "row", text: t(`plan.cat.${c}`) }),
+          h("td", { class: "households", text: figureText(row, `${c}_households`, 0) }),
+          h("td", { class: "people", text: figureText(row, `${c}_people`, 0) }),
+        ),
+      ),
+      h("tr", { class: "plan-cat-total" }, h("th", { scope: "row", text: t("plan.cat.any") }), h("td", { class: "households", text: figureText(row, "visit_households", 0) }), h("td")),
+    );
+    const details = h(
+      "details",
+      { id: "plan-categories-box", class: "plan-categories-box" },
+      h("summary", { text: t("plan.cat.summary", { n: figureText(row, "visit_households", 0) }) }),
+      h("table", { id: "plan-categories", class: "plan-table plan-categories" }, h("thead", {}, head), body),
+    );
+    details.open = Boolean(this.categoriesOpen); // kept open across the figures' refreshes
+    details.addEventListener("toggle", () => (this.categoriesOpen = details.open));
+    box.replaceChildren(details);
   }
 
   setNames(names) {
@@ -247,11 +311,14 @@ export class PlanCard {
       const vb = b[k] ?? "";
       return (va > vb ? 1 : va < vb ? -1 : 0) * this.sort.dir;
     });
+    const rounded = this.figures.some((r) => r.visit_households_exact === false);
     const head = h(
       "tr",
       {},
       ...[["code", "plan.col.grid"], ...COLUMNS.map(([k, key]) => [k, key])].map(([k, key]) => {
-        const th = h("th", { scope: "col", tabindex: "0", title: t(`${key}.full`), "aria-label": t(`${key}.full`), "aria-sort": this.sort.key === k ? (this.sort.dir > 0 ? "ascending" : "descending") : "none", text: t(key) });
+        // rounded visits say so once, in the header (≈ in every cell would not fit the card)
+        const label = k === "visit_households" && rounded ? `${t(key)} ≈` : t(key);
+        const th = h("th", { scope: "col", tabindex: "0", title: t(`${key}.full`), "aria-label": t(`${key}.full`), "aria-sort": this.sort.key === k ? (this.sort.dir > 0 ? "ascending" : "descending") : "none", text: label });
         const go = () => {
           this.sort = { key: k, dir: this.sort.key === k ? -this.sort.dir : 1 };
           this.renderFigures();
@@ -270,7 +337,7 @@ export class PlanCard {
           "tr",
           { dataset: { code: r.code }, class: [r.in_range ? "" : "out", selected.has(r.code) ? "selected" : ""].join(" ").trim() },
           h("th", { scope: "row", title: this.names.get(r.code) || r.code, text: shortCode(r.code) }),
-          ...COLUMNS.map(([k, , d]) => h("td", { text: r[k] === null || r[k] === undefined ? "—" : (k === "deviation" && r[k] > 0 ? "+" : "") + formatNumber(r[k], d) })),
+          ...COLUMNS.map(([k, , d]) => h("td", { text: figureText(r, k, d) })),
         );
         tr.addEventListener("click", (e) => this.on.pickGrid(r.code, e.shiftKey || e.ctrlKey || e.metaKey));
         return tr;

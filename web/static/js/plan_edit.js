@@ -46,7 +46,13 @@ export const Editing = {
    * from) that someone else changed meanwhile, in one sentence.
    */
   async failed(err, versions = {}) {
-    if (err?.status === 409) {
+    if (err?.status === 409 && err.code === "blocks_changed") {
+      // the streets or a community boundary changed: the blocks' numbers name other ground
+      // now, and nothing was saved. Load the plan as it is and say so (paint() loads the
+      // blocks anew after every paint, refused or not).
+      await this.reload().catch(() => null);
+      this.card.say("conflict", t("plan.blocks_changed"));
+    } else if (err?.status === 409) {
       await this.reload().catch(() => null);
       const changed = Object.entries(versions)
         .filter(([code, v]) => this.state.grids.get(code)?.version !== v)

@@ -1,6 +1,9 @@
 // Painting grids (a mixin of planning.js's PlanTool): street blocks or buildings picked by a
 // click or a lasso move into the chosen grid (one "paint" operation); and the guides the editor
 // snaps to — the view's streets and building outlines, loaded when a drawing tool starts.
+// A block's id is its place in a list the streets number: a paint of blocks sends the stamp
+// they came with, and when the streets or a community boundary changed since, the server
+// refuses it (409 blocks_changed) and plan_edit.js loads the blocks again.
 
 import { describeError, getJSON } from "./api.js";
 import { t, tn } from "./i18n.js";
@@ -29,6 +32,7 @@ export const Painting = {
         .then((fc) => {
           if (this.state.tool !== "paint-blocks") return;
           this.blocks = fc.features;
+          this.blocksStamp = fc.stamp;
           this.blockLayer.set(fc.features);
           this.blockLayer.show(true);
           this.blockLayer.group.bringToFront();
@@ -92,7 +96,7 @@ export const Painting = {
     // but the admin), sent back as they are
     const picked = [...this.picked];
     const fid = (k) => this.buildingLayer.byKey.get(k)?.feature?.id ?? k;
-    const op = this.state.tool === "paint-blocks" ? { op: "paint", to, blocks: picked.map(Number) } : { op: "paint", to, buildings: picked.map(fid) };
+    const op = this.state.tool === "paint-blocks" ? { op: "paint", to, blocks: picked.map(Number), stamp: this.blocksStamp } : { op: "paint", to, buildings: picked.map(fid) };
     this.picked.clear();
     this.edit(op).then(() => {
       if (this.state.tool === "paint-blocks") this.startPaintBlocks();
@@ -173,7 +177,7 @@ export const Painting = {
     }
     this.setTool("select");
     for (const [to, what] of into) {
-      const op = { op: "paint", to };
+      const op = { op: "paint", to, stamp: doc.stamp }; // the blocks the moves are numbered in
       if (what.blocks.length) op.blocks = what.blocks;
       if (what.buildings.length) op.buildings = what.buildings;
       await this.edit(op);
