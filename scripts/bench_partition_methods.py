@@ -17,7 +17,13 @@ then, on the same communities and the same street units, per method:
 All are scored the same way: polygons through gridmap.grids.improve.draw (whole buildings),
 grids in range 300-500, largest deviation from 400, the objective of gridmap.grids.objective and
 its gap to the analytic lower bound (objective.lower_bound), wall-clock seconds of the
-partition of units (street units and communities excluded, made once).
+partition of units (street units and communities excluded, made once); the share of the grids'
+outline within 5 m of a street or the community edge, the outline off it (km), and the cap on
+that share: every partition in range must cut each block heavier than 500 households, at
+least along its least off-street cut midway between buildings (gridmap.grids.cuts.forced_cut,
+HiGHS's proven bound; both sides of a cut are outline), so the share is at most
+1 - 2 x forced / outline. The GridPartition rows also run with ``street_borders=False``, the
+partition as it was before issue 8's street-border work.
 
 Needs the optional ``bench`` group (gerrychain, pymetis). Run by hand, not in CI:
 .venv/bin/python scripts/bench_partition_methods.py
@@ -41,7 +47,15 @@ sys.path.insert(0, str(ROOT))
 
 from gridmap.build.demo import DEMO_OSM, demo_buildings  # noqa: E402
 from gridmap.build.init import metric_crs  # noqa: E402
-from gridmap.grids import GridPartition, improve, objective, partition, regions  # noqa: E402
+from gridmap.grids import (  # noqa: E402
+    GridPartition,
+    blocks,
+    cuts,
+    improve,
+    objective,
+    partition,
+    regions,
+)
 from gridmap.grids.codes import storage_polygons  # noqa: E402
 from gridmap.io.osm import read_osm  # noqa: E402
 
@@ -55,6 +69,41 @@ EXTRACTS = {
     "Xinjiekou (新街口)": SHARED / "nanjing_xuanwu_xinjiekou_2021.osm.bz2",
     "Haidian CAU east": SHARED / "beijing_haidian_cau_east_2026.osm.bz2",
 }
+
+
+def forced_off_street(comm: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, b: gpd.GeoDataFrame):
+    """Return (bound, found, blocks): the off-street border every partition in range must
+    have, in metres of cut (once, not per side): per community, each street block heavier
+    than a grid may be (and of two buildings or more) cut at its least off-street cut along
+    the lines midway between buildings (gridmap.grids.cuts.forced_cut, HiGHS; its proven
+    bound, and the cut it found)."""
+    hi = BOUNDS[1]
+    points = shapely.point_on_surface(b.geometry.values)
+    hh = b["households"].to_numpy(dtype=float)
+    bound = found = 0.0
+    heavy = 0
+    for poly in comm.geometry.values:
+        faces = blocks.street_blocks(poly, streets.geometry.values)
+        mine = np.flatnonzero(shapely.covers(poly, points))
+        where = blocks.locate(b.geometry.values[mine], faces)
+        zone = cuts.street_zone(poly, streets.geometry.values)
+        for k, face in enumerate(faces):
+            idx = mine[where == k]
+            if hh[idx].sum() <= hi or len(idx) < 2:
+                continue
+            heavy += 1
+            fp = b.geometry.values[idx]
+            groups = partition.overlap_groups(fp)
+            merged = np.asarray(
+                [shapely.union_all(fp[groups == g]) for g in range(groups.max() + 1)],
+                dtype=object,
+            )
+            graph = cuts.cell_graph(cuts.building_cells(face, merged), zone)
+            w = np.bincount(groups, weights=hh[idx])
+            cut = cuts.forced_cut(w, graph, hi, time_limit=30.0)
+            bound += cut.bound
+            found += cut.length
+    return bound, found, heavy
 
 
 def graph_of(c) -> tuple[np.ndarray, list[set[int]]]:
@@ -117,7 +166,11 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
     crs = metric_crs(ext)
     b, area = demo_buildings(ext, crs)
     streets = ext.streets.to_crs(crs)
-    drawn = GridPartition.from_frames(area, streets, b, code_prefix="320102001")
+    # communities as the partition before issue 8's street borders drew them: the same for
+    # this script's runs before and after that change
+    drawn = GridPartition.from_frames(
+        area, streets, b, code_prefix="320102001", street_borders=False
+    )
     # the first stage alone (the whole drawn solve can fail its check on Xinjiekou: a gap)
     drawn_comms = drawn._communities(drawn._inside(), lambda _m: None, lambda: False)
     comm = gpd.GeoDataFrame(
@@ -138,24 +191,38 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
     edges = [*streets.geometry.values, *shapely.boundary(np.asarray(comm.geometry.values))]
     near = shapely.buffer(shapely.union_all(edges), 5.0)
     shapely.prepare(near)
+    t = time.perf_counter()
+    f_bound, f_found, heavy = forced_off_street(comm, streets, b)
+    print(
+        f"forced off-street cut in {heavy} blocks over {BOUNDS[1]} households: at least "
+        f"{f_bound / 1000:.2f} km (cut found {f_found / 1000:.2f} km), "
+        f"{2 * f_bound / 1000:.2f} km of grid outline ({time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
     bound = 0.0
     for c in comms:
         bound += objective.lower_bound(
             p.weights[c.buildings], TARGET, BOUNDS, len(c.members), PENALTY
         )[0]
     rows = []
-    for name, kw in (
-        ("heuristic", {"tabu": False}),
-        ("heuristic+tabu", {"tabu": True}),
-        (f"heuristic+{restarts} restarts", {"tabu": False, "restarts": restarts}),
-        (f"heuristic+{restarts} restarts+tabu", {"tabu": True, "restarts": restarts}),
+    before = GridPartition.from_frames(None, streets, b, communities=comm, street_borders=False)
+    for name, kw, problem in (
+        ("heuristic", {"tabu": False}, p),
+        ("heuristic+tabu", {"tabu": True}, p),
+        (f"heuristic+{restarts} restarts", {"tabu": False, "restarts": restarts}, p),
+        (f"heuristic+{restarts} restarts+tabu", {"tabu": True, "restarts": restarts}, p),
+        (
+            f"heuristic+{restarts} restarts+tabu, street_borders=False (as before)",
+            {"tabu": True, "restarts": restarts},
+            before,
+        ),
     ):
         t = time.perf_counter()
-        r = p.solve(**kw)
+        r = problem.solve(**kw)
         s = time.perf_counter() - t
         grids = r.solution.grids.to_crs(crs)
         row = score(name, s, grids["households"].to_numpy(), bound)
-        rows.append(row | shapes(np.asarray(grids.geometry.values, dtype=object), near))
+        rows.append(row | shapes(np.asarray(grids.geometry.values, dtype=object), near, f_bound))
     for name, make in (
         ("gerrychain recursive_tree_part", gerrychain_labels),
         ("pymetis k-way + repair", metis_labels),
@@ -191,7 +258,7 @@ def run(label: str, osm: Path, restarts: int) -> list[dict[str, Any]]:
             polys += [q for q in d.polygons if not q.is_empty]
         note = f" ({failed} of {len(comms)} communities failed: heuristic kept)" if failed else ""
         row = score(name + note, s, np.asarray(loads), bound)
-        rows.append(row | shapes(np.asarray(polys, dtype=object), near))
+        rows.append(row | shapes(np.asarray(polys, dtype=object), near, f_bound))
     show(rows, bound)
     return rows
 
@@ -210,27 +277,34 @@ def score(name: str, seconds: float, loads: np.ndarray, bound: float) -> dict[st
     }
 
 
-def shapes(polys: np.ndarray, near: Any) -> dict[str, float]:
+def shapes(polys: np.ndarray, near: Any, forced: float) -> dict[str, float]:
     """Share of the grids' border length within 5 m of a street or the community edge
-    (``near``), and the mean Polsby-Popper compactness 4πA/P² (1 for a disc), metric CRS."""
+    (``near``), the off-street length (km of outline), the share's cap for this outline
+    length (``forced`` metres of cut, counted on both sides, must be off the street), and
+    the mean Polsby-Popper compactness 4πA/P² (1 for a disc), metric CRS."""
     rings = shapely.boundary(polys)
     total = float(shapely.length(rings).sum())
     on = float(shapely.length(shapely.intersection(rings, near)).sum())
     pp = 4 * np.pi * shapely.area(polys) / np.maximum(shapely.length(rings), 1e-9) ** 2
-    return {"on_street": on / total if total else 0.0, "polsby_popper": float(pp.mean())}
+    return {
+        "on_street": on / total if total else 0.0,
+        "off_km": (total - on) / 1000,
+        "cap": 1 - 2 * forced / total if total else 0.0,
+        "polsby_popper": float(pp.mean()),
+    }
 
 
 def show(rows: list[dict[str, Any]], bound: float) -> None:
     print(
         "| method | s | grids in 300-500 | max deviation | objective | gap to bound "
-        "| border on street | Polsby-Popper |"
+        "| border on street | off street km | cap | Polsby-Popper |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
             f"| {r['method']} | {r['s']:.2f} | {r['inside']} of {r['grids']} | {r['maxdev']} "
-            f"| {r['objective']:,.0f} | {r['gap']:.0%} | {r['on_street']:.0%} "
-            f"| {r['polsby_popper']:.2f} |"
+            f"| {r['objective']:,.0f} | {r['gap']:.0%} | {r['on_street']:.1%} "
+            f"| {r['off_km']:.1f} | {r['cap']:.1%} | {r['polsby_popper']:.2f} |"
         )
     print(f"lower bound: {bound:,.0f}")
 

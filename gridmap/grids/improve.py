@@ -6,8 +6,16 @@ whole buildings, and a building spanning two units goes with one of them, so the
 of the final grids can differ from the units' sums. Both partitions are therefore turned into
 polygons (:func:`gridmap.grids.partition.region_polygons`) and scored on what the polygons
 hold: :func:`gridmap.grids.objective.objective` of their households plus
-:data:`gridmap.grids.tabu.COMPACTNESS` per metre of border between grids. Geometry is in the
-community's metric CRS (metres).
+:data:`gridmap.grids.tabu.COMPACTNESS` per metre of border between grids and
+:data:`OFF_STREET` more per metre of it that runs off the streets, between buildings
+(``Units.off_street``). The tabu search scores the same. Geometry is in the community's
+metric CRS (metres).
+
+Why :data:`OFF_STREET` is 0.3: a grid a household outside the range costs 11 in the score, so
+the search gives a grid's range up only to save some 37 m of border per household; within
+the range, 0.3 is the weight at which the objective stays below what the search without it
+reached, on the three extracts of ``scripts/bench_partition_methods.py`` (docs/benchmarks.md,
+issue 8), while the share of border on a street rises most.
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.grids import objective, partition, tabu
+
+#: Households a metre of border between buildings (off the streets) is worth in the score, on
+#: top of :data:`gridmap.grids.tabu.COMPACTNESS` (see the module).
+OFF_STREET = 0.3
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,21 @@ def draw(
     value = objective.objective(loads, target, bounds, penalty)
     perimeter = float(sum(p.length for p in polys))
     inner = max(0.0, (perimeter - area.boundary.length) / 2.0)
-    return Drawn(labels, polys, b_region, value + tabu.COMPACTNESS * inner)
+    off = off_street_cut(units, labels, members)
+    return Drawn(labels, polys, b_region, value + tabu.COMPACTNESS * inner + OFF_STREET * off)
+
+
+def off_street_cut(units: partition.Units, labels: np.ndarray, members: np.ndarray) -> float:
+    """Return the metres of border between regions of ``labels`` (one per unit of
+    ``members``) that run off the streets, between buildings (``units.off_street``)."""
+    region = dict(zip(members.tolist(), np.asarray(labels).tolist(), strict=True))
+    return float(
+        sum(
+            length
+            for (u, v), length in units.off_street.items()
+            if u in region and v in region and region[u] != region[v]
+        )
+    )
 
 
 def improve(
@@ -87,6 +113,13 @@ def improve(
     local = {int(u): i for i, u in enumerate(members)}
     nbrs = [{local[v] for v in units.neighbours[u] if v in local} for u in members.tolist()]
     lengths = tabu.shared_lengths(units.polygons[members], nbrs)
+    # a metre between buildings costs OFF_STREET on top of COMPACTNESS: the tabu scores
+    # ``compactness * length``, so the off-street part is weighed in as extra length
+    extra = OFF_STREET / tabu.COMPACTNESS
+    for (a, b), length in units.off_street.items():
+        if a in local and b in local:
+            pair = (min(local[a], local[b]), max(local[a], local[b]))
+            lengths[pair] = lengths.get(pair, 0.0) + extra * length
     found = tabu.tabu_regions(
         units.weights[members],
         nbrs,

@@ -2,7 +2,8 @@
 
 Grids are made of street blocks (:func:`street_units`), so their boundaries run along streets
 and lanes; a block too heavy for one grid (a big compound) is cut into pieces of whole buildings
-by weighted recursive bisection, each piece the Voronoi region of its buildings' outlines.
+along its shortest lines between buildings (:mod:`gridmap.grids.cuts`; or, as before, by
+weighted recursive bisection), each piece the Voronoi region of its buildings' outlines.
 :func:`balanced_regions` groups units into connected regions of balanced households, and
 :func:`settle` makes the final polygons tile the area with no overlap, no gap and no building
 split. All geometry here is in a metric CRS (the caller projects; :func:`gridmap.geo.crs.utm_crs`).
@@ -11,13 +12,14 @@ split. All geometry here is in a metric CRS (the caller projects; :func:`gridmap
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.grids import blocks, regions
+from gridmap.grids import blocks, cuts, regions
+from gridmap.grids.bisection import bisect, bisect_buildings, overlap_groups
 
 #: Parts of a unit smaller than this are slivers left by geometry operations, square metres.
 MIN_PART_M2 = 0.01
@@ -27,80 +29,11 @@ MAX_SLIVER_M2 = 1.0
 SAMPLE_SPACING_M = 8.0
 
 
-def bisect(xy: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """Split points into ``k`` compact groups of near-equal total weight.
-
-    Parameters
-    ----------
-    xy
-        (n, 2) coordinates in metres.
-    weights
-        (n,) non-negative weights (households per building).
-    k
-        Number of groups, at least 1 and at most n.
-
-    Returns
-    -------
-    numpy.ndarray
-        (n,) group label of each point, 0 .. k-1.
-    """
-    n = len(xy)
-    if not 1 <= k <= max(n, 1):
-        raise ValueError(f"cannot split {n} buildings into {k} grids")
-    labels = np.zeros(n, dtype=int)
-    stack = [(np.arange(n), k, 0)]
-    while stack:
-        idx, parts, first = stack.pop()
-        if parts == 1:
-            labels[idx] = first
-            continue
-        left_parts = parts // 2
-        pts = xy[idx]
-        axis = int(np.ptp(pts[:, 1]) > np.ptp(pts[:, 0]))
-        order = idx[np.argsort(pts[:, axis], kind="stable")]
-        w = weights[order].astype(float) + 1e-9  # zero-weight buildings still split by place
-        cum = np.cumsum(w)
-        cut = int(np.searchsorted(cum, cum[-1] * left_parts / parts)) + 1
-        cut = min(max(cut, left_parts), len(order) - (parts - left_parts))
-        stack.append((order[:cut], left_parts, first))
-        stack.append((order[cut:], parts - left_parts, first + left_parts))
-    return labels
-
-
-def overlap_groups(footprints: np.ndarray, min_overlap_m2: float = 0.5) -> np.ndarray:
-    """Return a group id per footprint; footprints that overlap share one (they go together)."""
-    n = len(footprints)
-    parent = np.arange(n)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    tree = shapely.STRtree(footprints)
-    left, right = tree.query(footprints, predicate="intersects")
-    for i, j in zip(left, right, strict=True):
-        if i < j and shapely.intersection(footprints[i], footprints[j]).area > min_overlap_m2:
-            parent[root(i)] = root(j)
-    roots = np.array([root(i) for i in range(n)])
-    return np.unique(roots, return_inverse=True)[1]
-
-
-def bisect_buildings(footprints: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """Split buildings into ``k`` balanced compact groups, keeping overlapping ones together."""
-    groups = overlap_groups(footprints)
-    n = int(groups.max()) + 1 if len(groups) else 0
-    xy = shapely.get_coordinates(shapely.point_on_surface(footprints))
-    gxy = np.zeros((n, 2))
-    np.add.at(gxy, groups, xy)
-    gxy /= np.bincount(groups, minlength=n)[:, None]
-    gw = np.bincount(groups, weights=weights.astype(float), minlength=n)
-    return bisect(gxy, gw, min(k, n))[groups]
-
-
 def grid_polygons(
-    buildings: np.ndarray, labels: np.ndarray, area: BaseGeometry
+    buildings: np.ndarray,
+    labels: np.ndarray,
+    area: BaseGeometry,
+    spacing: float = SAMPLE_SPACING_M,
 ) -> list[BaseGeometry]:
     """Return one polygon per label that tiles ``area`` and holds its buildings whole.
 
@@ -112,9 +45,11 @@ def grid_polygons(
         Grid label of each building, 0 .. k-1.
     area
         The area to tile (metric CRS); it should contain the buildings.
+    spacing
+        Metres between the points sampled along the outlines (the Voronoi sites).
     """
     k = int(labels.max()) + 1
-    outlines = shapely.segmentize(shapely.boundary(buildings), SAMPLE_SPACING_M)
+    outlines = shapely.segmentize(shapely.boundary(buildings), spacing)
     coords, owner = shapely.get_coordinates(outlines, return_index=True)
     centres = shapely.get_coordinates(shapely.point_on_surface(buildings))
     coords = np.vstack([coords, centres])
@@ -205,6 +140,11 @@ class Units:
     building_unit: np.ndarray
     neighbours: list[set[int]]
     centres: np.ndarray
+    #: Metres of the border each adjacent pair ``(u, v)``, ``u < v``, shares that run farther
+    #: than :data:`gridmap.grids.cuts.STREET_NEAR_M` from every street and the area's edge.
+    off_street: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: The ground within that distance of a street or the area's edge (None: not known).
+    zone: BaseGeometry | None = None
 
 
 def street_units(
@@ -215,14 +155,19 @@ def street_units(
     *,
     max_weight: float,
     target: float,
+    shortest: bool = True,
 ) -> Units:
     """Return the street blocks of ``area`` as units, cutting blocks heavier than ``max_weight``.
 
     A heavy block (a big compound) is cut into ceil(weight / target) pieces of whole buildings
-    by :func:`bisect_buildings` and :func:`grid_polygons`.
+    along its shortest lines between buildings (:func:`gridmap.grids.cuts.split_block`), and
+    the units know which of their borders run off the streets (``off_street``, ``zone``).
+    Without ``shortest``, as before issue 8's street borders: pieces by weighted bisection
+    (:func:`bisect_buildings`), no off-street lengths.
     """
     found = blocks.street_blocks(area, streets)
     where = blocks.locate(buildings, found)
+    zone = cuts.street_zone(area, streets) if shortest else None
     polys: list[BaseGeometry] = []
     building_unit = np.empty(len(buildings), dtype=int)
     for i, block in enumerate(found):
@@ -233,11 +178,20 @@ def street_units(
             polys.append(block)
             continue
         k = min(len(members), math.ceil(weight / target))
-        labels = bisect_buildings(buildings[members], weights[members], k)
-        for g, piece in enumerate(grid_polygons(buildings[members], labels, block)):
+        mine = buildings[members]
+        groups = overlap_groups(mine) if shortest else np.zeros(0, dtype=int)
+        if shortest:
+            labels, raw = cuts.split_block(block, mine, weights[members], groups, k, zone)
+            pieces = settle(raw, mine, labels, block)
+        else:
+            labels = bisect_buildings(mine, weights[members], k)
+            pieces = grid_polygons(mine, labels, block)
+        for g, piece in enumerate(pieces):
             building_unit[members[labels == g]] = len(polys)
             polys.append(piece)
     arr, building_unit = _single_parts(np.asarray(polys, dtype=object), building_unit, buildings)
+    if shortest:
+        arr = cuts.clean(arr)
     unit_weights = np.bincount(building_unit, weights=weights.astype(float), minlength=len(arr))
     # empty faces (squares, slivers at junctions) join the neighbour they border most, so that
     # no region is walled in by units nobody gains by moving
@@ -258,7 +212,9 @@ def street_units(
         building_unit, weights=weights.astype(float), minlength=len(merged)
     )
     centres = shapely.get_coordinates(shapely.point_on_surface(merged))
-    return Units(merged, merged_weights, building_unit, blocks.adjacency(merged), centres)
+    nbrs = blocks.adjacency(merged)
+    off = cuts.off_street_lengths(merged, nbrs, zone) if zone is not None else {}
+    return Units(merged, merged_weights, building_unit, nbrs, centres, off, zone)
 
 
 def _single_parts(
@@ -352,9 +308,12 @@ def best_regions(
     restarts: int = 0,
     rng: np.random.Generator | None = None,
     stop: regions.Stop | None = None,
+    by_objective: bool = True,
 ) -> np.ndarray:
     """Return :func:`balanced_regions` of ``members`` for the region count that fits ``bounds``
-    best, trying the counts nearest to total weight / ``target``."""
+    best, trying the counts nearest to total weight / ``target``: fewest regions outside
+    ``bounds``, then (``by_objective``) the fewest households off the target, or the smallest
+    squared spread per region."""
     total = float(units.weights[members].sum())
     guess = total / target
     counts = sorted(
@@ -368,8 +327,13 @@ def best_regions(
     ]
 
     def rank(labels: np.ndarray) -> tuple[int, float]:
+        # regions outside the bounds, then the households off the target: the count of
+        # regions sets how far the total is off k targets, which the spread does not see
         outside, spread = regions.imbalance(labels, w, bounds)
-        return outside, spread / (int(labels.max()) + 1)
+        if not by_objective:
+            return outside, spread / (int(labels.max()) + 1)
+        loads = np.bincount(labels, weights=w.astype(float))
+        return outside, float(np.abs(loads - target).sum())
 
     best = min(tried, key=rank)
     if rank(best)[0] == 0:

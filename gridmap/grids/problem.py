@@ -12,8 +12,9 @@ The pipeline: street units from street blocks (big blocks cut into pieces of who
 :func:`gridmap.grids.partition.street_units`); communities, unless given, as balanced regions of
 those units; in each community, grids as contiguous balanced regions of units
 (:func:`~gridmap.grids.partition.best_regions`, or the exact MILP of
-:mod:`gridmap.grids.exact` for small communities); their polygons, which tile the community
-and hold every building whole; numbering in reading order; 15-digit codes.
+:mod:`gridmap.grids.exact` for small communities), improved by tabu search on units
+(:mod:`~gridmap.grids.improve`) then on buildings' cells (:mod:`~gridmap.grids.refine`);
+their polygons, which tile the community and hold every building whole; reading order; codes.
 
 What is minimised and the lower bound: :mod:`gridmap.grids.objective`. The heuristic itself
 balances by a surrogate (the squared spread of households around the mean, with a penalty
@@ -24,7 +25,7 @@ drawn by the first stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -34,7 +35,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InputError
-from gridmap.grids import blocks, codes, exact, improve, inputs, objective, partition
+from gridmap.grids import blocks, codes, exact, improve, inputs, objective, partition, refine
 from gridmap.grids.result import GridPartitionResult, GridSolution
 from gridmap.solve import (
     ABS_TOLERANCE,
@@ -91,6 +92,7 @@ class GridPartition(Problem[GridPartitionResult]):
         unit_max: float,
         unit_target: float,
         penalty: float,
+        street_borders: bool = True,
     ) -> None:
         self.area = area
         self.streets = streets
@@ -107,6 +109,7 @@ class GridPartition(Problem[GridPartitionResult]):
         self.unit_max = unit_max
         self.unit_target = unit_target
         self.penalty = penalty
+        self.street_borders = street_borders
 
     @classmethod
     def from_frames(
@@ -124,6 +127,7 @@ class GridPartition(Problem[GridPartitionResult]):
         unit_max: float = UNIT_MAX,
         unit_target: float = UNIT_TARGET,
         penalty: float = objective.OUTSIDE_PENALTY,
+        street_borders: bool = True,
     ) -> GridPartition:
         """Return the partition problem of ``area`` from its streets and buildings.
 
@@ -151,6 +155,10 @@ class GridPartition(Problem[GridPartitionResult]):
             ``unit_target``.
         penalty
             Weight of a household outside ``bounds`` in the objective.
+        street_borders
+            Keep borders on streets: heavy blocks cut at their shortest lines between
+            buildings, border off the street weighed in the search, a last search on cells
+            (:mod:`~gridmap.grids.refine`). False: as before (the demo's published grids).
         """
         crs = inputs.metric_crs(buildings, "buildings")
         if isinstance(area, gpd.GeoSeries | gpd.GeoDataFrame):
@@ -200,6 +208,7 @@ class GridPartition(Problem[GridPartitionResult]):
             unit_max=float(unit_max),
             unit_target=float(unit_target),
             penalty=float(penalty),
+            street_borders=street_borders,
         )
 
     # -- solving ------------------------------------------------------------------------------
@@ -259,6 +268,8 @@ class GridPartition(Problem[GridPartitionResult]):
             drawn = improve.draw(c.units, labels, c.members, *fig, self.penalty)
             if tabu and method == "heuristic":
                 drawn = improve.improve(c.units, drawn, c.members, *fig, self.penalty, stop)
+                if self.street_borders:
+                    drawn = refine.refine(c.units, drawn, c.members, *fig, self.penalty, stop)
                 improved += drawn.improved
                 if drawn.towers:
                     notes.append(
@@ -288,9 +299,10 @@ class GridPartition(Problem[GridPartitionResult]):
             bound, _ = objective.lower_bound(
                 w, self.target, self.bounds, len(c.members), self.penalty
             )
-            unit_loads = np.bincount(labels, weights=c.units.weights[c.members].astype(float))
-            if exact_bound is not None and np.allclose(np.sort(unit_loads), np.sort(loads)):
-                bound = max(bound, exact_bound)  # the MILP's bound holds for unit partitions
+            if exact_bound is not None:  # labels per unit: no refinement with the MILP
+                unit_loads = np.bincount(labels, weights=c.units.weights[c.members].astype(float))
+                if np.allclose(np.sort(unit_loads), np.sort(loads)):
+                    bound = max(bound, exact_bound)  # the MILP's bound holds for unit partitions
             per.append(
                 {
                     "code": c.code,
@@ -427,6 +439,7 @@ class GridPartition(Problem[GridPartitionResult]):
             self.weights[bidx],
             max_weight=self.unit_max,
             target=self.unit_target,
+            shortest=self.street_borders,
         )
 
     def _regions(
@@ -450,6 +463,7 @@ class GridPartition(Problem[GridPartitionResult]):
             restarts=restarts,
             rng=rng,
             stop=deadline.expired,
+            by_objective=self.street_borders,
         )
         if method != "exact":
             return labels, None
@@ -475,10 +489,7 @@ class GridPartition(Problem[GridPartitionResult]):
 
 def _restrict(units: partition.Units, bidx: np.ndarray, b: np.ndarray) -> partition.Units:
     """Return ``units`` with ``building_unit`` for the buildings ``b`` only (a community's)."""
-    pos = np.searchsorted(bidx, b)
-    return partition.Units(
-        units.polygons, units.weights, units.building_unit[pos], units.neighbours, units.centres
-    )
+    return replace(units, building_unit=units.building_unit[np.searchsorted(bidx, b)])
 
 
 def _as_count(value: float) -> int | float:

@@ -164,12 +164,12 @@ def rebalance(
     """
     labels = labels.copy()
     k = int(labels.max()) + 1
-    load = np.bincount(labels, weights=weights.astype(float), minlength=k)
-    mean = load.sum() / k
+    load_a = np.bincount(labels, weights=weights.astype(float), minlength=k)
+    mean = float(load_a.sum() / k)
     lo, hi = bounds if bounds else (-np.inf, np.inf)
 
     def cost(w: float) -> float:
-        out = max(0.0, w - hi) + max(0.0, lo - w)
+        out = w - hi if w > hi else (lo - w if w < lo else 0.0)
         return (w - mean) ** 2 + 100.0 * out**2
 
     members = [set(np.flatnonzero(labels == r).tolist()) for r in range(k)]
@@ -177,25 +177,30 @@ def rebalance(
     def connected(units: set[int]) -> bool:
         return bool(units) and len(_reach(next(iter(units)), units, adjacency)) == len(units)
 
+    # plain lists in the loop: numpy scalars cost ten times more to index and add
+    lab, load = labels.tolist(), load_a.tolist()
+    wl = np.asarray(weights, dtype=float).tolist()
+    ordered = [sorted(adjacency[u]) for u in range(len(lab))]
     for _ in range(max_moves):
         if stop is not None and stop():
             break
         best: tuple[float, int, int, int] | None = None  # gain, unit, to region, swap partner
-        for unit in range(len(labels)):
-            src = int(labels[unit])
-            w = float(weights[unit])
-            for nb in sorted(adjacency[unit]):
-                dst = int(labels[nb])
+        region_cost = [cost(h) for h in load]
+        for unit in range(len(lab)):
+            src = lab[unit]
+            w = wl[unit]
+            for nb in ordered[unit]:
+                dst = lab[nb]
                 if dst == src:
                     continue
-                before = cost(load[src]) + cost(load[dst])
+                before = region_cost[src] + region_cost[dst]
                 # move the unit alone
                 gain = before - cost(load[src] - w) - cost(load[dst] + w)
                 better = w > 0 and gain > 1e-9 and (best is None or gain > best[0])
                 if better and _connected_without(members[src], unit, adjacency):
                     best = (gain, unit, dst, -1)
                 # swap it with the neighbouring unit across the border
-                d = w - float(weights[nb])
+                d = w - wl[nb]
                 gain = before - cost(load[src] - d) - cost(load[dst] + d)
                 if d != 0 and gain > 1e-9 and (best is None or gain > best[0]):
                     src_after = (members[src] - {unit}) | {nb}
@@ -205,16 +210,16 @@ def rebalance(
         if best is None:
             break
         _, unit, dst, partner = best
-        src = int(labels[unit])
+        src = lab[unit]
         for u, a, b in ((unit, src, dst), (partner, dst, src)):
             if u < 0:
                 continue
-            labels[u] = b
-            load[a] -= weights[u]
-            load[b] += weights[u]
+            lab[u] = b
+            load[a] -= wl[u]
+            load[b] += wl[u]
             members[a].discard(u)
             members[b].add(u)
-    return labels
+    return np.asarray(lab, dtype=labels.dtype)
 
 
 def _split_costs(

@@ -180,7 +180,12 @@ def compact_labels(labels: np.ndarray) -> np.ndarray:
 
 
 class _State:
-    """Labels, loads, members and cut length of a partition, updated move by move."""
+    """Labels, loads, members and cut length of a partition, updated move by move.
+
+    ``near[u]`` holds, per region next to unit ``u``, how many of ``u``'s neighbours are in it
+    and the border length they share with ``u``, so that a move's change of cut length costs
+    a dictionary look-up instead of a walk over the neighbours.
+    """
 
     def __init__(
         self,
@@ -203,6 +208,15 @@ class _State:
                 self.length[(u, v)] = (
                     1.0 if lengths is None else float(lengths.get((min(u, v), max(u, v)), 0.0))
                 )
+        lab = self.labels.tolist()
+        self.near: list[dict[int, list[float]]] = []
+        for u, nbrs in enumerate(adjacency):
+            near: dict[int, list[float]] = {}
+            for v in nbrs:
+                entry = near.setdefault(lab[v], [0, 0.0])
+                entry[0] += 1
+                entry[1] += self.length[(u, v)]
+            self.near.append(near)
         self._art: dict[int, set[int]] = {}
 
     def cut(self) -> float:
@@ -217,16 +231,11 @@ class _State:
 
     def border_delta(self, u: int, a: int, b: int, skip: int = -1) -> float:
         """Change of cut length when ``u`` goes from ``a`` to ``b`` (``skip``: the unit it swaps
-        with, whose shared border stays between regions)."""
-        d = 0.0
-        for v in self.adj[u]:
-            if v == skip:  # the partner of a swap: their border stays a border
-                continue
-            lab = self.labels[v]
-            if lab == a:
-                d += self.length[(u, v)]
-            elif lab == b:
-                d -= self.length[(u, v)]
+        with, in ``b``, whose shared border stays between regions)."""
+        near = self.near[u]
+        d = (near[a][1] if a in near else 0.0) - (near[b][1] if b in near else 0.0)
+        if skip >= 0:
+            d += self.length[(u, skip)]
         return d
 
     def move(self, u: int, b: int) -> None:
@@ -238,6 +247,17 @@ class _State:
         self.members[b].add(u)
         self._art.pop(a, None)
         self._art.pop(b, None)
+        for v in self.adj[u]:
+            near = self.near[v]
+            ln = self.length[(v, u)]
+            entry = near[a]
+            entry[0] -= 1
+            entry[1] -= ln
+            if entry[0] == 0:
+                del near[a]
+            entry = near.setdefault(b, [0, 0.0])
+            entry[0] += 1
+            entry[1] += ln
 
 
 def tabu_regions(
@@ -311,10 +331,12 @@ def tabu_regions(
     def c1(h: float) -> float:
         if h <= 1e-12:
             return 0.0
-        return deviation * abs(h - target) + penalty * (max(0.0, h - hi) + max(0.0, lo - h))
+        out = h - hi if h > hi else (lo - h if h < lo else 0.0)
+        return deviation * abs(h - target) + penalty * out
 
     s = _State(start, w, adjacency, lengths, cost)
     origin = start.copy()
+    origin_l, wl = origin.tolist(), w.tolist()
     tower_regions = {int(s.labels[t]) for t in towers}
 
     def total() -> float:
@@ -330,27 +352,30 @@ def tabu_regions(
             break
         it += 1
         candidates: list[tuple[float, int, int, int]] = []  # delta, unit, to region, partner
+        lab = s.labels.tolist()
+        load = s.load.tolist()
+        region_cost = [c1(h) for h in load]
         for u in range(n):
-            a = int(s.labels[u])
+            a = lab[u]
             if u in fixed or a in tower_regions:
                 continue
-            wu = w[u]
-            targets = {int(s.labels[v]) for v in adjacency[u]} - {a} - tower_regions
-            for b in targets:
-                la, lb = float(s.load[a]), float(s.load[b])
-                base = c1(la) + c1(lb)
-                back = move_cost * (int(a == origin[u]) - int(b == origin[u]))
+            wu = wl[u]
+            near_u = s.near[u]
+            for b in near_u.keys() - {a} - tower_regions:
+                la, lb = load[a], load[b]
+                base = region_cost[a] + region_cost[b]
+                back = move_cost * (int(a == origin_l[u]) - int(b == origin_l[u]))
                 d = c1(la - wu) + c1(lb + wu) - base + compactness * s.border_delta(u, a, b) + back
                 candidates.append((float(d), u, b, -1))
                 if not swaps:
                     continue
                 for v in adjacency[u]:
-                    if v < u or v in fixed or int(s.labels[v]) != b:
+                    if v < u or v in fixed or lab[v] != b:
                         continue  # each swap once, from its smaller unit
-                    dw = wu - w[v]
+                    dw = wu - wl[v]
                     if dw == 0 and compactness == 0:
                         continue  # changes nothing the score sees
-                    back_v = move_cost * (int(b == origin[v]) - int(a == origin[v]))
+                    back_v = move_cost * (int(b == origin_l[v]) - int(a == origin_l[v]))
                     d = (
                         c1(la - dw)
                         + c1(lb + dw)
@@ -363,7 +388,7 @@ def tabu_regions(
                     candidates.append((float(d), u, b, v))
         if not candidates:
             break
-        candidates.sort(key=lambda c: (c[0], c[1], c[2], c[3]))
+        candidates.sort()  # by delta, then unit, region and partner
         chosen = None
         for d, u, b, v in candidates:
             a = int(s.labels[u])
