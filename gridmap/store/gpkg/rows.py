@@ -85,9 +85,13 @@ def refuse_taken(
     taken = sorted(set(taken_keys(conn, schema, keys, besides=besides)), key=str)
     if taken:
         more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        key_zh = schema.column(schema.key).zh_name
+        also = f"（另有 {len(taken) - 1} 个）" if len(taken) > 1 else ""
         raise ConstraintError(
             f"layer '{schema.name}' ({schema.zh}) already has {schema.key} '{taken[0]}'{more}: "
-            "each feature needs its own. Add only new rows, or change the existing one.",
+            "each feature needs its own. Add only new rows, or change the existing one. "
+            f"({schema.zh}图层中已有{key_zh}为 “{taken[0]}” 的要素{also}，{key_zh}不能重复："
+            "请只添加新的要素，或修改已有的要素。)",
             column=schema.key,
         )
 
