@@ -157,14 +157,17 @@ def expect_version(
 
 
 def same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Return whether two different geometry blobs hold the same shape.
+    """Return whether two different geometry blobs hold the same shape, vertex for vertex.
 
-    Snapping to the storage grid may start a ring at another vertex: that is no change.
+    Snapping to the storage grid may start a ring at another vertex, or run it the other
+    way: that is no change. A vertex added on a straight edge is one, though the shape is
+    topologically equal: a grid's neighbour gets one where an edited border meets it, so that
+    the grids stay a coverage whose shared borders are the same chain of vertices.
     """
     if name != "geom" or old[name] is None or new[name] is None:
         return False
-    a, b = encoding.decode([old[name], new[name]])
-    return bool(shapely.equals(a, b))
+    a, b = shapely.normalize(encoding.decode([old[name], new[name]]))
+    return bool(shapely.equals_exact(a, b, tolerance=0))
 
 
 def refuse_cascade(conn: sqlite3.Connection, schema: Layer, keys: list[Any]) -> None:
