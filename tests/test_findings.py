@@ -129,3 +129,31 @@ def test_grids_outside_the_household_range():
 def test_only_keeps_the_findings_of_the_grids_asked_about():
     g, c, b = two(buildings=in_range(), households=[200, 600])
     assert [f.grids for f in check_plan(g, c, b, only=["B"])] == [("B",)]
+
+
+def test_a_gap_with_a_hair_thin_tail_along_the_edge_is_served_as_a_polygon():
+    """A gap found in UTM with a tail along the community's northern edge (the edge is straight
+    in degrees, so it bows by a fraction of a millimetre in UTM where the grids' vertices on it
+    do not): back in degrees the tail folds onto the edge, which GEOS refused to snap to the
+    storage grid (a 500 of GET /api/grids/checks). Found by tests/test_plan_edit_properties.py;
+    the gap's real ground (about 70 m × 33 m, east of 118.782, 32.0517) is kept."""
+    import shapely
+
+    from gridmap.grids.findings import Finding
+    from gridmap.service.grid_checks import Validation
+
+    gap = shapely.from_wkt(
+        "POLYGON ((668236.2967519986 3547588.200145894, 668302.3922226675 3547589.291645274, "
+        "668425.1409832406 3547591.3198540807, 668359.0454920396 3547590.22755773, "
+        "668353.6539888886 3547590.1384764863, 668306.16910704 3547589.354029629, "
+        "668306.6902804585 3547557.801287696, 668292.8169383236 3547556.019583685, "
+        "668236.8433355725 3547555.095272153, 668237.4753972123 3547516.8129132204, "
+        "668238.1272215341 3547477.3331931676, 668236.2967519986 3547588.200145894))"
+    )
+    assert gap.is_valid
+    found = Validation([Finding("gap", ("A",), gap, gap.area, "en", "zh")], None, CRS)  # type: ignore[arg-type]
+    (served,) = found.findings_json()
+    shape = shapely.geometry.shape(served["geometry"])
+    assert shape.geom_type == "MultiPolygon" and shape.is_valid
+    back = gpd.GeoSeries([shape], crs=4326).to_crs(CRS).iloc[0]
+    assert back.area == pytest.approx(gap.area, rel=1e-3)

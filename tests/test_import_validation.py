@@ -25,6 +25,7 @@ from gridmap.geo import chinacoords as cc
 from gridmap.geo.crs import detect_china_datum, resolve_crs, to_wgs84, utm_crs
 from gridmap.io.importer import load_file
 from gridmap.schema import get_layer
+from tests.bilingual import says_en, says_zh
 
 GEOD = pyproj.Geod(ellps="WGS84")
 CENTRE = (118.79, 32.04)  # Nanjing, Xinjiekou
@@ -168,6 +169,44 @@ def test_self_intersecting_polygon(tmp_path: Path) -> None:
     path = geojson_file(tmp_path, [square(118.78, 32.03), square(118.78, 32.05), bowtie], code="1")
     err = raises(GeometryError, path, "grids", 3, "self-intersection")
     assert "118.795000, 32.045000" in str(err)  # where the outline crosses itself
+
+
+def test_grids_with_a_code_twice_are_refused_in_both_languages(tmp_path: Path, capsys) -> None:
+    """An import of grids with duplicate codes (issue 8's bad input): refused, naming the code
+    and the rows, in English and in Chinese; through the CLI nothing is saved, and a file whose
+    code a grid of the workspace has already is refused the same way when appended."""
+    from gridmap.cli import main
+    from tests.conftest import make_tiny_workspace
+
+    code = "320102001001009"
+    three = [square(118.785, 32.040, 0.0005), square(118.786, 32.040, 0.0005)]
+    three.append(square(118.787, 32.040, 0.0005))
+    path = geojson_file(tmp_path, three, code=code)
+    err = raises(SchemaError, path, "grids", 2, "already used in row 1")
+    message = str(err)
+    assert says_en(message, code, "row 1", "row 3"), message
+    assert says_zh(message, code, "第 1 行", "第 3 行", "不能重复"), message
+    ws = make_tiny_workspace(tmp_path / "tiny.gpkg")
+    before = ws.read("grids")
+    ws.close()
+    gpkg = str(tmp_path / "tiny.gpkg")
+    for args in (["grids", str(path), "--replace"], ["grids", str(path)]):
+        assert main(["-q", "import", gpkg, *args]) == 2
+        said = capsys.readouterr().err
+        assert says_en(said, code, "already used") and says_zh(said, code, "不能重复"), said
+    taken = geojson_file(tmp_path, [square(118.785, 32.040, 0.0005)], code="320102001001001")
+    with pytest.raises(InputError) as info:
+        from gridmap import store
+
+        with store.GeoPackageWorkspace(tmp_path / "tiny.gpkg") as ws:
+            ws.append("grids", load_file(taken, "grids").frame)
+    message = str(info.value)
+    assert says_en(message, "320102001001001", "already has"), message
+    assert says_zh(message, "320102001001001", "不能重复"), message
+    with store.GeoPackageWorkspace(tmp_path / "tiny.gpkg") as ws:
+        after = ws.read("grids")
+    assert list(after["code"]) == list(before["code"])
+    assert shapely.equals(after.geometry.iloc[0], before.geometry.iloc[0])
 
 
 def test_points_into_polygon_layer(tmp_path: Path) -> None:

@@ -52,6 +52,27 @@ def test_update_of_geometry_alone_keeps_required_columns(tiny_workspace):
     assert abs(grid.geometry.area - smaller.area) < 1e-12
 
 
+def test_a_vertex_added_on_an_edge_is_written_a_ring_started_elsewhere_is_not(tiny_workspace):
+    """A vertex on a straight edge is a change (a neighbour takes one where an edited border
+    meets it, so that shared borders stay the same chain of vertices), though the shape is
+    topologically the same; the same ring started at another vertex, or run the other way,
+    is none (no new version)."""
+    fid = _fid(tiny_workspace, "grids", code="320102001001001")
+    minx, miny, maxx, maxy = TINY_BOX
+    ring = [(minx, miny), (maxx, miny), (maxx, maxy), (minx, maxy)]
+    for moved in (ring[2:] + ring[:2], ring[::-1]):
+        with tiny_workspace.transaction() as tx:
+            assert tx.update("grids", fid, {"geometry": shapely.Polygon(moved)}) == 1
+    mid = (maxx, round((miny + maxy) / 2, 7))
+    with tiny_workspace.transaction() as tx:
+        version = tx.update(
+            "grids", fid, {"geometry": shapely.Polygon([*ring[:2], mid, *ring[2:]])}
+        )
+    stored = tiny_workspace.feature("grids", fid).iloc[0]
+    assert version == 2 and int(stored["version"]) == 2
+    assert mid in set(map(tuple, shapely.get_coordinates(stored.geometry).tolist()))
+
+
 # -- defect 2: every write goes through the rules ------------------------------------------------
 
 

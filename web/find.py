@@ -40,7 +40,9 @@ def _layers(text: str | None) -> list[str] | None:
 def _lang() -> str:
     asked = request.args.get("lang")
     if asked is not None and asked not in LANGS:
-        raise InputError(f"lang must be zh-CN or en, not '{asked}'. (lang 须为 zh-CN 或 en。)")
+        raise InputError(
+            f"lang must be zh-CN or en, not '{asked}'. (界面语言 lang 须为 zh-CN 或 en。)"
+        )
     return asked or choose_lang()
 
 

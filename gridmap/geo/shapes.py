@@ -15,6 +15,7 @@ decimals.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
     "Problem",
     "describe_geometry",
     "describe_wkb",
+    "explain_invalid",
     "line_problem",
     "nonfinite_mask",
     "position_problem",
@@ -64,6 +66,41 @@ def _xy(x: float, y: float) -> str:
         )
 
     return f"({num(x)}, {num(y)})"
+
+
+#: GEOS's reasons for an invalid geometry (:func:`shapely.is_valid_reason`, up to the "[x y]"
+#: of where), in a planner's words: (English, Chinese).
+INVALID_REASONS: dict[str, tuple[str, str]] = {
+    "Self-intersection": ("the outline crosses itself (self-intersection)", "边线自相交"),
+    "Ring Self-intersection": ("a ring touches itself (ring self-intersection)", "边线自身相接"),
+    "Too few points": ("it has too few points", "顶点太少"),
+    "Hole lies outside shell": ("a hole lies outside the polygon", "内洞位于多边形之外"),
+    "Nested holes": ("a hole lies inside another hole", "内洞套在另一个内洞中"),
+    "Interior is disconnected": ("its holes cut the polygon in pieces", "内洞把多边形分成了几块"),
+    "Nested shells": ("one part lies inside another part", "一个部分位于另一个部分之内"),
+    "Duplicate Rings": ("it repeats a ring", "有重复的环"),
+    "Invalid Coordinate": ("it has an invalid (empty or infinite) coordinate", "有无效的坐标"),
+}
+
+
+def explain_invalid(reason: str) -> tuple[str, str]:
+    """Return GEOS's ``reason`` for an invalid geometry in words, ``(English, Chinese)``.
+
+    ``"Self-intersection[118.785 32.049]"`` becomes ``("the outline crosses itself
+    (self-intersection) at 118.785000, 32.049000", "边线自相交，位于 118.785000, 32.049000")``
+    (the place in the geometry's own coordinates, six decimals). A reason of GEOS not known
+    here keeps its words in English; the Chinese then says the geometry is invalid.
+    """
+    m = re.fullmatch(r"(.*?)\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)(?:\s+[-+0-9.eEna]+)?\s*\]", reason)
+    what = (m.group(1) if m else reason).strip()
+    en, zh = next(
+        (words for key, words in INVALID_REASONS.items() if what.startswith(key)),
+        (what, "几何图形无效"),
+    )
+    if m is None:
+        return en, zh
+    x, y = float(m.group(2)), float(m.group(3))
+    return f"{en} at {x:.6f}, {y:.6f}", f"{zh}，位于 {x:.6f}, {y:.6f}"
 
 
 def position_problem(point: Sequence[float] | np.ndarray, label: str) -> Problem | None:

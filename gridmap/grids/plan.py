@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import GeometryError
+from gridmap.geo.shapes import explain_invalid
 
 #: Polygon parts smaller than this are left by set operations and dropped, square metres.
 SLIVER_M2 = 0.05
@@ -155,10 +156,10 @@ def ensure_polygon(geom: BaseGeometry | None, what: str) -> BaseGeometry:
             f"The {what} must be a polygon, not a {geom.geom_type}. ({zh}应为多边形。)"
         )
     if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
+        en, why = explain_invalid(shapely.is_valid_reason(geom))
         raise GeometryError(
-            f"The {what} is not a valid outline ({reason}): an outline must not cross itself. "
-            f"(边界自相交或无效：{reason}。)"
+            f"The {what} is not a valid outline: {en}. An outline must not cross itself: "
+            f"redraw it. ({zh}无效：{why}。边界不能自相交，请重画。)"
         )
     return geom
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +38,11 @@ class Column:
     on_delete: Literal["cascade", "restrict"] = "restrict"
     #: A text format every write is checked against: ``"phone"`` (:mod:`gridmap.schema.phones`).
     format: Literal["phone"] | None = None
+
+    @property
+    def zh_name(self) -> str:
+        """The Chinese title without its note in brackets, for a sentence: 网格编码（15位）→ 网格编码."""
+        return re.sub(r"\s*[(（][^()（）]{1,12}[)）]\s*$", "", self.zh)
 
 
 @dataclass(frozen=True)

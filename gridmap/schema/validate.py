@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.errors import CoordinateError, GeometryError, SchemaError
 from gridmap.geo import chinacoords
 from gridmap.geo.crs import utm_crs
+from gridmap.geo.shapes import explain_invalid
 from gridmap.schema import STORAGE_EPSG, Column, Layer, choice_titles, provenance, shapefile_names
 from gridmap.schema.values import (
     CHINA_TZ,
@@ -65,6 +66,16 @@ def _also(rows: Sequence[int]) -> str:
     shown = ", ".join(str(r) for r in rest[:5])
     more = f" and {len(rest) - 5} more" if len(rest) > 5 else ""
     return f" (also row{'s' if len(rest) > 1 else ''} {shown}{more})"
+
+
+def _also_zh(rows: Sequence[int]) -> str:
+    """Return '（另有第 4、7 行等 12 行）' for the rows after the first, or ''."""
+    rest = [int(r) for r in rows[1:]]
+    if not rest:
+        return ""
+    shown = "、".join(str(r) for r in rest[:5])
+    more = f"等 {len(rest)} 行" if len(rest) > 5 else "行"
+    return f"（另有第 {shown} {more}）"
 
 
 def _label(column: Column) -> str:
@@ -275,9 +286,11 @@ def check_unique_key(frame: pd.DataFrame, layer: Layer, *, source: str | None) -
         first = values[rows[0]]
         earlier = int(frame.index[(values == first).to_numpy()][0])
         column = layer.column(layer.key)
+        zh = column.zh_name
         raise SchemaError(
             f"{_label(column)} '{show(first)}' is already used in row {earlier}: each row needs "
-            f"its own{_also(rows)}.",
+            f"its own{_also(rows)}. (第 {earlier} 行已使用{zh} “{show(first)}”，"
+            f"每行的{zh}不能重复{_also_zh(rows)}。)",
             row=int(rows[0]),
             column=layer.key,
             source=source,
@@ -435,36 +448,15 @@ def check_projected_result(
         )
 
 
-_REASONS = {
-    "Self-intersection": "the outline crosses itself (self-intersection)",
-    "Ring Self-intersection": "a ring touches itself (ring self-intersection)",
-    "Too few points": "it has too few points",
-    "Hole lies outside shell": "a hole lies outside the polygon",
-    "Nested holes": "a hole lies inside another hole",
-    "Interior is disconnected": "its holes cut the polygon in pieces",
-    "Nested shells": "one part lies inside another part",
-    "Duplicate Rings": "it repeats a ring",
-    "Invalid Coordinate": "it has an invalid (empty or infinite) coordinate",
-}
-
-
-def _explain(reason: str) -> str:
-    m = re.fullmatch(r"(.*?)\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)(?:\s+[-+0-9.eEna]+)?\s*\]", reason)
-    if m is None:
-        return reason
-    text = _REASONS.get(m.group(1).strip(), m.group(1).strip())
-    return f"{text} at {float(m.group(2)):.6f}, {float(m.group(3)):.6f}"
-
-
 def check_validity(geoms: np.ndarray, rows: pd.Index, *, source: str | None) -> None:
     """Raise :class:`GeometryError` at the first invalid geometry, saying what and where."""
     valid = shapely.is_valid(geoms)
     if not valid.all():
         row, hits = _first(~valid, rows)
-        reason = shapely.is_valid_reason(geoms[~valid][0])
+        en, zh = explain_invalid(shapely.is_valid_reason(geoms[~valid][0]))
         raise GeometryError(
-            f"invalid geometry: {_explain(reason)}. Redraw it so that its edges do not cross "
-            f"or touch{_also(hits)}.",
+            f"invalid geometry: {en}. Redraw it so that its edges do not cross or touch"
+            f"{_also(hits)}. (几何图形无效：{zh}。请重画，使边线不交叉、不相接。)",
             row=row,
             source=source,
         )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from gridmap.access.counts import SMALL_COUNT, SMALL_TEXT, exact_counts, shown_count
 from gridmap.access.roles import Access
@@ -74,9 +75,7 @@ class Validation:
                     "detail": f.detail,
                     "fixes": list(f.fixes),
                     "at": None if point is None else [round(point.x, 7), round(point.y, 7)],
-                    "geometry": None
-                    if geom.is_empty
-                    else mapping(shapely.set_precision(geom, 1e-7)),
+                    "geometry": _stored_shape(geom),
                 }
             )
         return out
@@ -102,6 +101,22 @@ class Validation:
                     if column == "households":
                         row["deviation"] = None
         return out
+
+
+def _stored_shape(geom: BaseGeometry) -> dict[str, Any] | None:
+    """Return a finding's shape, reprojected to EPSG:4326, as GeoJSON on the 1e-7° storage
+    grid (None if empty).
+
+    A gap found in the metric CRS can carry a hair-thin tail along the community's edge (an
+    edge straight in degrees bows by a fraction of a millimetre in UTM, the grids' vertices
+    on it do not); back in degrees the tail folds onto a line, which GEOS refuses to snap to
+    the grid ("unable to assign free hole to a shell"): it is dropped first.
+    """
+    if geom.is_empty:
+        return None
+    fixed = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+    snapped = shapely.set_precision(fixed, 1e-7)
+    return None if snapped.is_empty else mapping(snapped)
 
 
 def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:

@@ -137,7 +137,7 @@ def parse_operation(doc: Any) -> Operation:
     if not isinstance(op, str) or op not in OPERATIONS:
         raise InputError(
             f"'op' must be one of {', '.join(OPERATIONS)}, not {show(op)}. "
-            f"(op 应为 {'、'.join(OPERATIONS)} 之一。)"
+            f"(操作类型 op 应为 {'、'.join(OPERATIONS)} 之一。)"
         )
     unknown = sorted(set(doc) - set(OPERATIONS[op]) - set(COMMON))
     if unknown:
@@ -170,7 +170,8 @@ def parse_operation(doc: Any) -> Operation:
         if to not in (None, "neighbours"):
             raise InputError(
                 f"'to' of a delete is \"neighbours\" (give its ground to them) or absent (leave "
-                f"a gap), not {show(to)}. (to 应为 neighbours 或省略。)"
+                f"a gap), not {show(to)}. (删除网格时 to 应为 neighbours（把其范围分给相邻网格）"
+                "或省略（留作空隙）。)"
             )
         kw["to"] = to
     if op == "paint":

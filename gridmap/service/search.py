@@ -208,7 +208,9 @@ def _check(query: str, limit: int, lang: str) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be 1 to {MAX_LIMIT}. (limit 须在 1 到 {MAX_LIMIT} 之间。)")
     if lang not in LANGS:
-        raise InputError(f"lang must be zh-CN or en, not '{lang}'. (lang 须为 zh-CN 或 en。)")
+        raise InputError(
+            f"lang must be zh-CN or en, not '{lang}'. (界面语言 lang 须为 zh-CN 或 en。)"
+        )
 
 
 def search(

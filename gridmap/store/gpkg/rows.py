@@ -85,9 +85,13 @@ def refuse_taken(
     taken = sorted(set(taken_keys(conn, schema, keys, besides=besides)), key=str)
     if taken:
         more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        key_zh = schema.column(schema.key).zh_name
+        also = f"（另有 {len(taken) - 1} 个）" if len(taken) > 1 else ""
         raise ConstraintError(
             f"layer '{schema.name}' ({schema.zh}) already has {schema.key} '{taken[0]}'{more}: "
-            "each feature needs its own. Add only new rows, or change the existing one.",
+            "each feature needs its own. Add only new rows, or change the existing one. "
+            f"({schema.zh}图层中已有{key_zh}为 “{taken[0]}” 的要素{also}，{key_zh}不能重复："
+            "请只添加新的要素，或修改已有的要素。)",
             column=schema.key,
         )
 
@@ -153,14 +157,17 @@ def expect_version(
 
 
 def same_shape(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Return whether two different geometry blobs hold the same shape.
+    """Return whether two different geometry blobs hold the same shape, vertex for vertex.
 
-    Snapping to the storage grid may start a ring at another vertex: that is no change.
+    Snapping to the storage grid may start a ring at another vertex, or run it the other
+    way: that is no change. A vertex added on a straight edge is one, though the shape is
+    topologically equal: a grid's neighbour gets one where an edited border meets it, so that
+    the grids stay a coverage whose shared borders are the same chain of vertices.
     """
     if name != "geom" or old[name] is None or new[name] is None:
         return False
-    a, b = encoding.decode([old[name], new[name]])
-    return bool(shapely.equals(a, b))
+    a, b = shapely.normalize(encoding.decode([old[name], new[name]]))
+    return bool(shapely.equals_exact(a, b, tolerance=0))
 
 
 def refuse_cascade(conn: sqlite3.Connection, schema: Layer, keys: list[Any]) -> None:
