@@ -303,11 +303,12 @@ def body_of(ws: store.Workspace, step: tuple[Any, ...]) -> dict[str, Any] | str 
     # paints of ground of the grid's community (ground of another one is refused: tried too)
     community = grids.set_index("code")["community_code"].get(code)
     if kind == "paint_blocks":
-        found = blocks.workspace_blocks(ws)
+        stamp, found = blocks.stamped_blocks(ws)
         ids = found.index[found["community_code"] == community].tolist() if flag else []
         ids = ids or found.index.tolist()
         chosen = {ids[pick2 % len(ids)], ids[(pick2 * 7 + 3) % len(ids)]}
-        return {"op": "paint", "blocks": sorted(chosen)[: 1 + pick2 % 2], "to": code}
+        picked = sorted(chosen)[: 1 + pick2 % 2]
+        return {"op": "paint", "blocks": picked, "to": code, "stamp": stamp}
     if kind == "paint_buildings":
         b = ws.read("buildings")
         home = ws.read("community", where={"code": [community]}) if flag else None
