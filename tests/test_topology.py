@@ -426,9 +426,10 @@ def test_a_replace_leaves_what_other_communities_grids_hold():
     p = neighbour_plan()
     edit = T.replace(p, "K", {"P": community()})
     after = edit.apply(p)
-    assert "N" not in edit.changed or after.area_m2(
-        shapely.symmetric_difference(after.grids["N"], p.grids["N"])
-    ) < 0.01
+    assert (
+        "N" not in edit.changed
+        or after.area_m2(shapely.symmetric_difference(after.grids["N"], p.grids["N"])) < 0.01
+    )
     assert shapely.coverage_is_valid(np.asarray(list(after.grids.values()), dtype=object))
     expected = shapely.difference(p.communities["K"], p.grids["N"])
     assert after.area_m2(shapely.symmetric_difference(after.grids["P"], expected)) < 0.01
