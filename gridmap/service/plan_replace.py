@@ -77,7 +77,7 @@ def numbered(
 ) -> gpd.GeoDataFrame:
     """Return the drawn ``grids`` of ``community`` coded in reading order (``crs``, metres) in
     the workspace's code form (``present``: the grid codes there now), in code order, named
-    after their community (…第N网格); column ``drawn`` keeps the code each had.
+    after their community and code (…第N网格, :func:`gridmap.grids.codes.grid_name`); column ``drawn`` keeps the code each had.
 
     Codes are never reused: the new grids take the community's next codes after every code it
     ever had (``ever``, :func:`gridmap.service.planning.codes_ever`, the lineage and
@@ -103,7 +103,7 @@ def numbered(
     out = out.sort_values("code").reset_index(drop=True)
     found = reader.read("community", where={"code": community})
     prefix = str(found.iloc[0]["name"]) if len(found) else ""
-    out["name"] = [f"{prefix}第{n}网格" for n in range(1, len(out) + 1)]
+    out["name"] = [grid_codes.grid_name(prefix, c) for c in out["code"]]
     return out
 
 

@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
+from gridmap.grids.codes import grid_name
 from gridmap.grids.plan import SLIVER_M2
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.service import blocks
@@ -312,7 +313,7 @@ def _new_row(op: Operation, result: topology.Edit, code: str, tx: Transaction) -
     if not name:
         found = tx.read("community", where={"code": community}) if community else None
         prefix = str(found.iloc[0]["name"]) if found is not None and len(found) else ""
-        name = f"{prefix}第{int(code[-3:])}网格"
+        name = grid_name(prefix, code)
     return {
         "code": code,
         "name": name,
