@@ -148,3 +148,11 @@ def test_cli_renumber_prints_a_table(writable_demo, capsys):
     assert writable_demo.meta()[codes.OBJECT_KEY] == "010100"
     assert main(["grids", "renumber", path, "--object", "12345"]) != 0
     assert "对象代码应为6位数字" in capsys.readouterr().err
+
+
+def test_a_grid_is_named_after_its_codes_sequence_number():
+    from gridmap.grids.codes import grid_name
+
+    assert grid_name("长江路社区", "320102001001012") == "长江路社区第12网格"
+    assert grid_name("长江路社区", "00000032010200100107") == "长江路社区第7网格"
+    assert grid_name(None, "320102001001003") == "第3网格"

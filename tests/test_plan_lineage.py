@@ -81,3 +81,35 @@ def test_a_restore_takes_back_the_lineage_of_the_edits_after_the_version(demo_pa
     assert [e["tx"] for e in plan_history.lineage(ws)[len(before) :]] == [done.tx, merged.tx]
     assert restored > merged.tx
     ws.close()
+
+
+def test_gridmap_grids_lineage_prints_the_entries_in_effect(demo_path, tmp_path, capsys):
+    """``gridmap grids lineage`` is the lineage of :func:`plan_history.lineage`: an undone
+    split is not in it, though the workspace setting keeps its entry."""
+    import json
+
+    from gridmap.cli import main
+
+    ws = _copy(demo_path, tmp_path)
+    path = str(ws.path)
+    me = Access.of("planner1", "planner")
+    done = planning.edit_grids(ws, split_body(ws), access=me)
+    (new,) = done.added
+
+    def printed(*extra: str) -> list[dict]:
+        assert main(["grids", "lineage", path, "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out)["lineage"]
+
+    assert [(e["op"], e["from"], e["to"], e["tx"]) for e in printed("--code", new)] == [
+        ("split", [CODE], [CODE, new], done.tx)
+    ]
+    assert printed("--code", "320102001005001") == []
+    assert main(["grids", "lineage", path, "--code", CODE, "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert f"拆分：{CODE} -> {CODE}、{new}" in out and "共 1 条" in out
+    assert main(["grids", "lineage", path, "--code", CODE, "--lang", "en"]) == 0
+    assert f"split: {CODE} -> {CODE}, {new} (version {done.tx})" in capsys.readouterr().out
+    plan_history.undo(ws, access=me)
+    assert [e for e in ws.get_meta("grid_lineage") if e.get("tx") == done.tx]  # kept there
+    assert printed("--code", new) == []
+    ws.close()

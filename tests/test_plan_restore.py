@@ -92,6 +92,43 @@ def test_the_page_gets_409_naming_the_grid(papp, role_tokens):
     assert B in set(grids(ws).index)
 
 
+def test_a_restore_is_exact_and_writes_only_what_differs(demo_path, tmp_path):
+    """Split, merge, restore to right after the split: every grid is as it was then (outline
+    vertex for vertex, name, figures), every building, household, facility and camera names
+    its grid of then (a camera on the merged border too), and the grids the restore does not
+    change keep their versions (no planner gets a 409 for them)."""
+    ws = _copy(demo_path, tmp_path)
+    me = Access.of("planner1", "planner")
+    g = ws.read("grids")
+    codes = sorted(g.loc[g["community_code"] == "320102001002", "code"])
+    x0, y0, x1, y1 = grids(ws).geometry[codes[0]].bounds
+    cut = {
+        "type": "LineString",
+        "coordinates": [[(x0 + x1) / 2, y0 - 1e-3], [(x0 + x1) / 2, y1 + 1e-3]],
+    }
+    body = {"op": "split", "code": codes[0], "line": cut}
+    split = planning.edit_grids(ws, with_versions(ws, body), access=me)
+    body = {"op": "merge", "codes": [codes[1], codes[2]]}
+    merged = planning.edit_grids(ws, with_versions(ws, body), access=me)
+    touched = {*merged.changed, *merged.removed}
+    before = seen(ws)
+    plan_history.restore(ws, split.tx, access=me, versions=before)
+    then = ws.as_of("grids", split.tx).set_index("code").sort_index()
+    now = grids(ws).sort_index()
+    assert list(now.index) == list(then.index)
+    assert now.geometry.geom_equals_exact(then.geometry, 0).all()
+    columns = ["name", "worker", "households", "residents", "buildings", "area_m2"]
+    assert now[columns].equals(then[columns])
+    after = seen(ws)
+    assert {c: v for c, v in after.items() if c not in touched} == {
+        c: v for c, v in before.items() if c not in touched
+    }
+    for layer in ("buildings", "households", "facilities", "cameras"):
+        was = ws.as_of(layer, split.tx)["grid_code"]
+        assert ws.read(layer)["grid_code"].equals(was), layer
+    ws.close()
+
+
 RESTORES = json.loads(
     (Path(__file__).with_name("bad_input") / "plan_restores.json").read_text(encoding="utf-8")
 )

@@ -77,3 +77,21 @@ def test_a_block_painted_away_is_brought_back_in_one_piece(writable_demo):
     assert _pieces(ws) <= before
     found = grid_checks.validate(ws, bounds=plan.bounds)
     assert sum(1 for f in found.findings if f.kind == "households_range") == doc["outside_after"]
+
+
+def test_a_plan_without_the_version_of_a_grid_it_paints_into_is_refused(writable_demo):
+    import dataclasses
+
+    from gridmap.errors import InputError
+
+    ws = writable_demo
+    plan = rebalance.propose(ws, target=400, tolerance=0.2)
+    source, to = "320102001004007", "320102001004006"  # block 63 lies between them
+    move = {"block": 63, "from": source, "to": to, "buildings": []}
+    versions = {c: v for c, v in plan.versions.items() if c != to}
+    bad = dataclasses.replace(plan, moves=[move], versions=versions)
+    last = int(ws.audit_log(limit=1)["fid"].iloc[0])
+    with pytest.raises(InputError) as err:
+        rebalance.apply(ws, bad, access=WHO)
+    assert to in err.value.message and "未保存" in err.value.message
+    assert int(ws.audit_log(limit=1)["fid"].iloc[0]) == last  # nothing painted

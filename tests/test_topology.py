@@ -391,3 +391,61 @@ def test_a_grid_that_comes_out_as_it_was_is_not_in_the_edit():
     p = plan()
     edit = T.reshape(p, "A", p.grids["A"])
     assert edit.changed == {} and not edit.notes
+
+
+# -- replace: a community drawn anew -------------------------------------------------------------
+
+
+def test_a_replace_fills_the_gap_its_old_grids_left():
+    p = T.delete(plan(), "C").apply(plan())  # the top half is a gap now
+    left, right = box(X, Y, X + D, Y + 2 * D), box(X + D, Y, X + 2 * D, Y + 2 * D)
+    edit = T.replace(p, "K", {"P": left, "Q": right})
+    assert set(edit.added) == {"P", "Q"} and set(edit.removed) == {"A", "B"}
+    after = edit.apply(p)
+    assert set(after.grids) == {"P", "Q"}
+    assert_tiles(after)
+    assert abs(after.area_m2(after.grids["P"]) - p.area_m2(snap(left))) < 0.01
+
+
+def neighbour_plan() -> T.Plan:
+    """K as in :func:`plan` with one grid A, and community L east of it whose grid N reaches
+    D/5 into K (a grid outside its community: the checks report it, a replace respects it)."""
+    k = community()
+    el = box(X + 2 * D, Y, X + 3 * D, Y + 2 * D)
+    n = box(X + 1.8 * D, Y, X + 3 * D, Y + 2 * D)
+    a = box(X, Y, X + D, Y + D)
+    return T.Plan(
+        {"A": snap(a), "N": snap(n)},
+        {"A": "K", "N": "L"},
+        {"K": snap(k), "L": snap(el)},
+        "EPSG:32650",
+    )
+
+
+def test_a_replace_leaves_what_other_communities_grids_hold():
+    p = neighbour_plan()
+    edit = T.replace(p, "K", {"P": community()})
+    after = edit.apply(p)
+    assert (
+        "N" not in edit.changed
+        or after.area_m2(shapely.symmetric_difference(after.grids["N"], p.grids["N"])) < 0.01
+    )
+    assert shapely.coverage_is_valid(np.asarray(list(after.grids.values()), dtype=object))
+    expected = shapely.difference(p.communities["K"], p.grids["N"])
+    assert after.area_m2(shapely.symmetric_difference(after.grids["P"], expected)) < 0.01
+
+
+def test_a_replace_refuses_a_new_grid_with_no_ground():
+    p = neighbour_plan()
+    strip = box(X + 1.85 * D, Y, X + 2 * D, Y + 2 * D)  # all of it held by N
+    with pytest.raises(GeometryError) as err:
+        T.replace(p, "K", {"P": box(X, Y, X + 1.8 * D, Y + 2 * D), "S": strip})
+    assert "S" in err.value.message and "社区" in err.value.message
+
+
+def test_a_new_grid_that_comes_out_empty_is_not_added():
+    from gridmap.grids.ground import result
+
+    edit = result(plan(), {"Z": shapely.MultiPolygon()}, added=("Z",))
+    assert edit.added == () and "Z" not in edit.changed
+    assert any("Z" in en for en, _zh in edit.notes)

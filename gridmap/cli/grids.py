@@ -1,4 +1,5 @@
-"""``gridmap grids ...``: grids drawn automatically (``auto``) and checked (``validate``)."""
+"""``gridmap grids ...``: grids drawn automatically (``auto``), checked (``validate``),
+rebalanced, renumbered, and their codes traced (``lineage``)."""
 
 from __future__ import annotations
 
@@ -267,12 +268,55 @@ def cmd_rebalance(args: argparse.Namespace) -> None:
         )
 
 
+#: The Chinese of the lineage's operations.
+_LINEAGE_ZH = {"split": "拆分", "merge": "合并", "partition": "自动划分", "renumber": "重新编号"}
+
+
+def cmd_lineage(args: argparse.Namespace) -> None:
+    """Print which grid codes became which, as in effect now (undone edits left out)."""
+    import json
+
+    from gridmap.service.plan_history import lineage
+    from gridmap.store import open_workspace
+
+    ws = open_workspace(args.workspace)
+    entries = lineage(ws)
+    if args.code:
+        entries = [e for e in entries if args.code in (*e.get("from", []), *e.get("to", []))]
+    if args.json:
+        print(json.dumps({"lineage": entries}, ensure_ascii=False, indent=1))
+        return
+    zh = _lang(args) == "zh"
+    for e in entries:
+        op = str(e.get("op", "?"))
+        at = str(e.get("at") or "")[:16].replace("T", " ")
+        sep = "、" if zh else ", "
+        what = f"{sep.join(e.get('from', []))} -> {sep.join(e.get('to', []))}"
+        by = e.get("user") or "?"
+        version = e.get("tx")
+        if zh:
+            tail = f"（版本 {version}）" if version else ""
+            print(f"{at} {by} {_LINEAGE_ZH.get(op, op)}：{what}{tail}")
+        else:
+            tail = f" (version {version})" if version else ""
+            print(f"{at} {by} {op}: {what}{tail}")
+    n = len(entries)
+    about = f" of {args.code}" if args.code else ""
+    about_zh = f"涉及 {args.code} 的" if args.code else ""
+    print(
+        f"共 {n} 条{about_zh}编码变更记录。"
+        if zh
+        else f"{n} lineage entr{'y' if n == 1 else 'ies'}{about}."
+    )
+
+
 def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
-    """Add ``grids auto`` to the ``gridmap`` command."""
+    """Add ``grids auto``, ``validate``, ``renumber``, ``rebalance`` and ``lineage`` to the
+    ``gridmap`` command."""
     group = sub.add_parser(
         "grids",
         help="grids: draw them automatically (auto), check them (validate), fix their households "
-        "(rebalance), renumber them",
+        "(rebalance), renumber them, trace their codes (lineage)",
     )
     actions = group.add_subparsers(dest="grids_command", required=True, metavar="ACTION")
     p = actions.add_parser(
@@ -395,3 +439,14 @@ def add_commands(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     r.add_argument("--user", default="cli", help="name recorded in the history")
     r.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
     r.set_defaults(func=cmd_rebalance)
+    li = actions.add_parser(
+        "lineage",
+        parents=parents,
+        help="which grid codes became which (split, merge, partition, renumber), as in effect "
+        "after undo, redo and restore",
+    )
+    li.add_argument("workspace")
+    li.add_argument("--code", help="only the entries that name this grid code")
+    li.add_argument("--json", action="store_true", help="print the entries as JSON")
+    li.add_argument("--lang", choices=["zh", "en"], help="language (default: from $LANG)")
+    li.set_defaults(func=cmd_lineage)

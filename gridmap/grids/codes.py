@@ -260,3 +260,17 @@ def next_code(prefix_codes: Iterable[str], prefix: str, form: str = DEFAULT_FORM
             f"{following} do not fit. (编码 {prefix} 下最多 {10**digits - 1} 个网格。)"
         )
     return f"{prefix}{following:0{digits}d}"
+
+
+def grid_name(community_name: str | None, code: str) -> str:
+    """Return the default name of grid ``code``: its community's name and the sequence number
+    of its code (``长江路社区第12网格`` for …012), so that a name, like a code, is never
+    given to another grid. A code that is not one of the forms is named after its last three
+    digits where they are digits.
+    """
+    try:
+        n = parse_code(code).sequence
+    except InputError:
+        tail = str(code)[-3:]
+        n = int(tail) if tail.isdigit() else 0
+    return f"{community_name or ''}第{max(n, 1)}网格"

@@ -255,7 +255,8 @@ def keep_ground(
 
 
 def result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
-    """Return the Edit of ``changed``, moving grids left with no ground to ``removed``.
+    """Return the Edit of ``changed``, moving grids left with no ground to ``removed`` (a new
+    grid left with none is not added: ``added`` holds only grids of ``changed``).
 
     A grid whose outline comes out exactly as it was (same vertices) is not in the result:
     nothing is written for it, its version stays.
@@ -269,9 +270,21 @@ def result(plan: Plan, changed: dict[str, BaseGeometry], **kw: Any) -> Edit:
         if not g.is_empty and (c in kw.get("added", ()) or not same(plan.grids.get(c), g))
     }
     notes = list(kw.pop("notes", ()))
+    added = tuple(kw.pop("added", ()))
+    for c in added:
+        if c not in kept:  # a new grid that came out empty is not added
+            notes.append(
+                (f"New grid {c} holds no ground and is not added.", f"新网格 {c} 无范围，未添加。")
+            )
     for c in emptied:
         notes.append(
             (f"Grid {c} is left with no ground and is removed.", f"网格 {c} 已无范围，被删除。")
         )
     removed = tuple(kw.pop("removed", ())) + emptied
-    return Edit(kept, removed=removed, notes=tuple(notes), **kw)
+    return Edit(
+        kept,
+        removed=removed,
+        added=tuple(c for c in added if c in kept),
+        notes=tuple(notes),
+        **kw,
+    )

@@ -287,7 +287,7 @@ class GridPartition(Problem[GridPartitionResult]):
                 rows.append(
                     {
                         "code": code,
-                        "name": f"{c.name}第{m + 1}网格",
+                        "name": codes.grid_name(c.name, code),
                         "community_code": c.code,
                         self.weight_name: _as_count(w[mine].sum()),
                         "buildings": int(mine.sum()),

@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import GeometryError, InputError
 from gridmap.grids.ground import (
+    TOUCH_CELLS,
     clip,
     known,
     lines,
@@ -68,6 +69,7 @@ __all__ = [
     "merge_keeper",
     "paint",
     "replace",
+    "replace_ground",
     "reshape",
     "split",
 ]
@@ -320,18 +322,19 @@ def replace(plan: Plan, community: str, shapes: dict[str, BaseGeometry]) -> Edit
     """Replace every grid of ``community`` with ``shapes`` (code → outline, degrees): an
     accepted automatic partition.
 
-    The new outlines are cut to the ground the community's grids hold now (else the
-    community's), so its outer border stays the chain of vertices its neighbours share; the
-    coverage is then cleaned with the neighbours (a hair-line between the new outer border
-    and the old goes to the grid beside it). Old codes not among ``shapes`` are removed.
+    The new outlines are cut to the community's ground: its boundary less what the grids of
+    other communities hold (:func:`replace_ground`), so that the new grids cover the whole
+    community as proposed — a gap the old grids left included — and its border with a
+    neighbour stays the chain of vertices that neighbour has; the coverage is then cleaned
+    with the neighbours (a hair-line between the new outer border and the old goes to the
+    grid beside it). Old codes not among ``shapes`` are removed.
+
+    Every outline of ``shapes`` must keep ground: one that holds none inside the community
+    (all of it lies outside, or in other communities' grids) is refused with a
+    :class:`~gridmap.errors.GeometryError`, as a planner expects the grids written as proposed.
     """
     old = [c for c, k in plan.community_of.items() if k == community]
-    if old:
-        ground = shapely.union_all([plan.grids[c] for c in old], grid_size=plan.grid_size)
-    elif community in plan.communities:
-        ground = plan.communities[community]
-    else:
-        raise InputError(f"There is no community '{community}'. (没有编码为“{community}”的社区。)")
+    ground = replace_ground(plan, community)
     added = tuple(c for c in shapes if c not in plan.grids)
     plan = Plan(
         {**plan.grids, **{c: shapely.MultiPolygon() for c in added}},
@@ -347,6 +350,14 @@ def replace(plan: Plan, community: str, shapes: dict[str, BaseGeometry]) -> Edit
         changed[code] = _polygons(
             plan, shapely.intersection(shape, ground, grid_size=plan.grid_size)
         )
+    empty = [c for c, g in changed.items() if plan.area_m2(g) < NOTHING_M2]
+    if empty:
+        raise GeometryError(
+            f"Grid(s) {', '.join(empty)} of the new plan hold no ground in community "
+            f"{community}: other communities' grids hold all of it. Propose again. "
+            f"(新方案中的网格 {'、'.join(empty)} 在社区 {community} 内没有范围（已属其他社区的"
+            "网格），请重新计算方案。)"
+        )
     removed = tuple(c for c in old if c not in shapes)
     lineage = ({"op": "partition", "from": sorted(old), "to": list(shapes)},)
     return result(
@@ -357,3 +368,26 @@ def replace(plan: Plan, community: str, shapes: dict[str, BaseGeometry]) -> Edit
         lineage=lineage,
         community_of={c: community for c in shapes},
     )
+
+
+def replace_ground(plan: Plan, community: str) -> BaseGeometry:
+    """Return the ground a replace of ``community``'s grids fills (degrees, storage grid).
+
+    The community's boundary less what the grids of other communities hold; a community the
+    plan has no boundary for: the ground its grids hold now. InputError when it has neither.
+    """
+    if community in plan.communities:
+        ground = plan.communities[community]
+        others = [
+            plan.grids[c]
+            for c in plan.near(ground, plan.grid_size * TOUCH_CELLS)
+            if plan.community_of.get(c) != community
+        ]
+        if others:
+            held = shapely.union_all(others, grid_size=plan.grid_size)
+            ground = shapely.difference(ground, held, grid_size=plan.grid_size)
+        return _polygons(plan, ground)
+    old = [plan.grids[c] for c, k in plan.community_of.items() if k == community]
+    if old:
+        return shapely.union_all(old, grid_size=plan.grid_size)
+    raise InputError(f"There is no community '{community}'. (没有编码为“{community}”的社区。)")

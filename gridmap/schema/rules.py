@@ -142,7 +142,13 @@ def check_geometries(
         )
     v.check_coordinates(arr, rows, source=source, crs_declared=True)
     v.check_validity(arr, rows, source=source)
-    arr = shapely.set_precision(arr, STORAGE_PRECISION_DEG)  # as stored: check what is kept
+    snapped = shapely.set_precision(arr, STORAGE_PRECISION_DEG)  # as stored: check what is kept
+    # a geometry on the grid already keeps its vertices in its order (snap-rounding may start
+    # a ring at another vertex): what was read and is written back is stored as it was
+    kept = ~shapely.is_empty(snapped) & shapely.equals_exact(
+        shapely.normalize(snapped), shapely.normalize(arr), 0
+    )
+    arr = np.where(kept, arr, snapped)
     gone = shapely.is_empty(arr)
     if gone.any():
         i = int(np.flatnonzero(gone)[0])

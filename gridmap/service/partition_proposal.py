@@ -11,7 +11,7 @@ GeoJSON (:meth:`PartitionProposal.to_geojson`).
 
 :func:`accept_partition` replaces the community's grids with the proposed ones in one
 transaction, through :func:`gridmap.service.plan_replace.replace_community` (the route of
-``gridmap grids auto --replace`` too: outlines fitted to the community's border) — the ``grid_code`` of buildings, households, facilities and cameras and every
+``gridmap grids auto --replace`` too: outlines cut to the community's ground) — the ``grid_code`` of buildings, households, facilities and cameras and every
 grid's figures recomputed (:func:`gridmap.service.relocate.relocate`), the lineage recorded,
 each new grid keeping the worker of the old grid covering most of it — refused (409) when a
 grid of the community changed since the proposal was computed. Its audit action is
@@ -300,13 +300,14 @@ def accept_partition(ws: Workspace, proposal: PartitionProposal, *, access: Acce
     """Replace the community's grids with the proposed ones in one transaction (see module).
 
     The write is :func:`gridmap.service.plan_replace.replace_community`'s (as ``gridmap grids
-    auto --replace``'s): the outlines fitted to the community's present outer border, so the
-    plan stays one coverage, numbered anew after every code the community ever had. A code
-    the community had and the proposal has again keeps its feature (a new outline, version
-    + 1).
+    auto --replace``'s): the outlines cut to the community's ground (its boundary less what
+    other communities' grids hold: a gap the old grids left is filled), so the plan stays one
+    coverage and every proposed grid is written as proposed, each a new grid numbered after
+    every code the community ever had.
 
     Raises PermissionDeniedError (403) for a role that may not plan, ConflictError (409)
-    when a grid of the community changed since the proposal; nothing is written then.
+    when a grid of the community changed since the proposal, GeometryError (400) when a
+    proposed grid holds no ground of the community any more; nothing is written then.
     """
     require_writer(access, "grids")
     crs = metric_crs(ws)

@@ -26,15 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from gridmap.access.roles import ADMIN, PLANNER, Access
 from gridmap.errors import ConflictError, InputError
+from gridmap.grids.ground import same
 from gridmap.service.edit import require_writer
 from gridmap.service.metric import metric_crs
 from gridmap.service.plan_ops import OPERATIONS
 from gridmap.service.planning import LINEAGE_KEY
-from gridmap.service.relocate import relocate
+from gridmap.service.relocate import PLACED_LAYERS, relocate
 from gridmap.store import Workspace
 
 
@@ -313,16 +316,121 @@ def restore(ws: Workspace, tx: int, *, access: Access, versions: Mapping[str, in
     ``versions``: ``{code: version}`` of the grids as the caller saw them; a restore that
     would overwrite a grid changed since is refused with ConflictError (409) naming the
     grids, nothing written (see :func:`_check_restore`).
+
+    The restore is exact and writes only what differs: a grid whose outline and properties
+    are as they were then is not written (its version stays, no planner gets a 409 for it);
+    a grid whose outline goes back takes its area of then. Buildings, households, facilities
+    and cameras that have not moved since take the ``grid_code`` they had then (a camera on
+    a border goes back to its grid of then, :data:`gridmap.service.relocate.ON_BORDER_DEG`
+    notwithstanding); what moved or came since is placed by its point. Households,
+    residents and buildings of a grid are counted from its members.
     """
     require_writer(access, "grids")
     old = grids_at(ws, tx)
+    then = {layer: ws.as_of(layer, tx) for layer in PLACED_LAYERS}
     crs = metric_crs(ws)
     with ws.transaction(user=access.who, action=f"grids restore {tx}") as t:
-        _check_restore(t.read("grids"), old, versions)
-        moved = relocate(t, old, metric_crs=crs, region=None, grids_changed=set(old["code"]))
-        frame = old.drop(columns=[c for c in ("version", "updated_at", "updated_by") if c in old])
-        for column in ("households", "residents", "buildings", "area_m2"):
-            frame[column] = [moved.figures[c][column] for c in frame["code"]]
-        t.replace("grids", frame)
+        now = t.read("grids")
+        _check_restore(now, old, versions)
+        fid_now = {str(c): int(f) for f, c in zip(now.index, now["code"], strict=True)}
+        old_by = old.set_index(old["code"].astype(str))
+        now_by = now.set_index(now["code"].astype(str))
+        reshaped = {
+            c
+            for c in old_by.index
+            if c not in now_by.index or not same(now_by.geometry[c], old_by.geometry[c])
+        } | {c for c in now_by.index if c not in old_by.index}
+        known = {layer: _unmoved(t.read(layer), frame) for layer, frame in then.items()}
+        moved = relocate(
+            t, old, metric_crs=crs, region=None, grids_changed=reshaped, known_codes=known
+        )
+        gone = [fid_now[c] for c in now_by.index if c not in old_by.index]
+        if gone:
+            t.delete("grids", gone)
+        updates: dict[int, dict[str, Any]] = {}
+        for code in old_by.index.intersection(now_by.index):
+            row = {
+                k: _plain(old_by.at[code, k])
+                for k in _PROPS
+                if k in old_by and _plain(old_by.at[code, k]) != _plain(now_by.at[code, k])
+            }
+            if code in reshaped:
+                row["geometry"] = old_by.geometry[code]
+            row.update(
+                _figures(
+                    moved.figures.get(code), old_by.loc[code], now_by.loc[code], code in reshaped
+                )
+            )
+            if row:
+                updates[fid_now[code]] = row
+        if updates:
+            t.update_many("grids", updates)
+        fresh = [c for c in old_by.index if c not in now_by.index]
+        if fresh:
+            frame = old_by.loc[fresh].drop(columns=[c for c in _SYSTEM if c in old_by])
+            for column, values in _counts(moved.figures, fresh).items():
+                frame[column] = values
+            t.append("grids", frame.reset_index(drop=True))
         new_tx = t.tx_id or 0
     return new_tx
+
+
+#: The columns of a grid a restore takes from the version restored as they were.
+_PROPS = ("name", "community_code", "worker", "worker_phone", "source")
+#: What the store keeps of each row, not written back.
+_SYSTEM = ("version", "updated_at", "updated_by")
+#: Figures counted from a grid's members.
+_COUNTS = ("households", "residents", "buildings")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with pandas' missing values as None (to compare stored values)."""
+    if value is None or (not isinstance(value, str | bytes) and bool(pd.isna(value))):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _figures(
+    counted: Mapping[str, Any] | None, then: pd.Series, now: pd.Series, reshaped: bool
+) -> dict[str, Any]:
+    """The figures of a grid in both versions to write: those that differ from what is
+    stored now — counts from its members (``counted``, when they were counted) and, for a
+    grid whose outline goes back (``reshaped``), the area it had then (m²)."""
+    want: dict[str, Any] = {}
+    if counted:
+        want.update({k: counted[k] for k in _COUNTS})
+    area = _plain(then.get("area_m2"))
+    if reshaped and area is not None:
+        want["area_m2"] = area
+    out = {}
+    for k, v in want.items():
+        stored = _plain(now.get(k))
+        if stored is None or abs(float(stored) - float(v)) > 1e-9:
+            out[k] = v
+    return out
+
+
+def _counts(figures: Mapping[str, Mapping[str, Any]], codes: list[str]) -> dict[str, list[Any]]:
+    """The counts of grids ``codes`` written back by a restore (their members counted)."""
+    return {k: [figures.get(c, {}).get(k, 0) for c in codes] for k in _COUNTS}
+
+
+def _unmoved(now: pd.DataFrame, then: pd.DataFrame) -> dict[int, str | None]:
+    """Return ``{fid: grid_code then}`` of the rows of a placed layer that have not moved
+    since (same geometry; a household, the same building)."""
+    both = now.index.intersection(then.index)
+    if not len(both):
+        return {}
+    a, b = now.loc[both], then.loc[both]
+    keep = shapely.equals_exact(
+        np.asarray(a.geometry.values, dtype=object), np.asarray(b.geometry.values, dtype=object), 0
+    )
+    if "building_osm_id" in a:
+        x, y = a["building_osm_id"], b["building_osm_id"]
+        keep &= ((x == y) | (x.isna() & y.isna())).to_numpy()
+    codes = b["grid_code"].to_numpy(dtype=object)
+    return {
+        int(f): (None if c is None or pd.isna(c) else str(c))
+        for f, c, k in zip(both.tolist(), codes, keep, strict=True)
+        if k
+    }

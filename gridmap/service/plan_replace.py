@@ -4,9 +4,10 @@ which drawn-anew grids enter a plan.
 Both ways of drawing a community anew write through :func:`replace_community` — an accepted
 partition proposal (:func:`gridmap.service.partition_proposal.accept_partition`) and
 ``gridmap grids auto --replace`` (:func:`gridmap.service.grids.auto_grids`) — so both leave
-the plan one polygonal coverage: the new outlines are fitted to the community's outer border
-as its neighbours have it (:func:`gridmap.grids.topology.replace`) and the coverage is cleaned
-(a neighbour gains at most a vertex there). In the caller's transaction, the new grids are
+the plan one polygonal coverage: the new outlines fill the community's ground — its boundary
+less what other communities' grids hold, so a gap the old grids left is filled and the border
+with a neighbour is the one it has (:func:`gridmap.grids.topology.replace`) — and the coverage
+is cleaned (a neighbour gains at most a vertex there). In the caller's transaction, the new grids are
 numbered west to east, north to south after every code the community ever had
 (:func:`numbered`), each keeps the worker of the old grid covering most of it
 (:func:`keep_workers`), the ``grid_code`` of buildings, households, facilities and cameras and
@@ -31,7 +32,7 @@ import shapely
 from gridmap.grids import codes as grid_codes
 from gridmap.grids import topology
 from gridmap.schema import STORAGE_CRS
-from gridmap.service.planning import LINEAGE_KEY, PlanEdit, read_plan
+from gridmap.service.planning import LINEAGE_KEY, PlanEdit, codes_used, read_plan
 from gridmap.service.relocate import changed_figures, relocate
 from gridmap.service.renumber import new_codes
 from gridmap.store import Transaction, Workspace
@@ -77,7 +78,7 @@ def numbered(
 ) -> gpd.GeoDataFrame:
     """Return the drawn ``grids`` of ``community`` coded in reading order (``crs``, metres) in
     the workspace's code form (``present``: the grid codes there now), in code order, named
-    after their community (…第N网格); column ``drawn`` keeps the code each had.
+    after their community and code (…第N网格, :func:`gridmap.grids.codes.grid_name`); column ``drawn`` keeps the code each had.
 
     Codes are never reused: the new grids take the community's next codes after every code it
     ever had (``ever``, :func:`gridmap.service.planning.codes_ever`, the lineage and
@@ -92,9 +93,7 @@ def numbered(
     if len(out):
         form, obj = grid_codes.code_form(meta, present.astype(str))
         in_order = new_codes(out, crs, form, obj, community)  # drawn → 1..N in reading order
-        used = set(present.astype(str)) | set(ever)
-        for entry in meta.get(LINEAGE_KEY) or []:
-            used.update((*entry.get("from", []), *entry.get("to", [])))
+        used = codes_used(meta, present.astype(str), ever)
         prefix = grid_codes.code_prefix(community, form, obj)
         for drawn, _n in sorted(in_order.items(), key=lambda kv: kv[1]):
             mapping[drawn] = grid_codes.next_code(used, prefix, form)
@@ -103,7 +102,7 @@ def numbered(
     out = out.sort_values("code").reset_index(drop=True)
     found = reader.read("community", where={"code": community})
     prefix = str(found.iloc[0]["name"]) if len(found) else ""
-    out["name"] = [f"{prefix}第{n}网格" for n in range(1, len(out) + 1)]
+    out["name"] = [grid_codes.grid_name(prefix, c) for c in out["code"]]
     return out
 
 
@@ -137,8 +136,8 @@ def replace_community(
     Returns
     -------
     PlanEdit
-        What was written. A code the community had and the drawn grids have again keeps its
-        feature (a new outline, version + 1).
+        What was written: every drawn grid is new (``added``: codes are never reused); the
+        old grids are ``removed``; ``changed``, the neighbours the cleaning gave a vertex.
     """
     plan, current = read_plan(tx, crs)
     mine = current[current["community_code"] == community]
@@ -168,11 +167,8 @@ def replace_community(
         tx.delete("grids", [fid_of[c] for c in result.removed])
     updates = changed_figures(current[~current["code"].isin(result.removed)], moved.figures)
     for c, g in result.changed.items():
-        if c in fid_of:
-            row = updates.setdefault(fid_of[c], {})
-            row["geometry"] = g
-            if c in new.index:  # a drawn grid under a code the community had
-                row.update({k: _value(new.at[c, k]) for k in PROPS})
+        if c in fid_of:  # a neighbour: a vertex where the new border meets it
+            updates.setdefault(fid_of[c], {})["geometry"] = g
     if updates:
         tx.update_many("grids", updates)
     if result.added:
@@ -191,12 +187,11 @@ def replace_community(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     entries = [{**e, "at": now, "user": user, "tx": tx.tx_id} for e in result.lineage]
     tx.set_meta(LINEAGE_KEY, [*(tx.meta().get(LINEAGE_KEY) or []), *entries])
-    ours = set(new["code"])
     return PlanEdit(
         tx=tx.tx_id or 0,
         changed=tuple(c for c in result.changed if c not in result.added),
         added=result.added,
-        removed=tuple(c for c in result.removed if c not in ours),
+        removed=result.removed,
         lineage=result.lineage,
         notes=result.notes,
         moved=moved.codes,

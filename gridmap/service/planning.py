@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.access.roles import Access
 from gridmap.errors import ConflictError, FeatureNotFoundError, InputError
 from gridmap.grids import topology
+from gridmap.grids.codes import grid_name
 from gridmap.grids.plan import SLIVER_M2
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.service import blocks
@@ -144,12 +145,7 @@ def _check_versions(
     for code, version in op.versions.items():
         if code not in op.named:
             continue  # checked against the result, if the edit changes it
-        if code not in by_code:
-            raise ConflictError(
-                f"Grid {code} was deleted since you read it. (网格 {code} 已被他人删除。)",
-                layer="grids",
-                expected=version,
-            )
+        # (a named grid not there was answered above: 404, saying who removed it and when)
         if by_code[code][1] != version:
             _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
 
@@ -264,10 +260,17 @@ def next_code(
 
     form, obj = codes.code_form(ws_meta, plan.grids)
     prefix = codes.code_prefix(community, form, obj)
-    used = set(plan.grids) | set(ever)
+    return codes.next_code(codes_used(ws_meta, plan.grids, ever), prefix, form)
+
+
+def codes_used(ws_meta: Mapping[str, Any], present: Iterable[str], ever: Iterable[str]) -> set[str]:
+    """Return every grid code counted as used, never to be given again: the codes
+    ``present`` now, ``ever`` (:func:`codes_ever`: every code the history shows) and every
+    code the lineage (workspace setting :data:`LINEAGE_KEY`) names."""
+    used = {str(c) for c in present} | {str(c) for c in ever}
     for entry in ws_meta.get(LINEAGE_KEY) or []:
         used.update((*entry.get("from", []), *entry.get("to", [])))
-    return codes.next_code(used, prefix, form)
+    return used
 
 
 def _run(
@@ -312,7 +315,7 @@ def _new_row(op: Operation, result: topology.Edit, code: str, tx: Transaction) -
     if not name:
         found = tx.read("community", where={"code": community}) if community else None
         prefix = str(found.iloc[0]["name"]) if found is not None and len(found) else ""
-        name = f"{prefix}第{int(code[-3:])}网格"
+        name = grid_name(prefix, code)
     return {
         "code": code,
         "name": name,
@@ -402,7 +405,7 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
                 f"(此操作将整体移除网格 {'、'.join(unseen)}，请在 versions 中一并提供其版本号以确认；"
                 f"未保存。)"
             )
-        fid_of = {str(r.code): int(fid) for fid, r in grids.iterrows()}
+        fid_of = {str(c): int(f) for f, c in zip(grids.index, grids["code"], strict=True)}
         region = shapely.union_all(
             [shapely.box(*g.bounds) for g in result.changed.values()]
             + [

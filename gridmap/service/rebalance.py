@@ -298,7 +298,8 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
     """Paint the plan's blocks into their new grids (one ``paint`` edit per receiving grid, in
     the order of the moves); return the audit transactions.
 
-    Raises :class:`gridmap.errors.ConflictError` when a grid the plan paints into was changed
+    Raises :class:`gridmap.errors.InputError` (nothing painted) when the plan paints into a
+    grid it has no version of, :class:`gridmap.errors.ConflictError` when a grid the plan paints into was changed
     by someone else since the proposal was made, :class:`gridmap.errors.BlocksChangedError`
     when the streets or a community boundary were (the edits before it stay, each undoable).
     """
@@ -312,9 +313,17 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
         else:
             paint["blocks"].append(m["block"])
     versions = dict(plan.versions)
+    unknown = sorted(set(order) - set(versions))
+    if unknown:
+        raise InputError(
+            f"The plan moves blocks into grid {', '.join(unknown)}, which was not in the plan "
+            f"when it was proposed (no version of it): propose again; nothing was saved. "
+            f"(调整方案要把街区移入网格 {'、'.join(unknown)}，但方案计算时没有该网格（无版本号），"
+            "请重新计算；未保存。)"
+        )
     done = []
     for to, paint in order.items():
-        doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions.get(to, -1)}}
+        doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions[to]}}
         if plan.stamp is not None:
             doc["stamp"] = plan.stamp
         doc.update({k: v for k, v in paint.items() if v})

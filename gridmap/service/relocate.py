@@ -17,6 +17,7 @@ the CRS); areas are measured in the workspace's metric CRS (square metres).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,7 @@ def relocate(
     metric_crs: Any,
     region: BaseGeometry | None = None,
     grids_changed: set[str] | None = None,
+    known_codes: Mapping[str, Mapping[int, str | None]] | None = None,
 ) -> Relocated:
     """Write the ``grid_code`` of what lies in ``region``; return the figures of the grids there.
 
@@ -126,6 +128,11 @@ def relocate(
     grids_changed
         Codes of grids whose outline changes: their figures are computed even where no thing
         moved (their area changed). Grids that gain or lose members are computed too.
+    known_codes
+        Layer → ``{fid: grid_code}`` of rows whose grid is known rather than computed (a
+        restore: the code a thing that has not moved had in the version restored, so that a
+        point on a border goes back to its grid of then). A code of no grid in ``grids`` is
+        not taken.
 
     Returns
     -------
@@ -154,6 +161,12 @@ def relocate(
         if not len(frame):
             continue
         computed = codes_at(frame.geometry.values, grids, frame["grid_code"].to_numpy(dtype=object))
+        given = (known_codes or {}).get(layer)
+        if given:
+            codes = set(grids["code"].astype(str))
+            for pos, fid in enumerate(frame.index.tolist()):
+                if fid in given and (given[fid] is None or given[fid] in codes):
+                    computed[pos] = given[fid]
         if layer == "buildings":
             building_codes = dict(zip(frame["osm_id"].tolist(), computed.tolist(), strict=True))
         elif layer == "households" and building_codes:

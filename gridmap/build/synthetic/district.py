@@ -35,7 +35,7 @@ from gridmap import store
 from gridmap.access import ids
 from gridmap.build.synthetic import identity
 from gridmap.errors import InputError
-from gridmap.grids.codes import storage_polygons
+from gridmap.grids.codes import grid_name, storage_polygons
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 
 Progress = Callable[[str], None]
@@ -282,7 +282,7 @@ def district_layers(
     g = gpd.GeoDataFrame(
         {
             "code": codes,
-            "name": [f"{names[c[:12]]}第{int(c[-3:])}网格" for c in codes],
+            "name": [grid_name(names[c[:12]], c) for c in codes],
             "community_code": community_codes,
             "worker": [p[0] for p in people],
             "worker_phone": [p[1] for p in people],
