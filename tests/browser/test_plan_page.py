@@ -336,7 +336,16 @@ def test_a_grid_is_drawn_with_the_mouse_and_one_outside_is_refused(
     # the server's message in the page's language only (it answers in both)
     assert not HAN.search(text), text
     assert set(grids_of(writable_demo.path)) == set(after)
-    expect_refused(watch, "api/grids/edit")  # the refused save's 400, said in the page
+    # a bow-tie (its corners clicked across) is refused with the place it crosses itself
+    (a, b, c, d) = list(square.exterior.coords)[:4]
+    show(page, square.centroid.x, square.centroid.y, 18)
+    _draw_with_mouse(page, shapely.Polygon([a, c, b, d]))
+    kind, text = status(page)
+    assert kind == "error" and "crosses itself" in text, (kind, text)
+    assert {k: g.geometry.wkb for k, g in grids_of(writable_demo.path).items()} == {
+        k: g.geometry.wkb for k, g in after.items()
+    }
+    expect_refused(watch, "api/grids/edit")  # both 400s, said in the page
     watch.assert_clean()
 
 

@@ -365,7 +365,9 @@ class PlanTool {
     this.map.pm.enableDraw(shape, {
       snappable: true,
       snapDistance: SNAP_PX,
-      allowSelfIntersection: false,
+      // a drawn grid that crosses itself goes to the server, which refuses it and says where
+      // (Geoman, not allowing it, would save the outline without the crossing corner)
+      allowSelfIntersection: purpose === "draw",
       finishOn: shape === "Line" ? "dblclick" : null,
       templineStyle: { color: "#e6007e" },
       hintlineStyle: { color: "#e6007e", dashArray: [5, 5] },
