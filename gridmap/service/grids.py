@@ -141,10 +141,13 @@ def auto_grids(
     crs = metric_crs(ws)
     say("reading buildings and streets")
     buildings = ws.read("buildings")
+    drawn_from = buildings
+    if community is not None:  # the other communities' buildings are theirs, not "left out"
+        drawn_from = buildings[buildings.representative_point().within(communities.union_all())]
     problem = GridPartition.from_frames(
         None,
         ws.read("streets").to_crs(crs),
-        buildings.to_crs(crs),
+        drawn_from.to_crs(crs),
         weight="households",
         communities=communities.to_crs(crs),
         target=target,
@@ -166,7 +169,7 @@ def auto_grids(
     new = pd.concat(parts, ignore_index=True) if parts else drawn.iloc[:0]
     new = gpd.GeoDataFrame(new, geometry="geometry", crs=STORAGE_CRS)
     recoded = dict(zip(new["drawn"], new["code"], strict=True))
-    building_code = frames["buildings"]["grid_code"].map(recoded)
+    building_code = frames["buildings"]["grid_code"].map(recoded).reindex(buildings.index)
     residents = (
         pd.to_numeric(buildings["residents"], errors="coerce").fillna(0)
         if "residents" in buildings
