@@ -29,7 +29,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmap.access.roles import ADMIN, PLANNER, Access
-from gridmap.errors import ConflictError, InputError
+from gridmap.errors import ConflictError, InputError, NothingToUndoError
 from gridmap.service.edit import require_writer
 from gridmap.service.metric import metric_crs
 from gridmap.service.plan_ops import OPERATIONS
@@ -99,7 +99,7 @@ def _is_planning(action: str) -> bool:
     return (
         len(words) >= 2
         and words[0] == "grids"
-        and (words[1] in OPERATIONS or words[1] in ("restore", "accept"))
+        and (words[1] in OPERATIONS or words[1] in ("restore", "accept", "rebalance"))
     )
 
 
@@ -139,9 +139,7 @@ def undo(ws: Workspace, *, access: Access) -> tuple[int, int]:
     require_writer(access, "grids")
     todo, _ = _stacks(ws, access.who)
     if not todo:
-        raise ConflictError(
-            "There is nothing of yours to undo. (没有可撤销的操作。)", layer="grids"
-        )
+        raise NothingToUndoError("There is nothing of yours to undo. (没有可撤销的操作。)")
     return _undo(ws, todo[-1], access), todo[-1]
 
 
@@ -150,8 +148,15 @@ def redo(ws: Workspace, *, access: Access) -> tuple[int, int]:
     require_writer(access, "grids")
     _, todo = _stacks(ws, access.who)
     if not todo:
-        raise ConflictError("There is nothing to redo. (没有可重做的操作。)", layer="grids")
+        raise NothingToUndoError("There is nothing of yours to redo. (没有可重做的操作。)")
     return _undo(ws, todo[-1], access), todo[-1]
+
+
+def depth(ws: Workspace, user: str) -> dict[str, int]:
+    """Return how many of ``user``'s plan edits undo can take back, and redo restore:
+    ``{"undo": n, "redo": m}`` (the planning page enables its buttons by them)."""
+    todo, again = _stacks(ws, user)
+    return {"undo": len(todo), "redo": len(again)}
 
 
 def _grids_of(ws: Workspace, tx: int) -> list[str]:
