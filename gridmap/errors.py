@@ -227,6 +227,13 @@ class BlocksChangedError(ConflictError):
     code = "blocks_changed"
 
 
+class NothingToUndoError(InputError):
+    """An undo or redo with nothing of the caller's to take back (the page's buttons are
+    disabled then): not a conflict with anyone's change."""
+
+    code = "nothing_to_undo"
+
+
 class BusyError(WorkspaceError):
     """Another program holds the workspace's write lock for too long; try again shortly."""
 

@@ -131,6 +131,8 @@ class Result:
     seconds: float
     seed: int = 0
     notes: tuple[str, ...] = field(default=())
+    #: The notes in Chinese, one for each of ``notes`` (empty: English only).
+    notes_zh: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         self.check()

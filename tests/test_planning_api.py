@@ -262,7 +262,10 @@ def test_an_edit_of_a_grid_someone_deleted_says_who_and_when(papp, planner, role
     error = resp.get_json()["error"]
     assert error["code"] == "feature_not_found"
     assert (error["changed_by"], error["changed_at"]) == ("admin", at)
-    when = at.replace("T", " ")
+    from gridmap.service.local_time import local_text, zone
+
+    when = local_text(at, zone(ws))  # in the workspace's time zone, not UTC
+    assert when.endswith("CST") and when[:16] != at.replace("T", " ")
     en, zh = error["message"].split(" (", 1)
     assert gone in en and "admin" in en and when in en and "deleted" in en, en
     assert "admin" in zh and when in zh and "删除" in zh, zh

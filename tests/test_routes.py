@@ -161,6 +161,7 @@ PINNED = {
     "planning.blocks": "signed in",
     "planning.plan": "signed in",
     "planning.rebalance_proposal": {"admin", "planner"},
+    "planning.rebalance_apply": {"admin", "planner"},
     "planning.partition": {"admin", "planner"},
     "planning.partition_accept": {"admin", "planner"},
     "planning.checks": "signed in",

@@ -233,6 +233,7 @@ def test_the_manifest_names_existing_files_and_distinct_cases():
         "plan_edits.json",
         "partition_requests.json",
         "plan_restores.json",
+        "plan_rebalances.json",
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gridmap.service.plan_ops import OPERATIONS
 from gridmap.service.visit_figures import CATEGORY_COLUMNS, VISIT_ROUNDING
+from web.api_doc_plan_more import CONFLICT, DEPTH
 from web.openapi import add_schemas, errors, json_body, json_reply
 
 _CODE = {"type": "string", "minLength": 1, "description": "a grid code (15 digits)"}
@@ -104,6 +105,7 @@ _FC = {
     "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
 }
 _CODES = {"type": "array", "items": {"type": "string"}}
+_CODES_RE = r"^([0-9]{15}|[0-9]{20})(,([0-9]{15}|[0-9]{20}))*$"
 
 add_schemas(
     {
@@ -128,6 +130,7 @@ add_schemas(
                 "notes": {"type": "array", "items": {"type": "object"}},
                 "moved": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "grids": _FC,
+                "depth": DEPTH,
             },
         },
         "PlanUndo": {
@@ -143,6 +146,7 @@ add_schemas(
                 "changed": {"type": "array", "items": {"type": "string"}},
                 "removed": {"type": "array", "items": {"type": "string"}},
                 "grids": _FC,
+                "depth": DEPTH,
             },
         },
         "PlanVersions": {
@@ -183,25 +187,27 @@ EDIT = {
         "200": json_reply("What the edit changed, and the changed grids", "PlanEdit"),
         "409": json_reply(
             "A grid changed since you read it, or the street blocks did: the grids as they are now",
-            {},
+            CONFLICT,
         ),
         **errors(400, 403, 404),
     },
 }
 UNDO = {
     "summary": "Undo your latest plan edit",
-    "description": "A new transaction that takes back your latest edit of the grids; 409 when "
-    "there is none, or when someone changed those grids since.",
+    "description": "A new transaction that takes back your latest edit of the grids; 400 "
+    "`nothing_to_undo` when there is none (`depth` of the replies says how many there are), "
+    "409 when someone changed those grids since.",
     "tags": ["planning"],
     "responses": {
         "200": json_reply("The undo and the grids it changed", "PlanUndo"),
-        **errors(403, 409),
+        **errors(400, 403, 409),
     },
 }
 REDO = {
     **UNDO,
     "summary": "Redo: take back your latest undo",
-    "description": "409 when there is nothing to redo (a new edit empties the list).",
+    "description": "400 `nothing_to_undo` when there is nothing to redo (a new edit empties "
+    "the list); 409 when someone changed those grids since.",
 }
 VERSIONS = {
     "summary": "The plan's versions, newest first",
@@ -317,16 +323,35 @@ CHECKS = {
             "schema": {"type": "string"},
             "description": "check only this community (its code)",
         },
+        {
+            "name": "grids",
+            "in": "query",
+            "schema": {"type": "string", "pattern": _CODES_RE},
+            "description": "an edit's re-check: only these grids (codes of 15 or 20 digits, "
+            "comma-separated, at most 500): the findings naming one of them, those without a "
+            "grid inside `scope`, and their figures",
+        },
     ],
     "responses": {
         "200": json_reply(
             "Findings and figures",
             {
                 "type": "object",
-                "required": ["findings", "figures"],
+                "required": ["findings", "figures", "kinds"],
                 "properties": {
                     "findings": {"type": "array", "items": {"type": "object"}},
                     "figures": {"type": "array", "items": _FIGURE_ROW},
+                    "kinds": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "the kinds of findings, most serious first (their order)",
+                    },
+                    "grids": {"type": "array", "items": {"type": "string"}},
+                    "scope": {
+                        "type": ["array", "null"],
+                        "items": {"type": "number"},
+                        "description": "with `grids`: the box (EPSG:4326) the re-check read",
+                    },
                 },
             },
         ),
@@ -345,9 +370,10 @@ PLAN = {
             "The plan",
             {
                 "type": "object",
-                "required": ["tx", "range", "grids"],
+                "required": ["tx", "range", "grids", "depth"],
                 "properties": {
                     "tx": {"type": ["integer", "null"]},
+                    "depth": DEPTH,
                     "range": {
                         "type": "object",
                         "properties": {"min": {"type": "number"}, "max": {"type": "number"}},
@@ -361,8 +387,8 @@ PLAN = {
 
 REBALANCE = {
     "summary": "Propose the fewest street-block moves that bring every grid into range",
-    "description": "Nothing is written: the page shows the moves and sends them as paint "
-    "edits when the planner accepts. Range: households × (1 ± tolerance). Each move names the "
+    "description": "Nothing is written: the page shows the moves and sends them to POST "
+    "/api/grids/rebalance/apply (one transaction) when the planner accepts. Range: households × (1 ± tolerance). Each move names the "
     "block (the ids of GET /api/grids/blocks), the grids it leaves and joins, its households "
     "and, when only a grid's share of a block moves, the buildings. `towers`: grids holding a "
     "block above the range, which no move can fix. Every move is checked on the painted geometry: "
@@ -408,7 +434,12 @@ REBALANCE = {
                     "stamp": {
                         "type": ["string", "null"],
                         "description": "the street blocks' stamp the moves' block ids are "
-                        "of: send it with each paint that applies them",
+                        "of: send it to POST /api/grids/rebalance/apply with the moves",
+                    },
+                    "versions": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                        "description": "each grid's version when the proposal was made",
                     },
                     "note": {
                         "type": ["string", "null"],

@@ -26,12 +26,14 @@ from gridmap.service import (
     plan_history,
     plan_ids,
     plan_ops,
+    plan_replies,
     planning,
     rebalance,
     visit_figures,
 )
 from gridmap.service.edit import served_docs
 from web.api_doc_partition import PARTITION, PARTITION_ACCEPT
+from web.api_doc_plan_more import REBALANCE_APPLY
 from web.api_doc_planning import (
     BLOCKS,
     CHECKS,
@@ -72,10 +74,23 @@ def _json(doc: dict[str, Any], status: int = 200) -> Response:
     return resp
 
 
-def _conflict(exc: ConflictError, codes: Iterable[str]) -> Response:
+def _conflict(exc: ConflictError, codes: Iterable[str], sent: Any = None) -> Response:
+    """The 409 of a refused save: the error, and in it ``grids``, the grids of ``codes`` the
+    caller had stale (not the version in ``sent``) with who changed each and when; ``current``:
+    the grids of ``codes`` as they are now."""
+    ws = workspace()
+    codes = list(codes)
     doc: dict[str, Any] = dict(exc.to_dict())
-    doc["current"] = _collection(workspace().read("grids"), codes)
+    error = dict(doc["error"])
+    error["grids"] = plan_replies.conflict_grids(ws, codes, sent)
+    doc["error"] = error
+    doc["current"] = _collection(ws.read("grids"), codes)
     return _json(doc, 409)
+
+
+def _depth() -> dict[str, int]:
+    """How many of the caller's plan edits undo and redo can take back now."""
+    return plan_history.depth(workspace(), access().who)
 
 
 def _body() -> Any:
@@ -105,7 +120,7 @@ def edit() -> Response:
         current = dict(zip(now["code"].astype(str), now["version"].astype(int), strict=True))
         sent = body.get("versions") or {}
         stale = [c for c, v in sent.items() if c in current and current[c] != v]
-        return _conflict(exc, [*named, *stale])
+        return _conflict(exc, [*named, *stale], sent)
     return _json(_edit_reply(done))
 
 
@@ -121,6 +136,7 @@ def _edit_reply(done: planning.PlanEdit) -> dict[str, Any]:
         "notes": [{"en": en, "zh-CN": zh} for en, zh in done.notes],
         "moved": done.moved,
         "grids": _collection(grids, [*done.changed, *done.added]),
+        "depth": _depth(),
     }
 
 
@@ -138,13 +154,14 @@ def _undo_reply(tx: int, undone: int) -> Response:
         "changed": [str(c) for c in frame["code"]],
         "removed": list(change.removed),
         "grids": _collection(frame),
+        "depth": _depth(),
     }
     return _json(doc)
 
 
 def _all_reply(tx: int, undone: int) -> Response:
     doc = {"tx": tx, "undone": undone, "all": True, "changed": [], "removed": []}
-    return _json(doc | {"grids": _collection(workspace().read("grids"))})
+    return _json(doc | {"grids": _collection(workspace().read("grids")), "depth": _depth()})
 
 
 @bp.post("/undo")
@@ -176,6 +193,7 @@ def plan() -> Response:
         "tx": latest[0].tx if latest else None,
         "range": {"min": grid_checks.DEFAULT_RANGE[0], "max": grid_checks.DEFAULT_RANGE[1]},
         "grids": _collection(ws.read("grids")),
+        "depth": _depth(),
     }
     return _json(doc)
 
@@ -223,15 +241,26 @@ def _float(name: str, default: float) -> float:
 @allow(SIGNED_IN)
 @describe(CHECKS)
 def checks() -> Response:
-    """Check the plan: ``?min=300&max=500&community=``; findings located, and the figures."""
+    """Check the plan: ``?min=300&max=500&community=&grids=``; findings located, and the
+    figures. ``grids`` (codes, comma-separated): an edit's re-check of those grids only, with
+    the ``scope`` (a box, EPSG:4326) its findings without a grid answer for."""
     lo, hi = _float("min", 300), _float("max", 500)
     community = request.args.get("community") or None
+    codes = plan_replies.parse_codes(request.args.get("grids"))
     ws = workspace()
-    found = grid_checks.validate(ws, bounds=(lo, hi), community=community)
+    found = grid_checks.validate(ws, bounds=(lo, hi), community=community, grids=codes)
     who = access()
     findings = plan_ids.served_findings(ws, who, found.findings_json(who))
     figures = visit_figures.with_visit_figures(ws, who, found.figures_json(who))
-    return _json({"findings": findings, "figures": figures})
+    doc: dict[str, Any] = {
+        "findings": findings,
+        "figures": figures,
+        "kinds": list(plan_replies.FINDING_KINDS),
+    }
+    if codes is not None:
+        doc["grids"] = codes
+        doc["scope"] = plan_replies.recheck_scope(ws, codes)
+    return _json(doc)
 
 
 @bp.get("/rebalance")
@@ -245,6 +274,31 @@ def rebalance_proposal() -> Response:
     ws = workspace()
     plan = rebalance.propose(ws, target=target, tolerance=tolerance, community=community)
     return _json(plan_ids.served_moves(ws, access(), plan.to_json()))
+
+
+@bp.post("/rebalance/apply")
+@allow(PLANNERS)
+@describe(REBALANCE_APPLY)
+def rebalance_apply() -> Response:
+    """Apply a rebalance proposal ``{"moves", "versions", "stamp"}``: one transaction."""
+    ws, who = workspace(), access()
+    moves, versions, stamp = plan_ops.parse_rebalance(_body())
+    moves = [plan_ids.stored_move(ws, who, m) for m in moves]
+    try:
+        done = rebalance.apply_moves(ws, moves, versions=versions, stamp=stamp, access=who)
+    except ConflictError as exc:
+        codes = [c for m in moves for c in (m["to"], m.get("from")) if c]
+        return _conflict(exc, list(dict.fromkeys(codes)), versions)
+    grids = ws.read("grids")
+    doc = {
+        "tx": done.tx,
+        "applied": done.moves,
+        "moves": len(moves),
+        "changed": list(done.changed),
+        "grids": _collection(grids, done.changed),
+        "depth": _depth(),
+    }
+    return _json(doc)
 
 
 @bp.post("/partition")
@@ -299,7 +353,7 @@ def partition_accept() -> Response:
     except ConflictError as exc:
         now = ws.read("grids")
         mine = now.loc[now["community_code"] == proposal.community, "code"].astype(str)
-        return _conflict(exc, [*proposal.versions, *mine])
+        return _conflict(exc, [*proposal.versions, *mine], proposal.versions)
     return _json(_edit_reply(done))
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from gridmap.access.counts import SMALL_COUNT, SMALL_TEXT, shown_count
 from gridmap.access.roles import Access, Level, may_write, read_level
 from gridmap.errors import PermissionDeniedError
 from gridmap.schema import Column, Layer, get_layer
@@ -169,6 +170,11 @@ class MaskedView:
     rows: bool = True
     geometry: bool = True
     note: str = ""
+    #: Columns of register counts (households per building): for a reader who may not count
+    #: every grid's register (:func:`gridmap.access.counts.exact_counts`: a grid worker, an
+    #: anonymous reader) served as text, 1 to 4 as ``<5`` outside the reader's own grids
+    #: (the row's ``grid_code``), as the blocks' and the checks' counts are.
+    small_counts: tuple[str, ...] = ()
 
 
 _FLAGS = "one of the six visit categories: hidden, and migrant/veteran too, else a hidden one shows by elimination"
@@ -259,7 +265,9 @@ VIEWS: dict[str, MaskedView] = {
             "residents": "residents of a one-household building tell its size: with an old "
             "head, an elderly person living alone (AUC 0.56)",
         },
-        note="Masked view: residents per building are left out (households stay).",
+        small_counts=("households",),
+        note="Masked view: residents per building are left out (households stay; 1 to 4 "
+        "are '<5' for a reader who may not count the register there).",
     ),
     "incidents": MaskedView(
         keep=("incident_id", "occurred_at", "kind", "grid_code", "status", "source"),
@@ -267,6 +275,33 @@ VIEWS: dict[str, MaskedView] = {
         note="Masked view: the description is left out.",
     ),
 }
+
+
+def _small_counts(view: MaskedView, access: Access) -> tuple[str, ...]:
+    """The columns of ``view`` whose small counts ``access`` may not see in every grid."""
+    if not view.small_counts or read_level(access, "households") in (Level.FULL, Level.MASKED):
+        return ()
+    return view.small_counts
+
+
+def _shown_counts(rows: pd.DataFrame, columns: tuple[str, ...], access: Access) -> pd.DataFrame:
+    """Return ``rows`` with the counts of ``columns`` as text, small ones ``<5`` where
+    ``access`` may not count the register of the row's grid (no ``grid_code``: nowhere)."""
+    grids = rows["grid_code"].tolist() if "grid_code" in rows.columns else [None] * len(rows)
+    out = rows.copy()
+    for name in columns:
+        if name not in rows.columns:
+            continue
+        shown: list[str | None] = []
+        for value, grid in zip(rows[name].tolist(), grids, strict=True):
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                shown.append(None)
+                continue
+            grid = None if grid is None or (not isinstance(grid, str) and pd.isna(grid)) else grid
+            value = shown_count(value, access, [grid])
+            shown.append(value if isinstance(value, str) else f"{float(value):g}")
+        out[name] = pd.Series(shown, index=rows.index, dtype=object)
+    return out
 
 
 def _level(layer: Layer, access: Access) -> Level:
@@ -332,8 +367,19 @@ def served_layer(layer: str | Layer, access: Access) -> Layer:
     if view is None:
         return schema
     columns: list[Column] = []
+    small = _small_counts(view, access)
     for c in schema.columns:
-        if c.name in view.coarsen:
+        if c.name in small:
+            columns.append(
+                dataclasses.replace(
+                    c,
+                    type="str",
+                    personal=True,
+                    unit=None,
+                    doc=f"a count; 1 to {SMALL_COUNT - 1} is '{SMALL_TEXT}' outside your grids",
+                )
+            )
+        elif c.name in view.coarsen:
             how = view.coarsen[c.name]
             columns.append(
                 dataclasses.replace(
@@ -402,6 +448,9 @@ def present(frame: pd.DataFrame, layer: str | Layer, access: Access) -> pd.DataF
     if VERSION_COLUMN in frame.columns and may_write(access, schema.name):
         names.append(VERSION_COLUMN)
     rows = frame if view.rows else frame.iloc[0:0]
+    small = _small_counts(view, access)
+    if small and any(c in rows.columns for c in small):
+        rows = _shown_counts(rows, small, access)
     out = pd.DataFrame(
         {
             name: (

@@ -262,7 +262,7 @@ def cmd_rebalance(args: argparse.Namespace) -> None:
         if args.output:
             print(f"Proposal written to {args.output}")
         print(
-            f"Applied in {len(plan.applied)} paint edit(s) (`gridmap undo` takes them back)."
+            f"Applied in one transaction ({plan.applied[0]}; `gridmap undo` takes it back)."
             if plan.applied
             else "Nothing written (add --apply to paint the moves)."
         )

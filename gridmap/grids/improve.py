@@ -139,15 +139,21 @@ def improve(
     return Drawn(start.labels, start.polygons, start.building_region, start.score, towers)
 
 
-def tower_note(units: partition.Units, towers: tuple[int, ...], weight: str) -> str:
-    """Return the note that says which units are towers: alone in a grid, over the range."""
+def tower_note(units: partition.Units, towers: tuple[int, ...], weight: str) -> tuple[str, str]:
+    """Return the note that says which units are towers: alone in a grid, over the range, as
+    ``(English, Chinese)``; positions in the units' metric CRS (metres)."""
     loads = ", ".join(f"{units.weights[t]:g}" for t in towers[:5])
     more = "" if len(towers) <= 5 else f" (+{len(towers) - 5} more)"
+    more_zh = "" if len(towers) <= 5 else f"（另有 {len(towers) - 5} 个）"
     where = shapely.get_coordinates(shapely.point_on_surface(units.polygons[list(towers[:1])]))
     at = f" the first at ({where[0][0]:.0f}, {where[0][1]:.0f})" if len(where) else ""
+    at_zh = f"第一个位于 ({where[0][0]:.0f}, {where[0][1]:.0f})" if len(where) else ""
+    zh_weight = {"households": "户数"}.get(weight, weight)
     return (
         f"{len(towers)} street unit(s) hold more {weight} than a grid may ({loads}{more}):"
-        f" each is a grid of its own;{at}"
+        f" each is a grid of its own;{at}",
+        f"{len(towers)} 个街区单元的{zh_weight}超过一个网格的上限（{loads}{more_zh}），"
+        f"各自单独成为一个网格；{at_zh}",
     )
 
 

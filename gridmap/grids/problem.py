@@ -259,7 +259,7 @@ class GridPartition(Problem[GridPartitionResult]):
         rows: list[dict[str, Any]] = []
         geoms: list[BaseGeometry] = []
         per: list[dict[str, Any]] = []
-        notes: list[str] = []
+        notes: list[tuple[str, str]] = []  # (English, Chinese)
         improved = 0
         for n, c in enumerate(comms):
             labels, exact_bound = self._regions(c, method, restarts, rng, deadline)
@@ -272,9 +272,8 @@ class GridPartition(Problem[GridPartitionResult]):
                     drawn = refine.refine(c.units, drawn, c.members, *fig, self.penalty, stop)
                 improved += drawn.improved
                 if drawn.towers:
-                    notes.append(
-                        f"{c.name}: " + improve.tower_note(c.units, drawn.towers, self.weight_name)
-                    )
+                    en, zh = improve.tower_note(c.units, drawn.towers, self.weight_name)
+                    notes.append((f"{c.name}: {en}", f"{c.name}：{zh}"))
             labels, polys, b_region = drawn.labels, drawn.polygons, drawn.building_region
             whole = [g for g, p in enumerate(polys) if not p.is_empty]  # a vanished one: skip
             order = [whole[i] for i in partition.reading_order([polys[g] for g in whole])]
@@ -334,15 +333,25 @@ class GridPartition(Problem[GridPartitionResult]):
         if tabu and method == "heuristic":
             say(f"tabu search improved the grids of {improved} of {len(comms)} communities")
         if self.communities is None:
-            notes.append("communities drawn first; objective and bound are for grids within them")
-        if (~inside).any():
-            where = (
-                f"community {comms[0].code} {comms[0].name}, the one drawn,"
-                if len(comms) == 1
-                else f"the {len(comms)} communities drawn"
-            )
             notes.append(
-                f"{int((~inside).sum())} building(s) lie outside {where} and were left out"
+                (
+                    "communities drawn first; objective and bound are for grids within them",
+                    "先划分社区；目标值与下界仅针对社区内的网格",
+                )
+            )
+        if (~inside).any():
+            n_out = int((~inside).sum())
+            if len(comms) == 1:
+                where = f"community {comms[0].code} {comms[0].name}, the one drawn,"
+                where_zh = f"所划分的社区 {comms[0].code} {comms[0].name}"
+            else:
+                where = f"the {len(comms)} communities drawn"
+                where_zh = f"所划分的 {len(comms)} 个社区"
+            notes.append(
+                (
+                    f"{n_out} building(s) lie outside {where} and were left out",
+                    f"{n_out} 栋楼位于{where_zh}之外，未纳入划分",
+                )
             )
         return GridPartitionResult(
             solution=GridSolution(grids, community, building_grid),
@@ -356,7 +365,8 @@ class GridPartition(Problem[GridPartitionResult]):
             + ("+tabu" if tabu and method == "heuristic" else ""),
             seconds=deadline.elapsed(),
             seed=seed,
-            notes=tuple(notes),
+            notes=tuple(en for en, _ in notes),
+            notes_zh=tuple(zh for _, zh in notes),
         )
 
     def _inside(self) -> np.ndarray:

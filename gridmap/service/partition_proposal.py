@@ -79,7 +79,7 @@ class PartitionProposal:
         objective, bound, gap, status, method, seconds; ``current``: grids, in_range and
         max_deviation of the community's grids as they are.
     notes
-        Remarks of the solve (a building above the range made a grid of its own …).
+        Remarks of the solve, ``(English, Chinese)`` (a building above the range made a grid of its own …).
     """
 
     community: str
@@ -90,7 +90,7 @@ class PartitionProposal:
     versions: dict[str, int]
     fids: dict[str, int] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
 
     def to_geojson(self) -> dict[str, Any]:
         """Return the proposal as a GeoJSON FeatureCollection with a ``proposal`` member."""
@@ -107,7 +107,7 @@ class PartitionProposal:
                 "versions": self.versions,
                 "fids": self.fids,
                 "figures": self.figures,
-                "notes": list(self.notes),
+                "notes": [{"en": en, "zh-CN": zh} for en, zh in self.notes],
             },
         }
 
@@ -126,7 +126,7 @@ class PartitionProposal:
                 versions={str(k): int(v) for k, v in about["versions"].items()},
                 fids={str(k): int(v) for k, v in about["fids"].items()},
                 figures=dict(about["figures"]),
-                notes=tuple(str(n) for n in about["notes"]),
+                notes=tuple(_note(n) for n in about["notes"]),
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             raise InputError(
@@ -251,14 +251,27 @@ def propose_partition(
         },
     }
     return PartitionProposal(
-        community, target, tol, bounds, grids, versions, fids, figures, _notes(r.notes)
+        community, target, tol, bounds, grids, versions, fids, figures, _notes(r)
     )
 
 
-def _notes(notes: Any) -> tuple[str, ...]:
-    """The solve's notes that concern this community (not the buildings of the others, which
-    a one-community solve leaves out by design)."""
-    return tuple(str(n) for n in notes if "outside the communities drawn" not in str(n))
+def _note(value: Any) -> tuple[str, str]:
+    """One note of a proposal document: ``{"en", "zh-CN"}`` (an English text: both)."""
+    if isinstance(value, dict):
+        en = str(value["en"])
+        return en, str(value.get("zh-CN") or en)
+    return str(value), str(value)
+
+
+def _notes(result: Any) -> tuple[tuple[str, str], ...]:
+    """The solve's notes that concern this community, ``(English, Chinese)`` (not the
+    buildings of the others, which a one-community solve leaves out by design)."""
+    en = [str(n) for n in result.notes]
+    zh = [str(n) for n in getattr(result, "notes_zh", ())]
+    zh = zh if len(zh) == len(en) else en
+    return tuple(
+        (e, z) for e, z in zip(en, zh, strict=True) if "outside the communities drawn" not in e
+    )
 
 
 def _check_versions(proposal: PartitionProposal, mine: gpd.GeoDataFrame) -> None:

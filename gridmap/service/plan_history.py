@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from gridmap.access.roles import ADMIN, PLANNER, Access
-from gridmap.errors import ConflictError, InputError
+from gridmap.errors import ConflictError, InputError, NothingToUndoError
 from gridmap.grids.ground import same
 from gridmap.service.edit import require_writer
 from gridmap.service.metric import metric_crs
@@ -102,7 +102,7 @@ def _is_planning(action: str) -> bool:
     return (
         len(words) >= 2
         and words[0] == "grids"
-        and (words[1] in OPERATIONS or words[1] in ("restore", "accept"))
+        and (words[1] in OPERATIONS or words[1] in ("restore", "accept", "rebalance"))
     )
 
 
@@ -142,9 +142,7 @@ def undo(ws: Workspace, *, access: Access) -> tuple[int, int]:
     require_writer(access, "grids")
     todo, _ = _stacks(ws, access.who)
     if not todo:
-        raise ConflictError(
-            "There is nothing of yours to undo. (没有可撤销的操作。)", layer="grids"
-        )
+        raise NothingToUndoError("There is nothing of yours to undo. (没有可撤销的操作。)")
     return _undo(ws, todo[-1], access), todo[-1]
 
 
@@ -153,8 +151,15 @@ def redo(ws: Workspace, *, access: Access) -> tuple[int, int]:
     require_writer(access, "grids")
     _, todo = _stacks(ws, access.who)
     if not todo:
-        raise ConflictError("There is nothing to redo. (没有可重做的操作。)", layer="grids")
+        raise NothingToUndoError("There is nothing of yours to redo. (没有可重做的操作。)")
     return _undo(ws, todo[-1], access), todo[-1]
+
+
+def depth(ws: Workspace, user: str) -> dict[str, int]:
+    """Return how many of ``user``'s plan edits undo can take back, and redo restore:
+    ``{"undo": n, "redo": m}`` (the planning page enables its buttons by them)."""
+    todo, again = _stacks(ws, user)
+    return {"undo": len(todo), "redo": len(again)}
 
 
 def _grids_of(ws: Workspace, tx: int) -> list[str]:

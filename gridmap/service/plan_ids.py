@@ -80,4 +80,13 @@ def served_moves(ws: Workspace, access: Access, doc: dict[str, Any]) -> dict[str
     return out
 
 
-__all__ = ["served_findings", "served_moves", "stored_paint"]
+def stored_move(ws: Workspace, access: Access, move: dict[str, Any]) -> dict[str, Any]:
+    """Return a rebalance move (as :func:`served_moves` gave it) with its buildings as stored
+    ids (an unknown token: FeatureNotFoundError, 404)."""
+    if not move.get("buildings"):
+        return move
+    doc = stored_paint(ws, access, {"op": "paint", "buildings": move["buildings"]})
+    return {**move, "buildings": doc["buildings"]}
+
+
+__all__ = ["served_findings", "served_moves", "stored_move", "stored_paint"]

@@ -201,12 +201,71 @@ def parse_operation(doc: Any) -> Operation:
     return Operation(**kw)
 
 
+#: The most moves one rebalance applies (a district's proposal has tens).
+MAX_MOVES = 5000
+
+
+def _move(m: Any) -> dict[str, Any]:
+    """One move of a rebalance proposal, checked: ``block``, ``from``, ``to``, ``buildings``."""
+    ok = isinstance(m, dict) and isinstance(m.get("to"), str) and m["to"].strip()
+    block = m.get("block") if isinstance(m, dict) else None
+    ok = ok and isinstance(block, int) and not isinstance(block, bool) and 0 < block < 2**62
+    frm = m.get("from") if isinstance(m, dict) else None
+    buildings = (m.get("buildings") or []) if isinstance(m, dict) else None
+    ok = ok and (frm is None or isinstance(frm, str)) and isinstance(buildings, list)
+    ok = ok and all(
+        isinstance(b, str) or (isinstance(b, int) and not isinstance(b, bool) and 0 < b < 2**62)
+        for b in buildings or []
+    )
+    if not ok:
+        raise InputError(
+            "Each move must be as the proposal gave it: "
+            '{"block": 12, "from": "…", "to": "…", "buildings": [...]}, not '
+            f"{show(m)}. (每项调整应与方案所给一致：block、from、to、buildings。)"
+        )
+    return {"block": block, "from": frm, "to": m["to"].strip(), "buildings": list(buildings or [])}
+
+
+def parse_rebalance(doc: Any) -> tuple[list[dict[str, Any]], dict[str, int], str | None]:
+    """Return the moves, versions and blocks' stamp of a rebalance to apply
+    (``{"moves", "versions", "stamp"}`` as ``GET /api/grids/rebalance`` gave them), or raise
+    InputError (400) saying what is wrong, in English and Chinese."""
+    if not isinstance(doc, dict):
+        raise InputError(
+            'Send the proposal as JSON: {"moves": [...], "versions": {...}, "stamp": "…"}. '
+            "(请以 JSON 发送方案：moves、versions、stamp。)"
+        )
+    unknown = sorted(set(doc) - {"moves", "versions", "stamp"})
+    if unknown:
+        raise InputError(
+            f"A rebalance takes moves, versions and stamp, not {', '.join(unknown)}. "
+            f"(应用方案不接受 {'、'.join(unknown)}。)"
+        )
+    moves = doc.get("moves")
+    if not isinstance(moves, list) or not moves or len(moves) > MAX_MOVES:
+        raise InputError(
+            f"'moves' must list the proposal's moves (1 to {MAX_MOVES}). "
+            f"(moves 应列出方案的调整，1 到 {MAX_MOVES} 项。)"
+        )
+    if "versions" not in doc:
+        raise InputError(
+            "Send the proposal's 'versions' (each grid's version when it was made), so that "
+            "applying it cannot overwrite a change made since. (请一并发送方案的 versions。)"
+        )
+    versions = parse_versions(doc["versions"])
+    checked = [_move(m) for m in moves]
+    stamp = _stamp(doc.get("stamp"), any(not m["buildings"] for m in checked))
+    return checked, dict(versions), stamp
+
+
 __all__ = [
     "COMMON",
+    "MAX_MOVES",
     "MAX_STAMP",
     "MAX_VERTICES",
     "OPERATIONS",
     "Operation",
     "parse_operation",
+    "parse_rebalance",
     "parse_versions",
 ]

@@ -41,6 +41,7 @@ from gridmap.grids.plan import SLIVER_M2
 from gridmap.schema import STORAGE_CRS, STORAGE_PRECISION_DEG
 from gridmap.service import blocks
 from gridmap.service.edit import require_writer
+from gridmap.service.local_time import local_text, zone
 from gridmap.service.metric import metric_crs
 from gridmap.service.plan_ops import (
     Operation,
@@ -129,7 +130,7 @@ def _check_versions(
         wanted = set(codes)
         for code, version in op.versions.items():
             if code in wanted and code in by_code and by_code[code][1] != version:
-                _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
+                _stale(code, version, grids.loc[by_code[code][0]], by_code[code], ws)
         return
     for code in op.named:
         if code not in by_code:
@@ -147,7 +148,7 @@ def _check_versions(
             continue  # checked against the result, if the edit changes it
         # (a named grid not there was answered above: 404, saying who removed it and when)
         if by_code[code][1] != version:
-            _stale(code, version, grids.loc[by_code[code][0]], by_code[code])
+            _stale(code, version, grids.loc[by_code[code][0]], by_code[code], ws)
 
 
 def removal(ws: Workspace, code: str) -> tuple[str, str, str | None] | None:
@@ -183,7 +184,7 @@ def _not_there(ws: Workspace | None, code: str) -> FeatureNotFoundError:
     if gone is None:
         return FeatureNotFoundError(f"There is no grid '{code}'. (没有编码为“{code}”的网格。)")
     by, at, recoded = gone
-    when = at.replace("T", " ") + " UTC"
+    when = local_text(at, zone(ws))
     if recoded is None:
         en = f"{by} deleted it at {when}"
         zh = f"已被 {by} 于 {when} 删除"
@@ -197,12 +198,15 @@ def _not_there(ws: Workspace | None, code: str) -> FeatureNotFoundError:
     )
 
 
-def _stale(code: str, version: int, row: pd.Series, stored: tuple[int, int]) -> None:
-    """Raise the 409 of grid ``code`` edited from ``version``: who changed it, and when."""
+def _stale(
+    code: str, version: int, row: pd.Series, stored: tuple[int, int], ws: Workspace | None
+) -> None:
+    """Raise the 409 of grid ``code`` edited from ``version``: who changed it, and when (in
+    the workspace's time zone)."""
     fid, actual = stored
     by = str(row.get("updated_by") or "?")
     at = str(row.get("updated_at") or "")[:16]
-    when = at.replace("T", " ") + " UTC" if at else "?"
+    when = local_text(at, zone(ws)) if at else "?"
     raise ConflictError(
         f"Grid {code} was changed by {by} at {when} since you read it (your version "
         f"{version}, now {actual}): look at their change, then edit again. "
@@ -381,63 +385,68 @@ def edit_grids(ws: Workspace, doc: Any, *, access: Access) -> PlanEdit:
     with ws.transaction(
         user=access.who, action=f"grids {op.op} {' '.join(op.named)}".strip()
     ) as tx:
-        plan, grids = read_plan(tx, crs)
-        _check_versions(op, grids, ws=ws)
-        if op.stamp is not None:  # block ids are places in a list the streets renumber
-            blocks.check_stamp(tx, crs, op.stamp)
-        meta = tx.meta()
-        ever = codes_ever(ws) if op.op in ("draw", "split") else set()
-        households = {
-            str(c): float(h) if pd.notna(h) else 0.0
-            for c, h in zip(grids["code"], grids["households"], strict=True)
-        }
-        result = _run(op, plan, tx, meta, crs, households, ever)
-        if _unchanged(plan, result):
-            return _nothing(op)
-        # a grid the edit changes or removes without naming it was seen as it is now
-        _check_versions(op, grids, [*result.changed, *result.removed])
-        unseen = [c for c in result.removed if c not in op.named and c not in op.versions]
-        if unseen:
-            listed = ", ".join(unseen)
-            raise InputError(
-                f"This {op.op} would remove grid {listed} entirely. Send its version in "
-                f"'versions' too, to confirm you saw it; nothing was saved. "
-                f"(此操作将整体移除网格 {'、'.join(unseen)}，请在 versions 中一并提供其版本号以确认；"
-                f"未保存。)"
-            )
-        fid_of = {str(c): int(f) for f, c in zip(grids.index, grids["code"], strict=True)}
-        region = shapely.union_all(
-            [shapely.box(*g.bounds) for g in result.changed.values()]
-            + [
-                shapely.box(*plan.grids[c].bounds)
-                for c in (*result.changed, *result.removed)
-                if c in plan.grids
-            ]
+        return edit_in(ws, tx, op, access=access, crs=crs)
+
+
+def edit_in(ws: Workspace, tx: Transaction, op: Operation, *, access: Access, crs: Any) -> PlanEdit:
+    """Apply the parsed operation ``op`` in the open transaction ``tx`` (reads see its
+    writes, so several operations make one version: a rebalance's paints); see
+    :func:`edit_grids`, which opens the transaction for one. ``crs``: the workspace's metric
+    CRS. ``tx`` 0 in the answer: the operation changed nothing and wrote nothing."""
+    plan, grids = read_plan(tx, crs)
+    _check_versions(op, grids, ws=ws)
+    if op.stamp is not None:  # block ids are places in a list the streets renumber
+        blocks.check_stamp(tx, crs, op.stamp)
+    meta = tx.meta()
+    ever = codes_ever(ws) if op.op in ("draw", "split") else set()
+    households = {
+        str(c): float(h) if pd.notna(h) else 0.0
+        for c, h in zip(grids["code"], grids["households"], strict=True)
+    }
+    result = _run(op, plan, tx, meta, crs, households, ever)
+    if _unchanged(plan, result):
+        return _nothing(op)
+    # a grid the edit changes or removes without naming it was seen as it is now
+    _check_versions(op, grids, [*result.changed, *result.removed], ws)
+    unseen = [c for c in result.removed if c not in op.named and c not in op.versions]
+    if unseen:
+        listed = ", ".join(unseen)
+        raise InputError(
+            f"This {op.op} would remove grid {listed} entirely. Send its version in "
+            f"'versions' too, to confirm you saw it; nothing was saved. "
+            f"(此操作将整体移除网格 {'、'.join(unseen)}，请在 versions 中一并提供其版本号以确认；"
+            f"未保存。)"
         )
-        after = _after(grids, result)
-        moved = relocate(
-            tx, after, metric_crs=crs, region=region, grids_changed=set(result.changed)
-        )
-        if result.removed:
-            tx.delete("grids", [fid_of[c] for c in result.removed])
-        kept = grids[~grids["code"].isin(result.removed)]
-        updates = changed_figures(kept, moved.figures)
-        for c, g in result.changed.items():
-            if c in fid_of:
-                updates.setdefault(fid_of[c], {})["geometry"] = g
-        if updates:
-            tx.update_many("grids", updates)
-        if result.added:
-            rows = [
-                _new_row(op, result, code, tx) | moved.figures.get(code, {})
-                for code in result.added
-            ]
-            tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
-        tx_id = tx.tx_id or 0
-        if result.lineage:
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            entries = [{**e, "at": now, "user": access.who, "tx": tx_id} for e in result.lineage]
-            tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
+    fid_of = {str(c): int(f) for f, c in zip(grids.index, grids["code"], strict=True)}
+    region = shapely.union_all(
+        [shapely.box(*g.bounds) for g in result.changed.values()]
+        + [
+            shapely.box(*plan.grids[c].bounds)
+            for c in (*result.changed, *result.removed)
+            if c in plan.grids
+        ]
+    )
+    after = _after(grids, result)
+    moved = relocate(tx, after, metric_crs=crs, region=region, grids_changed=set(result.changed))
+    if result.removed:
+        tx.delete("grids", [fid_of[c] for c in result.removed])
+    kept = grids[~grids["code"].isin(result.removed)]
+    updates = changed_figures(kept, moved.figures)
+    for c, g in result.changed.items():
+        if c in fid_of:
+            updates.setdefault(fid_of[c], {})["geometry"] = g
+    if updates:
+        tx.update_many("grids", updates)
+    if result.added:
+        rows = [
+            _new_row(op, result, code, tx) | moved.figures.get(code, {}) for code in result.added
+        ]
+        tx.append("grids", gpd.GeoDataFrame(rows, geometry="geometry", crs=STORAGE_CRS))
+    tx_id = tx.tx_id or 0
+    if result.lineage:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        entries = [{**e, "at": now, "user": access.who, "tx": tx_id} for e in result.lineage]
+        tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
     return PlanEdit(
         tx=tx_id,
         changed=tuple(c for c in result.changed if c not in result.added),

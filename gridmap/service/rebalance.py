@@ -7,8 +7,8 @@ unit, so a grid's households are those of its buildings.
 Blocks move only between grids of one community. The moves come from
 :func:`gridmap.grids.rebalance.fewest_moves` (metric CRS of the workspace; households). Applying
 them paints the blocks into their new grids through
-:func:`gridmap.service.planning.edit_grids` (op ``paint``), one edit per grid that receives
-blocks, so each is in the history and ``undo`` takes it back.
+:func:`gridmap.service.planning.edit_in` (op ``paint``, one per grid that receives blocks), all
+in one transaction: one version in the history, all or nothing, and one ``undo`` takes it back.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class RebalancePlan:
             "applied": self.applied,
             "note": self.note,
             "stamp": self.stamp,
+            "versions": self.versions,
         }
 
 
@@ -294,25 +295,54 @@ def _whole_moves(
     return found, kept
 
 
-def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
-    """Paint the plan's blocks into their new grids (one ``paint`` edit per receiving grid, in
-    the order of the moves); return the audit transactions.
+@dataclass(frozen=True)
+class Applied:
+    """What :func:`apply_moves` wrote: one transaction (``tx``, 0 when no move changed
+    anything), how many of the moves it applied, and the grids they changed."""
 
-    Raises :class:`gridmap.errors.InputError` (nothing painted) when the plan paints into a
-    grid it has no version of, :class:`gridmap.errors.ConflictError` when a grid the plan paints into was changed
-    by someone else since the proposal was made, :class:`gridmap.errors.BlocksChangedError`
-    when the streets or a community boundary were (the edits before it stay, each undoable).
-    """
-    from gridmap.service.planning import edit_grids
+    tx: int
+    moves: int
+    changed: tuple[str, ...]
 
-    order: dict[str, dict[str, list[int]]] = {}
-    for m in plan.moves:
-        paint = order.setdefault(m["to"], {"blocks": [], "buildings": []})
-        if m["buildings"]:  # the grid's share of a block it shares: its buildings' cells
+
+def _paints(moves: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group moves by the grid they go to: its blocks, buildings and the grids they leave."""
+    order: dict[str, dict[str, Any]] = {}
+    for m in moves:
+        paint = order.setdefault(m["to"], {"blocks": [], "buildings": [], "from": [], "n": 0})
+        if m.get("buildings"):  # the grid's share of a block it shares: its buildings' cells
             paint["buildings"].extend(m["buildings"])
         else:
             paint["blocks"].append(m["block"])
-    versions = dict(plan.versions)
+        if m.get("from"):
+            paint["from"].append(str(m["from"]))
+        paint["n"] += 1
+    return order
+
+
+def apply_moves(
+    ws: Workspace,
+    moves: list[dict[str, Any]],
+    *,
+    versions: dict[str, int],
+    stamp: str | None,
+    access: Access,
+) -> Applied:
+    """Paint ``moves`` (a proposal's: ``block``, ``from``, ``to``, ``buildings`` as stored
+    ids) into their grids, all in ONE transaction: one version of the plan, one undo.
+
+    ``versions``: each grid's version when the proposal was made; ``stamp``: the street
+    blocks' stamp the block ids are of. A paint that changes nothing is skipped (its moves are
+    not counted). Raises :class:`gridmap.errors.ConflictError` (409) when a grid a move
+    paints into or out of was changed since, :class:`gridmap.errors.BlocksChangedError`
+    when the streets or a community boundary were: nothing is written then.
+    """
+    from gridmap.service.edit import require_writer
+    from gridmap.service.plan_ops import parse_operation
+    from gridmap.service.planning import edit_in
+
+    require_writer(access, "grids")
+    order = _paints(moves)
     unknown = sorted(set(order) - set(versions))
     if unknown:
         raise InputError(
@@ -321,20 +351,41 @@ def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
             f"(调整方案要把街区移入网格 {'、'.join(unknown)}，但方案计算时没有该网格（无版本号），"
             "请重新计算；未保存。)"
         )
-    done = []
-    for to, paint in order.items():
-        doc: dict[str, Any] = {"op": "paint", "to": to, "versions": {to: versions[to]}}
-        if plan.stamp is not None:
-            doc["stamp"] = plan.stamp
-        doc.update({k: v for k, v in paint.items() if v})
-        edit = edit_grids(ws, doc, access=access)
-        if edit.tx:  # (0: nothing to move after all, nothing written)
-            done.append(edit.tx)
-        # This plan's own edits change grids it paints into next: their new versions.
-        now = ws.read("grids", where={"code": list(edit.changed)}, columns=["code"])
-        versions.update(zip(now["code"].astype(str), now["version"].astype(int), strict=True))
-    plan.applied.extend(done)
-    return done
+    crs = metric_crs(ws)
+    seen = dict(versions)
+    changed: list[str] = []
+    applied = 0
+    with ws.transaction(user=access.who, action=f"grids rebalance {' '.join(order)}") as tx:
+        for to, paint in order.items():
+            codes = [to, *paint["from"]]
+            doc: dict[str, Any] = {
+                "op": "paint",
+                "to": to,
+                "versions": {c: seen[c] for c in dict.fromkeys(codes) if c in seen},
+            }
+            if stamp is not None:
+                doc["stamp"] = stamp
+            doc.update({k: paint[k] for k in ("blocks", "buildings") if paint[k]})
+            edit = edit_in(ws, tx, parse_operation(doc), access=access, crs=crs)
+            if not edit.tx:  # nothing to move after all: nothing written for it
+                continue
+            applied += paint["n"]
+            changed.extend(edit.changed)
+            # this transaction's own paints change grids it paints into or out of next
+            now = tx.read("grids", where={"code": list(edit.changed)})
+            seen.update(zip(now["code"].astype(str), now["version"].astype(int), strict=True))
+        tx_id = (tx.tx_id or 0) if applied else 0
+    return Applied(tx_id, applied, tuple(dict.fromkeys(changed)))
+
+
+def apply(ws: Workspace, plan: RebalancePlan, *, access: Access) -> list[int]:
+    """Paint the plan's blocks into their new grids in one transaction
+    (:func:`apply_moves`: one undoable version); return its audit transaction (none when no
+    move changed anything) and add it to ``plan.applied``."""
+    done = apply_moves(ws, plan.moves, versions=plan.versions, stamp=plan.stamp, access=access)
+    out = [done.tx] if done.tx else []
+    plan.applied.extend(out)
+    return out
 
 
 def write_proposal(plan: RebalancePlan, path: str | os.PathLike[str]) -> Path:
@@ -355,4 +406,12 @@ def _count(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(float(value), 2)
 
 
-__all__ = ["RebalancePlan", "apply", "plan_units", "propose", "write_proposal"]
+__all__ = [
+    "Applied",
+    "RebalancePlan",
+    "apply",
+    "apply_moves",
+    "plan_units",
+    "propose",
+    "write_proposal",
+]

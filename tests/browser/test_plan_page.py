@@ -441,8 +441,11 @@ def test_a_stale_edit_is_refused_and_the_plan_reloaded(plan_page, writable_demo)
     kind, text = status(page)
     assert kind == "conflict", text
     # who deleted it and when, in the page's language only
+    from gridmap.service.local_time import local_text, zone
+
     with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
-        when = str(ws.audit_log(limit=1)["at"].iloc[0])[:16].replace("T", " ")  # the delete
+        at = str(ws.audit_log(limit=1)["at"].iloc[0])[:16]  # the delete, UTC
+        when = local_text(at, zone(ws))  # said in the workspace's time zone
     assert "demo-planner-2 deleted it at" in text and when in text, text
     assert not HAN.search(text), text
     page.wait_for_timeout(300)
@@ -656,3 +659,136 @@ def test_the_admin_sees_the_selected_grids_visit_categories(
         assert tr.locator("td.households").inner_text() == str(row[f"{category}_households"])
         assert tr.locator("td.people").inner_text() == str(row[f"{category}_people"])
     watch.assert_clean()
+
+
+# -- the review of issue 8: re-checks, undo depth, one-request rebalance, 409s, labels --------
+
+FINDINGS_JS = """
+async () => {
+  const P = window.gridmap.planning;
+  const key = (f) => JSON.stringify([f.kind, f.grids, f.value]);
+  // the register's figures of each grid (points on a border, cameras and the like, are
+  // counted by grid_checks once, for the first grid of those read: see the report)
+  const fig = (r) => JSON.stringify([r.code, r.households, r.residents, r.buildings, r.area_m2,
+                                     r.deviation, r.in_range, r.visit_households]);
+  const q = new URLSearchParams({min: P.range.min, max: P.range.max});
+  const full = await (await fetch('api/grids/checks?' + q, {credentials: 'same-origin'})).json();
+  return {page: P.findings.map(key), full: full.findings.map(key),
+          figures: [...P.figures.values()].map(fig).sort(),
+          fullFigures: full.figures.map(fig).sort()};
+}
+"""
+
+
+def test_after_an_edit_the_page_rechecks_only_the_grids_it_changed(
+    plan_page, writable_demo
+) -> None:
+    page, watch = plan_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "api/grids/checks" in r.url else None)
+    code = sorted(grids_of(writable_demo.path))[4]
+    select(page, code)
+    page.click("#plan-delete")
+    page.click("#plan-delete-gap")  # leaves a gap: a finding naming the neighbours
+    idle(page)
+    assert status(page)[0] == "ok", status(page)
+    (url,) = asked
+    grids = re.search(r"[?&]grids=([^&]+)", url)
+    assert grids, url
+    sent = grids.group(1).replace("%2C", ",").split(",")
+    assert code in sent and len(sent) < len(grids_of(writable_demo.path))
+    seen = page.evaluate(FINDINGS_JS)
+    assert any('"gap"' in k for k in seen["page"])
+    assert sorted(seen["page"]) == sorted(seen["full"])  # the same findings
+    kinds = [json.loads(k)[0] for k in seen["page"]]  # most serious kind first, as the server
+    assert kinds == sorted(kinds, key=[json.loads(k)[0] for k in seen["full"]].index)
+    assert seen["figures"] == seen["fullFigures"]
+    assert page.locator("#plan-findings li").count() == len(seen["full"])
+    # the "run checks" path (a change of the range) still checks the whole plan
+    asked.clear()
+    _set_range(page, 300, 500)
+    assert asked and all("grids=" not in u for u in asked)
+    watch.assert_clean()
+
+
+def test_undo_and_redo_are_disabled_with_nothing_to_do_and_say_the_servers_words(
+    plan_page, writable_demo
+) -> None:
+    page, watch = plan_page()
+    assert page.locator("#plan-undo").is_disabled() and page.locator("#plan-redo").is_disabled()
+    # Ctrl+Z with nothing to undo: the server's sentence, no reload, no "someone else"
+    page.keyboard.press("Control+z")
+    idle(page)
+    kind, text = status(page)
+    assert kind == "info" and "nothing of yours to undo" in text.lower(), text
+    assert "someone else" not in text.lower()
+    a, b = "320102001003001", "320102001003002"
+    select(page, a)
+    page.keyboard.down("Shift")
+    page.click(f'#plan-figures tr[data-code="{b}"]')
+    page.keyboard.up("Shift")
+    page.click("#plan-merge")
+    idle(page)
+    assert status(page)[0] == "ok"
+    assert page.locator("#plan-undo").is_enabled() and page.locator("#plan-redo").is_disabled()
+    page.click("#plan-undo")
+    idle(page)
+    assert page.locator("#plan-undo").is_disabled() and page.locator("#plan-redo").is_enabled()
+    assert b in grids_of(writable_demo.path)
+    expect_refused(watch, "api/grids/undo")  # the 400, said in the page
+    watch.assert_clean()
+
+
+def test_a_rebalance_is_applied_in_one_request_and_one_version(plan_page, writable_demo) -> None:
+    from gridmap.access.roles import PLANNER, Access
+    from gridmap.service.blocks import blocks_stamp
+    from gridmap.service.planning import edit_grids
+
+    to = "320102001004006"
+    version = int(writable_demo.read("grids", where={"code": [to]})["version"].iloc[0])
+    op = {
+        "op": "paint",
+        "to": to,
+        "blocks": [63],
+        "versions": {to: version},
+        "stamp": blocks_stamp(writable_demo),
+    }
+    edit_grids(writable_demo, op, access=Access.of("test", PLANNER))
+    last = int(writable_demo.audit_log(limit=1).fid.max())
+    page, watch = plan_page()
+    _set_range(page, 320, 480)
+    page.click("#plan-rebalance")
+    page.wait_for_selector("#plan-rebalance-apply", timeout=60_000)
+    idle(page)
+    proposal = page.evaluate("() => window.gridmap.planning.proposal")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.click("#plan-rebalance-apply")
+    page.wait_for_function(
+        "() => document.querySelector('#plan-status').dataset.kind === 'ok'", timeout=60_000
+    )
+    idle(page)
+    assert [u.rsplit("/api/", 1)[1] for u in posts] == ["grids/rebalance/apply"]
+    assert str(len(proposal["moves"])) in status(page)[1]
+    with store.GeoPackageWorkspace(writable_demo.path, read_only=True) as ws:
+        log = ws.audit_log(limit=None)
+    new = log[log.fid > last]
+    assert len(new) == 1 and str(new.action.iloc[0]).startswith("grids rebalance"), new
+    # the version list names it in the page's language, not the raw action
+    first = page.locator("#plan-versions li").first.inner_text()
+    assert "rebalanced into" in first and "grids rebalance" not in first, first
+    assert page.locator("#plan-undo").is_enabled()
+    watch.assert_clean()
+
+
+def test_every_kind_of_version_has_a_label_in_both_languages(plan_page, writable_demo) -> None:
+    # an accepted partition proposal in the history (as partition/accept writes it)
+    fid = int(writable_demo.read("grids", limit=1).index[0])
+    with writable_demo.transaction(user="demo-planner", action="grids accept 320102001001") as tx:
+        tx.update_many("grids", {fid: {"name": "采用方案后"}})
+    for locale, says in (("en", "accepted for community"), ("zh-CN", "采用社区")):
+        page, watch = plan_page(locale)
+        first = page.locator("#plan-versions li").first.inner_text()
+        assert says in first and "grids accept" not in first, first
+        watch.assert_clean()
+        page.context.close()

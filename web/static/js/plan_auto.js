@@ -120,7 +120,8 @@ export const Partition = {
     ]);
     const f = doc.proposal.figures;
     const now = f.current;
-    const notes = (doc.proposal.notes || []).join(" ");
+    // each note in English and Chinese ({en, "zh-CN"}): the page's language
+    const notes = (doc.proposal.notes || []).map((n) => (typeof n === "string" ? n : n[getLang()] || n.en)).join(" ");
     this.card.say(
       "info",
       `${t("plan.auto_shown", { n: f.grids, ok: f.in_range, dev: formatNumber(f.max_deviation, 0), now_n: now.grids, now_ok: now.in_range, now_dev: formatNumber(now.max_deviation, 0) })} ${notes}`.trim(),

@@ -156,12 +156,12 @@ export class PlanCard {
   }
 
   /** Enable the buttons that make sense for the selection (codes) and the tool. */
-  enable({ selected, tool, busy }) {
+  enable({ selected, tool, busy, depth = null }) {
     const idle = !busy && (tool === "select" || tool.startsWith("paint"));
     this.merge.disabled = !idle || selected.length < 2;
     this.remove.disabled = !idle || selected.length !== 1;
-    this.undo.disabled = Boolean(busy) || tool === "reshape";
-    this.redo.disabled = Boolean(busy) || tool === "reshape";
+    this.undo.disabled = Boolean(busy) || tool === "reshape" || depth?.undo === 0;
+    this.redo.disabled = Boolean(busy) || tool === "reshape" || depth?.redo === 0;
     this.toolButtons.get("reshape").disabled = Boolean(busy) || selected.length !== 1;
     this.toolButtons.get("split").disabled = Boolean(busy) || selected.length !== 1;
   }

@@ -2,7 +2,7 @@
 // POST api/grids/edit with the versions of the grids it was made from; a grid's name and
 // worker through the write API (PATCH with If-Match); the one-click fixes of the checks; a fit
 // of the map to what is shown, beside the left panel and the card. A stale change (409) loads
-// the plan as it is now and says so.
+// the plan as it is now and names the grids that made it stale, with who changed each.
 
 import { apiFetch, postJSON, refusalMessage } from "./api.js";
 import { getLang, t, tn } from "./i18n.js";
@@ -24,6 +24,8 @@ export const Editing = {
           return;
         }
         // a reshape moved vertices of the neighbours' layers in the page: draw them all anew
+        const before = this.boundsNow();
+        this.depth = reply.depth || this.depth;
         this.drawChanged(reply.grids.features, reply.removed, op.op === "reshape");
         if (reply.added.length) this.state.selected = [...reply.added];
         else this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
@@ -32,7 +34,8 @@ export const Editing = {
         // a merge names the grid it kept (the one with the most households), not every grid
         const codes = op.op === "merge" && reply.lineage?.length ? reply.lineage[0].to : [...reply.added, ...reply.changed, ...reply.removed];
         this.card.say("ok", `${t(`plan.done.${op.op}`, { codes: codes.map((c) => shortCode(c)).join(", ") })} ${notes}`.trim());
-        await Promise.all([this.refreshChecks(), this.refreshVersions()]);
+        // re-check only the grids the edit changed or removed and those around them
+        await Promise.all([this.refreshChecks(this.touched(reply, before)), this.refreshVersions()]);
       } catch (err) {
         await this.failed(err, versions);
       }
@@ -42,8 +45,9 @@ export const Editing = {
 
   /**
    * Say why a change was refused, in the page's language. A stale change (409): load the plan
-   * as it is now and name the grids (of `versions`, code → the version the change was made
-   * from) that someone else changed meanwhile, in one sentence.
+   * as it is now and name the grids the server says made it stale (`error.grids`), each with
+   * who changed it and when (the workspace's time); nothing to undo or redo (400
+   * nothing_to_undo): the server's sentence, the plan untouched.
    */
   async failed(err, versions = {}) {
     if (err?.status === 409 && err.code === "blocks_changed") {
@@ -52,15 +56,21 @@ export const Editing = {
       // blocks anew after every paint, refused or not).
       await this.reload().catch(() => null);
       this.card.say("conflict", t("plan.blocks_changed"));
-    } else if (err?.status === 409) {
+    } else if (err?.status === 409 && Array.isArray(err.error?.grids) && err.error.grids.length) {
       await this.reload().catch(() => null);
-      const changed = Object.entries(versions)
-        .filter(([code, v]) => this.state.grids.get(code)?.version !== v)
-        .map(([code]) => shortCode(code));
-      const said = changed.length ? tn("plan.conflict", changed.length, { codes: changed.join(", ") }) : t("plan.conflict_any");
-      const by = err.error?.changed_by;
-      const who = by ? t("plan.changed_by", { by, at: (err.error.changed_at || "").replace("T", " ") }) : "";
+      const grids = err.error.grids;
+      const said = tn("plan.conflict", grids.length, { codes: grids.map((g) => shortCode(g.code)).join(", ") });
+      const who = grids
+        .filter((g) => g.changed_by)
+        .map((g) => t(g.version === null ? "plan.removed_by" : "plan.changed_by", { code: shortCode(g.code), by: g.changed_by, at: g.when || "?" }))
+        .join(" ");
       this.card.say("conflict", `${said} ${who}`.trim());
+    } else if (err?.status === 409) {
+      // no grids named (an undo or a restore refused): the server's sentence names them
+      await this.reload().catch(() => null);
+      this.card.say("conflict", refusalMessage(err) || t("plan.conflict_any"));
+    } else if (err?.status === 400 && err.code === "nothing_to_undo") {
+      this.card.say("info", refusalMessage(err));
     } else if (err?.status === 404 && err.code === "feature_not_found") {
       // a grid this page still shows was deleted or merged away by someone else meanwhile
       await this.reload().catch(() => null);

@@ -5,11 +5,13 @@ import { describeError, getJSON, postJSON } from "./api.js";
 import { t } from "./i18n.js";
 import { shortCode } from "./plan_map.js";
 
-const OPS = new Set(["draw", "reshape", "split", "merge", "delete", "give", "paint"]);
+const OPS = new Set(["draw", "reshape", "split", "merge", "delete", "give", "paint", "rebalance"]);
 
 /**
  * A version's operation in the page's language, from its audit action ("grids paint
- * 320102001002001", "grids restore 19", "undo 27", "edit grids", …), grid codes short (2-001).
+ * 320102001002001", "grids rebalance …", "grids accept 320102001001", "grids restore 19",
+ * "grids auto (…)", "grids renumber …", "undo 27" (an undo or a redo), "edit grids",
+ * "import …", "build demo", "init from …"), grid codes short (2-001).
  */
 export function describeAction(action) {
   const text = String(action || "").trim();
@@ -19,11 +21,12 @@ export function describeAction(action) {
     return t(`plan.op.${m[1]}`, { codes: codes.map((c) => shortCode(c)).join(", ") });
   }
   if (m && m[1] === "restore") return t("plan.op.restore", { tx: m[2] });
+  if (m && m[1] === "accept") return t("plan.op.accept", { community: m[2] });
   if (m && (m[1] === "auto" || m[1] === "renumber")) return t(`plan.op.${m[1]}`);
   if ((m = /^undo (\d+)$/.exec(text))) return t("plan.op.undo", { tx: m[1] });
-  if (text === "edit grids") return t("plan.op.edit");
+  if (text === "edit grids" || text === "edit") return t("plan.op.edit");
   if (text.startsWith("import ")) return t("plan.op.import");
-  if (text === "build demo" || text.startsWith("init ")) return t("plan.op.build");
+  if (text.startsWith("build ") || text.startsWith("init ")) return t("plan.op.build");
   return text;
 }
 
@@ -33,6 +36,7 @@ export const History = {
     const run = async () => {
       try {
         const reply = await postJSON(`api/grids/${which}`, {});
+        this.depth = reply.depth || this.depth;
         await this.applyReply(reply);
         this.card.say("ok", t(`plan.done.${which}`));
       } catch (err) {
@@ -63,6 +67,7 @@ export const History = {
         const versions = {};
         for (const [code, f] of this.state.grids) if (f.version !== undefined) versions[code] = f.version;
         const reply = await postJSON("api/grids/restore", { tx, versions });
+        this.depth = reply.depth || this.depth;
         this.compare(null);
         await this.applyReply(reply);
         this.card.say("ok", t("plan.done.restore", { tx }));

@@ -5,7 +5,7 @@
 // they came with, and when the streets or a community boundary changed since, the server
 // refuses it (409 blocks_changed) and plan_edit.js loads the blocks again.
 
-import { describeError, getJSON } from "./api.js";
+import { describeError, getJSON, postJSON } from "./api.js";
 import { t, tn } from "./i18n.js";
 import { pointInGeometry, viewBbox } from "./plan_map.js";
 
@@ -164,25 +164,33 @@ export const Painting = {
     this.card.say("info", tn("plan.rebalance_shown", doc.moves.length, { before: doc.outside_before, after: doc.outside_after }) + towers);
   },
 
-  /** Paint the proposal's moves: one edit per grid that receives blocks (each undoable). */
+  /**
+   * Apply the proposal: all its moves in one request (POST api/grids/rebalance/apply), which
+   * the server writes in one transaction — all or nothing, one version, one undo.
+   */
   async applyRebalance() {
     const doc = this.proposal;
     if (!doc) return;
     this.proposal = null;
-    const into = new Map();
-    for (const m of doc.moves) {
-      if (!into.has(m.to)) into.set(m.to, { blocks: [], buildings: [] });
-      if (m.buildings?.length) into.get(m.to).buildings.push(...m.buildings);
-      else into.get(m.to).blocks.push(m.block);
-    }
     this.setTool("select");
-    for (const [to, what] of into) {
-      const op = { op: "paint", to, stamp: doc.stamp }; // the blocks the moves are numbered in
-      if (what.blocks.length) op.blocks = what.blocks;
-      if (what.buildings.length) op.buildings = what.buildings;
-      await this.edit(op);
-      if (this.card.status.dataset.kind !== "ok") return; // refused: stop, the plan is reloaded
-    }
-    this.card.say("ok", tn("plan.rebalance_done", doc.moves.length));
+    const run = async () => {
+      try {
+        const body = { moves: doc.moves, versions: doc.versions || {}, stamp: doc.stamp ?? null };
+        const reply = await postJSON("api/grids/rebalance/apply", body);
+        this.depth = reply.depth || this.depth;
+        if (!reply.applied) {
+          this.card.say("info", t("plan.rebalance_nothing"));
+          return;
+        }
+        const before = this.boundsNow();
+        this.drawChanged(reply.grids.features, []);
+        this.afterSelection();
+        this.card.say("ok", tn("plan.rebalance_done", reply.applied));
+        await Promise.all([this.refreshChecks(this.touched(reply, before)), this.refreshVersions()]);
+      } catch (err) {
+        await this.failed(err, doc.versions || {});
+      }
+    };
+    return this.busy(run());
   },
 };

@@ -27,6 +27,7 @@ import { onLangChange, t } from "./i18n.js";
 import { addMapButton } from "./map_button.js";
 import { Partition } from "./plan_auto.js";
 import { PlanCard } from "./plan_card.js";
+import { Checking } from "./plan_checks.js";
 import { Editing } from "./plan_edit.js";
 import { History } from "./plan_history.js";
 import { Painting } from "./plan_paint.js";
@@ -203,6 +204,7 @@ class PlanTool {
   // ---- loading ----
   async reload() {
     const doc = await getJSON("api/grids/plan");
+    this.depth = doc.depth || null;
     this.state.grids = new Map(doc.grids.features.map((f) => [f.properties.code, f]));
     this.state.selected = this.state.selected.filter((c) => this.state.grids.has(c));
     this.drawPlan();
@@ -215,18 +217,6 @@ class PlanTool {
     this.card.setNames(new Map([...this.state.grids].map(([c, f]) => [c, f.properties.name || c])));
     this.card.setSelected(this.state.selected, this.state.grids);
     this.findingLayer.group.bringToFront();
-  }
-
-  async refreshChecks() {
-    const params = new URLSearchParams({ min: this.range.min, max: this.range.max });
-    const doc = await getJSON(`api/grids/checks?${params}`);
-    this.figures = new Map(doc.figures.map((r) => [r.code, r]));
-    this.findings = doc.findings;
-    this.card.setFigures(doc.figures, this.range);
-    this.card.setFindings(doc.findings);
-    this.findingLayer.set(doc.findings.filter((f) => f.geometry).map((f, i) => ({ type: "Feature", id: i, geometry: f.geometry, properties: { kind: f.kind } })));
-    this.findingLayer.show(true);
-    this.plan.restyle();
   }
 
   async refreshVersions() {
@@ -281,7 +271,7 @@ class PlanTool {
   }
 
   refreshButtons() {
-    this.card.enable({ selected: this.state.selected, tool: this.state.tool, busy: this.state.busy > 0 });
+    this.card.enable({ selected: this.state.selected, tool: this.state.tool, busy: this.state.busy > 0, depth: this.depth });
     this.card.setBusy(this.state.busy > 0);
   }
 
@@ -461,7 +451,7 @@ class PlanTool {
   }
 }
 
-Object.assign(PlanTool.prototype, Editing, Painting, History, Partition);
+Object.assign(PlanTool.prototype, Editing, Painting, History, Partition, Checking);
 
 export function install(app) {
   const role = app.session?.role;
