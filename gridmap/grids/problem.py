@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InputError
 from gridmap.grids import blocks, codes, exact, improve, inputs, objective, partition, refine
+from gridmap.grids.partition_notes import closing_notes
 from gridmap.grids.result import GridPartitionResult, GridSolution
 from gridmap.solve import (
     ABS_TOLERANCE,
@@ -332,27 +333,11 @@ class GridPartition(Problem[GridPartitionResult]):
             status = Status.FEASIBLE
         if tabu and method == "heuristic":
             say(f"tabu search improved the grids of {improved} of {len(comms)} communities")
-        if self.communities is None:
-            notes.append(
-                (
-                    "communities drawn first; objective and bound are for grids within them",
-                    "先划分社区；目标值与下界仅针对社区内的网格",
-                )
-            )
-        if (~inside).any():
-            n_out = int((~inside).sum())
-            if len(comms) == 1:
-                where = f"community {comms[0].code} {comms[0].name}, the one drawn,"
-                where_zh = f"所划分的社区 {comms[0].code} {comms[0].name}"
-            else:
-                where = f"the {len(comms)} communities drawn"
-                where_zh = f"所划分的 {len(comms)} 个社区"
-            notes.append(
-                (
-                    f"{n_out} building(s) lie outside {where} and were left out",
-                    f"{n_out} 栋楼位于{where_zh}之外，未纳入划分",
-                )
-            )
+        notes += closing_notes(
+            drawn=self.communities is None,
+            communities=[(c.code, c.name) for c in comms],
+            outside=int((~inside).sum()),
+        )
         return GridPartitionResult(
             solution=GridSolution(grids, community, building_grid),
             problem=self,

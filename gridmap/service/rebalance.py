@@ -344,6 +344,9 @@ def apply_moves(
     require_writer(access, "grids")
     order = _paints(moves)
     unknown = sorted(set(order) - set(versions))
+    if unknown:  # (a grid that is not there at all: the paint's 404 says so)
+        present = set(ws.read("grids", where={"code": unknown}, columns=["code"])["code"])
+        unknown = [c for c in unknown if c in present]
     if unknown:
         raise InputError(
             f"The plan moves blocks into grid {', '.join(unknown)}, which was not in the plan "
