@@ -786,9 +786,22 @@ def test_every_kind_of_version_has_a_label_in_both_languages(plan_page, writable
     fid = int(writable_demo.read("grids", limit=1).index[0])
     with writable_demo.transaction(user="demo-planner", action="grids accept 320102001001") as tx:
         tx.update_many("grids", {fid: {"name": "采用方案后"}})
-    for locale, says in (("en", "accepted for community"), ("zh-CN", "采用社区")):
+    accepted = tx.tx_id
+    redo = writable_demo.undo(
+        writable_demo.undo(accepted, user="demo-planner"), user="demo-planner"
+    )
+    labels = {
+        "en": ("redone", "undone", "accepted for community"),
+        "zh-CN": ("重做", "撤销", "采用社区"),
+    }
+    for locale, (redone, undone, says) in labels.items():
         page, watch = plan_page(locale)
-        first = page.locator("#plan-versions li").first.inner_text()
-        assert says in first and "grids accept" not in first, first
+        items = page.locator("#plan-versions li")
+        # a redo (the undo of an undo) says which version it brings back, and the undo too
+        assert redone in items.nth(0).inner_text() and str(accepted) in items.nth(0).inner_text()
+        assert undone in items.nth(1).inner_text() and str(accepted) in items.nth(1).inner_text()
+        third = items.nth(2).inner_text()
+        assert says in third and "grids accept" not in third, third
+        assert str(redo) in items.nth(0).inner_text()
         watch.assert_clean()
         page.context.close()

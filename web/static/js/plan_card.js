@@ -409,6 +409,7 @@ export class PlanCard {
       pane.replaceChildren(h("p", { class: "plan-hint", text: t("plan.no_versions") }));
       return;
     }
+    const actions = new Map(this.versions.map((v) => [Number(v.tx), v.action]));
     const list = h(
       "ol",
       { id: "plan-versions", class: "plan-versions" },
@@ -422,7 +423,7 @@ export class PlanCard {
           "li",
           { dataset: { tx: String(v.tx) } },
           h("span", { class: "plan-when" }, h("span", { class: "plan-vno", text: t("plan.version_no", { tx: v.tx }) }), " ", Number.isNaN(at.getTime()) ? v.at : at.toLocaleString(getLang())),
-          h("span", { class: "plan-who", title: v.action, text: `${v.user} · ${describeAction(v.action)}` }),
+          h("span", { class: "plan-who", title: v.action, text: `${v.user} · ${describeAction(v.action, actions)}` }),
           h("span", { class: "plan-fixes" }, compare, restore),
         );
       }),

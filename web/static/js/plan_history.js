@@ -10,10 +10,11 @@ const OPS = new Set(["draw", "reshape", "split", "merge", "delete", "give", "pai
 /**
  * A version's operation in the page's language, from its audit action ("grids paint
  * 320102001002001", "grids rebalance …", "grids accept 320102001001", "grids restore 19",
- * "grids auto (…)", "grids renumber …", "undo 27" (an undo or a redo), "edit grids",
+ * "grids auto (…)", "grids renumber …", "undo 27" (an undo, or a redo when version 27 was an
+ * undo: `actions` maps each listed version's tx to its action), "edit grids",
  * "import …", "build demo", "init from …"), grid codes short (2-001).
  */
-export function describeAction(action) {
+export function describeAction(action, actions = new Map()) {
   const text = String(action || "").trim();
   let m = /^grids (\w+)\s*(.*)$/.exec(text);
   if (m && OPS.has(m[1])) {
@@ -23,7 +24,11 @@ export function describeAction(action) {
   if (m && m[1] === "restore") return t("plan.op.restore", { tx: m[2] });
   if (m && m[1] === "accept") return t("plan.op.accept", { community: m[2] });
   if (m && (m[1] === "auto" || m[1] === "renumber")) return t(`plan.op.${m[1]}`);
-  if ((m = /^undo (\d+)$/.exec(text))) return t("plan.op.undo", { tx: m[1] });
+  if ((m = /^undo (\d+)$/.exec(text))) {
+    // a redo is the undo of an undo: say which version it brings back
+    const undone = /^undo (\d+)$/.exec(String(actions.get(Number(m[1])) || ""));
+    return undone ? t("plan.op.redo", { tx: undone[1] }) : t("plan.op.undo", { tx: m[1] });
+  }
   if (text === "edit grids" || text === "edit") return t("plan.op.edit");
   if (text.startsWith("import ")) return t("plan.op.import");
   if (text.startsWith("build ") || text.startsWith("init ")) return t("plan.op.build");
