@@ -300,12 +300,13 @@ class Workspace(ABC):
         """Return a short text that changes whenever the workspace changes, by any program."""
 
     @abstractmethod
-    def content_stamp(self) -> str:
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
         """Return a short text that changes whenever a layer's features change, by any program.
 
         Unlike :meth:`stamp` it stays when only the access log, sessions, tokens or accounts
         change, so replies cached by it stay valid while people read. It costs a count over
         every layer (tens of milliseconds on the demo): callers memoise it by :meth:`stamp`.
+        ``layers``: of these layers only (a count over them alone).
         """
 
     @abstractmethod
@@ -405,6 +406,11 @@ class Workspace(ABC):
         if frame.empty:
             raise FeatureNotFoundError(f"Layer '{layer}' has no feature {fid}.")
         return frame
+
+    def versions(self, layer: str) -> pd.Series:
+        """Return each feature's ``version`` (index: fid, in order) without its shape: what a
+        cache of the layer compares to find the rows changed since, by any program."""
+        return self.read(layer, columns=(), geometry=False)["version"].astype("int64")
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """Return one workspace setting."""

@@ -19,7 +19,7 @@ import threading
 import urllib.parse
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from gridmap.errors import (
     WorkspaceError,
     WorkspaceExistsError,
 )
-from gridmap.schema import LAYER_ORDER, LAYERS
+from gridmap.schema import LAYER_ORDER, LAYERS, get_layer
 from gridmap.store.base import Transaction, Workspace
 from gridmap.store.gpkg import ddl, encoding
 from gridmap.store.gpkg.accounts import AccountsMixin
@@ -280,13 +280,15 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
                 parts += [st.st_mtime_ns, st.st_size]
         return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
-    def content_stamp(self) -> str:
-        """Return the workspace id with each layer's count, largest id and sum of versions.
+    def content_stamp(self, layers: Iterable[str] | None = None) -> str:
+        """Return the workspace id with each layer's count, largest id and sum of versions
+        (of ``layers`` only, when given).
 
         An insert or delete moves the count or the largest id (ids are never reused), and an
         update moves the sum of versions: gridmap adds 1, and the version trigger does for
         edits by QGIS or GDAL. The access log and the account tables are not layers.
         """
+        names = LAYER_ORDER if layers is None else [get_layer(n).name for n in layers]
         if self._id is None:
             self._id = str(self.meta().get("workspace_id") or self.path.resolve())
         parts: list[object] = [self._id]
@@ -295,7 +297,7 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
             present = {
                 r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents").fetchall()
             }
-            for name in LAYER_ORDER:
+            for name in names:
                 if name in present:
                     parts.append(
                         conn.execute(
