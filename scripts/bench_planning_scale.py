@@ -131,6 +131,8 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
     for _ in range(50):
         pick = inner.iloc[int(rng.integers(len(inner)))]
         owner = str(pick["grid_code"])
+        if owner not in g.index or g.geometry[owner].area < 1.5 * pick.geometry.area:
+            continue  # (a grid of this block alone: painting it away removes the grid)
         near = tree.query(pick.geometry, predicate="intersects")
         nbrs = [
             str(codes[i])
