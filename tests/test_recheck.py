@@ -133,3 +133,26 @@ def test_a_gap_wider_than_the_window_is_checked_whole(
         assert called == [a["community_code"]]
         gaps = [f for f in part if f.kind == "gap"]
         assert [_key(f) for f in gaps] == [_key(f) for f in whole if a["code"] in f.grids]
+
+
+def test_the_whole_check_after_each_edit_is_what_a_newly_opened_workspace_says(
+    district: Path, tmp_path: Path
+) -> None:
+    """The whole check keeps what it read and the borders it found off their streets; after
+    each edit it says what a check from scratch says."""
+    copy = store.GeoPackageWorkspace(district, read_only=True).backup(tmp_path / "d.gpkg")
+    with store.GeoPackageWorkspace(copy) as ws:
+        codes = sorted(ws.read("grids")["code"])
+        seen = set()
+        for code in codes[:: len(codes) // 5][:5]:
+            row = ws.read("grids", where={"code": code})
+            shape = shapely.affinity.scale(row.geometry.iloc[0], 0.93, 0.93)
+            body = {"op": "reshape", "code": code, "geometry": _json(shape)}
+            planning.edit_grids(ws, {**body, "versions": _version(ws, code)}, access=WHO)
+            kept = grid_checks.validate(ws)
+            with store.GeoPackageWorkspace(copy, read_only=True) as other:
+                fresh = grid_checks.validate(other)
+            assert [_key(f) for f in kept.findings] == [_key(f) for f in fresh.findings]
+            assert kept.figures.equals(fresh.figures)
+            seen |= {f.kind for f in kept.findings}
+        assert "off_street" in seen

@@ -5,10 +5,16 @@ metric CRS, runs :func:`gridmap.grids.findings.check_plan` and
 :func:`gridmap.grids.street_borders.off_street` and returns the findings with their
 geometry in EPSG:4326 (GeoJSON), and the figures of each grid (:func:`plan_figures`). No
 personal data: counts of households, buildings, cameras and incidents only.
+
+Everything but the grids comes from :mod:`gridmap.service.check_inputs`, which keeps it in
+memory and reads again only the rows a write changed; an edit's re-check of a few grids
+(``validate(grids=…)``) reads a window around them (:mod:`gridmap.service.grid_recheck`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -249,13 +255,62 @@ def validate(
         buildings = in_area(buildings, communities_m)
     lines = _lines(layer_frame(ws, "streets", crs, box=box))
     findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi))
-    findings = sorted([*findings, *off_street(grids_m, lines)], key=order)
+    streets = (str(crs), box, ws.content_stamp(["streets"]))
+    findings = sorted([*findings, *_off_street(ws, grids_m, lines, streets)], key=order)
     near = _storage_box(frame)
     points = {name: layer_frame(ws, name, crs, box=near) for name in POINT_LAYERS}
     figures = plan_figures(
         ws, grids_m, crs=crs, target=goal, bounds=(lo, hi), lines=lines, points=points
     )
     return Validation(findings, figures, crs)
+
+
+@dataclass(frozen=True)
+class _Borders:
+    """The last whole check's borders off their street: the streets they were found with
+    (CRS, box, content stamp), each grid's outline (WKB) and community, and the findings."""
+
+    streets: tuple[Any, ...]
+    grids: dict[str, tuple[bytes, str]]
+    found: list[Finding]
+
+
+_BORDERS: weakref.WeakKeyDictionary[Workspace, _Borders] = weakref.WeakKeyDictionary()
+_BORDERS_LOCK = threading.Lock()
+
+
+def _off_street(
+    ws: Workspace, grids: gpd.GeoDataFrame, lines: np.ndarray, streets: tuple[Any, ...]
+) -> list[Finding]:
+    """Return :func:`gridmap.grids.street_borders.off_street` of ``grids``, looking again
+    only at the borders of grids whose outline or community changed since the last whole
+    check of ``ws`` with the same ``streets`` (a border's finding depends on its two grids
+    and the streets alone): after an edit, those of the few grids it changed."""
+    codes = grids["code"].astype(str).tolist()
+    now = dict(
+        zip(
+            codes,
+            zip(
+                shapely.to_wkb(np.asarray(grids.geometry.values, dtype=object)).tolist(),
+                grids["community_code"].astype(str).tolist(),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+    with _BORDERS_LOCK:
+        last = _BORDERS.get(ws)
+    if last is None or last.streets != streets or len(now) != len(codes):
+        found = off_street(grids, lines)
+    else:
+        changed = {c for c, v in now.items() if last.grids.get(c) != v}
+        changed |= set(last.grids) - set(now)
+        kept = [f for f in last.found if not changed & set(f.grids)]
+        found = kept + (off_street(grids, lines, only=changed & set(now)) if changed else [])
+    if len(now) == len(codes):  # (codes unique: a grid's findings can be told by its code)
+        with _BORDERS_LOCK:
+            _BORDERS[ws] = _Borders(streets, now, found)
+    return found
 
 
 def one_community(ws: Workspace, code: str) -> str:
