@@ -3,7 +3,8 @@
 :func:`recheck` (``validate(grids=…)``) reads a window around the edited grids — their
 bounding box :data:`MARGIN_M` wider, through the layers' spatial index — not their
 communities: the buildings there, every grid those buildings or the window reach, the
-communities there and the streets. Each check gives there what the whole check gives for these
+communities there and the streets (communities and points from
+:mod:`gridmap.service.check_inputs`'s memory, small layers that rarely change). Each check gives there what the whole check gives for these
 grids:
 
 - an overlap, a cut building, a border off its street or a community share needs the grids
@@ -29,10 +30,13 @@ import shapely
 from gridmap.grids.findings import Finding, about, check_plan, gap_findings, order
 from gridmap.grids.street_borders import off_street
 from gridmap.schema import STORAGE_CRS
+from gridmap.service.check_inputs import layer_frame
 from gridmap.service.grid_checks import (
     GRID_COLUMNS,
+    POINT_LAYERS,
     Validation,
     _lines,
+    _storage_box,
     in_area,
     one_community,
     plan_figures,
@@ -117,12 +121,12 @@ def recheck(
     buildings = ws.read("buildings", bbox=window, columns=["households"], system=False)
     wide = _union(window, buildings)  # every grid a building there reaches
     frame = ws.read("grids", bbox=wide, columns=GRID_COLUMNS, system=False)
-    communities = ws.read("community", bbox=wide, columns=["code"], system=False)
+    communities_m = layer_frame(ws, "community", crs, box=wide)  # (small layers: in memory)
     streets = ws.read("streets", bbox=window, columns=["u", "v", "key"], system=False)
     if community is not None:
         frame = frame[frame["community_code"].astype(str) == community]
-        communities = communities[communities["code"].astype(str) == community]
-    grids_m, communities_m = frame.to_crs(crs), communities.to_crs(crs)
+        communities_m = communities_m[communities_m["code"].astype(str) == community]
+    grids_m = frame.to_crs(crs)
     buildings_m = buildings.to_crs(crs)
     if community is not None and len(buildings_m):
         buildings_m = in_area(buildings_m, communities_m)
@@ -141,7 +145,11 @@ def recheck(
         gaps += _whole_gaps(ws, crs, code, community)
     findings += about(gaps, wanted, all_codes, geoms)
     findings += off_street(grids_m, lines, only=wanted)
-    figures = plan_figures(ws, grids_m, crs=crs, target=target, bounds=bounds, lines=lines)
+    near_box = _storage_box(frame)
+    points = {name: layer_frame(ws, name, crs, box=near_box) for name in POINT_LAYERS}
+    figures = plan_figures(
+        ws, grids_m, crs=crs, target=target, bounds=bounds, lines=lines, points=points
+    )
     figures = figures[figures.index.isin(list(wanted))]
     return Validation(sorted(findings, key=order), figures, crs)
 
