@@ -8,8 +8,12 @@ For each size it builds a workspace in a temporary folder (``demo``: the OSM dem
 buildings; ``2000``: 2,000 grids and 133,000 buildings), or takes it from ``--keep DIR``
 when built there before, then times
 
-- ``gridmap grids validate`` (:func:`gridmap.service.grid_checks.validate`: checks + figures),
-  the median of three;
+- ``gridmap grids validate`` (:func:`gridmap.service.grid_checks.validate`: checks + figures)
+  three times on a newly opened workspace (nothing of it in memory yet), three times again on
+  the same one unchanged, and after every edit below (the whole check the page asks for);
+- a rebalance proposal (:func:`gridmap.service.rebalance.propose`) for a range the plan
+  misses (``--rebalance 380,0.1``: 380 households ± 10 %), and of it the street-block units,
+  the search and the paint check of the moves (what is left of ``_whole_moves``);
 - per round, a reshape (a shared vertex moved about 3 m), a split through a grid's middle, a
   merge of two neighbours and a paint of one street block into the neighbouring grid, each
   end to end through :func:`gridmap.service.planning.edit_grids`, then its undo
@@ -21,7 +25,10 @@ when built there before, then times
 
 The code measured is whichever ``gridmap`` comes first on the path: run it with
 ``PYTHONPATH=<old checkout>`` for the "before" figures (this file only appends its own
-checkout). Prints one Markdown row per size and measure; ``--out`` appends them to FILE.
+checkout). Each measure is timed by the clock (wall) and by the CPU time of this process
+(``time.process_time``): other jobs on the machine stretch the first, much less the second.
+The load average (1 minute) is sampled at every round. Prints one Markdown row per size and
+measure (p50 / p95 of each); ``--out`` appends them to FILE.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import tempfile
 import time
@@ -48,6 +56,7 @@ from shapely.geometry import mapping  # noqa: E402
 from gridmap import store  # noqa: E402
 from gridmap.access.roles import Access  # noqa: E402
 from gridmap.service import blocks, grid_checks, plan_history, planning  # noqa: E402
+from gridmap.service import rebalance as rebalance_service  # noqa: E402
 
 WHO = Access.of("bench", "planner")
 SIZES = {"demo": None, "300": (300, 20_000), "2000": (2_000, 133_000)}
@@ -122,6 +131,8 @@ def operations(ws: store.Workspace, round_no: int) -> list[tuple[str, dict[str, 
     for _ in range(50):
         pick = inner.iloc[int(rng.integers(len(inner)))]
         owner = str(pick["grid_code"])
+        if owner not in g.index or g.geometry[owner].area < 1.5 * pick.geometry.area:
+            continue  # (a grid of this block alone: painting it away removes the grid)
         near = tree.query(pick.geometry, predicate="intersects")
         nbrs = [
             str(codes[i])
@@ -171,51 +182,134 @@ def recheck(ws: store.Workspace, codes: list[str]) -> None:
         grid_checks.validate(ws)
 
 
-def _pct(times: list[float]) -> str:
-    arr = np.array(times) * 1000
+#: A measure's times: (wall, CPU) seconds per run.
+Times = dict[str, list[tuple[float, float]]]
+
+
+class Clock:
+    """Wall and CPU time of a block: ``with Clock(times, name): ...``."""
+
+    def __init__(self, times: Times, name: str) -> None:
+        self.times, self.name = times, name
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        took = (time.perf_counter() - self.wall, time.process_time() - self.cpu)
+        self.times.setdefault(self.name, []).append(took)
+
+
+def _pct(values: list[float]) -> str:
+    arr = np.array(values) * 1000
     return f"{np.percentile(arr, 50):,.0f} / {np.percentile(arr, 95):,.0f}"
 
 
-def run(path: Path, size: str, rounds: int, label: str, say: Callable[[str], None]) -> list[str]:
+def rebalance(ws: store.Workspace, goal: tuple[float, float], times: Times) -> None:
+    """Time one rebalance proposal to ``goal`` (households, tolerance), and its parts: the
+    units, the search (every call of ``fewest_moves``) and the paint check (the rest of
+    ``_whole_moves``: trying the moves on the plan)."""
+    from gridmap.grids import rebalance as search
+
+    spent: Times = {}
+    patched = {
+        (rebalance_service, "plan_units"): "units",
+        (rebalance_service, "_whole_moves"): "whole",
+        (search, "fewest_moves"): "search",
+    }
+    saved = {key: getattr(*key) for key in patched}
+
+    def timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def run(*a: Any, **kw: Any) -> Any:
+            with Clock(spent, name):
+                return fn(*a, **kw)
+
+        return run
+
+    for (module, attr), name in patched.items():
+        setattr(module, attr, timed(saved[(module, attr)], name))
+    try:
+        with Clock(times, f"rebalance to {goal[0]:g} ± {goal[1]:.0%}: proposal"):
+            plan = rebalance_service.propose(ws, target=goal[0], tolerance=goal[1])
+    finally:
+        for key, fn in saved.items():
+            setattr(*key, fn)
+
+    def total(name: str) -> tuple[float, float]:
+        got = spent.get(name, [])
+        return (sum(w for w, _ in got), sum(c for _, c in got))
+
+    label = f"rebalance to {goal[0]:g} ± {goal[1]:.0%}"
+    whole, found = total("whole"), total("search")
+    times.setdefault(f"{label}: of which the units", []).append(total("units"))
+    times.setdefault(f"{label}: of which the search", []).append(found)
+    times.setdefault(
+        f"{label}: of which the paint check ({len(plan.moves)} moves kept)", []
+    ).append((whole[0] - found[0], whole[1] - found[1]))
+
+
+def run(
+    path: Path,
+    size: str,
+    rounds: int,
+    label: str,
+    say: Callable[[str], None],
+    goal: tuple[float, float] | None,
+) -> list[str]:
     """Time one workspace; return its Markdown rows."""
+    times: Times = {}
+    load = [os.getloadavg()[0]]
+    for _ in range(3):  # a newly opened workspace: nothing of it in memory
+        fresh = store.GeoPackageWorkspace(path)
+        with Clock(times, "validate (checks + figures), newly opened workspace"):
+            grid_checks.validate(fresh)
+        fresh.close()
     client, ws = _app(path)
-    grid_checks.validate(ws)  # warm: the first read opens the file
-    times: dict[str, list[float]] = {}
+    grid_checks.validate(ws)
     for _ in range(3):
-        t = time.perf_counter()
-        grid_checks.validate(ws)
-        times.setdefault("validate (checks + figures)", []).append(time.perf_counter() - t)
+        with Clock(times, "validate again, workspace unchanged"):
+            grid_checks.validate(ws)
+    if goal is not None:
+        rebalance(ws, goal, times)
+        say(f"{size}: rebalance done")
     for r in range(rounds):
         for name, body in operations(ws, r):
             body = with_versions(ws, body)
-            t = time.perf_counter()
-            done = planning.edit_grids(ws, body, access=WHO)
-            times.setdefault(name, []).append(time.perf_counter() - t)
+            with Clock(times, name):
+                done = planning.edit_grids(ws, body, access=WHO)
             codes = [*done.changed, *done.added]
-            t = time.perf_counter()
-            recheck(ws, codes)
-            times.setdefault("re-check of the edit", []).append(time.perf_counter() - t)
-            t = time.perf_counter()
-            plan_history.undo(ws, access=WHO)
-            times.setdefault("undo", []).append(time.perf_counter() - t)
+            with Clock(times, "re-check of the edit"):
+                recheck(ws, codes)
+            with Clock(times, "validate after the edit (the page's whole check)"):
+                grid_checks.validate(ws)
+            with Clock(times, "undo"):
+                plan_history.undo(ws, access=WHO)
         # the page's undo: POST /api/grids/undo (edit through the API, then take it back)
         body = with_versions(ws, operations(ws, r)[-1][1])
         resp = client.post("/api/grids/edit", json=body)
         assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
-        t = time.perf_counter()
-        resp = client.post("/api/grids/undo", json={})
-        times.setdefault("undo, the page's request (reply included)", []).append(
-            time.perf_counter() - t
-        )
+        with Clock(times, "undo, the page's request (reply included)"):
+            resp = client.post("/api/grids/undo", json={})
         assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
-        times.setdefault("naive peer: rewrite all, relocate all", []).append(naive(ws))
+        with Clock(times, "naive peer: rewrite all, relocate all"):
+            naive(ws)
+        load.append(os.getloadavg()[0])
         say(f"{size}: round {r + 1} of {rounds}")
     desc = (
         f"{ws.count('grids')} grids, {ws.count('buildings'):,} buildings, "
         f"{ws.count('households'):,} households"
     )
     ws.close()
-    rows = [f"| {size} ({desc}) | {label} | {name} | {_pct(ts)} |" for name, ts in times.items()]
+    rows = [
+        f"| {size} ({desc}) | {label} | {name} | {_pct([w for w, _ in ts])} "
+        f"| {_pct([c for _, c in ts])} |"
+        for name, ts in sorted(times.items())
+    ]
+    rows.append(
+        f"| {size} ({desc}) | {label} | load average (1 min) over the run: "
+        f"{min(load):.1f}–{max(load):.1f} | | |"
+    )
     return rows
 
 
@@ -226,9 +320,24 @@ def main() -> None:
     parser.add_argument("--label", default="after")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="build the workspaces here and reuse them")
+    parser.add_argument(
+        "--rebalance",
+        default="380,0.1",
+        help="households,tolerance of the rebalance timed (none: no rebalance)",
+    )
     args = parser.parse_args()
     say = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    rows = ["| workspace | code | measure | p50 / p95 ms |", "|---|---|---|---:|"]
+    import gridmap
+
+    say(f"measuring gridmap from {Path(gridmap.__file__).parent}")
+    goal = None
+    if args.rebalance != "none":
+        households, tolerance = (float(v) for v in args.rebalance.split(","))
+        goal = (households, tolerance)
+    rows = [
+        "| workspace | code | measure | wall p50 / p95 ms | CPU p50 / p95 ms |",
+        "|---|---|---|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -236,7 +345,7 @@ def main() -> None:
             src = build(size, folder, say)
             work = Path(tmp) / f"work-{size}.gpkg"
             store.GeoPackageWorkspace(src, read_only=True).backup(work)
-            rows += run(work, size, args.rounds, args.label, say)
+            rows += run(work, size, args.rounds, args.label, say, goal)
     print("\n".join(rows))
     if args.out:
         with args.out.open("a", encoding="utf-8") as f:

@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from gridmap.grids.findings import check_plan
+from gridmap.grids.findings import check_plan, gap_findings
 
 CRS = "EPSG:32650"
 X, Y = 668000.0, 3545000.0
@@ -157,3 +157,27 @@ def test_a_gap_with_a_hair_thin_tail_along_the_edge_is_served_as_a_polygon():
     assert shape.geom_type == "MultiPolygon" and shape.is_valid
     back = gpd.GeoSeries([shape], crs=4326).to_crs(CRS).iloc[0]
     assert back.area == pytest.approx(gap.area, rel=1e-3)
+
+
+def test_a_building_in_no_grid_is_about_the_grids_it_touches():
+    touching = box(X + 200, Y + 40, X + 210, Y + 50)  # against B's east edge, in no grid
+    far = box(X + 300, Y, X + 310, Y + 10)
+    g, c, b = two(buildings=[*in_range(), touching, far], households=[400, 400, 0, 0])
+    assert [f.detail["building"] for f in check_plan(g, c, b, only=["B"])] == [3]
+    assert [f.detail["building"] for f in check_plan(g, c, b, only=["A"])] == []
+
+
+def test_gaps_in_a_window_and_those_its_edge_cuts():
+    g, c, _ = two(b=box(X + 100, Y, X + 180, Y + 100))  # 20 m × 100 m of K in no grid
+    found, unsure = gap_findings(g, c)
+    assert [(f.grids, f.value) for f in found] == [(("B",), pytest.approx(2000))] and not unsure
+    # a window around the whole gap finds it as the whole check does
+    found, unsure = gap_findings(g, c, window=box(X + 150, Y - 10, X + 210, Y + 110))
+    assert [(f.grids, f.value) for f in found] == [(("B",), pytest.approx(2000))] and not unsure
+    # a window that cuts it: its community is to be checked whole, if it is near the grids
+    window = box(X + 150, Y - 10, X + 190, Y + 110)
+    b = g.geometry.iloc[1]
+    assert gap_findings(g, c, window=window, near=b) == ([], ["K"])
+    assert gap_findings(g, c, window=window, near=g.geometry.iloc[0]) == ([], [])
+    # a window away from it sees none
+    assert gap_findings(g, c, window=box(X + 10, Y + 10, X + 90, Y + 90)) == ([], [])

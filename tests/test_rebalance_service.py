@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gridmap import store
 from gridmap.access.roles import PLANNER, Access
 from gridmap.service import grid_checks, rebalance
 from gridmap.service.blocks import blocks_stamp
@@ -95,3 +96,44 @@ def test_a_plan_without_the_version_of_a_grid_it_paints_into_is_refused(writable
         rebalance.apply(ws, bad, access=WHO)
     assert to in err.value.message and "未保存" in err.value.message
     assert int(ws.audit_log(limit=1)["fid"].iloc[0]) == last  # nothing painted
+
+
+def _moves_kept(ws, target: float, tolerance: float) -> tuple[int, list, list]:
+    """Return how many moves a search finds, those the paint check keeps trying each once
+    (rebalance_check.Trial), and those it keeps painting all the kept ones again with each,
+    grouped as apply paints them."""
+    import numpy as np
+
+    from gridmap.grids import rebalance as search
+    from gridmap.schema import STORAGE_CRS
+    from gridmap.service.rebalance_check import PaintCheck, grouped
+
+    units = rebalance.plan_units(ws).reset_index(drop=True)
+    codes = sorted(set(units["grid_code"]))
+    labels = np.asarray([codes.index(c) for c in units["grid_code"]])
+    bounds = (target * (1 - tolerance), target * (1 + tolerance))
+    weights = units["households"].to_numpy(dtype=float)
+    found = search.fewest_moves(weights, rebalance._neighbours(units), labels, target, bounds)
+    ground = units.geometry.to_crs(STORAGE_CRS).values
+    check = PaintCheck(ws, units.crs)
+    trial = check.trial()
+    once = [m for m in found.moves if trial.add(codes[m.target], ground[m.unit])]
+    again: list = []
+    for m in found.moves:
+        if check.keeps_whole(grouped([(codes[t.target], ground[t.unit]) for t in [*again, m]])):
+            again.append(m)
+    return len(found.moves), once, again
+
+
+def test_trying_each_move_once_keeps_what_trying_all_the_kept_ones_again_keeps(
+    demo_workspace, tmp_path
+):
+    """On the demo the one move found splits a grid (both ways refuse it); on a synthetic
+    district with a narrow range two dozen moves are kept, the same both ways."""
+    from gridmap.build.synthetic.district import build_district
+
+    assert _moves_kept(demo_workspace, 400, 0.1) == (1, [], [])
+    district = build_district(tmp_path / "d.gpkg", grids=30, buildings=2_000, seed=7)
+    with store.GeoPackageWorkspace(district, read_only=True) as ws:
+        found, once, again = _moves_kept(ws, 380, 0.1)
+    assert found > 10 and once == again and len(once) > 10

@@ -13,6 +13,7 @@ from gridmap import store
 from gridmap.access.roles import Access
 from gridmap.build.synthetic.district import build_district, district_layers
 from gridmap.errors import InputError
+from gridmap.grids.findings import about
 from gridmap.service import grid_checks, plan_history, planning
 
 WHO = Access.of("test", "planner")
@@ -107,7 +108,13 @@ def test_the_recheck_of_an_edit_reports_what_the_whole_check_says_of_its_grids(
     kinds = {f.kind for f in whole.findings}
     assert "households_range" in kinds
     part = grid_checks.validate(ws, grids=list(done.changed))
-    expected = [f for f in whole.findings if not f.grids or set(f.grids) & set(done.changed)]
+    grids = ws.read("grids").to_crs(whole.crs)
+    expected = about(
+        whole.findings,
+        done.changed,
+        grids["code"].to_numpy(dtype=str),
+        np.asarray(grids.geometry.values, dtype=object),
+    )
     assert [(f.kind, f.grids, round(f.value, 3)) for f in part.findings] == [
         (f.kind, f.grids, round(f.value, 3)) for f in expected
     ]

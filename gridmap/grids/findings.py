@@ -103,32 +103,101 @@ def _overlaps(codes: np.ndarray, geoms: np.ndarray) -> list[Finding]:
     return out
 
 
-def _around(piece: BaseGeometry, codes: np.ndarray, geoms: np.ndarray) -> list[str]:
-    """Return the grids that border ``piece``, longest shared border first."""
-    near = shapely.dwithin(geoms, piece, TOUCH_M * 10)
+#: A finding without grids (a building in no grid) belongs to an edit's re-check when it lies
+#: this close to an edited grid, metres; grids this close border a piece (:func:`_around`).
+NEAR_M = TOUCH_M * 10
+
+
+def _around(
+    piece: BaseGeometry, codes: np.ndarray, geoms: np.ndarray, tree: shapely.STRtree | None = None
+) -> list[str]:
+    """Return the grids that border ``piece``, longest shared border first (``tree``: of
+    ``geoms``, to find them without testing every grid)."""
+    if tree is None:
+        near = np.flatnonzero(shapely.dwithin(geoms, piece, NEAR_M))
+    else:
+        near = tree.query(piece, predicate="dwithin", distance=NEAR_M)
     shared = [
         (
             float(shapely.length(shapely.intersection(piece.boundary, geoms[i].boundary))),
             str(codes[i]),
         )
-        for i in np.flatnonzero(near)
+        for i in near.tolist()
     ]
     return [c for length, c in sorted(shared, reverse=True) if length > 0]
 
 
+#: A gap closer than this to the edge of a re-check's window (m) may go on beyond it.
+EDGE_M = 0.5
+
+
+def gap_findings(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    window: BaseGeometry | None = None,
+    near: BaseGeometry | None = None,
+) -> tuple[list[Finding], list[str]]:
+    """Return the gaps inside each community (kind ``gap``), and the communities to check whole.
+
+    Parameters
+    ----------
+    grids
+        ``code``, ``community_code`` and geometry, metric CRS: every grid that reaches into
+        ``window`` (all of them without one).
+    communities
+        ``code`` and geometry, same CRS.
+    window
+        Only the gaps inside this polygon (an edit's re-check): a gap within :data:`EDGE_M`
+        of its edge may go on beyond it, where its area and its neighbours are unknown; it is
+        left out and its community listed, to be checked whole, when it lies within
+        :data:`NEAR_M` of ``near`` (the edited grids) or ``near`` is None.
+
+    Returns
+    -------
+    findings, communities
+        The gaps, and the codes of the communities whose gaps ``window`` cut (none without
+        one).
+    """
+    codes = grids["code"].astype(str).to_numpy()
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    community_of = grids["community_code"].to_numpy(dtype=object)
+    return _gaps(codes, geoms, community_of, communities, window, near)
+
+
 def _gaps(
-    codes: np.ndarray, geoms: np.ndarray, community_of: np.ndarray, communities: gpd.GeoDataFrame
-) -> list[Finding]:
+    codes: np.ndarray,
+    geoms: np.ndarray,
+    community_of: np.ndarray,
+    communities: gpd.GeoDataFrame,
+    window: BaseGeometry | None = None,
+    near: BaseGeometry | None = None,
+) -> tuple[list[Finding], list[str]]:
     out = []
+    unsure: list[str] = []
+    tree = shapely.STRtree(geoms)
+    edge = None if window is None else shapely.boundary(window)
     for row in communities.itertuples():
+        region = row.geometry
+        if window is not None:
+            if not shapely.intersects(region, window):
+                continue
+            region = shapely.intersection(region, window)
         mine = geoms[community_of == row.code]
+        if window is not None:
+            mine = mine[shapely.intersects(mine, window)]
         covered = shapely.union_all(mine) if len(mine) else shapely.Polygon()
-        left = shapely.difference(row.geometry, covered)
+        left = shapely.difference(region, covered)
         for piece in shapely.get_parts(left):
+            if edge is not None and shapely.dwithin(piece, edge, EDGE_M):
+                cut_off = near is None or shapely.dwithin(piece, near, NEAR_M)
+                if cut_off and str(row.code) not in unsure:
+                    unsure.append(str(row.code))
+                continue
             area = float(piece.area)
             if area < MIN_AREA_M2 or piece.geom_type != "Polygon":
                 continue
-            around = _around(piece, codes, geoms)
+            around = _around(piece, codes, geoms, tree)
             out.append(
                 Finding(
                     "gap",
@@ -141,7 +210,7 @@ def _gaps(
                     _gives(around),
                 )
             )
-    return out
+    return out, unsure
 
 
 def _outside(codes: np.ndarray, geoms: np.ndarray, area: BaseGeometry) -> list[Finding]:
@@ -168,23 +237,28 @@ def _outside(codes: np.ndarray, geoms: np.ndarray, area: BaseGeometry) -> list[F
 def _communities(
     codes: np.ndarray, geoms: np.ndarray, community_of: np.ndarray, communities: gpd.GeoDataFrame
 ) -> list[Finding]:
-    out = []
+    out: list[Finding] = []
     cgeoms = np.asarray(communities.geometry.values, dtype=object)
     ccodes = communities["code"].astype(str).to_numpy()
-    tree = shapely.STRtree(cgeoms)
+    if not len(geoms):
+        return out
+    # only communities whose interior meets a grid's hold a share of it (the others around it
+    # touch it at most); one that covers it holds all of it
+    gi, ci = shapely.STRtree(cgeoms).query(geoms, predicate="intersects")
     shapely.prepare(cgeoms)
-    for code, geom, named in zip(codes, geoms, community_of, strict=True):
-        # only communities whose interior meets the grid's hold a share of it (the others
-        # around it touch it at most); one that covers it holds all of it
-        near = tree.query(geom, predicate="intersects")
-        near = near[shapely.relate_pattern(cgeoms[near], geom, "T********")]
-        shares = np.where(
-            shapely.covers(cgeoms[near], geom),
-            shapely.area(geom),
-            shapely.area(shapely.intersection(cgeoms[near], geom)),
-        )
-        holding = [str(ccodes[k]) for k, a in zip(near, shares, strict=True) if a >= MIN_AREA_M2]
-        holding.sort(key=lambda c: int(np.flatnonzero(ccodes == c)[0]))
+    inner = shapely.relate_pattern(cgeoms[ci], geoms[gi], "T********")
+    gi, ci = gi[inner], ci[inner]
+    shares = shapely.area(geoms[gi])
+    partly = ~shapely.covers(cgeoms[ci], geoms[gi])
+    shares[partly] = shapely.area(shapely.intersection(cgeoms[ci[partly]], geoms[gi[partly]]))
+    held = shares >= MIN_AREA_M2
+    gi, ci = gi[held], ci[held]
+    first = {c: k for k, c in reversed(list(enumerate(ccodes.tolist())))}
+    holding_of: dict[int, list[str]] = {}
+    for g, k in zip(gi.tolist(), ci.tolist(), strict=True):
+        holding_of.setdefault(g, []).append(str(ccodes[k]))
+    for g, (code, geom, named) in enumerate(zip(codes, geoms, community_of, strict=True)):
+        holding = sorted(holding_of.get(g, []), key=lambda c: first[c])
         if len(holding) == 1 and (named is None or str(named) == holding[0]):
             continue
         if not holding:
@@ -252,15 +326,24 @@ def _buildings(
         return out, owner
     tree = shapely.STRtree(geoms)
     bi, gi = tree.query(foot, predicate="intersects")
+    pairs = np.lexsort((gi, bi))  # in frame order: shares that tie keep it
+    bi, gi = bi[pairs], gi[pairs]
     # a footprint inside a grid has all its area there: intersect only those on a border
     shapely.prepare(geoms)
     inside = shapely.contains_properly(geoms[gi], foot[bi])
     area = shapely.area(foot[bi])
     area[~inside] = shapely.area(shapely.intersection(foot[bi[~inside]], geoms[gi[~inside]]))
     positive = area > 0
-    inner = shapely.point_on_surface(foot)
-    pi, pg = tree.query(inner, predicate="intersects")
-    owner[pi[::-1]] = codes[pg[::-1]]
+    # a building's grid: the first (in frame order) that holds its inner point; a footprint
+    # that meets one grid only and lies inside it is that grid's without looking
+    meets = np.bincount(bi, minlength=len(foot))
+    alone = inside & (meets[bi] == 1)
+    owner[bi[alone]] = codes[gi[alone]]
+    rest = np.flatnonzero(pd.isna(owner))
+    pi, pg = tree.query(shapely.point_on_surface(foot[rest]), predicate="intersects")
+    first = np.lexsort((pg, pi))
+    first = first[np.r_[True, pi[first][1:] != pi[first][:-1]]] if len(first) else first
+    owner[rest[pi[first]]] = codes[pg[first]]
     # only a building in no grid, or sharing its area with two grids or more, can be a finding
     grids_of = np.bincount(bi[positive], minlength=len(foot))
     todo = np.flatnonzero((grids_of != 1) | pd.isna(owner))
@@ -318,6 +401,7 @@ def check_plan(
     *,
     bounds: tuple[float, float] = (300, 500),
     only: Iterable[str] | None = None,
+    gaps: bool = True,
 ) -> list[Finding]:
     """Return every finding of the plan, most serious first (see the module).
 
@@ -332,15 +416,18 @@ def check_plan(
     bounds
         The household range a grid should hold.
     only
-        Codes of the grids to report on (an edit's re-check): findings naming none of them
-        are left out.
+        Codes of the grids to report on (an edit's re-check): only the findings about them
+        (:func:`about`).
+    gaps
+        False: leave the gaps to :func:`gap_findings` (a re-check looks for them in a window).
     """
     codes = grids["code"].astype(str).to_numpy()
     geoms = np.asarray(grids.geometry.values, dtype=object)
     community_of = grids["community_code"].to_numpy(dtype=object)
     area = shapely.union_all(np.asarray(communities.geometry.values, dtype=object))
     found = _overlaps(codes, geoms)
-    found += _gaps(codes, geoms, community_of, communities)
+    if gaps:
+        found += _gaps(codes, geoms, community_of, communities)[0]
     found += _outside(codes, geoms, area)
     found += _communities(codes, geoms, community_of, communities)
     found += _multipart(codes, geoms)
@@ -366,11 +453,30 @@ def check_plan(
                 )
             )
     if only is not None:
-        wanted = set(only)
-        found = [f for f in found if not f.grids or wanted & set(f.grids)]
+        found = about(found, only, codes, geoms)
     return sorted(found, key=order)
 
 
-def order(finding: Finding) -> tuple[int, float]:
-    """The sort key of a report: most serious kind first, then the largest."""
-    return (KINDS.index(finding.kind), -finding.value)
+def about(
+    found: Iterable[Finding], only: Iterable[str], codes: np.ndarray, geoms: np.ndarray
+) -> list[Finding]:
+    """Return the findings an edit's re-check of the grids ``only`` reports: those naming one
+    of them, and those naming no grid (a building in no grid) within :data:`NEAR_M` of one.
+
+    ``codes`` and ``geoms``: the grids (metric CRS), ``only`` among them.
+    """
+    wanted = set(only)
+    mine = geoms[np.isin(codes.astype(str), list(wanted))] if len(codes) else geoms
+    area = shapely.union_all(mine) if len(mine) else shapely.Polygon()
+    return [
+        f
+        for f in found
+        if wanted & set(f.grids) or (not f.grids and shapely.dwithin(f.geometry, area, NEAR_M))
+    ]
+
+
+def order(finding: Finding) -> tuple[int, float, tuple[str, ...], str]:
+    """The sort key of a report: most serious kind first, then the largest (then by grids and
+    building or community, so that equal findings keep one order)."""
+    which = str(finding.detail.get("building", finding.detail.get("community", "")))
+    return (KINDS.index(finding.kind), -finding.value, finding.grids, which)

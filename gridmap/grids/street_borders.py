@@ -104,12 +104,25 @@ def _beside_streets(shared: np.ndarray, tree: shapely.STRtree, near_m: float) ->
     end on is not beside it."""
     if not len(shared):
         return np.zeros(0, dtype=int)
-    points, which = shapely.get_coordinates(shapely.segmentize(shared, SAMPLE_M), return_index=True)
-    _, dist = tree.query_nearest(shapely.points(points), return_distance=True, all_matches=False)
+    # sampled along each part of a border: the step from one part to the next is no border
+    parts, border = shapely.get_parts(shared, return_index=True)
+    points, part = shapely.get_coordinates(shapely.segmentize(parts, SAMPLE_M), return_index=True)
+    which = border[part]
+    # the distance to the nearest street where one is this close (a step of at most SAMPLE_M
+    # changes it by at most that: a point farther off is never beside one, nor next to one
+    # that is); infinite beyond
+    reach = near_m + SAMPLE_M
+    samples = shapely.points(points)
+    pi, si = tree.query(samples, predicate="dwithin", distance=reach)
+    dist = np.full(len(points), np.inf)
+    if len(pi):
+        np.minimum.at(dist, pi, shapely.distance(samples[pi], tree.geometries[si]))
     step = np.hypot(*np.diff(points, axis=0).T)
+    with np.errstate(invalid="ignore"):  # inf - inf: both far off, not beside
+        change = np.abs(np.diff(dist))
     beside = (
-        (which[1:] == which[:-1])
-        & (np.abs(np.diff(dist)) <= 0.5 * step)
+        (part[1:] == part[:-1])
+        & (change <= 0.5 * step)
         & (dist[1:] > ON_STREET_M)
         & (dist[1:] <= near_m)
     )

@@ -72,8 +72,9 @@ def unique_edges(streets: pd.DataFrame) -> pd.DataFrame:
     """
     if streets.empty or not {"u", "v"} <= set(streets.columns):
         return streets
-    u, v = streets["u"].astype("int64"), streets["v"].astype("int64")
-    key = pd.Series(list(zip(np.minimum(u, v), np.maximum(u, v), strict=True)), index=streets.index)
+    u = streets["u"].astype("int64").to_numpy()
+    v = streets["v"].astype("int64").to_numpy()
+    ends = {"low": np.minimum(u, v), "high": np.maximum(u, v)}
     if "key" in streets.columns:
-        key = key.astype(str) + ":" + streets["key"].fillna(0).astype(int).astype(str)
-    return streets[~key.duplicated()]
+        ends["key"] = streets["key"].fillna(0).astype("int64").to_numpy()
+    return streets[~pd.DataFrame(ends).duplicated().to_numpy()]

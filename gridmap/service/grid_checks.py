@@ -5,10 +5,17 @@ metric CRS, runs :func:`gridmap.grids.findings.check_plan` and
 :func:`gridmap.grids.street_borders.off_street` and returns the findings with their
 geometry in EPSG:4326 (GeoJSON), and the figures of each grid (:func:`plan_figures`). No
 personal data: counts of households, buildings, cameras and incidents only.
+
+Everything but the grids comes from :mod:`gridmap.service.check_inputs`, which keeps it in
+memory and reads again only the rows a write changed; an edit's re-check of a few grids
+(``validate(grids=…)``) reads a window around them (:mod:`gridmap.service.grid_recheck`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +33,14 @@ from gridmap.errors import FeatureNotFoundError, InputError
 from gridmap.grids.findings import Finding, check_plan, order
 from gridmap.grids.street_borders import off_street
 from gridmap.schema import STORAGE_CRS
+from gridmap.service.check_inputs import layer_frame
 from gridmap.service.metric import metric_crs
 from gridmap.store import Workspace
 
 #: Incidents of this many days count as "the last 12 months".
 INCIDENT_DAYS = 365
+#: The point layers counted per grid, and the column of the figures that counts each.
+POINT_LAYERS = {"cameras": "cameras", "facilities": "facilities", "incidents": "incidents_12m"}
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ def plan_figures(
     target: float,
     bounds: tuple[float, float],
     lines: np.ndarray | None = None,
+    points: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> pd.DataFrame:
     """Return per grid (index: code): households, residents, buildings, area_m2,
     street_length_m, cameras, facilities, incidents_12m, deviation and in_range.
@@ -144,7 +155,8 @@ def plan_figures(
     Households, residents and buildings as stored with the grid (kept right by every edit);
     the rest counted by geometry in the metric CRS ``crs`` (streets clipped to the grid, each
     two-way street once; ``lines``: those centre lines already read, metric CRS). Points
-    are read in the grids' bounding box only.
+    are read in the grids' bounding box only (``points``: those of :data:`POINT_LAYERS` already
+    read, by layer, metric CRS). A point on a border counts for the first grid of ``grids``.
     """
     from gridmap.network.graph import unique_edges
 
@@ -153,7 +165,7 @@ def plan_figures(
     geoms = np.asarray(grids.geometry.values, dtype=object)
     codes = grids["code"].to_numpy(dtype=object)
     tree = shapely.STRtree(geoms)
-    box = _storage_box(grids)
+    box = _storage_box(grids) if lines is None or points is None else None
     if lines is None:
         streets = ws.read("streets", bbox=box)
         lines = (
@@ -164,17 +176,16 @@ def plan_figures(
     lengths = np.zeros(len(geoms))
     if len(lines):
         li, gi = tree.query(lines, predicate="intersects")
-        if len(li):
-            parts = shapely.length(shapely.intersection(lines[li], geoms[gi]))
+        if len(li):  # a street the grid covers counts whole: clip only those across a border
+            shapely.prepare(geoms)
+            cut = ~shapely.covers(geoms[gi], lines[li])
+            parts = shapely.length(lines[li])
+            parts[cut] = shapely.length(shapely.intersection(lines[li[cut]], geoms[gi[cut]]))
             np.add.at(lengths, gi, parts)
     out["street_length_m"] = np.round(lengths, 1)
     since = datetime.now(UTC) - timedelta(days=INCIDENT_DAYS)
-    for layer, column in (
-        ("cameras", "cameras"),
-        ("facilities", "facilities"),
-        ("incidents", "incidents_12m"),
-    ):
-        frame = ws.read(layer, bbox=box)
+    for layer, column in POINT_LAYERS.items():
+        frame = ws.read(layer, bbox=box) if points is None else points[layer]
         if layer == "incidents" and len(frame) and "occurred_at" in frame:
             when = pd.to_datetime(frame["occurred_at"], utc=True, errors="coerce")
             frame = frame[when >= since]
@@ -215,6 +226,8 @@ def _street_lines(ws: Workspace, crs: Any, box: Any) -> np.ndarray:
 
 #: The household range a grid should hold unless the planner sets another (domain.md: 300–500).
 DEFAULT_RANGE: tuple[float, float] = (300, 500)
+#: The columns of ``grids`` the checks and figures read.
+GRID_COLUMNS = ("code", "community_code", "households", "residents", "buildings", "area_m2")
 
 
 def validate(
@@ -227,54 +240,112 @@ def validate(
 ) -> Validation:
     """Check the workspace's grids (or one community's) and figure them; see the module.
 
+    Communities, footprints, streets and points come from memory where they did not change
+    since the last check (:mod:`gridmap.service.check_inputs`).
+
     ``grids``: the codes of the grids to report on (an edit's re-check, in milliseconds at the
-    size of a district): only their communities, the grids around them and the buildings
-    there are read, and only findings naming one of them (or none, found there) and their
-    figures return.
+    size of a district): only the window around them is read, and only the findings about them
+    (:func:`gridmap.grids.findings.about`) and their figures return, the same as the whole
+    check gives for them (:mod:`gridmap.service.grid_recheck`).
     """
     lo, hi = _bounds(bounds)
     crs = metric_crs(ws)
-    communities = ws.read("community")
+    goal = (lo + hi) / 2 if target is None else target
     if grids is not None:
-        wanted = [str(c) for c in grids]
-        mine = ws.read("grids", where={"code": wanted}) if wanted else ws.read("grids", limit=0)
-        held = sorted({str(c) for c in mine["community_code"].dropna()})
-        communities = communities[communities["code"].astype(str).isin(held)]
-        box = _storage_box(
-            pd.concat([mine[["geometry"]], communities[["geometry"]]]).pipe(
-                gpd.GeoDataFrame, crs=STORAGE_CRS
-            )
+        from gridmap.service.grid_recheck import recheck
+
+        return recheck(
+            ws, [str(c) for c in grids], crs=crs, bounds=(lo, hi), target=goal, community=community
         )
-        # every grid there (a coverage of the box), so that each building there has its grid
-        frame = ws.read("grids", bbox=box) if box is not None else mine
-    else:
-        frame = ws.read("grids")
+    communities = layer_frame(ws, "community", crs, storage=True)
+    frame = ws.read("grids", columns=GRID_COLUMNS, system=False)
     if community is not None:
-        if community not in set(communities["code"].astype(str)):
-            raise FeatureNotFoundError(
-                f"There is no community '{community}'. (没有编码为“{community}”的社区。)"
-            )
-        communities = communities[communities["code"].astype(str) == community]
+        communities = communities[communities["code"].astype(str) == one_community(ws, community)]
         frame = frame[frame["community_code"].astype(str) == community]
+    box = tuple(communities.total_bounds) if len(communities) else None
     grids_m = frame.to_crs(crs)
     communities_m = communities.to_crs(crs)
-    if grids is None:
-        box = tuple(communities.total_bounds) if len(communities) else None
-    buildings = ws.read("buildings", bbox=box).to_crs(crs)
+    buildings = layer_frame(ws, "buildings", crs, box=box)
     if community is not None and len(buildings):
-        inner = shapely.point_on_surface(np.asarray(buildings.geometry.values, dtype=object))
-        area = shapely.union_all(np.asarray(communities_m.geometry.values, dtype=object))
-        buildings = buildings[shapely.intersects(inner, area)]
-    only = None if grids is None else set(wanted)
-    lines = _street_lines(ws, crs, box)
-    findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi), only=only)
-    findings = sorted([*findings, *off_street(grids_m, lines, only=only)], key=order)
+        buildings = in_area(buildings, communities_m)
+    lines = _lines(layer_frame(ws, "streets", crs, box=box))
+    findings = check_plan(grids_m, communities_m, buildings, bounds=(lo, hi))
+    streets = (str(crs), box, ws.content_stamp(["streets"]))
+    findings = sorted([*findings, *_off_street(ws, grids_m, lines, streets)], key=order)
+    near = _storage_box(frame)
+    points = {name: layer_frame(ws, name, crs, box=near) for name in POINT_LAYERS}
     figures = plan_figures(
-        ws,
-        grids_m if only is None else grids_m[grids_m["code"].isin(only)],
-        crs=crs,
-        target=(lo + hi) / 2 if target is None else target,
-        bounds=(lo, hi),
-        lines=lines,
+        ws, grids_m, crs=crs, target=goal, bounds=(lo, hi), lines=lines, points=points
     )
     return Validation(findings, figures, crs)
+
+
+@dataclass(frozen=True)
+class _Borders:
+    """The last whole check's borders off their street: the streets they were found with
+    (CRS, box, content stamp), each grid's outline (WKB) and community, and the findings."""
+
+    streets: tuple[Any, ...]
+    grids: dict[str, tuple[bytes, str]]
+    found: list[Finding]
+
+
+_BORDERS: weakref.WeakKeyDictionary[Workspace, _Borders] = weakref.WeakKeyDictionary()
+_BORDERS_LOCK = threading.Lock()
+
+
+def _off_street(
+    ws: Workspace, grids: gpd.GeoDataFrame, lines: np.ndarray, streets: tuple[Any, ...]
+) -> list[Finding]:
+    """Return :func:`gridmap.grids.street_borders.off_street` of ``grids``, looking again
+    only at the borders of grids whose outline or community changed since the last whole
+    check of ``ws`` with the same ``streets`` (a border's finding depends on its two grids
+    and the streets alone): after an edit, those of the few grids it changed."""
+    codes = grids["code"].astype(str).tolist()
+    now = dict(
+        zip(
+            codes,
+            zip(
+                shapely.to_wkb(np.asarray(grids.geometry.values, dtype=object)).tolist(),
+                grids["community_code"].astype(str).tolist(),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+    with _BORDERS_LOCK:
+        last = _BORDERS.get(ws)
+    if last is None or last.streets != streets or len(now) != len(codes):
+        found = off_street(grids, lines)
+    else:
+        changed = {c for c, v in now.items() if last.grids.get(c) != v}
+        changed |= set(last.grids) - set(now)
+        kept = [f for f in last.found if not changed & set(f.grids)]
+        found = kept + (off_street(grids, lines, only=changed & set(now)) if changed else [])
+    if len(now) == len(codes):  # (codes unique: a grid's findings can be told by its code)
+        with _BORDERS_LOCK:
+            _BORDERS[ws] = _Borders(streets, now, found)
+    return found
+
+
+def one_community(ws: Workspace, code: str) -> str:
+    """Return ``code`` when the workspace has that community, else raise FeatureNotFoundError."""
+    if not ws.count("community", where={"code": code}):
+        raise FeatureNotFoundError(f"There is no community '{code}'. (没有编码为“{code}”的社区。)")
+    return code
+
+
+def in_area(frame: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the rows of ``frame`` (footprints) whose inner point lies in ``communities``."""
+    inner = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+    area = shapely.union_all(np.asarray(communities.geometry.values, dtype=object))
+    return frame[shapely.intersects(inner, area)]
+
+
+def _lines(streets: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the centre lines of ``streets`` (metric CRS), each two-way street once."""
+    from gridmap.network.graph import unique_edges
+
+    if not len(streets):
+        return np.zeros(0, dtype=object)
+    return np.asarray(unique_edges(streets).geometry.values, dtype=object)

@@ -151,11 +151,17 @@ def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
     rows: list[dict[str, Any]] = []
     shapes: list[Any] = []
     ids = blocks.index.to_numpy()
+    community_of = blocks["community_code"].astype(str).to_numpy()
+    fids = buildings.index.to_numpy()
+    known = pd.notna(code)
+    # the buildings of each block, in id order: one sort, not a scan of them all per block
+    order = np.argsort(where, kind="stable")
+    members = np.split(order, np.searchsorted(where[order], np.arange(1, len(geoms))))
     for b in range(len(geoms)):
-        mine = np.flatnonzero((where == b) & pd.notna(code))
+        inside = members[b]
+        mine = inside[known[inside]]
         parts = sorted({str(c) for c in code[mine]}) or ([str(at[b])] if at[b] else [])
-        cells = building_cells(geoms[b], foot[where == b]) if len(parts) > 1 else None
-        inside = np.flatnonzero(where == b)
+        cells = building_cells(geoms[b], foot[inside]) if len(parts) > 1 else None
         for c in parts:
             held = mine[code[mine] == c] if len(mine) else mine
             piece = geoms[b]
@@ -164,10 +170,10 @@ def plan_units(ws: Workspace, community: str | None = None) -> gpd.GeoDataFrame:
             rows.append(
                 {
                     "block": int(ids[b]),
-                    "community_code": str(blocks["community_code"].iloc[b]),
+                    "community_code": str(community_of[b]),
                     "grid_code": c,
                     "households": float(hh[held].sum()),
-                    "fids": [int(f) for f in buildings.index.to_numpy()[held]],
+                    "fids": [int(f) for f in fids[held]],
                     "whole": len(parts) == 1,
                 }
             )
@@ -270,22 +276,30 @@ def _whole_moves(
     pieces (:class:`gridmap.service.rebalance_check.PaintCheck`), in order.
 
     A move that fails the check is dropped and its unit kept where it is (its edges to other
-    grids cut) for the next search, up to :data:`ROUNDS` searches.
+    grids cut) for the next search, up to :data:`ROUNDS` searches. Each move is tried once, on
+    the plan the moves kept before it left (:class:`gridmap.service.rebalance_check.Trial`);
+    what ``apply`` then writes, their paints grouped by receiving grid, is checked once more,
+    and in the rare case it fails the moves are tried again each on top of the kept ones.
     """
     nbrs = _neighbours(units)
     check = PaintCheck(ws, units.crs)
     ground = units.geometry.to_crs(STORAGE_CRS).values
     codes = sorted(set(units["grid_code"]))
+
+    def paints(moves: list[rebalance.Move]) -> list[tuple[str, Any]]:
+        return grouped([(codes[t.target], ground[t.unit]) for t in moves])
+
     for _round in range(ROUNDS):
         found = rebalance.fewest_moves(w, nbrs, labels, target, bounds)
-        kept: list[rebalance.Move] = []
-        failed: list[int] = []
-        for m in found.moves:
-            trial = [*kept, m]
-            if check.keeps_whole(grouped([(codes[t.target], ground[t.unit]) for t in trial])):
-                kept.append(m)
-            else:
-                failed.append(m.unit)
+        trial = check.trial()
+        kept = [m for m in found.moves if trial.add(codes[m.target], ground[m.unit])]
+        if kept and not check.keeps_whole(paints(kept)):  # (grouped as apply paints them)
+            kept = []
+            for m in found.moves:
+                if check.keeps_whole(paints([*kept, m])):
+                    kept.append(m)
+        taken = {id(m) for m in kept}
+        failed = [m.unit for m in found.moves if id(m) not in taken]
         if not failed:
             return found, kept
         for u in failed:  # the unit stays in its grid: no side to another one

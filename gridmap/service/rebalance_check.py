@@ -7,6 +7,13 @@ the plan in memory (EPSG:4326, as :func:`gridmap.service.planning.edit_grids` do
 paint per receiving grid as :func:`gridmap.service.rebalance.apply` sends them) and counts each
 touched grid's pieces as ``gridmap grids validate`` does (:func:`gridmap.grids.findings.
 pieces_of`, in the workspace's metric CRS). Nothing is written.
+
+Trying each move of a search on top of those kept before it, from the plan as it is, paints
+1 + 2 + … + n times for n moves. :class:`Trial` paints each move once instead, on the plan as
+the moves kept before it left it, and counts the pieces of the grids that move changed only
+(the others are as they were after their own check): n paints. Its plan differs from what
+``apply`` writes only where a move joins the paint of a grid that received an earlier one;
+:meth:`PaintCheck.keeps_whole` of the kept moves, once, checks what is written.
 """
 
 from __future__ import annotations
@@ -72,6 +79,10 @@ class PaintCheck:
             plan = edit.apply(plan)
         return plan, touched
 
+    def trial(self) -> Trial:
+        """Return a :class:`Trial` that starts from the plan as it is."""
+        return Trial(self)
+
     def keeps_whole(self, paints: Sequence[Paint]) -> bool:
         """Return whether ``paints`` leave every grid they change in no more pieces than now."""
         found = self.after(paints)
@@ -85,4 +96,35 @@ class PaintCheck:
         )
 
 
-__all__ = ["Paint", "PaintCheck", "grouped"]
+class Trial:
+    """Moves tried one by one, each on the plan the moves kept before it left (see the
+    module); ``kept``: the ``(to, ground)`` moves it kept, in order."""
+
+    def __init__(self, check: PaintCheck) -> None:
+        self.check = check
+        self.plan = check.plan
+        self.kept: list[tuple[str, BaseGeometry]] = []
+
+    def add(self, to: str, ground: BaseGeometry) -> bool:
+        """Paint ``ground`` into grid ``to`` and keep it when no grid it changes ends in more
+        pieces than it is in now (before any move), the paint is not refused and removes no
+        grid; return whether it was kept."""
+        try:
+            edit = topology.paint(self.plan, [ground], to, snap=PAINT_SNAP_DEG)
+        except InputError:
+            return False
+        if edit.removed:
+            return False
+        plan = edit.apply(self.plan)
+        whole = all(
+            len(pieces_of(plan.metric(plan.grids[c]))) <= self.check.pieces(c)
+            for c in edit.changed
+            if c in self.check.plan.grids
+        )
+        if whole:
+            self.plan = plan
+            self.kept.append((to, ground))
+        return whole
+
+
+__all__ = ["Paint", "PaintCheck", "Trial", "grouped"]

@@ -414,6 +414,11 @@ class Workspace(ABC):
             raise FeatureNotFoundError(f"Layer '{layer}' has no feature {fid}.")
         return frame
 
+    def versions(self, layer: str) -> pd.Series:
+        """Return each feature's ``version`` (index: fid, in order) without its shape: what a
+        cache of the layer compares to find the rows changed since, by any program."""
+        return self.read(layer, columns=(), geometry=False)["version"].astype("int64")
+
     def get_meta(self, key: str, default: Any = None) -> Any:
         """Return one workspace setting."""
         return self.meta().get(key, default)

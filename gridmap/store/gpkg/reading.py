@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import InputError
+from gridmap.errors import InputError, WorkspaceError
 from gridmap.schema import LAYER_ORDER, LAYERS, STORAGE_CRS, Layer, get_layer
 from gridmap.store.base import Bbox, LayerInfo
 from gridmap.store.conditions import AllOf, Compare, Contains, Missing, NoneOf
@@ -68,6 +68,39 @@ class ReadingMixin:
             LayerInfo(name, int(n), extents.get(name), versions.get(name, 0))
             for name, n in zip(LAYER_ORDER, counts, strict=True)
         ]
+
+    def versions(self, layer: str) -> pd.Series:
+        """Return each feature's version by fid; see :meth:`gridmap.store.base.Workspace.versions`."""
+        schema = get_layer(layer)
+        with sql_errors(self.path):
+            rows = (
+                self._conn()
+                .execute(f"SELECT fid, version FROM {ident(schema.name)} ORDER BY fid")
+                .fetchall()
+            )
+        fids = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+        found = np.fromiter((r[1] for r in rows), dtype="int64", count=len(rows))
+        return pd.Series(found, index=pd.Index(fids, name="fid"), name="version")
+
+    def bounds(self) -> Bbox:
+        """Return the extent of the workspace; see :meth:`gridmap.store.base.Workspace.bounds`
+        (from the layers' extents alone, without counting their rows)."""
+        with sql_errors(self.path):
+            extents = {
+                r[0]: (r[1], r[2], r[3], r[4])
+                for r in self._conn().execute(
+                    "SELECT table_name, min_x, min_y, max_x, max_y FROM gpkg_contents"
+                )
+                if r[1] is not None
+            }
+        for name in ("community", "buildings", "streets"):
+            if extents.get(name):
+                return extents[name]
+        boxes = [extents[n] for n in LAYER_ORDER if n in extents]
+        if not boxes:
+            raise WorkspaceError("The workspace is empty: import an OSM extract first.")
+        arr = np.array(boxes)
+        return (arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
 
     def _bbox_fids(
         self, layer: Layer, bbox: Bbox, conds: list[str], params: list[Any]

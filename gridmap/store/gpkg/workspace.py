@@ -289,6 +289,7 @@ class GeoPackageWorkspace(AccountsMixin, ReadingMixin, HistoryMixin, Workspace):
         ``layers``: only these (an unknown name raises LayerNotFoundError). Read on the
         thread's connection: inside a transaction, as the transaction sees them.
         """
+        names = LAYER_ORDER if layers is None else [get_layer(n).name for n in layers]
         if self._id is None:
             self._id = str(self.meta().get("workspace_id") or self.path.resolve())
         parts: list[object] = [self._id]
