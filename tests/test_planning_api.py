@@ -663,3 +663,31 @@ def test_a_save_that_would_remove_a_grid_it_does_not_name_needs_its_version(papp
     assert resp.status_code == 200, resp.get_json()
     assert victim in resp.get_json()["removed"]
     assert_coverage(ws)
+
+
+def test_the_info_forms_stale_save_and_a_deleted_grids_say_who_and_when(papp, planner, role_tokens):
+    """The grid's info form saves through the write API (PATCH, If-Match): its 409 names the
+    grid and who changed it (as the planning saves' do), and a save to a grid someone deleted
+    says who deleted it and when (trial 2: 'Layer 'grids' has no feature 21', English only)."""
+    ws = ws_of(papp)
+    g = ws.read("grids").set_index("code")
+    code = "320102001005002"
+    version = int(g.version[code])
+    fid = int(ws.read("grids", where={"code": [code]}).index[0])
+    admin = client_of(papp, role_tokens, "admin")
+    url = f"/api/layers/grids/features/{fid}"
+    body = {"type": "Feature", "properties": {"name": "改名一"}}
+    first = admin.patch(url, json=body, headers={"If-Match": f'"{version}"'})
+    assert first.status_code == 200, first.get_json()
+    stale = planner.patch(url, json=body, headers={"If-Match": f'"{version}"'})
+    assert stale.status_code == 409
+    error = stale.get_json()["error"]
+    assert says_en(error["message"]) and says_zh(error["message"]), error["message"]
+    (named,) = error["grids"]
+    assert named["code"] == code and named["changed_by"] == "admin" and named["when"]
+    gone = edit(admin, {"op": "delete", "code": code})
+    assert gone.status_code == 200, gone.get_json()
+    late = planner.patch(url, json=body, headers={"If-Match": f'"{version + 1}"'})
+    assert late.status_code == 404
+    message = late.get_json()["error"]["message"]
+    assert says_en(message, code, "admin") and says_zh(message, code, "admin"), message

@@ -239,7 +239,7 @@ def update_feature(
     if change.geometry is not None:
         values["geometry"] = change.geometry
     with ws.transaction(user=access.who, action=f"edit {layer}") as tx:
-        before = _stored(tx, access, schema, fid)
+        before = _stored(tx, access, schema, fid, ws)
         _refuse_masked_copies(schema, before, values, access)
         if _scoped(access, layer):
             after = {**before.iloc[0].to_dict(), **values}
@@ -266,7 +266,7 @@ def delete_feature(
     schema = get_layer(layer)
     fid = stored_fid(ws, layer, fid, access)
     with ws.transaction(user=access.who, action=f"edit {layer}") as tx:
-        before = _stored(tx, access, schema, fid)
+        before = _stored(tx, access, schema, fid, ws)
         tx.delete(layer, [fid], expected_versions={int(fid): int(expected_version)})
         if layer == "grids":
             _grids_moved(ws, tx, [before.geometry.iloc[0]])
@@ -300,14 +300,29 @@ def conflict_document(
     except FeatureNotFoundError:
         current = None
     doc: dict[str, Any] = dict(error.to_dict())
+    if layer == "grids" and current is not None:  # the planning page names who changed it
+        from gridmap.service.plan_replies import conflict_grids
+
+        code = str(current.doc["properties"].get("code") or "")
+        if code:
+            stale = {"error": dict(doc["error"])}
+            stale["error"]["grids"] = conflict_grids(ws, [code], {code: error.expected})
+            doc.update(stale)
     doc["current"] = current.doc if current else None
     return doc, current
 
 
-def _stored(tx: Transaction, access: Access, schema: Layer, fid: int) -> pd.DataFrame:
-    """Return the stored row ``fid`` in the transaction; not found unless the caller's."""
+def _stored(
+    tx: Transaction, access: Access, schema: Layer, fid: int, ws: Workspace
+) -> pd.DataFrame:
+    """Return the stored row ``fid`` in the transaction; not found unless the caller's (a
+    deleted grid's 404 says who deleted it and when, from ``ws``'s history)."""
     _check_fid(schema.name, fid)
     frame = tx.read(schema.name, where={"fid": int(fid)})
+    if frame.empty and schema.name == "grids" and not _scoped(access, schema.name):
+        from gridmap.service.planning import deleted_grid
+
+        raise deleted_grid(ws, int(fid))  # who deleted it and when, where the history says
     if frame.empty or (
         _scoped(access, schema.name) and not _own_grid(tx, access, schema, frame.iloc[0])
     ):

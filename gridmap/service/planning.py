@@ -178,6 +178,17 @@ def _code(values: Any) -> str | None:
     return str(code) if code is not None else None
 
 
+def deleted_grid(ws: Workspace, fid: int) -> FeatureNotFoundError:
+    """The 404 of grid feature ``fid`` (the write API's): who deleted it and when, by its
+    code, where the change history has its deletion."""
+    rows = ws.history(layer="grids", fid=int(fid), limit=None)
+    for row in rows.itertuples():
+        code = _code(row.before) if row.op == "delete" else None
+        if code:
+            return _not_there(ws, code)
+    return FeatureNotFoundError(f"Layer 'grids' has no feature {fid}. (网格图层中没有要素 {fid}。)")
+
+
 def _not_there(ws: Workspace | None, code: str) -> FeatureNotFoundError:
     """The 404 of grid ``code``: who took it away and when, where the history says."""
     gone = removal(ws, code) if ws is not None else None

@@ -138,7 +138,8 @@ def expect_version(
     if row is None:
         if version is not None:
             raise ConflictError(
-                f"Feature {fid} of layer '{schema.name}' was deleted after you read it.",
+                f"Feature {fid} of layer '{schema.name}' was deleted after you read it. "
+                f"(图层“{schema.name}”的要素 {fid} 在您读取后已被删除。)",
                 layer=schema.name,
                 fid=fid,
                 expected=version,
@@ -148,7 +149,9 @@ def expect_version(
         raise ConflictError(
             f"Feature {fid} of layer '{schema.name}' was changed by someone else after you "
             f"read it (version {row['version']}, you read version {version}): reload it and "
-            "make your change again.",
+            "make your change again. "
+            f"(图层“{schema.name}”的要素 {fid} 在您读取后已被他人修改（现为版本 {row['version']}，"
+            f"您读取的是版本 {version}），请重新加载后再修改。)",
             layer=schema.name,
             fid=fid,
             expected=int(version),
