@@ -164,8 +164,7 @@ class Transaction(ABC):
     @abstractmethod
     def content_stamp(self, layers: Iterable[str] | None = None) -> str:
         """Return :meth:`Workspace.content_stamp` of ``layers`` as this transaction sees them
-        (its own writes too): what a reply computed from those layers before the transaction
-        must have been stamped with to still be true now."""
+        (its own writes too): what a reply made from them must carry to still be true now."""
 
     def feature(self, layer: str, fid: int) -> pd.DataFrame:
         """Return the feature ``fid`` as a one-row frame, as this transaction sees it."""
@@ -307,14 +306,12 @@ class Workspace(ABC):
 
     @abstractmethod
     def content_stamp(self, layers: Iterable[str] | None = None) -> str:
-        """Return a short text that changes whenever a layer's features change, by any program.
+        """Return a short text that changes whenever a layer's features change, by any program
+        (of ``layers`` only, when given: the street blocks' stamp counts streets and communities).
 
         Unlike :meth:`stamp` it stays when only the access log, sessions, tokens or accounts
         change, so replies cached by it stay valid while people read. It costs a count over
-        every layer (tens of milliseconds on the demo): callers memoise it by :meth:`stamp`.
-        ``layers``: only these layers count (a reply computed from them alone, such as the
-        street blocks from the streets and communities, stays valid while others change).
-        """
+        every layer (tens of milliseconds on the demo): callers memoise it by :meth:`stamp`."""
 
     @abstractmethod
     def close(self) -> None:
