@@ -32,7 +32,7 @@ import shapely
 from gridmap.grids import codes as grid_codes
 from gridmap.grids import topology
 from gridmap.schema import STORAGE_CRS
-from gridmap.service.planning import LINEAGE_KEY, PlanEdit, codes_used, read_plan
+from gridmap.service.planning import LINEAGE_KEY, PlanEdit, codes_used, edit_reply, read_plan
 from gridmap.service.relocate import changed_figures, relocate
 from gridmap.service.renumber import new_codes
 from gridmap.store import Transaction, Workspace
@@ -187,15 +187,7 @@ def replace_community(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     entries = [{**e, "at": now, "user": user, "tx": tx.tx_id} for e in result.lineage]
     tx.set_meta(LINEAGE_KEY, [*(tx.meta().get(LINEAGE_KEY) or []), *entries])
-    return PlanEdit(
-        tx=tx.tx_id or 0,
-        changed=tuple(c for c in result.changed if c not in result.added),
-        added=result.added,
-        removed=result.removed,
-        lineage=result.lineage,
-        notes=result.notes,
-        moved=moved.codes,
-    )
+    return edit_reply(tx.tx_id or 0, result, moved.codes)
 
 
 def _value(value: Any) -> Any:

@@ -458,12 +458,18 @@ def edit_in(ws: Workspace, tx: Transaction, op: Operation, *, access: Access, cr
         now = datetime.now(UTC).isoformat(timespec="seconds")
         entries = [{**e, "at": now, "user": access.who, "tx": tx_id} for e in result.lineage]
         tx.set_meta(LINEAGE_KEY, [*(meta.get(LINEAGE_KEY) or []), *entries])
+    return edit_reply(tx_id, result, moved.codes)
+
+
+def edit_reply(tx: int, result: topology.Edit, moved: dict[str, int]) -> PlanEdit:
+    """Return the answer to a saved edit: transaction ``tx``, what ``result`` changed, added
+    and removed, and ``moved`` (rows that changed grid, by layer)."""
     return PlanEdit(
-        tx=tx_id,
+        tx=tx,
         changed=tuple(c for c in result.changed if c not in result.added),
         added=result.added,
         removed=result.removed,
         lineage=result.lineage,
         notes=result.notes,
-        moved=moved.codes,
+        moved=moved,
     )
