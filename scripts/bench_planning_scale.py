@@ -23,9 +23,10 @@ when built there before, then times
   when the code has it, else the whole ``validate`` the page asked for before);
 - the naive peer: every grid rewritten and everything relocated in one transaction.
 
-The code measured is whichever ``gridmap`` comes first on the path: run it with
+The code measured is whichever ``gridmap`` (and ``web``) comes first on the path: run it with
 ``PYTHONPATH=<old checkout>`` for the "before" figures (this file only appends its own
-checkout). Each measure is timed by the clock (wall) and by the CPU time of this process
+checkout, and imports them before ``bench_planning``, which puts its own first); it prints
+which one it measures. Each measure is timed by the clock (wall) and by the CPU time of this process
 (``time.process_time``): other jobs on the machine stretch the first, much less the second.
 The load average (1 minute) is sampled at every round. Prints one Markdown row per size and
 measure (p50 / p95 of each); ``--out`` appends them to FILE.
@@ -34,6 +35,7 @@ measure (p50 / p95 of each); ``--out`` appends them to FILE.
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import os
@@ -50,13 +52,17 @@ sys.path.append(str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
-from bench_planning import naive  # noqa: E402  (the same peer as the demo's bench)
 from shapely.geometry import mapping  # noqa: E402
 
 from gridmap import store  # noqa: E402
 from gridmap.access.roles import Access  # noqa: E402
-from gridmap.service import blocks, grid_checks, plan_history, planning  # noqa: E402
+from gridmap.service import accounts, blocks, grid_checks, plan_history, planning  # noqa: E402
 from gridmap.service import rebalance as rebalance_service  # noqa: E402
+from web.app import create_app  # noqa: E402
+
+# the same peer as the demo's bench; imported after gridmap and web, as bench_planning puts its
+# own checkout first on the path
+naive = importlib.import_module("bench_planning").naive
 
 WHO = Access.of("bench", "planner")
 SIZES = {"demo": None, "300": (300, 20_000), "2000": (2_000, 133_000)}
@@ -160,9 +166,6 @@ def with_versions(ws: store.Workspace, body: dict[str, Any]) -> dict[str, Any]:
 def _app(path: Path) -> tuple[Any, store.Workspace]:
     """Return a test client of the web app over ``path`` that sends a planner's API token,
     and the workspace it serves (the same file: the bench writes through it too)."""
-    from gridmap.service import accounts
-    from web.app import create_app
-
     ws = store.GeoPackageWorkspace(path)
     accounts.add_user(ws, "bench", "planner", password="bench-password-2026")
     token = accounts.issue_token(ws, "bench", "bench")
