@@ -402,6 +402,7 @@ def check_plan(
     bounds: tuple[float, float] = (300, 500),
     only: Iterable[str] | None = None,
     gaps: bool = True,
+    within: BaseGeometry | None = None,
 ) -> list[Finding]:
     """Return every finding of the plan, most serious first (see the module).
 
@@ -420,6 +421,8 @@ def check_plan(
         (:func:`about`).
     gaps
         False: leave the gaps to :func:`gap_findings` (a re-check looks for them in a window).
+    within
+        With ``only``: keep the findings naming no grid whose inner point lies in this area.
     """
     codes = grids["code"].astype(str).to_numpy()
     geoms = np.asarray(grids.geometry.values, dtype=object)
@@ -453,19 +456,33 @@ def check_plan(
                 )
             )
     if only is not None:
-        found = about(found, only, codes, geoms)
+        found = about(found, only, codes, geoms, within=within)
     return sorted(found, key=order)
 
 
 def about(
-    found: Iterable[Finding], only: Iterable[str], codes: np.ndarray, geoms: np.ndarray
+    found: Iterable[Finding],
+    only: Iterable[str],
+    codes: np.ndarray,
+    geoms: np.ndarray,
+    *,
+    within: BaseGeometry | None = None,
 ) -> list[Finding]:
     """Return the findings an edit's re-check of the grids ``only`` reports: those naming one
-    of them, and those naming no grid (a building in no grid) within :data:`NEAR_M` of one.
-
-    ``codes`` and ``geoms``: the grids (metric CRS), ``only`` among them.
-    """
-    wanted = set(only)
+    of them, and those naming no grid (a building in no grid) within :data:`NEAR_M` of one —
+    or, given ``within`` (an area), whose inner point lies in it. ``codes`` and ``geoms``: the
+    grids (metric CRS), ``only`` among them."""
+    found, wanted = list(found), set(only)
+    if within is not None:
+        inner = [
+            None if f.geometry.is_empty else shapely.point_on_surface(f.geometry) for f in found
+        ]
+        keep = [bool(p is not None and within.covers(p)) for p in inner]
+        return [
+            f
+            for f, k in zip(found, keep, strict=True)
+            if wanted & set(f.grids) or (k and not f.grids)
+        ]
     mine = geoms[np.isin(codes.astype(str), list(wanted))] if len(codes) else geoms
     area = shapely.union_all(mine) if len(mine) else shapely.Polygon()
     return [

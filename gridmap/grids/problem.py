@@ -457,7 +457,8 @@ class GridPartition(Problem[GridPartitionResult]):
             self.bounds,
             restarts=restarts,
             rng=rng,
-            stop=deadline.expired,
+            # the exact method's start runs whole: cut by the MILP's clock it is no fallback
+            stop=deadline.expired if method != "exact" else (lambda: False),
             by_objective=self.street_borders,
         )
         if method != "exact":

@@ -12,8 +12,8 @@ grids:
   :data:`gridmap.grids.street_borders.NEAR_M` (+ a sample step) of its border: all in the window;
 - a gap is cut to the window (:func:`gridmap.grids.findings.gap_findings`); one that reaches
   its edge may go on beyond it, and its community is then checked whole (the rare case);
-- findings without a grid (a building in no grid) are reported within
-  :data:`gridmap.grids.findings.NEAR_M` of an edited grid.
+- findings without a grid (a building in no grid) are reported where their inner point lies
+  in the window (the reply's ``scope``).
 
 Geometry in the workspace's metric CRS; the window in EPSG:4326 degrees for the store.
 """
@@ -135,15 +135,18 @@ def recheck(
     all_codes = grids_m["code"].astype(str).to_numpy()
     geoms = np.asarray(grids_m.geometry.values, dtype=object)
     near = shapely.union_all(geoms[np.isin(all_codes, list(wanted))])
+    # a finding without a grid is the re-check's where it lies in the window (the page
+    # replaces those it shows there: the reply's scope, plan_replies.recheck_scope)
+    inside = gpd.GeoSeries([shapely.box(*window)], crs=STORAGE_CRS).to_crs(crs).values[0]
     findings = check_plan(
-        grids_m, communities_m, buildings_m, bounds=bounds, only=wanted, gaps=False
+        grids_m, communities_m, buildings_m, bounds=bounds, only=wanted, gaps=False, within=inside
     )
     gaps, unsure = gap_findings(
         grids_m, communities_m, window=_metric_window(window, crs), near=near
     )
     for code in unsure:
         gaps += _whole_gaps(ws, crs, code, community)
-    findings += about(gaps, wanted, all_codes, geoms)
+    findings += about(gaps, wanted, all_codes, geoms, within=inside)
     findings += off_street(grids_m, lines, only=wanted)
     near_box = _storage_box(frame)
     points = {name: layer_frame(ws, name, crs, box=near_box) for name in POINT_LAYERS}

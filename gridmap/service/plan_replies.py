@@ -58,17 +58,15 @@ def parse_codes(text: str | None) -> list[str] | None:
 
 def recheck_scope(ws: Workspace, codes: list[str]) -> list[float] | None:
     """Return the box (minlon, minlat, maxlon, maxlat, EPSG:4326) a re-check of ``codes``
-    reads: the grids and the communities that hold them; None when none of them is there."""
+    answers for the findings without a grid: the grids' box, the re-check's margin wider
+    (:mod:`gridmap.service.grid_recheck`); None when none of them is there."""
+    from gridmap.service.grid_recheck import MARGIN_M, _pad
+
     mine = ws.read("grids", where={"code": codes}) if codes else ws.read("grids", limit=0)
-    held = sorted({str(c) for c in mine["community_code"].dropna()})
-    parts = [mine.geometry]
-    if held:
-        parts.append(ws.read("community", where={"code": held}).geometry)
-    shapes = pd.concat(parts)
-    shapes = shapes[~shapes.is_empty & shapes.notna()]
-    if not len(shapes):
+    mine = mine[~mine.geometry.is_empty & mine.geometry.notna()]
+    if not len(mine):
         return None
-    return [round(float(v), 7) for v in shapes.total_bounds]
+    return [round(float(v), 7) for v in _pad(tuple(mine.total_bounds), MARGIN_M)]
 
 
 def conflict_grids(
